@@ -1,0 +1,159 @@
+//! `/v1/consumers` routes.
+
+use super::{repo, Consumer, ConsumerPatch, InternalReference, NewConsumer};
+use crate::cursor;
+use crate::error::{ApiError, FieldError};
+use crate::http::{json, no_content, serve, Access, Call};
+use crate::id::ConsumerId;
+use crate::idempotency::Idempotency;
+use crate::store::TxOutcome;
+use crate::{time, App};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+use tracing::instrument;
+
+/// Optimistic writes retried this often before answering 409.
+const WRITE_ATTEMPTS: usize = 3;
+
+#[instrument(skip_all)]
+pub async fn create(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    serve(app, req, "consumers.create", Access::Write, create_consumer).await
+}
+
+#[instrument(skip_all)]
+pub async fn list(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    serve(app, req, "consumers.list", Access::Read, list_consumers).await
+}
+
+#[instrument(skip_all)]
+pub async fn get(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    serve(app, req, "consumers.get", Access::Read, get_consumer).await
+}
+
+#[instrument(skip_all)]
+pub async fn update(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    serve(app, req, "consumers.update", Access::Write, update_consumer).await
+}
+
+#[instrument(skip_all)]
+pub async fn delete(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    serve(app, req, "consumers.delete", Access::Write, delete_consumer).await
+}
+
+fn reference_taken() -> ApiError {
+    ApiError::Conflict {
+        message: "another consumer already has this internal_reference".into(),
+        details: vec![FieldError::new("internal_reference", "already in use")],
+    }
+}
+
+fn not_found(raw: &str) -> ApiError {
+    ApiError::NotFound(format!("no consumer with id '{}'", raw.chars().take(64).collect::<String>()))
+}
+
+fn busy() -> ApiError {
+    ApiError::conflict("the consumer was modified concurrently; retry the request")
+}
+
+/// The consumer named by the path, which must belong to the caller's tenant.
+async fn load(app: &App, call: &Call) -> Result<Consumer, ApiError> {
+    let raw = call.path_param("id").unwrap_or_default();
+    let id = ConsumerId::parse(raw).ok_or_else(|| not_found(raw))?;
+    repo::get(&app.store, call.tenant()?, &id).await?.ok_or_else(|| not_found(raw))
+}
+
+async fn create_consumer(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
+    call.query(&[])?;
+    let tenant = call.tenant()?;
+    let body = call.json_body()?;
+    let idempotency = Idempotency::from_call(call, "consumers.create", &body)?;
+    let consumer = NewConsumer::parse(body, app.config.stage)?.into_consumer(tenant.clone(), time::now());
+    let response = consumer.to_json();
+
+    let mut items = repo::create_items(&app.store, &consumer)?;
+    let reference_index = consumer.internal_reference.as_ref().map(|_| 1);
+    let idempotency_index = match &idempotency {
+        Some(i) => {
+            items.push(i.record(&app.store, tenant, StatusCode::CREATED, &response)?);
+            Some(items.len() - 1)
+        }
+        None => None,
+    };
+    let outcome = app.store.transact(items).await?;
+    if let TxOutcome::Committed = outcome {
+        return Ok(json(StatusCode::CREATED, &response));
+    }
+    if let (Some(i), Some(index)) = (&idempotency, idempotency_index) {
+        if outcome.failed_condition(index) {
+            if let Some(replayed) = i.replay(&app.store, tenant).await? {
+                return Ok(replayed);
+            }
+        }
+    }
+    if reference_index.is_some_and(|i| outcome.failed_condition(i)) {
+        return Err(reference_taken());
+    }
+    Err(busy())
+}
+
+async fn list_consumers(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
+    let query = call.query(&["limit", "cursor", "internal_reference"])?;
+    let limit = query.limit()?;
+    let tenant = call.tenant()?;
+    if let Some(raw) = query.get("internal_reference") {
+        let reference = InternalReference::parse(&Value::String(raw.to_owned()))
+            .map_err(|m| ApiError::field("internal_reference", &m))?;
+        let found = repo::find_by_reference(&app.store, tenant, &reference).await?;
+        let data: Vec<Value> = found.iter().map(Consumer::to_json).collect();
+        return Ok(json(StatusCode::OK, &json!({"data": data, "next_cursor": null})));
+    }
+    let after = match query.get("cursor") {
+        None => None,
+        Some(raw) => Some(
+            cursor::decode(raw, repo::is_consumer_sk)
+                .ok_or_else(|| ApiError::field("cursor", "is not a cursor this list issued"))?,
+        ),
+    };
+    let (consumers, next) = repo::page(&app.store, tenant, limit, after.as_deref()).await?;
+    let data: Vec<Value> = consumers.iter().map(Consumer::to_json).collect();
+    Ok(json(
+        StatusCode::OK,
+        &json!({"data": data, "next_cursor": next.as_deref().map(cursor::encode)}),
+    ))
+}
+
+async fn get_consumer(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
+    call.query(&[])?;
+    Ok(json(StatusCode::OK, &load(app, call).await?.to_json()))
+}
+
+async fn update_consumer(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
+    call.query(&[])?;
+    // Resolve the target first: a patch to a consumer that is not there is a 404 whatever
+    // the body says.
+    let mut current = load(app, call).await?;
+    let patch = ConsumerPatch::parse(call.json_body()?, app.config.stage)?;
+    for _ in 0..WRITE_ATTEMPTS {
+        let Some(next) = patch.apply(&current, time::now())? else {
+            return Ok(json(StatusCode::OK, &current.to_json()));
+        };
+        match repo::replace(&app.store, &current, &next).await? {
+            repo::Write::Done => return Ok(json(StatusCode::OK, &next.to_json())),
+            repo::Write::ReferenceTaken => return Err(reference_taken()),
+            repo::Write::Stale => current = load(app, call).await?,
+        }
+    }
+    Err(busy())
+}
+
+async fn delete_consumer(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
+    call.query(&[])?;
+    for _ in 0..WRITE_ATTEMPTS {
+        let current = load(app, call).await?;
+        if let repo::Write::Done = repo::delete(&app.store, &current).await? {
+            return Ok(no_content());
+        }
+    }
+    Err(busy())
+}

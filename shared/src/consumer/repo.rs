@@ -1,0 +1,177 @@
+//! Consumers in the table: `T#<tenant>` / `CONSUMER#<id>`, plus a `CONSUMER_REF#<ref>` guard
+//! item per internal reference, always written in the same transaction as the consumer.
+
+use super::{Consumer, InternalReference};
+use crate::email::Email;
+use crate::id::{ConsumerId, TenantId};
+use crate::metadata::Metadata;
+use crate::redirect_url::RedirectUrl;
+use crate::store::{key, n, s, tenant_pk, Item, Store, StoreError, TxOutcome};
+use crate::time::{self, Timestamp};
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use serde::{Deserialize, Serialize};
+
+pub const SK_PREFIX: &str = "CONSUMER#";
+const REF_PREFIX: &str = "CONSUMER_REF#";
+
+pub fn sk(id: &ConsumerId) -> String {
+    format!("{SK_PREFIX}{id}")
+}
+
+fn ref_sk(r: &InternalReference) -> String {
+    format!("{REF_PREFIX}{}", r.as_str())
+}
+
+/// Whether `sk` is a consumer's sort key: the only thing a list cursor may carry.
+pub fn is_consumer_sk(sk: &str) -> bool {
+    sk.strip_prefix(SK_PREFIX).and_then(ConsumerId::parse).is_some()
+}
+
+#[derive(Serialize, Deserialize)]
+struct ConsumerItem {
+    pk: String,
+    sk: String,
+    id: ConsumerId,
+    tenant_id: TenantId,
+    name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    redirect_url: Option<RedirectUrl>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    internal_reference: Option<InternalReference>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    email: Option<Email>,
+    /// JSON text: keeps every JSON type exactly as sent.
+    metadata: String,
+    #[serde(with = "time::rfc3339")]
+    created_at: Timestamp,
+    #[serde(with = "time::rfc3339")]
+    updated_at: Timestamp,
+    version: u64,
+}
+
+fn to_item(c: &Consumer) -> Result<Item, StoreError> {
+    Store::to_item(&ConsumerItem {
+        pk: tenant_pk(&c.tenant_id),
+        sk: sk(&c.id),
+        id: c.id.clone(),
+        tenant_id: c.tenant_id.clone(),
+        name: c.name.clone(),
+        redirect_url: c.redirect_url.clone(),
+        internal_reference: c.internal_reference.clone(),
+        email: c.email.clone(),
+        metadata: c.metadata.to_json_string(),
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+        version: c.version,
+    })
+}
+
+fn from_item(item: Item) -> Result<Consumer, StoreError> {
+    let i: ConsumerItem = Store::from_item(item)?;
+    Ok(Consumer {
+        metadata: Metadata::from_json_string(&i.metadata).map_err(StoreError::Corrupt)?,
+        id: i.id,
+        tenant_id: i.tenant_id,
+        name: i.name,
+        redirect_url: i.redirect_url,
+        internal_reference: i.internal_reference,
+        email: i.email,
+        created_at: i.created_at,
+        updated_at: i.updated_at,
+        version: i.version,
+    })
+}
+
+fn reference_guard(store: &Store, c: &Consumer, r: &InternalReference) -> Result<TransactWriteItem, StoreError> {
+    let mut item = key(tenant_pk(&c.tenant_id), ref_sk(r));
+    item.insert("consumer_id".into(), s(c.id.as_str()));
+    store.put_tx(item, "attribute_not_exists(pk)", &[])
+}
+
+/// The items that create `c`; the reference guard, when there is one, is the second item.
+pub fn create_items(store: &Store, c: &Consumer) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let mut items = vec![store.put_tx(to_item(c)?, "attribute_not_exists(pk)", &[])?];
+    if let Some(r) = &c.internal_reference {
+        items.push(reference_guard(store, c, r)?);
+    }
+    Ok(items)
+}
+
+pub async fn get(store: &Store, tenant: &TenantId, id: &ConsumerId) -> Result<Option<Consumer>, StoreError> {
+    store.get(tenant_pk(tenant), sk(id)).await?.map(from_item).transpose()
+}
+
+pub async fn find_by_reference(store: &Store, tenant: &TenantId, r: &InternalReference) -> Result<Option<Consumer>, StoreError> {
+    let Some(guard) = store.get(tenant_pk(tenant), ref_sk(r)).await? else {
+        return Ok(None);
+    };
+    let id = guard
+        .get("consumer_id")
+        .and_then(|v| v.as_s().ok())
+        .and_then(|id| ConsumerId::parse(id))
+        .ok_or_else(|| StoreError::Corrupt("reference guard without consumer_id".into()))?;
+    get(store, tenant, &id).await
+}
+
+pub async fn page(store: &Store, tenant: &TenantId, limit: usize, after: Option<&str>) -> Result<(Vec<Consumer>, Option<String>), StoreError> {
+    let (items, next) = store.page(&tenant_pk(tenant), SK_PREFIX, limit, after).await?;
+    let consumers = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
+    Ok((consumers, next))
+}
+
+pub enum Write {
+    Done,
+    /// Someone else wrote first; re-read and try again.
+    Stale,
+    ReferenceTaken,
+}
+
+fn version_guard(c: &Consumer) -> [(&'static str, aws_sdk_dynamodb::types::AttributeValue); 1] {
+    [(":v", n(c.version))]
+}
+
+/// Replaces `current` with `next` if nobody changed it meanwhile, moving the reference guard
+/// when the reference changes.
+pub async fn replace(store: &Store, current: &Consumer, next: &Consumer) -> Result<Write, StoreError> {
+    let mut items = vec![store.put_tx(to_item(next)?, "version = :v", &version_guard(current))?];
+    let mut new_guard_index = None;
+    if current.internal_reference != next.internal_reference {
+        if let Some(old) = &current.internal_reference {
+            items.push(store.delete_tx(
+                key(tenant_pk(&current.tenant_id), ref_sk(old)),
+                "consumer_id = :id",
+                &[(":id", s(current.id.as_str()))],
+            )?);
+        }
+        if let Some(new) = &next.internal_reference {
+            items.push(reference_guard(store, next, new)?);
+            new_guard_index = Some(items.len() - 1);
+        }
+    }
+    let outcome = store.transact(items).await?;
+    Ok(match outcome {
+        TxOutcome::Committed => Write::Done,
+        _ if new_guard_index.is_some_and(|i| outcome.failed_condition(i)) => Write::ReferenceTaken,
+        TxOutcome::Cancelled(_) => Write::Stale,
+    })
+}
+
+/// Deletes `current` and frees its reference, if nobody changed it meanwhile.
+pub async fn delete(store: &Store, current: &Consumer) -> Result<Write, StoreError> {
+    let mut items = vec![store.delete_tx(
+        key(tenant_pk(&current.tenant_id), sk(&current.id)),
+        "version = :v",
+        &version_guard(current),
+    )?];
+    if let Some(r) = &current.internal_reference {
+        items.push(store.delete_tx(
+            key(tenant_pk(&current.tenant_id), ref_sk(r)),
+            "consumer_id = :id",
+            &[(":id", s(current.id.as_str()))],
+        )?);
+    }
+    Ok(match store.transact(items).await? {
+        TxOutcome::Committed => Write::Done,
+        TxOutcome::Cancelled(_) => Write::Stale,
+    })
+}

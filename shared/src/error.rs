@@ -1,0 +1,157 @@
+//! The HTTP boundary's one error type and its one mapping to a response.
+
+use lambda_http::http::StatusCode;
+use serde::Serialize;
+
+/// One problem with one input field; `field` names it (dotted for nested values), `message`
+/// says what is wrong without echoing the value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError { field: field.into(), message: message.into() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    Validation { message: String, details: Vec<FieldError> },
+    #[error("missing or invalid API key")]
+    Unauthorized,
+    #[error("this API key's role may not perform this operation")]
+    Forbidden,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{message}")]
+    Conflict { message: String, details: Vec<FieldError> },
+    #[error("request body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    #[error("request body exceeds {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    /// Anything the caller cannot fix. The source is logged, never sent.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    pub fn validation(message: impl Into<String>, details: Vec<FieldError>) -> Self {
+        ApiError::Validation { message: message.into(), details }
+    }
+
+    pub fn field(field: &str, message: &str) -> Self {
+        ApiError::validation(
+            format!("invalid {field}"),
+            vec![FieldError::new(field, message)],
+        )
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        ApiError::Conflict { message: message.into(), details: Vec::new() }
+    }
+
+    pub fn internal(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        ApiError::Internal(e.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Validation { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Validation { .. } => "validation_error",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict { .. } => "conflict",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    fn details(&self) -> &[FieldError] {
+        match self {
+            ApiError::Validation { details, .. } | ApiError::Conflict { details, .. } => details,
+            _ => &[],
+        }
+    }
+
+    /// The documented error body: `{"error": {"code", "message", "request_id", "details"?}}`.
+    pub fn body(&self, request_id: &str) -> serde_json::Value {
+        let mut error = serde_json::json!({
+            "code": self.code(),
+            "message": self.to_string(),
+            "request_id": request_id,
+        });
+        let details = self.details();
+        if !details.is_empty() {
+            error["details"] = serde_json::json!(details);
+        }
+        serde_json::json!({ "error": error })
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ApiError::Internal(Box::new(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_has_documented_shape() {
+        let e = ApiError::validation(
+            "invalid request body",
+            vec![FieldError::new("name", "is required")],
+        );
+        let b = e.body("req-1");
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(b["error"]["code"], "validation_error");
+        assert_eq!(b["error"]["request_id"], "req-1");
+        assert_eq!(b["error"]["details"][0]["field"], "name");
+    }
+
+    #[test]
+    fn internal_hides_its_source() {
+        let e = ApiError::internal("table linkgate-prod throttled at partition 7");
+        let b = e.body("r");
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(b["error"]["message"], "internal error");
+        assert!(b["error"].get("details").is_none());
+        assert!(!b.to_string().contains("throttled"));
+    }
+
+    #[test]
+    fn every_variant_maps_to_its_status() {
+        let cases: Vec<(ApiError, u16, &str)> = vec![
+            (ApiError::Unauthorized, 401, "unauthorized"),
+            (ApiError::Forbidden, 403, "forbidden"),
+            (ApiError::NotFound("x".into()), 404, "not_found"),
+            (ApiError::conflict("x"), 409, "conflict"),
+            (ApiError::UnsupportedMediaType, 415, "unsupported_media_type"),
+            (ApiError::PayloadTooLarge { limit: 1 }, 413, "payload_too_large"),
+        ];
+        for (e, status, code) in cases {
+            assert_eq!(e.status().as_u16(), status);
+            assert_eq!(e.code(), code);
+        }
+    }
+}

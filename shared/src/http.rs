@@ -1,0 +1,228 @@
+//! The management API's request pipeline: request id, authentication, role check, body and
+//! query parsing, and turning every outcome (including errors) into a response.
+
+use crate::api_key::{Principal, Role};
+use crate::error::{ApiError, FieldError};
+use crate::id::TenantId;
+use crate::App;
+use lambda_http::http::{header, HeaderValue, StatusCode};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::Value;
+use std::time::Instant;
+
+/// Largest request body a management route reads.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What a route needs from its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No key (health, public pages).
+    Public,
+    /// Any valid key of the tenant.
+    Read,
+    /// A key with role `admin`.
+    Write,
+}
+
+/// One authenticated request, as handlers see it.
+pub struct Call {
+    pub request_id: String,
+    principal: Option<Principal>,
+    req: Request,
+}
+
+impl Call {
+    /// A call with no principal, for public routes and tests of parsing.
+    pub fn public(req: Request) -> Call {
+        Call { request_id: request_id(&req), principal: None, req }
+    }
+
+    pub fn principal(&self) -> Result<&Principal, ApiError> {
+        self.principal.as_ref().ok_or(ApiError::Unauthorized)
+    }
+
+    pub fn tenant(&self) -> Result<&TenantId, ApiError> {
+        Ok(&self.principal()?.tenant_id)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.req.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Whether the header was sent at all, even with a value that is not visible ASCII.
+    pub fn header_present(&self, name: &str) -> bool {
+        self.req.headers().contains_key(name)
+    }
+
+    pub fn path_param(&self, name: &str) -> Option<&str> {
+        self.req.path_parameters_ref().and_then(|p| p.first(name))
+    }
+
+    /// The query string, refusing parameters the route does not know and repeated ones.
+    pub fn query(&self, allowed: &[&str]) -> Result<Query, ApiError> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        let mut errors = Vec::new();
+        if let Some(q) = self.req.query_string_parameters_ref() {
+            for (k, v) in q.iter() {
+                if !allowed.contains(&k) {
+                    errors.push(FieldError::new(k, "unknown query parameter"));
+                } else if pairs.iter().any(|(seen, _)| seen == k) {
+                    errors.push(FieldError::new(k, "may be given only once"));
+                } else {
+                    pairs.push((k.to_owned(), v.to_owned()));
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(Query(pairs))
+        } else {
+            errors.sort_by(|a, b| a.field.cmp(&b.field));
+            errors.dedup();
+            Err(ApiError::validation("invalid query parameters", errors))
+        }
+    }
+
+    /// The body as a JSON value: `application/json`, non-empty, at most [`MAX_BODY_BYTES`].
+    pub fn json_body(&self) -> Result<Value, ApiError> {
+        let bytes: &[u8] = self.req.body().as_ref();
+        if bytes.len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES });
+        }
+        let is_json = self
+            .header(header::CONTENT_TYPE.as_str())
+            .map(|ct| ct.split(';').next().unwrap_or_default().trim())
+            .is_some_and(|mime| mime.eq_ignore_ascii_case("application/json"));
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::validation("request body is required", Vec::new()));
+        }
+        serde_json::from_slice(bytes).map_err(|e| {
+            ApiError::validation(
+                format!("request body is not valid JSON (line {}, column {})", e.line(), e.column()),
+                Vec::new(),
+            )
+        })
+    }
+}
+
+/// Parsed query parameters.
+pub struct Query(Vec<(String, String)>);
+
+impl Query {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// `limit`: 1 to 100, 25 when absent.
+    pub fn limit(&self) -> Result<usize, ApiError> {
+        match self.get("limit") {
+            None => Ok(25),
+            Some(raw) => raw
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=100).contains(n))
+                .ok_or_else(|| ApiError::field("limit", "must be an integer from 1 to 100")),
+        }
+    }
+}
+
+fn request_id(req: &Request) -> String {
+    let from_gateway = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+        _ => None,
+    };
+    from_gateway
+        .filter(|id| !id.is_empty())
+        .or_else(|| req.lambda_context_ref().map(|c| c.request_id.clone()))
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
+}
+
+fn with_common_headers(mut resp: Response<Body>, request_id: &str) -> Response<Body> {
+    let headers = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        headers.insert("x-request-id", v);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    resp
+}
+
+/// A JSON response.
+pub fn json(status: StatusCode, body: &Value) -> Response<Body> {
+    let mut resp = Response::new(Body::Text(body.to_string()));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+pub fn no_content() -> Response<Body> {
+    let mut resp = Response::new(Body::Empty);
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    resp
+}
+
+pub fn error_response(error: &ApiError, request_id: &str) -> Response<Body> {
+    let mut resp = json(error.status(), &error.body(request_id));
+    if matches!(error, ApiError::Unauthorized) {
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    resp
+}
+
+/// Runs one route: authenticates as `access` requires, calls `handler`, maps every error to
+/// the documented body, and logs the outcome. Never fails: Lambda always gets a response.
+pub async fn serve(
+    app: &App,
+    req: Request,
+    operation: &'static str,
+    access: Access,
+    handler: impl AsyncFnOnce(&App, &Call) -> Result<Response<Body>, ApiError>,
+) -> Result<Response<Body>, lambda_http::Error> {
+    let started = Instant::now();
+    let mut call = Call::public(req);
+    let result = match authorize(app, &call, access).await {
+        Ok(principal) => {
+            call.principal = principal;
+            handler(app, &call).await
+        }
+        Err(e) => Err(e),
+    };
+    let resp = match result {
+        Ok(resp) => resp,
+        Err(e) => {
+            if let ApiError::Internal(source) = &e {
+                tracing::error!(operation, request_id = %call.request_id, error = %source, "request failed");
+            }
+            error_response(&e, &call.request_id)
+        }
+    };
+    tracing::info!(
+        operation,
+        request_id = %call.request_id,
+        tenant_id = call.principal.as_ref().map(|p| p.tenant_id.as_str()).unwrap_or("-"),
+        status = resp.status().as_u16(),
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    Ok(with_common_headers(resp, &call.request_id))
+}
+
+async fn authorize(app: &App, call: &Call, access: Access) -> Result<Option<Principal>, ApiError> {
+    if access == Access::Public {
+        return Ok(None);
+    }
+    let principal = app
+        .keys
+        .authenticate(&app.store, call.header(header::AUTHORIZATION.as_str()))
+        .await?;
+    if access == Access::Write && principal.role != Role::Admin {
+        return Err(ApiError::Forbidden);
+    }
+    Ok(Some(principal))
+}

@@ -1,0 +1,118 @@
+//! Prefixed, time-ordered identifiers (`csm_0193…`): a kind prefix and a UUIDv7 in lower-case
+//! hex, so ids sort by creation time as plain strings and cannot be mistaken across kinds.
+
+use std::fmt;
+
+/// Length of the hex part: 128 bits.
+const HEX_LEN: usize = 32;
+
+fn generate_hex() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
+
+fn valid_hex(s: &str) -> bool {
+    s.len() == HEX_LEN
+        && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        // version nibble of a UUIDv7
+        && s.as_bytes()[12] == b'7'
+}
+
+macro_rules! prefixed_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            pub fn generate() -> Self {
+                Self(format!("{}{}", $prefix, generate_hex()))
+            }
+
+            /// Only well-formed ids of this kind parse.
+            pub fn parse(s: &str) -> Option<Self> {
+                let hex = s.strip_prefix($prefix)?;
+                valid_hex(hex).then(|| Self(s.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                Self::parse(&s).ok_or_else(|| format!("not a valid {} id", $prefix))
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+prefixed_id!(
+    /// A platform using Linkgate.
+    TenantId, "ten_");
+prefixed_id!(
+    /// The public identifier of an API key (never the secret).
+    ApiKeyId, "key_");
+prefixed_id!(
+    /// A tenant's end customer.
+    ConsumerId, "csm_");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_parse_and_sort_by_time() {
+        let a = ConsumerId::generate();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = ConsumerId::generate();
+        assert!(a < b, "{a} should sort before {b}");
+        assert_eq!(ConsumerId::parse(a.as_str()), Some(a.clone()));
+        assert!(a.as_str().starts_with("csm_"));
+        assert_eq!(a.as_str().len(), 4 + 32);
+    }
+
+    #[test]
+    fn rejects_other_kinds_and_malformed_ids() {
+        let t = TenantId::generate();
+        assert!(ConsumerId::parse(t.as_str()).is_none());
+        assert!(ConsumerId::parse("csm_").is_none());
+        assert!(ConsumerId::parse("csm_0193A1B2C3D47000800000000000000").is_none());
+        assert!(ConsumerId::parse("csm_0193a1b2c3d4a000800000000000000z").is_none());
+        // not a v7 uuid
+        assert!(ConsumerId::parse("csm_0193a1b2c3d44000800000000000000a").is_none());
+        assert!(ConsumerId::parse("csm_0193a1b2c3d47000800000000000000a").is_some());
+        assert!(ConsumerId::parse("csm_0193a1b2c3d47000800000000000000a\n").is_none());
+    }
+
+    #[test]
+    fn serde_refuses_malformed_ids() {
+        let ok: Result<ConsumerId, _> =
+            serde_json::from_str("\"csm_0193a1b2c3d47000800000000000000a\"");
+        assert!(ok.is_ok());
+        let bad: Result<ConsumerId, _> = serde_json::from_str("\"csm_nope\"");
+        assert!(bad.is_err());
+    }
+}

@@ -1,0 +1,123 @@
+//! `Idempotency-Key` on create routes: the first response is stored in the same transaction
+//! as the write it describes, so a retry either replays it or, with a different body, is
+//! refused. Records expire after 24 hours.
+
+use crate::error::ApiError;
+use crate::http::{json, Call};
+use crate::id::TenantId;
+use crate::secret::sha256_hex;
+use crate::store::{n, s, tenant_pk, Store, StoreError};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Response};
+use serde_json::Value;
+
+pub const HEADER: &str = "idempotency-key";
+const RETENTION_SECONDS: i64 = 24 * 60 * 60;
+
+pub struct Idempotency {
+    sk: String,
+    fingerprint: String,
+}
+
+/// JSON with object keys sorted at every level, so formatting and key order don't matter.
+fn canonical(value: &Value) -> String {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let inner: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{}:{}", Value::String(k.clone()), canonical(&map[k])))
+                .collect();
+            format!("{{{}}}", inner.join(","))
+        }
+        Value::Array(items) => {
+            format!("[{}]", items.iter().map(canonical).collect::<Vec<_>>().join(","))
+        }
+        other => other.to_string(),
+    }
+}
+
+impl Idempotency {
+    /// The caller's key for `operation`, if it sent one; a malformed key is a 400.
+    pub fn from_call(call: &Call, operation: &str, body: &Value) -> Result<Option<Idempotency>, ApiError> {
+        let Some(raw) = call.header(HEADER) else {
+            // Present but not visible ASCII is refused rather than ignored.
+            return match call.header_present(HEADER) {
+                true => Err(bad_key()),
+                false => Ok(None),
+            };
+        };
+        if raw.is_empty() || raw.len() > 255 || !raw.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+            return Err(bad_key());
+        }
+        Ok(Some(Idempotency {
+            sk: format!("IDEM#{operation}#{raw}"),
+            fingerprint: sha256_hex(format!("{operation}\n{}", canonical(body)).as_bytes()),
+        }))
+    }
+
+    /// The record to write with the operation's own items.
+    pub fn record(&self, store: &Store, tenant: &TenantId, status: StatusCode, body: &Value) -> Result<TransactWriteItem, StoreError> {
+        let now = chrono::Utc::now().timestamp();
+        let put = Put::builder()
+            .table_name(store.table())
+            .item("pk", s(tenant_pk(tenant)))
+            .item("sk", s(&self.sk))
+            .item("fingerprint", s(&self.fingerprint))
+            .item("status", n(status.as_u16()))
+            .item("body", s(body.to_string()))
+            .item("ttl", n(now + RETENTION_SECONDS))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Sdk(e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// The stored response for this key, if there is one: replayed when the request is the
+    /// same, a 409 when it is not.
+    pub async fn replay(&self, store: &Store, tenant: &TenantId) -> Result<Option<Response<Body>>, ApiError> {
+        let Some(item) = store.get(tenant_pk(tenant), &self.sk).await? else {
+            return Ok(None);
+        };
+        let field = |name: &str| item.get(name).and_then(|v| v.as_s().ok().or(v.as_n().ok()));
+        if field("fingerprint").map(String::as_str) != Some(self.fingerprint.as_str()) {
+            return Err(ApiError::conflict(
+                "this Idempotency-Key was already used with a different request",
+            ));
+        }
+        let status = field("status")
+            .and_then(|s| s.parse::<u16>().ok())
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .ok_or_else(|| ApiError::internal("idempotency record without status"))?;
+        let body: Value = field("body")
+            .and_then(|b| serde_json::from_str(b).ok())
+            .ok_or_else(|| ApiError::internal("idempotency record without body"))?;
+        let mut resp = json(status, &body);
+        resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+        Ok(Some(resp))
+    }
+}
+
+fn bad_key() -> ApiError {
+    ApiError::field(
+        "Idempotency-Key",
+        "must be 1 to 255 visible ASCII characters",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn canonical_ignores_key_order_and_whitespace() {
+        let a: Value = serde_json::from_str(r#"{"b": 1, "a": {"y": [1, {"q":2,"p":1}], "x": null}}"#).unwrap();
+        let b: Value = serde_json::from_str(r#"{"a":{"x":null,"y":[1,{"p":1,"q":2}]},"b":1}"#).unwrap();
+        assert_eq!(canonical(&a), canonical(&b));
+        assert_ne!(canonical(&json!({"a": [1, 2]})), canonical(&json!({"a": [2, 1]})));
+        assert_eq!(canonical(&json!({"k\"": "v"})), r#"{"k\"":"v"}"#);
+    }
+}

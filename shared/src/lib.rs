@@ -1,0 +1,25 @@
+//! Linkgate's domain crate. Functions under `functions/` only wire an [`App`] and call a
+//! handler from the module named for the resource they serve.
+
+pub mod api_key;
+pub mod app;
+pub mod config;
+pub mod consumer;
+pub mod cursor;
+pub mod email;
+pub mod error;
+pub mod fields;
+pub mod health;
+pub mod http;
+pub mod id;
+pub mod idempotency;
+pub mod metadata;
+pub mod redirect_url;
+pub mod secret;
+pub mod store;
+pub mod telemetry;
+pub mod tenant;
+pub mod time;
+
+pub use app::App;
+pub use error::ApiError;

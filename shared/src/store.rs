@@ -1,0 +1,198 @@
+//! The one DynamoDB table: client, key layout, and the few primitives every resource uses.
+//!
+//! Key layout (`pk` / `sk`):
+//! - `T#<tenant>` / `TENANT`: the tenant
+//! - `T#<tenant>` / `CONSUMER#<id>`: a consumer (listed newest first by `sk`)
+//! - `T#<tenant>` / `CONSUMER_REF#<internal_reference>`: uniqueness guard for a reference
+//! - `T#<tenant>` / `IDEM#<operation>#<key>`: an idempotent response, expires via `ttl`
+//! - `KEY#<sha256 of secret>` / `KEY`: an API key, listed per tenant through `gsi1`
+//!   (`gsi1pk = T#<tenant>#KEYS`, `gsi1sk = <key id>`)
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
+use std::collections::HashMap;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub const GSI1: &str = "gsi1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DynamoDB call failed: {0}")]
+    Sdk(String),
+    #[error("stored item is malformed: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    pub fn sdk<E, R>(e: SdkError<E, R>) -> StoreError
+    where
+        E: std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        StoreError::Sdk(DisplayErrorContext(&e).to_string())
+    }
+}
+
+/// How a `TransactWriteItems` call ended.
+#[derive(Debug)]
+pub enum TxOutcome {
+    Committed,
+    /// One code per item, in request order (`"None"` for items that were fine).
+    Cancelled(Vec<String>),
+}
+
+impl TxOutcome {
+    /// Whether item `index` failed its condition.
+    pub fn failed_condition(&self, index: usize) -> bool {
+        matches!(self, TxOutcome::Cancelled(codes) if codes.get(index).is_some_and(|c| c == "ConditionalCheckFailed"))
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+pub fn tenant_pk(tenant: &crate::id::TenantId) -> String {
+    format!("T#{tenant}")
+}
+
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Store { client, table: table.into() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, StoreError> {
+        serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    pub fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+        serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    /// Strongly consistent read of one item.
+    pub async fn get(&self, pk: impl Into<String>, sk: impl Into<String>) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::sdk)?;
+        Ok(out.item)
+    }
+
+    pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<TxOutcome, StoreError> {
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(TxOutcome::Committed),
+            Err(SdkError::ServiceError(ctx)) => match ctx.into_err() {
+                TransactWriteItemsError::TransactionCanceledException(e) => Ok(TxOutcome::Cancelled(
+                    e.cancellation_reasons()
+                        .iter()
+                        .map(|r| r.code().unwrap_or("None").to_string())
+                        .collect(),
+                )),
+                other => Err(StoreError::Sdk(format!(
+                    "{}: {}",
+                    other.code().unwrap_or("unknown"),
+                    other.message().unwrap_or_default()
+                ))),
+            },
+            Err(e) => Err(StoreError::sdk(e)),
+        }
+    }
+
+    /// One page of a partition's items whose `sk` starts with `prefix`, newest (highest `sk`)
+    /// first, starting after `after`. Reads one item more than asked so the next cursor is
+    /// only offered when there really is a next page.
+    pub async fn page(
+        &self,
+        pk: &str,
+        prefix: &str,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<(Vec<Item>, Option<String>), StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .scan_index_forward(false)
+            .consistent_read(true)
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
+        if let Some(after) = after {
+            query = query.set_exclusive_start_key(Some(key(pk, after)));
+        }
+        let out = query.send().await.map_err(StoreError::sdk)?;
+        let mut items = out.items.unwrap_or_default();
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items
+                .last()
+                .and_then(|i| i.get("sk"))
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+        } else {
+            None
+        };
+        Ok((items, next))
+    }
+}
+
+fn values(pairs: &[(&str, AttributeValue)]) -> Option<HashMap<String, AttributeValue>> {
+    (!pairs.is_empty()).then(|| pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+}
+
+impl Store {
+    /// A conditional put inside a transaction.
+    pub fn put_tx(&self, item: Item, condition: &str, vals: &[(&str, AttributeValue)]) -> Result<TransactWriteItem, StoreError> {
+        let put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_values(values(vals))
+            .build()
+            .map_err(|e| StoreError::Sdk(e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// A conditional delete inside a transaction.
+    pub fn delete_tx(&self, key: Item, condition: &str, vals: &[(&str, AttributeValue)]) -> Result<TransactWriteItem, StoreError> {
+        let delete = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .condition_expression(condition)
+            .set_expression_attribute_values(values(vals))
+            .build()
+            .map_err(|e| StoreError::Sdk(e.to_string()))?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+}
