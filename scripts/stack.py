@@ -1,0 +1,448 @@
+#!/usr/bin/env python3
+"""The local stack: a moto server standing in for AWS, the table and bus created from
+template.yaml, `cargo lambda watch` serving every function at the template's routes, and a
+seeded demo tenant.
+
+    stack.py dev    start everything, print how to use it, stop it all on Ctrl-C
+    stack.py up     start everything in the background (for tests), then return
+    stack.py down   stop whatever `up` or `dev` started
+
+Facts for scripts and tests land in target/dev/dev.json.
+"""
+
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import boto3
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+DEV_DIR = ROOT / "target" / "dev"
+PIDS = DEV_DIR / "pids.json"
+VENV_BIN = Path(sys.executable).parent
+
+REGION = os.environ.get("AWS_REGION", "us-east-1")
+MOTO_PORT = int(os.environ.get("LINKGATE_MOTO_PORT", "5055"))
+API_PORT = int(os.environ.get("LINKGATE_API_PORT", "9000"))
+HOST = "127.0.0.1"
+MOTO_URL = f"http://{HOST}:{MOTO_PORT}"
+API_URL = f"http://{HOST}:{API_PORT}"
+
+# Template parameters for the local stage. `local` lets redirect URLs use http on loopback.
+LOCAL_PARAMETERS = {
+    "Stage": "local",
+    "PublicBaseUrl": API_URL,
+    "LogLevel": "INFO",
+    "LogRetentionDays": "1",
+    "AWS::Region": REGION,
+    "AWS::AccountId": "123456789012",
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackName": "linkgate-local",
+}
+
+# Settings that only make sense on a developer machine: fake credentials, the moto
+# endpoint, and a short API-key cache so a revoked key is refused within seconds.
+LOCAL_ENV = {
+    "AWS_ENDPOINT_URL": MOTO_URL,
+    "AWS_REGION": REGION,
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_LAMBDA_LOG_FORMAT": "text",
+    "LINKGATE_API_KEY_CACHE_SECONDS": "2",
+}
+
+
+def log(msg):
+    print(f"[stack] {msg}", file=sys.stderr, flush=True)
+
+
+# --- template.yaml --------------------------------------------------------------------
+
+
+class CfnLoader(yaml.SafeLoader):
+    """Reads CloudFormation's short-form tags (!Ref, !Sub, !GetAtt...) as their long form."""
+
+
+def _cfn_tag(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{suffix}": value}
+
+
+CfnLoader.add_multi_constructor("!", _cfn_tag)
+
+
+def load_template():
+    with open(TEMPLATE, encoding="utf-8") as f:
+        return yaml.load(f, Loader=CfnLoader)
+
+
+class Resolver:
+    """Evaluates the intrinsic functions the template uses, for the local stage."""
+
+    def __init__(self, template, params):
+        self.template = template
+        self.params = dict(params)
+        for name, spec in (template.get("Parameters") or {}).items():
+            self.params.setdefault(name, str(spec.get("Default", "")))
+        self.resources = template.get("Resources") or {}
+
+    def physical_name(self, logical):
+        res = self.resources[logical]
+        props = res.get("Properties") or {}
+        kind = res["Type"]
+        if kind == "AWS::DynamoDB::Table":
+            return self.resolve(props["TableName"])
+        if kind == "AWS::Events::EventBus":
+            return self.resolve(props["Name"])
+        if kind == "AWS::SQS::Queue":
+            return self.resolve(props["QueueName"])
+        return logical
+
+    def arn(self, logical):
+        kind = self.resources[logical]["Type"]
+        name = self.physical_name(logical)
+        acct, region = self.params["AWS::AccountId"], self.params["AWS::Region"]
+        if kind == "AWS::DynamoDB::Table":
+            return f"arn:aws:dynamodb:{region}:{acct}:table/{name}"
+        if kind == "AWS::Events::EventBus":
+            return f"arn:aws:events:{region}:{acct}:event-bus/{name}"
+        return f"arn:aws:local:{region}:{acct}:{logical}"
+
+    def ref(self, name):
+        if name in self.params:
+            return self.params[name]
+        if name in self.resources:
+            return self.physical_name(name)
+        raise KeyError(f"template refers to unknown {name}")
+
+    def condition(self, name):
+        return self.resolve(self.template["Conditions"][name])
+
+    def resolve(self, value):
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (fn, arg), = value.items()
+            if fn == "Ref":
+                return self.ref(arg)
+            if fn == "Fn::Sub":
+                text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+
+                def sub(m):
+                    key = m.group(1)
+                    if key in extra:
+                        return str(extra[key])
+                    if "." in key:
+                        logical, attr = key.split(".", 1)
+                        return self.getatt(logical, attr)
+                    return str(self.ref(key))
+
+                return re.sub(r"\$\{([^}!]+)\}", sub, text)
+            if fn == "Fn::GetAtt":
+                return self.getatt(*arg)
+            if fn == "Fn::If":
+                cond, yes, no = arg
+                return self.resolve(yes if self.condition(cond) else no)
+            if fn == "Fn::Equals":
+                a, b = self.resolve(arg)
+                return a == b
+            if fn == "Fn::Not":
+                return not self.resolve(arg[0])
+            if fn == "Condition":
+                return self.condition(arg)
+        return {k: self.resolve(v) for k, v in value.items()}
+
+    def getatt(self, logical, attr):
+        if attr == "Arn":
+            return self.arn(logical)
+        if attr == "QueueUrl":
+            return f"{MOTO_URL}/{self.params['AWS::AccountId']}/{self.physical_name(logical)}"
+        return self.physical_name(logical)
+
+
+def function_env(resolver):
+    """What Lambda would give every function: Globals' variables and logging settings."""
+    glob = (resolver.template.get("Globals") or {}).get("Function") or {}
+    env = {k: str(v) for k, v in resolver.resolve((glob.get("Environment") or {}).get("Variables") or {}).items()}
+    logging = resolver.resolve(glob.get("LoggingConfig") or {})
+    if "ApplicationLogLevel" in logging:
+        env["AWS_LAMBDA_LOG_LEVEL"] = logging["ApplicationLogLevel"]
+    env.update(LOCAL_ENV)
+    return env
+
+
+def create_resources(resolver):
+    session = boto3.session.Session(
+        aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION
+    )
+    ddb = session.client("dynamodb", endpoint_url=MOTO_URL)
+    events = session.client("events", endpoint_url=MOTO_URL)
+    created = {}
+    for logical, res in resolver.resources.items():
+        props = resolver.resolve(res.get("Properties") or {})
+        kind = res["Type"]
+        if kind == "AWS::DynamoDB::Table":
+            args = {k: props[k] for k in ("TableName", "AttributeDefinitions", "KeySchema", "BillingMode") if k in props}
+            if props.get("GlobalSecondaryIndexes"):
+                args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+            if props.get("StreamSpecification"):
+                args["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+            ddb.create_table(**args)
+            ttl = props.get("TimeToLiveSpecification")
+            if ttl:
+                ddb.update_time_to_live(TableName=props["TableName"], TimeToLiveSpecification=ttl)
+            created[logical] = props["TableName"]
+        elif kind == "AWS::Events::EventBus":
+            events.create_event_bus(Name=props["Name"])
+            created[logical] = props["Name"]
+    return created
+
+
+def routes(template):
+    """(method, path, binary) for every HttpApi event in the template."""
+    out = []
+    for res in (template.get("Resources") or {}).values():
+        if res.get("Type") != "AWS::Serverless::Function":
+            continue
+        binary = res.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
+        for event in (res.get("Properties", {}).get("Events") or {}).values():
+            if event.get("Type") == "HttpApi":
+                p = event["Properties"]
+                out.append((p["Method"].upper(), p["Path"], binary))
+    return out
+
+
+# --- processes ------------------------------------------------------------------------
+
+
+def port_free(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        return s.connect_ex((HOST, port)) != 0
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a child that exited but was not reaped yet is a zombie, not alive
+    try:
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:
+        return True
+
+
+def wait_for(url, timeout, what, pid=None, logname=None):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        if pid is not None and not alive(pid):
+            tail = (DEV_DIR / f"{logname}.log").read_text(errors="replace")[-3000:] if logname else ""
+            raise SystemExit(f"[stack] {what} exited before it came up:\n{tail}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+        except Exception as e:  # not listening yet
+            last = e
+            time.sleep(0.3)
+    raise SystemExit(f"[stack] {what} did not come up at {url} within {timeout}s: {last}")
+
+
+def spawn(name, cmd, env):
+    DEV_DIR.mkdir(parents=True, exist_ok=True)
+    logf = open(DEV_DIR / f"{name}.log", "w")
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    return proc.pid
+
+
+def save_pids(pids):
+    DEV_DIR.mkdir(parents=True, exist_ok=True)
+    PIDS.write_text(json.dumps(pids))
+
+
+def down():
+    if not PIDS.exists():
+        return
+    pids = json.loads(PIDS.read_text())
+    for name, pid in pids.items():
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+    deadline = time.monotonic() + 10
+    for name, pid in pids.items():
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pid, 0)
+                time.sleep(0.2)
+            except ProcessLookupError:
+                break
+        else:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    PIDS.unlink(missing_ok=True)
+    log("stopped")
+
+
+def request(method, url, headers=None, body=None, timeout=600):
+    req = urllib.request.Request(url, method=method, headers=headers or {}, data=body)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def up(reload):
+    down()  # whatever a previous run left behind
+    for port, what in ((MOTO_PORT, "moto"), (API_PORT, "the API")):
+        if not port_free(port):
+            raise SystemExit(
+                f"[stack] port {port} for {what} is taken by another program; stop it or set "
+                f"LINKGATE_{'MOTO' if what == 'moto' else 'API'}_PORT"
+            )
+    DEV_DIR.mkdir(parents=True, exist_ok=True)
+    template = load_template()
+    resolver = Resolver(template, LOCAL_PARAMETERS)
+    fenv = function_env(resolver)
+
+    log("building functions")
+    subprocess.run(["cargo", "build", "--quiet", "--bins"], cwd=ROOT, check=True)
+
+    pids = {}
+    base_env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}"}
+    pids["moto"] = spawn("moto", [str(VENV_BIN / "moto_server"), "-H", HOST, "-p", str(MOTO_PORT)], base_env)
+    save_pids(pids)
+    wait_for(f"{MOTO_URL}/moto-api/", 60, "moto", pids["moto"], "moto")
+    created = create_resources(resolver)
+    log(f"created from template.yaml: {', '.join(f'{k}={v}' for k, v in created.items())}")
+
+    env_file = DEV_DIR / "functions.env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in sorted(fenv.items())))
+    watch = ["cargo", "lambda", "watch", "-A", HOST, "-P", str(API_PORT), "--env-file", str(env_file)]
+    if not reload:
+        watch.append("--ignore-changes")
+    pids["watch"] = spawn("watch", watch, {**base_env, **fenv})
+    save_pids(pids)
+    wait_for(f"{API_URL}/health", 300, "cargo lambda watch", pids["watch"], "watch")
+
+    # Start every function once so the first real request is not a cold compile.
+    for method, path, binary in routes(template):
+        url = API_URL + re.sub(r"\{[^}]+\}", "warmup", path)
+        status, _ = request(method, url)
+        if status >= 500:
+            raise SystemExit(f"[stack] {binary} answered {status} to {method} {path}; see {DEV_DIR}/watch.log")
+
+    admin_env = {**os.environ, **fenv}
+    seeded = json.loads(
+        subprocess.run(
+            [str(ROOT / "target" / "debug" / "linkgate-admin"), "seed-demo"],
+            cwd=ROOT, env=admin_env, check=True, capture_output=True, text=True,
+        ).stdout
+    )
+    key = seeded["api_key"]["secret"]
+    facts = {
+        "api_base_url": API_URL,
+        "api_key": key,
+        "tenant_id": seeded["tenant"]["id"],
+        "api_key_id": seeded["api_key"]["id"],
+        "aws_endpoint_url": MOTO_URL,
+        "region": REGION,
+        "table": fenv["LINKGATE_TABLE"],
+        "event_bus": fenv["LINKGATE_EVENT_BUS"],
+        "function_env": fenv,
+        "routes": [{"method": m, "path": p, "function": b} for m, p, b in routes(template)],
+        "curl": (
+            f"curl -s -X POST {API_URL}/v1/consumers -H 'Authorization: Bearer {key}' "
+            f"-H 'Content-Type: application/json' "
+            f"-d '{{\"name\": \"Acme Ltd\", \"email\": \"ops@acme.example\", \"internal_reference\": \"acme-1\"}}'"
+        ),
+    }
+    (DEV_DIR / "dev.json").write_text(json.dumps(facts, indent=2))
+    return facts
+
+
+def banner(facts):
+    print(
+        f"""
+Linkgate is running locally.
+
+  API          {facts['api_base_url']}
+  API key      {facts['api_key']}   (tenant {facts['tenant_id']}, role admin)
+  AWS (moto)   {facts['aws_endpoint_url']}   table {facts['table']}, bus {facts['event_bus']}
+  Facts        target/dev/dev.json     Logs  target/dev/*.log
+
+Try it:
+  {facts['curl']}
+  curl -s {facts['api_base_url']}/v1/consumers -H 'Authorization: Bearer {facts['api_key']}'
+
+Connect links arrive with the connections API (next issue); until then the consumer API is
+what this stack serves. Ctrl-C stops everything.
+""",
+        flush=True,
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["dev", "up", "down", "routes"])
+    args = parser.parse_args()
+    if args.command == "down":
+        down()
+    elif args.command == "routes":
+        print(json.dumps(routes(load_template()), indent=2))
+    elif args.command == "up":
+        try:
+            facts = up(reload=False)
+        except BaseException:
+            down()
+            raise
+        log(f"up: {facts['api_base_url']} (facts in target/dev/dev.json)")
+    else:
+        stop = {"now": False}
+
+        def handler(signum, frame):
+            stop["now"] = True
+
+        signal.signal(signal.SIGTERM, handler)
+        try:
+            banner(up(reload=True))
+            signal.signal(signal.SIGINT, handler)
+            while not stop["now"]:
+                time.sleep(0.5)
+        finally:
+            down()
+
+
+if __name__ == "__main__":
+    main()
