@@ -1,1 +1,226 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests. They talk to the local stack that
+//! `scripts/stack.py up` (run by `make test`) started and described in `target/dev/dev.json`.
+
+pub mod runtime_api;
+
+use linkgate::api_key::{self, Role};
+use linkgate::id::TenantId;
+use linkgate::store::Store;
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Stack {
+    pub api_base_url: String,
+    pub api_key: String,
+    pub tenant_id: String,
+    pub aws_endpoint_url: String,
+    pub region: String,
+    pub table: String,
+    pub function_env: HashMap<String, String>,
+}
+
+impl Stack {
+    /// The running local stack. Fails loudly when it is not up: these tests never skip.
+    pub fn get() -> Stack {
+        let path = std::env::var("LINKGATE_DEV_JSON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| root().join("target/dev/dev.json"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{} not readable ({e}): start the local stack with `make test` or `.venv/bin/python scripts/stack.py up`",
+                path.display()
+            )
+        });
+        serde_json::from_str(&text).expect("dev.json is malformed")
+    }
+
+    /// A store client on the stack's table, through the real DynamoDB wire API (moto).
+    pub async fn store(&self) -> Store {
+        let creds = aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests");
+        let conf = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .endpoint_url(&self.aws_endpoint_url)
+            .region(aws_sdk_dynamodb::config::Region::new(self.region.clone()))
+            .credentials_provider(creds)
+            .build();
+        Store::new(aws_sdk_dynamodb::Client::from_conf(conf), self.table.clone())
+    }
+
+    pub fn api(&self, key: &str) -> Api {
+        Api { base: self.api_base_url.clone(), key: Some(key.to_owned()), http: reqwest::Client::new() }
+    }
+
+    pub fn anonymous(&self) -> Api {
+        Api { base: self.api_base_url.clone(), key: None, http: reqwest::Client::new() }
+    }
+
+    /// A fresh tenant with one admin and one member key, so tests never share state.
+    pub async fn tenant(&self) -> TestTenant {
+        let store = self.store().await;
+        let tenant = linkgate::tenant::create(&store, "Test Platform").await.expect("create tenant");
+        let (_, admin) = api_key::create(&store, &tenant.id, Role::Admin, Some("test admin"))
+            .await
+            .expect("create admin key");
+        let (member_key, member) = api_key::create(&store, &tenant.id, Role::Member, None)
+            .await
+            .expect("create member key");
+        TestTenant {
+            id: tenant.id,
+            admin: self.api(admin.expose()),
+            member: self.api(member.expose()),
+            member_key_id: member_key.id,
+        }
+    }
+}
+
+pub struct TestTenant {
+    pub id: TenantId,
+    pub admin: Api,
+    pub member: Api,
+    pub member_key_id: linkgate::id::ApiKeyId,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("response is not JSON ({e}): {:?}", self.text))
+    }
+
+    /// Asserts the documented error shape and returns its code.
+    pub fn error_code(&self) -> String {
+        let body = self.json();
+        let error = &body["error"];
+        assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "no message: {body}");
+        assert!(error["request_id"].as_str().is_some_and(|m| !m.is_empty()), "no request_id: {body}");
+        assert_eq!(
+            self.headers.get("x-request-id").and_then(|v| v.to_str().ok()),
+            error["request_id"].as_str(),
+            "x-request-id header and body disagree"
+        );
+        error["code"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// The fields named in `error.details`.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.json()["error"]["details"]
+            .as_array()
+            .map(|d| d.iter().filter_map(|e| e["field"].as_str().map(String::from)).collect())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    key: Option<String>,
+    http: reqwest::Client,
+}
+
+impl Api {
+    /// The key this client sends.
+    pub fn raw_key(&self) -> &str {
+        self.key.as_deref().unwrap_or_default()
+    }
+
+    pub fn with_key(&self, key: &str) -> Api {
+        Api { key: Some(key.to_owned()), ..self.clone() }
+    }
+
+    /// Sends a request with optional raw body and extra headers.
+    pub async fn raw(&self, method: Method, path: &str, body: Option<(&str, Vec<u8>)>, headers: &[(&str, &str)]) -> Reply {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(key) = &self.key {
+            req = req.header("authorization", format!("Bearer {key}"));
+        }
+        if let Some((content_type, bytes)) = body {
+            if !content_type.is_empty() {
+                req = req.header("content-type", content_type);
+            }
+            req = req.body(bytes);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("request to the local stack failed");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("read body");
+        Reply { status, headers, text }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.raw(Method::GET, path, None, &[]).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.raw(Method::DELETE, path, None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Reply {
+        self.raw(Method::POST, path, Some(("application/json", body.to_string().into_bytes())), &[]).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Reply {
+        self.raw(Method::PATCH, path, Some(("application/json", body.to_string().into_bytes())), &[]).await
+    }
+}
+
+/// The template parsed as YAML, short-form tags kept as YAML tags.
+pub fn template() -> serde_yaml::Value {
+    let text = std::fs::read_to_string(root().join("template.yaml")).expect("read template.yaml");
+    serde_yaml::from_str(&text).expect("template.yaml parses")
+}
+
+/// One HTTP route of the template: method, path and the binary that serves it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Route {
+    pub method: String,
+    pub path: String,
+    pub function: String,
+}
+
+pub fn template_routes() -> Vec<Route> {
+    let t = template();
+    let mut out = Vec::new();
+    let resources = t["Resources"].as_mapping().expect("Resources");
+    for (_, res) in resources {
+        if res["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = res["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .expect("every function names its Binary")
+            .to_owned();
+        if let Some(events) = res["Properties"]["Events"].as_mapping() {
+            for (_, ev) in events {
+                if ev["Type"].as_str() == Some("HttpApi") {
+                    out.push(Route {
+                        method: ev["Properties"]["Method"].as_str().expect("Method").to_uppercase(),
+                        path: ev["Properties"]["Path"].as_str().expect("Path").to_owned(),
+                        function: binary.clone(),
+                    });
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}

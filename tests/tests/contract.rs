@@ -1,0 +1,172 @@
+//! One source of truth: the routes in template.yaml must be exactly those of the local
+//! router, the OpenAPI document, the function crates and the sample events.
+
+use linkgate_tests::{root, template, template_routes, Route};
+use std::collections::{BTreeMap, BTreeSet};
+
+fn router_routes() -> Vec<Route> {
+    let text = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let manifest: toml::Value = toml::from_str(&text).unwrap();
+    let router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"]
+        .as_table()
+        .expect("[workspace.metadata.lambda.watch.router] exists");
+    let mut out = Vec::new();
+    for (path, entries) in router {
+        for entry in entries.as_array().expect("each path maps to a list of {method, function}") {
+            out.push(Route {
+                method: entry["method"].as_str().unwrap().to_uppercase(),
+                path: path.clone(),
+                function: entry["function"].as_str().unwrap().to_owned(),
+            });
+        }
+    }
+    out.sort();
+    out
+}
+
+fn openapi() -> serde_yaml::Value {
+    let text = std::fs::read_to_string(root().join("openapi.yaml")).expect("openapi.yaml exists");
+    serde_yaml::from_str(&text).expect("openapi.yaml parses")
+}
+
+fn function_crates() -> BTreeSet<String> {
+    std::fs::read_dir(root().join("functions"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("Cargo.toml").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn path_regex_matches(template_path: &str, raw: &str) -> bool {
+    let t: Vec<&str> = template_path.split('/').collect();
+    let r: Vec<&str> = raw.split('/').collect();
+    t.len() == r.len()
+        && t.iter().zip(&r).all(|(a, b)| (a.starts_with('{') && a.ends_with('}') && !b.is_empty()) || a == b)
+}
+
+#[test]
+fn template_has_routes() {
+    assert!(template_routes().len() >= 6, "template lists too few routes");
+}
+
+#[test]
+fn local_router_matches_template() {
+    assert_eq!(router_routes(), template_routes());
+}
+
+#[test]
+fn openapi_paths_match_template() {
+    let doc = openapi();
+    assert_eq!(doc["openapi"].as_str().map(|v| v.starts_with("3.1")), Some(true));
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_mapping().expect("paths") {
+        for (method, _) in item.as_mapping().unwrap() {
+            let method = method.as_str().unwrap();
+            if ["get", "put", "post", "patch", "delete", "head", "options"].contains(&method) {
+                documented.insert((method.to_uppercase(), path.as_str().unwrap().to_owned()));
+            }
+        }
+    }
+    let deployed: BTreeSet<_> = template_routes().into_iter().map(|r| (r.method, r.path)).collect();
+    assert_eq!(documented, deployed);
+}
+
+#[test]
+fn every_function_crate_is_deployed_and_every_deployed_binary_exists() {
+    let t = template();
+    let mut binaries = BTreeSet::new();
+    for (name, res) in t["Resources"].as_mapping().unwrap() {
+        if res["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        assert_eq!(res["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"), "{name:?}");
+        assert!(matches!(res["Properties"]["LoggingConfig"]["LogGroup"], serde_yaml::Value::Tagged(_)), "{name:?} has no explicit log group");
+        binaries.insert(res["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(binaries, function_crates());
+    let globals = &t["Globals"]["Function"];
+    assert_eq!(globals["Runtime"].as_str(), Some("provided.al2023"));
+    assert_eq!(globals["Architectures"][0].as_str(), Some("arm64"));
+    assert_eq!(globals["Tracing"].as_str(), Some("Active"));
+}
+
+#[test]
+fn read_only_routes_get_read_only_table_access() {
+    let t = template();
+    let read_actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem"];
+    let mut methods: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for r in template_routes() {
+        methods.entry(r.function).or_default().insert(r.method);
+    }
+    for (_, res) in t["Resources"].as_mapping().unwrap() {
+        if res["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = res["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        let read_only = methods.get(binary).is_some_and(|m| m.iter().all(|m| m == "GET"));
+        let policies = res["Properties"]["Policies"].as_sequence().cloned().unwrap_or_default();
+        for policy in policies {
+            let statements = policy["Statement"].as_sequence().cloned().unwrap_or_default();
+            assert!(!statements.is_empty(), "{binary}: use explicit statements, not managed policy templates");
+            for st in statements {
+                for action in st["Action"].as_sequence().unwrap() {
+                    let action = action.as_str().unwrap();
+                    assert!(!action.contains('*'), "{binary}: wildcard action {action}");
+                    if read_only {
+                        assert!(read_actions.contains(&action), "{binary} is read-only but may {action}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_function_has_sample_events_that_match_its_route() {
+    let routes = template_routes();
+    let mut covered = BTreeSet::new();
+    for entry in std::fs::read_dir(root().join("events")).unwrap() {
+        let path = entry.unwrap().path();
+        let event: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let function = routes
+            .iter()
+            .map(|r| r.function.as_str())
+            .filter(|f| stem == *f || stem.starts_with(&format!("{f}.")))
+            .max_by_key(|f| f.len())
+            .unwrap_or_else(|| panic!("{} names no deployed function", path.display()));
+        let route_key = event["routeKey"].as_str().expect("API Gateway v2 event has routeKey");
+        let route = routes
+            .iter()
+            .find(|r| r.function == function && format!("{} {}", r.method, r.path) == route_key)
+            .unwrap_or_else(|| panic!("{}: routeKey {route_key} is not a route of {function}", path.display()));
+        assert_eq!(event["version"], "2.0");
+        assert_eq!(event["requestContext"]["http"]["method"].as_str(), Some(route.method.as_str()));
+        let raw_path = event["rawPath"].as_str().unwrap();
+        assert!(path_regex_matches(&route.path, raw_path), "{raw_path} does not fit {}", route.path);
+        let expected_params: BTreeSet<String> = route
+            .path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(String::from)
+            .collect();
+        let params: BTreeSet<String> = event["pathParameters"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        assert_eq!(params, expected_params, "{}", path.display());
+        covered.insert(function.to_owned());
+    }
+    let all: BTreeSet<String> = routes.into_iter().map(|r| r.function).collect();
+    assert_eq!(covered, all, "functions without a sample event");
+}
+
+#[test]
+fn path_matching_helper_is_strict() {
+    assert!(path_regex_matches("/v1/consumers/{id}", "/v1/consumers/csm_1"));
+    assert!(!path_regex_matches("/v1/consumers/{id}", "/v1/consumers"));
+    assert!(!path_regex_matches("/v1/consumers/{id}", "/v1/consumers/"));
+    assert!(!path_regex_matches("/v1/consumers", "/v1/consumer"));
+}
