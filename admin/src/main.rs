@@ -13,7 +13,12 @@ use std::process::ExitCode;
 #[command(name = "linkgate-admin", version, about)]
 struct Cli {
     /// DynamoDB table of the deployment.
-    #[arg(long, env = "LINKGATE_TABLE", global = true, default_value = "linkgate-local")]
+    #[arg(
+        long,
+        env = "LINKGATE_TABLE",
+        global = true,
+        default_value = "linkgate-local"
+    )]
     table: String,
     #[command(subcommand)]
     command: Command,
@@ -88,7 +93,10 @@ fn parse_role(s: &str) -> Result<Role, String> {
 
 type Failure = Box<dyn std::error::Error>;
 
-fn key_json(key: &api_key::ApiKey, secret: Option<&linkgate::secret::Secret>) -> Result<Value, Failure> {
+fn key_json(
+    key: &api_key::ApiKey,
+    secret: Option<&linkgate::secret::Secret>,
+) -> Result<Value, Failure> {
     let mut v = serde_json::to_value(key)?;
     if let Some(secret) = secret {
         v["secret"] = json!(secret.expose());
@@ -100,26 +108,31 @@ async fn run(cli: Cli) -> Result<Value, Failure> {
     let aws = aws_config::load_from_env().await;
     let store = Store::new(aws_sdk_dynamodb::Client::new(&aws), cli.table);
     Ok(match cli.command {
-        Command::Tenant { command: TenantCommand::Create { name } } => {
-            serde_json::to_value(tenant::create(&store, &name).await?)?
-        }
-        Command::Tenant { command: TenantCommand::Get { tenant } } => {
+        Command::Tenant {
+            command: TenantCommand::Create { name },
+        } => serde_json::to_value(tenant::create(&store, &name).await?)?,
+        Command::Tenant {
+            command: TenantCommand::Get { tenant },
+        } => {
             let found = tenant::get(&store, &tenant).await?;
             serde_json::to_value(found.ok_or_else(|| format!("no tenant with id {tenant}"))?)?
         }
-        Command::Key { command: KeyCommand::Create { tenant, role, name } } => {
+        Command::Key {
+            command: KeyCommand::Create { tenant, role, name },
+        } => {
             let (key, secret) = api_key::create(&store, &tenant, role, name.as_deref()).await?;
             key_json(&key, Some(&secret))?
         }
-        Command::Key { command: KeyCommand::List { tenant } } => {
-            serde_json::to_value(api_key::list(&store, &tenant).await?)?
-        }
-        Command::Key { command: KeyCommand::Revoke { tenant, key_id } } => {
-            serde_json::to_value(api_key::revoke(&store, &tenant, &key_id).await?)?
-        }
+        Command::Key {
+            command: KeyCommand::List { tenant },
+        } => serde_json::to_value(api_key::list(&store, &tenant).await?)?,
+        Command::Key {
+            command: KeyCommand::Revoke { tenant, key_id },
+        } => serde_json::to_value(api_key::revoke(&store, &tenant, &key_id).await?)?,
         Command::SeedDemo { name } => {
             let tenant = tenant::create(&store, &name).await?;
-            let (key, secret) = api_key::create(&store, &tenant.id, Role::Admin, Some("demo admin")).await?;
+            let (key, secret) =
+                api_key::create(&store, &tenant.id, Role::Admin, Some("demo admin")).await?;
             json!({ "tenant": tenant, "api_key": key_json(&key, Some(&secret))? })
         }
     })

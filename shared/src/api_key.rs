@@ -86,13 +86,18 @@ fn list_pk(tenant: &TenantId) -> String {
 pub fn well_formed(raw: &str) -> bool {
     raw.strip_prefix(PREFIX).is_some_and(|body| {
         body.len() == BODY_LEN
-            && body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && body
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     })
 }
 
 fn generate_secret() -> Result<Secret, StoreError> {
     let bytes = random_bytes::<32>().map_err(|e| StoreError::Sdk(format!("no randomness: {e}")))?;
-    Ok(Secret::new(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))))
+    Ok(Secret::new(format!(
+        "{PREFIX}{}",
+        URL_SAFE_NO_PAD.encode(bytes)
+    )))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -140,7 +145,10 @@ pub async fn create(
     })?;
     let tenant_exists = ConditionCheck::builder()
         .table_name(store.table())
-        .set_key(Some(crate::store::key(tenant_pk(tenant), crate::tenant::SK)))
+        .set_key(Some(crate::store::key(
+            tenant_pk(tenant),
+            crate::tenant::SK,
+        )))
         .condition_expression("attribute_exists(pk)")
         .build()
         .map_err(|e| StoreError::Sdk(e.to_string()))?;
@@ -152,7 +160,9 @@ pub async fn create(
         .map_err(|e| StoreError::Sdk(e.to_string()))?;
     let outcome = store
         .transact(vec![
-            TransactWriteItem::builder().condition_check(tenant_exists).build(),
+            TransactWriteItem::builder()
+                .condition_check(tenant_exists)
+                .build(),
             TransactWriteItem::builder().put(put).build(),
         ])
         .await?;
@@ -167,7 +177,11 @@ pub async fn create(
     }
 }
 
-async fn list_items(store: &Store, tenant: &TenantId, key_id: Option<&ApiKeyId>) -> Result<Vec<ApiKeyItem>, StoreError> {
+async fn list_items(
+    store: &Store,
+    tenant: &TenantId,
+    key_id: Option<&ApiKeyId>,
+) -> Result<Vec<ApiKeyItem>, StoreError> {
     let mut out = Vec::new();
     let mut start = None;
     loop {
@@ -196,14 +210,29 @@ async fn list_items(store: &Store, tenant: &TenantId, key_id: Option<&ApiKeyId>)
 }
 
 pub async fn list(store: &Store, tenant: &TenantId) -> Result<Vec<ApiKey>, StoreError> {
-    Ok(list_items(store, tenant, None).await?.into_iter().map(|i| i.key).collect())
+    Ok(list_items(store, tenant, None)
+        .await?
+        .into_iter()
+        .map(|i| i.key)
+        .collect())
 }
 
 /// Marks a key revoked; it stops authenticating once warm containers' caches lapse (at most
 /// [`crate::config::MAX_API_KEY_CACHE_SECONDS`]). Revoking twice keeps the first time.
-pub async fn revoke(store: &Store, tenant: &TenantId, key_id: &ApiKeyId) -> Result<ApiKey, KeyAdminError> {
-    let not_found = || KeyAdminError::KeyNotFound { tenant: tenant.clone(), key: key_id.clone() };
-    let item = list_items(store, tenant, Some(key_id)).await?.into_iter().next().ok_or_else(not_found)?;
+pub async fn revoke(
+    store: &Store,
+    tenant: &TenantId,
+    key_id: &ApiKeyId,
+) -> Result<ApiKey, KeyAdminError> {
+    let not_found = || KeyAdminError::KeyNotFound {
+        tenant: tenant.clone(),
+        key: key_id.clone(),
+    };
+    let item = list_items(store, tenant, Some(key_id))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(not_found)?;
     let out = store
         .client()
         .update_item()
@@ -228,7 +257,11 @@ async fn lookup(store: &Store, hash: &str) -> Result<Option<Principal>, StoreErr
     if item.key.revoked_at.is_some() {
         return Ok(None);
     }
-    Ok(Some(Principal { tenant_id: item.key.tenant_id, key_id: item.key.id, role: item.key.role }))
+    Ok(Some(Principal {
+        tenant_id: item.key.tenant_id,
+        key_id: item.key.id,
+        role: item.key.role,
+    }))
 }
 
 /// Verified keys, remembered for a bounded time so a warm container skips the read.
@@ -242,7 +275,10 @@ const CACHE_CAPACITY: usize = 1024;
 
 impl KeyCache {
     pub fn new(ttl: Duration) -> Self {
-        KeyCache { ttl, entries: HashMap::new() }
+        KeyCache {
+            ttl,
+            entries: HashMap::new(),
+        }
     }
 
     pub fn get(&self, hash: &str, now: Instant) -> Option<Principal> {
@@ -258,7 +294,8 @@ impl KeyCache {
         }
         if self.entries.len() >= CACHE_CAPACITY {
             let ttl = self.ttl;
-            self.entries.retain(|_, (_, at)| now.saturating_duration_since(*at) < ttl);
+            self.entries
+                .retain(|_, (_, at)| now.saturating_duration_since(*at) < ttl);
             if self.entries.len() >= CACHE_CAPACITY {
                 self.entries.clear();
             }
@@ -273,11 +310,17 @@ pub struct Authenticator {
 
 impl Authenticator {
     pub fn new(ttl: Duration) -> Self {
-        Authenticator { cache: Mutex::new(KeyCache::new(ttl)) }
+        Authenticator {
+            cache: Mutex::new(KeyCache::new(ttl)),
+        }
     }
 
     /// Resolves an `Authorization: Bearer <key>` header to its principal.
-    pub async fn authenticate(&self, store: &Store, authorization: Option<&str>) -> Result<Principal, ApiError> {
+    pub async fn authenticate(
+        &self,
+        store: &Store,
+        authorization: Option<&str>,
+    ) -> Result<Principal, ApiError> {
         let raw = authorization
             .and_then(|h| h.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
@@ -285,15 +328,20 @@ impl Authenticator {
             .filter(|key| well_formed(key))
             .ok_or(ApiError::Unauthorized)?;
         let hash = sha256_hex(raw.as_bytes());
-        let cached = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&hash, Instant::now());
+        let cached = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&hash, Instant::now());
         if let Some(principal) = cached {
             return Ok(principal);
         }
         let principal = lookup(store, &hash).await?.ok_or(ApiError::Unauthorized)?;
-        self.cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .put(hash, principal.clone(), Instant::now());
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).put(
+            hash,
+            principal.clone(),
+            Instant::now(),
+        );
         Ok(principal)
     }
 }
@@ -303,7 +351,11 @@ mod tests {
     use super::*;
 
     fn principal() -> Principal {
-        Principal { tenant_id: TenantId::generate(), key_id: ApiKeyId::generate(), role: Role::Member }
+        Principal {
+            tenant_id: TenantId::generate(),
+            key_id: ApiKeyId::generate(),
+            role: Role::Member,
+        }
     }
 
     #[test]
@@ -316,7 +368,13 @@ mod tests {
 
     #[test]
     fn malformed_keys_are_refused() {
-        for bad in ["", "lgk_", "sk_live_abc", &format!("lgk_{}", "a".repeat(42)), &format!("lgk_{}!", "a".repeat(42))] {
+        for bad in [
+            "",
+            "lgk_",
+            "sk_live_abc",
+            &format!("lgk_{}", "a".repeat(42)),
+            &format!("lgk_{}!", "a".repeat(42)),
+        ] {
             assert!(!well_formed(bad), "{bad}");
         }
     }

@@ -21,6 +21,10 @@ impl App {
     pub fn new(config: Config, dynamodb: aws_sdk_dynamodb::Client) -> App {
         let store = Store::new(dynamodb, config.table_name.clone());
         let keys = Authenticator::new(config.api_key_cache_ttl);
-        App { config, store, keys }
+        App {
+            config,
+            store,
+            keys,
+        }
     }
 }

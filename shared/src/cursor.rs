@@ -14,8 +14,11 @@ struct CursorV1 {
 }
 
 pub fn encode(after_sk: &str) -> String {
-    let json = serde_json::to_vec(&CursorV1 { v: 1, after: after_sk.to_owned() })
-        .unwrap_or_default();
+    let json = serde_json::to_vec(&CursorV1 {
+        v: 1,
+        after: after_sk.to_owned(),
+    })
+    .unwrap_or_default();
     URL_SAFE_NO_PAD.encode(json)
 }
 

@@ -13,14 +13,20 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError { field: field.into(), message: message.into() }
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{message}")]
-    Validation { message: String, details: Vec<FieldError> },
+    Validation {
+        message: String,
+        details: Vec<FieldError>,
+    },
     #[error("missing or invalid API key")]
     Unauthorized,
     #[error("this API key's role may not perform this operation")]
@@ -28,7 +34,10 @@ pub enum ApiError {
     #[error("{0}")]
     NotFound(String),
     #[error("{message}")]
-    Conflict { message: String, details: Vec<FieldError> },
+    Conflict {
+        message: String,
+        details: Vec<FieldError>,
+    },
     #[error("request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
     #[error("request body exceeds {limit} bytes")]
@@ -40,7 +49,10 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn validation(message: impl Into<String>, details: Vec<FieldError>) -> Self {
-        ApiError::Validation { message: message.into(), details }
+        ApiError::Validation {
+            message: message.into(),
+            details,
+        }
     }
 
     pub fn field(field: &str, message: &str) -> Self {
@@ -51,7 +63,10 @@ impl ApiError {
     }
 
     pub fn conflict(message: impl Into<String>) -> Self {
-        ApiError::Conflict { message: message.into(), details: Vec::new() }
+        ApiError::Conflict {
+            message: message.into(),
+            details: Vec::new(),
+        }
     }
 
     pub fn internal(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
@@ -146,8 +161,16 @@ mod tests {
             (ApiError::Forbidden, 403, "forbidden"),
             (ApiError::NotFound("x".into()), 404, "not_found"),
             (ApiError::conflict("x"), 409, "conflict"),
-            (ApiError::UnsupportedMediaType, 415, "unsupported_media_type"),
-            (ApiError::PayloadTooLarge { limit: 1 }, 413, "payload_too_large"),
+            (
+                ApiError::UnsupportedMediaType,
+                415,
+                "unsupported_media_type",
+            ),
+            (
+                ApiError::PayloadTooLarge { limit: 1 },
+                413,
+                "payload_too_large",
+            ),
         ];
         for (e, status, code) in cases {
             assert_eq!(e.status().as_u16(), status);

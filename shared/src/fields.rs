@@ -153,13 +153,22 @@ mod tests {
 
     #[test]
     fn patch_distinguishes_absent_null_and_value() {
-        let mut f = Fields::new(json!({"a": null, "b": "x", "c": null}), &["a", "b", "c", "d"])
-            .unwrap();
+        let mut f = Fields::new(
+            json!({"a": null, "b": "x", "c": null}),
+            &["a", "b", "c", "d"],
+        )
+        .unwrap();
         assert_eq!(f.patch("a", true, |v| string(v, 1, 5)), Patch::Clear);
-        assert_eq!(f.patch("b", true, |v| string(v, 1, 5)), Patch::Set("x".to_string()));
+        assert_eq!(
+            f.patch("b", true, |v| string(v, 1, 5)),
+            Patch::Set("x".to_string())
+        );
         assert_eq!(f.patch("c", false, |v| string(v, 1, 5)), Patch::Keep);
         assert_eq!(f.patch("d", true, |v| string(v, 1, 5)), Patch::Keep);
-        assert!(f.finish().is_err(), "null for a non-nullable field is an error");
+        assert!(
+            f.finish().is_err(),
+            "null for a non-nullable field is an error"
+        );
     }
 
     #[test]

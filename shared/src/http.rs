@@ -35,7 +35,11 @@ pub struct Call {
 impl Call {
     /// A call with no principal, for public routes and tests of parsing.
     pub fn public(req: Request) -> Call {
-        Call { request_id: request_id(&req), principal: None, req }
+        Call {
+            request_id: request_id(&req),
+            principal: None,
+            req,
+        }
     }
 
     pub fn principal(&self) -> Result<&Principal, ApiError> {
@@ -87,7 +91,9 @@ impl Call {
     pub fn json_body(&self) -> Result<Value, ApiError> {
         let bytes: &[u8] = self.req.body().as_ref();
         if bytes.len() > MAX_BODY_BYTES {
-            return Err(ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES });
+            return Err(ApiError::PayloadTooLarge {
+                limit: MAX_BODY_BYTES,
+            });
         }
         let is_json = self
             .header(header::CONTENT_TYPE.as_str())
@@ -101,7 +107,11 @@ impl Call {
         }
         serde_json::from_slice(bytes).map_err(|e| {
             ApiError::validation(
-                format!("request body is not valid JSON (line {}, column {})", e.line(), e.column()),
+                format!(
+                    "request body is not valid JSON (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
                 Vec::new(),
             )
         })
@@ -113,7 +123,10 @@ pub struct Query(Vec<(String, String)>);
 
 impl Query {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// `limit`: 1 to 100, 25 when absent.
@@ -147,7 +160,10 @@ fn with_common_headers(mut resp: Response<Body>, request_id: &str) -> Response<B
         headers.insert("x-request-id", v);
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     resp
 }
 
@@ -155,8 +171,10 @@ fn with_common_headers(mut resp: Response<Body>, request_id: &str) -> Response<B
 pub fn json(status: StatusCode, body: &Value) -> Response<Body> {
     let mut resp = Response::new(Body::Text(body.to_string()));
     *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     resp
 }
 

@@ -33,7 +33,10 @@ fn canonical(value: &Value) -> String {
             format!("{{{}}}", inner.join(","))
         }
         Value::Array(items) => {
-            format!("[{}]", items.iter().map(canonical).collect::<Vec<_>>().join(","))
+            format!(
+                "[{}]",
+                items.iter().map(canonical).collect::<Vec<_>>().join(",")
+            )
         }
         other => other.to_string(),
     }
@@ -41,7 +44,11 @@ fn canonical(value: &Value) -> String {
 
 impl Idempotency {
     /// The caller's key for `operation`, if it sent one; a malformed key is a 400.
-    pub fn from_call(call: &Call, operation: &str, body: &Value) -> Result<Option<Idempotency>, ApiError> {
+    pub fn from_call(
+        call: &Call,
+        operation: &str,
+        body: &Value,
+    ) -> Result<Option<Idempotency>, ApiError> {
         let Some(raw) = call.header(HEADER) else {
             // Present but not visible ASCII is refused rather than ignored.
             return match call.header_present(HEADER) {
@@ -59,7 +66,13 @@ impl Idempotency {
     }
 
     /// The record to write with the operation's own items.
-    pub fn record(&self, store: &Store, tenant: &TenantId, status: StatusCode, body: &Value) -> Result<TransactWriteItem, StoreError> {
+    pub fn record(
+        &self,
+        store: &Store,
+        tenant: &TenantId,
+        status: StatusCode,
+        body: &Value,
+    ) -> Result<TransactWriteItem, StoreError> {
         let now = chrono::Utc::now().timestamp();
         let put = Put::builder()
             .table_name(store.table())
@@ -77,7 +90,11 @@ impl Idempotency {
 
     /// The stored response for this key, if there is one: replayed when the request is the
     /// same, a 409 when it is not.
-    pub async fn replay(&self, store: &Store, tenant: &TenantId) -> Result<Option<Response<Body>>, ApiError> {
+    pub async fn replay(
+        &self,
+        store: &Store,
+        tenant: &TenantId,
+    ) -> Result<Option<Response<Body>>, ApiError> {
         let Some(item) = store.get(tenant_pk(tenant), &self.sk).await? else {
             return Ok(None);
         };
@@ -95,7 +112,8 @@ impl Idempotency {
             .and_then(|b| serde_json::from_str(b).ok())
             .ok_or_else(|| ApiError::internal("idempotency record without body"))?;
         let mut resp = json(status, &body);
-        resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+        resp.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
         Ok(Some(resp))
     }
 }
@@ -114,10 +132,15 @@ mod tests {
 
     #[test]
     fn canonical_ignores_key_order_and_whitespace() {
-        let a: Value = serde_json::from_str(r#"{"b": 1, "a": {"y": [1, {"q":2,"p":1}], "x": null}}"#).unwrap();
-        let b: Value = serde_json::from_str(r#"{"a":{"x":null,"y":[1,{"p":1,"q":2}]},"b":1}"#).unwrap();
+        let a: Value =
+            serde_json::from_str(r#"{"b": 1, "a": {"y": [1, {"q":2,"p":1}], "x": null}}"#).unwrap();
+        let b: Value =
+            serde_json::from_str(r#"{"a":{"x":null,"y":[1,{"p":1,"q":2}]},"b":1}"#).unwrap();
         assert_eq!(canonical(&a), canonical(&b));
-        assert_ne!(canonical(&json!({"a": [1, 2]})), canonical(&json!({"a": [2, 1]})));
+        assert_ne!(
+            canonical(&json!({"a": [1, 2]})),
+            canonical(&json!({"a": [2, 1]}))
+        );
         assert_eq!(canonical(&json!({"k\"": "v"})), r#"{"k\"":"v"}"#);
     }
 }

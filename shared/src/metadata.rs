@@ -74,7 +74,10 @@ mod tests {
         let base = Metadata::parse(&json!({"a": 1, "b": {"c": 2}, "d": 4})).unwrap();
         let patch = Metadata::parse(&json!({"b": {"e": 5}, "d": null, "f": true})).unwrap();
         let merged = base.merge(&patch).unwrap();
-        assert_eq!(Value::Object(merged.as_map().clone()), json!({"a": 1, "b": {"e": 5}, "f": true}));
+        assert_eq!(
+            Value::Object(merged.as_map().clone()),
+            json!({"a": 1, "b": {"e": 5}, "f": true})
+        );
     }
 
     #[test]

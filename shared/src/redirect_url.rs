@@ -100,7 +100,10 @@ mod tests {
             "data:text/html,hi",
             "not a url",
         ] {
-            assert!(RedirectUrl::parse(bad, Stage::Local).is_err(), "{bad} accepted");
+            assert!(
+                RedirectUrl::parse(bad, Stage::Local).is_err(),
+                "{bad} accepted"
+            );
         }
         let long = format!("https://example.com/{}", "a".repeat(MAX_LEN));
         assert!(RedirectUrl::parse(&long, Stage::Deployed).is_err());

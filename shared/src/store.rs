@@ -75,7 +75,10 @@ pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
 
 impl Store {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Store { client, table: table.into() }
+        Store {
+            client,
+            table: table.into(),
+        }
     }
 
     pub fn client(&self) -> &Client {
@@ -95,7 +98,11 @@ impl Store {
     }
 
     /// Strongly consistent read of one item.
-    pub async fn get(&self, pk: impl Into<String>, sk: impl Into<String>) -> Result<Option<Item>, StoreError> {
+    pub async fn get(
+        &self,
+        pk: impl Into<String>,
+        sk: impl Into<String>,
+    ) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -109,15 +116,23 @@ impl Store {
     }
 
     pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<TxOutcome, StoreError> {
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
             Ok(_) => Ok(TxOutcome::Committed),
             Err(SdkError::ServiceError(ctx)) => match ctx.into_err() {
-                TransactWriteItemsError::TransactionCanceledException(e) => Ok(TxOutcome::Cancelled(
-                    e.cancellation_reasons()
-                        .iter()
-                        .map(|r| r.code().unwrap_or("None").to_string())
-                        .collect(),
-                )),
+                TransactWriteItemsError::TransactionCanceledException(e) => {
+                    Ok(TxOutcome::Cancelled(
+                        e.cancellation_reasons()
+                            .iter()
+                            .map(|r| r.code().unwrap_or("None").to_string())
+                            .collect(),
+                    ))
+                }
                 other => Err(StoreError::Sdk(format!(
                     "{}: {}",
                     other.code().unwrap_or("unknown"),
@@ -168,12 +183,22 @@ impl Store {
 }
 
 fn values(pairs: &[(&str, AttributeValue)]) -> Option<HashMap<String, AttributeValue>> {
-    (!pairs.is_empty()).then(|| pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+    (!pairs.is_empty()).then(|| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    })
 }
 
 impl Store {
     /// A conditional put inside a transaction.
-    pub fn put_tx(&self, item: Item, condition: &str, vals: &[(&str, AttributeValue)]) -> Result<TransactWriteItem, StoreError> {
+    pub fn put_tx(
+        &self,
+        item: Item,
+        condition: &str,
+        vals: &[(&str, AttributeValue)],
+    ) -> Result<TransactWriteItem, StoreError> {
         let put = aws_sdk_dynamodb::types::Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
@@ -185,7 +210,12 @@ impl Store {
     }
 
     /// A conditional delete inside a transaction.
-    pub fn delete_tx(&self, key: Item, condition: &str, vals: &[(&str, AttributeValue)]) -> Result<TransactWriteItem, StoreError> {
+    pub fn delete_tx(
+        &self,
+        key: Item,
+        condition: &str,
+        vals: &[(&str, AttributeValue)],
+    ) -> Result<TransactWriteItem, StoreError> {
         let delete = aws_sdk_dynamodb::types::Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key))

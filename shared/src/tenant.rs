@@ -35,7 +35,11 @@ pub enum TenantError {
 pub async fn create(store: &Store, name: &str) -> Result<Tenant, TenantError> {
     let name = crate::fields::string(&serde_json::Value::String(name.to_owned()), 1, 200)
         .map_err(|_| TenantError::InvalidName)?;
-    let tenant = Tenant { id: TenantId::generate(), name, created_at: time::now() };
+    let tenant = Tenant {
+        id: TenantId::generate(),
+        name,
+        created_at: time::now(),
+    };
     let item = Store::to_item(&TenantItem {
         pk: tenant_pk(&tenant.id),
         sk: SK.into(),
@@ -47,7 +51,10 @@ pub async fn create(store: &Store, name: &str) -> Result<Tenant, TenantError> {
         .condition_expression("attribute_not_exists(pk)")
         .build()
         .map_err(|e| StoreError::Sdk(e.to_string()))?;
-    match store.transact(vec![TransactWriteItem::builder().put(put).build()]).await? {
+    match store
+        .transact(vec![TransactWriteItem::builder().put(put).build()])
+        .await?
+    {
         crate::store::TxOutcome::Committed => Ok(tenant),
         crate::store::TxOutcome::Cancelled(codes) => {
             Err(StoreError::Sdk(format!("tenant write cancelled: {codes:?}")).into())

@@ -13,7 +13,9 @@ pub fn format(t: &Timestamp) -> String {
 }
 
 pub fn parse(s: &str) -> Option<Timestamp> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// Serde adapter so records keep the same text form everywhere.

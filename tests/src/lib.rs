@@ -53,21 +53,34 @@ impl Stack {
             .region(aws_sdk_dynamodb::config::Region::new(self.region.clone()))
             .credentials_provider(creds)
             .build();
-        Store::new(aws_sdk_dynamodb::Client::from_conf(conf), self.table.clone())
+        Store::new(
+            aws_sdk_dynamodb::Client::from_conf(conf),
+            self.table.clone(),
+        )
     }
 
     pub fn api(&self, key: &str) -> Api {
-        Api { base: self.api_base_url.clone(), key: Some(key.to_owned()), http: reqwest::Client::new() }
+        Api {
+            base: self.api_base_url.clone(),
+            key: Some(key.to_owned()),
+            http: reqwest::Client::new(),
+        }
     }
 
     pub fn anonymous(&self) -> Api {
-        Api { base: self.api_base_url.clone(), key: None, http: reqwest::Client::new() }
+        Api {
+            base: self.api_base_url.clone(),
+            key: None,
+            http: reqwest::Client::new(),
+        }
     }
 
     /// A fresh tenant with one admin and one member key, so tests never share state.
     pub async fn tenant(&self) -> TestTenant {
         let store = self.store().await;
-        let tenant = linkgate::tenant::create(&store, "Test Platform").await.expect("create tenant");
+        let tenant = linkgate::tenant::create(&store, "Test Platform")
+            .await
+            .expect("create tenant");
         let (_, admin) = api_key::create(&store, &tenant.id, Role::Admin, Some("test admin"))
             .await
             .expect("create admin key");
@@ -108,10 +121,18 @@ impl Reply {
     pub fn error_code(&self) -> String {
         let body = self.json();
         let error = &body["error"];
-        assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "no message: {body}");
-        assert!(error["request_id"].as_str().is_some_and(|m| !m.is_empty()), "no request_id: {body}");
+        assert!(
+            error["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "no message: {body}"
+        );
+        assert!(
+            error["request_id"].as_str().is_some_and(|m| !m.is_empty()),
+            "no request_id: {body}"
+        );
         assert_eq!(
-            self.headers.get("x-request-id").and_then(|v| v.to_str().ok()),
+            self.headers
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok()),
             error["request_id"].as_str(),
             "x-request-id header and body disagree"
         );
@@ -122,7 +143,11 @@ impl Reply {
     pub fn error_fields(&self) -> Vec<String> {
         self.json()["error"]["details"]
             .as_array()
-            .map(|d| d.iter().filter_map(|e| e["field"].as_str().map(String::from)).collect())
+            .map(|d| {
+                d.iter()
+                    .filter_map(|e| e["field"].as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -141,11 +166,20 @@ impl Api {
     }
 
     pub fn with_key(&self, key: &str) -> Api {
-        Api { key: Some(key.to_owned()), ..self.clone() }
+        Api {
+            key: Some(key.to_owned()),
+            ..self.clone()
+        }
     }
 
     /// Sends a request with optional raw body and extra headers.
-    pub async fn raw(&self, method: Method, path: &str, body: Option<(&str, Vec<u8>)>, headers: &[(&str, &str)]) -> Reply {
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut req = self.http.request(method, format!("{}{}", self.base, path));
         if let Some(key) = &self.key {
             req = req.header("authorization", format!("Bearer {key}"));
@@ -163,7 +197,11 @@ impl Api {
         let status = resp.status();
         let headers = resp.headers().clone();
         let text = resp.text().await.expect("read body");
-        Reply { status, headers, text }
+        Reply {
+            status,
+            headers,
+            text,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -175,11 +213,23 @@ impl Api {
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Reply {
-        self.raw(Method::POST, path, Some(("application/json", body.to_string().into_bytes())), &[]).await
+        self.raw(
+            Method::POST,
+            path,
+            Some(("application/json", body.to_string().into_bytes())),
+            &[],
+        )
+        .await
     }
 
     pub async fn patch(&self, path: &str, body: &Value) -> Reply {
-        self.raw(Method::PATCH, path, Some(("application/json", body.to_string().into_bytes())), &[]).await
+        self.raw(
+            Method::PATCH,
+            path,
+            Some(("application/json", body.to_string().into_bytes())),
+            &[],
+        )
+        .await
     }
 }
 
@@ -213,7 +263,10 @@ pub fn template_routes() -> Vec<Route> {
             for (_, ev) in events {
                 if ev["Type"].as_str() == Some("HttpApi") {
                     out.push(Route {
-                        method: ev["Properties"]["Method"].as_str().expect("Method").to_uppercase(),
+                        method: ev["Properties"]["Method"]
+                            .as_str()
+                            .expect("Method")
+                            .to_uppercase(),
                         path: ev["Properties"]["Path"].as_str().expect("Path").to_owned(),
                         function: binary.clone(),
                     });

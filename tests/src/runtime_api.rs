@@ -27,53 +27,104 @@ async fn next(State(rt): State<Runtime>) -> Result<(HeaderMap, String), StatusCo
         std::future::pending::<()>().await;
         return Err(StatusCode::GONE);
     };
-    let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + Duration::from_secs(30);
+    let deadline = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        + Duration::from_secs(30);
     let mut headers = HeaderMap::new();
     let pairs = [
-        ("lambda-runtime-aws-request-id", "3f7c4a2e-8d0b-4f5e-9a61-0c2b7d9e1f34".to_string()),
-        ("lambda-runtime-deadline-ms", deadline.as_millis().to_string()),
-        ("lambda-runtime-invoked-function-arn", "arn:aws:lambda:us-east-1:123456789012:function:test".to_string()),
-        ("lambda-runtime-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".to_string()),
+        (
+            "lambda-runtime-aws-request-id",
+            "3f7c4a2e-8d0b-4f5e-9a61-0c2b7d9e1f34".to_string(),
+        ),
+        (
+            "lambda-runtime-deadline-ms",
+            deadline.as_millis().to_string(),
+        ),
+        (
+            "lambda-runtime-invoked-function-arn",
+            "arn:aws:lambda:us-east-1:123456789012:function:test".to_string(),
+        ),
+        (
+            "lambda-runtime-trace-id",
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+                .to_string(),
+        ),
         ("content-type", "application/json".to_string()),
     ];
     for (k, v) in pairs {
-        headers.insert(k, HeaderValue::from_str(&v).map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?);
+        headers.insert(
+            k,
+            HeaderValue::from_str(&v).map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?,
+        );
     }
     Ok((headers, event.to_string()))
 }
 
-async fn response(State(rt): State<Runtime>, UrlPath(_id): UrlPath<String>, body: String) -> StatusCode {
-    let parsed = serde_json::from_str(&body).map_err(|e| format!("function answered non-JSON ({e}): {body}"));
+async fn response(
+    State(rt): State<Runtime>,
+    UrlPath(_id): UrlPath<String>,
+    body: String,
+) -> StatusCode {
+    let parsed = serde_json::from_str(&body)
+        .map_err(|e| format!("function answered non-JSON ({e}): {body}"));
     let _ = rt.results.send(parsed);
     StatusCode::ACCEPTED
 }
 
-async fn invocation_error(State(rt): State<Runtime>, UrlPath(_id): UrlPath<String>, body: String) -> StatusCode {
-    let _ = rt.results.send(Err(format!("function reported an invocation error: {body}")));
+async fn invocation_error(
+    State(rt): State<Runtime>,
+    UrlPath(_id): UrlPath<String>,
+    body: String,
+) -> StatusCode {
+    let _ = rt.results.send(Err(format!(
+        "function reported an invocation error: {body}"
+    )));
     StatusCode::ACCEPTED
 }
 
 async fn init_error(State(rt): State<Runtime>, body: String) -> StatusCode {
-    let _ = rt.results.send(Err(format!("function failed to initialise: {body}")));
+    let _ = rt
+        .results
+        .send(Err(format!("function failed to initialise: {body}")));
     StatusCode::ACCEPTED
 }
 
 /// Runs `binary` with `env` (plus the variables Lambda sets), invokes it once with `event`,
 /// and returns its response. The process is killed afterwards.
-pub async fn invoke(binary: &Path, event: Value, env: &HashMap<String, String>) -> Result<Value, String> {
+pub async fn invoke(
+    binary: &Path,
+    event: Value,
+    env: &HashMap<String, String>,
+) -> Result<Value, String> {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let rt = Runtime { event: Arc::new(Mutex::new(Some(event))), results: tx };
+    let rt = Runtime {
+        event: Arc::new(Mutex::new(Some(event))),
+        results: tx,
+    };
     let app = Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
-        .route("/2018-06-01/runtime/invocation/{id}/error", post(invocation_error))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(response),
+        )
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/error",
+            post(invocation_error),
+        )
         .route("/2018-06-01/runtime/init/error", post(init_error))
         .with_state(rt);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let name = binary.file_name().and_then(|n| n.to_str()).unwrap_or("function").to_owned();
+    let name = binary
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("function")
+        .to_owned();
     let log_path = crate::root().join(format!("target/dev/runtime-{name}.log"));
     let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
     let log_err = log.try_clone().map_err(|e| e.to_string())?;

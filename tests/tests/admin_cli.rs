@@ -29,7 +29,12 @@ async fn tenants_and_keys_lifecycle_with_revocation() {
     assert!(ok);
     assert_eq!(got["name"], "CLI Platform");
 
-    let (ok, key, err) = admin(&stack, &["key", "create", "--tenant", &tenant_id, "--role", "admin", "--name", "ci"]);
+    let (ok, key, err) = admin(
+        &stack,
+        &[
+            "key", "create", "--tenant", &tenant_id, "--role", "admin", "--name", "ci",
+        ],
+    );
     assert!(ok, "{err}");
     let secret = key["secret"].as_str().unwrap().to_owned();
     let key_id = key["id"].as_str().unwrap().to_owned();
@@ -39,7 +44,9 @@ async fn tenants_and_keys_lifecycle_with_revocation() {
 
     let api = stack.api(&secret);
     assert_eq!(api.get("/v1/consumers").await.status, 200);
-    let created = api.post("/v1/consumers", &serde_json::json!({"name": "Via CLI key"})).await;
+    let created = api
+        .post("/v1/consumers", &serde_json::json!({"name": "Via CLI key"}))
+        .await;
     assert_eq!(created.status, 201);
 
     let (ok, listed, _) = admin(&stack, &["key", "list", "--tenant", &tenant_id]);
@@ -47,10 +54,16 @@ async fn tenants_and_keys_lifecycle_with_revocation() {
     let listed = listed.as_array().unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["id"], key_id.as_str());
-    assert!(listed[0].get("secret").is_none(), "a listing never shows the secret");
+    assert!(
+        listed[0].get("secret").is_none(),
+        "a listing never shows the secret"
+    );
     assert!(!listed[0].to_string().contains(&secret[4..]));
 
-    let (ok, revoked, err) = admin(&stack, &["key", "revoke", "--tenant", &tenant_id, "--key", &key_id]);
+    let (ok, revoked, err) = admin(
+        &stack,
+        &["key", "revoke", "--tenant", &tenant_id, "--key", &key_id],
+    );
     assert!(ok, "{err}");
     assert!(revoked["revoked_at"].is_string());
 
@@ -69,24 +82,39 @@ async fn tenants_and_keys_lifecycle_with_revocation() {
     }
     assert!(refused, "a revoked key still works after 20 s");
 
-    let (ok, again, _) = admin(&stack, &["key", "revoke", "--tenant", &tenant_id, "--key", &key_id]);
+    let (ok, again, _) = admin(
+        &stack,
+        &["key", "revoke", "--tenant", &tenant_id, "--key", &key_id],
+    );
     assert!(ok);
-    assert_eq!(again["revoked_at"], revoked["revoked_at"], "revoking twice keeps the first time");
+    assert_eq!(
+        again["revoked_at"], revoked["revoked_at"],
+        "revoking twice keeps the first time"
+    );
 }
 
 #[test]
 fn refuses_bad_input_with_clear_errors() {
     let stack = Stack::get();
     let missing = "ten_0193a1b2c3d47000800000000000000a";
-    let (ok, _, err) = admin(&stack, &["key", "create", "--tenant", missing, "--role", "admin"]);
+    let (ok, _, err) = admin(
+        &stack,
+        &["key", "create", "--tenant", missing, "--role", "admin"],
+    );
     assert!(!ok);
     assert!(err.contains("no tenant"), "{err}");
 
-    let (ok, _, err) = admin(&stack, &["key", "create", "--tenant", missing, "--role", "owner"]);
+    let (ok, _, err) = admin(
+        &stack,
+        &["key", "create", "--tenant", missing, "--role", "owner"],
+    );
     assert!(!ok);
     assert!(err.contains("role must be"), "{err}");
 
-    let (ok, _, err) = admin(&stack, &["key", "create", "--tenant", "acme", "--role", "admin"]);
+    let (ok, _, err) = admin(
+        &stack,
+        &["key", "create", "--tenant", "acme", "--role", "admin"],
+    );
     assert!(!ok);
     assert!(err.contains("not a tenant id"), "{err}");
 
@@ -94,7 +122,14 @@ fn refuses_bad_input_with_clear_errors() {
     assert!(ok);
     let (ok, _, err) = admin(
         &stack,
-        &["key", "revoke", "--tenant", tenant["id"].as_str().unwrap(), "--key", "key_0193a1b2c3d47000800000000000000a"],
+        &[
+            "key",
+            "revoke",
+            "--tenant",
+            tenant["id"].as_str().unwrap(),
+            "--key",
+            "key_0193a1b2c3d47000800000000000000a",
+        ],
     );
     assert!(!ok);
     assert!(err.contains("has no API key"), "{err}");

@@ -12,7 +12,10 @@ fn router_routes() -> Vec<Route> {
         .expect("[workspace.metadata.lambda.watch.router] exists");
     let mut out = Vec::new();
     for (path, entries) in router {
-        for entry in entries.as_array().expect("each path maps to a list of {method, function}") {
+        for entry in entries
+            .as_array()
+            .expect("each path maps to a list of {method, function}")
+        {
             out.push(Route {
                 method: entry["method"].as_str().unwrap().to_uppercase(),
                 path: path.clone(),
@@ -42,12 +45,17 @@ fn path_regex_matches(template_path: &str, raw: &str) -> bool {
     let t: Vec<&str> = template_path.split('/').collect();
     let r: Vec<&str> = raw.split('/').collect();
     t.len() == r.len()
-        && t.iter().zip(&r).all(|(a, b)| (a.starts_with('{') && a.ends_with('}') && !b.is_empty()) || a == b)
+        && t.iter()
+            .zip(&r)
+            .all(|(a, b)| (a.starts_with('{') && a.ends_with('}') && !b.is_empty()) || a == b)
 }
 
 #[test]
 fn template_has_routes() {
-    assert!(template_routes().len() >= 6, "template lists too few routes");
+    assert!(
+        template_routes().len() >= 6,
+        "template lists too few routes"
+    );
 }
 
 #[test]
@@ -58,7 +66,10 @@ fn local_router_matches_template() {
 #[test]
 fn openapi_paths_match_template() {
     let doc = openapi();
-    assert_eq!(doc["openapi"].as_str().map(|v| v.starts_with("3.1")), Some(true));
+    assert_eq!(
+        doc["openapi"].as_str().map(|v| v.starts_with("3.1")),
+        Some(true)
+    );
     let mut documented = BTreeSet::new();
     for (path, item) in doc["paths"].as_mapping().expect("paths") {
         for (method, _) in item.as_mapping().unwrap() {
@@ -68,7 +79,10 @@ fn openapi_paths_match_template() {
             }
         }
     }
-    let deployed: BTreeSet<_> = template_routes().into_iter().map(|r| (r.method, r.path)).collect();
+    let deployed: BTreeSet<_> = template_routes()
+        .into_iter()
+        .map(|r| (r.method, r.path))
+        .collect();
     assert_eq!(documented, deployed);
 }
 
@@ -80,9 +94,24 @@ fn every_function_crate_is_deployed_and_every_deployed_binary_exists() {
         if res["Type"].as_str() != Some("AWS::Serverless::Function") {
             continue;
         }
-        assert_eq!(res["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"), "{name:?}");
-        assert!(matches!(res["Properties"]["LoggingConfig"]["LogGroup"], serde_yaml::Value::Tagged(_)), "{name:?} has no explicit log group");
-        binaries.insert(res["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap().to_owned());
+        assert_eq!(
+            res["Metadata"]["BuildMethod"].as_str(),
+            Some("rust-cargolambda"),
+            "{name:?}"
+        );
+        assert!(
+            matches!(
+                res["Properties"]["LoggingConfig"]["LogGroup"],
+                serde_yaml::Value::Tagged(_)
+            ),
+            "{name:?} has no explicit log group"
+        );
+        binaries.insert(
+            res["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
     assert_eq!(binaries, function_crates());
     let globals = &t["Globals"]["Function"];
@@ -94,7 +123,12 @@ fn every_function_crate_is_deployed_and_every_deployed_binary_exists() {
 #[test]
 fn read_only_routes_get_read_only_table_access() {
     let t = template();
-    let read_actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem"];
+    let read_actions = [
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:BatchGetItem",
+        "dynamodb:ConditionCheckItem",
+    ];
     let mut methods: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for r in template_routes() {
         methods.entry(r.function).or_default().insert(r.method);
@@ -103,18 +137,34 @@ fn read_only_routes_get_read_only_table_access() {
         if res["Type"].as_str() != Some("AWS::Serverless::Function") {
             continue;
         }
-        let binary = res["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
-        let read_only = methods.get(binary).is_some_and(|m| m.iter().all(|m| m == "GET"));
-        let policies = res["Properties"]["Policies"].as_sequence().cloned().unwrap_or_default();
+        let binary = res["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap();
+        let read_only = methods
+            .get(binary)
+            .is_some_and(|m| m.iter().all(|m| m == "GET"));
+        let policies = res["Properties"]["Policies"]
+            .as_sequence()
+            .cloned()
+            .unwrap_or_default();
         for policy in policies {
-            let statements = policy["Statement"].as_sequence().cloned().unwrap_or_default();
-            assert!(!statements.is_empty(), "{binary}: use explicit statements, not managed policy templates");
+            let statements = policy["Statement"]
+                .as_sequence()
+                .cloned()
+                .unwrap_or_default();
+            assert!(
+                !statements.is_empty(),
+                "{binary}: use explicit statements, not managed policy templates"
+            );
             for st in statements {
                 for action in st["Action"].as_sequence().unwrap() {
                     let action = action.as_str().unwrap();
                     assert!(!action.contains('*'), "{binary}: wildcard action {action}");
                     if read_only {
-                        assert!(read_actions.contains(&action), "{binary} is read-only but may {action}");
+                        assert!(
+                            read_actions.contains(&action),
+                            "{binary} is read-only but may {action}"
+                        );
                     }
                 }
             }
@@ -137,15 +187,29 @@ fn every_function_has_sample_events_that_match_its_route() {
             .filter(|f| stem == *f || stem.starts_with(&format!("{f}.")))
             .max_by_key(|f| f.len())
             .unwrap_or_else(|| panic!("{} names no deployed function", path.display()));
-        let route_key = event["routeKey"].as_str().expect("API Gateway v2 event has routeKey");
+        let route_key = event["routeKey"]
+            .as_str()
+            .expect("API Gateway v2 event has routeKey");
         let route = routes
             .iter()
             .find(|r| r.function == function && format!("{} {}", r.method, r.path) == route_key)
-            .unwrap_or_else(|| panic!("{}: routeKey {route_key} is not a route of {function}", path.display()));
+            .unwrap_or_else(|| {
+                panic!(
+                    "{}: routeKey {route_key} is not a route of {function}",
+                    path.display()
+                )
+            });
         assert_eq!(event["version"], "2.0");
-        assert_eq!(event["requestContext"]["http"]["method"].as_str(), Some(route.method.as_str()));
+        assert_eq!(
+            event["requestContext"]["http"]["method"].as_str(),
+            Some(route.method.as_str())
+        );
         let raw_path = event["rawPath"].as_str().unwrap();
-        assert!(path_regex_matches(&route.path, raw_path), "{raw_path} does not fit {}", route.path);
+        assert!(
+            path_regex_matches(&route.path, raw_path),
+            "{raw_path} does not fit {}",
+            route.path
+        );
         let expected_params: BTreeSet<String> = route
             .path
             .split('/')
@@ -165,7 +229,10 @@ fn every_function_has_sample_events_that_match_its_route() {
 
 #[test]
 fn path_matching_helper_is_strict() {
-    assert!(path_regex_matches("/v1/consumers/{id}", "/v1/consumers/csm_1"));
+    assert!(path_regex_matches(
+        "/v1/consumers/{id}",
+        "/v1/consumers/csm_1"
+    ));
     assert!(!path_regex_matches("/v1/consumers/{id}", "/v1/consumers"));
     assert!(!path_regex_matches("/v1/consumers/{id}", "/v1/consumers/"));
     assert!(!path_regex_matches("/v1/consumers", "/v1/consumer"));

@@ -12,7 +12,9 @@ fn expectation(function: &str) -> (u16, fn(&Value)) {
             assert_eq!(b["name"], "Acme Ltd");
             assert!(b["id"].as_str().unwrap().starts_with("csm_"));
         }),
-        "consumers-list" => (200, |b| assert!(b["data"].as_array().is_some_and(|d| !d.is_empty()))),
+        "consumers-list" => (200, |b| {
+            assert!(b["data"].as_array().is_some_and(|d| !d.is_empty()))
+        }),
         "consumers-get" => (200, |b| assert_eq!(b["name"], "Sample consumer")),
         "consumers-update" => (200, |b| {
             assert_eq!(b["name"], "Acme Limited");
@@ -28,10 +30,14 @@ async fn every_sample_event_runs_through_its_real_binary() {
     let stack = Stack::get();
     let routes = template_routes();
     let mut ran = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(root().join("events")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(root().join("events"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for path in entries {
-        let mut event: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let mut event: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let route_key = event["routeKey"].as_str().unwrap().to_owned();
         let function = routes
             .iter()
@@ -64,12 +70,17 @@ async fn every_sample_event_runs_through_its_real_binary() {
         assert_eq!(answer["statusCode"], status, "{}: {answer}", path.display());
         let body = answer["body"].as_str().unwrap_or_default();
         if status != 204 {
-            let body: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{}: body not JSON ({e})", path.display()));
+            let body: Value = serde_json::from_str(body)
+                .unwrap_or_else(|e| panic!("{}: body not JSON ({e})", path.display()));
             check(&body);
         } else {
             assert!(body.is_empty());
         }
         ran += 1;
     }
-    assert!(ran >= routes.len(), "ran {ran} samples for {} routes", routes.len());
+    assert!(
+        ran >= routes.len(),
+        "ran {ran} samples for {} routes",
+        routes.len()
+    );
 }

@@ -7,5 +7,8 @@ async fn main() -> Result<(), Error> {
     linkgate::telemetry::init();
     let app = linkgate::App::from_env().await?;
     let app = &app;
-    run(service_fn(move |req| linkgate::consumer::api::get(app, req))).await
+    run(service_fn(move |req| {
+        linkgate::consumer::api::get(app, req)
+    }))
+    .await
 }

@@ -49,7 +49,10 @@ fn reference_taken() -> ApiError {
 }
 
 fn not_found(raw: &str) -> ApiError {
-    ApiError::NotFound(format!("no consumer with id '{}'", raw.chars().take(64).collect::<String>()))
+    ApiError::NotFound(format!(
+        "no consumer with id '{}'",
+        raw.chars().take(64).collect::<String>()
+    ))
 }
 
 fn busy() -> ApiError {
@@ -60,7 +63,9 @@ fn busy() -> ApiError {
 async fn load(app: &App, call: &Call) -> Result<Consumer, ApiError> {
     let raw = call.path_param("id").unwrap_or_default();
     let id = ConsumerId::parse(raw).ok_or_else(|| not_found(raw))?;
-    repo::get(&app.store, call.tenant()?, &id).await?.ok_or_else(|| not_found(raw))
+    repo::get(&app.store, call.tenant()?, &id)
+        .await?
+        .ok_or_else(|| not_found(raw))
 }
 
 async fn create_consumer(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
@@ -68,7 +73,8 @@ async fn create_consumer(app: &App, call: &Call) -> Result<Response<Body>, ApiEr
     let tenant = call.tenant()?;
     let body = call.json_body()?;
     let idempotency = Idempotency::from_call(call, "consumers.create", &body)?;
-    let consumer = NewConsumer::parse(body, app.config.stage)?.into_consumer(tenant.clone(), time::now());
+    let consumer =
+        NewConsumer::parse(body, app.config.stage)?.into_consumer(tenant.clone(), time::now());
     let response = consumer.to_json();
 
     let mut items = repo::create_items(&app.store, &consumer)?;
@@ -106,7 +112,10 @@ async fn list_consumers(app: &App, call: &Call) -> Result<Response<Body>, ApiErr
             .map_err(|m| ApiError::field("internal_reference", &m))?;
         let found = repo::find_by_reference(&app.store, tenant, &reference).await?;
         let data: Vec<Value> = found.iter().map(Consumer::to_json).collect();
-        return Ok(json(StatusCode::OK, &json!({"data": data, "next_cursor": null})));
+        return Ok(json(
+            StatusCode::OK,
+            &json!({"data": data, "next_cursor": null}),
+        ));
     }
     let after = match query.get("cursor") {
         None => None,

@@ -13,7 +13,13 @@ use crate::redirect_url::RedirectUrl;
 use crate::time::{self, Timestamp};
 use serde_json::{json, Value};
 
-pub const FIELDS: &[&str] = &["name", "redirect_url", "internal_reference", "email", "metadata"];
+pub const FIELDS: &[&str] = &[
+    "name",
+    "redirect_url",
+    "internal_reference",
+    "email",
+    "metadata",
+];
 
 /// The tenant's own identifier for a consumer; unique within the tenant.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -193,7 +199,11 @@ impl ConsumerPatch {
         if next == *current {
             return Ok(None);
         }
-        Ok(Some(Consumer { updated_at: now, version: current.version + 1, ..next }))
+        Ok(Some(Consumer {
+            updated_at: now,
+            version: current.version + 1,
+            ..next
+        }))
     }
 }
 
@@ -233,15 +243,28 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             details(e),
-            ["colour", "name", "redirect_url", "internal_reference", "email", "metadata"]
+            [
+                "colour",
+                "name",
+                "redirect_url",
+                "internal_reference",
+                "email",
+                "metadata"
+            ]
         );
     }
 
     #[test]
     fn name_null_is_required_error_and_too_long_refused() {
-        assert_eq!(details(NewConsumer::parse(json!({"name": null}), Stage::Local).unwrap_err()), ["name"]);
+        assert_eq!(
+            details(NewConsumer::parse(json!({"name": null}), Stage::Local).unwrap_err()),
+            ["name"]
+        );
         let long = "x".repeat(201);
-        assert_eq!(details(NewConsumer::parse(json!({"name": long}), Stage::Local).unwrap_err()), ["name"]);
+        assert_eq!(
+            details(NewConsumer::parse(json!({"name": long}), Stage::Local).unwrap_err()),
+            ["name"]
+        );
     }
 
     fn consumer() -> Consumer {
@@ -264,7 +287,10 @@ mod tests {
         let next = p.apply(&c, time::now()).unwrap().unwrap();
         assert_eq!(next.name, "Acme Corp");
         assert_eq!(next.email, None);
-        assert_eq!(Value::Object(next.metadata.as_map().clone()), json!({"a": 1, "c": 3}));
+        assert_eq!(
+            Value::Object(next.metadata.as_map().clone()),
+            json!({"a": 1, "c": 3})
+        );
         assert_eq!(next.version, c.version + 1);
         assert_eq!(next.id, c.id);
         assert_eq!(next.created_at, c.created_at);
@@ -281,7 +307,13 @@ mod tests {
 
     #[test]
     fn patch_refuses_null_name_and_unknown_fields() {
-        assert_eq!(details(ConsumerPatch::parse(json!({"name": null}), Stage::Local).unwrap_err()), ["name"]);
-        assert_eq!(details(ConsumerPatch::parse(json!({"id": "x"}), Stage::Local).unwrap_err()), ["id"]);
+        assert_eq!(
+            details(ConsumerPatch::parse(json!({"name": null}), Stage::Local).unwrap_err()),
+            ["name"]
+        );
+        assert_eq!(
+            details(ConsumerPatch::parse(json!({"id": "x"}), Stage::Local).unwrap_err()),
+            ["id"]
+        );
     }
 }

@@ -24,7 +24,9 @@ fn ref_sk(r: &InternalReference) -> String {
 
 /// Whether `sk` is a consumer's sort key: the only thing a list cursor may carry.
 pub fn is_consumer_sk(sk: &str) -> bool {
-    sk.strip_prefix(SK_PREFIX).and_then(ConsumerId::parse).is_some()
+    sk.strip_prefix(SK_PREFIX)
+        .and_then(ConsumerId::parse)
+        .is_some()
 }
 
 #[derive(Serialize, Deserialize)]
@@ -82,7 +84,11 @@ fn from_item(item: Item) -> Result<Consumer, StoreError> {
     })
 }
 
-fn reference_guard(store: &Store, c: &Consumer, r: &InternalReference) -> Result<TransactWriteItem, StoreError> {
+fn reference_guard(
+    store: &Store,
+    c: &Consumer,
+    r: &InternalReference,
+) -> Result<TransactWriteItem, StoreError> {
     let mut item = key(tenant_pk(&c.tenant_id), ref_sk(r));
     item.insert("consumer_id".into(), s(c.id.as_str()));
     store.put_tx(item, "attribute_not_exists(pk)", &[])
@@ -97,11 +103,23 @@ pub fn create_items(store: &Store, c: &Consumer) -> Result<Vec<TransactWriteItem
     Ok(items)
 }
 
-pub async fn get(store: &Store, tenant: &TenantId, id: &ConsumerId) -> Result<Option<Consumer>, StoreError> {
-    store.get(tenant_pk(tenant), sk(id)).await?.map(from_item).transpose()
+pub async fn get(
+    store: &Store,
+    tenant: &TenantId,
+    id: &ConsumerId,
+) -> Result<Option<Consumer>, StoreError> {
+    store
+        .get(tenant_pk(tenant), sk(id))
+        .await?
+        .map(from_item)
+        .transpose()
 }
 
-pub async fn find_by_reference(store: &Store, tenant: &TenantId, r: &InternalReference) -> Result<Option<Consumer>, StoreError> {
+pub async fn find_by_reference(
+    store: &Store,
+    tenant: &TenantId,
+    r: &InternalReference,
+) -> Result<Option<Consumer>, StoreError> {
     let Some(guard) = store.get(tenant_pk(tenant), ref_sk(r)).await? else {
         return Ok(None);
     };
@@ -113,8 +131,15 @@ pub async fn find_by_reference(store: &Store, tenant: &TenantId, r: &InternalRef
     get(store, tenant, &id).await
 }
 
-pub async fn page(store: &Store, tenant: &TenantId, limit: usize, after: Option<&str>) -> Result<(Vec<Consumer>, Option<String>), StoreError> {
-    let (items, next) = store.page(&tenant_pk(tenant), SK_PREFIX, limit, after).await?;
+pub async fn page(
+    store: &Store,
+    tenant: &TenantId,
+    limit: usize,
+    after: Option<&str>,
+) -> Result<(Vec<Consumer>, Option<String>), StoreError> {
+    let (items, next) = store
+        .page(&tenant_pk(tenant), SK_PREFIX, limit, after)
+        .await?;
     let consumers = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
     Ok((consumers, next))
 }
@@ -132,7 +157,11 @@ fn version_guard(c: &Consumer) -> [(&'static str, aws_sdk_dynamodb::types::Attri
 
 /// Replaces `current` with `next` if nobody changed it meanwhile, moving the reference guard
 /// when the reference changes.
-pub async fn replace(store: &Store, current: &Consumer, next: &Consumer) -> Result<Write, StoreError> {
+pub async fn replace(
+    store: &Store,
+    current: &Consumer,
+    next: &Consumer,
+) -> Result<Write, StoreError> {
     let mut items = vec![store.put_tx(to_item(next)?, "version = :v", &version_guard(current))?];
     let mut new_guard_index = None;
     if current.internal_reference != next.internal_reference {
