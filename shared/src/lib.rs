@@ -2,7 +2,10 @@
 //! handler from the module named for the resource they serve.
 
 // Request paths must never panic: a panic aborts the process (panic = "abort").
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod api_key;
 pub mod app;
