@@ -11,6 +11,7 @@ Facts for scripts and tests land in target/dev/dev.json.
 """
 
 import argparse
+import fcntl
 import json
 import os
 import re
@@ -288,6 +289,19 @@ def save_pids(pids):
     PIDS.write_text(json.dumps(pids))
 
 
+def group_alive(pgid):
+    """Whether any process of the group is left; reaps the leader if it is our child."""
+    try:
+        os.waitpid(pgid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
 def down():
     if not PIDS.exists():
         return
@@ -299,13 +313,9 @@ def down():
             continue
     deadline = time.monotonic() + 10
     for name, pid in pids.items():
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(pid, 0)
-                time.sleep(0.2)
-            except ProcessLookupError:
-                break
-        else:
+        while group_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if group_alive(pid):
             try:
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -413,6 +423,17 @@ what this stack serves. Ctrl-C stops everything.
     )
 
 
+def exclusive():
+    """One stack per checkout: a second `make dev` or `make test` would fight over ports."""
+    DEV_DIR.mkdir(parents=True, exist_ok=True)
+    handle = open(DEV_DIR / "stack.lock", "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise SystemExit("[stack] another `make dev` or `make test` is running in this checkout; stop it first (make stop)")
+    return handle
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["dev", "up", "down", "routes"])
@@ -422,6 +443,7 @@ def main():
     elif args.command == "routes":
         print(json.dumps(routes(load_template()), indent=2))
     elif args.command == "up":
+        lock = exclusive()  # held until `up` returns; the lock only guards start-up
         try:
             facts = up(reload=False)
         except BaseException:
@@ -434,6 +456,7 @@ def main():
         def handler(signum, frame):
             stop["now"] = True
 
+        lock = exclusive()  # held for as long as the stack runs
         signal.signal(signal.SIGTERM, handler)
         try:
             banner(up(reload=True))
