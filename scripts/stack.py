@@ -104,6 +104,7 @@ class Resolver:
 
     def __init__(self, template, params):
         self.template = template
+        self.created = {}  # physical ids only known once created (KMS key ids)
         self.params = dict(params)
         for name, spec in (template.get("Parameters") or {}).items():
             self.params.setdefault(name, str(spec.get("Default", "")))
@@ -119,6 +120,8 @@ class Resolver:
             return self.resolve(props["Name"])
         if kind == "AWS::SQS::Queue":
             return self.resolve(props["QueueName"])
+        if logical in self.created:
+            return self.created[logical]
         return logical
 
     def arn(self, logical):
@@ -129,6 +132,8 @@ class Resolver:
             return f"arn:aws:dynamodb:{region}:{acct}:table/{name}"
         if kind == "AWS::Events::EventBus":
             return f"arn:aws:events:{region}:{acct}:event-bus/{name}"
+        if kind == "AWS::KMS::Key":
+            return f"arn:aws:kms:{region}:{acct}:key/{name}"
         return f"arn:aws:local:{region}:{acct}:{logical}"
 
     def ref(self, name):
@@ -196,16 +201,22 @@ def function_env(resolver):
     return env
 
 
+LOCAL_RESOURCE_TYPES = {"AWS::DynamoDB::Table", "AWS::Events::EventBus", "AWS::KMS::Key", "AWS::KMS::Alias"}
+
+
 def create_resources(resolver):
     session = boto3.session.Session(
         aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION
     )
     ddb = session.client("dynamodb", endpoint_url=MOTO_URL)
     events = session.client("events", endpoint_url=MOTO_URL)
+    kms = session.client("kms", endpoint_url=MOTO_URL)
     created = {}
     for logical, res in resolver.resources.items():
-        props = resolver.resolve(res.get("Properties") or {})
         kind = res["Type"]
+        if kind not in LOCAL_RESOURCE_TYPES:
+            continue  # functions, API and log groups are cargo lambda watch's business locally
+        props = resolver.resolve(res.get("Properties") or {})
         if kind == "AWS::DynamoDB::Table":
             args = {k: props[k] for k in ("TableName", "AttributeDefinitions", "KeySchema", "BillingMode") if k in props}
             if props.get("GlobalSecondaryIndexes"):
@@ -220,6 +231,13 @@ def create_resources(resolver):
         elif kind == "AWS::Events::EventBus":
             events.create_event_bus(Name=props["Name"])
             created[logical] = props["Name"]
+        elif kind == "AWS::KMS::Key":
+            key_id = kms.create_key(Description=props.get("Description", logical))["KeyMetadata"]["KeyId"]
+            resolver.created[logical] = key_id
+            created[logical] = key_id
+        elif kind == "AWS::KMS::Alias":
+            kms.create_alias(AliasName=props["AliasName"], TargetKeyId=props["TargetKeyId"])
+            created[logical] = props["AliasName"]
     return created
 
 
@@ -344,7 +362,6 @@ def up(reload):
     DEV_DIR.mkdir(parents=True, exist_ok=True)
     template = load_template()
     resolver = Resolver(template, LOCAL_PARAMETERS)
-    fenv = function_env(resolver)
 
     log("building functions")
     subprocess.run(["cargo", "build", "--quiet", "--bins"], cwd=ROOT, check=True)
@@ -356,6 +373,7 @@ def up(reload):
     wait_for(f"{MOTO_URL}/moto-api/", 60, "moto", pids["moto"], "moto")
     created = create_resources(resolver)
     log(f"created from template.yaml: {', '.join(f'{k}={v}' for k, v in created.items())}")
+    fenv = function_env(resolver)
 
     env_file = DEV_DIR / "functions.env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in sorted(fenv.items())))

@@ -2,12 +2,15 @@
 
 use crate::api_key::Authenticator;
 use crate::config::Config;
+use crate::error::ApiError;
+use crate::seal::Sealer;
 use crate::store::Store;
 
 pub struct App {
     pub config: Config,
     pub store: Store,
     pub keys: Authenticator,
+    sealer: Option<Sealer>,
 }
 
 impl App {
@@ -15,16 +18,28 @@ impl App {
     pub async fn from_env() -> Result<App, crate::config::ConfigError> {
         let config = Config::from_env()?;
         let aws = aws_config::load_from_env().await;
-        Ok(App::new(config, aws_sdk_dynamodb::Client::new(&aws)))
+        let kms = config
+            .kms_key_id
+            .as_ref()
+            .map(|key| Sealer::new(aws_sdk_kms::Client::new(&aws), key.clone()));
+        Ok(App::new(config, aws_sdk_dynamodb::Client::new(&aws), kms))
     }
 
-    pub fn new(config: Config, dynamodb: aws_sdk_dynamodb::Client) -> App {
+    pub fn new(config: Config, dynamodb: aws_sdk_dynamodb::Client, sealer: Option<Sealer>) -> App {
         let store = Store::new(dynamodb, config.table_name.clone());
         let keys = Authenticator::new(config.api_key_cache_ttl);
         App {
             config,
             store,
             keys,
+            sealer,
         }
+    }
+
+    /// Envelope encryption for secrets; configured where the template grants the KMS key.
+    pub fn sealer(&self) -> Result<&Sealer, ApiError> {
+        self.sealer
+            .as_ref()
+            .ok_or_else(|| ApiError::internal("LINKGATE_KMS_KEY_ID is not set for this function"))
     }
 }

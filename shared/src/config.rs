@@ -35,6 +35,8 @@ pub struct Config {
     /// How long a verified API key is trusted without re-reading it; bounds how late a
     /// revocation takes effect in a warm container.
     pub api_key_cache_ttl: Duration,
+    /// KMS key that wraps the data keys sealing secrets at rest.
+    pub kms_key_id: Option<String>,
 }
 
 pub const DEFAULT_API_KEY_CACHE_SECONDS: u64 = 30;
@@ -66,6 +68,7 @@ impl Config {
             table_name,
             stage,
             api_key_cache_ttl: Duration::from_secs(cache_seconds),
+            kms_key_id: lookup("LINKGATE_KMS_KEY_ID").filter(|v| !v.is_empty()),
         })
     }
 }

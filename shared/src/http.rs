@@ -121,7 +121,28 @@ impl Call {
 /// Parsed query parameters.
 pub struct Query(Vec<(String, String)>);
 
+/// The `{"data": [...], "next_cursor": ...}` body of every list.
+pub fn list_body(data: Vec<Value>, next_sk: Option<String>) -> Value {
+    serde_json::json!({"data": data, "next_cursor": next_sk.as_deref().map(crate::cursor::encode)})
+}
+
 impl Query {
+    /// `limit` and the sort key to resume after, from a `cursor` this list issued.
+    pub fn page(
+        &self,
+        valid_sk: impl Fn(&str) -> bool,
+    ) -> Result<(usize, Option<String>), ApiError> {
+        let limit = self.limit()?;
+        let after = match self.get("cursor") {
+            None => None,
+            Some(raw) => Some(
+                crate::cursor::decode(raw, valid_sk)
+                    .ok_or_else(|| ApiError::field("cursor", "is not a cursor this list issued"))?,
+            ),
+        };
+        Ok((limit, after))
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()

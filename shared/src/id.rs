@@ -78,6 +78,9 @@ prefixed_id!(
 prefixed_id!(
     /// A tenant's end customer.
     ConsumerId, "csm_");
+prefixed_id!(
+    /// A provider enabled by a tenant.
+    IntegrationId, "int_");
 
 #[cfg(test)]
 mod tests {

@@ -118,6 +118,34 @@ impl Idempotency {
     }
 }
 
+/// Commits a create's `items` together with its idempotency record, so either both exist
+/// or neither. Answers the response (fresh or replayed), or the outcome of a transaction
+/// that failed for the caller's own conditions, whose item indexes are those of `items`.
+pub async fn commit_create(
+    store: &Store,
+    tenant: &TenantId,
+    idempotency: Option<&Idempotency>,
+    mut items: Vec<TransactWriteItem>,
+    response: &Value,
+) -> Result<Result<Response<Body>, crate::store::TxOutcome>, ApiError> {
+    let record_index = items.len();
+    if let Some(i) = idempotency {
+        items.push(i.record(store, tenant, StatusCode::CREATED, response)?);
+    }
+    let outcome = store.transact(items).await?;
+    if let crate::store::TxOutcome::Committed = outcome {
+        return Ok(Ok(json(StatusCode::CREATED, response)));
+    }
+    if let Some(i) = idempotency {
+        if outcome.failed_condition(record_index) {
+            if let Some(replayed) = i.replay(store, tenant).await? {
+                return Ok(Ok(replayed));
+            }
+        }
+    }
+    Ok(Err(outcome))
+}
+
 fn bad_key() -> ApiError {
     ApiError::field(
         "Idempotency-Key",

@@ -1,28 +1,71 @@
 //! Every sample under events/ is fed to the real function binary through the Lambda runtime
-//! API, against the local stack's DynamoDB, and the answer is checked.
+//! API, against the local stack's DynamoDB and KMS, and the answer is checked.
 
-use linkgate_tests::{root, runtime_api, template_routes, Stack};
+use linkgate_tests::{root, runtime_api, template_routes, Api, Stack};
 use serde_json::{json, Value};
 
+/// What a sample's path id must name.
+enum Needs {
+    Nothing,
+    Consumer,
+    Integration,
+}
+
 /// What each function must answer to its sample, and a check of the body.
-fn expectation(function: &str) -> (u16, fn(&Value)) {
+fn expectation(function: &str) -> (Needs, u16, fn(&Value)) {
     match function {
-        "health" => (200, |b| assert_eq!(b["status"], "ok")),
-        "consumers-create" => (201, |b| {
+        "health" => (Needs::Nothing, 200, |b| assert_eq!(b["status"], "ok")),
+        "consumers-create" => (Needs::Nothing, 201, |b| {
             assert_eq!(b["name"], "Acme Ltd");
             assert!(b["id"].as_str().unwrap().starts_with("csm_"));
         }),
-        "consumers-list" => (200, |b| {
+        "consumers-list" => (Needs::Consumer, 200, |b| {
             assert!(b["data"].as_array().is_some_and(|d| !d.is_empty()))
         }),
-        "consumers-get" => (200, |b| assert_eq!(b["name"], "Sample consumer")),
-        "consumers-update" => (200, |b| {
+        "consumers-get" => (Needs::Consumer, 200, |b| {
+            assert_eq!(b["name"], "Sample consumer")
+        }),
+        "consumers-update" => (Needs::Consumer, 200, |b| {
             assert_eq!(b["name"], "Acme Limited");
             assert_eq!(b["metadata"], json!({"plan": "enterprise", "region": "eu"}));
         }),
-        "consumers-delete" => (204, |_| {}),
+        "consumers-delete" => (Needs::Consumer, 204, |_| {}),
+        "providers-list" => (Needs::Nothing, 200, |b| {
+            let data = b["data"].as_array().unwrap();
+            assert!(data.len() >= 5 && data.iter().all(|p| p["category"] == "accounting"));
+        }),
+        "integrations-create" => (Needs::Nothing, 201, |b| {
+            assert_eq!(b["provider"], "github");
+            assert_eq!(b["client_secret_set"], true);
+            assert!(!b.to_string().contains("sample-client-secret"));
+        }),
+        "integrations-list" => (Needs::Integration, 200, |b| {
+            assert_eq!(b["data"][0]["provider"], "stripe")
+        }),
+        "integrations-get" => (Needs::Integration, 200, |b| {
+            assert_eq!(b["provider"], "stripe")
+        }),
+        "integrations-update" => (Needs::Integration, 200, |b| {
+            assert_eq!(b["status"], "inactive");
+            assert_eq!(b["display_name"], "Stripe (EU account)");
+        }),
+        "integrations-logo" => (Needs::Integration, 200, |b| {
+            assert_eq!(b["content_type"], "image/svg+xml")
+        }),
+        "settings-get" => (Needs::Nothing, 200, |b| {
+            assert_eq!(b["default_link_ttl_seconds"], 1800)
+        }),
+        "settings-update" => (Needs::Nothing, 200, |b| {
+            assert_eq!(b["default_link_ttl_seconds"], 86400)
+        }),
         other => panic!("no expectation for {other}: add one here when adding a function"),
     }
+}
+
+async fn created_id(api: &Api, path: &str, body: Value) -> String {
+    let r = api.post(path, &body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.json()["id"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]
@@ -44,29 +87,30 @@ async fn every_sample_event_runs_through_its_real_binary() {
             .find(|r| format!("{} {}", r.method, r.path) == route_key)
             .map(|r| r.function.clone())
             .unwrap();
+        let (needs, status, check) = expectation(&function);
 
         // The samples carry a placeholder key and id: give them real ones on a fresh tenant.
         let tenant = stack.tenant().await;
         if event["headers"].get("authorization").is_some() {
-            let key = tenant.admin.raw_key();
-            event["headers"]["authorization"] = json!(format!("Bearer {key}"));
+            event["headers"]["authorization"] = json!(format!("Bearer {}", tenant.admin.raw_key()));
         }
-        let created = tenant
-            .admin
-            .post("/v1/consumers", &json!({"name": "Sample consumer", "metadata": {"plan": "free", "trial": true, "region": "eu"}}))
-            .await;
-        assert_eq!(created.status, 201, "{}", created.text);
-        if let Some(old_id) = event["pathParameters"]["id"].as_str().map(String::from) {
-            let id = created.json()["id"].as_str().unwrap().to_owned();
-            let text = event.to_string().replace(&old_id, &id);
-            event = serde_json::from_str(&text).unwrap();
+        let id = match needs {
+            Needs::Nothing => None,
+            Needs::Consumer => Some(
+                created_id(&tenant.admin, "/v1/consumers", json!({"name": "Sample consumer", "metadata": {"plan": "free", "trial": true, "region": "eu"}})).await,
+            ),
+            Needs::Integration => Some(created_id(&tenant.admin, "/v1/integrations", json!({"provider": "stripe"})).await),
+        };
+        if let (Some(id), Some(old_id)) =
+            (id, event["pathParameters"]["id"].as_str().map(String::from))
+        {
+            event = serde_json::from_str(&event.to_string().replace(&old_id, &id)).unwrap();
         }
 
         let binary = root().join("target/debug").join(&function);
         let answer = runtime_api::invoke(&binary, event, &stack.function_env)
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let (status, check) = expectation(&function);
         assert_eq!(answer["statusCode"], status, "{}: {answer}", path.display());
         let body = answer["body"].as_str().unwrap_or_default();
         if status != 204 {

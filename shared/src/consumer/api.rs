@@ -1,12 +1,10 @@
 //! `/v1/consumers` routes.
 
 use super::{repo, Consumer, ConsumerPatch, InternalReference, NewConsumer};
-use crate::cursor;
 use crate::error::{ApiError, FieldError};
-use crate::http::{json, no_content, serve, Access, Call};
+use crate::http::{json, list_body, no_content, serve, Access, Call};
 use crate::id::ConsumerId;
-use crate::idempotency::Idempotency;
-use crate::store::TxOutcome;
+use crate::idempotency::{self, Idempotency};
 use crate::{time, App};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -77,30 +75,16 @@ async fn create_consumer(app: &App, call: &Call) -> Result<Response<Body>, ApiEr
         NewConsumer::parse(body, app.config.stage)?.into_consumer(tenant.clone(), time::now());
     let response = consumer.to_json();
 
-    let mut items = repo::create_items(&app.store, &consumer)?;
-    let reference_index = consumer.internal_reference.as_ref().map(|_| 1);
-    let idempotency_index = match &idempotency {
-        Some(i) => {
-            items.push(i.record(&app.store, tenant, StatusCode::CREATED, &response)?);
-            Some(items.len() - 1)
-        }
-        None => None,
-    };
-    let outcome = app.store.transact(items).await?;
-    if let TxOutcome::Committed = outcome {
-        return Ok(json(StatusCode::CREATED, &response));
+    let items = repo::create_items(&app.store, &consumer)?;
+    let outcome =
+        idempotency::commit_create(&app.store, tenant, idempotency.as_ref(), items, &response)
+            .await?;
+    match outcome {
+        Ok(response) => Ok(response),
+        // the reference guard is the second item
+        Err(failed) if failed.failed_condition(1) => Err(reference_taken()),
+        Err(_) => Err(busy()),
     }
-    if let (Some(i), Some(index)) = (&idempotency, idempotency_index) {
-        if outcome.failed_condition(index) {
-            if let Some(replayed) = i.replay(&app.store, tenant).await? {
-                return Ok(replayed);
-            }
-        }
-    }
-    if reference_index.is_some_and(|i| outcome.failed_condition(i)) {
-        return Err(reference_taken());
-    }
-    Err(busy())
 }
 
 async fn list_consumers(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
@@ -117,18 +101,11 @@ async fn list_consumers(app: &App, call: &Call) -> Result<Response<Body>, ApiErr
             &json!({"data": data, "next_cursor": null}),
         ));
     }
-    let after = match query.get("cursor") {
-        None => None,
-        Some(raw) => Some(
-            cursor::decode(raw, repo::is_consumer_sk)
-                .ok_or_else(|| ApiError::field("cursor", "is not a cursor this list issued"))?,
-        ),
-    };
+    let (_, after) = query.page(repo::is_consumer_sk)?;
     let (consumers, next) = repo::page(&app.store, tenant, limit, after.as_deref()).await?;
-    let data: Vec<Value> = consumers.iter().map(Consumer::to_json).collect();
     Ok(json(
         StatusCode::OK,
-        &json!({"data": data, "next_cursor": next.as_deref().map(cursor::encode)}),
+        &list_body(consumers.iter().map(Consumer::to_json).collect(), next),
     ))
 }
 

@@ -1,0 +1,652 @@
+//! The built-in provider catalog (`shared/catalog/providers.json`): what can be connected,
+//! how (OAuth 2.0, API key, basic), which fields a customer fills in, and how those fields
+//! complete the provider's URLs. The file is data; [`Catalog::parse`] checks every rule, and
+//! a unit test proves the shipped file passes them.
+
+use crate::error::{ApiError, FieldError};
+use crate::http::{json, serve, Access, Call};
+use crate::App;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use regex_lite::Regex;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::OnceLock;
+
+const CATALOG_JSON: &str = include_str!("../catalog/providers.json");
+
+pub const CATEGORIES: &[&str] = &[
+    "accounting",
+    "crm",
+    "developer_tools",
+    "communication",
+    "payments",
+    "commerce",
+    "support",
+    "marketing",
+    "productivity",
+    "hr",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    Oauth2,
+    ApiKey,
+    Basic,
+}
+
+impl AuthMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMode::Oauth2 => "oauth2",
+            AuthMode::ApiKey => "api_key",
+            AuthMode::Basic => "basic",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthSpec {
+    pub authorize_url: String,
+    pub token_url: String,
+    pub scopes: Vec<String>,
+    pub scope_separator: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub authorize_params: BTreeMap<String, String>,
+}
+
+/// One input a customer fills in: a credential (`secret` ones are never shown back) or a
+/// connection field that completes URL templates (`{shop}`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Field {
+    pub name: String,
+    pub label: String,
+    #[serde(default)]
+    pub secret: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placeholder: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provider {
+    pub id: String,
+    pub name: String,
+    pub category: String,
+    pub auth_mode: AuthMode,
+    /// Brand colour of our generated logo.
+    pub color: String,
+    pub docs_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<OAuthSpec>,
+    #[serde(default)]
+    pub credential_fields: Vec<Field>,
+    #[serde(default)]
+    pub connection_fields: Vec<Field>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_base_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogFile {
+    version: u32,
+    providers: Vec<Provider>,
+}
+
+pub struct Catalog {
+    providers: Vec<Provider>,
+    patterns: HashMap<(String, String), Regex>,
+}
+
+fn is_slug(s: &str, sep: char) -> bool {
+    !s.is_empty()
+        && s.split(sep).all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}
+
+fn is_field_name(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// The `{name}` placeholders of a URL template.
+pub fn placeholders(template: &str) -> Vec<&str> {
+    template
+        .split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+        .collect()
+}
+
+/// Fills `{name}` placeholders; values were validated against their field patterns.
+pub fn fill(template: &str, values: &BTreeMap<String, String>) -> String {
+    values.iter().fold(template.to_owned(), |acc, (k, v)| {
+        acc.replace(&format!("{{{k}}}"), v)
+    })
+}
+
+fn sample_value(field: &Field) -> String {
+    field
+        .options
+        .as_ref()
+        .and_then(|o| o.first().cloned())
+        .or_else(|| field.placeholder.clone().filter(|p| !p.contains('…')))
+        .unwrap_or_else(|| "example".to_owned())
+}
+
+impl Catalog {
+    /// Parses and checks a catalog; every broken rule is reported.
+    pub fn parse(text: &str) -> Result<Catalog, Vec<String>> {
+        let file: CatalogFile = serde_json::from_str(text).map_err(|e| vec![e.to_string()])?;
+        let mut errors = Vec::new();
+        let mut patterns = HashMap::new();
+        let mut ids = HashSet::new();
+        if file.version != 1 {
+            errors.push(format!("unknown catalog version {}", file.version));
+        }
+        for p in &file.providers {
+            let mut err = |msg: String| errors.push(format!("{}: {msg}", p.id));
+            if !is_slug(&p.id, '-') {
+                err("id must be lower-case words joined by '-'".into());
+            }
+            if !ids.insert(p.id.clone()) {
+                err("duplicate id".into());
+            }
+            if p.name.trim().is_empty() {
+                err("empty name".into());
+            }
+            if !CATEGORIES.contains(&p.category.as_str()) {
+                err(format!("unknown category {}", p.category));
+            }
+            let hex_colour = p.color.len() == 7
+                && p.color.starts_with('#')
+                && p.color[1..].bytes().all(|b| b.is_ascii_hexdigit());
+            if !hex_colour {
+                err("color must be #RRGGBB".into());
+            }
+            if !p.docs_url.starts_with("https://") {
+                err("docs_url must be https".into());
+            }
+            let mut names = HashSet::new();
+            for field in p.credential_fields.iter().chain(&p.connection_fields) {
+                if !is_field_name(&field.name) || !names.insert(field.name.clone()) {
+                    err(format!(
+                        "field name {} is malformed or repeated",
+                        field.name
+                    ));
+                }
+                if field.label.trim().is_empty() {
+                    err(format!("field {} has no label", field.name));
+                }
+                if let Some(options) = &field.options {
+                    if options.is_empty() {
+                        err(format!("field {} has an empty option list", field.name));
+                    }
+                }
+                if let Some(pattern) = &field.pattern {
+                    if !(pattern.starts_with('^') && pattern.ends_with('$')) {
+                        err(format!(
+                            "pattern of {} must be anchored with ^…$",
+                            field.name
+                        ));
+                    }
+                    match Regex::new(pattern) {
+                        Ok(re) => {
+                            patterns.insert((p.id.clone(), field.name.clone()), re);
+                        }
+                        Err(e) => err(format!("pattern of {} does not compile: {e}", field.name)),
+                    }
+                }
+            }
+            for field in &p.connection_fields {
+                if field.secret {
+                    err(format!("connection field {} cannot be secret", field.name));
+                }
+            }
+            match (p.auth_mode, &p.oauth) {
+                (AuthMode::Oauth2, None) => err("oauth2 provider without oauth settings".into()),
+                (AuthMode::Oauth2, Some(_)) if !p.credential_fields.is_empty() => {
+                    err("oauth2 providers take no credential fields".into())
+                }
+                (AuthMode::ApiKey | AuthMode::Basic, Some(_)) => {
+                    err("only oauth2 providers have oauth settings".into())
+                }
+                (AuthMode::ApiKey | AuthMode::Basic, None)
+                    if !p.credential_fields.iter().any(|f| f.secret) =>
+                {
+                    err("needs at least one secret credential field".into())
+                }
+                _ => {}
+            }
+            if p.auth_mode == AuthMode::Basic {
+                let mut got: Vec<&str> = p
+                    .credential_fields
+                    .iter()
+                    .map(|f| f.name.as_str())
+                    .collect();
+                got.sort_unstable();
+                if got != ["password", "username"] {
+                    err("basic providers have exactly the fields username and password".into());
+                }
+            }
+            let connection: BTreeMap<String, String> = p
+                .connection_fields
+                .iter()
+                .map(|f| (f.name.clone(), sample_value(f)))
+                .collect();
+            let mut templates: Vec<&str> = p.api_base_url.iter().map(String::as_str).collect();
+            if let Some(o) = &p.oauth {
+                templates.extend([o.authorize_url.as_str(), o.token_url.as_str()]);
+                if o.scope_separator != " " && o.scope_separator != "," {
+                    err("scope_separator must be ' ' or ','".into());
+                }
+            }
+            for template in templates {
+                for name in placeholders(template) {
+                    if !connection.contains_key(name) {
+                        err(format!(
+                            "{template} uses {{{name}}}, which is no connection field"
+                        ));
+                    }
+                }
+                match url::Url::parse(&fill(template, &connection)) {
+                    Ok(u) if u.scheme() == "https" && u.host_str().is_some() => {}
+                    _ => err(format!("{template} is not an https URL once filled")),
+                }
+            }
+        }
+        if file.providers.len() < 25 {
+            errors.push(format!(
+                "only {} providers; the catalog promises at least 25",
+                file.providers.len()
+            ));
+        }
+        if errors.is_empty() {
+            Ok(Catalog {
+                providers: file.providers,
+                patterns,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+
+    pub fn providers(&self) -> &[Provider] {
+        &self.providers
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Provider> {
+        self.providers.iter().find(|p| p.id == id)
+    }
+
+    /// Checks submitted values against a provider's fields: every field required, patterns
+    /// and options honoured, nothing unknown. Messages never echo the values.
+    pub fn check_values(
+        &self,
+        provider: &Provider,
+        fields: &[Field],
+        prefix: &str,
+        values: &Map<String, Value>,
+    ) -> Result<BTreeMap<String, String>, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut out = BTreeMap::new();
+        for key in values.keys() {
+            if !fields.iter().any(|f| &f.name == key) {
+                errors.push(FieldError::new(
+                    format!("{prefix}{key}"),
+                    "unknown field for this provider",
+                ));
+            }
+        }
+        for field in fields {
+            let name = format!("{prefix}{}", field.name);
+            let value = match values.get(&field.name) {
+                None | Some(Value::Null) => {
+                    errors.push(FieldError::new(
+                        name,
+                        format!("{} is required", field.label),
+                    ));
+                    continue;
+                }
+                Some(Value::String(s)) => s.trim(),
+                Some(_) => {
+                    errors.push(FieldError::new(name, "must be a string"));
+                    continue;
+                }
+            };
+            if value.is_empty() {
+                errors.push(FieldError::new(
+                    name,
+                    format!("{} is required", field.label),
+                ));
+            } else if value.len() > 4096 || value.chars().any(char::is_control) {
+                errors.push(FieldError::new(
+                    name,
+                    "is too long or contains control characters",
+                ));
+            } else if field
+                .options
+                .as_ref()
+                .is_some_and(|o| !o.iter().any(|v| v == value))
+            {
+                errors.push(FieldError::new(name, "is not one of the allowed values"));
+            } else if self
+                .patterns
+                .get(&(provider.id.clone(), field.name.clone()))
+                .is_some_and(|re| !re.is_match(value))
+            {
+                errors.push(FieldError::new(
+                    name,
+                    format!("does not look like a valid {}", field.label),
+                ));
+            } else {
+                out.insert(field.name.clone(), value.to_owned());
+            }
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// The shipped catalog, parsed on first use (not at cold start: most functions never need it).
+pub fn catalog() -> Result<&'static Catalog, ApiError> {
+    static CATALOG: OnceLock<Result<Catalog, Vec<String>>> = OnceLock::new();
+    CATALOG
+        .get_or_init(|| Catalog::parse(CATALOG_JSON))
+        .as_ref()
+        .map_err(|e| ApiError::internal(format!("provider catalog is invalid: {}", e.join("; "))))
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Relative luminance per WCAG 2, from `#RRGGBB`.
+fn luminance(hex: &str) -> f64 {
+    let channel = |i: usize| {
+        let c =
+            u8::from_str_radix(hex.get(i..i + 2).unwrap_or("00"), 16).unwrap_or(0) as f64 / 255.0;
+        if c <= 0.03928 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5)
+}
+
+impl Provider {
+    fn initials(&self) -> String {
+        // "Atlassian (Jira, Confluence)" is "A": what is in brackets only explains.
+        let base = self.name.split('(').next().unwrap_or_default();
+        base.split(|c: char| c.is_whitespace() || c == '-')
+            .filter_map(|w| w.chars().next())
+            .filter(|c| c.is_alphanumeric())
+            .take(2)
+            .collect::<String>()
+            .to_uppercase()
+    }
+
+    /// Our own logo: the brand colour with the name's initials in whichever of black or white
+    /// reads better on it. Never the vendor's artwork.
+    pub fn logo_svg(&self) -> String {
+        let l = luminance(&self.color);
+        // contrast against white text vs against black text
+        let text = if (1.05) / (l + 0.05) >= (l + 0.05) / 0.05 {
+            "#FFFFFF"
+        } else {
+            "#000000"
+        };
+        format!(
+            concat!(
+                r#"<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64" role="img" aria-label="{name}">"#,
+                r#"<rect width="64" height="64" rx="14" fill="{color}"/>"#,
+                r#"<text x="32" y="41" text-anchor="middle" font-family="system-ui,sans-serif" font-size="24" font-weight="700" fill="{text}">{initials}</text></svg>"#
+            ),
+            name = xml_escape(&self.name),
+            color = self.color,
+            text = text,
+            initials = xml_escape(&self.initials()),
+        )
+    }
+
+    pub fn logo_json(&self) -> Value {
+        json!({"content_type": "image/svg+xml", "data": STANDARD.encode(self.logo_svg())})
+    }
+
+    /// The API representation.
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({
+            "id": self.id,
+            "name": self.name,
+            "category": self.category,
+            "auth_mode": self.auth_mode,
+            "docs_url": self.docs_url,
+            "credential_fields": self.credential_fields,
+            "connection_fields": self.connection_fields,
+            "logo": self.logo_json(),
+        });
+        if let Some(o) = &self.oauth {
+            v["oauth"] = json!({"authorize_url": o.authorize_url, "token_url": o.token_url, "default_scopes": o.scopes});
+        }
+        v
+    }
+}
+
+pub async fn list(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    serve(app, req, "providers.list", Access::Read, list_providers).await
+}
+
+async fn list_providers(_app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
+    let query = call.query(&["category", "auth_mode"])?;
+    if let Some(c) = query.get("category") {
+        if !CATEGORIES.contains(&c) {
+            return Err(ApiError::field(
+                "category",
+                &format!("must be one of {}", CATEGORIES.join(", ")),
+            ));
+        }
+    }
+    if let Some(m) = query.get("auth_mode") {
+        if !["oauth2", "api_key", "basic"].contains(&m) {
+            return Err(ApiError::field(
+                "auth_mode",
+                "must be one of oauth2, api_key, basic",
+            ));
+        }
+    }
+    let data: Vec<Value> = catalog()?
+        .providers()
+        .iter()
+        .filter(|p| query.get("category").is_none_or(|c| p.category == c))
+        .filter(|p| {
+            query
+                .get("auth_mode")
+                .is_none_or(|m| p.auth_mode.as_str() == m)
+        })
+        .map(Provider::to_json)
+        .collect();
+    Ok(json(
+        StatusCode::OK,
+        &json!({"data": data, "next_cursor": null}),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_catalog_passes_every_rule() {
+        let c = Catalog::parse(CATALOG_JSON).unwrap_or_else(|e| panic!("{e:#?}"));
+        assert!(c.providers().len() >= 25);
+        for wanted in [
+            "xero",
+            "quickbooks",
+            "exact-online",
+            "freshbooks",
+            "sage-accounting",
+            "hubspot",
+            "salesforce",
+            "pipedrive",
+            "zoho-crm",
+            "github",
+            "gitlab",
+            "atlassian",
+            "linear",
+            "datadog",
+            "pagerduty",
+            "sentry",
+            "slack",
+            "microsoft-365",
+            "google-workspace",
+            "zoom",
+            "stripe",
+            "shopify",
+        ] {
+            assert!(c.get(wanted).is_some(), "{wanted} missing");
+        }
+        for mode in [AuthMode::Oauth2, AuthMode::ApiKey, AuthMode::Basic] {
+            assert!(c.providers().iter().any(|p| p.auth_mode == mode));
+        }
+    }
+
+    fn with_provider(edit: impl Fn(&mut Value)) -> Result<Catalog, Vec<String>> {
+        let mut file: Value = serde_json::from_str(CATALOG_JSON).unwrap();
+        edit(&mut file["providers"][0]);
+        Catalog::parse(&file.to_string())
+    }
+
+    #[test]
+    fn broken_entries_are_reported() {
+        let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+            (
+                "http",
+                Box::new(|p| p["oauth"]["token_url"] = json!("http://identity.xero.com/token")),
+            ),
+            (
+                "placeholder",
+                Box::new(|p| p["oauth"]["authorize_url"] = json!("https://{tenant}.xero.com/a")),
+            ),
+            ("category", Box::new(|p| p["category"] = json!("games"))),
+            ("color", Box::new(|p| p["color"] = json!("blue"))),
+            ("id", Box::new(|p| p["id"] = json!("Xero App"))),
+            ("duplicate", Box::new(|p| p["id"] = json!("quickbooks"))),
+            (
+                "no oauth",
+                Box::new(|p| {
+                    p.as_object_mut()
+                        .unwrap()
+                        .remove("oauth")
+                        .map(|_| ())
+                        .unwrap_or(())
+                }),
+            ),
+            (
+                "credential fields",
+                Box::new(|p| {
+                    p["credential_fields"] = json!([{"name": "k", "label": "K", "secret": true}])
+                }),
+            ),
+            ("unknown key", Box::new(|p| p["colour"] = json!("#000000"))),
+        ];
+        for (what, edit) in cases {
+            assert!(with_provider(edit).is_err(), "{what} accepted");
+        }
+        let unanchored = with_provider(|p| {
+            p["connection_fields"] = json!([{"name": "x", "label": "X", "pattern": "[a-z]+"}]);
+        });
+        assert!(unanchored.is_err());
+        let bad_regex = with_provider(|p| {
+            p["connection_fields"] = json!([{"name": "x", "label": "X", "pattern": "^([a-z]$"}]);
+        });
+        assert!(bad_regex.is_err());
+    }
+
+    #[test]
+    fn values_are_checked_against_fields() {
+        let c = catalog().unwrap();
+        let dd = c.get("datadog").unwrap();
+        let good = json!({"api_key": "0123456789abcdef0123456789abcdef", "application_key": "0123456789abcdef0123456789abcdef01234567"});
+        let ok = c
+            .check_values(dd, &dd.credential_fields, "", good.as_object().unwrap())
+            .unwrap();
+        assert_eq!(ok.len(), 2);
+        let bad = json!({"api_key": "nope", "extra": "x"});
+        let errs = c
+            .check_values(
+                dd,
+                &dd.credential_fields,
+                "credentials.",
+                bad.as_object().unwrap(),
+            )
+            .unwrap_err();
+        let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "credentials.extra",
+                "credentials.api_key",
+                "credentials.application_key"
+            ]
+        );
+        assert!(
+            errs.iter().all(|e| !e.message.contains("nope")),
+            "messages never echo values"
+        );
+        let site = json!({"site": "datadoghq.evil"});
+        assert!(c
+            .check_values(dd, &dd.connection_fields, "", site.as_object().unwrap())
+            .is_err());
+    }
+
+    #[test]
+    fn templates_fill_from_connection_fields() {
+        let shop = catalog().unwrap().get("shopify").unwrap();
+        let url = fill(
+            &shop.oauth.as_ref().unwrap().authorize_url,
+            &BTreeMap::from([("shop".into(), "acme".into())]),
+        );
+        assert_eq!(url, "https://acme.myshopify.com/admin/oauth/authorize");
+        assert_eq!(placeholders("https://{a}.x/{b}/c"), ["a", "b"]);
+    }
+
+    #[test]
+    fn logos_are_our_own_svg_with_readable_initials() {
+        let c = catalog().unwrap();
+        let slack = c.get("slack").unwrap().logo_svg();
+        assert!(
+            slack.starts_with("<svg") && slack.contains(">S</text>") && slack.contains("#FFFFFF")
+        );
+        let mailchimp = c.get("mailchimp").unwrap().logo_svg();
+        assert!(mailchimp.contains("#000000"), "dark text on a yellow logo");
+        let atl = c.get("atlassian").unwrap().logo_svg();
+        assert!(atl.contains(">A</text>"), "{atl}");
+        let sage = c.get("google-workspace").unwrap().logo_svg();
+        assert!(sage.contains(">GW</text>"));
+    }
+}

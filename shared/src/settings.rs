@@ -1,0 +1,180 @@
+//! Tenant settings: defaults for every consumer and connection of the tenant.
+//! One item, `T#<tenant>` / `SETTINGS`; absent fields mean the documented defaults.
+
+use crate::error::ApiError;
+use crate::fields::{Fields, Patch};
+use crate::http::{json, serve, Access, Call};
+use crate::id::TenantId;
+use crate::redirect_url::RedirectUrl;
+use crate::store::{tenant_pk, Store, StoreError, TxOutcome};
+use crate::time::{self, Timestamp};
+use crate::App;
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+const SK: &str = "SETTINGS";
+const FIELDS: &[&str] = &["default_redirect_url", "default_link_ttl_seconds"];
+pub const MIN_LINK_TTL_SECONDS: u64 = 300;
+pub const MAX_LINK_TTL_SECONDS: u64 = 604_800;
+pub const DEFAULT_LINK_TTL_SECONDS: u64 = 1800;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_redirect_url: Option<RedirectUrl>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_link_ttl_seconds: Option<u64>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "optional_time"
+    )]
+    pub updated_at: Option<Timestamp>,
+    #[serde(default)]
+    pub version: u64,
+}
+
+mod optional_time {
+    use crate::time::{self, Timestamp};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_str(&time::format(t)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|raw| {
+                time::parse(&raw).ok_or_else(|| serde::de::Error::custom("invalid timestamp"))
+            })
+            .transpose()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct SettingsItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    settings: Settings,
+}
+
+/// A link lifetime in seconds, within the allowed range.
+pub fn parse_link_ttl(v: &Value) -> Result<u64, String> {
+    v.as_u64()
+        .filter(|s| (MIN_LINK_TTL_SECONDS..=MAX_LINK_TTL_SECONDS).contains(s))
+        .ok_or_else(|| format!("must be a whole number of seconds from {MIN_LINK_TTL_SECONDS} to {MAX_LINK_TTL_SECONDS}"))
+}
+
+impl Settings {
+    pub fn link_ttl_seconds(&self) -> u64 {
+        self.default_link_ttl_seconds
+            .unwrap_or(DEFAULT_LINK_TTL_SECONDS)
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "default_redirect_url": self.default_redirect_url.as_ref().map(RedirectUrl::as_str),
+            "default_link_ttl_seconds": self.link_ttl_seconds(),
+            "updated_at": self.updated_at.as_ref().map(time::format),
+        })
+    }
+}
+
+pub async fn load(store: &Store, tenant: &TenantId) -> Result<Settings, StoreError> {
+    match store.get(tenant_pk(tenant), SK).await? {
+        None => Ok(Settings::default()),
+        Some(item) => Ok(Store::from_item::<SettingsItem>(item)?.settings),
+    }
+}
+
+pub async fn get(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    serve(app, req, "settings.get", Access::Read, get_settings).await
+}
+
+pub async fn update(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    serve(app, req, "settings.update", Access::Write, update_settings).await
+}
+
+async fn get_settings(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
+    call.query(&[])?;
+    Ok(json(
+        StatusCode::OK,
+        &load(&app.store, call.tenant()?).await?.to_json(),
+    ))
+}
+
+async fn update_settings(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
+    call.query(&[])?;
+    let tenant = call.tenant()?;
+    let stage = app.config.stage;
+    let mut f = Fields::new(call.json_body()?, FIELDS)?;
+    let redirect = f.patch("default_redirect_url", true, |v| match v {
+        Value::String(s) => RedirectUrl::parse(s, stage),
+        _ => Err("must be a string".into()),
+    });
+    let ttl = f.patch("default_link_ttl_seconds", true, parse_link_ttl);
+    f.finish()?;
+    for _ in 0..3 {
+        let current = load(&app.store, tenant).await?;
+        let mut next = current.clone();
+        match &redirect {
+            Patch::Set(u) => next.default_redirect_url = Some(u.clone()),
+            Patch::Clear => next.default_redirect_url = None,
+            Patch::Keep => {}
+        }
+        match ttl {
+            Patch::Set(t) => next.default_link_ttl_seconds = Some(t),
+            Patch::Clear => next.default_link_ttl_seconds = None,
+            Patch::Keep => {}
+        }
+        if next == current {
+            return Ok(json(StatusCode::OK, &current.to_json()));
+        }
+        next.updated_at = Some(time::now());
+        next.version = current.version + 1;
+        let item = Store::to_item(&SettingsItem {
+            pk: tenant_pk(tenant),
+            sk: SK.into(),
+            settings: next.clone(),
+        })?;
+        let put = if current.version == 0 {
+            app.store.put_tx(item, "attribute_not_exists(pk)", &[])?
+        } else {
+            app.store.put_tx(
+                item,
+                "version = :v",
+                &[(":v", crate::store::n(current.version))],
+            )?
+        };
+        if let TxOutcome::Committed = app.store.transact(vec![put]).await? {
+            return Ok(json(StatusCode::OK, &next.to_json()));
+        }
+    }
+    Err(ApiError::conflict(
+        "settings were modified concurrently; retry the request",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_ttl_bounds() {
+        assert!(parse_link_ttl(&json!(299)).is_err());
+        assert!(parse_link_ttl(&json!(604_801)).is_err());
+        assert!(parse_link_ttl(&json!(1800.5)).is_err());
+        assert!(parse_link_ttl(&json!("1800")).is_err());
+        assert_eq!(parse_link_ttl(&json!(300)), Ok(300));
+        assert_eq!(
+            Settings::default().link_ttl_seconds(),
+            DEFAULT_LINK_TTL_SECONDS
+        );
+    }
+}
