@@ -543,7 +543,8 @@ mod tests {
 
     #[test]
     fn broken_entries_are_reported() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+        type Edit = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(&str, Edit)> = vec![
             (
                 "http",
                 Box::new(|p| p["oauth"]["token_url"] = json!("http://identity.xero.com/token")),

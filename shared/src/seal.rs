@@ -106,7 +106,14 @@ fn encode(encrypted_key: &[u8], nonce: &[u8], ciphertext: &[u8]) -> String {
     )
 }
 
-fn decode(sealed: &str) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>), SealError> {
+/// The parts of a sealed value.
+struct Envelope {
+    encrypted_key: Vec<u8>,
+    nonce: Vec<u8>,
+    ciphertext: Vec<u8>,
+}
+
+fn decode(sealed: &str) -> Result<Envelope, SealError> {
     let mut parts = sealed.split('.');
     let (Some(VERSION), Some(k), Some(n), Some(c), None) = (
         parts.next(),
@@ -118,7 +125,11 @@ fn decode(sealed: &str) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>), SealError> {
         return Err(SealError::Malformed);
     };
     let d = |s: &str| URL_SAFE_NO_PAD.decode(s).map_err(|_| SealError::Malformed);
-    Ok((d(k)?, d(n)?, d(c)?))
+    Ok(Envelope {
+        encrypted_key: d(k)?,
+        nonce: d(n)?,
+        ciphertext: d(c)?,
+    })
 }
 
 impl Sealer {
@@ -215,9 +226,14 @@ impl Sealer {
         record: &str,
         sealed: &str,
     ) -> Result<Secret, SealError> {
-        let (encrypted_key, nonce, ciphertext) = decode(sealed)?;
-        let key = self.open_key(&encrypted_key).await?;
-        let plaintext = decrypt(&key, &nonce, &aad(tenant, record), &ciphertext)?;
+        let envelope = decode(sealed)?;
+        let key = self.open_key(&envelope.encrypted_key).await?;
+        let plaintext = decrypt(
+            &key,
+            &envelope.nonce,
+            &aad(tenant, record),
+            &envelope.ciphertext,
+        )?;
         String::from_utf8(plaintext)
             .map(Secret::new)
             .map_err(|_| SealError::Malformed)
@@ -235,7 +251,11 @@ mod tests {
         let ct = encrypt(&key, &nonce, &aad("ten_a", "int_1"), b"client-secret").unwrap();
         assert!(!ct.windows(6).any(|w| w == b"client"));
         let sealed = encode(b"edk", &nonce, &ct);
-        let (edk, n, c) = decode(&sealed).unwrap();
+        let Envelope {
+            encrypted_key: edk,
+            nonce: n,
+            ciphertext: c,
+        } = decode(&sealed).unwrap();
         assert_eq!(edk, b"edk");
         assert_eq!(
             decrypt(&key, &n, &aad("ten_a", "int_1"), &c).unwrap(),
