@@ -368,7 +368,9 @@ def up(reload):
 
     pids = {}
     base_env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}"}
-    pids["moto"] = spawn("moto", [str(VENV_BIN / "moto_server"), "-H", HOST, "-p", str(MOTO_PORT)], base_env)
+    pids["moto"] = spawn(
+        "moto", [sys.executable, str(ROOT / "scripts" / "moto_server.py"), "-H", HOST, "-p", str(MOTO_PORT)], base_env
+    )
     save_pids(pids)
     wait_for(f"{MOTO_URL}/moto-api/", 60, "moto", pids["moto"], "moto")
     created = create_resources(resolver)

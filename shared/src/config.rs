@@ -37,6 +37,9 @@ pub struct Config {
     pub api_key_cache_ttl: Duration,
     /// KMS key that wraps the data keys sealing secrets at rest.
     pub kms_key_id: Option<String>,
+    /// Base of public links (`https://connect.example.com`); empty means the domain the
+    /// request came in on.
+    pub public_base_url: Option<String>,
 }
 
 pub const DEFAULT_API_KEY_CACHE_SECONDS: u64 = 30;
@@ -69,6 +72,9 @@ impl Config {
             stage,
             api_key_cache_ttl: Duration::from_secs(cache_seconds),
             kms_key_id: lookup("LINKGATE_KMS_KEY_ID").filter(|v| !v.is_empty()),
+            public_base_url: lookup("LINKGATE_PUBLIC_BASE_URL")
+                .map(|v| v.trim_end_matches('/').to_owned())
+                .filter(|v| !v.is_empty()),
         })
     }
 }

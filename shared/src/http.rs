@@ -54,6 +54,26 @@ impl Call {
         self.req.headers().get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// Where public links point: the configured base URL, else the domain this request
+    /// came in on (API Gateway's custom or default domain).
+    pub fn public_base_url(&self, config: &crate::config::Config) -> String {
+        if let Some(base) = &config.public_base_url {
+            return base.clone();
+        }
+        let domain = match self.req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.domain_name.clone(),
+            _ => None,
+        }
+        .or_else(|| self.header("host").map(String::from))
+        .unwrap_or_else(|| "localhost".into());
+        format!("https://{domain}")
+    }
+
+    pub fn body_is_empty(&self) -> bool {
+        let bytes: &[u8] = self.req.body().as_ref();
+        bytes.iter().all(u8::is_ascii_whitespace)
+    }
+
     /// Whether the header was sent at all, even with a value that is not visible ASCII.
     pub fn header_present(&self, name: &str) -> bool {
         self.req.headers().contains_key(name)

@@ -81,6 +81,15 @@ prefixed_id!(
 prefixed_id!(
     /// A provider enabled by a tenant.
     IntegrationId, "int_");
+prefixed_id!(
+    /// A consumer's account at one integration.
+    ConnectionId, "conn_");
+prefixed_id!(
+    /// A single-use activation link.
+    LinkId, "lnk_");
+prefixed_id!(
+    /// Something that happened, published to EventBridge.
+    EventId, "evt_");
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,7 @@
 use crate::error::ApiError;
 use crate::http::{json, Call};
 use crate::id::TenantId;
+use crate::seal::Sealer;
 use crate::secret::sha256_hex;
 use crate::store::{n, s, tenant_pk, Store, StoreError};
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
@@ -65,14 +66,26 @@ impl Idempotency {
         }))
     }
 
-    /// The record to write with the operation's own items.
-    pub fn record(
+    /// The record to write with the operation's own items. A response that carries a secret
+    /// (a link's token) is kept sealed, never as plain text.
+    pub async fn record(
         &self,
         store: &Store,
         tenant: &TenantId,
         status: StatusCode,
         body: &Value,
-    ) -> Result<TransactWriteItem, StoreError> {
+        sealer: Option<&Sealer>,
+    ) -> Result<TransactWriteItem, ApiError> {
+        let (attribute, stored) = match sealer {
+            None => ("body", body.to_string()),
+            Some(sealer) => (
+                "body_sealed",
+                sealer
+                    .seal(tenant.as_str(), &self.sk, body.to_string().as_bytes())
+                    .await
+                    .map_err(ApiError::internal)?,
+            ),
+        };
         let now = chrono::Utc::now().timestamp();
         let put = Put::builder()
             .table_name(store.table())
@@ -80,11 +93,11 @@ impl Idempotency {
             .item("sk", s(&self.sk))
             .item("fingerprint", s(&self.fingerprint))
             .item("status", n(status.as_u16()))
-            .item("body", s(body.to_string()))
+            .item(attribute, s(stored))
             .item("ttl", n(now + RETENTION_SECONDS))
             .condition_expression("attribute_not_exists(pk)")
             .build()
-            .map_err(|e| StoreError::Sdk(e.to_string()))?;
+            .map_err(|e| ApiError::from(StoreError::Sdk(e.to_string())))?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
@@ -94,6 +107,7 @@ impl Idempotency {
         &self,
         store: &Store,
         tenant: &TenantId,
+        sealer: Option<&Sealer>,
     ) -> Result<Option<Response<Body>>, ApiError> {
         let Some(item) = store.get(tenant_pk(tenant), &self.sk).await? else {
             return Ok(None);
@@ -108,9 +122,21 @@ impl Idempotency {
             .and_then(|s| s.parse::<u16>().ok())
             .and_then(|s| StatusCode::from_u16(s).ok())
             .ok_or_else(|| ApiError::internal("idempotency record without status"))?;
-        let body: Value = field("body")
-            .and_then(|b| serde_json::from_str(b).ok())
-            .ok_or_else(|| ApiError::internal("idempotency record without body"))?;
+        let text = match (field("body"), field("body_sealed"), sealer) {
+            (Some(plain), _, _) => plain.clone(),
+            (None, Some(sealed), Some(sealer)) => sealer
+                .open(tenant.as_str(), &self.sk, sealed)
+                .await
+                .map_err(ApiError::internal)?
+                .expose()
+                .to_owned(),
+            _ => {
+                return Err(ApiError::internal(
+                    "idempotency record without a readable body",
+                ))
+            }
+        };
+        let body: Value = serde_json::from_str(&text).map_err(ApiError::internal)?;
         let mut resp = json(status, &body);
         resp.headers_mut()
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
@@ -127,10 +153,14 @@ pub async fn commit_create(
     idempotency: Option<&Idempotency>,
     mut items: Vec<TransactWriteItem>,
     response: &Value,
+    sealer: Option<&Sealer>,
 ) -> Result<Result<Response<Body>, crate::store::TxOutcome>, ApiError> {
     let record_index = items.len();
     if let Some(i) = idempotency {
-        items.push(i.record(store, tenant, StatusCode::CREATED, response)?);
+        items.push(
+            i.record(store, tenant, StatusCode::CREATED, response, sealer)
+                .await?,
+        );
     }
     let outcome = store.transact(items).await?;
     if let crate::store::TxOutcome::Committed = outcome {
@@ -138,7 +168,7 @@ pub async fn commit_create(
     }
     if let Some(i) = idempotency {
         if outcome.failed_condition(record_index) {
-            if let Some(replayed) = i.replay(store, tenant).await? {
+            if let Some(replayed) = i.replay(store, tenant, sealer).await? {
                 return Ok(Ok(replayed));
             }
         }

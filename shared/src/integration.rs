@@ -404,8 +404,15 @@ async fn create_integration(app: &App, call: &Call) -> Result<Response<Body>, Ap
         )?,
         app.store.put_tx(guard, "attribute_not_exists(pk)", &[])?,
     ];
-    match idempotency::commit_create(&app.store, tenant, idempotency.as_ref(), items, &response)
-        .await?
+    match idempotency::commit_create(
+        &app.store,
+        tenant,
+        idempotency.as_ref(),
+        items,
+        &response,
+        None,
+    )
+    .await?
     {
         Ok(resp) => Ok(resp),
         Err(failed) if failed.failed_condition(1) => Err(ApiError::Conflict {

@@ -209,20 +209,86 @@ impl Store {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    /// A conditional delete inside a transaction.
+    /// A delete inside a transaction, conditional when `condition` is given.
     pub fn delete_tx(
         &self,
         key: Item,
-        condition: &str,
+        condition: Option<&str>,
         vals: &[(&str, AttributeValue)],
     ) -> Result<TransactWriteItem, StoreError> {
         let delete = aws_sdk_dynamodb::types::Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key))
-            .condition_expression(condition)
+            .set_condition_expression(condition.map(String::from))
             .set_expression_attribute_values(values(vals))
             .build()
             .map_err(|e| StoreError::Sdk(e.to_string()))?;
         Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+}
+
+impl Store {
+    /// One page of a `gsi1` partition, newest (highest `gsi1sk`) first, starting after the
+    /// full key `start` (index and table keys). `true` when there is a further page.
+    pub async fn index_page(
+        &self,
+        gsi1pk: &str,
+        limit: usize,
+        start: Option<Item>,
+    ) -> Result<(Vec<Item>, bool), StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(":pk", s(gsi1pk))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(StoreError::sdk)?;
+        let mut items = out.items.unwrap_or_default();
+        let more = items.len() > limit;
+        items.truncate(limit);
+        Ok((items, more))
+    }
+
+    /// A conditional update inside a transaction.
+    pub fn update_tx(
+        &self,
+        key: Item,
+        update: &str,
+        condition: &str,
+        vals: &[(&str, AttributeValue)],
+        names: &[(&str, &str)],
+    ) -> Result<TransactWriteItem, StoreError> {
+        let update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_values(values(vals))
+            .set_expression_attribute_names((!names.is_empty()).then(|| {
+                names
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect()
+            }))
+            .build()
+            .map_err(|e| StoreError::Sdk(e.to_string()))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// A condition on another item inside a transaction.
+    pub fn check_tx(&self, key: Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
+        let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .condition_expression(condition)
+            .build()
+            .map_err(|e| StoreError::Sdk(e.to_string()))?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 }

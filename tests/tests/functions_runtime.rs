@@ -9,6 +9,8 @@ enum Needs {
     Nothing,
     Consumer,
     Integration,
+    Connection,
+    Link,
 }
 
 /// What each function must answer to its sample, and a check of the body.
@@ -52,6 +54,31 @@ fn expectation(function: &str) -> (Needs, u16, fn(&Value)) {
         "integrations-logo" => (Needs::Integration, 200, |b| {
             assert_eq!(b["content_type"], "image/svg+xml")
         }),
+        "connections-create" => (Needs::Consumer, 201, |b| {
+            assert_eq!(b["status"], "pending");
+            assert!(b["link"]["url"].as_str().unwrap().contains("/connect/lnk_"));
+        }),
+        "connections-list" => (Needs::Consumer, 200, |b| {
+            assert!(b["data"].as_array().is_some())
+        }),
+        "connections-get" => (Needs::Connection, 200, |b| {
+            assert_eq!(b["status"], "pending")
+        }),
+        "connections-update" => (Needs::Connection, 200, |b| {
+            assert_eq!(b["name"], "Accounting (EU)");
+            assert_eq!(b["metadata"]["region"], "eu");
+        }),
+        "connections-revoke" => (Needs::Connection, 200, |b| {
+            assert_eq!(b["status"], "revoked")
+        }),
+        "connection-links-create" => (Needs::Connection, 201, |b| {
+            assert_eq!(b["status"], "waiting")
+        }),
+        "links-list" => (Needs::Link, 200, |b| {
+            assert_eq!(b["data"][0]["status"], "waiting")
+        }),
+        "links-get" => (Needs::Link, 200, |b| assert_eq!(b["status"], "waiting")),
+        "links-revoke" => (Needs::Link, 200, |b| assert_eq!(b["status"], "revoked")),
         "settings-get" => (Needs::Nothing, 200, |b| {
             assert_eq!(b["default_link_ttl_seconds"], 1800)
         }),
@@ -100,6 +127,14 @@ async fn every_sample_event_runs_through_its_real_binary() {
                 created_id(&tenant.admin, "/v1/consumers", json!({"name": "Sample consumer", "metadata": {"plan": "free", "trial": true, "region": "eu"}})).await,
             ),
             Needs::Integration => Some(created_id(&tenant.admin, "/v1/integrations", json!({"provider": "stripe"})).await),
+            Needs::Connection | Needs::Link => {
+                let consumer = created_id(&tenant.admin, "/v1/consumers", json!({"name": "Sample consumer"})).await;
+                let r = tenant.admin.post(&format!("/v1/consumers/{consumer}/connections"), &json!({"name": "Sample"})).await;
+                assert_eq!(r.status, 201, "{}", r.text);
+                let body = r.json();
+                let key = if matches!(needs, Needs::Link) { &body["link"]["id"] } else { &body["id"] };
+                Some(key.as_str().unwrap().to_owned())
+            }
         };
         if let (Some(id), Some(old_id)) =
             (id, event["pathParameters"]["id"].as_str().map(String::from))

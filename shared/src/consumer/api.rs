@@ -76,9 +76,15 @@ async fn create_consumer(app: &App, call: &Call) -> Result<Response<Body>, ApiEr
     let response = consumer.to_json();
 
     let items = repo::create_items(&app.store, &consumer)?;
-    let outcome =
-        idempotency::commit_create(&app.store, tenant, idempotency.as_ref(), items, &response)
-            .await?;
+    let outcome = idempotency::commit_create(
+        &app.store,
+        tenant,
+        idempotency.as_ref(),
+        items,
+        &response,
+        None,
+    )
+    .await?;
     match outcome {
         Ok(response) => Ok(response),
         // the reference guard is the second item

@@ -13,6 +13,17 @@ use crate::redirect_url::RedirectUrl;
 use crate::time::{self, Timestamp};
 use serde_json::{json, Value};
 
+pub use repo::sk;
+
+/// A consumer of `tenant`, if it exists.
+pub async fn find(
+    store: &crate::store::Store,
+    tenant: &TenantId,
+    id: &ConsumerId,
+) -> Result<Option<Consumer>, crate::store::StoreError> {
+    repo::get(store, tenant, id).await
+}
+
 pub const FIELDS: &[&str] = &[
     "name",
     "redirect_url",

@@ -168,7 +168,7 @@ pub async fn replace(
         if let Some(old) = &current.internal_reference {
             items.push(store.delete_tx(
                 key(tenant_pk(&current.tenant_id), ref_sk(old)),
-                "consumer_id = :id",
+                Some("consumer_id = :id"),
                 &[(":id", s(current.id.as_str()))],
             )?);
         }
@@ -189,13 +189,13 @@ pub async fn replace(
 pub async fn delete(store: &Store, current: &Consumer) -> Result<Write, StoreError> {
     let mut items = vec![store.delete_tx(
         key(tenant_pk(&current.tenant_id), sk(&current.id)),
-        "version = :v",
+        Some("version = :v"),
         &version_guard(current),
     )?];
     if let Some(r) = &current.internal_reference {
         items.push(store.delete_tx(
             key(tenant_pk(&current.tenant_id), ref_sk(r)),
-            "consumer_id = :id",
+            Some("consumer_id = :id"),
             &[(":id", s(current.id.as_str()))],
         )?);
     }

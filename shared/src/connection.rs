@@ -1,0 +1,569 @@
+//! Connections: a consumer's account at one integration, activated through a link.
+//!
+//! Item: `T#<tenant>` / `CONN#<id>`, listed per consumer through `gsi1`
+//! (`T#<tenant>#CSM#<consumer>#CONNS`). Status `pending` → `active` (first completed link)
+//! → `needs_reauth` → `active` again through a new link on the same id; any → `revoked`
+//! (credentials destroyed, record kept as a tombstone).
+
+use crate::error::ApiError;
+use crate::event;
+use crate::fields::{string, Fields, Patch};
+use crate::http::{json, list_body, serve, Access, Call};
+use crate::id::{ConnectionId, ConsumerId, IntegrationId, LinkId, TenantId};
+use crate::idempotency::{self, Idempotency};
+use crate::integration;
+use crate::link::{self, LinkOptions, NewLink};
+use crate::metadata::Metadata;
+use crate::redirect_url::RedirectUrl;
+use crate::settings;
+use crate::store::{key, n, s, tenant_pk, Item, Store, StoreError, TxOutcome};
+use crate::time::{self, Timestamp};
+use crate::App;
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tracing::instrument;
+
+const SK_PREFIX: &str = "CONN#";
+const CREATE_FIELDS: &[&str] = &[
+    "name",
+    "integration_id",
+    "redirect_url",
+    "redirect",
+    "link_ttl_seconds",
+    "metadata",
+];
+const UPDATE_FIELDS: &[&str] = &["name", "redirect_url", "disabled", "metadata"];
+const LINK_FIELDS: &[&str] = &["redirect_url", "redirect", "link_ttl_seconds"];
+const WRITE_ATTEMPTS: usize = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    Active,
+    NeedsReauth,
+    Revoked,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Connection {
+    pub id: ConnectionId,
+    pub tenant_id: TenantId,
+    pub consumer_id: ConsumerId,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration_id: Option<IntegrationId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    pub status: Status,
+    #[serde(default)]
+    pub disabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_url: Option<RedirectUrl>,
+    /// JSON text, as for consumers.
+    pub metadata: String,
+    /// Sealed credentials (see `seal`); absent until activation and after revocation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_sealed: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_link_id: Option<LinkId>,
+    #[serde(with = "time::rfc3339")]
+    pub created_at: Timestamp,
+    #[serde(with = "time::rfc3339")]
+    pub updated_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activated_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+    pub version: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ConnectionItem {
+    pk: String,
+    sk: String,
+    gsi1pk: String,
+    gsi1sk: String,
+    #[serde(flatten)]
+    connection: Connection,
+}
+
+fn sk(id: &ConnectionId) -> String {
+    format!("{SK_PREFIX}{id}")
+}
+
+fn consumer_list_pk(tenant: &TenantId, consumer: &ConsumerId) -> String {
+    format!("T#{tenant}#CSM#{consumer}#CONNS")
+}
+
+impl Connection {
+    pub fn metadata(&self) -> Result<Metadata, StoreError> {
+        Metadata::from_json_string(&self.metadata).map_err(StoreError::Corrupt)
+    }
+
+    pub fn to_json(&self) -> Result<Value, StoreError> {
+        Ok(json!({
+            "id": self.id,
+            "consumer_id": self.consumer_id,
+            "name": self.name,
+            "integration_id": self.integration_id,
+            "provider": self.provider,
+            "status": self.status,
+            "disabled": self.disabled,
+            "redirect_url": self.redirect_url.as_ref().map(RedirectUrl::as_str),
+            "metadata": self.metadata()?,
+            "has_credentials": self.credentials_sealed.is_some(),
+            "created_at": time::format(&self.created_at),
+            "updated_at": time::format(&self.updated_at),
+            "activated_at": self.activated_at,
+            "revoked_at": self.revoked_at,
+        }))
+    }
+
+    pub fn item(&self) -> Result<Item, StoreError> {
+        Store::to_item(&ConnectionItem {
+            pk: tenant_pk(&self.tenant_id),
+            sk: sk(&self.id),
+            gsi1pk: consumer_list_pk(&self.tenant_id, &self.consumer_id),
+            gsi1sk: self.id.to_string(),
+            connection: self.clone(),
+        })
+    }
+
+    /// A put of `self` that only succeeds over `previous` (optimistic concurrency).
+    pub fn replace_tx(
+        &self,
+        store: &Store,
+        previous: &Connection,
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+        store.put_tx(self.item()?, "version = :v", &[(":v", n(previous.version))])
+    }
+}
+
+fn from_item(item: Item) -> Result<Connection, StoreError> {
+    Ok(Store::from_item::<ConnectionItem>(item)?.connection)
+}
+
+pub async fn get(
+    store: &Store,
+    tenant: &TenantId,
+    id: &ConnectionId,
+) -> Result<Option<Connection>, StoreError> {
+    store
+        .get(tenant_pk(tenant), sk(id))
+        .await?
+        .map(from_item)
+        .transpose()
+}
+
+fn not_found(raw: &str) -> ApiError {
+    ApiError::NotFound(format!(
+        "no connection with id '{}'",
+        raw.chars().take(64).collect::<String>()
+    ))
+}
+
+async fn load(app: &App, call: &Call) -> Result<Connection, ApiError> {
+    let raw = call.path_param("id").unwrap_or_default();
+    let id = ConnectionId::parse(raw).ok_or_else(|| not_found(raw))?;
+    get(&app.store, call.tenant()?, &id)
+        .await?
+        .ok_or_else(|| not_found(raw))
+}
+
+fn consumer_not_found(raw: &str) -> ApiError {
+    ApiError::NotFound(format!(
+        "no consumer with id '{}'",
+        raw.chars().take(64).collect::<String>()
+    ))
+}
+
+async fn load_consumer(app: &App, call: &Call) -> Result<crate::consumer::Consumer, ApiError> {
+    let raw = call.path_param("id").unwrap_or_default();
+    let id = ConsumerId::parse(raw).ok_or_else(|| consumer_not_found(raw))?;
+    crate::consumer::find(&app.store, call.tenant()?, &id)
+        .await?
+        .ok_or_else(|| consumer_not_found(raw))
+}
+
+fn parse_redirect_url(
+    stage: crate::config::Stage,
+) -> impl Fn(&Value) -> Result<RedirectUrl, String> {
+    move |v| match v {
+        Value::String(s) => RedirectUrl::parse(s, stage),
+        _ => Err("must be a string".into()),
+    }
+}
+
+fn parse_bool(v: &Value) -> Result<bool, String> {
+    v.as_bool().ok_or_else(|| "must be true or false".into())
+}
+
+/// Reads the link options of a body (`redirect_url`, `redirect`, `link_ttl_seconds`).
+fn link_options(f: &mut Fields, app: &App) -> (Option<RedirectUrl>, Option<bool>, Option<u64>) {
+    let redirect_url = f.optional("redirect_url", parse_redirect_url(app.config.stage));
+    let redirect = f.optional("redirect", parse_bool);
+    let ttl = f.optional("link_ttl_seconds", settings::parse_link_ttl);
+    (redirect_url, redirect, ttl)
+}
+
+#[instrument(skip_all)]
+pub async fn create(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    serve(
+        app,
+        req,
+        "connections.create",
+        Access::Write,
+        create_connection,
+    )
+    .await
+}
+
+#[instrument(skip_all)]
+pub async fn list_for_consumer(
+    app: &App,
+    req: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
+    serve(app, req, "connections.list", Access::Read, list_connections).await
+}
+
+#[instrument(skip_all)]
+pub async fn read(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    serve(app, req, "connections.get", Access::Read, get_connection).await
+}
+
+#[instrument(skip_all)]
+pub async fn update(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    serve(
+        app,
+        req,
+        "connections.update",
+        Access::Write,
+        update_connection,
+    )
+    .await
+}
+
+#[instrument(skip_all)]
+pub async fn revoke(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    serve(
+        app,
+        req,
+        "connections.revoke",
+        Access::Write,
+        revoke_connection,
+    )
+    .await
+}
+
+#[instrument(skip_all)]
+pub async fn new_link(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    serve(app, req, "connections.new_link", Access::Write, create_link).await
+}
+
+async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
+    call.query(&[])?;
+    let tenant = call.tenant()?;
+    let consumer = load_consumer(app, call).await?;
+    let body = call.json_body()?;
+    let idempotency = Idempotency::from_call(call, "connections.create", &body)?;
+    let mut f = Fields::new(body, CREATE_FIELDS)?;
+    let name = f.required("name", |v| string(v, 1, 200));
+    let integration_id = f.optional("integration_id", |v| {
+        v.as_str()
+            .and_then(IntegrationId::parse)
+            .ok_or_else(|| "must be an integration id (int_…)".to_string())
+    });
+    let (redirect_url, redirect, ttl) = link_options(&mut f, app);
+    let metadata = f.optional("metadata", Metadata::parse).unwrap_or_default();
+    f.finish()?;
+    let name = name.unwrap_or_default();
+
+    let integration = match &integration_id {
+        None => None,
+        Some(id) => {
+            let found = integration::get(&app.store, tenant, id).await?;
+            match found {
+                Some(i) if i.is_active() => Some(i),
+                Some(_) => {
+                    return Err(ApiError::field(
+                        "integration_id",
+                        "names an inactive integration; activate it first",
+                    ))
+                }
+                None => {
+                    return Err(ApiError::field(
+                        "integration_id",
+                        "names no integration of this tenant",
+                    ))
+                }
+            }
+        }
+    };
+    let settings = settings::load(&app.store, tenant).await?;
+    let now = time::now();
+    let id = ConnectionId::generate();
+    let new_link = NewLink::generate(
+        tenant,
+        &id,
+        &consumer.id,
+        integration_id.as_ref(),
+        LinkOptions {
+            redirect_url: redirect_url.clone(),
+            redirect: redirect.unwrap_or(false),
+            ttl_seconds: ttl.unwrap_or_else(|| settings.link_ttl_seconds()),
+        },
+    )?;
+    let connection = Connection {
+        id,
+        tenant_id: tenant.clone(),
+        consumer_id: consumer.id.clone(),
+        name,
+        integration_id,
+        provider: integration.as_ref().map(|i| i.provider_id().to_owned()),
+        status: Status::Pending,
+        disabled: false,
+        redirect_url,
+        metadata: metadata.to_json_string(),
+        credentials_sealed: None,
+        open_link_id: Some(new_link.link.id.clone()),
+        created_at: now,
+        updated_at: now,
+        activated_at: None,
+        revoked_at: None,
+        version: 1,
+    };
+    let mut response = connection.to_json()?;
+    response["link"] = new_link.to_json(&call.public_base_url(&app.config));
+
+    let mut items = vec![
+        // the consumer must still exist when the connection is written
+        app.store.check_tx(
+            key(tenant_pk(tenant), crate::consumer::sk(&consumer.id)),
+            "attribute_exists(pk)",
+        )?,
+        app.store
+            .put_tx(connection.item()?, "attribute_not_exists(pk)", &[])?,
+    ];
+    items.extend(new_link.items(&app.store)?);
+    match idempotency::commit_create(
+        &app.store,
+        tenant,
+        idempotency.as_ref(),
+        items,
+        &response,
+        Some(app.sealer()?),
+    )
+    .await?
+    {
+        Ok(resp) => Ok(resp),
+        Err(failed) if failed.failed_condition(0) => Err(consumer_not_found(consumer.id.as_str())),
+        Err(_) => Err(ApiError::conflict("concurrent request; retry")),
+    }
+}
+
+async fn list_connections(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
+    let query = call.query(&["limit", "cursor"])?;
+    let tenant = call.tenant()?;
+    let consumer = load_consumer(app, call).await?;
+    let (limit, after) = query.page(|sk| ConnectionId::parse(sk).is_some())?;
+    let list_pk = consumer_list_pk(tenant, &consumer.id);
+    let start = after.map(|id| {
+        let mut k = key(tenant_pk(tenant), format!("{SK_PREFIX}{id}"));
+        k.insert("gsi1pk".into(), s(&list_pk));
+        k.insert("gsi1sk".into(), s(id));
+        k
+    });
+    let (items, more) = app.store.index_page(&list_pk, limit, start).await?;
+    let connections = items
+        .into_iter()
+        .map(from_item)
+        .collect::<Result<Vec<_>, _>>()?;
+    let next = if more {
+        connections.last().map(|c| c.id.to_string())
+    } else {
+        None
+    };
+    let data = connections
+        .iter()
+        .map(Connection::to_json)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(json(StatusCode::OK, &list_body(data, next)))
+}
+
+async fn get_connection(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
+    call.query(&[])?;
+    Ok(json(StatusCode::OK, &load(app, call).await?.to_json()?))
+}
+
+fn revoked_conflict() -> ApiError {
+    ApiError::conflict("the connection is revoked; create a new connection instead")
+}
+
+async fn update_connection(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
+    call.query(&[])?;
+    let tenant = call.tenant()?;
+    let mut current = load(app, call).await?;
+    let mut f = Fields::new(call.json_body()?, UPDATE_FIELDS)?;
+    let name = f.patch("name", false, |v| string(v, 1, 200));
+    let redirect_url = f.patch("redirect_url", true, parse_redirect_url(app.config.stage));
+    let disabled = f.patch("disabled", false, parse_bool);
+    let metadata = f.patch("metadata", true, Metadata::parse);
+    f.finish()?;
+    for _ in 0..WRITE_ATTEMPTS {
+        if current.status == Status::Revoked {
+            return Err(revoked_conflict());
+        }
+        let mut next = current.clone();
+        if let Patch::Set(n) = &name {
+            next.name = n.clone();
+        }
+        match &redirect_url {
+            Patch::Set(u) => next.redirect_url = Some(u.clone()),
+            Patch::Clear => next.redirect_url = None,
+            Patch::Keep => {}
+        }
+        if let Patch::Set(d) = disabled {
+            next.disabled = d;
+        }
+        match &metadata {
+            Patch::Set(m) => {
+                next.metadata = current
+                    .metadata()?
+                    .merge(m)
+                    .map_err(|msg| ApiError::field("metadata", &msg))?
+                    .to_json_string()
+            }
+            Patch::Clear => next.metadata = Metadata::default().to_json_string(),
+            Patch::Keep => {}
+        }
+        if next == current {
+            return Ok(json(StatusCode::OK, &current.to_json()?));
+        }
+        next.updated_at = time::now();
+        next.version = current.version + 1;
+        let mut items = vec![next.replace_tx(&app.store, &current)?];
+        if metadata != Patch::Keep && current.status != Status::Pending {
+            items.push(event::outbox(
+                &app.store,
+                tenant,
+                event::CONNECTION_UPDATED,
+                json!({"connection": next.to_json()?, "change": "metadata"}),
+            )?);
+        }
+        match app.store.transact(items).await? {
+            TxOutcome::Committed => return Ok(json(StatusCode::OK, &next.to_json()?)),
+            TxOutcome::Cancelled(_) => current = load(app, call).await?,
+        }
+    }
+    Err(ApiError::conflict(
+        "the connection was modified concurrently; retry the request",
+    ))
+}
+
+async fn revoke_connection(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
+    call.query(&[])?;
+    let tenant = call.tenant()?;
+    let mut current = load(app, call).await?;
+    for _ in 0..WRITE_ATTEMPTS {
+        if current.status == Status::Revoked {
+            return Ok(json(StatusCode::OK, &current.to_json()?));
+        }
+        let now = time::now();
+        let next = Connection {
+            status: Status::Revoked,
+            credentials_sealed: None,
+            open_link_id: None,
+            revoked_at: Some(time::format(&now)),
+            updated_at: now,
+            version: current.version + 1,
+            ..current.clone()
+        };
+        let mut items = vec![next.replace_tx(&app.store, &current)?];
+        if let Some(open) = &current.open_link_id {
+            if let Some(l) = link::get(&app.store, tenant, open)
+                .await?
+                .filter(|l| l.is_open(now))
+            {
+                items.extend(l.revoke_items(&app.store)?);
+            }
+        }
+        items.push(event::outbox(
+            &app.store,
+            tenant,
+            event::CONNECTION_REVOKED,
+            json!({"connection": next.to_json()?}),
+        )?);
+        match app.store.transact(items).await? {
+            TxOutcome::Committed => return Ok(json(StatusCode::OK, &next.to_json()?)),
+            TxOutcome::Cancelled(_) => current = load(app, call).await?,
+        }
+    }
+    Err(ApiError::conflict(
+        "the connection was modified concurrently; retry the request",
+    ))
+}
+
+async fn create_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
+    call.query(&[])?;
+    let tenant = call.tenant()?;
+    let mut current = load(app, call).await?;
+    // An empty body is allowed: every field has a default.
+    let body = match call.json_body() {
+        Err(ApiError::Validation { message, .. }) if message == "request body is required" => {
+            json!({})
+        }
+        Err(ApiError::UnsupportedMediaType) if call.body_is_empty() => json!({}),
+        other => other?,
+    };
+    let mut f = Fields::new(body, LINK_FIELDS)?;
+    let (redirect_url, redirect, ttl) = link_options(&mut f, app);
+    f.finish()?;
+    let settings = settings::load(&app.store, tenant).await?;
+    for _ in 0..WRITE_ATTEMPTS {
+        if current.status == Status::Revoked {
+            return Err(revoked_conflict());
+        }
+        let new_link = NewLink::generate(
+            tenant,
+            &current.id,
+            &current.consumer_id,
+            current.integration_id.as_ref(),
+            LinkOptions {
+                redirect_url: redirect_url.clone(),
+                redirect: redirect.unwrap_or(false),
+                ttl_seconds: ttl.unwrap_or_else(|| settings.link_ttl_seconds()),
+            },
+        )?;
+        let next = Connection {
+            open_link_id: Some(new_link.link.id.clone()),
+            updated_at: time::now(),
+            version: current.version + 1,
+            ..current.clone()
+        };
+        let mut items = vec![next.replace_tx(&app.store, &current)?];
+        if let Some(open) = &current.open_link_id {
+            if let Some(l) = link::get(&app.store, tenant, open)
+                .await?
+                .filter(|l| l.is_open(time::now()))
+            {
+                items.extend(l.revoke_items(&app.store)?);
+            }
+        }
+        items.extend(new_link.items(&app.store)?);
+        match app.store.transact(items).await? {
+            TxOutcome::Committed => {
+                return Ok(json(
+                    StatusCode::CREATED,
+                    &new_link.to_json(&call.public_base_url(&app.config)),
+                ));
+            }
+            TxOutcome::Cancelled(_) => current = load(app, call).await?,
+        }
+    }
+    Err(ApiError::conflict(
+        "the connection was modified concurrently; retry the request",
+    ))
+}

@@ -1,0 +1,446 @@
+//! Links: single-use, expiring activation links for a connection.
+//!
+//! Items: `LINK#<id>` / `LINK` is the link itself (its own partition, so the public connect
+//! page finds it by id in one read, then checks the token hash); `LINK#<id>` / `EXPIRY`
+//! carries `ttl = expires_at` so DynamoDB's TTL removal can announce `link.expired`. Links
+//! are listed per tenant through `gsi1` (`T#<tenant>#LINKS`). Expiry is always decided from
+//! `expires_at` at read time, never left to TTL deletion, which is lazy.
+
+use crate::error::ApiError;
+use crate::http::{json, list_body, serve, Access, Call};
+use crate::id::{ConnectionId, ConsumerId, IntegrationId, LinkId, TenantId};
+use crate::redirect_url::RedirectUrl;
+use crate::secret::{random_bytes, sha256_hex, Secret};
+use crate::store::{key, n, s, Item, Store, StoreError, TxOutcome};
+use crate::time::{self, Timestamp};
+use crate::App;
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+pub const SK: &str = "LINK";
+const EXPIRY_SK: &str = "EXPIRY";
+
+/// What is stored; `expired` is never stored, it is derived from `expires_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stored {
+    Waiting,
+    WaitingOauth,
+    Granted,
+    Revoked,
+}
+
+/// What callers see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Waiting,
+    WaitingOauth,
+    Granted,
+    Revoked,
+    Expired,
+}
+
+impl Status {
+    pub fn parse(s: &str) -> Option<Status> {
+        Some(match s {
+            "waiting" => Status::Waiting,
+            "waiting_oauth" => Status::WaitingOauth,
+            "granted" => Status::Granted,
+            "revoked" => Status::Revoked,
+            "expired" => Status::Expired,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Link {
+    pub id: LinkId,
+    pub tenant_id: TenantId,
+    pub connection_id: ConnectionId,
+    pub consumer_id: ConsumerId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration_id: Option<IntegrationId>,
+    pub status: Stored,
+    pub token_hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_url: Option<RedirectUrl>,
+    #[serde(default)]
+    pub redirect: bool,
+    #[serde(with = "time::rfc3339")]
+    pub expires_at: Timestamp,
+    #[serde(with = "time::rfc3339")]
+    pub created_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opened_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct LinkItem {
+    pk: String,
+    sk: String,
+    gsi1pk: String,
+    gsi1sk: String,
+    #[serde(flatten)]
+    link: Link,
+}
+
+fn pk(id: &LinkId) -> String {
+    format!("LINK#{id}")
+}
+
+fn list_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#LINKS")
+}
+
+impl Link {
+    pub fn status_at(&self, now: Timestamp) -> Status {
+        match self.status {
+            Stored::Granted => Status::Granted,
+            Stored::Revoked => Status::Revoked,
+            _ if now >= self.expires_at => Status::Expired,
+            Stored::Waiting => Status::Waiting,
+            Stored::WaitingOauth => Status::WaitingOauth,
+        }
+    }
+
+    /// Still usable: waiting (for the form or OAuth) and not past `expires_at`.
+    pub fn is_open(&self, now: Timestamp) -> bool {
+        matches!(self.status_at(now), Status::Waiting | Status::WaitingOauth)
+    }
+
+    /// Whether `token` is this link's, compared in constant time.
+    pub fn token_matches(&self, token: &str) -> bool {
+        let given = sha256_hex(token.as_bytes());
+        given.len() == self.token_hash.len()
+            && given
+                .bytes()
+                .zip(self.token_hash.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
+
+    pub fn to_json(&self, now: Timestamp) -> Value {
+        let status = self.status_at(now);
+        json!({
+            "id": self.id,
+            "connection_id": self.connection_id,
+            "consumer_id": self.consumer_id,
+            "integration_id": self.integration_id,
+            "status": status,
+            "expires_at": time::format(&self.expires_at),
+            "redirect_url": self.redirect_url.as_ref().map(RedirectUrl::as_str),
+            "redirect": self.redirect,
+            "created_at": time::format(&self.created_at),
+            "opened_at": self.opened_at,
+            "granted_at": self.granted_at,
+            "revoked_at": self.revoked_at,
+        })
+    }
+
+    pub fn url(&self, base: &str, token: &Secret) -> String {
+        format!("{base}/connect/{}?token={}", self.id, token.expose())
+    }
+
+    /// Marks this link revoked if it is still waiting, and drops its expiry marker.
+    pub fn revoke_items(&self, store: &Store) -> Result<Vec<TransactWriteItem>, StoreError> {
+        Ok(vec![
+            store.update_tx(
+                key(pk(&self.id), SK),
+                "SET #status = :revoked, revoked_at = :now",
+                "#status IN (:waiting, :waiting_oauth)",
+                &[
+                    (":revoked", s("revoked")),
+                    (":now", s(time::format(&time::now()))),
+                    (":waiting", s("waiting")),
+                    (":waiting_oauth", s("waiting_oauth")),
+                ],
+                &[("#status", "status")],
+            )?,
+            store.delete_tx(key(pk(&self.id), EXPIRY_SK), None, &[])?,
+        ])
+    }
+}
+
+/// A new link for a connection, its token (shown once, in the URL) and the items that
+/// store it.
+pub struct NewLink {
+    pub link: Link,
+    pub token: Secret,
+}
+
+pub struct LinkOptions {
+    pub redirect_url: Option<RedirectUrl>,
+    pub redirect: bool,
+    pub ttl_seconds: u64,
+}
+
+impl NewLink {
+    pub fn generate(
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        consumer: &ConsumerId,
+        integration: Option<&IntegrationId>,
+        options: LinkOptions,
+    ) -> Result<NewLink, ApiError> {
+        let token = Secret::new(URL_SAFE_NO_PAD.encode(
+            random_bytes::<32>().map_err(|e| ApiError::internal(format!("no randomness: {e}")))?,
+        ));
+        let now = time::now();
+        let ttl = chrono::Duration::seconds(
+            i64::try_from(options.ttl_seconds)
+                .unwrap_or(i64::MAX)
+                .min(604_800),
+        );
+        let link = Link {
+            id: LinkId::generate(),
+            tenant_id: tenant.clone(),
+            connection_id: connection.clone(),
+            consumer_id: consumer.clone(),
+            integration_id: integration.cloned(),
+            status: Stored::Waiting,
+            token_hash: sha256_hex(token.expose().as_bytes()),
+            redirect_url: options.redirect_url,
+            redirect: options.redirect,
+            expires_at: now + ttl,
+            created_at: now,
+            opened_at: None,
+            granted_at: None,
+            revoked_at: None,
+        };
+        Ok(NewLink { link, token })
+    }
+
+    pub fn items(&self, store: &Store) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let l = &self.link;
+        let item = Store::to_item(&LinkItem {
+            pk: pk(&l.id),
+            sk: SK.into(),
+            gsi1pk: list_pk(&l.tenant_id),
+            gsi1sk: l.id.to_string(),
+            link: l.clone(),
+        })?;
+        let mut expiry = key(pk(&l.id), EXPIRY_SK);
+        expiry.insert("ttl".into(), n(l.expires_at.timestamp()));
+        expiry.insert("tenant_id".into(), s(l.tenant_id.as_str()));
+        expiry.insert("link_id".into(), s(l.id.as_str()));
+        Ok(vec![
+            store.put_tx(item, "attribute_not_exists(pk)", &[])?,
+            store.put_tx(expiry, "attribute_not_exists(pk)", &[])?,
+        ])
+    }
+
+    pub fn to_json(&self, base: &str) -> Value {
+        let mut v = self.link.to_json(self.link.created_at);
+        v["url"] = json!(self.link.url(base, &self.token));
+        v
+    }
+}
+
+fn from_item(item: Item) -> Result<Link, StoreError> {
+    Ok(Store::from_item::<LinkItem>(item)?.link)
+}
+
+/// A link by id alone (the public pages know no tenant).
+pub async fn get_any(store: &Store, id: &LinkId) -> Result<Option<Link>, StoreError> {
+    store.get(pk(id), SK).await?.map(from_item).transpose()
+}
+
+/// A link of `tenant`; another tenant's link is as absent as a missing one.
+pub async fn get(
+    store: &Store,
+    tenant: &TenantId,
+    id: &LinkId,
+) -> Result<Option<Link>, StoreError> {
+    Ok(get_any(store, id).await?.filter(|l| &l.tenant_id == tenant))
+}
+
+fn not_found(raw: &str) -> ApiError {
+    ApiError::NotFound(format!(
+        "no link with id '{}'",
+        raw.chars().take(64).collect::<String>()
+    ))
+}
+
+async fn load(app: &App, call: &Call) -> Result<Link, ApiError> {
+    let raw = call.path_param("id").unwrap_or_default();
+    let id = LinkId::parse(raw).ok_or_else(|| not_found(raw))?;
+    get(&app.store, call.tenant()?, &id)
+        .await?
+        .ok_or_else(|| not_found(raw))
+}
+
+pub async fn list(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    serve(app, req, "links.list", Access::Read, list_links).await
+}
+
+pub async fn read(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    serve(app, req, "links.get", Access::Read, get_link).await
+}
+
+pub async fn revoke(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    serve(app, req, "links.revoke", Access::Write, revoke_link).await
+}
+
+async fn list_links(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
+    let query = call.query(&["limit", "cursor", "status"])?;
+    let wanted = query
+        .get("status")
+        .map(|raw| {
+            Status::parse(raw).ok_or_else(|| {
+                ApiError::field(
+                    "status",
+                    "must be one of waiting, waiting_oauth, granted, revoked, expired",
+                )
+            })
+        })
+        .transpose()?;
+    let tenant = call.tenant()?;
+    let (limit, after) = query.page(|sk| LinkId::parse(sk).is_some())?;
+    let now = time::now();
+    let start_key = |id: &str| -> Item {
+        let mut k = key(format!("LINK#{id}"), SK);
+        k.insert("gsi1pk".into(), s(list_pk(tenant)));
+        k.insert("gsi1sk".into(), s(id));
+        k
+    };
+    let mut start = after.as_deref().map(start_key);
+    let mut data = Vec::new();
+    // A status filter reads on until the page is full, so pages are never short.
+    let next = loop {
+        let (items, more) = app.store.index_page(&list_pk(tenant), limit, start).await?;
+        let mut last = None;
+        for item in items {
+            let link = from_item(item)?;
+            last = Some(link.id.to_string());
+            if wanted.is_none_or(|w| link.status_at(now) == w) {
+                data.push(link.to_json(now));
+                if data.len() == limit {
+                    break;
+                }
+            }
+        }
+        if data.len() == limit {
+            break if more || last.is_some() { last } else { None };
+        }
+        match (more, last) {
+            (true, Some(id)) => start = Some(start_key(&id)),
+            _ => break None,
+        }
+    };
+    Ok(json(StatusCode::OK, &list_body(data, next)))
+}
+
+async fn get_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
+    call.query(&[])?;
+    Ok(json(
+        StatusCode::OK,
+        &load(app, call).await?.to_json(time::now()),
+    ))
+}
+
+async fn revoke_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
+    call.query(&[])?;
+    let link = load(app, call).await?;
+    let now = time::now();
+    match link.status_at(now) {
+        Status::Revoked => return Ok(json(StatusCode::OK, &link.to_json(now))),
+        Status::Granted => {
+            return Err(ApiError::conflict(
+                "the link was already used; revoke the connection instead",
+            ))
+        }
+        _ => {}
+    }
+    // Cancelled means it was used or revoked meanwhile; either way, report what it is now.
+    let _: TxOutcome = app.store.transact(link.revoke_items(&app.store)?).await?;
+    let now_link = load(app, call).await?;
+    if now_link.status == Stored::Granted {
+        return Err(ApiError::conflict(
+            "the link was already used; revoke the connection instead",
+        ));
+    }
+    Ok(json(StatusCode::OK, &now_link.to_json(time::now())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(status: Stored, expires_in: i64) -> Link {
+        let mut l = NewLink::generate(
+            &TenantId::generate(),
+            &ConnectionId::generate(),
+            &ConsumerId::generate(),
+            None,
+            LinkOptions {
+                redirect_url: None,
+                redirect: false,
+                ttl_seconds: 1800,
+            },
+        )
+        .unwrap()
+        .link;
+        l.status = status;
+        l.expires_at = time::now() + chrono::Duration::seconds(expires_in);
+        l
+    }
+
+    #[test]
+    fn expiry_is_decided_from_expires_at() {
+        let now = time::now();
+        assert_eq!(link(Stored::Waiting, 60).status_at(now), Status::Waiting);
+        assert_eq!(link(Stored::Waiting, -1).status_at(now), Status::Expired);
+        assert_eq!(
+            link(Stored::WaitingOauth, -1).status_at(now),
+            Status::Expired
+        );
+        assert_eq!(
+            link(Stored::Granted, -1).status_at(now),
+            Status::Granted,
+            "a used link stays used"
+        );
+        assert_eq!(link(Stored::Revoked, 60).status_at(now), Status::Revoked);
+        assert!(link(Stored::WaitingOauth, 60).is_open(now));
+        assert!(!link(Stored::Waiting, -1).is_open(now));
+    }
+
+    #[test]
+    fn tokens_are_256_bit_and_only_their_hash_is_kept() {
+        let new = NewLink::generate(
+            &TenantId::generate(),
+            &ConnectionId::generate(),
+            &ConsumerId::generate(),
+            None,
+            LinkOptions {
+                redirect_url: None,
+                redirect: true,
+                ttl_seconds: 300,
+            },
+        )
+        .unwrap();
+        assert_eq!(new.token.expose().len(), 43);
+        assert!(new.link.token_matches(new.token.expose()));
+        assert!(!new.link.token_matches("wrong"));
+        assert!(!serde_json::to_string(&new.link)
+            .unwrap()
+            .contains(new.token.expose()));
+        let url = new.link.url("https://connect.example.com", &new.token);
+        assert!(url.starts_with(&format!(
+            "https://connect.example.com/connect/{}?token=",
+            new.link.id
+        )));
+        let lifetime = new.link.expires_at - new.link.created_at;
+        assert_eq!(lifetime.num_seconds(), 300);
+    }
+}

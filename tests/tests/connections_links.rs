@@ -1,0 +1,650 @@
+//! Connections and their links over HTTP through the real binaries, DynamoDB and KMS on
+//! moto: creation with and without an integration, lifetimes, regeneration, revocation,
+//! expiry decided from `expires_at`, outbox events, roles and tenants.
+
+use linkgate::time;
+use linkgate_tests::{Api, Reply, Stack, TestTenant};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+async fn tenant() -> TestTenant {
+    Stack::get().tenant().await
+}
+
+async fn consumer(api: &Api) -> String {
+    let r = api
+        .post(
+            "/v1/consumers",
+            &json!({"name": "Acme", "redirect_url": "https://acme.example/back"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.json()["id"].as_str().unwrap().to_owned()
+}
+
+async fn connect(api: &Api, consumer: &str, body: Value) -> Value {
+    let r = api
+        .post(&format!("/v1/consumers/{consumer}/connections"), &body)
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.json()
+}
+
+fn lifetime(link: &Value) -> i64 {
+    let created = time::parse(link["created_at"].as_str().unwrap()).unwrap();
+    let expires = time::parse(link["expires_at"].as_str().unwrap()).unwrap();
+    (expires - created).num_seconds()
+}
+
+fn assert_validation(r: &Reply, fields: &[&str]) {
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.error_code(), "validation_error");
+    let got = r.error_fields();
+    for f in fields {
+        assert!(
+            got.iter().any(|g| g == f),
+            "expected {f} in details, got {got:?} ({})",
+            r.text
+        );
+    }
+}
+
+/// Every item of the table whose dump mentions `needle`.
+async fn table_mentions(needle: &str) -> Vec<String> {
+    let store = Stack::get().store().await;
+    let mut hits = Vec::new();
+    let mut start = None;
+    loop {
+        let page = store
+            .client()
+            .scan()
+            .table_name(store.table())
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        for item in page.items() {
+            let dump = format!("{item:?}");
+            if dump.contains(needle) {
+                hits.push(dump);
+            }
+        }
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            return hits;
+        }
+    }
+}
+
+/// Sets attributes of a link item directly in the table (to backdate or to mark granted).
+async fn set_link(link_id: &str, attribute: &str, value: &str) {
+    let store = Stack::get().store().await;
+    store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("LINK#{link_id}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("LINK".into()),
+        )
+        .update_expression("SET #a = :v")
+        .expression_attribute_names("#a", attribute)
+        .expression_attribute_values(
+            ":v",
+            aws_sdk_dynamodb::types::AttributeValue::S(value.into()),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_connection_comes_with_a_single_use_link() {
+    let stack = Stack::get();
+    let t = tenant().await;
+    let c = consumer(&t.admin).await;
+    let conn = connect(
+        &t.admin,
+        &c,
+        json!({"name": "Books", "metadata": {"team": "finance"}}),
+    )
+    .await;
+    assert!(conn["id"].as_str().unwrap().starts_with("conn_"));
+    assert_eq!(conn["status"], "pending");
+    assert_eq!(conn["consumer_id"], c.as_str());
+    assert_eq!(
+        conn["integration_id"],
+        Value::Null,
+        "no integration: the link shows the marketplace"
+    );
+    assert_eq!(conn["has_credentials"], false);
+    assert_eq!(conn["metadata"], json!({"team": "finance"}));
+    let link = &conn["link"];
+    assert_eq!(link["status"], "waiting");
+    assert_eq!(link["connection_id"], conn["id"]);
+    assert_eq!(lifetime(link), 1800, "default lifetime");
+    let url = link["url"].as_str().unwrap();
+    let prefix = format!(
+        "{}/connect/{}?token=",
+        stack.api_base_url,
+        link["id"].as_str().unwrap()
+    );
+    assert!(url.starts_with(&prefix), "{url}");
+    let token = &url[prefix.len()..];
+    assert_eq!(token.len(), 43, "256 random bits");
+
+    assert!(
+        table_mentions(token).await.is_empty(),
+        "the token is stored only as a hash"
+    );
+
+    let got = t
+        .member
+        .get(&format!("/v1/connections/{}", conn["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(got.status, 200);
+    let mut without_link = conn.clone();
+    without_link.as_object_mut().unwrap().remove("link");
+    assert_eq!(got.json(), without_link);
+
+    let l = t
+        .member
+        .get(&format!("/v1/links/{}", link["id"].as_str().unwrap()))
+        .await
+        .json();
+    assert!(
+        l.get("url").is_none(),
+        "the URL (and its token) is shown only at creation"
+    );
+    assert_eq!(l["status"], "waiting");
+}
+
+#[tokio::test]
+async fn integrations_and_lifetimes_are_validated() {
+    let t = tenant().await;
+    let c = consumer(&t.admin).await;
+    let path = format!("/v1/consumers/{c}/connections");
+    let stripe = t
+        .admin
+        .post("/v1/integrations", &json!({"provider": "stripe"}))
+        .await
+        .json();
+    let sentry = t
+        .admin
+        .post(
+            "/v1/integrations",
+            &json!({"provider": "sentry", "status": "inactive"}),
+        )
+        .await
+        .json();
+
+    let with = connect(&t.admin, &c, json!({"name": "Payments", "integration_id": stripe["id"], "link_ttl_seconds": 600, "redirect": true})).await;
+    assert_eq!(with["provider"], "stripe");
+    assert_eq!(with["link"]["integration_id"], stripe["id"]);
+    assert_eq!(with["link"]["redirect"], true);
+    assert_eq!(lifetime(&with["link"]), 600);
+
+    let cases: Vec<(Value, &str)> = vec![
+        (json!({}), "name"),
+        (json!({"name": ""}), "name"),
+        (
+            json!({"name": "x", "integration_id": sentry["id"]}),
+            "integration_id",
+        ),
+        (
+            json!({"name": "x", "integration_id": "int_0193a1b2c3d47000800000000000000a"}),
+            "integration_id",
+        ),
+        (
+            json!({"name": "x", "integration_id": "stripe"}),
+            "integration_id",
+        ),
+        (
+            json!({"name": "x", "link_ttl_seconds": 299}),
+            "link_ttl_seconds",
+        ),
+        (
+            json!({"name": "x", "link_ttl_seconds": 604801}),
+            "link_ttl_seconds",
+        ),
+        (json!({"name": "x", "redirect": "yes"}), "redirect"),
+        (
+            json!({"name": "x", "redirect_url": "http://evil.example"}),
+            "redirect_url",
+        ),
+        (json!({"name": "x", "metadata": [1]}), "metadata"),
+        (json!({"name": "x", "status": "active"}), "status"),
+    ];
+    for (body, field) in cases {
+        assert_validation(&t.admin.post(&path, &body).await, &[field]);
+    }
+    let other_tenant = tenant().await;
+    let foreign = other_tenant
+        .admin
+        .post("/v1/integrations", &json!({"provider": "stripe"}))
+        .await
+        .json();
+    assert_validation(
+        &t.admin
+            .post(
+                &path,
+                &json!({"name": "x", "integration_id": foreign["id"]}),
+            )
+            .await,
+        &["integration_id"],
+    );
+
+    // The tenant's default lifetime applies when the request names none.
+    t.admin
+        .patch("/v1/settings", &json!({"default_link_ttl_seconds": 7200}))
+        .await;
+    assert_eq!(
+        lifetime(&connect(&t.admin, &c, json!({"name": "Later"})).await["link"]),
+        7200
+    );
+
+    let listed = t.admin.get(&path).await.json();
+    assert_eq!(
+        listed["data"].as_array().unwrap().len(),
+        2,
+        "refused requests wrote nothing"
+    );
+}
+
+#[tokio::test]
+async fn connections_need_a_consumer_of_the_tenant() {
+    let a = tenant().await;
+    let b = tenant().await;
+    let c = consumer(&a.admin).await;
+    for r in [
+        b.admin
+            .post(
+                &format!("/v1/consumers/{c}/connections"),
+                &json!({"name": "x"}),
+            )
+            .await,
+        b.admin.get(&format!("/v1/consumers/{c}/connections")).await,
+        a.admin
+            .post(
+                "/v1/consumers/csm_0193a1b2c3d47000800000000000000a/connections",
+                &json!({"name": "x"}),
+            )
+            .await,
+        a.admin
+            .post("/v1/consumers/nope/connections", &json!({"name": "x"}))
+            .await,
+    ] {
+        assert_eq!(r.status, 404, "{}", r.text);
+        assert_eq!(r.error_code(), "not_found");
+    }
+    let conn = connect(&a.admin, &c, json!({"name": "Mine"})).await;
+    for path in [
+        format!("/v1/connections/{}", conn["id"].as_str().unwrap()),
+        format!("/v1/links/{}", conn["link"]["id"].as_str().unwrap()),
+    ] {
+        assert_eq!(b.admin.get(&path).await.status, 404);
+        assert_eq!(b.admin.delete(&path).await.status, 404);
+    }
+    assert_eq!(
+        b.admin
+            .patch(
+                &format!("/v1/connections/{}", conn["id"].as_str().unwrap()),
+                &json!({"name": "stolen"})
+            )
+            .await
+            .status,
+        404
+    );
+    assert_eq!(b.admin.get("/v1/links").await.json()["data"], json!([]));
+    assert_eq!(
+        a.admin
+            .get(&format!("/v1/connections/{}", conn["id"].as_str().unwrap()))
+            .await
+            .json()["name"],
+        "Mine"
+    );
+
+    assert_eq!(
+        a.member
+            .post(
+                &format!("/v1/consumers/{c}/connections"),
+                &json!({"name": "x"})
+            )
+            .await
+            .status,
+        403
+    );
+    let cpath = format!("/v1/connections/{}", conn["id"].as_str().unwrap());
+    assert_eq!(
+        a.member.patch(&cpath, &json!({"name": "x"})).await.status,
+        403
+    );
+    assert_eq!(a.member.delete(&cpath).await.status, 403);
+    assert_eq!(
+        a.member
+            .post(&format!("{cpath}/links"), &json!({}))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        a.member
+            .delete(&format!(
+                "/v1/links/{}",
+                conn["link"]["id"].as_str().unwrap()
+            ))
+            .await
+            .status,
+        403
+    );
+}
+
+#[tokio::test]
+async fn a_consumers_connections_list_newest_first_in_pages() {
+    let t = tenant().await;
+    let c = consumer(&t.admin).await;
+    let other = consumer(&t.admin).await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(
+            connect(&t.admin, &c, json!({"name": format!("C{i}")})).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    connect(&t.admin, &other, json!({"name": "elsewhere"})).await;
+    ids.reverse();
+    let mut seen = Vec::new();
+    let mut path = format!("/v1/consumers/{c}/connections?limit=2");
+    loop {
+        let body = t.member.get(&path).await.json();
+        seen.extend(
+            body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_str().unwrap().to_owned()),
+        );
+        match body["next_cursor"].as_str() {
+            Some(cur) => path = format!("/v1/consumers/{c}/connections?limit=2&cursor={cur}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids);
+    assert_eq!(
+        t.member
+            .get(&format!("/v1/consumers/{c}/connections?cursor=bad"))
+            .await
+            .status,
+        400
+    );
+}
+
+#[tokio::test]
+async fn connections_update_with_shallow_metadata_merge() {
+    let t = tenant().await;
+    let c = consumer(&t.admin).await;
+    let conn = connect(
+        &t.admin,
+        &c,
+        json!({"name": "Old", "metadata": {"a": 1, "b": 2}}),
+    )
+    .await;
+    let path = format!("/v1/connections/{}", conn["id"].as_str().unwrap());
+    let r = t
+        .admin
+        .patch(&path, &json!({"name": "New", "disabled": true, "redirect_url": "https://acme.example/conn", "metadata": {"b": null, "c": 3}}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let u = r.json();
+    assert_eq!(u["name"], "New");
+    assert_eq!(u["disabled"], true);
+    assert_eq!(u["redirect_url"], "https://acme.example/conn");
+    assert_eq!(u["metadata"], json!({"a": 1, "c": 3}));
+    for (body, field) in [
+        (json!({"name": null}), "name"),
+        (json!({"disabled": "no"}), "disabled"),
+        (json!({"status": "active"}), "status"),
+        (json!({"integration_id": null}), "integration_id"),
+    ] {
+        assert_validation(&t.admin.patch(&path, &body).await, &[field]);
+    }
+    assert_eq!(t.admin.get(&path).await.json(), u);
+}
+
+#[tokio::test]
+async fn a_new_link_revokes_the_open_one_and_keeps_the_connection() {
+    let t = tenant().await;
+    let c = consumer(&t.admin).await;
+    let conn = connect(&t.admin, &c, json!({"name": "Resend"})).await;
+    let cpath = format!("/v1/connections/{}", conn["id"].as_str().unwrap());
+    let old = conn["link"]["id"].as_str().unwrap().to_owned();
+
+    let r = t
+        .admin
+        .raw(Method::POST, &format!("{cpath}/links"), None, &[])
+        .await;
+    assert_eq!(r.status, 201, "an empty body is fine: {}", r.text);
+    let fresh = r.json();
+    assert_ne!(fresh["id"], old.as_str());
+    assert_eq!(fresh["connection_id"], conn["id"]);
+    assert!(fresh["url"]
+        .as_str()
+        .unwrap()
+        .contains(fresh["id"].as_str().unwrap()));
+    assert_eq!(
+        t.admin.get(&format!("/v1/links/{old}")).await.json()["status"],
+        "revoked"
+    );
+
+    let custom = t
+        .admin
+        .post(
+            &format!("{cpath}/links"),
+            &json!({"link_ttl_seconds": 900, "redirect": true}),
+        )
+        .await
+        .json();
+    assert_eq!(lifetime(&custom), 900);
+    assert_eq!(
+        t.admin
+            .get(&format!("/v1/links/{}", fresh["id"].as_str().unwrap()))
+            .await
+            .json()["status"],
+        "revoked"
+    );
+    assert_validation(
+        &t.admin
+            .post(&format!("{cpath}/links"), &json!({"link_ttl_seconds": 5}))
+            .await,
+        &["link_ttl_seconds"],
+    );
+    assert_validation(
+        &t.admin
+            .post(&format!("{cpath}/links"), &json!({"name": "x"}))
+            .await,
+        &["name"],
+    );
+    assert_eq!(
+        t.admin.get(&cpath).await.json()["id"],
+        conn["id"],
+        "same connection id"
+    );
+    let waiting = t.admin.get("/v1/links?status=waiting").await.json();
+    assert_eq!(
+        waiting["data"].as_array().unwrap().len(),
+        1,
+        "only the newest link is open"
+    );
+}
+
+#[tokio::test]
+async fn revoking_a_connection_keeps_a_tombstone_and_announces_it() {
+    let t = tenant().await;
+    let c = consumer(&t.admin).await;
+    let conn = connect(&t.admin, &c, json!({"name": "Bye"})).await;
+    let cpath = format!("/v1/connections/{}", conn["id"].as_str().unwrap());
+    let r = t.admin.delete(&cpath).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let gone = r.json();
+    assert_eq!(gone["status"], "revoked");
+    assert_eq!(gone["has_credentials"], false);
+    assert!(gone["revoked_at"].is_string());
+    assert_eq!(
+        t.admin
+            .get(&format!(
+                "/v1/links/{}",
+                conn["link"]["id"].as_str().unwrap()
+            ))
+            .await
+            .json()["status"],
+        "revoked"
+    );
+    assert_eq!(
+        t.admin.get(&cpath).await.json(),
+        gone,
+        "kept as a tombstone"
+    );
+    assert_eq!(
+        t.admin.delete(&cpath).await.json(),
+        gone,
+        "revoking again changes nothing"
+    );
+    for r in [
+        t.admin.patch(&cpath, &json!({"name": "back"})).await,
+        t.admin.post(&format!("{cpath}/links"), &json!({})).await,
+    ] {
+        assert_eq!(r.status, 409, "{}", r.text);
+        assert_eq!(r.error_code(), "conflict");
+    }
+    let events = table_mentions("connection.revoked").await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.contains(conn["id"].as_str().unwrap()))
+            .count(),
+        1,
+        "one outbox event"
+    );
+}
+
+#[tokio::test]
+async fn link_status_expiry_and_revocation() {
+    let t = tenant().await;
+    let c = consumer(&t.admin).await;
+    let a = connect(&t.admin, &c, json!({"name": "A"})).await;
+    let b = connect(&t.admin, &c, json!({"name": "B"})).await;
+    let d = connect(&t.admin, &c, json!({"name": "D"})).await;
+    let (la, lb, ld) = (
+        a["link"]["id"].as_str().unwrap(),
+        b["link"]["id"].as_str().unwrap(),
+        d["link"]["id"].as_str().unwrap(),
+    );
+
+    // Expiry is read from expires_at, whatever TTL deletion has or has not done.
+    set_link(la, "expires_at", "2020-01-01T00:00:00.000Z").await;
+    assert_eq!(
+        t.member.get(&format!("/v1/links/{la}")).await.json()["status"],
+        "expired"
+    );
+    set_link(ld, "status", "granted").await;
+
+    let r = t.admin.delete(&format!("/v1/links/{lb}")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["status"], "revoked");
+    assert_eq!(
+        t.admin.delete(&format!("/v1/links/{lb}")).await.json()["status"],
+        "revoked"
+    );
+    let used = t.admin.delete(&format!("/v1/links/{ld}")).await;
+    assert_eq!(used.status, 409, "{}", used.text);
+    let expired = t.admin.delete(&format!("/v1/links/{la}")).await;
+    assert_eq!(expired.status, 200);
+
+    let by = |status: &'static str| {
+        let api = t.member.clone();
+        async move {
+            let body = api.get(&format!("/v1/links?status={status}")).await.json();
+            body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(by("granted").await, [ld]);
+    assert_eq!(by("revoked").await, [lb, la]);
+    assert!(by("waiting").await.is_empty());
+
+    let e = connect(&t.admin, &c, json!({"name": "E"})).await;
+    let le = e["link"]["id"].as_str().unwrap().to_owned();
+    set_link(&le, "expires_at", "2020-01-01T00:00:00.000Z").await;
+    assert_eq!(by("expired").await, [le.as_str()]);
+    let page = t.member.get("/v1/links?limit=2").await.json();
+    assert_eq!(page["data"].as_array().unwrap().len(), 2);
+    let next = t
+        .member
+        .get(&format!(
+            "/v1/links?limit=2&cursor={}",
+            page["next_cursor"].as_str().unwrap()
+        ))
+        .await
+        .json();
+    assert_eq!(next["data"].as_array().unwrap().len(), 2);
+    for bad in ["status=open", "limit=500", "cursor=xyz"] {
+        assert_eq!(
+            t.member.get(&format!("/v1/links?{bad}")).await.status,
+            400,
+            "{bad}"
+        );
+    }
+    assert_eq!(t.member.get("/v1/links/lnk_nope").await.status, 404);
+}
+
+#[tokio::test]
+async fn connection_creates_replay_without_storing_the_token() {
+    let t = tenant().await;
+    let c = consumer(&t.admin).await;
+    let path = format!("/v1/consumers/{c}/connections");
+    let body = b"{\"name\": \"Once\"}".to_vec();
+    let first = t
+        .admin
+        .raw(
+            Method::POST,
+            &path,
+            Some(("application/json", body.clone())),
+            &[("Idempotency-Key", "conn-1")],
+        )
+        .await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let again = t
+        .admin
+        .raw(
+            Method::POST,
+            &path,
+            Some(("application/json", body)),
+            &[("Idempotency-Key", "conn-1")],
+        )
+        .await;
+    assert_eq!(again.status, 201, "{}", again.text);
+    assert_eq!(again.json(), first.json(), "the same link, token included");
+    let url = first.json()["link"]["url"].as_str().unwrap().to_owned();
+    let token = url.split("token=").nth(1).unwrap().to_owned();
+    assert!(
+        table_mentions(&token).await.is_empty(),
+        "the replayable response is sealed"
+    );
+    assert_eq!(
+        t.admin.get(&path).await.json()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
