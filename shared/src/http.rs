@@ -69,6 +69,32 @@ impl Call {
         format!("https://{domain}")
     }
 
+    /// One query parameter, leniently: public pages ignore parameters they do not know
+    /// (tracking parameters added by mail clients, say).
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.req
+            .query_string_parameters_ref()
+            .and_then(|q| q.first(name))
+            .map(String::from)
+    }
+
+    /// A form-encoded body (first value of each name), if it is one and not over `limit`.
+    pub fn form_body(&self, limit: usize) -> Option<std::collections::HashMap<String, String>> {
+        let bytes: &[u8] = self.req.body().as_ref();
+        let is_form = self
+            .header(header::CONTENT_TYPE.as_str())
+            .map(|ct| ct.split(';').next().unwrap_or_default().trim())
+            .is_some_and(|mime| mime.eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+        if !is_form || bytes.len() > limit {
+            return None;
+        }
+        let mut out = std::collections::HashMap::new();
+        for (k, v) in url::form_urlencoded::parse(bytes) {
+            out.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+        }
+        Some(out)
+    }
+
     pub fn body_is_empty(&self) -> bool {
         let bytes: &[u8] = self.req.body().as_ref();
         bytes.iter().all(u8::is_ascii_whitespace)

@@ -10,6 +10,7 @@
 pub mod api_key;
 pub mod app;
 pub mod config;
+pub mod connect;
 pub mod connection;
 pub mod consumer;
 pub mod cursor;

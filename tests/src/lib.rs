@@ -13,6 +13,14 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+/// Redirects are part of what the tests check, so they are never followed.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client")
+}
+
 /// The repository root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -63,7 +71,7 @@ impl Stack {
         Api {
             base: self.api_base_url.clone(),
             key: Some(key.to_owned()),
-            http: reqwest::Client::new(),
+            http: client(),
         }
     }
 
@@ -71,8 +79,34 @@ impl Stack {
         Api {
             base: self.api_base_url.clone(),
             key: None,
-            http: reqwest::Client::new(),
+            http: client(),
         }
+    }
+
+    /// The tenant's outbox events of one type, oldest first, as their `detail` JSON.
+    pub async fn events(&self, tenant: &TenantId, kind: &str) -> Vec<Value> {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let store = self.store().await;
+        let out = store
+            .client()
+            .query()
+            .table_name(store.table())
+            .key_condition_expression("pk = :pk AND begins_with(sk, :evt)")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("T#{tenant}")))
+            .expression_attribute_values(":evt", AttributeValue::S("EVT#".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("query events");
+        out.items()
+            .iter()
+            .filter(|i| {
+                i.get("type")
+                    .and_then(|t| t.as_s().ok())
+                    .is_some_and(|t| t == kind)
+            })
+            .map(|i| serde_json::from_str(i["detail"].as_s().unwrap()).unwrap())
+            .collect()
     }
 
     /// A fresh tenant with one admin and one member key, so tests never share state.

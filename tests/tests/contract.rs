@@ -140,9 +140,12 @@ fn read_only_routes_get_read_only_table_access() {
         let binary = res["Metadata"]["BuildProperties"]["Binary"]
             .as_str()
             .unwrap();
-        let read_only = methods
-            .get(binary)
-            .is_some_and(|m| m.iter().all(|m| m == "GET"));
+        // Opening a link is a GET that records the first open (opened_at, link.opened).
+        let records_on_read = ["connect-page"];
+        let read_only = !records_on_read.contains(&binary)
+            && methods
+                .get(binary)
+                .is_some_and(|m| m.iter().all(|m| m == "GET"));
         let policies = res["Properties"]["Policies"]
             .as_sequence()
             .cloned()

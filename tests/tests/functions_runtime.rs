@@ -11,7 +11,12 @@ enum Needs {
     Integration,
     Connection,
     Link,
+    /// An open link to a Stripe integration, with its token.
+    OpenLink,
 }
+
+const SAMPLE_TOKEN: &str = "sampleTokenSampleTokenSampleTokenSampleTok0";
+const SAMPLE_INTEGRATION: &str = "int_0193a1b2c3d47000800000000000000b";
 
 /// What each function must answer to its sample, and a check of the body.
 fn expectation(function: &str) -> (Needs, u16, fn(&Value)) {
@@ -79,6 +84,8 @@ fn expectation(function: &str) -> (Needs, u16, fn(&Value)) {
         }),
         "links-get" => (Needs::Link, 200, |b| assert_eq!(b["status"], "waiting")),
         "links-revoke" => (Needs::Link, 200, |b| assert_eq!(b["status"], "revoked")),
+        "connect-page" => (Needs::OpenLink, 200, |_| {}),
+        "connect-submit" => (Needs::OpenLink, 200, |_| {}),
         "settings-get" => (Needs::Nothing, 200, |b| {
             assert_eq!(b["default_link_ttl_seconds"], 1800)
         }),
@@ -121,8 +128,48 @@ async fn every_sample_event_runs_through_its_real_binary() {
         if event["headers"].get("authorization").is_some() {
             event["headers"]["authorization"] = json!(format!("Bearer {}", tenant.admin.raw_key()));
         }
+        if let Needs::OpenLink = needs {
+            let integration = created_id(
+                &tenant.admin,
+                "/v1/integrations",
+                json!({"provider": "stripe"}),
+            )
+            .await;
+            let consumer = created_id(
+                &tenant.admin,
+                "/v1/consumers",
+                json!({"name": "Sample consumer"}),
+            )
+            .await;
+            let r = tenant
+                .admin
+                .post(
+                    &format!("/v1/consumers/{consumer}/connections"),
+                    &json!({"name": "Sample", "integration_id": integration}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            let link = r.json()["link"].clone();
+            let token = link["url"]
+                .as_str()
+                .unwrap()
+                .split("token=")
+                .nth(1)
+                .unwrap()
+                .to_owned();
+            let old_id = event["pathParameters"]["link_id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let text = event
+                .to_string()
+                .replace(&old_id, link["id"].as_str().unwrap())
+                .replace(SAMPLE_TOKEN, &token)
+                .replace(SAMPLE_INTEGRATION, &integration);
+            event = serde_json::from_str(&text).unwrap();
+        }
         let id = match needs {
-            Needs::Nothing => None,
+            Needs::Nothing | Needs::OpenLink => None,
             Needs::Consumer => Some(
                 created_id(&tenant.admin, "/v1/consumers", json!({"name": "Sample consumer", "metadata": {"plan": "free", "trial": true, "region": "eu"}})).await,
             ),
@@ -148,7 +195,16 @@ async fn every_sample_event_runs_through_its_real_binary() {
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert_eq!(answer["statusCode"], status, "{}: {answer}", path.display());
         let body = answer["body"].as_str().unwrap_or_default();
-        if status != 204 {
+        if let Needs::OpenLink = needs {
+            let content_type = answer["headers"]["content-type"]
+                .as_str()
+                .or(answer["multiValueHeaders"]["content-type"][0].as_str());
+            assert_eq!(content_type, Some("text/html; charset=utf-8"), "{answer}");
+            assert!(body.contains("<html") && body.contains("Stripe"), "{body}");
+            if function == "connect-submit" {
+                assert!(body.contains("now connected"), "{body}");
+            }
+        } else if status != 204 {
             let body: Value = serde_json::from_str(body)
                 .unwrap_or_else(|e| panic!("{}: body not JSON ({e})", path.display()));
             check(&body);

@@ -1,0 +1,667 @@
+//! The hosted connect page: what the tenant's customer sees when opening a link.
+//!
+//! `GET /connect/{link_id}?token=…` shows the marketplace (no integration chosen yet), the
+//! provider's form (API key and basic providers) or a "Continue with …" button (OAuth).
+//! Opening never consumes a link (mail scanners open links); only a valid submission does,
+//! in one transaction with activating the connection and writing the outbox event.
+//! The pages work without JavaScript, load nothing from other origins and send a strict
+//! Content-Security-Policy.
+
+use crate::connection::{self, Connection};
+use crate::error::ApiError;
+use crate::event;
+use crate::http::{serve, Access, Call};
+use crate::id::{IntegrationId, LinkId};
+use crate::integration::{self, Integration};
+use crate::link::{self, Link, Status};
+use crate::provider::{catalog, AuthMode, Provider};
+use crate::redirect_url::RedirectUrl;
+use crate::secret::sha256_hex;
+use crate::store::{key, s, TxOutcome};
+use crate::{settings, time, App};
+use askama::Template;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use lambda_http::http::{header, HeaderValue, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
+
+const CSS: &str = "*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1a1a1a;background:#f5f6f8}main{max-width:32rem;margin:2rem auto;padding:2rem 1.5rem;background:#fff;border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.12)}h1{font-size:1.5rem;margin:.5rem 0 1rem}.logo{display:block;border-radius:12px}.message{color:#333}.cards{list-style:none;padding:0;margin:0;display:grid;gap:.75rem}.card{display:flex;gap:1rem;align-items:center;padding:.75rem 1rem;border:1px solid #c9ced6;border-radius:10px;color:inherit;text-decoration:none}.card:hover,.card:focus{border-color:#2457c5;outline:2px solid #2457c5}.card img{border-radius:8px}.card span{display:flex;flex-direction:column}.card small{color:#4a4f57}.field{margin:0 0 1rem}label{display:block;font-weight:600;margin-bottom:.25rem}input,select{width:100%;padding:.6rem .7rem;font:inherit;border:1px solid #767c85;border-radius:8px}input:focus,select:focus{outline:3px solid #2457c5;outline-offset:1px}.help{display:block;color:#4a4f57;font-size:.875rem}.field-error,.error{color:#a4161a;font-weight:600}.field-error{display:block;font-size:.875rem}button,.button{display:inline-block;width:100%;padding:.75rem 1rem;font:inherit;font-weight:600;color:#fff;background:#2457c5;border:0;border-radius:8px;text-align:center;text-decoration:none;cursor:pointer}button:focus,.button:focus{outline:3px solid #0b1f4d;outline-offset:2px}.secondary{color:#2457c5}footer{text-align:center;color:#4a4f57;font-size:.8rem;margin:1rem}";
+const MAX_FORM_BYTES: usize = 32 * 1024;
+
+fn content_security_policy(local: bool) -> &'static str {
+    static POLICIES: OnceLock<(String, String)> = OnceLock::new();
+    let (deployed, local_policy) = POLICIES.get_or_init(|| {
+        let hash = STANDARD.encode(sha2_digest(CSS.as_bytes()));
+        let base = format!(
+            "default-src 'none'; style-src 'sha256-{hash}'; img-src data:; base-uri 'none'; frame-ancestors 'none'; form-action 'self' https:"
+        );
+        (base.clone(), format!("{base} http://localhost:* http://127.0.0.1:*"))
+    });
+    if local {
+        local_policy
+    } else {
+        deployed
+    }
+}
+
+fn sha2_digest(bytes: &[u8]) -> Vec<u8> {
+    hex::decode(sha256_hex(bytes)).unwrap_or_default()
+}
+
+struct Card {
+    name: String,
+    category: String,
+    logo: String,
+    href: String,
+}
+
+struct FieldView {
+    name: String,
+    label: String,
+    secret: bool,
+    value: String,
+    help: Option<String>,
+    placeholder: Option<String>,
+    options: Vec<String>,
+    error: Option<String>,
+}
+
+struct FormView {
+    action: String,
+    token: String,
+    integration_id: String,
+    provider_name: String,
+    fields: Vec<FieldView>,
+    error: Option<String>,
+}
+
+struct OAuthView {
+    href: String,
+    provider_name: String,
+}
+
+#[derive(Template)]
+#[template(path = "connect.html")]
+struct Page {
+    title: String,
+    heading: String,
+    message: Option<String>,
+    logo: Option<String>,
+    cards: Vec<Card>,
+    form: Option<FormView>,
+    oauth: Option<OAuthView>,
+    back: Option<String>,
+    back_label: String,
+    css: &'static str,
+}
+
+impl Page {
+    fn new(heading: &str, message: Option<&str>) -> Page {
+        Page {
+            title: format!("{heading} · Linkgate"),
+            heading: heading.to_owned(),
+            message: message.map(String::from),
+            logo: None,
+            cards: Vec::new(),
+            form: None,
+            oauth: None,
+            back: None,
+            back_label: "Return to the application".into(),
+            css: CSS,
+        }
+    }
+}
+
+/// A rendered page or a browser redirect: every outcome of a public route is one of these.
+enum Outcome {
+    Page(StatusCode, Box<Page>),
+    Redirect(StatusCode, String),
+}
+
+fn page(status: StatusCode, heading: &str, message: &str) -> Outcome {
+    Outcome::Page(status, Box::new(Page::new(heading, Some(message))))
+}
+
+fn invalid() -> Outcome {
+    page(
+        StatusCode::NOT_FOUND,
+        "This link is not valid",
+        "Check that you opened the whole link from your message, or ask for a new one.",
+    )
+}
+
+fn respond(outcome: Outcome, local: bool) -> Response<Body> {
+    let (status, body, location) = match outcome {
+        Outcome::Page(status, page) => match page.render() {
+            Ok(html) => (status, html, None),
+            Err(e) => {
+                tracing::error!(error = %e, "connect page failed to render");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "<!doctype html><title>Error</title><p>Something went wrong.</p>".into(),
+                    None,
+                )
+            }
+        },
+        Outcome::Redirect(status, url) => (status, String::new(), Some(url)),
+    };
+    let mut resp = Response::new(Body::Text(body));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if let Ok(v) = HeaderValue::from_str(content_security_policy(local)) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    if let Some(v) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        h.insert(header::LOCATION, v);
+    }
+    resp
+}
+
+/// Turns a handler's result into a page; internal errors become a plain apology.
+fn finish(
+    result: Result<Outcome, ApiError>,
+    app: &App,
+    call: &Call,
+) -> Result<Response<Body>, ApiError> {
+    let outcome = result.unwrap_or_else(|e| {
+        tracing::error!(request_id = %call.request_id, error = %e, source = ?std::error::Error::source(&e), "connect page failed");
+        page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            "Nothing was saved. Please try again in a moment.",
+        )
+    });
+    Ok(respond(
+        outcome,
+        app.config.stage == crate::config::Stage::Local,
+    ))
+}
+
+pub async fn show(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    serve(
+        app,
+        req,
+        "connect.page",
+        Access::Public,
+        async |app, call| finish(show_page(app, call).await, app, call),
+    )
+    .await
+}
+
+pub async fn submit(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    serve(
+        app,
+        req,
+        "connect.submit",
+        Access::Public,
+        async |app, call| finish(submit_form(app, call).await, app, call),
+    )
+    .await
+}
+
+/// The link named by the path, if `token` is its token.
+async fn resolve(app: &App, call: &Call, token: Option<&str>) -> Result<Option<Link>, ApiError> {
+    let Some(id) = call.path_param("link_id").and_then(LinkId::parse) else {
+        return Ok(None);
+    };
+    let Some(token) = token.filter(|t| !t.is_empty() && t.len() <= 128) else {
+        return Ok(None);
+    };
+    Ok(link::get_any(&app.store, &id)
+        .await?
+        .filter(|l| l.token_matches(token)))
+}
+
+/// Where the browser goes after the flow: the link's URL, else the consumer's, else the
+/// tenant default.
+async fn redirect_target(app: &App, link: &Link) -> Result<Option<RedirectUrl>, ApiError> {
+    if let Some(u) = &link.redirect_url {
+        return Ok(Some(u.clone()));
+    }
+    if let Some(c) = crate::consumer::find(&app.store, &link.tenant_id, &link.consumer_id).await? {
+        if let Some(u) = c.redirect_url {
+            return Ok(Some(u));
+        }
+    }
+    Ok(settings::load(&app.store, &link.tenant_id)
+        .await?
+        .default_redirect_url)
+}
+
+fn with_params(url: &RedirectUrl, link: &Link, status: &str, expired: bool) -> String {
+    let mut u = match url::Url::parse(url.as_str()) {
+        Ok(u) => u,
+        Err(_) => return url.as_str().to_owned(),
+    };
+    {
+        let mut q = u.query_pairs_mut();
+        q.append_pair("consumerId", link.consumer_id.as_str());
+        q.append_pair("connectionId", link.connection_id.as_str());
+        q.append_pair("status", status);
+        if expired {
+            q.append_pair("isExpiredError", "true");
+        }
+    }
+    u.into()
+}
+
+/// The page (or redirect) for a link that can no longer be used, if it cannot.
+async fn closed(app: &App, link: &Link) -> Result<Option<Outcome>, ApiError> {
+    Ok(match link.status_at(time::now()) {
+        Status::Expired => {
+            if link.redirect {
+                if let Some(target) = redirect_target(app, link).await? {
+                    return Ok(Some(Outcome::Redirect(
+                        StatusCode::FOUND,
+                        with_params(&target, link, "expired", true),
+                    )));
+                }
+            }
+            Some(page(
+                StatusCode::GONE,
+                "This link has expired",
+                "For your security, connect links only work for a limited time. Ask for a new link.",
+            ))
+        }
+        Status::Revoked => Some(page(
+            StatusCode::GONE,
+            "This link is no longer valid",
+            "It was replaced or cancelled. If you received a newer link, use that one.",
+        )),
+        Status::Granted => Some(page(
+            StatusCode::OK,
+            "Already connected",
+            "This link was already used to connect your account. There is nothing more to do.",
+        )),
+        Status::Waiting | Status::WaitingOauth => None,
+    })
+}
+
+fn logo_uri(p: &Provider) -> String {
+    format!(
+        "data:image/svg+xml;base64,{}",
+        STANDARD.encode(p.logo_svg())
+    )
+}
+
+fn connect_href(link: &Link, token: &str, integration: Option<&IntegrationId>) -> String {
+    let mut href = format!("/connect/{}?token={}", link.id, urlencode(token));
+    if let Some(i) = integration {
+        href.push_str(&format!("&integration={i}"));
+    }
+    href
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The integration the customer connects: the link's own, or the one picked in the
+/// marketplace (which must be an active integration of the link's tenant).
+async fn chosen_integration(
+    app: &App,
+    link: &Link,
+    picked: Option<&str>,
+) -> Result<Option<Integration>, ApiError> {
+    let id = match (&link.integration_id, picked) {
+        (Some(id), _) => id.clone(),
+        (None, Some(raw)) => match IntegrationId::parse(raw) {
+            Some(id) => id,
+            None => return Ok(None),
+        },
+        (None, None) => return Ok(None),
+    };
+    Ok(integration::get(&app.store, &link.tenant_id, &id)
+        .await?
+        .filter(Integration::is_active))
+}
+
+fn form_view(
+    link: &Link,
+    token: &str,
+    integration: &Integration,
+    provider: &Provider,
+    values: &HashMap<String, String>,
+    errors: &BTreeMap<String, String>,
+) -> FormView {
+    let fields = provider
+        .connection_fields
+        .iter()
+        .chain(&provider.credential_fields)
+        .map(|f| FieldView {
+            name: f.name.clone(),
+            label: f.label.clone(),
+            secret: f.secret,
+            // secrets are never sent back, even to their owner
+            value: if f.secret {
+                String::new()
+            } else {
+                values.get(&f.name).cloned().unwrap_or_default()
+            },
+            help: f.help.clone(),
+            placeholder: f.placeholder.clone(),
+            options: f.options.clone().unwrap_or_default(),
+            error: errors.get(&f.name).cloned(),
+        })
+        .collect();
+    FormView {
+        action: format!("/connect/{}", link.id),
+        token: token.to_owned(),
+        integration_id: integration.id().to_string(),
+        provider_name: provider.name.clone(),
+        fields,
+        error: (!errors.is_empty()).then(|| "Please correct the highlighted fields.".to_string()),
+    }
+}
+
+async fn show_page(app: &App, call: &Call) -> Result<Outcome, ApiError> {
+    let token = call.query_param("token");
+    let Some(link) = resolve(app, call, token.as_deref()).await? else {
+        return Ok(invalid());
+    };
+    let token = token.unwrap_or_default();
+    if let Some(outcome) = closed(app, &link).await? {
+        return Ok(outcome);
+    }
+    if link.opened_at.is_none() {
+        mark_opened(app, &link).await?;
+    }
+
+    let Some(integration) =
+        chosen_integration(app, &link, call.query_param("integration").as_deref()).await?
+    else {
+        if link.integration_id.is_some() {
+            return Ok(page(
+                StatusCode::CONFLICT,
+                "This connection is not available right now",
+                "The application has paused this integration. Please contact them.",
+            ));
+        }
+        let mut p = Page::new(
+            "Choose the software to connect",
+            Some("Pick one to continue. You can only connect one account with this link."),
+        );
+        for i in integration::active(&app.store, &link.tenant_id).await? {
+            let provider = i.provider()?;
+            p.cards.push(Card {
+                name: i.display_name()?,
+                category: provider.category.replace('_', " "),
+                logo: logo_uri(provider),
+                href: connect_href(&link, &token, Some(i.id())),
+            });
+        }
+        if p.cards.is_empty() {
+            p.message = Some("No software is available to connect yet. Please contact the application that sent you this link.".into());
+        }
+        return Ok(Outcome::Page(StatusCode::OK, Box::new(p)));
+    };
+    let provider = integration.provider()?;
+    let mut p = Page::new(&format!("Connect {}", integration.display_name()?), None);
+    p.logo = Some(logo_uri(provider));
+    if link.integration_id.is_none() {
+        p.back = Some(connect_href(&link, &token, None));
+        p.back_label = "Choose other software".into();
+    }
+    match provider.auth_mode {
+        AuthMode::Oauth2 => {
+            p.message = Some(format!(
+                "You will be asked to sign in to {} and allow access.",
+                provider.name
+            ));
+            let mut href = format!("/connect/{}/oauth?token={}", link.id, urlencode(&token));
+            if link.integration_id.is_none() {
+                href.push_str(&format!("&integration={}", integration.id()));
+            }
+            p.oauth = Some(OAuthView {
+                href,
+                provider_name: provider.name.clone(),
+            });
+        }
+        AuthMode::ApiKey | AuthMode::Basic => {
+            p.message = Some(format!("Enter the details from your {} account. They are encrypted and only used for this connection.", provider.name));
+            p.form = Some(form_view(
+                &link,
+                &token,
+                &integration,
+                provider,
+                &HashMap::new(),
+                &BTreeMap::new(),
+            ));
+        }
+    }
+    Ok(Outcome::Page(StatusCode::OK, Box::new(p)))
+}
+
+/// First open: record it and announce `link.opened`. Losing a race here is harmless.
+async fn mark_opened(app: &App, link: &Link) -> Result<(), ApiError> {
+    let now = time::format(&time::now());
+    let items = vec![
+        app.store.update_tx(
+            key(format!("LINK#{}", link.id), link::SK),
+            "SET opened_at = :now",
+            "attribute_not_exists(opened_at)",
+            &[(":now", s(&now))],
+            &[],
+        )?,
+        event::outbox(
+            &app.store,
+            &link.tenant_id,
+            event::LINK_OPENED,
+            json!({"link_id": link.id, "connection_id": link.connection_id, "consumer_id": link.consumer_id, "opened_at": now}),
+        )?,
+    ];
+    let _: TxOutcome = app.store.transact(items).await?;
+    Ok(())
+}
+
+async fn submit_form(app: &App, call: &Call) -> Result<Outcome, ApiError> {
+    let Some(form) = call.form_body(MAX_FORM_BYTES) else {
+        return Ok(page(
+            StatusCode::BAD_REQUEST,
+            "Something is wrong with this form",
+            "Please go back, reload the page and try again.",
+        ));
+    };
+    let token = form.get("token").cloned().unwrap_or_default();
+    let Some(link) = resolve(app, call, Some(&token)).await? else {
+        return Ok(invalid());
+    };
+    if let Some(outcome) = closed(app, &link).await? {
+        return Ok(outcome);
+    }
+    let Some(integration) =
+        chosen_integration(app, &link, form.get("integration_id").map(String::as_str)).await?
+    else {
+        return Ok(page(
+            StatusCode::BAD_REQUEST,
+            "Choose the software to connect",
+            "This software is not available. Go back and choose again.",
+        ));
+    };
+    let provider = integration.provider()?;
+    if provider.auth_mode == AuthMode::Oauth2 {
+        return Ok(page(
+            StatusCode::BAD_REQUEST,
+            "Use the sign-in button",
+            "This software connects by signing in, not with a form.",
+        ));
+    }
+    let Some(connection) =
+        connection::get(&app.store, &link.tenant_id, &link.connection_id).await?
+    else {
+        return Ok(invalid());
+    };
+    if connection.status == connection::Status::Revoked {
+        return Ok(page(
+            StatusCode::GONE,
+            "This link is no longer valid",
+            "The connection was cancelled by the application.",
+        ));
+    }
+
+    // Values arrive as f_<field>; only the provider's own fields are read.
+    let values: HashMap<String, String> = form
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("f_")
+                .map(|name| (name.to_owned(), v.clone()))
+        })
+        .collect();
+    let as_json =
+        |fields: &[crate::provider::Field]| -> serde_json::Map<String, serde_json::Value> {
+            fields
+                .iter()
+                .filter_map(|f| values.get(&f.name).map(|v| (f.name.clone(), json!(v))))
+                .collect()
+        };
+    let c = catalog()?;
+    let checked_conn = c.check_values(
+        provider,
+        &provider.connection_fields,
+        "",
+        &as_json(&provider.connection_fields),
+    );
+    let checked_cred = c.check_values(
+        provider,
+        &provider.credential_fields,
+        "",
+        &as_json(&provider.credential_fields),
+    );
+    let (connection_values, credential_values) = match (checked_conn, checked_cred) {
+        (Ok(a), Ok(b)) => (a, b),
+        (a, b) => {
+            let errors: BTreeMap<String, String> = a
+                .err()
+                .into_iter()
+                .chain(b.err())
+                .flatten()
+                .map(|e| (e.field, e.message))
+                .collect();
+            let mut p = Page::new(&format!("Connect {}", integration.display_name()?), None);
+            p.logo = Some(logo_uri(provider));
+            p.form = Some(form_view(
+                &link,
+                &token,
+                &integration,
+                provider,
+                &values,
+                &errors,
+            ));
+            return Ok(Outcome::Page(StatusCode::UNPROCESSABLE_ENTITY, Box::new(p)));
+        }
+    };
+
+    let secret = json!({
+        "auth_mode": provider.auth_mode,
+        "provider": provider.id,
+        "values": credential_values,
+        "connection_fields": connection_values,
+    });
+    let sealed = app
+        .sealer()?
+        .seal(
+            link.tenant_id.as_str(),
+            connection.id.as_str(),
+            secret.to_string().as_bytes(),
+        )
+        .await
+        .map_err(ApiError::internal)?;
+    activate(app, link, connection, &integration, sealed).await
+}
+
+/// One transaction: the link becomes granted (if still open), the connection active with
+/// its new credentials, and the outbox gets `connection.created` (first activation) or
+/// `connection.updated` (re-authentication of the same connection).
+async fn activate(
+    app: &App,
+    link: Link,
+    connection: Connection,
+    integration: &Integration,
+    sealed: String,
+) -> Result<Outcome, ApiError> {
+    let now = time::now();
+    let now_text = time::format(&now);
+    let first = connection.activated_at.is_none();
+    let next = Connection {
+        status: connection::Status::Active,
+        credentials_sealed: Some(sealed),
+        integration_id: Some(integration.id().clone()),
+        provider: Some(integration.provider_id().to_owned()),
+        open_link_id: None,
+        activated_at: connection
+            .activated_at
+            .clone()
+            .or_else(|| Some(now_text.clone())),
+        updated_at: now,
+        version: connection.version + 1,
+        ..connection.clone()
+    };
+    let kind = if first {
+        event::CONNECTION_CREATED
+    } else {
+        event::CONNECTION_UPDATED
+    };
+    let items = vec![
+        app.store.update_tx(
+            key(format!("LINK#{}", link.id), link::SK),
+            "SET #status = :granted, granted_at = :now, integration_id = :integration",
+            "#status IN (:waiting, :waiting_oauth) AND expires_at > :now",
+            &[
+                (":granted", s("granted")),
+                (":now", s(&now_text)),
+                (":integration", s(integration.id().as_str())),
+                (":waiting", s("waiting")),
+                (":waiting_oauth", s("waiting_oauth")),
+            ],
+            &[("#status", "status")],
+        )?,
+        app.store
+            .delete_tx(key(format!("LINK#{}", link.id), "EXPIRY"), None, &[])?,
+        next.replace_tx(&app.store, &connection)?,
+        event::outbox(
+            &app.store,
+            &link.tenant_id,
+            kind,
+            json!({"connection": next.to_json()?, "link_id": link.id, "change": if first { "activated" } else { "reauthenticated" }}),
+        )?,
+    ];
+    if let TxOutcome::Cancelled(_) = app.store.transact(items).await? {
+        // Someone else used, revoked or changed it first: show what it is now.
+        let current = link::get_any(&app.store, &link.id).await?;
+        return Ok(match current {
+            Some(l) => closed(app, &l).await?.unwrap_or_else(|| {
+                page(StatusCode::CONFLICT, "Please try again", "The connection changed while you were submitting. Reload the page and try again.")
+            }),
+            None => invalid(),
+        });
+    }
+    let target = redirect_target(app, &link).await?;
+    if let (true, Some(target)) = (link.redirect, &target) {
+        return Ok(Outcome::Redirect(
+            StatusCode::SEE_OTHER,
+            with_params(target, &link, "active", false),
+        ));
+    }
+    let mut p = Page::new(
+        "You're connected",
+        Some(&format!(
+            "Your {} account is now connected. You can close this page.",
+            integration.display_name()?
+        )),
+    );
+    p.logo = Some(logo_uri(integration.provider()?));
+    p.back = target.map(|t| with_params(&t, &link, "active", false));
+    Ok(Outcome::Page(StatusCode::OK, Box::new(p)))
+}

@@ -1,0 +1,634 @@
+//! End to end through the hosted connect page: the real binaries behind `cargo lambda
+//! watch`, DynamoDB and KMS on moto. Consumer → connection → open link → (marketplace) →
+//! submit → redirect → connection active → exactly one outbox event.
+
+use linkgate_tests::{Api, Reply, Stack, TestTenant};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const STRIPE_KEY: &str = "rk_test_51VerySecretRestrictedKey000000";
+
+struct Flow {
+    t: TestTenant,
+    consumer: String,
+    connection: Value,
+    /// `/connect/lnk_…?token=…`, relative to the API base.
+    path: String,
+    token: String,
+}
+
+impl Flow {
+    fn link_id(&self) -> &str {
+        self.connection["link"]["id"].as_str().unwrap()
+    }
+
+    fn connection_id(&self) -> &str {
+        self.connection["id"].as_str().unwrap()
+    }
+
+    fn public(&self) -> Api {
+        Stack::get().anonymous()
+    }
+
+    async fn open(&self) -> Reply {
+        self.public().get(&self.path).await
+    }
+
+    async fn submit(&self, fields: &[(&str, &str)]) -> Reply {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("token", &self.token);
+        for (k, v) in fields {
+            form.append_pair(k, v);
+        }
+        self.public()
+            .raw(
+                Method::POST,
+                &format!("/connect/{}", self.link_id()),
+                Some((
+                    "application/x-www-form-urlencoded",
+                    form.finish().into_bytes(),
+                )),
+                &[],
+            )
+            .await
+    }
+}
+
+async fn flow(integration: Option<&str>, extra: Value) -> Flow {
+    let t = Stack::get().tenant().await;
+    let consumer = t
+        .admin
+        .post(
+            "/v1/consumers",
+            &json!({"name": "Acme", "redirect_url": "https://acme.example/done"}),
+        )
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut body = json!({"name": "Accounting"});
+    if let Some(provider) = integration {
+        let i = t
+            .admin
+            .post("/v1/integrations", &json!({"provider": provider}))
+            .await;
+        assert_eq!(i.status, 201, "{}", i.text);
+        body["integration_id"] = i.json()["id"].clone();
+    }
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let r = t
+        .admin
+        .post(&format!("/v1/consumers/{consumer}/connections"), &body)
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let connection = r.json();
+    let url = connection["link"]["url"].as_str().unwrap().to_owned();
+    let path = url
+        .trim_start_matches(&Stack::get().api_base_url)
+        .to_owned();
+    let token = url.split("token=").nth(1).unwrap().to_owned();
+    Flow {
+        t,
+        consumer,
+        connection,
+        path,
+        token,
+    }
+}
+
+fn assert_safe_page(r: &Reply) {
+    assert_eq!(
+        r.headers.get("content-type").unwrap(),
+        "text/html; charset=utf-8"
+    );
+    assert_eq!(r.headers.get("referrer-policy").unwrap(), "no-referrer");
+    let csp = r
+        .headers
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        csp.starts_with("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert!(!r.text.contains("<script"), "pages work without JavaScript");
+    for attr in ["src=\"http", "href=\"//", "src=\"//", "url(http"] {
+        assert!(
+            !r.text.contains(attr),
+            "nothing loads from another origin ({attr})"
+        );
+    }
+    assert!(
+        r.text.contains("<meta name=\"viewport\""),
+        "usable on a phone"
+    );
+}
+
+async fn table_mentions(needle: &str) -> usize {
+    let store = Stack::get().store().await;
+    let mut hits = 0;
+    let mut start = None;
+    loop {
+        let page = store
+            .client()
+            .scan()
+            .table_name(store.table())
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        hits += page
+            .items()
+            .iter()
+            .filter(|i| format!("{i:?}").contains(needle))
+            .count();
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            return hits;
+        }
+    }
+}
+
+#[tokio::test]
+async fn api_key_flow_from_link_to_active_connection() {
+    let stack = Stack::get();
+    let f = flow(Some("stripe"), json!({"redirect": true})).await;
+
+    let page = f.open().await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert_safe_page(&page);
+    assert!(page.text.contains("Connect Stripe"));
+    assert!(
+        page.text.contains("type=\"password\""),
+        "secrets use password inputs"
+    );
+    assert!(
+        page.text.contains("<label for=\"f_secret_key\">"),
+        "every input is labelled"
+    );
+    assert_eq!(
+        f.open().await.status,
+        200,
+        "opening twice never consumes the link"
+    );
+    let link =
+        f.t.admin
+            .get(&format!("/v1/links/{}", f.link_id()))
+            .await
+            .json();
+    assert_eq!(link["status"], "waiting");
+    assert!(link["opened_at"].is_string());
+    assert_eq!(
+        stack.events(&f.t.id, "link.opened").await.len(),
+        1,
+        "announced once"
+    );
+
+    let bad = f
+        .submit(&[
+            (
+                "integration_id",
+                f.connection["integration_id"].as_str().unwrap(),
+            ),
+            ("f_secret_key", "sk_oops_not_a_key"),
+        ])
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    assert!(bad.text.contains("does not look like a valid"));
+    assert!(
+        !bad.text.contains("sk_oops_not_a_key"),
+        "secrets are never echoed"
+    );
+    assert_eq!(
+        f.t.admin
+            .get(&format!("/v1/links/{}", f.link_id()))
+            .await
+            .json()["status"],
+        "waiting"
+    );
+
+    let ok = f
+        .submit(&[
+            (
+                "integration_id",
+                f.connection["integration_id"].as_str().unwrap(),
+            ),
+            ("f_secret_key", STRIPE_KEY),
+        ])
+        .await;
+    assert_eq!(ok.status, 303, "{}", ok.text);
+    let location = url::Url::parse(ok.headers.get("location").unwrap().to_str().unwrap()).unwrap();
+    assert_eq!(
+        location.host_str(),
+        Some("acme.example"),
+        "the consumer's redirect URL"
+    );
+    let params: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+    assert_eq!(params["consumerId"], f.consumer);
+    assert_eq!(params["connectionId"], f.connection_id());
+    assert_eq!(params["status"], "active");
+    assert!(!params.contains_key("isExpiredError"));
+
+    let conn =
+        f.t.admin
+            .get(&format!("/v1/connections/{}", f.connection_id()))
+            .await
+            .json();
+    assert_eq!(conn["status"], "active");
+    assert_eq!(conn["has_credentials"], true);
+    assert_eq!(conn["provider"], "stripe");
+    assert!(conn["activated_at"].is_string());
+    let link =
+        f.t.admin
+            .get(&format!("/v1/links/{}", f.link_id()))
+            .await
+            .json();
+    assert_eq!(link["status"], "granted");
+    assert_eq!(link["connection_id"], f.connection_id());
+
+    let created = stack.events(&f.t.id, "connection.created").await;
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0]["data"]["connection"]["id"], f.connection_id());
+    assert_eq!(created[0]["tenant_id"], f.t.id.as_str());
+    assert!(created[0]["id"].as_str().unwrap().starts_with("evt_"));
+    assert_eq!(
+        table_mentions(STRIPE_KEY).await,
+        0,
+        "no plaintext secret in the table"
+    );
+
+    let used = f.open().await;
+    assert_eq!(used.status, 200);
+    assert!(used.text.contains("Already connected"));
+    let again = f
+        .submit(&[
+            (
+                "integration_id",
+                f.connection["integration_id"].as_str().unwrap(),
+            ),
+            ("f_secret_key", STRIPE_KEY),
+        ])
+        .await;
+    assert!(again.text.contains("Already connected"), "{}", again.text);
+    assert_eq!(
+        stack.events(&f.t.id, "connection.created").await.len(),
+        1,
+        "a used link does nothing"
+    );
+}
+
+#[tokio::test]
+async fn marketplace_lists_active_integrations_and_leads_to_their_form() {
+    let f = flow(None, json!({})).await;
+    for (provider, status) in [
+        ("datadog", "active"),
+        ("sentry", "inactive"),
+        ("github", "active"),
+    ] {
+        let mut body = json!({"provider": provider, "status": status});
+        if provider == "github" {
+            body["client_id"] = json!("Iv1.x");
+            body["client_secret"] = json!("y");
+        }
+        assert_eq!(f.t.admin.post("/v1/integrations", &body).await.status, 201);
+    }
+    let page = f.open().await;
+    assert_eq!(page.status, 200);
+    assert_safe_page(&page);
+    assert!(page.text.contains("Choose the software to connect"));
+    assert!(page.text.contains("Datadog") && page.text.contains("GitHub"));
+    assert!(
+        !page.text.contains("Sentry"),
+        "inactive integrations are not offered"
+    );
+
+    let integrations = f.t.admin.get("/v1/integrations?status=active").await.json();
+    let id_of = |p: &str| {
+        integrations["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["provider"] == p)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let github = f
+        .public()
+        .get(&format!("{}&integration={}", f.path, id_of("github")))
+        .await;
+    assert!(
+        github.text.contains("Continue with GitHub"),
+        "OAuth providers get a sign-in button"
+    );
+    assert!(github
+        .text
+        .contains(&format!("/connect/{}/oauth?token=", f.link_id())));
+
+    let datadog_id = id_of("datadog");
+    let form = f
+        .public()
+        .get(&format!("{}&integration={datadog_id}", f.path))
+        .await;
+    assert!(form.text.contains("<select id=\"f_site\""));
+    assert_eq!(form.text.matches("type=\"password\"").count(), 2);
+
+    let missing = f
+        .submit(&[("integration_id", &datadog_id), ("f_site", "datadoghq.eu")])
+        .await;
+    assert_eq!(missing.status, 422);
+    assert!(
+        missing.text.contains("API key is required") && missing.text.contains("selected"),
+        "non-secret values are kept"
+    );
+
+    let ok = f
+        .submit(&[
+            ("integration_id", &datadog_id),
+            ("f_site", "datadoghq.eu"),
+            ("f_api_key", "0123456789abcdef0123456789abcdef"),
+            (
+                "f_application_key",
+                "0123456789abcdef0123456789abcdef01234567",
+            ),
+        ])
+        .await;
+    assert_eq!(ok.status, 200, "no redirect asked: a success page");
+    assert!(ok.text.contains("now connected"));
+    assert!(
+        ok.text.contains("https://acme.example/done?consumerId="),
+        "a way back to the application"
+    );
+    let conn =
+        f.t.admin
+            .get(&format!("/v1/connections/{}", f.connection_id()))
+            .await
+            .json();
+    assert_eq!(conn["provider"], "datadog");
+    assert_eq!(conn["status"], "active");
+    assert_eq!(
+        f.t.admin
+            .get(&format!("/v1/links/{}", f.link_id()))
+            .await
+            .json()["integration_id"],
+        datadog_id.as_str()
+    );
+
+    let sentry =
+        f.t.admin
+            .get("/v1/integrations?status=inactive")
+            .await
+            .json()["data"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let g = flow(None, json!({})).await;
+    let r = g
+        .submit(&[("integration_id", &sentry), ("f_auth_token", "x")])
+        .await;
+    assert_eq!(
+        r.status, 400,
+        "another tenant's or an inactive integration is refused"
+    );
+}
+
+#[tokio::test]
+async fn invalid_expired_and_revoked_links_get_clear_pages() {
+    let f = flow(Some("stripe"), json!({})).await;
+    let anon = f.public();
+    for path in [
+        format!("/connect/{}?token=wrong", f.link_id()),
+        format!("/connect/{}", f.link_id()),
+        "/connect/lnk_nope?token=x".to_string(),
+        format!(
+            "/connect/lnk_0193a1b2c3d47000800000000000000d?token={}",
+            f.token
+        ),
+    ] {
+        let r = anon.get(&path).await;
+        assert_eq!(r.status, 404, "{path}");
+        assert!(r.text.contains("This link is not valid"));
+        assert_safe_page(&r);
+    }
+    let wrong = Flow {
+        token: "wrong".into(),
+        ..flow(Some("stripe"), json!({})).await
+    };
+    assert_eq!(
+        wrong.submit(&[("f_secret_key", STRIPE_KEY)]).await.status,
+        404
+    );
+    let not_form = anon
+        .raw(
+            Method::POST,
+            &format!("/connect/{}", f.link_id()),
+            Some(("application/json", b"{}".to_vec())),
+            &[],
+        )
+        .await;
+    assert_eq!(not_form.status, 400);
+
+    // regenerate: the old link is revoked at once, the new one works
+    let fresh =
+        f.t.admin
+            .post(
+                &format!("/v1/connections/{}/links", f.connection_id()),
+                &json!({}),
+            )
+            .await
+            .json();
+    let old = f.open().await;
+    assert_eq!(old.status, 410);
+    assert!(old.text.contains("no longer valid"));
+    let fresh_path = fresh["url"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches(&Stack::get().api_base_url)
+        .to_owned();
+    assert_eq!(anon.get(&fresh_path).await.status, 200);
+
+    // expiry comes from expires_at, with and without redirect
+    for redirect in [false, true] {
+        let e = flow(Some("stripe"), json!({"redirect": redirect})).await;
+        backdate(e.link_id()).await;
+        let r = e.open().await;
+        if redirect {
+            assert_eq!(r.status, 302, "{}", r.text);
+            let location =
+                url::Url::parse(r.headers.get("location").unwrap().to_str().unwrap()).unwrap();
+            let params: std::collections::HashMap<_, _> =
+                location.query_pairs().into_owned().collect();
+            assert_eq!(params["isExpiredError"], "true");
+            assert_eq!(params["status"], "expired");
+            assert_eq!(params["connectionId"], e.connection_id());
+        } else {
+            assert_eq!(r.status, 410);
+            assert!(r.text.contains("This link has expired"));
+        }
+        let s = e
+            .submit(&[
+                (
+                    "integration_id",
+                    e.connection["integration_id"].as_str().unwrap(),
+                ),
+                ("f_secret_key", STRIPE_KEY),
+            ])
+            .await;
+        assert!(s.status == 410 || s.status == 302, "{}", s.status);
+        let conn =
+            e.t.admin
+                .get(&format!("/v1/connections/{}", e.connection_id()))
+                .await
+                .json();
+        assert_eq!(
+            conn["status"], "pending",
+            "an expired link activates nothing"
+        );
+    }
+}
+
+async fn backdate(link_id: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let store = Stack::get().store().await;
+    store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key("pk", AttributeValue::S(format!("LINK#{link_id}")))
+        .key("sk", AttributeValue::S("LINK".into()))
+        .update_expression("SET expires_at = :past")
+        .expression_attribute_values(
+            ":past",
+            AttributeValue::S("2020-01-01T00:00:00.000Z".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn reauthentication_keeps_the_connection_id_and_announces_an_update() {
+    let stack = Stack::get();
+    let f = flow(Some("stripe"), json!({})).await;
+    let integration = f.connection["integration_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        f.submit(&[
+            ("integration_id", &integration),
+            ("f_secret_key", STRIPE_KEY)
+        ])
+        .await
+        .status,
+        200
+    );
+    let fresh =
+        f.t.admin
+            .post(
+                &format!("/v1/connections/{}/links", f.connection_id()),
+                &json!({}),
+            )
+            .await
+            .json();
+    let g = Flow {
+        path: fresh["url"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches(&stack.api_base_url)
+            .to_owned(),
+        token: fresh["url"]
+            .as_str()
+            .unwrap()
+            .split("token=")
+            .nth(1)
+            .unwrap()
+            .to_owned(),
+        connection: json!({"id": f.connection_id(), "link": {"id": fresh["id"]}, "integration_id": integration}),
+        ..f
+    };
+    let conn =
+        g.t.admin
+            .get(&format!("/v1/connections/{}", g.connection_id()))
+            .await
+            .json();
+    assert_eq!(
+        conn["status"], "active",
+        "usable until the new link completes"
+    );
+    let r = g
+        .submit(&[
+            ("integration_id", &integration),
+            ("f_secret_key", "rk_live_51RotatedKey000000000000"),
+        ])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let after =
+        g.t.admin
+            .get(&format!("/v1/connections/{}", g.connection_id()))
+            .await
+            .json();
+    assert_eq!(after["id"], conn["id"]);
+    assert_eq!(
+        after["activated_at"], conn["activated_at"],
+        "first activation time kept"
+    );
+    assert_eq!(stack.events(&g.t.id, "connection.created").await.len(), 1);
+    let updated = stack.events(&g.t.id, "connection.updated").await;
+    assert_eq!(updated.len(), 1);
+    assert_eq!(updated[0]["data"]["change"], "reauthenticated");
+}
+
+#[tokio::test]
+async fn fifty_concurrent_submissions_consume_a_link_once() {
+    let stack = Stack::get();
+    let f = flow(Some("stripe"), json!({"redirect": true})).await;
+    let integration = f.connection["integration_id"].as_str().unwrap().to_owned();
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let api = f.public();
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("token", &f.token);
+        form.append_pair("integration_id", &integration);
+        form.append_pair("f_secret_key", &format!("rk_test_51Concurrent{i:020}"));
+        let body = form.finish().into_bytes();
+        let path = format!("/connect/{}", f.link_id());
+        tasks.push(tokio::spawn(async move {
+            api.raw(
+                Method::POST,
+                &path,
+                Some(("application/x-www-form-urlencoded", body)),
+                &[],
+            )
+            .await
+        }));
+    }
+    let mut connected = 0;
+    for task in tasks {
+        let r = task.await.unwrap();
+        match r.status.as_u16() {
+            303 => connected += 1,
+            200 => assert!(r.text.contains("Already connected"), "{}", r.text),
+            409 => assert!(r.text.contains("try again")),
+            other => panic!("unexpected {other}: {}", r.text),
+        }
+    }
+    assert_eq!(connected, 1, "exactly one submission wins");
+    assert_eq!(
+        stack.events(&f.t.id, "connection.created").await.len(),
+        1,
+        "exactly one event"
+    );
+    let conns =
+        f.t.admin
+            .get(&format!("/v1/consumers/{}/connections", f.consumer))
+            .await
+            .json();
+    assert_eq!(
+        conns["data"].as_array().unwrap().len(),
+        1,
+        "exactly one connection"
+    );
+}
