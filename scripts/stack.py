@@ -401,6 +401,7 @@ def up(reload):
         ).stdout
     )
     key = seeded["api_key"]["secret"]
+    link = demo_link(key)
     facts = {
         "api_base_url": API_URL,
         "api_key": key,
@@ -410,6 +411,7 @@ def up(reload):
         "region": REGION,
         "table": fenv["LINKGATE_TABLE"],
         "event_bus": fenv["LINKGATE_EVENT_BUS"],
+        "connect_link": link,
         "function_env": fenv,
         "routes": [{"method": m, "path": p, "function": b} for m, p, b in routes(template)],
         "curl": (
@@ -420,6 +422,23 @@ def up(reload):
     }
     (DEV_DIR / "dev.json").write_text(json.dumps(facts, indent=2))
     return facts
+
+
+def demo_link(key):
+    """A demo customer with a connect link that offers two API-key integrations."""
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+    def post(path, body):
+        status, raw = request("POST", API_URL + path, headers, json.dumps(body).encode())
+        if status != 201:
+            raise SystemExit(f"[stack] seeding {path} answered {status}: {raw[:500]!r}")
+        return json.loads(raw)
+
+    for provider in ("stripe", "datadog"):
+        post("/v1/integrations", {"provider": provider})
+    consumer = post("/v1/consumers", {"name": "Demo customer", "email": "demo@customer.example", "internal_reference": "demo-1"})
+    connection = post(f"/v1/consumers/{consumer['id']}/connections", {"name": "Demo connection", "link_ttl_seconds": 604800})
+    return connection["link"]["url"]
 
 
 def banner(facts):
@@ -436,8 +455,11 @@ Try it:
   {facts['curl']}
   curl -s {facts['api_base_url']}/v1/consumers -H 'Authorization: Bearer {facts['api_key']}'
 
-Connect links arrive with the connections API (next issue); until then the consumer API is
-what this stack serves. Ctrl-C stops everything.
+Open this connect link in a browser (a demo customer's, valid for 7 days; Stripe and Datadog
+are enabled, so any rk_test_… key or a 32-hex Datadog key completes it):
+  {facts['connect_link']}
+
+Ctrl-C stops everything.
 """,
         flush=True,
     )
