@@ -201,7 +201,13 @@ def function_env(resolver):
     return env
 
 
-LOCAL_RESOURCE_TYPES = {"AWS::DynamoDB::Table", "AWS::Events::EventBus", "AWS::KMS::Key", "AWS::KMS::Alias"}
+LOCAL_RESOURCE_TYPES = {
+    "AWS::DynamoDB::Table",
+    "AWS::Events::EventBus",
+    "AWS::KMS::Key",
+    "AWS::KMS::Alias",
+    "AWS::SQS::Queue",
+}
 
 
 def create_resources(resolver):
@@ -211,6 +217,7 @@ def create_resources(resolver):
     ddb = session.client("dynamodb", endpoint_url=MOTO_URL)
     events = session.client("events", endpoint_url=MOTO_URL)
     kms = session.client("kms", endpoint_url=MOTO_URL)
+    sqs = session.client("sqs", endpoint_url=MOTO_URL)
     created = {}
     for logical, res in resolver.resources.items():
         kind = res["Type"]
@@ -235,6 +242,10 @@ def create_resources(resolver):
             key_id = kms.create_key(Description=props.get("Description", logical))["KeyMetadata"]["KeyId"]
             resolver.created[logical] = key_id
             created[logical] = key_id
+        elif kind == "AWS::SQS::Queue":
+            attributes = {k: str(props[k]) for k in ("MessageRetentionPeriod", "VisibilityTimeout", "DelaySeconds") if k in props}
+            sqs.create_queue(QueueName=props["QueueName"], Attributes=attributes)
+            created[logical] = props["QueueName"]
         elif kind == "AWS::KMS::Alias":
             kms.create_alias(AliasName=props["AliasName"], TargetKeyId=props["TargetKeyId"])
             created[logical] = props["AliasName"]
@@ -392,6 +403,10 @@ def up(reload):
         status, _ = request(method, url)
         if status >= 500:
             raise SystemExit(f"[stack] {binary} answered {status} to {method} {path}; see {DEV_DIR}/watch.log")
+
+    # Lambda's stream event source, played by a pump feeding the stream functions.
+    pids["pump"] = spawn("pump", [sys.executable, str(ROOT / "scripts" / "stream_pump.py")], base_env)
+    save_pids(pids)
 
     admin_env = {**os.environ, **fenv}
     seeded = json.loads(

@@ -27,6 +27,7 @@ pub mod link;
 pub mod metadata;
 pub mod provider;
 pub mod redirect_url;
+pub mod relay;
 pub mod seal;
 pub mod secret;
 pub mod settings;

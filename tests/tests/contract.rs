@@ -175,58 +175,100 @@ fn read_only_routes_get_read_only_table_access() {
     }
 }
 
+/// Every function and the kinds of its non-HTTP triggers (`DynamoDB`, `SQS`…).
+fn function_triggers() -> BTreeMap<String, BTreeSet<String>> {
+    let t = template();
+    let mut out = BTreeMap::new();
+    for (_, res) in t["Resources"].as_mapping().unwrap() {
+        if res["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = res["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let kinds: BTreeSet<String> = res["Properties"]["Events"]
+            .as_mapping()
+            .map(|m| {
+                m.values()
+                    .filter_map(|e| e["Type"].as_str())
+                    .filter(|k| *k != "HttpApi")
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.insert(binary, kinds);
+    }
+    out
+}
+
 #[test]
-fn every_function_has_sample_events_that_match_its_route() {
+fn every_function_has_sample_events_that_match_its_trigger() {
     let routes = template_routes();
+    let triggers = function_triggers();
     let mut covered = BTreeSet::new();
     for entry in std::fs::read_dir(root().join("events")).unwrap() {
         let path = entry.unwrap().path();
         let event: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let function = routes
-            .iter()
-            .map(|r| r.function.as_str())
-            .filter(|f| stem == *f || stem.starts_with(&format!("{f}.")))
+        let function = triggers
+            .keys()
+            .filter(|f| stem == **f || stem.starts_with(&format!("{f}.")))
             .max_by_key(|f| f.len())
-            .unwrap_or_else(|| panic!("{} names no deployed function", path.display()));
-        let route_key = event["routeKey"]
-            .as_str()
-            .expect("API Gateway v2 event has routeKey");
-        let route = routes
-            .iter()
-            .find(|r| r.function == function && format!("{} {}", r.method, r.path) == route_key)
-            .unwrap_or_else(|| {
-                panic!(
-                    "{}: routeKey {route_key} is not a route of {function}",
-                    path.display()
-                )
-            });
-        assert_eq!(event["version"], "2.0");
-        assert_eq!(
-            event["requestContext"]["http"]["method"].as_str(),
-            Some(route.method.as_str())
-        );
-        let raw_path = event["rawPath"].as_str().unwrap();
-        assert!(
-            path_regex_matches(&route.path, raw_path),
-            "{raw_path} does not fit {}",
-            route.path
-        );
-        let expected_params: BTreeSet<String> = route
-            .path
-            .split('/')
-            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(String::from)
-            .collect();
-        let params: BTreeSet<String> = event["pathParameters"]
-            .as_object()
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default();
-        assert_eq!(params, expected_params, "{}", path.display());
-        covered.insert(function.to_owned());
+            .unwrap_or_else(|| panic!("{} names no deployed function", path.display()))
+            .clone();
+        if let Some(route_key) = event["routeKey"].as_str() {
+            let route = routes
+                .iter()
+                .find(|r| r.function == function && format!("{} {}", r.method, r.path) == route_key)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{}: routeKey {route_key} is not a route of {function}",
+                        path.display()
+                    )
+                });
+            assert_eq!(event["version"], "2.0");
+            assert_eq!(
+                event["requestContext"]["http"]["method"].as_str(),
+                Some(route.method.as_str())
+            );
+            let raw_path = event["rawPath"].as_str().unwrap();
+            assert!(
+                path_regex_matches(&route.path, raw_path),
+                "{raw_path} does not fit {}",
+                route.path
+            );
+            let expected_params: BTreeSet<String> = route
+                .path
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+                .map(String::from)
+                .collect();
+            let params: BTreeSet<String> = event["pathParameters"]
+                .as_object()
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
+            assert_eq!(params, expected_params, "{}", path.display());
+        } else {
+            let records = event["Records"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{}: neither HTTP nor records", path.display()));
+            assert!(!records.is_empty());
+            let source = records[0]["eventSource"].as_str().unwrap();
+            let kind = match source {
+                "aws:dynamodb" => "DynamoDB",
+                "aws:sqs" => "SQS",
+                other => panic!("{}: unknown event source {other}", path.display()),
+            };
+            assert!(
+                triggers[&function].contains(kind),
+                "{function} is not triggered by {kind}"
+            );
+        }
+        covered.insert(function);
     }
-    let all: BTreeSet<String> = routes.into_iter().map(|r| r.function).collect();
+    let all: BTreeSet<String> = triggers.into_keys().collect();
     assert_eq!(covered, all, "functions without a sample event");
 }
 

@@ -1,0 +1,271 @@
+//! The event relay: fed the table's stream, it publishes every outbox event to EventBridge
+//! and turns the TTL removal of a link's expiry marker into a `link.expired` outbox event.
+//!
+//! Delivery is at least once. Entries EventBridge refuses are retried here a few times;
+//! what still fails is reported as a batch item failure, so Lambda retries the stream from
+//! that record on (earlier records are done). Consumers de-duplicate on the event `id`.
+
+use crate::config::{Config, ConfigError};
+use crate::event;
+use crate::id::{LinkId, TenantId};
+use crate::link::{self, Status};
+use crate::store::{key, s, Store, StoreError, TxOutcome};
+use crate::time;
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use lambda_runtime::{Error, LambdaEvent};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+pub const SOURCE: &str = "linkgate";
+/// PutEvents takes at most 10 entries.
+const PUT_EVENTS_MAX: usize = 10;
+const PUBLISH_ATTEMPTS: u32 = 3;
+
+pub struct Relay {
+    store: Store,
+    events: aws_sdk_eventbridge::Client,
+    bus: String,
+}
+
+impl Relay {
+    pub async fn from_env() -> Result<Relay, ConfigError> {
+        let config = Config::from_env()?;
+        let bus = std::env::var("LINKGATE_EVENT_BUS")
+            .ok()
+            .filter(|b| !b.is_empty())
+            .ok_or(ConfigError::Missing("LINKGATE_EVENT_BUS"))?;
+        let aws = aws_config::load_from_env().await;
+        Ok(Relay {
+            store: Store::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name),
+            events: aws_sdk_eventbridge::Client::new(&aws),
+            bus,
+        })
+    }
+}
+
+/// What one stream record asks of the relay.
+#[derive(Debug, PartialEq)]
+enum Work {
+    /// An outbox event to publish: detail-type and detail.
+    Publish { kind: String, detail: String },
+    /// A link's expiry marker was removed by TTL.
+    Expired { tenant: TenantId, link: LinkId },
+    /// Anything else on the stream.
+    Nothing,
+}
+
+fn attr<'a>(image: &'a Value, name: &str) -> Option<&'a str> {
+    image
+        .get(name)
+        .and_then(|a| a.get("S"))
+        .and_then(Value::as_str)
+}
+
+fn classify(record: &Value) -> Work {
+    let ddb = &record["dynamodb"];
+    match record["eventName"].as_str() {
+        Some("INSERT") => {
+            let image = &ddb["NewImage"];
+            match (
+                attr(image, "sk"),
+                attr(image, "type"),
+                attr(image, "detail"),
+            ) {
+                (Some(sk), Some(kind), Some(detail)) if sk.starts_with(event::SK_PREFIX) => {
+                    Work::Publish {
+                        kind: kind.to_owned(),
+                        detail: detail.to_owned(),
+                    }
+                }
+                _ => Work::Nothing,
+            }
+        }
+        Some("REMOVE") => {
+            // Only DynamoDB's own TTL sweep announces expiry; our deletes (a link used or
+            // revoked) remove the marker too and must not.
+            let by_ttl =
+                record["userIdentity"]["principalId"].as_str() == Some("dynamodb.amazonaws.com");
+            let image = &ddb["OldImage"];
+            match (
+                by_ttl,
+                attr(image, "sk"),
+                attr(image, "tenant_id"),
+                attr(image, "link_id"),
+            ) {
+                (true, Some("EXPIRY"), Some(t), Some(l)) => {
+                    match (TenantId::parse(t), LinkId::parse(l)) {
+                        (Some(tenant), Some(link)) => Work::Expired { tenant, link },
+                        _ => Work::Nothing,
+                    }
+                }
+                _ => Work::Nothing,
+            }
+        }
+        _ => Work::Nothing,
+    }
+}
+
+/// Writes `link.expired` once, if the link was still waiting when it expired.
+async fn announce_expiry(store: &Store, tenant: &TenantId, id: &LinkId) -> Result<(), StoreError> {
+    let Some(link) = link::get(store, tenant, id).await? else {
+        return Ok(());
+    };
+    if link.status_at(time::now()) != Status::Expired {
+        return Ok(());
+    }
+    let now = time::format(&time::now());
+    let items = vec![
+        store.update_tx(
+            key(format!("LINK#{id}"), link::SK),
+            "SET expiry_announced_at = :now",
+            "attribute_not_exists(expiry_announced_at) AND #status IN (:waiting, :waiting_oauth)",
+            &[
+                (":now", s(&now)),
+                (":waiting", s("waiting")),
+                (":waiting_oauth", s("waiting_oauth")),
+            ],
+            &[("#status", "status")],
+        )?,
+        event::outbox(
+            store,
+            tenant,
+            event::LINK_EXPIRED,
+            json!({"link_id": link.id, "connection_id": link.connection_id, "consumer_id": link.consumer_id,
+                   "expires_at": time::format(&link.expires_at)}),
+        )?,
+    ];
+    // Cancelled: announced already (a redelivered record) or used meanwhile.
+    let _: TxOutcome = store.transact(items).await?;
+    Ok(())
+}
+
+impl Relay {
+    /// Publishes `entries` (record index, entry); answers the indexes that still failed.
+    async fn publish(&self, entries: Vec<(usize, PutEventsRequestEntry)>) -> Vec<usize> {
+        let mut failed = Vec::new();
+        for chunk in entries.chunks(PUT_EVENTS_MAX) {
+            let mut pending: Vec<(usize, PutEventsRequestEntry)> = chunk.to_vec();
+            for attempt in 0..PUBLISH_ATTEMPTS {
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(100 * 4u64.pow(attempt - 1))).await;
+                }
+                let sent = self
+                    .events
+                    .put_events()
+                    .set_entries(Some(pending.iter().map(|(_, e)| e.clone()).collect()))
+                    .send()
+                    .await;
+                pending = match sent {
+                    Ok(out) => pending
+                        .into_iter()
+                        .zip(out.entries())
+                        .filter(|(_, result)| result.error_code().is_some())
+                        .map(|((i, e), result)| {
+                            tracing::warn!(record = i, code = ?result.error_code(), "EventBridge refused an entry");
+                            (i, e)
+                        })
+                        .collect(),
+                    Err(e) => {
+                        tracing::warn!(error = %aws_sdk_eventbridge::error::DisplayErrorContext(&e), "PutEvents failed");
+                        pending
+                    }
+                };
+                if pending.is_empty() {
+                    break;
+                }
+            }
+            failed.extend(pending.into_iter().map(|(i, _)| i));
+        }
+        failed
+    }
+
+    /// One stream batch. Answers the partial-batch response Lambda expects.
+    #[tracing::instrument(skip_all, fields(records))]
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, Error> {
+        let records = event.payload["Records"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        tracing::Span::current().record("records", records.len());
+        let mut failed: Vec<usize> = Vec::new();
+        let mut entries = Vec::new();
+        for (i, record) in records.iter().enumerate() {
+            match classify(record) {
+                Work::Publish { kind, detail } => entries.push((
+                    i,
+                    PutEventsRequestEntry::builder()
+                        .source(SOURCE)
+                        .detail_type(kind)
+                        .detail(detail)
+                        .event_bus_name(&self.bus)
+                        .build(),
+                )),
+                Work::Expired { tenant, link } => {
+                    if let Err(e) = announce_expiry(&self.store, &tenant, &link).await {
+                        tracing::warn!(error = %e, "could not announce an expired link");
+                        failed.push(i);
+                    }
+                }
+                Work::Nothing => {}
+            }
+        }
+        failed.extend(self.publish(entries).await);
+        // Lambda resumes the stream at the earliest reported record.
+        let first = failed.into_iter().min();
+        let failures: Vec<Value> = first
+            .and_then(|i| records.get(i))
+            .and_then(|r| r["dynamodb"]["SequenceNumber"].as_str())
+            .map(|seq| vec![json!({"itemIdentifier": seq})])
+            .unwrap_or_default();
+        if !failures.is_empty() {
+            tracing::warn!(
+                ?failures,
+                "batch partly failed; the stream will be retried from there"
+            );
+        }
+        Ok(json!({"batchItemFailures": failures}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn insert(sk: &str) -> Value {
+        json!({"eventName": "INSERT", "dynamodb": {"SequenceNumber": "1", "NewImage": {
+            "pk": {"S": "T#x"}, "sk": {"S": sk}, "type": {"S": "connection.created"}, "detail": {"S": "{\"id\":\"evt_1\"}"}}}})
+    }
+
+    fn removal(principal: &str) -> Value {
+        json!({"eventName": "REMOVE", "userIdentity": {"type": "Service", "principalId": principal},
+               "dynamodb": {"SequenceNumber": "2", "OldImage": {
+                 "pk": {"S": "LINK#lnk_0193a1b2c3d47000800000000000000d"}, "sk": {"S": "EXPIRY"},
+                 "tenant_id": {"S": "ten_0193a1b2c3d47000800000000000000a"},
+                 "link_id": {"S": "lnk_0193a1b2c3d47000800000000000000d"}}}})
+    }
+
+    #[test]
+    fn outbox_inserts_are_published() {
+        assert_eq!(
+            classify(&insert("EVT#evt_1")),
+            Work::Publish {
+                kind: "connection.created".into(),
+                detail: "{\"id\":\"evt_1\"}".into()
+            }
+        );
+        assert_eq!(classify(&insert("CONSUMER#csm_1")), Work::Nothing);
+    }
+
+    #[test]
+    fn only_ttl_removals_of_expiry_markers_announce_expiry() {
+        assert!(matches!(
+            classify(&removal("dynamodb.amazonaws.com")),
+            Work::Expired { .. }
+        ));
+        assert_eq!(classify(&removal("arn:aws:iam::123:role/x")), Work::Nothing);
+        let mut modify = removal("dynamodb.amazonaws.com");
+        modify["eventName"] = json!("MODIFY");
+        assert_eq!(classify(&modify), Work::Nothing);
+        assert_eq!(classify(&json!({})), Work::Nothing);
+    }
+}
