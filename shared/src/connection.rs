@@ -259,6 +259,18 @@ pub async fn revoke(app: &App, req: Request) -> Result<Response<Body>, lambda_ht
 }
 
 #[instrument(skip_all)]
+pub async fn credentials(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    serve(
+        app,
+        req,
+        "connections.credentials",
+        Access::Admin,
+        read_credentials,
+    )
+    .await
+}
+
+#[instrument(skip_all)]
 pub async fn new_link(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
     serve(app, req, "connections.new_link", Access::Write, create_link).await
 }
@@ -565,5 +577,76 @@ async fn create_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError>
     }
     Err(ApiError::conflict(
         "the connection was modified concurrently; retry the request",
+    ))
+}
+
+/// How long the record of a credentials read is kept.
+const CREDENTIAL_READ_RETENTION_SECONDS: i64 = 90 * 24 * 60 * 60;
+
+/// The decrypted credentials, for the platform to call the provider. Every read is recorded
+/// (who, when, which request) before the secret leaves.
+async fn read_credentials(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
+    call.query(&[])?;
+    let tenant = call.tenant()?;
+    let principal = call.principal()?;
+    let connection = load(app, call).await?;
+    let sealed = match (connection.status, &connection.credentials_sealed) {
+        (Status::Revoked, _) => {
+            return Err(ApiError::conflict(
+                "the connection is revoked; its credentials were destroyed",
+            ))
+        }
+        (_, None) => {
+            return Err(ApiError::conflict(
+                "the connection has no credentials yet: its link was not completed",
+            ))
+        }
+        (_, Some(sealed)) => sealed,
+    };
+    let secret = app
+        .sealer()?
+        .open(tenant.as_str(), connection.id.as_str(), sealed)
+        .await
+        .map_err(ApiError::internal)?;
+    let stored: Value = serde_json::from_str(secret.expose()).map_err(ApiError::internal)?;
+    let now = chrono::Utc::now();
+    let audit = std::collections::HashMap::from([
+        ("pk".to_string(), s(tenant_pk(tenant))),
+        (
+            "sk".to_string(),
+            s(format!(
+                "CREDREAD#{}#{}",
+                connection.id,
+                uuid::Uuid::now_v7().simple()
+            )),
+        ),
+        ("connection_id".to_string(), s(connection.id.as_str())),
+        ("api_key_id".to_string(), s(principal.key_id.as_str())),
+        ("request_id".to_string(), s(&call.request_id)),
+        ("read_at".to_string(), s(time::format(&now))),
+        (
+            "ttl".to_string(),
+            n(now.timestamp() + CREDENTIAL_READ_RETENTION_SECONDS),
+        ),
+    ]);
+    app.store
+        .client()
+        .put_item()
+        .table_name(app.store.table())
+        .set_item(Some(audit))
+        .send()
+        .await
+        .map_err(StoreError::sdk)?;
+    tracing::info!(connection_id = %connection.id, api_key_id = %principal.key_id, "credentials read");
+    Ok(json(
+        StatusCode::OK,
+        &json!({
+            "connection_id": connection.id,
+            "provider": connection.provider,
+            "auth_mode": stored["auth_mode"],
+            "credentials": stored["values"],
+            "connection_fields": stored["connection_fields"],
+            "read_at": time::format(&now),
+        }),
     ))
 }

@@ -23,6 +23,8 @@ pub enum Access {
     Read,
     /// A key with role `admin`.
     Write,
+    /// A key with role `admin`, for reads of secrets.
+    Admin,
 }
 
 /// One authenticated request, as handlers see it.
@@ -306,7 +308,7 @@ async fn authorize(app: &App, call: &Call, access: Access) -> Result<Option<Prin
         .keys
         .authenticate(&app.store, call.header(header::AUTHORIZATION.as_str()))
         .await?;
-    if access == Access::Write && principal.role != Role::Admin {
+    if matches!(access, Access::Write | Access::Admin) && principal.role != Role::Admin {
         return Err(ApiError::Forbidden);
     }
     Ok(Some(principal))

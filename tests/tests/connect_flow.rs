@@ -632,3 +632,70 @@ async fn fifty_concurrent_submissions_consume_a_link_once() {
         "exactly one connection"
     );
 }
+
+#[tokio::test]
+async fn credentials_are_admin_only_and_every_read_is_recorded() {
+    let stack = Stack::get();
+    let f = flow(Some("stripe"), json!({})).await;
+    let path = format!("/v1/connections/{}/credentials", f.connection_id());
+    let pending = f.t.admin.get(&path).await;
+    assert_eq!(pending.status, 409, "not connected yet: {}", pending.text);
+
+    let integration = f.connection["integration_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        f.submit(&[
+            ("integration_id", &integration),
+            ("f_secret_key", STRIPE_KEY)
+        ])
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        f.t.member.get(&path).await.status,
+        403,
+        "members may not read secrets"
+    );
+    assert_eq!(stack.anonymous().get(&path).await.status, 401);
+    let other = stack.tenant().await;
+    assert_eq!(other.admin.get(&path).await.status, 404);
+
+    for _ in 0..2 {
+        let r = f.t.admin.get(&path).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.headers.get("cache-control").unwrap(), "no-store");
+        let c = r.json();
+        assert_eq!(c["credentials"], json!({"secret_key": STRIPE_KEY}));
+        assert_eq!(c["auth_mode"], "api_key");
+        assert_eq!(c["provider"], "stripe");
+    }
+    let reads = audit_reads(f.t.id.as_str(), f.connection_id()).await;
+    assert_eq!(reads, 2, "every read is recorded");
+
+    f.t.admin
+        .delete(&format!("/v1/connections/{}", f.connection_id()))
+        .await;
+    let gone = f.t.admin.get(&path).await;
+    assert_eq!(gone.status, 409, "credentials are destroyed on revocation");
+    assert_eq!(table_mentions(STRIPE_KEY).await, 0);
+}
+
+async fn audit_reads(tenant: &str, connection: &str) -> usize {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let store = Stack::get().store().await;
+    let out = store
+        .client()
+        .query()
+        .table_name(store.table())
+        .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("T#{tenant}")))
+        .expression_attribute_values(
+            ":prefix",
+            AttributeValue::S(format!("CREDREAD#{connection}#")),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    out.items().len()
+}

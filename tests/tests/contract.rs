@@ -140,8 +140,9 @@ fn read_only_routes_get_read_only_table_access() {
         let binary = res["Metadata"]["BuildProperties"]["Binary"]
             .as_str()
             .unwrap();
-        // Opening a link is a GET that records the first open (opened_at, link.opened).
-        let records_on_read = ["connect-page"];
+        // GETs that record: opening a link (opened_at, link.opened) and reading credentials
+        // (every read is audited).
+        let records_on_read = ["connect-page", "connections-credentials"];
         let read_only = !records_on_read.contains(&binary)
             && methods
                 .get(binary)

@@ -13,6 +13,8 @@ enum Needs {
     Link,
     /// An open link to a Stripe integration, with its token.
     OpenLink,
+    /// A connection activated through its link.
+    ActiveConnection,
 }
 
 const SAMPLE_TOKEN: &str = "sampleTokenSampleTokenSampleTokenSampleTok0";
@@ -84,6 +86,12 @@ fn expectation(function: &str) -> (Needs, u16, fn(&Value)) {
         }),
         "links-get" => (Needs::Link, 200, |b| assert_eq!(b["status"], "waiting")),
         "links-revoke" => (Needs::Link, 200, |b| assert_eq!(b["status"], "revoked")),
+        "connections-credentials" => (Needs::ActiveConnection, 200, |b| {
+            assert_eq!(
+                b["credentials"]["secret_key"],
+                "rk_test_51SampleRestrictedKey0000"
+            );
+        }),
         "connect-page" => (Needs::OpenLink, 200, |_| {}),
         "connect-submit" => (Needs::OpenLink, 200, |_| {}),
         "event-relay" => (Needs::Nothing, 0, |b| {
@@ -183,6 +191,31 @@ async fn every_sample_event_runs_through_its_real_binary() {
         }
         let id = match needs {
             Needs::Nothing | Needs::OpenLink => None,
+            Needs::ActiveConnection => {
+                let integration = created_id(&tenant.admin, "/v1/integrations", json!({"provider": "stripe"})).await;
+                let consumer = created_id(&tenant.admin, "/v1/consumers", json!({"name": "Sample consumer"})).await;
+                let body = tenant
+                    .admin
+                    .post(&format!("/v1/consumers/{consumer}/connections"), &json!({"name": "Sample", "integration_id": integration}))
+                    .await
+                    .json();
+                let url = body["link"]["url"].as_str().unwrap();
+                let form = format!(
+                    "token={}&integration_id={integration}&f_secret_key=rk_test_51SampleRestrictedKey0000",
+                    url.split("token=").nth(1).unwrap()
+                );
+                let r = stack
+                    .anonymous()
+                    .raw(
+                        reqwest::Method::POST,
+                        &format!("/connect/{}", body["link"]["id"].as_str().unwrap()),
+                        Some(("application/x-www-form-urlencoded", form.into_bytes())),
+                        &[],
+                    )
+                    .await;
+                assert_eq!(r.status, 200, "{}", r.text);
+                Some(body["id"].as_str().unwrap().to_owned())
+            }
             Needs::Consumer => Some(
                 created_id(&tenant.admin, "/v1/consumers", json!({"name": "Sample consumer", "metadata": {"plan": "free", "trial": true, "region": "eu"}})).await,
             ),
