@@ -259,6 +259,18 @@ pub async fn revoke(app: &App, req: Request) -> Result<Response<Body>, lambda_ht
 }
 
 #[instrument(skip_all)]
+pub async fn import(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    serve(
+        app,
+        req,
+        "connections.import",
+        Access::Write,
+        import_connection,
+    )
+    .await
+}
+
+#[instrument(skip_all)]
 pub async fn credentials(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
     serve(
         app,
@@ -649,4 +661,208 @@ async fn read_credentials(app: &App, call: &Call) -> Result<Response<Body>, ApiE
             "read_at": time::format(&now),
         }),
     ))
+}
+
+const IMPORT_FIELDS: &[&str] = &[
+    "consumer_id",
+    "integration_id",
+    "name",
+    "credentials",
+    "connection_fields",
+    "metadata",
+];
+const OAUTH_TOKEN_FIELDS: &[&str] = &[
+    "access_token",
+    "refresh_token",
+    "expires_at",
+    "token_type",
+    "scope",
+];
+
+/// OAuth tokens the caller already holds: an access token, and optionally what keeps it alive.
+fn parse_oauth_tokens(v: &Value) -> Result<serde_json::Map<String, Value>, String> {
+    let Value::Object(map) = v else {
+        return Err("must be an object".into());
+    };
+    if let Some(unknown) = map
+        .keys()
+        .find(|k| !OAUTH_TOKEN_FIELDS.contains(&k.as_str()))
+    {
+        return Err(format!(
+            "has an unknown field {unknown} (allowed: {})",
+            OAUTH_TOKEN_FIELDS.join(", ")
+        ));
+    }
+    let text = |k: &str, required: bool| -> Result<(), String> {
+        match map.get(k) {
+            None | Some(Value::Null) if !required => Ok(()),
+            Some(Value::String(s)) if !s.is_empty() && s.len() <= 8192 => Ok(()),
+            _ => Err(format!("{k} must be a non-empty string")),
+        }
+    };
+    text("access_token", true)?;
+    text("refresh_token", false)?;
+    text("token_type", false)?;
+    text("scope", false)?;
+    if let Some(v) = map.get("expires_at").filter(|v| !v.is_null()) {
+        if v.as_str().and_then(time::parse).is_none() {
+            return Err("expires_at must be an RFC 3339 timestamp".into());
+        }
+    }
+    Ok(map.clone())
+}
+
+/// `POST /v1/connections`: an active connection from credentials the caller already holds.
+async fn import_connection(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
+    call.query(&[])?;
+    let tenant = call.tenant()?;
+    let body = call.json_body()?;
+    let idempotency = Idempotency::from_call(call, "connections.import", &body)?;
+    let mut f = Fields::new(body, IMPORT_FIELDS)?;
+    let consumer_id = f.required("consumer_id", |v| {
+        v.as_str()
+            .and_then(ConsumerId::parse)
+            .ok_or_else(|| "must be a consumer id (csm_…)".to_string())
+    });
+    let integration_id = f.required("integration_id", |v| {
+        v.as_str()
+            .and_then(IntegrationId::parse)
+            .ok_or_else(|| "must be an integration id (int_…)".to_string())
+    });
+    let name = f.required("name", |v| string(v, 1, 200));
+    let credentials = f.required("credentials", |v| {
+        v.as_object()
+            .cloned()
+            .ok_or_else(|| "must be an object".to_string())
+    });
+    let connection_fields = f
+        .optional("connection_fields", |v| {
+            v.as_object()
+                .cloned()
+                .ok_or_else(|| "must be an object".to_string())
+        })
+        .unwrap_or_default();
+    let metadata = f.optional("metadata", Metadata::parse).unwrap_or_default();
+    f.finish()?;
+    let (Some(consumer_id), Some(integration_id), Some(name), Some(credentials)) =
+        (consumer_id, integration_id, name, credentials)
+    else {
+        return Err(ApiError::internal("required fields parsed without values"));
+    };
+
+    let integration = match integration::get(&app.store, tenant, &integration_id).await? {
+        Some(i) if i.is_active() => i,
+        Some(_) => {
+            return Err(ApiError::field(
+                "integration_id",
+                "names an inactive integration; activate it first",
+            ))
+        }
+        None => {
+            return Err(ApiError::field(
+                "integration_id",
+                "names no integration of this tenant",
+            ))
+        }
+    };
+    let provider = integration.provider()?;
+    let catalog = crate::provider::catalog()?;
+    let mut errors = Vec::new();
+    let values = match provider.auth_mode {
+        crate::provider::AuthMode::Oauth2 => parse_oauth_tokens(&Value::Object(credentials))
+            .map_err(|m| errors.push(crate::error::FieldError::new("credentials", m)))
+            .ok()
+            .map(Value::Object),
+        _ => catalog
+            .check_values(
+                provider,
+                &provider.credential_fields,
+                "credentials.",
+                &credentials,
+            )
+            .map_err(|e| errors.extend(e))
+            .ok()
+            .map(|v| json!(v)),
+    };
+    let fields = catalog
+        .check_values(
+            provider,
+            &provider.connection_fields,
+            "connection_fields.",
+            &connection_fields,
+        )
+        .map_err(|e| errors.extend(e))
+        .ok();
+    let (Some(values), Some(fields)) = (values, fields) else {
+        return Err(ApiError::validation("invalid request body", errors));
+    };
+    if crate::consumer::find(&app.store, tenant, &consumer_id)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::field(
+            "consumer_id",
+            "names no consumer of this tenant",
+        ));
+    }
+
+    let id = ConnectionId::generate();
+    let secret = json!({"auth_mode": provider.auth_mode, "provider": provider.id, "values": values, "connection_fields": fields});
+    let sealed = app
+        .sealer()?
+        .seal(tenant.as_str(), id.as_str(), secret.to_string().as_bytes())
+        .await
+        .map_err(ApiError::internal)?;
+    let now = time::now();
+    let connection = Connection {
+        id,
+        tenant_id: tenant.clone(),
+        consumer_id: consumer_id.clone(),
+        name,
+        integration_id: Some(integration_id),
+        provider: Some(provider.id.clone()),
+        status: Status::Active,
+        disabled: false,
+        redirect_url: None,
+        metadata: metadata.to_json_string(),
+        credentials_sealed: Some(sealed),
+        open_link_id: None,
+        created_at: now,
+        updated_at: now,
+        activated_at: Some(time::format(&now)),
+        revoked_at: None,
+        version: 1,
+    };
+    let response = connection.to_json()?;
+    let items = vec![
+        app.store.check_tx(
+            key(tenant_pk(tenant), crate::consumer::sk(&consumer_id)),
+            "attribute_exists(pk)",
+        )?,
+        app.store
+            .put_tx(connection.item()?, "attribute_not_exists(pk)", &[])?,
+        event::outbox(
+            &app.store,
+            tenant,
+            event::CONNECTION_CREATED,
+            json!({"connection": response, "change": "imported"}),
+        )?,
+    ];
+    match idempotency::commit_create(
+        &app.store,
+        tenant,
+        idempotency.as_ref(),
+        items,
+        &response,
+        None,
+    )
+    .await?
+    {
+        Ok(resp) => Ok(resp),
+        Err(failed) if failed.failed_condition(0) => Err(ApiError::field(
+            "consumer_id",
+            "names no consumer of this tenant",
+        )),
+        Err(_) => Err(ApiError::conflict("concurrent request; retry")),
+    }
 }

@@ -648,3 +648,124 @@ async fn connection_creates_replay_without_storing_the_token() {
         1
     );
 }
+
+#[tokio::test]
+async fn import_creates_an_active_connection_validated_against_the_provider() {
+    let stack = Stack::get();
+    let t = tenant().await;
+    let c = consumer(&t.admin).await;
+    let datadog = t
+        .admin
+        .post("/v1/integrations", &json!({"provider": "datadog"}))
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let github = t
+        .admin
+        .post(
+            "/v1/integrations",
+            &json!({"provider": "github", "client_id": "Iv1.x", "client_secret": "s"}),
+        )
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let keys = json!({"api_key": "0123456789abcdef0123456789abcdef", "application_key": "0123456789abcdef0123456789abcdef01234567"});
+    let r = t
+        .admin
+        .post("/v1/connections", &json!({"consumer_id": c, "integration_id": datadog, "name": "Monitoring", "credentials": keys, "connection_fields": {"site": "datadoghq.eu"}}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let conn = r.json();
+    assert_eq!(conn["status"], "active");
+    assert_eq!(conn["provider"], "datadog");
+    assert!(conn["activated_at"].is_string());
+    assert!(!r.text.contains("0123456789abcdef0123"), "never echoed");
+    let creds = t
+        .admin
+        .get(&format!(
+            "/v1/connections/{}/credentials",
+            conn["id"].as_str().unwrap()
+        ))
+        .await
+        .json();
+    assert_eq!(creds["credentials"], keys);
+    assert_eq!(creds["connection_fields"], json!({"site": "datadoghq.eu"}));
+    let created = stack.events(&t.id, "connection.created").await;
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0]["data"]["change"], "imported");
+
+    let oauth = t
+        .admin
+        .post("/v1/connections", &json!({"consumer_id": c, "integration_id": github, "name": "Code",
+            "credentials": {"access_token": "gho_abc", "refresh_token": "ghr_def", "expires_at": "2030-01-01T00:00:00Z", "scope": "repo"}}))
+        .await;
+    assert_eq!(oauth.status, 201, "{}", oauth.text);
+
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            json!({"integration_id": datadog, "name": "x", "credentials": keys, "connection_fields": {"site": "datadoghq.eu"}}),
+            "consumer_id",
+        ),
+        (
+            json!({"consumer_id": c, "name": "x", "credentials": keys}),
+            "integration_id",
+        ),
+        (
+            json!({"consumer_id": c, "integration_id": datadog, "credentials": keys}),
+            "name",
+        ),
+        (
+            json!({"consumer_id": c, "integration_id": datadog, "name": "x"}),
+            "credentials",
+        ),
+        (
+            json!({"consumer_id": c, "integration_id": datadog, "name": "x", "credentials": {"api_key": "short"}, "connection_fields": {"site": "datadoghq.eu"}}),
+            "credentials.api_key",
+        ),
+        (
+            json!({"consumer_id": c, "integration_id": datadog, "name": "x", "credentials": keys}),
+            "connection_fields.site",
+        ),
+        (
+            json!({"consumer_id": c, "integration_id": datadog, "name": "x", "credentials": keys, "connection_fields": {"site": "evil.example"}}),
+            "connection_fields.site",
+        ),
+        (
+            json!({"consumer_id": c, "integration_id": github, "name": "x", "credentials": {"refresh_token": "r"}}),
+            "credentials",
+        ),
+        (
+            json!({"consumer_id": c, "integration_id": github, "name": "x", "credentials": {"access_token": "a", "expires_at": "soon"}}),
+            "credentials",
+        ),
+        (
+            json!({"consumer_id": "csm_0193a1b2c3d47000800000000000000a", "integration_id": datadog, "name": "x", "credentials": keys, "connection_fields": {"site": "datadoghq.eu"}}),
+            "consumer_id",
+        ),
+        (
+            json!({"consumer_id": c, "integration_id": datadog, "name": "x", "credentials": keys, "connection_fields": {"site": "datadoghq.eu"}, "status": "active"}),
+            "status",
+        ),
+    ];
+    for (body, field) in cases {
+        assert_validation(&t.admin.post("/v1/connections", &body).await, &[field]);
+    }
+    assert_eq!(
+        t.member.post("/v1/connections", &json!({})).await.status,
+        403
+    );
+    let listed = t
+        .admin
+        .get(&format!("/v1/consumers/{c}/connections"))
+        .await
+        .json();
+    assert_eq!(
+        listed["data"].as_array().unwrap().len(),
+        2,
+        "refused imports wrote nothing"
+    );
+}

@@ -15,6 +15,8 @@ enum Needs {
     OpenLink,
     /// A connection activated through its link.
     ActiveConnection,
+    /// A consumer and a Stripe integration, named in the body.
+    ConsumerAndIntegration,
 }
 
 const SAMPLE_TOKEN: &str = "sampleTokenSampleTokenSampleTokenSampleTok0";
@@ -86,6 +88,11 @@ fn expectation(function: &str) -> (Needs, u16, fn(&Value)) {
         }),
         "links-get" => (Needs::Link, 200, |b| assert_eq!(b["status"], "waiting")),
         "links-revoke" => (Needs::Link, 200, |b| assert_eq!(b["status"], "revoked")),
+        "connections-import" => (Needs::ConsumerAndIntegration, 201, |b| {
+            assert_eq!(b["status"], "active");
+            assert_eq!(b["provider"], "stripe");
+            assert_eq!(b["has_credentials"], true);
+        }),
         "connections-credentials" => (Needs::ActiveConnection, 200, |b| {
             assert_eq!(
                 b["credentials"]["secret_key"],
@@ -191,6 +198,16 @@ async fn every_sample_event_runs_through_its_real_binary() {
         }
         let id = match needs {
             Needs::Nothing | Needs::OpenLink => None,
+            Needs::ConsumerAndIntegration => {
+                let integration = created_id(&tenant.admin, "/v1/integrations", json!({"provider": "stripe"})).await;
+                let consumer = created_id(&tenant.admin, "/v1/consumers", json!({"name": "Sample consumer"})).await;
+                let text = event
+                    .to_string()
+                    .replace("csm_0193a1b2c3d47000800000000000000a", &consumer)
+                    .replace(SAMPLE_INTEGRATION, &integration);
+                event = serde_json::from_str(&text).unwrap();
+                None
+            }
             Needs::ActiveConnection => {
                 let integration = created_id(&tenant.admin, "/v1/integrations", json!({"provider": "stripe"})).await;
                 let consumer = created_id(&tenant.admin, "/v1/consumers", json!({"name": "Sample consumer"})).await;
