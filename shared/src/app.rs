@@ -5,6 +5,8 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::seal::Sealer;
 use crate::store::Store;
+use lambda_http::{Body, Request, Response};
+use std::future::Future;
 
 pub struct App {
     pub config: Config,
@@ -42,4 +44,16 @@ impl App {
             .as_ref()
             .ok_or_else(|| ApiError::internal("LINKGATE_KMS_KEY_ID is not set for this function"))
     }
+}
+
+/// Runs one HTTP function: logging set up, the app built once per process, then `handler`
+/// serves every invocation. The app lives as long as the process, so it is leaked on purpose.
+pub async fn run_http<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(&'static App, Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, lambda_http::Error>> + Send + 'static,
+{
+    crate::telemetry::init();
+    let app: &'static App = Box::leak(Box::new(App::from_env().await?));
+    lambda_http::run(lambda_http::service_fn(move |req| handler(app, req))).await
 }

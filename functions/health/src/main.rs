@@ -1,11 +1,6 @@
 //! `GET /health`. Wiring only: build the app once per process, then delegate to `linkgate`.
 
-use lambda_http::{run, service_fn, Error};
-
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    linkgate::telemetry::init();
-    let app = linkgate::App::from_env().await?;
-    let app = &app;
-    run(service_fn(move |req| linkgate::health::handle(app, req))).await
+async fn main() -> Result<(), lambda_http::Error> {
+    linkgate::app::run_http(linkgate::health::handle).await
 }

@@ -1,11 +1,6 @@
 //! `PATCH /v1/settings`. Wiring only: build the app once per process, then delegate to `linkgate`.
 
-use lambda_http::{run, service_fn, Error};
-
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    linkgate::telemetry::init();
-    let app = linkgate::App::from_env().await?;
-    let app = &app;
-    run(service_fn(move |req| linkgate::settings::update(app, req))).await
+async fn main() -> Result<(), lambda_http::Error> {
+    linkgate::app::run_http(linkgate::settings::update).await
 }
