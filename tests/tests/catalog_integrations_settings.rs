@@ -3,7 +3,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use linkgate_tests::{Reply, Stack, TestTenant};
+use linkgate_tests::{assert_validation, table_mentions, Stack, TestTenant};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -11,50 +11,10 @@ async fn tenant() -> TestTenant {
     Stack::get().tenant().await
 }
 
-fn assert_validation(r: &Reply, fields: &[&str]) {
-    assert_eq!(r.status, 400, "{}", r.text);
-    assert_eq!(r.error_code(), "validation_error");
-    let got = r.error_fields();
-    for f in fields {
-        assert!(
-            got.iter().any(|g| g == f),
-            "expected {f} in details, got {got:?} ({})",
-            r.text
-        );
-    }
-}
-
 const GITHUB: &str = r#"{"provider": "github", "client_id": "Iv1.abc", "client_secret": "gh-client-secret-value-123"}"#;
 
 fn github() -> Value {
     serde_json::from_str(GITHUB).unwrap()
-}
-
-/// Every item of the table whose dump mentions `needle`.
-async fn table_mentions(stack: &Stack, needle: &str) -> Vec<String> {
-    let store = stack.store().await;
-    let mut hits = Vec::new();
-    let mut start = None;
-    loop {
-        let page = store
-            .client()
-            .scan()
-            .table_name(store.table())
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        for item in page.items() {
-            let dump = format!("{item:?}");
-            if dump.contains(needle) {
-                hits.push(dump);
-            }
-        }
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            return hits;
-        }
-    }
 }
 
 #[tokio::test]
@@ -115,7 +75,6 @@ async fn the_catalog_lists_filters_and_carries_our_logos() {
 
 #[tokio::test]
 async fn oauth_integrations_seal_their_client_secret() {
-    let stack = Stack::get();
     let t = tenant().await;
     let r = t.admin.post("/v1/integrations", &github()).await;
     assert_eq!(r.status, 201, "{}", r.text);
@@ -138,10 +97,10 @@ async fn oauth_integrations_seal_their_client_secret() {
     );
 
     assert!(
-        table_mentions(&stack, "gh-client-secret").await.is_empty(),
+        table_mentions("gh-client-secret").await.is_empty(),
         "plaintext secret in the table"
     );
-    let sealed = table_mentions(&stack, i["id"].as_str().unwrap()).await;
+    let sealed = table_mentions(i["id"].as_str().unwrap()).await;
     assert!(
         sealed
             .iter()
@@ -306,12 +265,11 @@ async fn integrations_list_by_status_with_pagination() {
 
 #[tokio::test]
 async fn integrations_update_rotate_and_reset() {
-    let stack = Stack::get();
     let t = tenant().await;
     let i = t.admin.post("/v1/integrations", &github()).await.json();
     let path = format!("/v1/integrations/{}", i["id"].as_str().unwrap());
     let id = i["id"].as_str().unwrap();
-    let sealed_before = table_mentions(&stack, "client_secret_sealed")
+    let sealed_before = table_mentions("client_secret_sealed")
         .await
         .into_iter()
         .filter(|d| d.contains(id))
@@ -328,13 +286,13 @@ async fn integrations_update_rotate_and_reset() {
     assert_eq!(u["scopes"], json!(["read:org"]));
     assert_eq!(u["created_at"], i["created_at"]);
     assert!(!r.text.contains("rotated-secret"));
-    let sealed_after = table_mentions(&stack, "client_secret_sealed")
+    let sealed_after = table_mentions("client_secret_sealed")
         .await
         .into_iter()
         .filter(|d| d.contains(id))
         .collect::<Vec<_>>();
     assert_ne!(sealed_before, sealed_after, "the sealed secret changed");
-    assert!(table_mentions(&stack, "rotated-secret").await.is_empty());
+    assert!(table_mentions("rotated-secret").await.is_empty());
 
     let reset = t
         .admin

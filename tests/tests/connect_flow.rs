@@ -2,7 +2,7 @@
 //! watch`, DynamoDB and KMS on moto. Consumer → connection → open link → (marketplace) →
 //! submit → redirect → connection active → exactly one outbox event.
 
-use linkgate_tests::{Api, Reply, Stack, TestTenant};
+use linkgate_tests::{table_mentions, Api, Reply, Stack, TestTenant};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -128,31 +128,6 @@ fn assert_safe_page(r: &Reply) {
     );
 }
 
-async fn table_mentions(needle: &str) -> usize {
-    let store = Stack::get().store().await;
-    let mut hits = 0;
-    let mut start = None;
-    loop {
-        let page = store
-            .client()
-            .scan()
-            .table_name(store.table())
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        hits += page
-            .items()
-            .iter()
-            .filter(|i| format!("{i:?}").contains(needle))
-            .count();
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            return hits;
-        }
-    }
-}
-
 #[tokio::test]
 async fn api_key_flow_from_link_to_active_connection() {
     let stack = Stack::get();
@@ -256,7 +231,7 @@ async fn api_key_flow_from_link_to_active_connection() {
     assert_eq!(created[0]["tenant_id"], f.t.id.as_str());
     assert!(created[0]["id"].as_str().unwrap().starts_with("evt_"));
     assert_eq!(
-        table_mentions(STRIPE_KEY).await,
+        table_mentions(STRIPE_KEY).await.len(),
         0,
         "no plaintext secret in the table"
     );
@@ -677,7 +652,7 @@ async fn credentials_are_admin_only_and_every_read_is_recorded() {
         .await;
     let gone = f.t.admin.get(&path).await;
     assert_eq!(gone.status, 409, "credentials are destroyed on revocation");
-    assert_eq!(table_mentions(STRIPE_KEY).await, 0);
+    assert_eq!(table_mentions(STRIPE_KEY).await.len(), 0);
 }
 
 async fn audit_reads(tenant: &str, connection: &str) -> usize {

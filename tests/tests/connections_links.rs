@@ -3,7 +3,7 @@
 //! expiry decided from `expires_at`, outbox events, roles and tenants.
 
 use linkgate::time;
-use linkgate_tests::{Api, Reply, Stack, TestTenant};
+use linkgate_tests::{assert_validation, table_mentions, Api, Stack, TestTenant};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -34,46 +34,6 @@ fn lifetime(link: &Value) -> i64 {
     let created = time::parse(link["created_at"].as_str().unwrap()).unwrap();
     let expires = time::parse(link["expires_at"].as_str().unwrap()).unwrap();
     (expires - created).num_seconds()
-}
-
-fn assert_validation(r: &Reply, fields: &[&str]) {
-    assert_eq!(r.status, 400, "{}", r.text);
-    assert_eq!(r.error_code(), "validation_error");
-    let got = r.error_fields();
-    for f in fields {
-        assert!(
-            got.iter().any(|g| g == f),
-            "expected {f} in details, got {got:?} ({})",
-            r.text
-        );
-    }
-}
-
-/// Every item of the table whose dump mentions `needle`.
-async fn table_mentions(needle: &str) -> Vec<String> {
-    let store = Stack::get().store().await;
-    let mut hits = Vec::new();
-    let mut start = None;
-    loop {
-        let page = store
-            .client()
-            .scan()
-            .table_name(store.table())
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        for item in page.items() {
-            let dump = format!("{item:?}");
-            if dump.contains(needle) {
-                hits.push(dump);
-            }
-        }
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            return hits;
-        }
-    }
 }
 
 /// Sets attributes of a link item directly in the table (to backdate or to mark granted).
