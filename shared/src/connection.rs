@@ -158,6 +158,35 @@ pub async fn get(
         .transpose()
 }
 
+/// Whether the consumer has any connection that is not revoked.
+pub async fn has_live(
+    store: &Store,
+    tenant: &TenantId,
+    consumer: &ConsumerId,
+) -> Result<bool, StoreError> {
+    let list_pk = consumer_list_pk(tenant, consumer);
+    let mut start = None;
+    loop {
+        let (items, more) = store.index_page(&list_pk, 100, start).await?;
+        let connections = items
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        if connections.iter().any(|c| c.status != Status::Revoked) {
+            return Ok(true);
+        }
+        match (more, connections.last()) {
+            (true, Some(last)) => {
+                let mut k = key(tenant_pk(tenant), sk(&last.id));
+                k.insert("gsi1pk".into(), s(&list_pk));
+                k.insert("gsi1sk".into(), s(last.id.as_str()));
+                start = Some(k);
+            }
+            _ => return Ok(false),
+        }
+    }
+}
+
 fn not_found(raw: &str) -> ApiError {
     ApiError::NotFound(format!(
         "no connection with id '{}'",

@@ -729,3 +729,26 @@ async fn import_creates_an_active_connection_validated_against_the_provider() {
         "refused imports wrote nothing"
     );
 }
+
+#[tokio::test]
+async fn a_consumer_with_live_connections_cannot_be_deleted() {
+    let t = tenant().await;
+    let c = consumer(&t.admin).await;
+    let conn = connect(&t.admin, &c, json!({"name": "Keeps it"})).await;
+    let r = t.admin.delete(&format!("/v1/consumers/{c}")).await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(r.error_code(), "conflict");
+    assert_eq!(
+        t.admin.get(&format!("/v1/consumers/{c}")).await.status,
+        200,
+        "still there"
+    );
+    t.admin
+        .delete(&format!("/v1/connections/{}", conn["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(
+        t.admin.delete(&format!("/v1/consumers/{c}")).await.status,
+        204,
+        "revoked connections do not hold it"
+    );
+}

@@ -143,6 +143,12 @@ async fn delete_consumer(app: &App, call: &Call) -> Result<Response<Body>, ApiEr
     call.query(&[])?;
     for _ in 0..WRITE_ATTEMPTS {
         let current = load(app, call).await?;
+        // Its connections would lose their owner: they must be revoked first.
+        if crate::connection::has_live(&app.store, &current.tenant_id, &current.id).await? {
+            return Err(ApiError::conflict(
+                "the consumer still has connections that are not revoked; revoke them first",
+            ));
+        }
         if let repo::Write::Done = repo::delete(&app.store, &current).await? {
             return Ok(no_content());
         }
