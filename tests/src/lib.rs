@@ -208,10 +208,10 @@ impl Api {
 
     /// Sends a request with optional raw body and extra headers.
     ///
-    /// `cargo lambda watch` itself now and then answers with its own
-    /// `application/problem+json` 500 although the function answered (our functions never
-    /// use that type). Such an answer is the emulator's: a read is sent again; a write is
-    /// not, since the function may have done it.
+    /// `cargo lambda watch` itself now and then answers with its own 500
+    /// (`{"type": "https://httpstatuses.com/500", …}`) although the function answered; our
+    /// functions' errors always have the `{"error": …}` shape. Such an answer is the
+    /// emulator's: a read is sent again; a write is not, since the function may have done it.
     pub async fn raw(
         &self,
         method: Method,
@@ -221,10 +221,9 @@ impl Api {
     ) -> Reply {
         for attempt in 0..3 {
             let reply = self.send(method.clone(), path, body.clone(), headers).await;
-            let from_emulator = reply
-                .headers
-                .get("content-type")
-                .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+            let from_emulator = reply.status.is_server_error()
+                && serde_json::from_str::<Value>(&reply.text)
+                    .is_ok_and(|b| b.get("error").is_none());
             if !from_emulator || method != Method::GET || attempt == 2 {
                 return reply;
             }
