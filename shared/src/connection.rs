@@ -187,11 +187,22 @@ pub async fn has_live(
     }
 }
 
+/// The items that revoke the connection's open link, if it still has one.
+async fn revoke_open_link(
+    store: &Store,
+    connection: &Connection,
+) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, StoreError> {
+    let Some(open) = &connection.open_link_id else {
+        return Ok(Vec::new());
+    };
+    match link::get(store, &connection.tenant_id, open).await? {
+        Some(l) if l.is_open(time::now()) => l.revoke_items(store),
+        _ => Ok(Vec::new()),
+    }
+}
+
 fn not_found(raw: &str) -> ApiError {
-    ApiError::NotFound(format!(
-        "no connection with id '{}'",
-        raw.chars().take(64).collect::<String>()
-    ))
+    ApiError::no_such("connection", raw)
 }
 
 async fn load(app: &App, call: &Call) -> Result<Connection, ApiError> {
@@ -203,10 +214,7 @@ async fn load(app: &App, call: &Call) -> Result<Connection, ApiError> {
 }
 
 fn consumer_not_found(raw: &str) -> ApiError {
-    ApiError::NotFound(format!(
-        "no consumer with id '{}'",
-        raw.chars().take(64).collect::<String>()
-    ))
+    ApiError::no_such("consumer", raw)
 }
 
 async fn load_consumer(app: &App, call: &Call) -> Result<crate::consumer::Consumer, ApiError> {
@@ -535,14 +543,7 @@ async fn revoke_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
             ..current.clone()
         };
         let mut items = vec![next.replace_tx(&app.store, &current)?];
-        if let Some(open) = &current.open_link_id {
-            if let Some(l) = link::get(&app.store, tenant, open)
-                .await?
-                .filter(|l| l.is_open(now))
-            {
-                items.extend(l.revoke_items(&app.store)?);
-            }
-        }
+        items.extend(revoke_open_link(&app.store, &current).await?);
         items.push(event::outbox(
             &app.store,
             tenant,
@@ -597,14 +598,7 @@ async fn create_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError>
             ..current.clone()
         };
         let mut items = vec![next.replace_tx(&app.store, &current)?];
-        if let Some(open) = &current.open_link_id {
-            if let Some(l) = link::get(&app.store, tenant, open)
-                .await?
-                .filter(|l| l.is_open(time::now()))
-            {
-                items.extend(l.revoke_items(&app.store)?);
-            }
-        }
+        items.extend(revoke_open_link(&app.store, &current).await?);
         items.extend(new_link.items(&app.store)?);
         match app.store.transact(items).await? {
             TxOutcome::Committed => {

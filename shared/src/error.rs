@@ -62,6 +62,14 @@ impl ApiError {
         )
     }
 
+    /// 404 for a path id: names the kind and (a bounded prefix of) the id as given.
+    pub fn no_such(kind: &str, raw_id: &str) -> Self {
+        ApiError::NotFound(format!(
+            "no {kind} with id '{}'",
+            raw_id.chars().take(64).collect::<String>()
+        ))
+    }
+
     pub fn conflict(message: impl Into<String>) -> Self {
         ApiError::Conflict {
             message: message.into(),

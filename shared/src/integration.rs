@@ -245,10 +245,7 @@ pub async fn active(store: &Store, tenant: &TenantId) -> Result<Vec<Integration>
 }
 
 fn not_found(raw: &str) -> ApiError {
-    ApiError::NotFound(format!(
-        "no integration with id '{}'",
-        raw.chars().take(64).collect::<String>()
-    ))
+    ApiError::no_such("integration", raw)
 }
 
 async fn load(app: &App, call: &Call) -> Result<Integration, ApiError> {

@@ -266,10 +266,7 @@ pub async fn get(
 }
 
 fn not_found(raw: &str) -> ApiError {
-    ApiError::NotFound(format!(
-        "no link with id '{}'",
-        raw.chars().take(64).collect::<String>()
-    ))
+    ApiError::no_such("link", raw)
 }
 
 async fn load(app: &App, call: &Call) -> Result<Link, ApiError> {

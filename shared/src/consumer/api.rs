@@ -47,10 +47,7 @@ fn reference_taken() -> ApiError {
 }
 
 fn not_found(raw: &str) -> ApiError {
-    ApiError::NotFound(format!(
-        "no consumer with id '{}'",
-        raw.chars().take(64).collect::<String>()
-    ))
+    ApiError::no_such("consumer", raw)
 }
 
 fn busy() -> ApiError {
