@@ -37,6 +37,11 @@ REGION = os.environ.get("AWS_REGION", "us-east-1")
 MOTO_PORT = int(os.environ.get("LINKGATE_MOTO_PORT", "5055"))
 API_PORT = int(os.environ.get("LINKGATE_API_PORT", "9000"))
 HOST = "127.0.0.1"
+# Fixed: the local-only catalog provider `oidc-mock` names these URLs.
+OIDC_PORT = 9400
+OIDC_PROXY_PORT = 9401
+# Short enough that "slow provider" tests stay quick; long enough for a loaded laptop.
+OIDC_TOKEN_MAX_AGE = 240
 MOTO_URL = f"http://{HOST}:{MOTO_PORT}"
 API_URL = f"http://{HOST}:{API_PORT}"
 
@@ -63,6 +68,7 @@ LOCAL_ENV = {
     "AWS_SECRET_ACCESS_KEY": "test",
     "AWS_LAMBDA_LOG_FORMAT": "text",
     "LINKGATE_API_KEY_CACHE_SECONDS": "2",
+    "LINKGATE_OAUTH_TIMEOUT_SECONDS": "2",
 }
 
 
@@ -364,6 +370,9 @@ def request(method, url, headers=None, body=None, timeout=600):
 
 def up(reload):
     down()  # whatever a previous run left behind
+    for port, what in ((OIDC_PORT, "the OAuth provider"), (OIDC_PROXY_PORT, "the OAuth proxy")):
+        if not port_free(port):
+            raise SystemExit(f"[stack] port {port} for {what} is taken by another program; stop it")
     for port, what in ((MOTO_PORT, "moto"), (API_PORT, "the API")):
         if not port_free(port):
             raise SystemExit(
@@ -382,8 +391,23 @@ def up(reload):
     pids["moto"] = spawn(
         "moto", [sys.executable, str(ROOT / "scripts" / "moto_server.py"), "-H", HOST, "-p", str(MOTO_PORT)], base_env
     )
+    # A real OAuth provider, and the proxy tests use to make it slow, down or refusing.
+    pids["oidc"] = spawn(
+        "oidc",
+        [str(VENV_BIN / "oidc-provider-mock"), "-H", HOST, "-p", str(OIDC_PORT),
+         "--token-max-age", str(OIDC_TOKEN_MAX_AGE)],
+        base_env,
+    )
+    pids["oidc-proxy"] = spawn(
+        "oidc-proxy",
+        [sys.executable, str(ROOT / "scripts" / "oauth_proxy.py"), "--port", str(OIDC_PROXY_PORT),
+         "--upstream", f"http://{HOST}:{OIDC_PORT}"],
+        base_env,
+    )
     save_pids(pids)
     wait_for(f"{MOTO_URL}/moto-api/", 60, "moto", pids["moto"], "moto")
+    wait_for(f"http://{HOST}:{OIDC_PORT}/.well-known/openid-configuration", 60, "oidc-provider-mock", pids["oidc"], "oidc")
+    wait_for(f"http://{HOST}:{OIDC_PROXY_PORT}/_calls/warmup", 30, "the OAuth proxy", pids["oidc-proxy"], "oidc-proxy")
     created = create_resources(resolver)
     log(f"created from template.yaml: {', '.join(f'{k}={v}' for k, v in created.items())}")
     fenv = function_env(resolver)
@@ -427,6 +451,8 @@ def up(reload):
         "table": fenv["LINKGATE_TABLE"],
         "event_bus": fenv["LINKGATE_EVENT_BUS"],
         "connect_link": link,
+        "oauth_provider_url": f"http://{HOST}:{OIDC_PORT}",
+        "oauth_proxy_url": f"http://{HOST}:{OIDC_PROXY_PORT}",
         "function_env": fenv,
         "routes": [{"method": m, "path": p, "function": b} for m, p, b in routes(template)],
         "curl": (
@@ -451,6 +477,8 @@ def demo_link(key):
 
     for provider in ("stripe", "datadog"):
         post("/v1/integrations", {"provider": provider})
+    # OAuth against the local provider: its sign-in form takes any user name.
+    post("/v1/integrations", {"provider": "oidc-mock", "client_id": "linkgate-demo", "client_secret": "demo-secret"})
     consumer = post("/v1/consumers", {"name": "Demo customer", "email": "demo@customer.example", "internal_reference": "demo-1"})
     connection = post(f"/v1/consumers/{consumer['id']}/connections", {"name": "Demo connection", "link_ttl_seconds": 604800})
     return connection["link"]["url"]
@@ -518,8 +546,18 @@ def main():
         try:
             banner(up(reload=True))
             signal.signal(signal.SIGINT, handler)
+            # EventBridge Scheduler's part: the token refresher every five minutes.
+            next_sweep = time.monotonic() + 300
             while not stop["now"]:
                 time.sleep(0.5)
+                if time.monotonic() >= next_sweep:
+                    next_sweep += 300
+                    sweep = json.dumps({"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}})
+                    status, raw = request(
+                        "POST", f"{API_URL}/2015-03-31/functions/token-refresher/invocations",
+                        {"Content-Type": "application/json"}, sweep.encode(), timeout=300,
+                    )
+                    log(f"token refresher: {status} {raw[:200]!r}")
         finally:
             down()
 

@@ -13,6 +13,8 @@ pub struct App {
     pub store: Store,
     pub keys: Authenticator,
     sealer: Option<Sealer>,
+    /// Built on first use: only the OAuth functions call providers.
+    http: std::sync::OnceLock<reqwest::Client>,
 }
 
 impl App {
@@ -35,6 +37,7 @@ impl App {
             store,
             keys,
             sealer,
+            http: std::sync::OnceLock::new(),
         }
     }
 
@@ -43,6 +46,24 @@ impl App {
         self.sealer
             .as_ref()
             .ok_or_else(|| ApiError::internal("LINKGATE_KMS_KEY_ID is not set for this function"))
+    }
+}
+
+impl App {
+    /// The client for provider calls: one timeout, no redirects followed (a token endpoint
+    /// that redirects is misconfigured or hostile).
+    pub fn http(&self) -> Result<&reqwest::Client, ApiError> {
+        if let Some(c) = self.http.get() {
+            return Ok(c);
+        }
+        let client = reqwest::Client::builder()
+            .timeout(self.config.oauth_timeout)
+            .connect_timeout(self.config.oauth_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("linkgate")
+            .build()
+            .map_err(ApiError::internal)?;
+        Ok(self.http.get_or_init(|| client))
     }
 }
 

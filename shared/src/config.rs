@@ -40,7 +40,11 @@ pub struct Config {
     /// Base of public links (`https://connect.example.com`); empty means the domain the
     /// request came in on.
     pub public_base_url: Option<String>,
+    /// Limit on one call to a provider's token endpoint (connect and refresh).
+    pub oauth_timeout: Duration,
 }
+
+pub const DEFAULT_OAUTH_TIMEOUT_SECONDS: u64 = 10;
 
 pub const DEFAULT_API_KEY_CACHE_SECONDS: u64 = 30;
 /// Revocation must take effect within a minute, so the cache can never be set longer.
@@ -67,7 +71,19 @@ impl Config {
                     reason: format!("expected 0..={MAX_API_KEY_CACHE_SECONDS} seconds"),
                 })?,
         };
+        let oauth_timeout = match lookup("LINKGATE_OAUTH_TIMEOUT_SECONDS") {
+            None => DEFAULT_OAUTH_TIMEOUT_SECONDS,
+            Some(raw) => raw
+                .parse::<u64>()
+                .ok()
+                .filter(|s| (1..=60).contains(s))
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: "LINKGATE_OAUTH_TIMEOUT_SECONDS",
+                    reason: "expected 1..=60 seconds".into(),
+                })?,
+        };
         Ok(Config {
+            oauth_timeout: Duration::from_secs(oauth_timeout),
             table_name,
             stage,
             api_key_cache_ttl: Duration::from_secs(cache_seconds),

@@ -8,6 +8,7 @@
 //! Content-Security-Policy.
 
 use crate::connection::{self, Connection};
+use crate::credential::Credentials;
 use crate::error::ApiError;
 use crate::event;
 use crate::http::{serve, Access, Call};
@@ -51,14 +52,14 @@ fn sha2_digest(bytes: &[u8]) -> Vec<u8> {
     hex::decode(sha256_hex(bytes)).unwrap_or_default()
 }
 
-struct Card {
+pub(crate) struct Card {
     name: String,
     category: String,
     logo: String,
     href: String,
 }
 
-struct FieldView {
+pub(crate) struct FieldView {
     name: String,
     label: String,
     secret: bool,
@@ -69,7 +70,7 @@ struct FieldView {
     error: Option<String>,
 }
 
-struct FormView {
+pub(crate) struct FormView {
     action: String,
     token: String,
     integration_id: String,
@@ -78,28 +79,34 @@ struct FormView {
     error: Option<String>,
 }
 
-struct OAuthView {
+pub(crate) struct OAuthView {
     href: String,
     provider_name: String,
+    /// Connection fields asked before leaving (`shop` for Shopify): then a GET form.
+    action: String,
+    token: String,
+    integration: Option<String>,
+    fields: Vec<FieldView>,
+    error: Option<String>,
 }
 
 #[derive(Template)]
 #[template(path = "connect.html")]
-struct Page {
-    title: String,
-    heading: String,
-    message: Option<String>,
-    logo: Option<String>,
-    cards: Vec<Card>,
-    form: Option<FormView>,
-    oauth: Option<OAuthView>,
-    back: Option<String>,
-    back_label: String,
-    css: &'static str,
+pub(crate) struct Page {
+    pub(crate) title: String,
+    pub(crate) heading: String,
+    pub(crate) message: Option<String>,
+    pub(crate) logo: Option<String>,
+    pub(crate) cards: Vec<Card>,
+    pub(crate) form: Option<FormView>,
+    pub(crate) oauth: Option<OAuthView>,
+    pub(crate) back: Option<String>,
+    pub(crate) back_label: String,
+    pub(crate) css: &'static str,
 }
 
 impl Page {
-    fn new(heading: &str, message: Option<&str>) -> Page {
+    pub(crate) fn new(heading: &str, message: Option<&str>) -> Page {
         Page {
             title: format!("{heading} · Linkgate"),
             heading: heading.to_owned(),
@@ -116,16 +123,16 @@ impl Page {
 }
 
 /// A rendered page or a browser redirect: every outcome of a public route is one of these.
-enum Outcome {
+pub(crate) enum Outcome {
     Page(StatusCode, Box<Page>),
     Redirect(StatusCode, String),
 }
 
-fn page(status: StatusCode, heading: &str, message: &str) -> Outcome {
+pub(crate) fn page(status: StatusCode, heading: &str, message: &str) -> Outcome {
     Outcome::Page(status, Box::new(Page::new(heading, Some(message))))
 }
 
-fn invalid() -> Outcome {
+pub(crate) fn invalid() -> Outcome {
     page(
         StatusCode::NOT_FOUND,
         "This link is not valid",
@@ -133,7 +140,7 @@ fn invalid() -> Outcome {
     )
 }
 
-fn respond(outcome: Outcome, local: bool) -> Response<Body> {
+pub(crate) fn respond(outcome: Outcome, local: bool) -> Response<Body> {
     let (status, body, location) = match outcome {
         Outcome::Page(status, page) => match page.render() {
             Ok(html) => (status, html, None),
@@ -170,7 +177,7 @@ fn respond(outcome: Outcome, local: bool) -> Response<Body> {
 }
 
 /// Turns a handler's result into a page; internal errors become a plain apology.
-fn finish(
+pub(crate) fn finish(
     result: Result<Outcome, ApiError>,
     app: &App,
     call: &Call,
@@ -212,7 +219,11 @@ pub async fn submit(app: &App, req: Request) -> Result<Response<Body>, lambda_ht
 }
 
 /// The link named by the path, if `token` is its token.
-async fn resolve(app: &App, call: &Call, token: Option<&str>) -> Result<Option<Link>, ApiError> {
+pub(crate) async fn resolve(
+    app: &App,
+    call: &Call,
+    token: Option<&str>,
+) -> Result<Option<Link>, ApiError> {
     let Some(id) = call.path_param("link_id").and_then(LinkId::parse) else {
         return Ok(None);
     };
@@ -226,13 +237,18 @@ async fn resolve(app: &App, call: &Call, token: Option<&str>) -> Result<Option<L
 
 /// Where the browser goes after the flow: the link's URL, else the consumer's, else the
 /// tenant default.
-async fn redirect_target(app: &App, link: &Link) -> Result<Option<RedirectUrl>, ApiError> {
+pub(crate) async fn redirect_target(
+    app: &App,
+    link: &Link,
+) -> Result<Option<RedirectUrl>, ApiError> {
     if let Some(u) = &link.redirect_url {
         return Ok(Some(u.clone()));
     }
-    if let Some(c) = crate::consumer::find(&app.store, &link.tenant_id, &link.consumer_id).await? {
-        if let Some(u) = c.redirect_url {
-            return Ok(Some(u));
+    if let Some(consumer) = &link.consumer_id {
+        if let Some(c) = crate::consumer::find(&app.store, &link.tenant_id, consumer).await? {
+            if let Some(u) = c.redirect_url {
+                return Ok(Some(u));
+            }
         }
     }
     Ok(settings::load(&app.store, &link.tenant_id)
@@ -240,14 +256,16 @@ async fn redirect_target(app: &App, link: &Link) -> Result<Option<RedirectUrl>, 
         .default_redirect_url)
 }
 
-fn with_params(url: &RedirectUrl, link: &Link, status: &str, expired: bool) -> String {
+pub(crate) fn with_params(url: &RedirectUrl, link: &Link, status: &str, expired: bool) -> String {
     let mut u = match url::Url::parse(url.as_str()) {
         Ok(u) => u,
         Err(_) => return url.as_str().to_owned(),
     };
     {
         let mut q = u.query_pairs_mut();
-        q.append_pair("consumerId", link.consumer_id.as_str());
+        if let Some(consumer) = &link.consumer_id {
+            q.append_pair("consumerId", consumer.as_str());
+        }
         q.append_pair("connectionId", link.connection_id.as_str());
         q.append_pair("status", status);
         if expired {
@@ -258,7 +276,7 @@ fn with_params(url: &RedirectUrl, link: &Link, status: &str, expired: bool) -> S
 }
 
 /// The page (or redirect) for a link that can no longer be used, if it cannot.
-async fn closed(app: &App, link: &Link) -> Result<Option<Outcome>, ApiError> {
+pub(crate) async fn closed(app: &App, link: &Link) -> Result<Option<Outcome>, ApiError> {
     Ok(match link.status_at(time::now()) {
         Status::Expired => {
             if link.redirect {
@@ -289,7 +307,7 @@ async fn closed(app: &App, link: &Link) -> Result<Option<Outcome>, ApiError> {
     })
 }
 
-fn logo_uri(p: &Provider) -> String {
+pub(crate) fn logo_uri(p: &Provider) -> String {
     format!(
         "data:image/svg+xml;base64,{}",
         STANDARD.encode(p.logo_svg())
@@ -304,13 +322,13 @@ fn connect_href(link: &Link, token: &str, integration: Option<&IntegrationId>) -
     href
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// The integration the customer connects: the link's own, or the one picked in the
 /// marketplace (which must be an active integration of the link's tenant).
-async fn chosen_integration(
+pub(crate) async fn chosen_integration(
     app: &App,
     link: &Link,
     picked: Option<&str>,
@@ -328,7 +346,49 @@ async fn chosen_integration(
         .filter(Integration::is_active))
 }
 
-fn form_view(
+/// The "Continue with …" step: a plain link, or a GET form when the provider needs
+/// connection fields before its sign-in page can be found.
+pub(crate) fn oauth_view(
+    link: &Link,
+    token: &str,
+    integration: &Integration,
+    provider: &Provider,
+    values: &HashMap<String, String>,
+    errors: &BTreeMap<String, String>,
+) -> OAuthView {
+    let picked = link
+        .integration_id
+        .is_none()
+        .then(|| integration.id().to_string());
+    let mut href = format!("/connect/{}/oauth?token={}", link.id, urlencode(token));
+    if let Some(i) = &picked {
+        href.push_str(&format!("&integration={i}"));
+    }
+    OAuthView {
+        href,
+        provider_name: provider.name.clone(),
+        action: format!("/connect/{}/oauth", link.id),
+        token: token.to_owned(),
+        integration: picked,
+        fields: provider
+            .connection_fields
+            .iter()
+            .map(|f| FieldView {
+                name: f.name.clone(),
+                label: f.label.clone(),
+                secret: false,
+                value: values.get(&f.name).cloned().unwrap_or_default(),
+                help: f.help.clone(),
+                placeholder: f.placeholder.clone(),
+                options: Vec::new(),
+                error: errors.get(&f.name).cloned(),
+            })
+            .collect(),
+        error: (!errors.is_empty()).then(|| "Please correct the highlighted fields.".to_string()),
+    }
+}
+
+pub(crate) fn form_view(
     link: &Link,
     token: &str,
     integration: &Integration,
@@ -420,14 +480,14 @@ async fn show_page(app: &App, call: &Call) -> Result<Outcome, ApiError> {
                 "You will be asked to sign in to {} and allow access.",
                 provider.name
             ));
-            let mut href = format!("/connect/{}/oauth?token={}", link.id, urlencode(&token));
-            if link.integration_id.is_none() {
-                href.push_str(&format!("&integration={}", integration.id()));
-            }
-            p.oauth = Some(OAuthView {
-                href,
-                provider_name: provider.name.clone(),
-            });
+            p.oauth = Some(oauth_view(
+                &link,
+                &token,
+                &integration,
+                provider,
+                &HashMap::new(),
+                &BTreeMap::new(),
+            ));
         }
         AuthMode::ApiKey | AuthMode::Basic => {
             p.message = Some(format!("Enter the details from your {} account. They are encrypted and only used for this connection.", provider.name));
@@ -563,40 +623,46 @@ async fn submit_form(app: &App, call: &Call) -> Result<Outcome, ApiError> {
         }
     };
 
-    let secret = json!({
-        "auth_mode": provider.auth_mode,
-        "provider": provider.id,
-        "values": credential_values,
-        "connection_fields": connection_values,
-    });
-    let sealed = app
-        .sealer()?
-        .seal(
-            link.tenant_id.as_str(),
-            connection.id.as_str(),
-            secret.to_string().as_bytes(),
-        )
-        .await
-        .map_err(ApiError::internal)?;
-    activate(app, link, connection, &integration, sealed).await
+    let credentials = Credentials {
+        auth_mode: provider.auth_mode,
+        provider: provider.id.clone(),
+        values: credential_values
+            .into_iter()
+            .map(|(k, v)| (k, json!(v)))
+            .collect(),
+        connection_fields: connection_values
+            .into_iter()
+            .map(|(k, v)| (k, json!(v)))
+            .collect(),
+        raw: None,
+    };
+    activate(app, link, connection, &integration, &credentials).await
 }
 
 /// One transaction: the link becomes granted (if still open), the connection active with
 /// its new credentials, and the outbox gets `connection.created` (first activation) or
-/// `connection.updated` (re-authentication of the same connection).
-async fn activate(
+/// `connection.updated` (re-authentication of the same connection, with its previous status).
+pub(crate) async fn activate(
     app: &App,
     link: Link,
     connection: Connection,
     integration: &Integration,
-    sealed: String,
+    credentials: &Credentials,
 ) -> Result<Outcome, ApiError> {
+    let sealed = credentials
+        .seal(app.sealer()?, &link.tenant_id, connection.id.as_str())
+        .await?;
     let now = time::now();
     let now_text = time::format(&now);
     let first = connection.activated_at.is_none();
     let next = Connection {
         status: connection::Status::Active,
         credentials_sealed: Some(sealed),
+        token_expires_at: credentials.expires_at().map(|e| time::format(&e)),
+        refreshable: credentials.refresh_token().is_some(),
+        refresh_lease: None,
+        refresh_lease_until: None,
+        reauth_reason: None,
         integration_id: Some(integration.id().clone()),
         provider: Some(integration.provider_id().to_owned()),
         open_link_id: None,
@@ -634,7 +700,12 @@ async fn activate(
             &app.store,
             &link.tenant_id,
             kind,
-            json!({"connection": next.to_json()?, "link_id": link.id, "change": if first { "activated" } else { "reauthenticated" }}),
+            json!({
+                "connection": next.to_json()?,
+                "link_id": link.id,
+                "change": if first { "activated" } else { "reauthenticated" },
+                "previous_status": connection.status,
+            }),
         )?,
     ];
     if let TxOutcome::Cancelled(_) = app.store.transact(items).await? {

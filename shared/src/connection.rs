@@ -5,6 +5,7 @@
 //! → `needs_reauth` → `active` again through a new link on the same id; any → `revoked`
 //! (credentials destroyed, record kept as a tombstone).
 
+use crate::credential::Credentials;
 use crate::error::ApiError;
 use crate::event;
 use crate::fields::{string, Fields, Patch};
@@ -15,6 +16,7 @@ use crate::integration;
 use crate::link::{self, LinkOptions, NewLink};
 use crate::metadata::Metadata;
 use crate::redirect_url::RedirectUrl;
+use crate::refresh;
 use crate::settings;
 use crate::store::{key, n, s, tenant_pk, Item, Store, StoreError, TxOutcome};
 use crate::time::{self, Timestamp};
@@ -51,7 +53,9 @@ pub enum Status {
 pub struct Connection {
     pub id: ConnectionId,
     pub tenant_id: TenantId,
-    pub consumer_id: ConsumerId,
+    /// Absent for connections the tenant owns itself (direct connect without a consumer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer_id: Option<ConsumerId>,
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integration_id: Option<IntegrationId>,
@@ -77,6 +81,20 @@ pub struct Connection {
     pub activated_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<String>,
+    /// When the stored OAuth access token expires (not secret; drives refresh).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_expires_at: Option<String>,
+    /// The stored OAuth credentials carry a refresh token.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refreshable: bool,
+    /// Single-flight refresh: who holds the lease, and until when (epoch seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_lease: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_lease_until: Option<i64>,
+    /// Why the provider stopped accepting the grant (`invalid_grant`…), while `needs_reauth`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reauth_reason: Option<String>,
     pub version: u64,
 }
 
@@ -86,16 +104,28 @@ struct ConnectionItem {
     sk: String,
     gsi1pk: String,
     gsi1sk: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi2pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi2sk: Option<String>,
     #[serde(flatten)]
     connection: Connection,
 }
 
-fn sk(id: &ConnectionId) -> String {
+pub(crate) fn sk(id: &ConnectionId) -> String {
     format!("{SK_PREFIX}{id}")
 }
 
 fn consumer_list_pk(tenant: &TenantId, consumer: &ConsumerId) -> String {
     format!("T#{tenant}#CSM#{consumer}#CONNS")
+}
+
+/// The index partition listing an owner's connections: a consumer's, or the tenant's own.
+pub(crate) fn owner_list_pk(tenant: &TenantId, consumer: Option<&ConsumerId>) -> String {
+    match consumer {
+        Some(c) => consumer_list_pk(tenant, c),
+        None => format!("T#{tenant}#OWN#CONNS"),
+    }
 }
 
 impl Connection {
@@ -119,15 +149,31 @@ impl Connection {
             "updated_at": time::format(&self.updated_at),
             "activated_at": self.activated_at,
             "revoked_at": self.revoked_at,
+            "token_expires_at": self.token_expires_at,
+            "reauth_reason": self.reauth_reason,
         }))
+    }
+
+    /// The refresher's index entry: only active connections with a refresh token and a known
+    /// expiry, spread over 16 partitions by the id's random tail.
+    fn refresh_index(&self) -> (Option<String>, Option<String>) {
+        match (&self.status, self.refreshable, &self.token_expires_at) {
+            (Status::Active, true, Some(expires)) => {
+                let shard = self.id.as_str().chars().last().unwrap_or('0');
+                (Some(format!("REFRESH#{shard}")), Some(expires.clone()))
+            }
+            _ => (None, None),
+        }
     }
 
     pub fn item(&self) -> Result<Item, StoreError> {
         Store::to_item(&ConnectionItem {
             pk: tenant_pk(&self.tenant_id),
             sk: sk(&self.id),
-            gsi1pk: consumer_list_pk(&self.tenant_id, &self.consumer_id),
+            gsi1pk: owner_list_pk(&self.tenant_id, self.consumer_id.as_ref()),
             gsi1sk: self.id.to_string(),
+            gsi2pk: self.refresh_index().0,
+            gsi2sk: self.refresh_index().1,
             connection: self.clone(),
         })
     }
@@ -142,7 +188,7 @@ impl Connection {
     }
 }
 
-fn from_item(item: Item) -> Result<Connection, StoreError> {
+pub(crate) fn from_item(item: Item) -> Result<Connection, StoreError> {
     Ok(Store::from_item::<ConnectionItem>(item)?.connection)
 }
 
@@ -156,6 +202,32 @@ pub async fn get(
         .await?
         .map(from_item)
         .transpose()
+}
+
+/// Every connection of an owner (a consumer, or the tenant itself), newest first.
+pub(crate) async fn of_owner(
+    store: &Store,
+    tenant: &TenantId,
+    consumer: Option<&ConsumerId>,
+) -> Result<Vec<Connection>, StoreError> {
+    let list_pk = owner_list_pk(tenant, consumer);
+    let mut start = None;
+    let mut all = Vec::new();
+    loop {
+        let (items, more) = store.index_page(&list_pk, 100, start).await?;
+        for item in items {
+            all.push(from_item(item)?);
+        }
+        match (more, all.last()) {
+            (true, Some(last)) => {
+                let mut k = key(tenant_pk(tenant), sk(&last.id));
+                k.insert("gsi1pk".into(), s(&list_pk));
+                k.insert("gsi1sk".into(), s(last.id.as_str()));
+                start = Some(k);
+            }
+            _ => return Ok(all),
+        }
+    }
 }
 
 /// Whether the consumer has any connection that is not revoked.
@@ -369,7 +441,7 @@ async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
     let new_link = NewLink::generate(
         tenant,
         &id,
-        &consumer.id,
+        Some(&consumer.id),
         integration_id.as_ref(),
         LinkOptions {
             redirect_url: redirect_url.clone(),
@@ -380,7 +452,7 @@ async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
     let connection = Connection {
         id,
         tenant_id: tenant.clone(),
-        consumer_id: consumer.id.clone(),
+        consumer_id: Some(consumer.id.clone()),
         name,
         integration_id,
         provider: integration.as_ref().map(|i| i.provider_id().to_owned()),
@@ -394,6 +466,11 @@ async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
         updated_at: now,
         activated_at: None,
         revoked_at: None,
+        token_expires_at: None,
+        refreshable: false,
+        refresh_lease: None,
+        refresh_lease_until: None,
+        reauth_reason: None,
         version: 1,
     };
     let mut response = connection.to_json()?;
@@ -537,6 +614,10 @@ async fn revoke_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
             status: Status::Revoked,
             credentials_sealed: None,
             open_link_id: None,
+            token_expires_at: None,
+            refreshable: false,
+            refresh_lease: None,
+            refresh_lease_until: None,
             revoked_at: Some(time::format(&now)),
             updated_at: now,
             version: current.version + 1,
@@ -544,6 +625,7 @@ async fn revoke_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
         };
         let mut items = vec![next.replace_tx(&app.store, &current)?];
         items.extend(revoke_open_link(&app.store, &current).await?);
+        items.extend(crate::direct_connect::release_guard_tx(&app.store, &current).await?);
         items.push(event::outbox(
             &app.store,
             tenant,
@@ -583,7 +665,7 @@ async fn create_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError>
         let new_link = NewLink::generate(
             tenant,
             &current.id,
-            &current.consumer_id,
+            current.consumer_id.as_ref(),
             current.integration_id.as_ref(),
             LinkOptions {
                 redirect_url: redirect_url.clone(),
@@ -615,6 +697,12 @@ async fn create_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError>
     ))
 }
 
+fn needs_reauth() -> ApiError {
+    ApiError::NeedsReauth(
+        "the provider no longer accepts this connection's grant; the customer must reconnect through the link in connection.needs_reauth (or a new one from POST /v1/connections/{id}/links)".into(),
+    )
+}
+
 /// How long the record of a credentials read is kept.
 const CREDENTIAL_READ_RETENTION_SECONDS: i64 = 90 * 24 * 60 * 60;
 
@@ -625,25 +713,42 @@ async fn read_credentials(app: &App, call: &Call) -> Result<Response<Body>, ApiE
     let tenant = call.tenant()?;
     let principal = call.principal()?;
     let connection = load(app, call).await?;
-    let sealed = match (connection.status, &connection.credentials_sealed) {
+    match (connection.status, &connection.credentials_sealed) {
         (Status::Revoked, _) => {
             return Err(ApiError::conflict(
                 "the connection is revoked; its credentials were destroyed",
             ))
         }
+        (Status::NeedsReauth, _) => return Err(needs_reauth()),
         (_, None) => {
             return Err(ApiError::conflict(
                 "the connection has no credentials yet: its link was not completed",
             ))
         }
-        (_, Some(sealed)) => sealed,
-    };
-    let secret = app
-        .sealer()?
-        .open(tenant.as_str(), connection.id.as_str(), sealed)
+        _ => {}
+    }
+    let base = call.public_base_url(&app.config);
+    let stored = match refresh::ensure_fresh(app, connection.clone(), refresh::READ_WINDOW, &base)
         .await
-        .map_err(ApiError::internal)?;
-    let stored: Value = serde_json::from_str(secret.expose()).map_err(ApiError::internal)?;
+    {
+        Ok((_, credentials, _)) => credentials,
+        Err(refresh::RefreshError::NeedsReauth(_)) => return Err(needs_reauth()),
+        Err(refresh::RefreshError::Unavailable(reason)) => {
+            // The provider is down: a token that still works is better than none.
+            let sealed = connection.credentials_sealed.as_deref().unwrap_or_default();
+            let current =
+                Credentials::open(app.sealer()?, tenant, connection.id.as_str(), sealed).await?;
+            match current.expires_at() {
+                Some(e) if e > time::now() => current,
+                _ => {
+                    return Err(ApiError::ProviderUnavailable(format!(
+                        "the provider could not refresh the expired token ({reason}); retry later"
+                    )))
+                }
+            }
+        }
+        Err(refresh::RefreshError::Api(e)) => return Err(e),
+    };
     let now = chrono::Utc::now();
     let audit = std::collections::HashMap::from([
         ("pk".to_string(), s(tenant_pk(tenant))),
@@ -678,9 +783,9 @@ async fn read_credentials(app: &App, call: &Call) -> Result<Response<Body>, ApiE
         &json!({
             "connection_id": connection.id,
             "provider": connection.provider,
-            "auth_mode": stored["auth_mode"],
-            "credentials": stored["values"],
-            "connection_fields": stored["connection_fields"],
+            "auth_mode": stored.auth_mode,
+            "credentials": stored.public_values(),
+            "connection_fields": stored.connection_fields,
             "read_at": time::format(&now),
         }),
     ))
@@ -830,17 +935,22 @@ async fn import_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
     }
 
     let id = ConnectionId::generate();
-    let secret = json!({"auth_mode": provider.auth_mode, "provider": provider.id, "values": values, "connection_fields": fields});
-    let sealed = app
-        .sealer()?
-        .seal(tenant.as_str(), id.as_str(), secret.to_string().as_bytes())
-        .await
-        .map_err(ApiError::internal)?;
+    let credentials = Credentials {
+        auth_mode: provider.auth_mode,
+        provider: provider.id.clone(),
+        values: match values {
+            Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        },
+        connection_fields: fields.into_iter().map(|(k, v)| (k, json!(v))).collect(),
+        raw: None,
+    };
+    let sealed = credentials.seal(app.sealer()?, tenant, id.as_str()).await?;
     let now = time::now();
     let connection = Connection {
         id,
         tenant_id: tenant.clone(),
-        consumer_id: consumer_id.clone(),
+        consumer_id: Some(consumer_id.clone()),
         name,
         integration_id: Some(integration_id),
         provider: Some(provider.id.clone()),
@@ -854,6 +964,11 @@ async fn import_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
         updated_at: now,
         activated_at: Some(time::format(&now)),
         revoked_at: None,
+        token_expires_at: credentials.expires_at().map(|e| time::format(&e)),
+        refreshable: credentials.refresh_token().is_some(),
+        refresh_lease: None,
+        refresh_lease_until: None,
+        reauth_reason: None,
         version: 1,
     };
     let response = connection.to_json()?;

@@ -38,6 +38,21 @@ pub enum ApiError {
         message: String,
         details: Vec<FieldError>,
     },
+    /// 409 `already_connected`: the owner already has a live connection to that provider.
+    #[error("{message}")]
+    AlreadyConnected {
+        message: String,
+        details: Vec<FieldError>,
+    },
+    /// 409 `needs_reauth`: the provider refused the stored grant; a new link must be completed.
+    #[error("{0}")]
+    NeedsReauth(String),
+    /// 404 `credential_not_found`: a `crd_` id in a body names nothing usable.
+    #[error("{0}")]
+    CredentialNotFound(String),
+    /// 503 `provider_unavailable`: the provider failed in a way that may pass; retry later.
+    #[error("{0}")]
+    ProviderUnavailable(String),
     #[error("request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
     #[error("request body exceeds {limit} bytes")]
@@ -87,7 +102,11 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict { .. }
+            | ApiError::AlreadyConnected { .. }
+            | ApiError::NeedsReauth(_) => StatusCode::CONFLICT,
+            ApiError::CredentialNotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::ProviderUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -101,6 +120,10 @@ impl ApiError {
             ApiError::Forbidden => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict { .. } => "conflict",
+            ApiError::AlreadyConnected { .. } => "already_connected",
+            ApiError::NeedsReauth(_) => "needs_reauth",
+            ApiError::CredentialNotFound(_) => "credential_not_found",
+            ApiError::ProviderUnavailable(_) => "provider_unavailable",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::Internal(_) => "internal",
@@ -109,7 +132,9 @@ impl ApiError {
 
     fn details(&self) -> &[FieldError] {
         match self {
-            ApiError::Validation { details, .. } | ApiError::Conflict { details, .. } => details,
+            ApiError::Validation { details, .. }
+            | ApiError::Conflict { details, .. }
+            | ApiError::AlreadyConnected { details, .. } => details,
             _ => &[],
         }
     }
@@ -169,6 +194,25 @@ mod tests {
             (ApiError::Forbidden, 403, "forbidden"),
             (ApiError::NotFound("x".into()), 404, "not_found"),
             (ApiError::conflict("x"), 409, "conflict"),
+            (
+                ApiError::AlreadyConnected {
+                    message: "x".into(),
+                    details: vec![],
+                },
+                409,
+                "already_connected",
+            ),
+            (ApiError::NeedsReauth("x".into()), 409, "needs_reauth"),
+            (
+                ApiError::CredentialNotFound("x".into()),
+                404,
+                "credential_not_found",
+            ),
+            (
+                ApiError::ProviderUnavailable("x".into()),
+                503,
+                "provider_unavailable",
+            ),
             (
                 ApiError::UnsupportedMediaType,
                 415,

@@ -15,6 +15,7 @@ const RETENTION_SECONDS: i64 = 30 * 24 * 60 * 60;
 pub const CONNECTION_CREATED: &str = "connection.created";
 pub const CONNECTION_UPDATED: &str = "connection.updated";
 pub const CONNECTION_REVOKED: &str = "connection.revoked";
+pub const CONNECTION_NEEDS_REAUTH: &str = "connection.needs_reauth";
 pub const LINK_OPENED: &str = "link.opened";
 pub const LINK_EXPIRED: &str = "link.expired";
 

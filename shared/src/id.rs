@@ -88,6 +88,9 @@ prefixed_id!(
     /// A single-use activation link.
     LinkId, "lnk_");
 prefixed_id!(
+    /// Stored credentials awaiting a direct connect (`POST /v1/credentials`).
+    CredentialId, "crd_");
+prefixed_id!(
     /// Something that happened, published to EventBridge.
     EventId, "evt_");
 

@@ -151,20 +151,37 @@ pub async fn commit_create(
     store: &Store,
     tenant: &TenantId,
     idempotency: Option<&Idempotency>,
-    mut items: Vec<TransactWriteItem>,
+    items: Vec<TransactWriteItem>,
     response: &Value,
+    sealer: Option<&Sealer>,
+) -> Result<Result<Response<Body>, crate::store::TxOutcome>, ApiError> {
+    commit(
+        store,
+        tenant,
+        idempotency,
+        items,
+        (StatusCode::CREATED, response),
+        sealer,
+    )
+    .await
+}
+
+/// As [`commit_create`], for operations that answer another status (direct connect: 200).
+pub async fn commit(
+    store: &Store,
+    tenant: &TenantId,
+    idempotency: Option<&Idempotency>,
+    mut items: Vec<TransactWriteItem>,
+    (status, response): (StatusCode, &Value),
     sealer: Option<&Sealer>,
 ) -> Result<Result<Response<Body>, crate::store::TxOutcome>, ApiError> {
     let record_index = items.len();
     if let Some(i) = idempotency {
-        items.push(
-            i.record(store, tenant, StatusCode::CREATED, response, sealer)
-                .await?,
-        );
+        items.push(i.record(store, tenant, status, response, sealer).await?);
     }
     let outcome = store.transact(items).await?;
     if let crate::store::TxOutcome::Committed = outcome {
-        return Ok(Ok(json(StatusCode::CREATED, response)));
+        return Ok(Ok(json(status, response)));
     }
     if let Some(i) = idempotency {
         if outcome.failed_condition(record_index) {

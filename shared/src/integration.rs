@@ -116,6 +116,10 @@ impl Integration {
         &self.0.provider
     }
 
+    pub fn tenant_id(&self) -> &TenantId {
+        &self.0.tenant_id
+    }
+
     pub fn is_active(&self) -> bool {
         self.0.status == Status::Active
     }
@@ -366,7 +370,7 @@ async fn create_integration(app: &App, call: &Call) -> Result<Response<Body>, Ap
         let id = v.as_str().ok_or("must be a string")?;
         catalog()
             .map_err(|_| "catalog unavailable".to_string())?
-            .get(id)
+            .available(id, app.config.stage)
             .ok_or_else(|| "is not a provider of the catalog (see GET /v1/providers)".to_string())
     });
     let display_name = f.optional("display_name", parse_display_name);

@@ -64,7 +64,8 @@ pub struct Link {
     pub id: LinkId,
     pub tenant_id: TenantId,
     pub connection_id: ConnectionId,
-    pub consumer_id: ConsumerId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer_id: Option<ConsumerId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integration_id: Option<IntegrationId>,
     pub status: Stored,
@@ -189,7 +190,7 @@ impl NewLink {
     pub fn generate(
         tenant: &TenantId,
         connection: &ConnectionId,
-        consumer: &ConsumerId,
+        consumer: Option<&ConsumerId>,
         integration: Option<&IntegrationId>,
         options: LinkOptions,
     ) -> Result<NewLink, ApiError> {
@@ -206,7 +207,7 @@ impl NewLink {
             id: LinkId::generate(),
             tenant_id: tenant.clone(),
             connection_id: connection.clone(),
-            consumer_id: consumer.clone(),
+            consumer_id: consumer.cloned(),
             integration_id: integration.cloned(),
             status: Stored::Waiting,
             token_hash: sha256_hex(token.expose().as_bytes()),
@@ -378,7 +379,7 @@ mod tests {
         let mut l = NewLink::generate(
             &TenantId::generate(),
             &ConnectionId::generate(),
-            &ConsumerId::generate(),
+            Some(&ConsumerId::generate()),
             None,
             LinkOptions {
                 redirect_url: None,
@@ -417,7 +418,7 @@ mod tests {
         let new = NewLink::generate(
             &TenantId::generate(),
             &ConnectionId::generate(),
-            &ConsumerId::generate(),
+            Some(&ConsumerId::generate()),
             None,
             LinkOptions {
                 redirect_url: None,

@@ -97,6 +97,10 @@ pub struct Provider {
     pub connection_fields: Vec<Field>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_base_url: Option<String>,
+    /// A loopback test provider (the local stack's `oidc-provider-mock`): listed and usable
+    /// only when running locally, and the only kind allowed plain-`http` loopback URLs.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub local_only: bool,
 }
 
 #[derive(Deserialize)]
@@ -269,6 +273,10 @@ impl Catalog {
                 }
                 match url::Url::parse(&fill(template, &connection)) {
                     Ok(u) if u.scheme() == "https" && u.host_str().is_some() => {}
+                    Ok(u)
+                        if p.local_only
+                            && u.scheme() == "http"
+                            && u.host_str() == Some("127.0.0.1") => {}
                     _ => err(format!("{template} is not an https URL once filled")),
                 }
             }
@@ -295,6 +303,12 @@ impl Catalog {
 
     pub fn get(&self, id: &str) -> Option<&Provider> {
         self.providers.iter().find(|p| p.id == id)
+    }
+
+    /// A provider a tenant may use on this stage (local-only ones exist only locally).
+    pub fn available(&self, id: &str, stage: crate::config::Stage) -> Option<&Provider> {
+        self.get(id)
+            .filter(|p| !p.local_only || stage == crate::config::Stage::Local)
     }
 
     /// Checks submitted values against a provider's fields: every field required, patterns
@@ -461,7 +475,7 @@ pub async fn list(app: &App, req: Request) -> Result<Response<Body>, lambda_http
     serve(app, req, "providers.list", Access::Read, list_providers).await
 }
 
-async fn list_providers(_app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
+async fn list_providers(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     let query = call.query(&["category", "auth_mode"])?;
     if let Some(c) = query.get("category") {
         if !CATEGORIES.contains(&c) {
@@ -482,6 +496,7 @@ async fn list_providers(_app: &App, call: &Call) -> Result<Response<Body>, ApiEr
     let data: Vec<Value> = catalog()?
         .providers()
         .iter()
+        .filter(|p| !p.local_only || app.config.stage == crate::config::Stage::Local)
         .filter(|p| query.get("category").is_none_or(|c| p.category == c))
         .filter(|p| {
             query

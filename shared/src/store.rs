@@ -17,6 +17,9 @@ use std::collections::HashMap;
 pub type Item = HashMap<String, AttributeValue>;
 
 pub const GSI1: &str = "gsi1";
+/// Sparse index of refreshable OAuth connections by token expiry (`gsi2pk = REFRESH#<shard>`,
+/// `gsi2sk = expires_at`), which the scheduled refresher walks.
+pub const GSI2: &str = "gsi2";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -290,5 +293,93 @@ impl Store {
             .build()
             .map_err(|e| StoreError::Sdk(e.to_string()))?;
         Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+
+    /// One conditional `UpdateItem`; `false` when the condition did not hold.
+    pub async fn update(
+        &self,
+        key: Item,
+        update: &str,
+        condition: &str,
+        vals: &[(&str, AttributeValue)],
+        names: &[(&str, &str)],
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_values(values(vals))
+            .set_expression_attribute_names((!names.is_empty()).then(|| {
+                names
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect()
+            }))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(ctx))
+                if ctx.err().is_conditional_check_failed_exception() =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(StoreError::sdk(e)),
+        }
+    }
+
+    /// Deletes an item if `condition` holds and returns what it was: a single-use read in one
+    /// round trip (`None` when absent or the condition failed).
+    pub async fn take(
+        &self,
+        key: Item,
+        condition: &str,
+        vals: &[(&str, AttributeValue)],
+    ) -> Result<Option<Item>, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .condition_expression(condition)
+            .set_expression_attribute_values(values(vals))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out.attributes),
+            Err(SdkError::ServiceError(ctx))
+                if ctx.err().is_conditional_check_failed_exception() =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(StoreError::sdk(e)),
+        }
+    }
+
+    /// One page of a `gsi2` partition with `gsi2sk <= upto`, earliest first.
+    pub async fn due_page(
+        &self,
+        gsi2pk: &str,
+        upto: &str,
+        start: Option<Item>,
+    ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI2)
+            .key_condition_expression("gsi2pk = :pk AND gsi2sk <= :upto")
+            .expression_attribute_values(":pk", s(gsi2pk))
+            .expression_attribute_values(":upto", s(upto))
+            .limit(100)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(StoreError::sdk)?;
+        Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
     }
 }

@@ -37,10 +37,16 @@ async fn the_catalog_lists_filters_and_carries_our_logos() {
             p["id"]
         );
         if p["auth_mode"] == "oauth2" {
+            // only the local stack's own test provider lives on loopback http
+            let scheme = if p["local_only"] == true {
+                "http://127.0.0.1:"
+            } else {
+                "https://"
+            };
             assert!(p["oauth"]["authorize_url"]
                 .as_str()
                 .unwrap()
-                .starts_with("https://"));
+                .starts_with(scheme));
             assert!(p["credential_fields"].as_array().unwrap().is_empty());
         } else {
             assert!(p["credential_fields"]

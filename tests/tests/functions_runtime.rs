@@ -17,6 +17,10 @@ enum Needs {
     ActiveConnection,
     /// A consumer and a Stripe integration, named in the body.
     ConsumerAndIntegration,
+    /// An open link to an OAuth integration (the local OIDC provider), with its token.
+    OAuthLink,
+    /// A Stripe integration and a stored credential, named in the body.
+    StoredCredential,
 }
 
 const SAMPLE_TOKEN: &str = "sampleTokenSampleTokenSampleTokenSampleTok0";
@@ -100,6 +104,21 @@ fn expectation(function: &str) -> (Needs, u16, fn(&Value)) {
             );
         }),
         "connect-page" => (Needs::OpenLink, 200, |_| {}),
+        "connect-oauth" => (Needs::OAuthLink, 302, |_| {}),
+        // a state nobody issued
+        "oauth-callback" => (Needs::Nothing, 400, |_| {}),
+        "credentials-create" => (Needs::Nothing, 201, |b| {
+            assert!(b["id"].as_str().unwrap().starts_with("crd_"));
+            assert!(!b.to_string().contains("rk_test"));
+        }),
+        "integrations-connect" => (Needs::StoredCredential, 200, |b| {
+            assert_eq!(b["status"], "connected");
+            assert_eq!(b["provider"], "stripe");
+            assert!(b["connection_id"].as_str().unwrap().starts_with("conn_"));
+        }),
+        "token-refresher" => (Needs::Nothing, 0, |b| {
+            assert!(b.is_object() && b.get("failed").is_none(), "{b}")
+        }),
         "connect-submit" => (Needs::OpenLink, 200, |_| {}),
         "event-relay" => (Needs::Nothing, 0, |b| {
             assert_eq!(b["batchItemFailures"], json!([]))
@@ -156,13 +175,13 @@ async fn every_sample_event_runs_through_its_real_binary() {
         if event["headers"].get("authorization").is_some() {
             event["headers"]["authorization"] = json!(format!("Bearer {}", tenant.admin.raw_key()));
         }
-        if let Needs::OpenLink = needs {
-            let integration = created_id(
-                &tenant.admin,
-                "/v1/integrations",
-                json!({"provider": "stripe"}),
-            )
-            .await;
+        if let Needs::OpenLink | Needs::OAuthLink = needs {
+            let integration_body = if let Needs::OAuthLink = needs {
+                json!({"provider": "oidc-mock", "client_id": "sample-client", "client_secret": "sample-secret"})
+            } else {
+                json!({"provider": "stripe"})
+            };
+            let integration = created_id(&tenant.admin, "/v1/integrations", integration_body).await;
             let consumer = created_id(
                 &tenant.admin,
                 "/v1/consumers",
@@ -197,7 +216,21 @@ async fn every_sample_event_runs_through_its_real_binary() {
             event = serde_json::from_str(&text).unwrap();
         }
         let id = match needs {
-            Needs::Nothing | Needs::OpenLink => None,
+            Needs::Nothing | Needs::OpenLink | Needs::OAuthLink => None,
+            Needs::StoredCredential => {
+                created_id(&tenant.admin, "/v1/integrations", json!({"provider": "stripe"})).await;
+                let credential = created_id(
+                    &tenant.admin,
+                    "/v1/credentials",
+                    json!({"provider": "stripe", "values": {"secret_key": "rk_test_51SampleRestrictedKey0000"}}),
+                )
+                .await;
+                let text = event
+                    .to_string()
+                    .replace("crd_0193a1b2c3d47000800000000000000e", &credential);
+                event = serde_json::from_str(&text).unwrap();
+                None
+            }
             Needs::ConsumerAndIntegration => {
                 let integration = created_id(&tenant.admin, "/v1/integrations", json!({"provider": "stripe"})).await;
                 let consumer = created_id(&tenant.admin, "/v1/consumers", json!({"name": "Sample consumer"})).await;
@@ -264,14 +297,32 @@ async fn every_sample_event_runs_through_its_real_binary() {
         }
         assert_eq!(answer["statusCode"], status, "{}: {answer}", path.display());
         let body = answer["body"].as_str().unwrap_or_default();
-        if let Needs::OpenLink = needs {
-            let content_type = answer["headers"]["content-type"]
+        let header = |name: &str| {
+            answer["headers"][name]
                 .as_str()
-                .or(answer["multiValueHeaders"]["content-type"][0].as_str());
-            assert_eq!(content_type, Some("text/html; charset=utf-8"), "{answer}");
-            assert!(body.contains("<html") && body.contains("Stripe"), "{body}");
+                .or(answer["multiValueHeaders"][name][0].as_str())
+                .map(String::from)
+        };
+        if status == 302 {
+            let location = header("location").unwrap_or_default();
+            assert!(
+                location.starts_with("http://127.0.0.1:9400/oauth2/authorize?"),
+                "{answer}"
+            );
+            assert!(
+                location.contains("code_challenge_method=S256"),
+                "{location}"
+            );
+        } else if header("content-type").as_deref() == Some("text/html; charset=utf-8") {
+            assert!(body.contains("<html"), "{body}");
+            if let Needs::OpenLink = needs {
+                assert!(body.contains("Stripe"), "{body}");
+            }
             if function == "connect-submit" {
                 assert!(body.contains("now connected"), "{body}");
+            }
+            if function == "oauth-callback" {
+                assert!(body.contains("cannot be completed"), "{body}");
             }
         } else if status != 204 {
             let body: Value = serde_json::from_str(body)

@@ -1,0 +1,323 @@
+//! Credentials: the secret material of a connection (API-key fields or OAuth tokens), only
+//! ever stored sealed (see `seal`), with the tenant and record id as associated data.
+//!
+//! Also `POST /v1/credentials`: API-key credentials stored ahead of a direct connect
+//! (`T#<tenant>` / `CRD#<id>`, single use, expiring after a day when unused).
+
+use crate::error::ApiError;
+use crate::fields::Fields;
+use crate::http::{serve, Access, Call};
+use crate::id::{CredentialId, TenantId};
+use crate::idempotency::{self, Idempotency};
+use crate::provider::{catalog, AuthMode, Provider};
+use crate::seal::Sealer;
+use crate::store::{key, n, s, tenant_pk, Store, StoreError};
+use crate::time::{self, Timestamp};
+use crate::App;
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use std::fmt;
+use tracing::instrument;
+
+/// What a sealed blob holds. `values` are the provider's credential fields, or for OAuth the
+/// token fields (`access_token`, `refresh_token`, `token_type`, `expires_at`, `scope`);
+/// `raw` keeps the token endpoint's whole answer (ID tokens, provider extras).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Credentials {
+    pub auth_mode: AuthMode,
+    pub provider: String,
+    pub values: Map<String, Value>,
+    #[serde(default)]
+    pub connection_fields: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw: Option<Value>,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("auth_mode", &self.auth_mode)
+            .field("provider", &self.provider)
+            .field("values", &"[REDACTED]")
+            .finish()
+    }
+}
+
+impl Credentials {
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.values
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// When the OAuth access token stops working, if the provider said.
+    pub fn expires_at(&self) -> Option<Timestamp> {
+        self.text("expires_at").and_then(time::parse)
+    }
+
+    pub fn refresh_token(&self) -> Option<&str> {
+        self.text("refresh_token")
+    }
+
+    /// Connection fields as text, to fill URL templates (`{shop}`).
+    pub fn connection_values(&self) -> std::collections::BTreeMap<String, String> {
+        self.connection_fields
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
+            .collect()
+    }
+
+    /// What the platform receives: never the refresh token (Linkgate owns the refresh cycle;
+    /// a platform refreshing on its own would invalidate the stored one at providers that
+    /// rotate) and never the raw answer.
+    pub fn public_values(&self) -> Map<String, Value> {
+        let mut v = self.values.clone();
+        v.remove("refresh_token");
+        v
+    }
+
+    pub async fn seal(
+        &self,
+        sealer: &Sealer,
+        tenant: &TenantId,
+        record: &str,
+    ) -> Result<String, ApiError> {
+        let text = serde_json::to_string(self).map_err(ApiError::internal)?;
+        sealer
+            .seal(tenant.as_str(), record, text.as_bytes())
+            .await
+            .map_err(ApiError::internal)
+    }
+
+    pub async fn open(
+        sealer: &Sealer,
+        tenant: &TenantId,
+        record: &str,
+        sealed: &str,
+    ) -> Result<Credentials, ApiError> {
+        let secret = sealer
+            .open(tenant.as_str(), record, sealed)
+            .await
+            .map_err(ApiError::internal)?;
+        serde_json::from_str(secret.expose()).map_err(ApiError::internal)
+    }
+}
+
+const SK_PREFIX: &str = "CRD#";
+const FIELDS: &[&str] = &["provider", "integration_id", "values", "connection_fields"];
+/// Unused stored credentials are destroyed after a day: they exist only to be connected.
+const UNUSED_LIFETIME_SECONDS: i64 = 24 * 60 * 60;
+
+pub fn sk(id: &CredentialId) -> String {
+    format!("{SK_PREFIX}{id}")
+}
+
+/// A stored, not yet connected credential.
+pub struct Stored {
+    pub id: CredentialId,
+    pub provider: String,
+    pub sealed: String,
+    pub expires_at: Timestamp,
+}
+
+/// A stored credential of `tenant`, if it exists and has not expired.
+pub async fn get(
+    store: &Store,
+    tenant: &TenantId,
+    id: &CredentialId,
+) -> Result<Option<Stored>, StoreError> {
+    let Some(item) = store.get(tenant_pk(tenant), sk(id)).await? else {
+        return Ok(None);
+    };
+    let text = |k: &str| {
+        item.get(k)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .ok_or_else(|| StoreError::Corrupt(format!("credential without {k}")))
+    };
+    let expires_at = time::parse(&text("expires_at")?)
+        .ok_or_else(|| StoreError::Corrupt("credential expires_at".into()))?;
+    if expires_at <= time::now() {
+        return Ok(None);
+    }
+    Ok(Some(Stored {
+        id: id.clone(),
+        provider: text("provider")?,
+        sealed: text("sealed")?,
+        expires_at,
+    }))
+}
+
+fn parse_object(v: &Value) -> Result<Map<String, Value>, String> {
+    v.as_object()
+        .cloned()
+        .ok_or_else(|| "must be an object".to_string())
+}
+
+/// `POST /v1/credentials`.
+#[instrument(skip_all)]
+pub async fn create(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    serve(
+        app,
+        req,
+        "credentials.create",
+        Access::Write,
+        create_credential,
+    )
+    .await
+}
+
+/// The provider a body names, by `provider` or by `integration_id` (exactly one).
+async fn named_provider(
+    app: &App,
+    tenant: &TenantId,
+    provider: Option<String>,
+    integration: Option<crate::id::IntegrationId>,
+) -> Result<&'static Provider, ApiError> {
+    let c = catalog()?;
+    match (provider, integration) {
+        (Some(_), Some(_)) => Err(ApiError::field(
+            "provider",
+            "give either provider or integration_id, not both",
+        )),
+        (None, None) => Err(ApiError::field(
+            "provider",
+            "is required (or integration_id)",
+        )),
+        (Some(p), None) => c.available(&p, app.config.stage).ok_or_else(|| {
+            ApiError::field(
+                "provider",
+                "is not a provider of the catalog (see GET /v1/providers)",
+            )
+        }),
+        (None, Some(id)) => match crate::integration::get(&app.store, tenant, &id).await? {
+            Some(i) => i.provider(),
+            None => Err(ApiError::field(
+                "integration_id",
+                "names no integration of this tenant",
+            )),
+        },
+    }
+}
+
+async fn create_credential(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
+    call.query(&[])?;
+    let tenant = call.tenant()?;
+    let body = call.json_body()?;
+    let idempotency = Idempotency::from_call(call, "credentials.create", &body)?;
+    let mut f = Fields::new(body, FIELDS)?;
+    let provider = f.optional("provider", |v| {
+        v.as_str()
+            .map(String::from)
+            .ok_or_else(|| "must be a string".to_string())
+    });
+    let integration = f.optional("integration_id", |v| {
+        v.as_str()
+            .and_then(crate::id::IntegrationId::parse)
+            .ok_or_else(|| "must be an integration id (int_…)".to_string())
+    });
+    let values = f.required("values", parse_object);
+    let connection_fields = f
+        .optional("connection_fields", parse_object)
+        .unwrap_or_default();
+    f.finish()?;
+    let values = values.unwrap_or_default();
+    let provider = named_provider(app, tenant, provider, integration).await?;
+    if provider.auth_mode == AuthMode::Oauth2 {
+        return Err(ApiError::field(
+            "provider",
+            "connects with OAuth: call POST /v1/integrations/{provider}/connect with a redirect_url instead",
+        ));
+    }
+    let c = catalog()?;
+    let checked = (
+        c.check_values(provider, &provider.credential_fields, "values.", &values),
+        c.check_values(
+            provider,
+            &provider.connection_fields,
+            "connection_fields.",
+            &connection_fields,
+        ),
+    );
+    let (values, fields) = match checked {
+        (Ok(v), Ok(f)) => (v, f),
+        (a, b) => {
+            let errors = a.err().into_iter().chain(b.err()).flatten().collect();
+            return Err(ApiError::validation("invalid request body", errors));
+        }
+    };
+    let id = CredentialId::generate();
+    let credentials = Credentials {
+        auth_mode: provider.auth_mode,
+        provider: provider.id.clone(),
+        values: values.into_iter().map(|(k, v)| (k, json!(v))).collect(),
+        connection_fields: fields.into_iter().map(|(k, v)| (k, json!(v))).collect(),
+        raw: None,
+    };
+    let sealed = credentials.seal(app.sealer()?, tenant, id.as_str()).await?;
+    let now = time::now();
+    let expires_at = now + chrono::Duration::seconds(UNUSED_LIFETIME_SECONDS);
+    let mut item = key(tenant_pk(tenant), sk(&id));
+    item.insert("provider".into(), s(&provider.id));
+    item.insert("sealed".into(), s(sealed));
+    item.insert("created_at".into(), s(time::format(&now)));
+    item.insert("expires_at".into(), s(time::format(&expires_at)));
+    item.insert("ttl".into(), n(expires_at.timestamp()));
+    let response = json!({
+        "id": id,
+        "provider": provider.id,
+        "created_at": time::format(&now),
+        "expires_at": time::format(&expires_at),
+    });
+    let items = vec![app.store.put_tx(item, "attribute_not_exists(pk)", &[])?];
+    match idempotency::commit_create(
+        &app.store,
+        tenant,
+        idempotency.as_ref(),
+        items,
+        &response,
+        None,
+    )
+    .await?
+    {
+        Ok(resp) => Ok(resp),
+        Err(_) => Err(ApiError::conflict("concurrent request; retry")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_values() {
+        let c = Credentials {
+            auth_mode: AuthMode::Oauth2,
+            provider: "github".into(),
+            values: json!({"access_token": "gho_secret", "refresh_token": "r_secret"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            connection_fields: Map::new(),
+            raw: Some(json!({"access_token": "gho_secret"})),
+        };
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(!c.public_values().contains_key("refresh_token"));
+        assert_eq!(c.refresh_token(), Some("r_secret"));
+    }
+
+    #[test]
+    fn reads_the_sealed_shape_written_before_raw_existed() {
+        let c: Credentials = serde_json::from_value(json!({
+            "auth_mode": "api_key", "provider": "datadog",
+            "values": {"api_key": "k"}, "connection_fields": {"site": "datadoghq.eu"}
+        }))
+        .unwrap();
+        assert_eq!(c.text("api_key"), Some("k"));
+        assert_eq!(c.connection_values()["site"], "datadoghq.eu");
+        assert!(c.expires_at().is_none());
+    }
+}

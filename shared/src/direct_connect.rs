@@ -1,0 +1,453 @@
+//! The server-to-server connect API (`POST /v1/integrations/{id}/connect`), for platforms
+//! that collect credentials themselves: API-key providers connect at once from a stored
+//! credential (`POST /v1/credentials`); OAuth providers answer the authorization URL the
+//! platform sends its user to, and our callback completes the connection and then
+//! redirects to the platform's `redirect_url`.
+//!
+//! One live connection per owner (a consumer, or the tenant itself) and provider: a guard
+//! item `T#<tenant>` / `CONNECTED#<owner>#<provider>` written in the same transaction makes
+//! two concurrent connects end in one connection and one `409 already_connected`.
+
+use crate::connection::{self, Connection, Status};
+use crate::credential::{self, Credentials};
+use crate::error::{ApiError, FieldError};
+use crate::event;
+use crate::fields::{string, Fields};
+use crate::http::{serve, Access, Call};
+use crate::id::{ConnectionId, ConsumerId, CredentialId, IntegrationId, TenantId};
+use crate::idempotency::{self, Idempotency};
+use crate::integration::{self, Integration};
+use crate::link::{LinkOptions, NewLink, Stored};
+use crate::metadata::Metadata;
+use crate::oauth::state::{self, Pending};
+use crate::oauth::{callback_url, OAuthApp};
+use crate::provider::{catalog, AuthMode};
+use crate::redirect_url::RedirectUrl;
+use crate::store::{key, s, tenant_pk, Store, StoreError};
+use crate::{time, App};
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+use tracing::instrument;
+
+const FIELDS: &[&str] = &[
+    "credential_id",
+    "redirect_url",
+    "consumer_id",
+    "name",
+    "metadata",
+];
+
+fn guard_sk(consumer: Option<&ConsumerId>, provider: &str) -> String {
+    let owner = consumer.map_or("TENANT", ConsumerId::as_str);
+    format!("CONNECTED#{owner}#{provider}")
+}
+
+/// The delete of a connection's guard, if the guard is this connection's (for revocation).
+pub(crate) async fn release_guard_tx(
+    store: &Store,
+    c: &Connection,
+) -> Result<Option<TransactWriteItem>, StoreError> {
+    let Some(provider) = &c.provider else {
+        return Ok(None);
+    };
+    let sk = guard_sk(c.consumer_id.as_ref(), provider);
+    let Some(guard) = store.get(tenant_pk(&c.tenant_id), sk.clone()).await? else {
+        return Ok(None);
+    };
+    if guard.get("connection_id").and_then(|v| v.as_s().ok()) != Some(&c.id.to_string()) {
+        return Ok(None);
+    }
+    Ok(Some(store.delete_tx(
+        key(tenant_pk(&c.tenant_id), sk),
+        Some("connection_id = :id"),
+        &[(":id", s(c.id.as_str()))],
+    )?))
+}
+
+#[instrument(skip_all)]
+pub async fn connect(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    serve(
+        app,
+        req,
+        "integrations.connect",
+        Access::Write,
+        connect_integration,
+    )
+    .await
+}
+
+/// `{id}` is an integration id or a provider id (`datadog`) of the tenant's integrations.
+async fn named_integration(
+    app: &App,
+    tenant: &TenantId,
+    raw: &str,
+) -> Result<Integration, ApiError> {
+    let found = if let Some(id) = IntegrationId::parse(raw) {
+        integration::get(&app.store, tenant, &id)
+            .await?
+            .ok_or_else(|| ApiError::no_such("integration", raw))?
+    } else if catalog()?.available(raw, app.config.stage).is_some() {
+        integration::find_by_provider(&app.store, tenant, raw)
+            .await?
+            .ok_or_else(|| {
+                ApiError::field(
+                    "provider",
+                    "is not enabled for this tenant: create an integration for it first (POST /v1/integrations)",
+                )
+            })?
+    } else {
+        return Err(ApiError::field(
+            "provider",
+            "is not a provider of the catalog (see GET /v1/providers)",
+        ));
+    };
+    if !found.is_active() {
+        return Err(ApiError::field(
+            "provider",
+            "names an inactive integration; activate it first",
+        ));
+    }
+    Ok(found)
+}
+
+struct ConnectRequest {
+    credential_id: Option<CredentialId>,
+    redirect_url: Option<RedirectUrl>,
+    consumer_id: Option<ConsumerId>,
+    name: Option<String>,
+    metadata: Metadata,
+}
+
+async fn connect_integration(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
+    call.query(&[])?;
+    let tenant = call.tenant()?;
+    let body = call.json_body()?;
+    let idempotency = Idempotency::from_call(call, "integrations.connect", &body)?;
+    let mut f = Fields::new(body, FIELDS)?;
+    let stage = app.config.stage;
+    let request = ConnectRequest {
+        credential_id: f.optional("credential_id", |v| {
+            v.as_str()
+                .and_then(CredentialId::parse)
+                .ok_or_else(|| "must be a credential id (crd_…)".to_string())
+        }),
+        redirect_url: f.optional("redirect_url", move |v| match v {
+            serde_json::Value::String(s) => RedirectUrl::parse(s, stage),
+            _ => Err("must be a string".into()),
+        }),
+        consumer_id: f.optional("consumer_id", |v| {
+            v.as_str()
+                .and_then(ConsumerId::parse)
+                .ok_or_else(|| "must be a consumer id (csm_…)".to_string())
+        }),
+        name: f.optional("name", |v| string(v, 1, 200)),
+        metadata: f.optional("metadata", Metadata::parse).unwrap_or_default(),
+    };
+    f.finish()?;
+    let integration =
+        named_integration(app, tenant, call.path_param("id").unwrap_or_default()).await?;
+    let provider = integration.provider()?;
+    let oauth = provider.auth_mode == AuthMode::Oauth2;
+    let mut errors = Vec::new();
+    match (oauth, &request.credential_id, &request.redirect_url) {
+        (false, None, _) => errors.push(FieldError::new(
+            "credential_id",
+            format!(
+                "is required: {} connects with API credentials (POST /v1/credentials)",
+                provider.id
+            ),
+        )),
+        (false, _, Some(_)) => errors.push(FieldError::new(
+            "redirect_url",
+            "is only for OAuth providers",
+        )),
+        (true, _, None) => errors.push(FieldError::new(
+            "redirect_url",
+            format!("is required: {} connects with OAuth", provider.id),
+        )),
+        (true, Some(_), _) => errors.push(FieldError::new(
+            "credential_id",
+            "is only for API-key and basic providers",
+        )),
+        _ => {}
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation("invalid request body", errors));
+    }
+    if let Some(c) = &request.consumer_id {
+        if crate::consumer::find(&app.store, tenant, c)
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::field(
+                "consumer_id",
+                "names no consumer of this tenant",
+            ));
+        }
+    }
+    let owner = request.consumer_id.as_ref();
+    if let Some(live) = connection::of_owner(&app.store, tenant, owner)
+        .await?
+        .into_iter()
+        .find(|c| {
+            c.provider.as_deref() == Some(provider.id.as_str())
+                && matches!(c.status, Status::Active | Status::NeedsReauth)
+        })
+    {
+        return Err(already_connected(owner, &provider.id, Some(&live.id)));
+    }
+    if oauth {
+        start_oauth(
+            app,
+            call,
+            tenant,
+            &integration,
+            request,
+            idempotency.as_ref(),
+        )
+        .await
+    } else {
+        connect_with_credential(app, tenant, &integration, request, idempotency.as_ref()).await
+    }
+}
+
+fn already_connected(
+    owner: Option<&ConsumerId>,
+    provider: &str,
+    existing: Option<&ConnectionId>,
+) -> ApiError {
+    let who = owner.map_or_else(|| "the tenant".to_string(), |c| format!("consumer {c}"));
+    let which = existing.map_or_else(String::new, |id| format!(" ({id})"));
+    ApiError::AlreadyConnected {
+        message: format!(
+            "{who} already has a live connection to {provider}{which}; revoke it or re-authorize it with POST /v1/connections/{{id}}/links"
+        ),
+        details: Vec::new(),
+    }
+}
+
+fn new_connection(
+    tenant: &TenantId,
+    integration: &Integration,
+    request: &ConnectRequest,
+    status: Status,
+) -> Result<Connection, ApiError> {
+    let provider = integration.provider()?;
+    let now = time::now();
+    Ok(Connection {
+        id: ConnectionId::generate(),
+        tenant_id: tenant.clone(),
+        consumer_id: request.consumer_id.clone(),
+        name: request
+            .name
+            .clone()
+            .unwrap_or_else(|| provider.name.clone()),
+        integration_id: Some(integration.id().clone()),
+        provider: Some(provider.id.clone()),
+        status,
+        disabled: false,
+        redirect_url: None,
+        metadata: request.metadata.to_json_string(),
+        credentials_sealed: None,
+        open_link_id: None,
+        created_at: now,
+        updated_at: now,
+        activated_at: None,
+        revoked_at: None,
+        token_expires_at: None,
+        refreshable: false,
+        refresh_lease: None,
+        refresh_lease_until: None,
+        reauth_reason: None,
+        version: 1,
+    })
+}
+
+fn consumer_check(
+    app: &App,
+    tenant: &TenantId,
+    consumer: Option<&ConsumerId>,
+) -> Result<Option<TransactWriteItem>, ApiError> {
+    consumer
+        .map(|c| {
+            app.store.check_tx(
+                key(tenant_pk(tenant), crate::consumer::sk(c)),
+                "attribute_exists(pk)",
+            )
+        })
+        .transpose()
+        .map_err(ApiError::from)
+}
+
+async fn connect_with_credential(
+    app: &App,
+    tenant: &TenantId,
+    integration: &Integration,
+    request: ConnectRequest,
+    idempotency: Option<&Idempotency>,
+) -> Result<Response<Body>, ApiError> {
+    let provider = integration.provider()?;
+    let Some(credential_id) = request.credential_id.clone() else {
+        return Err(ApiError::internal("credential_id checked above"));
+    };
+    let not_found = || {
+        ApiError::CredentialNotFound(format!(
+            "no unused credential with id '{credential_id}' (credentials are single-use and expire after a day)"
+        ))
+    };
+    let stored = credential::get(&app.store, tenant, &credential_id)
+        .await?
+        .ok_or_else(not_found)?;
+    if stored.provider != provider.id {
+        return Err(ApiError::field(
+            "credential_id",
+            &format!("holds {} credentials, not {}", stored.provider, provider.id),
+        ));
+    }
+    let credentials = Credentials::open(
+        app.sealer()?,
+        tenant,
+        credential_id.as_str(),
+        &stored.sealed,
+    )
+    .await?;
+    let mut connection = new_connection(tenant, integration, &request, Status::Active)?;
+    connection.credentials_sealed = Some(
+        credentials
+            .seal(app.sealer()?, tenant, connection.id.as_str())
+            .await?,
+    );
+    connection.activated_at = Some(time::format(&connection.created_at));
+    let response = json!({
+        "connection_id": connection.id,
+        "provider": provider.id,
+        "status": "connected",
+        "connected_at": connection.activated_at,
+        "consumer_id": connection.consumer_id,
+    });
+
+    let guard_sk = guard_sk(request.consumer_id.as_ref(), &provider.id);
+    let mut guard = key(tenant_pk(tenant), guard_sk);
+    guard.insert("connection_id".into(), s(connection.id.as_str()));
+    let mut items = vec![
+        app.store.put_tx(guard, "attribute_not_exists(pk)", &[])?,
+        app.store.delete_tx(
+            key(tenant_pk(tenant), credential::sk(&credential_id)),
+            Some("attribute_exists(pk)"),
+            &[],
+        )?,
+        app.store
+            .put_tx(connection.item()?, "attribute_not_exists(pk)", &[])?,
+        event::outbox(
+            &app.store,
+            tenant,
+            event::CONNECTION_CREATED,
+            json!({"connection": connection.to_json()?, "change": "connected"}),
+        )?,
+    ];
+    items.extend(consumer_check(app, tenant, request.consumer_id.as_ref())?);
+    match idempotency::commit(
+        &app.store,
+        tenant,
+        idempotency,
+        items,
+        (StatusCode::OK, &response),
+        None,
+    )
+    .await?
+    {
+        Ok(resp) => Ok(resp),
+        Err(failed) if failed.failed_condition(0) => Err(already_connected(
+            request.consumer_id.as_ref(),
+            &provider.id,
+            None,
+        )),
+        Err(failed) if failed.failed_condition(1) => Err(not_found()),
+        Err(failed) if failed.failed_condition(4) => Err(ApiError::field(
+            "consumer_id",
+            "names no consumer of this tenant",
+        )),
+        Err(_) => Err(ApiError::conflict("concurrent request; retry")),
+    }
+}
+
+/// A pending connection and an internal link (already `waiting_oauth`, redirecting to the
+/// platform's URL) that the callback completes like any other.
+async fn start_oauth(
+    app: &App,
+    call: &Call,
+    tenant: &TenantId,
+    integration: &Integration,
+    request: ConnectRequest,
+    idempotency: Option<&Idempotency>,
+) -> Result<Response<Body>, ApiError> {
+    let connection = new_connection(tenant, integration, &request, Status::Pending)?;
+    let mut new_link = NewLink::generate(
+        tenant,
+        &connection.id,
+        request.consumer_id.as_ref(),
+        Some(integration.id()),
+        LinkOptions {
+            redirect_url: request.redirect_url.clone(),
+            redirect: true,
+            ttl_seconds: u64::try_from(state::LIFETIME_SECONDS).unwrap_or(600),
+        },
+    )?;
+    new_link.link.status = Stored::WaitingOauth;
+    let connection = Connection {
+        open_link_id: Some(new_link.link.id.clone()),
+        ..connection
+    };
+    let redirect_uri = callback_url(&call.public_base_url(&app.config));
+    let oauth = OAuthApp::new(
+        app,
+        integration,
+        &std::collections::BTreeMap::new(),
+        &redirect_uri,
+    )
+    .await?;
+    let state_value = state::generate()?;
+    let (url, verifier) = oauth.authorize_url(&state_value);
+    let pending = Pending {
+        link_id: new_link.link.id.clone(),
+        tenant_id: tenant.clone(),
+        connection_id: connection.id.clone(),
+        integration_id: integration.id().clone(),
+        redirect_uri,
+        verifier,
+        connection_fields: serde_json::Map::new(),
+    };
+    let response = json!({
+        "authorization_url": url,
+        "state": state_value.expose(),
+        "connection_id": connection.id,
+        "expires_at": time::format(&new_link.link.expires_at),
+    });
+    let mut items = vec![app
+        .store
+        .put_tx(connection.item()?, "attribute_not_exists(pk)", &[])?];
+    items.extend(new_link.items(&app.store)?);
+    items.push(state::put_tx(app, &state_value, &pending, time::now()).await?);
+    let consumer_index = items.len();
+    items.extend(consumer_check(app, tenant, request.consumer_id.as_ref())?);
+    // The answer carries the state, a secret: a replay of it is stored sealed.
+    match idempotency::commit(
+        &app.store,
+        tenant,
+        idempotency,
+        items,
+        (StatusCode::OK, &response),
+        Some(app.sealer()?),
+    )
+    .await?
+    {
+        Ok(resp) => Ok(resp),
+        Err(failed) if failed.failed_condition(consumer_index) => Err(ApiError::field(
+            "consumer_id",
+            "names no consumer of this tenant",
+        )),
+        Err(_) => Err(ApiError::conflict("concurrent request; retry")),
+    }
+}

@@ -1,0 +1,320 @@
+//! The browser side of OAuth: `GET /connect/{link_id}/oauth` sends the customer to the
+//! provider, `GET /oauth/callback` brings them back. A completed callback activates the
+//! connection exactly as a submitted form does (one transaction with the link and the
+//! event); a failed one leaves the connection as it was and the link usable again.
+
+use super::state::{self, Pending};
+use super::{callback_url, OAuthApp};
+use crate::connect::{
+    activate, chosen_integration, closed, finish, invalid, logo_uri, oauth_view, page,
+    redirect_target, resolve, with_params, Outcome, Page,
+};
+use crate::connection::{self, Status as ConnectionStatus};
+use crate::error::ApiError;
+use crate::http::{serve, Access, Call};
+use crate::integration::{self, Integration};
+use crate::link::{self, Link};
+use crate::provider::{catalog, AuthMode};
+use crate::store::{key, s, TxOutcome};
+use crate::{time, App};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, HashMap};
+use tracing::instrument;
+
+#[instrument(skip_all)]
+pub async fn start(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    serve(
+        app,
+        req,
+        "connect.oauth",
+        Access::Public,
+        async |app, call| finish(start_flow(app, call).await, app, call),
+    )
+    .await
+}
+
+#[instrument(skip_all)]
+pub async fn callback(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    serve(
+        app,
+        req,
+        "oauth.callback",
+        Access::Public,
+        async |app, call| finish(callback_flow(app, call).await, app, call),
+    )
+    .await
+}
+
+fn not_set_up() -> Outcome {
+    page(
+        StatusCode::CONFLICT,
+        "This connection is not available right now",
+        "The application has not finished setting up this software. Please contact them.",
+    )
+}
+
+async fn start_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
+    let token = call.query_param("token");
+    let Some(link) = resolve(app, call, token.as_deref()).await? else {
+        return Ok(invalid());
+    };
+    let token = token.unwrap_or_default();
+    if let Some(outcome) = closed(app, &link).await? {
+        return Ok(outcome);
+    }
+    let Some(integration) =
+        chosen_integration(app, &link, call.query_param("integration").as_deref()).await?
+    else {
+        return Ok(not_set_up());
+    };
+    let provider = integration.provider()?;
+    if provider.auth_mode != AuthMode::Oauth2 {
+        return Ok(page(
+            StatusCode::BAD_REQUEST,
+            "Use the form",
+            "This software connects with the details from your account, not by signing in.",
+        ));
+    }
+
+    // Connection fields (Shopify's shop) come with the start, as `f_<name>`.
+    let given: HashMap<String, String> = provider
+        .connection_fields
+        .iter()
+        .filter_map(|f| {
+            call.query_param(&format!("f_{}", f.name))
+                .map(|v| (f.name.clone(), v))
+        })
+        .collect();
+    let as_json: Map<String, Value> = given.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    let fields = match catalog()?.check_values(provider, &provider.connection_fields, "", &as_json)
+    {
+        Ok(f) => f,
+        Err(errors) => {
+            let errors: BTreeMap<String, String> =
+                errors.into_iter().map(|e| (e.field, e.message)).collect();
+            let mut p = Page::new(&format!("Connect {}", integration.display_name()?), None);
+            p.logo = Some(logo_uri(provider));
+            p.oauth = Some(oauth_view(
+                &link,
+                &token,
+                &integration,
+                provider,
+                &given,
+                &errors,
+            ));
+            let status = if given.is_empty() {
+                StatusCode::OK
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            return Ok(Outcome::Page(status, Box::new(p)));
+        }
+    };
+
+    let redirect_uri = callback_url(&call.public_base_url(&app.config));
+    let oauth = match OAuthApp::new(app, &integration, &fields, &redirect_uri).await {
+        Ok(o) => o,
+        Err(ApiError::Conflict { .. }) => return Ok(not_set_up()),
+        Err(e) => return Err(e),
+    };
+    let state = state::generate()?;
+    let (url, verifier) = oauth.authorize_url(&state);
+    let now = time::now();
+    let now_text = time::format(&now);
+    let pending = Pending {
+        link_id: link.id.clone(),
+        tenant_id: link.tenant_id.clone(),
+        connection_id: link.connection_id.clone(),
+        integration_id: integration.id().clone(),
+        redirect_uri,
+        verifier,
+        connection_fields: fields.into_iter().map(|(k, v)| (k, json!(v))).collect(),
+    };
+    let items = vec![
+        app.store.update_tx(
+            key(format!("LINK#{}", link.id), link::SK),
+            "SET #status = :waiting_oauth, oauth_started_at = :now",
+            "#status IN (:waiting, :waiting_oauth) AND expires_at > :now",
+            &[
+                (":waiting", s("waiting")),
+                (":waiting_oauth", s("waiting_oauth")),
+                (":now", s(&now_text)),
+            ],
+            &[("#status", "status")],
+        )?,
+        state::put_tx(app, &state, &pending, now).await?,
+    ];
+    match app.store.transact(items).await? {
+        TxOutcome::Committed => Ok(Outcome::Redirect(StatusCode::FOUND, url)),
+        TxOutcome::Cancelled(_) => Ok(match link::get_any(&app.store, &link.id).await? {
+            Some(l) => closed(app, &l).await?.unwrap_or_else(invalid),
+            None => invalid(),
+        }),
+    }
+}
+
+/// A provider's error code as we repeat it: only `[a-z0-9_]`, bounded, never raw input.
+fn safe_code(raw: &str) -> String {
+    let ok = !raw.is_empty()
+        && raw.len() <= 64
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        raw.to_owned()
+    } else {
+        "provider_error".to_owned()
+    }
+}
+
+async fn callback_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
+    let gone = || {
+        page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in cannot be completed",
+            "It was already used, has expired, or did not start here. Open your link again to start over.",
+        )
+    };
+    let Some(raw_state) = call
+        .query_param("state")
+        .filter(|s| !s.is_empty() && s.len() <= 128)
+    else {
+        return Ok(gone());
+    };
+    let Some(pending) = state::take(app, &raw_state).await? else {
+        return Ok(gone());
+    };
+    let Some(link) = link::get_any(&app.store, &pending.link_id).await? else {
+        return Ok(invalid());
+    };
+    if let Some(outcome) = closed(app, &link).await? {
+        return Ok(outcome);
+    }
+    let Some(integration) = integration::get(&app.store, &link.tenant_id, &pending.integration_id)
+        .await?
+        .filter(Integration::is_active)
+    else {
+        return Ok(not_set_up());
+    };
+    let Some(connection) =
+        connection::get(&app.store, &link.tenant_id, &pending.connection_id).await?
+    else {
+        return Ok(invalid());
+    };
+    if connection.status == ConnectionStatus::Revoked {
+        return Ok(page(
+            StatusCode::GONE,
+            "This link is no longer valid",
+            "The connection was cancelled by the application.",
+        ));
+    }
+    if let Some(error) = call.query_param("error") {
+        return failed(app, &link, &integration, &safe_code(&error)).await;
+    }
+    let Some(code) = call
+        .query_param("code")
+        .filter(|c| !c.is_empty() && c.len() <= 2048)
+    else {
+        return failed(app, &link, &integration, "invalid_request").await;
+    };
+    let provider = integration.provider()?;
+    let fields: BTreeMap<String, String> = pending
+        .connection_fields
+        .iter()
+        .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
+        .collect();
+    let oauth = match OAuthApp::new(app, &integration, &fields, &pending.redirect_uri).await {
+        Ok(o) => o,
+        Err(ApiError::Conflict { .. }) => return Ok(not_set_up()),
+        Err(e) => return Err(e),
+    };
+    match oauth
+        .exchange_code(app.http()?, &code, &pending.verifier)
+        .await
+    {
+        Ok(tokens) => {
+            let credentials = tokens.into_credentials(provider, pending.connection_fields, None);
+            activate(app, link, connection, &integration, &credentials).await
+        }
+        Err(e) => {
+            tracing::warn!(link_id = %link.id, error = %e, "OAuth code exchange failed");
+            failed(app, &link, &integration, e.code()).await
+        }
+    }
+}
+
+/// The flow did not complete: nothing about the connection changes, the link can be used
+/// again while it is valid, and the customer (or the platform, through the redirect) is told
+/// why.
+async fn failed(
+    app: &App,
+    link: &Link,
+    integration: &Integration,
+    code: &str,
+) -> Result<Outcome, ApiError> {
+    let now = time::format(&time::now());
+    app.store
+        .update(
+            key(format!("LINK#{}", link.id), link::SK),
+            "SET #status = :waiting",
+            "#status = :waiting_oauth AND expires_at > :now",
+            &[
+                (":waiting", s("waiting")),
+                (":waiting_oauth", s("waiting_oauth")),
+                (":now", s(&now)),
+            ],
+            &[("#status", "status")],
+        )
+        .await?;
+    let target = redirect_target(app, link).await?;
+    let with_error = |t: &crate::redirect_url::RedirectUrl| {
+        let base = with_params(t, link, "error", false);
+        match url::Url::parse(&base) {
+            Ok(mut u) => {
+                u.query_pairs_mut().append_pair("error", code);
+                u.to_string()
+            }
+            Err(_) => base,
+        }
+    };
+    if let (true, Some(t)) = (link.redirect, &target) {
+        return Ok(Outcome::Redirect(StatusCode::FOUND, with_error(t)));
+    }
+    let name = integration.display_name()?;
+    let (status, heading, message) = match code {
+        "access_denied" => (
+            StatusCode::BAD_REQUEST,
+            "Access was not granted",
+            format!("You declined access on {name}, so nothing was connected. You can open your link again to retry."),
+        ),
+        "provider_unavailable" => (
+            StatusCode::BAD_GATEWAY,
+            "We could not reach the provider",
+            format!("{name} did not answer in time, so nothing was connected. Please open your link again in a moment."),
+        ),
+        _ => (
+            StatusCode::BAD_REQUEST,
+            "The sign-in did not complete",
+            format!("{name} could not complete the sign-in ({code}), so nothing was connected. Please open your link again to retry."),
+        ),
+    };
+    let mut p = Page::new(heading, Some(&message));
+    p.logo = Some(logo_uri(integration.provider()?));
+    p.back = target.as_ref().map(with_error);
+    Ok(Outcome::Page(status, Box::new(p)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_code;
+
+    #[test]
+    fn provider_error_codes_are_repeated_only_when_plain() {
+        assert_eq!(safe_code("access_denied"), "access_denied");
+        assert_eq!(safe_code("<script>"), "provider_error");
+        assert_eq!(safe_code(""), "provider_error");
+        assert_eq!(safe_code(&"a".repeat(65)), "provider_error");
+    }
+}

@@ -1,0 +1,431 @@
+//! OAuth 2.0 with a provider: the authorization URL (PKCE S256), the code exchange and the
+//! refresh grant, through the `oauth2` crate over our own HTTP client (no redirects followed,
+//! one timeout), and the one distinction callers need: did the provider refuse the grant
+//! (permanent: the customer must reconnect) or did the call fail in a way that may pass.
+
+pub mod flow;
+pub mod state;
+
+use crate::credential::Credentials;
+use crate::error::ApiError;
+use crate::integration::Integration;
+use crate::provider::{fill, AuthMode, Provider};
+use crate::secret::Secret;
+use crate::time::{self, Timestamp};
+use crate::App;
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
+};
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
+    RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse,
+    TokenUrl,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Whatever a token endpoint adds beyond the standard fields (ID tokens, account ids…),
+/// kept so the raw answer survives.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RawFields {
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+impl ExtraTokenFields for RawFields {}
+
+type TokenAnswer = StandardTokenResponse<RawFields, BasicTokenType>;
+type Client = oauth2::Client<
+    BasicErrorResponse,
+    TokenAnswer,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+/// Why a token call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The provider answered with an OAuth error (`invalid_grant`, `invalid_client`…): the
+    /// grant is gone and retrying cannot help.
+    #[error("the provider refused: {code}")]
+    Refused { code: String },
+    /// Timeout, connection failure, 5xx, 429 or an answer we cannot read: may pass.
+    #[error("the provider is unavailable: {reason}")]
+    Unavailable {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
+}
+
+impl TokenError {
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, TokenError::Refused { .. })
+    }
+
+    /// The short code for pages, redirect parameters and events.
+    pub fn code(&self) -> &str {
+        match self {
+            TokenError::Refused { code } => code,
+            TokenError::Unavailable { .. } => "provider_unavailable",
+        }
+    }
+}
+
+/// A transport failure, or a status that means "try again later".
+#[derive(Debug, thiserror::Error)]
+enum Transport {
+    #[error("{0}")]
+    Failed(String),
+    #[error("HTTP {status}")]
+    Busy {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+}
+
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+async fn send(
+    http: &reqwest::Client,
+    request: oauth2::HttpRequest,
+) -> Result<oauth2::HttpResponse, Transport> {
+    let (parts, body) = request.into_parts();
+    let response = http
+        .request(parts.method, parts.uri.to_string())
+        .headers(parts.headers)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| {
+            Transport::Failed(if e.is_timeout() {
+                "timed out".into()
+            } else if e.is_connect() {
+                "could not connect".into()
+            } else {
+                "request failed".into()
+            })
+        })?;
+    let status = response.status();
+    if status.is_server_error() || status.as_u16() == 429 {
+        return Err(Transport::Busy {
+            status: status.as_u16(),
+            retry_after: retry_after(response.headers()),
+        });
+    }
+    let headers = response.headers().clone();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|_| Transport::Failed("answer cut short".into()))?;
+    let mut out = http::Response::builder().status(status.as_u16());
+    for (name, value) in &headers {
+        out = out.header(name, value);
+    }
+    out.body(body.to_vec())
+        .map_err(|e| Transport::Failed(e.to_string()))
+}
+
+/// Our HTTP client as the `oauth2` crate wants it. A named type with a boxed `Send` future
+/// (rather than a closure) keeps the handlers' futures `Send` for every lifetime.
+struct Http<'a>(&'a reqwest::Client);
+
+impl<'c> oauth2::AsyncHttpClient<'c> for Http<'_> {
+    type Error = Transport;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<oauth2::HttpResponse, Transport>> + Send + 'c>,
+    >;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(send(self.0, request))
+    }
+}
+
+fn classify(e: RequestTokenError<Transport, BasicErrorResponse>) -> TokenError {
+    match e {
+        RequestTokenError::ServerResponse(r) => TokenError::Refused {
+            code: r.error().as_ref().to_owned(),
+        },
+        RequestTokenError::Request(Transport::Busy {
+            status,
+            retry_after,
+        }) => TokenError::Unavailable {
+            reason: format!("HTTP {status}"),
+            retry_after,
+        },
+        RequestTokenError::Request(Transport::Failed(reason)) => TokenError::Unavailable {
+            reason,
+            retry_after: None,
+        },
+        // Some providers answer 200 with an error object instead of a token.
+        RequestTokenError::Parse(_, body) => {
+            match serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|v| v.get("error").and_then(Value::as_str).map(String::from))
+            {
+                Some(code) => TokenError::Refused { code },
+                None => TokenError::Unavailable {
+                    reason: "unreadable token answer".into(),
+                    retry_after: None,
+                },
+            }
+        }
+        RequestTokenError::Other(reason) => TokenError::Unavailable {
+            reason,
+            retry_after: None,
+        },
+    }
+}
+
+/// A fresh token set, as the provider gave it.
+pub struct Tokens {
+    pub access_token: Secret,
+    pub refresh_token: Option<Secret>,
+    pub token_type: String,
+    pub expires_at: Option<Timestamp>,
+    pub scope: Option<String>,
+    pub raw: Value,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tokens {
+    fn from_answer(answer: TokenAnswer) -> Tokens {
+        let now = time::now();
+        Tokens {
+            access_token: Secret::new(answer.access_token().secret().clone()),
+            refresh_token: answer
+                .refresh_token()
+                .map(|r| Secret::new(r.secret().clone())),
+            token_type: "bearer".into(),
+            expires_at: answer
+                .expires_in()
+                .and_then(|d| chrono::Duration::from_std(d).ok())
+                .map(|d| now + d),
+            scope: answer
+                .scopes()
+                .map(|s| s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ")),
+            raw: serde_json::to_value(&answer).unwrap_or(Value::Null),
+        }
+    }
+
+    /// The credentials to seal; a refresh that brings no new refresh token keeps `previous`'s.
+    pub fn into_credentials(
+        self,
+        provider: &Provider,
+        connection_fields: Map<String, Value>,
+        previous: Option<&Credentials>,
+    ) -> Credentials {
+        let refresh = self
+            .refresh_token
+            .as_ref()
+            .map(|r| r.expose().to_owned())
+            .or_else(|| previous.and_then(|p| p.refresh_token().map(String::from)));
+        let mut values = Map::new();
+        values.insert("access_token".into(), json!(self.access_token.expose()));
+        values.insert("token_type".into(), json!(self.token_type));
+        if let Some(r) = refresh {
+            values.insert("refresh_token".into(), json!(r));
+        }
+        if let Some(e) = self.expires_at {
+            values.insert("expires_at".into(), json!(time::format(&e)));
+        }
+        if let Some(s) = self
+            .scope
+            .or_else(|| previous.and_then(|p| p.text("scope").map(String::from)))
+        {
+            values.insert("scope".into(), json!(s));
+        }
+        Credentials {
+            auth_mode: AuthMode::Oauth2,
+            provider: provider.id.clone(),
+            values,
+            connection_fields,
+            raw: Some(self.raw),
+        }
+    }
+}
+
+/// The tenant's OAuth app at one provider, with the provider's URLs filled in for one
+/// connection (`{shop}`).
+pub struct OAuthApp {
+    client: Client,
+    scope: Option<String>,
+    authorize_params: BTreeMap<String, String>,
+}
+
+impl OAuthApp {
+    /// Opens the integration's client secret and builds the client; `redirect_uri` is our
+    /// callback URL.
+    pub async fn new(
+        app: &App,
+        integration: &Integration,
+        connection_fields: &BTreeMap<String, String>,
+        redirect_uri: &str,
+    ) -> Result<OAuthApp, ApiError> {
+        let provider = integration.provider()?;
+        let spec = provider
+            .oauth
+            .as_ref()
+            .ok_or_else(|| ApiError::internal("not an OAuth provider"))?;
+        let (Some(client_id), Some(sealed)) =
+            (integration.client_id(), integration.client_secret_sealed())
+        else {
+            return Err(ApiError::conflict(
+                "the integration has no OAuth app yet: set client_id and client_secret",
+            ));
+        };
+        let secret = app
+            .sealer()?
+            .open(
+                integration.tenant_id().as_str(),
+                integration.id().as_str(),
+                sealed,
+            )
+            .await
+            .map_err(ApiError::internal)?;
+        let bad_url = |e: url::ParseError| ApiError::internal(format!("provider URL: {e}"));
+        let client = oauth2::Client::new(ClientId::new(client_id.to_owned()))
+            .set_client_secret(ClientSecret::new(secret.expose().to_owned()))
+            .set_auth_uri(
+                AuthUrl::new(fill(&spec.authorize_url, connection_fields)).map_err(bad_url)?,
+            )
+            .set_token_uri(
+                TokenUrl::new(fill(&spec.token_url, connection_fields)).map_err(bad_url)?,
+            )
+            .set_redirect_uri(RedirectUrl::new(redirect_uri.to_owned()).map_err(bad_url)?);
+        let scopes = integration.scopes()?;
+        Ok(OAuthApp {
+            client,
+            scope: (!scopes.is_empty()).then(|| scopes.join(&spec.scope_separator)),
+            authorize_params: spec.authorize_params.clone(),
+        })
+    }
+
+    /// Where to send the customer: the provider's consent page with our state and a PKCE
+    /// (S256) challenge. Returns the URL and the verifier to keep for the exchange.
+    pub fn authorize_url(&self, state: &Secret) -> (String, Secret) {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let state = state.expose().to_owned();
+        let mut request = self
+            .client
+            .authorize_url(move || CsrfToken::new(state))
+            .set_pkce_challenge(challenge);
+        if let Some(scope) = &self.scope {
+            // one scope string: separators differ by provider (`,` at Shopify)
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        for (k, v) in &self.authorize_params {
+            request = request.add_extra_param(k, v);
+        }
+        let (url, _) = request.url();
+        (url.to_string(), Secret::new(verifier.secret().clone()))
+    }
+
+    pub async fn exchange_code(
+        &self,
+        http: &reqwest::Client,
+        code: &str,
+        verifier: &Secret,
+    ) -> Result<Tokens, TokenError> {
+        let client = Http(http);
+        self.client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .set_pkce_verifier(PkceCodeVerifier::new(verifier.expose().to_owned()))
+            .request_async(&client)
+            .await
+            .map(Tokens::from_answer)
+            .map_err(classify)
+    }
+
+    pub async fn refresh(
+        &self,
+        http: &reqwest::Client,
+        refresh_token: &str,
+    ) -> Result<Tokens, TokenError> {
+        let client = Http(http);
+        let token = RefreshToken::new(refresh_token.to_owned());
+        self.client
+            .exchange_refresh_token(&token)
+            .request_async(&client)
+            .await
+            .map(Tokens::from_answer)
+            .map_err(classify)
+    }
+}
+
+/// Our callback URL, which tenants register with their OAuth apps.
+pub fn callback_url(base: &str) -> String {
+    format!("{base}/oauth/callback")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_permanent_and_outages_are_not() {
+        let refused = TokenError::Refused {
+            code: "invalid_grant".into(),
+        };
+        assert!(refused.is_permanent());
+        assert_eq!(refused.code(), "invalid_grant");
+        let busy = TokenError::Unavailable {
+            reason: "HTTP 503".into(),
+            retry_after: Some(Duration::from_secs(3)),
+        };
+        assert!(!busy.is_permanent());
+        assert_eq!(busy.code(), "provider_unavailable");
+    }
+
+    #[test]
+    fn a_refresh_without_a_new_refresh_token_keeps_the_old_one() {
+        let provider = crate::provider::catalog().unwrap().get("github").unwrap();
+        let previous = Tokens {
+            access_token: Secret::new("a1".into()),
+            refresh_token: Some(Secret::new("r1".into())),
+            token_type: "bearer".into(),
+            expires_at: None,
+            scope: Some("repo".into()),
+            raw: json!({}),
+        }
+        .into_credentials(provider, Map::new(), None);
+        let next = Tokens {
+            access_token: Secret::new("a2".into()),
+            refresh_token: None,
+            token_type: "bearer".into(),
+            expires_at: Some(time::now() + chrono::Duration::seconds(3600)),
+            scope: None,
+            raw: json!({"access_token": "a2"}),
+        }
+        .into_credentials(provider, Map::new(), Some(&previous));
+        assert_eq!(next.text("access_token"), Some("a2"));
+        assert_eq!(next.refresh_token(), Some("r1"));
+        assert_eq!(next.text("scope"), Some("repo"));
+        assert!(next.expires_at().is_some());
+    }
+}

@@ -1,0 +1,138 @@
+//! OAuth `state`: 256 random bits handed to the provider, stored only as a hash
+//! (`OAUTH#<sha256>` / `STATE`), bound to one link, alive ten minutes, and consumed by a
+//! single conditional delete, so a replay finds nothing. The PKCE verifier rides along sealed.
+
+use crate::error::ApiError;
+use crate::id::{ConnectionId, IntegrationId, LinkId, TenantId};
+use crate::secret::{random_bytes, sha256_hex, Secret};
+use crate::store::{key, n, s, Item};
+use crate::time::{self, Timestamp};
+use crate::App;
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::{Map, Value};
+
+pub const LIFETIME_SECONDS: i64 = 10 * 60;
+const SK: &str = "STATE";
+
+/// What the callback needs to finish what the start began.
+#[derive(Debug)]
+pub struct Pending {
+    pub link_id: LinkId,
+    pub tenant_id: TenantId,
+    pub connection_id: ConnectionId,
+    pub integration_id: IntegrationId,
+    pub redirect_uri: String,
+    pub verifier: Secret,
+    pub connection_fields: Map<String, Value>,
+}
+
+fn pk(state: &str) -> String {
+    format!("OAUTH#{}", sha256_hex(state.as_bytes()))
+}
+
+pub fn generate() -> Result<Secret, ApiError> {
+    let bytes =
+        random_bytes::<32>().map_err(|e| ApiError::internal(format!("no randomness: {e}")))?;
+    Ok(Secret::new(URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+/// The item that records a started flow; written with the link's move to `waiting_oauth`.
+pub async fn put_tx(
+    app: &App,
+    state: &Secret,
+    pending: &Pending,
+    now: Timestamp,
+) -> Result<TransactWriteItem, ApiError> {
+    let pk = pk(state.expose());
+    let verifier = app
+        .sealer()?
+        .seal(
+            pending.tenant_id.as_str(),
+            &pk,
+            pending.verifier.expose().as_bytes(),
+        )
+        .await
+        .map_err(ApiError::internal)?;
+    let expires_at = now + chrono::Duration::seconds(LIFETIME_SECONDS);
+    let mut item = key(pk, SK);
+    item.insert("link_id".into(), s(pending.link_id.as_str()));
+    item.insert("tenant_id".into(), s(pending.tenant_id.as_str()));
+    item.insert("connection_id".into(), s(pending.connection_id.as_str()));
+    item.insert("integration_id".into(), s(pending.integration_id.as_str()));
+    item.insert("redirect_uri".into(), s(&pending.redirect_uri));
+    item.insert("verifier_sealed".into(), s(verifier));
+    item.insert(
+        "connection_fields".into(),
+        s(Value::Object(pending.connection_fields.clone()).to_string()),
+    );
+    item.insert("expires_at".into(), s(time::format(&expires_at)));
+    item.insert("ttl".into(), n(expires_at.timestamp()));
+    Ok(app.store.put_tx(item, "attribute_not_exists(pk)", &[])?)
+}
+
+/// Consumes a state: the flow it started, or `None` if it was never issued, was already
+/// used, or has expired.
+pub async fn take(app: &App, state: &str) -> Result<Option<Pending>, ApiError> {
+    let pk = pk(state);
+    let Some(item) = app
+        .store
+        .take(
+            key(pk.clone(), SK),
+            "attribute_exists(pk) AND expires_at > :now",
+            &[(":now", s(time::format(&time::now())))],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let pending = read(&item).ok_or_else(|| ApiError::internal("malformed OAuth state item"))?;
+    let verifier = app
+        .sealer()?
+        .open(pending.0.as_str(), &pk, &pending.1)
+        .await
+        .map_err(ApiError::internal)?;
+    let (tenant_id, _, mut rest) = pending;
+    rest.verifier = verifier;
+    rest.tenant_id = tenant_id;
+    Ok(Some(rest))
+}
+
+fn read(item: &Item) -> Option<(TenantId, String, Pending)> {
+    let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+    let tenant_id = TenantId::parse(&text("tenant_id")?)?;
+    let fields = match serde_json::from_str(&text("connection_fields")?).ok()? {
+        Value::Object(m) => m,
+        _ => return None,
+    };
+    Some((
+        tenant_id.clone(),
+        text("verifier_sealed")?,
+        Pending {
+            link_id: LinkId::parse(&text("link_id")?)?,
+            tenant_id,
+            connection_id: ConnectionId::parse(&text("connection_id")?)?,
+            integration_id: IntegrationId::parse(&text("integration_id")?)?,
+            redirect_uri: text("redirect_uri")?,
+            verifier: Secret::new(String::new()),
+            connection_fields: fields,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_are_256_bit_and_stored_by_hash_only() {
+        let a = generate().unwrap();
+        let b = generate().unwrap();
+        assert_eq!(a.expose().len(), 43);
+        assert_ne!(a, b);
+        let k = pk(a.expose());
+        assert!(k.starts_with("OAUTH#"));
+        assert!(!k.contains(a.expose()));
+    }
+}

@@ -1,0 +1,428 @@
+//! Keeping OAuth credentials alive.
+//!
+//! A credentials read refreshes a token that expires within five minutes; the scheduled
+//! refresher (every five minutes) refreshes those expiring within fifteen. Refresh is
+//! single-flight: a conditional lease on the connection item means two containers never
+//! call the provider for the same connection at once (a provider that rotates refresh tokens
+//! would invalidate the loser's); a loser waits and re-reads what the winner stored.
+//! A refusal (`invalid_grant`, revoked app) moves the connection to `needs_reauth` with a
+//! fresh reconnect link and `connection.needs_reauth`; an outage is retried with backoff and
+//! never changes the status.
+
+use crate::connection::{self, Connection, Status};
+use crate::credential::Credentials;
+use crate::error::ApiError;
+use crate::event;
+use crate::integration;
+use crate::link::{self, LinkOptions, NewLink};
+use crate::oauth::{callback_url, OAuthApp, TokenError, Tokens};
+use crate::secret::random_bytes;
+use crate::store::{key, n, s, tenant_pk, TxOutcome};
+use crate::{settings, time, App};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// A read refreshes tokens that expire sooner than this.
+pub const READ_WINDOW: Duration = Duration::from_secs(5 * 60);
+/// The scheduled refresher takes tokens that expire sooner than this.
+pub const SCHEDULE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Longer than a token call with its retries can take; a crashed holder frees it by expiry.
+const LEASE_SECONDS: i64 = 45;
+/// Backoff between attempts after an outage (the first attempt is immediate).
+const BACKOFF: [Duration; 2] = [Duration::from_millis(500), Duration::from_secs(2)];
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(5);
+/// How long a loser waits for the winner before giving up on this read.
+const WAIT_STEP: Duration = Duration::from_millis(200);
+const WAIT_STEPS: usize = 50;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// The provider refused the grant; the connection is now `needs_reauth`.
+    #[error("the provider refused the stored grant ({0})")]
+    NeedsReauth(String),
+    /// The provider could not be reached; nothing changed.
+    #[error("the provider is unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+impl From<crate::store::StoreError> for RefreshError {
+    fn from(e: crate::store::StoreError) -> Self {
+        RefreshError::Api(e.into())
+    }
+}
+
+/// What a refresh attempt did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The stored token was fresh enough (or cannot be refreshed): nothing called.
+    Kept,
+    /// This call refreshed it.
+    Refreshed,
+    /// Another container refreshed it meanwhile; its result was read back.
+    ReadBack,
+}
+
+fn due(credentials: &Credentials, window: Duration) -> bool {
+    let Some(expires) = credentials.expires_at() else {
+        return false;
+    };
+    let window = chrono::Duration::from_std(window).unwrap_or_default();
+    credentials.refresh_token().is_some() && expires - window <= time::now()
+}
+
+async fn open(app: &App, c: &Connection) -> Result<Credentials, ApiError> {
+    let sealed = c
+        .credentials_sealed
+        .as_deref()
+        .ok_or_else(|| ApiError::conflict("the connection has no credentials"))?;
+    Credentials::open(app.sealer()?, &c.tenant_id, c.id.as_str(), sealed).await
+}
+
+async fn reload(app: &App, c: &Connection) -> Result<Connection, ApiError> {
+    connection::get(&app.store, &c.tenant_id, &c.id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("the connection disappeared".into()))
+}
+
+/// The connection's credentials, refreshed first if they expire within `window`.
+/// `base_url` is where a reconnect link would point, should the provider refuse.
+pub async fn ensure_fresh(
+    app: &App,
+    mut current: Connection,
+    window: Duration,
+    base_url: &str,
+) -> Result<(Connection, Credentials, Outcome), RefreshError> {
+    let mut waited = false;
+    for _ in 0..WAIT_STEPS {
+        match current.status {
+            Status::NeedsReauth => {
+                return Err(RefreshError::NeedsReauth(
+                    current.reauth_reason.clone().unwrap_or_default(),
+                ))
+            }
+            Status::Active => {}
+            _ => return Err(ApiError::conflict("the connection is not active").into()),
+        }
+        let credentials = open(app, &current).await?;
+        if !due(&credentials, window) {
+            let outcome = if waited {
+                Outcome::ReadBack
+            } else {
+                Outcome::Kept
+            };
+            return Ok((current, credentials, outcome));
+        }
+        let now = time::now().timestamp();
+        if current.refresh_lease_until.is_some_and(|until| until > now) {
+            // Someone else is refreshing: wait for what they store.
+            waited = true;
+            tokio::time::sleep(WAIT_STEP).await;
+            current = reload(app, &current).await?;
+            continue;
+        }
+        let lease = hex::encode(
+            random_bytes::<16>().map_err(|e| ApiError::internal(format!("no randomness: {e}")))?,
+        );
+        let acquired = app
+            .store
+            .update(
+                key(tenant_pk(&current.tenant_id), connection::sk(&current.id)),
+                "SET refresh_lease = :lease, refresh_lease_until = :until, version = version + :one",
+                "#status = :active AND version = :v AND (attribute_not_exists(refresh_lease_until) OR refresh_lease_until <= :now)",
+                &[
+                    (":lease", s(&lease)),
+                    (":until", n(now + LEASE_SECONDS)),
+                    (":one", n(1)),
+                    (":active", s("active")),
+                    (":v", n(current.version)),
+                    (":now", n(now)),
+                ],
+                &[("#status", "status")],
+            )
+            .await?;
+        if !acquired {
+            waited = true;
+            current = reload(app, &current).await?;
+            continue;
+        }
+        let locked = Connection {
+            refresh_lease: Some(lease.clone()),
+            refresh_lease_until: Some(now + LEASE_SECONDS),
+            version: current.version + 1,
+            ..current
+        };
+        return refresh_locked(app, locked, credentials, &lease, base_url).await;
+    }
+    // The holder is slow: a still-valid token is better than an error.
+    let credentials = open(app, &current).await?;
+    match credentials.expires_at() {
+        Some(e) if e > time::now() => Ok((current, credentials, Outcome::Kept)),
+        _ => Err(RefreshError::Unavailable(
+            "another refresh is still running".into(),
+        )),
+    }
+}
+
+/// The refresh grant, retried with backoff while the provider is unavailable.
+async fn call_provider(
+    app: &App,
+    connection: &Connection,
+    credentials: &Credentials,
+    base_url: &str,
+) -> Result<Tokens, RefreshError> {
+    let integration_id = connection
+        .integration_id
+        .as_ref()
+        .ok_or_else(|| ApiError::internal("an OAuth connection without integration"))?;
+    let integration = integration::get(&app.store, &connection.tenant_id, integration_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("the connection's integration is gone"))?;
+    let oauth = match OAuthApp::new(
+        app,
+        &integration,
+        &credentials.connection_values(),
+        &callback_url(base_url),
+    )
+    .await
+    {
+        Ok(o) => o,
+        Err(ApiError::Conflict { message, .. }) => return Err(RefreshError::Unavailable(message)),
+        Err(e) => return Err(e.into()),
+    };
+    let refresh_token = credentials.refresh_token().unwrap_or_default();
+    let mut last = String::new();
+    for attempt in 0..=BACKOFF.len() {
+        match oauth.refresh(app.http()?, refresh_token).await {
+            Ok(tokens) => return Ok(tokens),
+            Err(TokenError::Refused { code }) => return Err(RefreshError::NeedsReauth(code)),
+            Err(TokenError::Unavailable {
+                reason,
+                retry_after,
+            }) => {
+                tracing::warn!(connection_id = %connection.id, attempt, %reason, "token refresh failed; may pass");
+                last = reason;
+                if let Some(pause) = BACKOFF.get(attempt) {
+                    let pause = retry_after.map_or(*pause, |r| r.min(MAX_RETRY_AFTER).max(*pause));
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        }
+    }
+    Err(RefreshError::Unavailable(last))
+}
+
+async fn refresh_locked(
+    app: &App,
+    locked: Connection,
+    credentials: Credentials,
+    lease: &str,
+    base_url: &str,
+) -> Result<(Connection, Credentials, Outcome), RefreshError> {
+    let result = call_provider(app, &locked, &credentials, base_url).await;
+    match result {
+        Ok(tokens) => {
+            let provider = crate::provider::catalog()?
+                .get(&credentials.provider)
+                .ok_or_else(|| ApiError::internal("unknown provider in credentials"))?;
+            let next_credentials = tokens.into_credentials(
+                provider,
+                credentials.connection_fields.clone(),
+                Some(&credentials),
+            );
+            let sealed = next_credentials
+                .seal(app.sealer()?, &locked.tenant_id, locked.id.as_str())
+                .await?;
+            let stored = write_if_leased(app, &locked, lease, |c| Connection {
+                credentials_sealed: Some(sealed.clone()),
+                token_expires_at: next_credentials.expires_at().map(|e| time::format(&e)),
+                refreshable: next_credentials.refresh_token().is_some(),
+                ..c.clone()
+            })
+            .await?;
+            match stored {
+                Some(c) => Ok((c, next_credentials, Outcome::Refreshed)),
+                // Revoked or changed under us: the new token is not ours to keep.
+                None => Err(ApiError::conflict("the connection changed during refresh").into()),
+            }
+        }
+        Err(RefreshError::NeedsReauth(code)) => {
+            mark_needs_reauth(app, locked, lease, &code, base_url).await?;
+            Err(RefreshError::NeedsReauth(code))
+        }
+        Err(other) => {
+            release(app, &locked, lease).await?;
+            Err(other)
+        }
+    }
+}
+
+/// Puts `change(current)` without the lease, as long as we still hold it; re-reads and
+/// reapplies when another writer (a metadata PATCH) got in between.
+async fn write_if_leased(
+    app: &App,
+    locked: &Connection,
+    lease: &str,
+    change: impl Fn(&Connection) -> Connection,
+) -> Result<Option<Connection>, RefreshError> {
+    let mut current = locked.clone();
+    for _ in 0..3 {
+        if current.refresh_lease.as_deref() != Some(lease) || current.status != Status::Active {
+            return Ok(None);
+        }
+        let next = Connection {
+            refresh_lease: None,
+            refresh_lease_until: None,
+            updated_at: time::now(),
+            version: current.version + 1,
+            ..change(&current)
+        };
+        match app
+            .store
+            .transact(vec![next.replace_tx(&app.store, &current)?])
+            .await?
+        {
+            TxOutcome::Committed => return Ok(Some(next)),
+            TxOutcome::Cancelled(_) => current = reload(app, &current).await?,
+        }
+    }
+    Ok(None)
+}
+
+async fn release(app: &App, locked: &Connection, lease: &str) -> Result<(), RefreshError> {
+    app.store
+        .update(
+            key(tenant_pk(&locked.tenant_id), connection::sk(&locked.id)),
+            "REMOVE refresh_lease, refresh_lease_until SET version = version + :one",
+            "refresh_lease = :lease",
+            &[(":lease", s(lease)), (":one", n(1))],
+            &[],
+        )
+        .await?;
+    Ok(())
+}
+
+/// `needs_reauth`, a fresh link for the same connection, the old link revoked, and the event
+/// carrying the reconnect URL: one transaction.
+async fn mark_needs_reauth(
+    app: &App,
+    locked: Connection,
+    lease: &str,
+    reason: &str,
+    base_url: &str,
+) -> Result<(), RefreshError> {
+    let settings = settings::load(&app.store, &locked.tenant_id).await?;
+    let mut current = locked;
+    for _ in 0..3 {
+        if current.refresh_lease.as_deref() != Some(lease) || current.status != Status::Active {
+            return Ok(());
+        }
+        let new_link = NewLink::generate(
+            &current.tenant_id,
+            &current.id,
+            current.consumer_id.as_ref(),
+            current.integration_id.as_ref(),
+            LinkOptions {
+                redirect_url: None,
+                redirect: false,
+                ttl_seconds: settings.link_ttl_seconds(),
+            },
+        )?;
+        let next = Connection {
+            status: Status::NeedsReauth,
+            reauth_reason: Some(reason.to_owned()),
+            open_link_id: Some(new_link.link.id.clone()),
+            refresh_lease: None,
+            refresh_lease_until: None,
+            updated_at: time::now(),
+            version: current.version + 1,
+            ..current.clone()
+        };
+        let mut items = vec![next.replace_tx(&app.store, &current)?];
+        if let Some(open) = &current.open_link_id {
+            if let Some(l) = link::get(&app.store, &current.tenant_id, open).await? {
+                if l.is_open(time::now()) {
+                    items.extend(l.revoke_items(&app.store)?);
+                }
+            }
+        }
+        items.extend(new_link.items(&app.store)?);
+        items.push(event::outbox(
+            &app.store,
+            &current.tenant_id,
+            event::CONNECTION_NEEDS_REAUTH,
+            json!({
+                "connection": next.to_json()?,
+                "reason": reason,
+                "reconnect_link": new_link.to_json(base_url),
+            }),
+        )?);
+        match app.store.transact(items).await? {
+            TxOutcome::Committed => {
+                tracing::warn!(connection_id = %next.id, %reason, "connection needs re-authorization");
+                return Ok(());
+            }
+            TxOutcome::Cancelled(_) => current = reload(app, &current).await?,
+        }
+    }
+    Err(ApiError::conflict("the connection kept changing; retry").into())
+}
+
+/// The scheduled refresher: every connection whose token expires within the window, a few
+/// at a time. Returns counts for the log and the caller.
+pub async fn sweep(app: &App) -> Result<Value, ApiError> {
+    let upto = time::format(
+        &(time::now() + chrono::Duration::from_std(SCHEDULE_WINDOW).unwrap_or_default()),
+    );
+    let base = app.config.public_base_url.clone().unwrap_or_default();
+    let mut due_connections = Vec::new();
+    for shard in "0123456789abcdef".chars() {
+        let mut start = None;
+        loop {
+            let (items, next) = app
+                .store
+                .due_page(&format!("REFRESH#{shard}"), &upto, start)
+                .await?;
+            for item in items {
+                due_connections.push(connection::from_item(item)?);
+            }
+            match next {
+                Some(k) => start = Some(k),
+                None => break,
+            }
+        }
+    }
+    use futures_util::StreamExt;
+    let results: Vec<&str> = futures_util::stream::iter(due_connections)
+        .map(|c| {
+            let base = base.clone();
+            async move {
+                // A stale index entry (the item changed since the query) is re-read first.
+                let current = match connection::get(&app.store, &c.tenant_id, &c.id).await {
+                    Ok(Some(current)) => current,
+                    Ok(None) => return "skipped",
+                    Err(_) => return "failed",
+                };
+                match ensure_fresh(app, current, SCHEDULE_WINDOW, &base).await {
+                    Ok((_, _, Outcome::Refreshed)) => "refreshed",
+                    Ok((_, _, _)) => "skipped",
+                    Err(RefreshError::NeedsReauth(_)) => "needs_reauth",
+                    Err(RefreshError::Unavailable(_)) => "unavailable",
+                    Err(RefreshError::Api(e)) => {
+                        tracing::error!(connection_id = %c.id, error = %e, "refresh failed");
+                        "failed"
+                    }
+                }
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    let mut counts = std::collections::BTreeMap::<&str, u64>::new();
+    for r in results {
+        *counts.entry(r).or_default() += 1;
+    }
+    tracing::info!(?counts, "refresh sweep done");
+    Ok(json!(counts))
+}
