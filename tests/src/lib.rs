@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests. They talk to the local stack that
 //! `scripts/stack.py up` (run by `make test`) started and described in `target/dev/dev.json`.
 
+pub mod oauth;
 pub mod runtime_api;
 
 use linkgate::api_key::{self, Role};
@@ -35,6 +36,10 @@ pub struct Stack {
     pub region: String,
     pub table: String,
     pub function_env: HashMap<String, String>,
+    #[serde(default)]
+    pub oauth_provider_url: Option<String>,
+    #[serde(default)]
+    pub oauth_proxy_url: Option<String>,
 }
 
 impl Stack {

@@ -181,6 +181,15 @@ async fn callback_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
         .query_param("state")
         .filter(|s| !s.is_empty() && s.len() <= 128)
     else {
+        // A provider that drops `state` from its error answer: we cannot tell which link it
+        // was, but we can tell the customer what happened.
+        if call.query_param("error").as_deref() == Some("access_denied") {
+            return Ok(page(
+                StatusCode::BAD_REQUEST,
+                "Access was not granted",
+                "You declined access, so nothing was connected. You can open your link again to retry.",
+            ));
+        }
         return Ok(gone());
     };
     let Some(pending) = state::take(app, &raw_state).await? else {
