@@ -72,6 +72,27 @@ impl Stack {
         )
     }
 
+    /// What a function builds at cold start (see `linkgate::App`), on the stack's moto,
+    /// with the functions' own settings: a stand-in for one more container.
+    pub fn app(&self) -> linkgate::App {
+        let creds = aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests");
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.aws_endpoint_url)
+            .region(aws_config::Region::new(self.region.clone()))
+            .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+                creds,
+            ))
+            .build();
+        let config = linkgate::config::Config::from_lookup(|k| self.function_env.get(k).cloned())
+            .expect("the functions' settings are valid");
+        let sealer = config
+            .kms_key_id
+            .clone()
+            .map(|key| linkgate::seal::Sealer::new(aws_sdk_kms::Client::new(&sdk), key));
+        linkgate::App::new(config, aws_sdk_dynamodb::Client::new(&sdk), sealer)
+    }
+
     pub fn api(&self, key: &str) -> Api {
         Api {
             base: self.api_base_url.clone(),

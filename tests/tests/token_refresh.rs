@@ -1,0 +1,340 @@
+//! Keeping OAuth credentials alive: refresh on read, single flight, `needs_reauth` with a
+//! reconnect link that works, and outages that never flip the status. The local provider's
+//! first tokens live four minutes, inside the read window, so the first read refreshes.
+
+use linkgate_tests::oauth;
+use linkgate_tests::{Stack, TestTenant};
+use serde_json::{json, Value};
+
+struct Connected {
+    t: TestTenant,
+    app: oauth::OAuthApp,
+    id: String,
+    sub: String,
+}
+
+impl Connected {
+    async fn read(&self) -> linkgate_tests::Reply {
+        self.t
+            .admin
+            .get(&format!("/v1/connections/{}/credentials", self.id))
+            .await
+    }
+    async fn connection(&self) -> Value {
+        self.t
+            .admin
+            .get(&format!("/v1/connections/{}", self.id))
+            .await
+            .json()
+    }
+    async fn refreshes(&self) -> usize {
+        Stack::get()
+            .token_calls(&self.app.client_id)
+            .await
+            .iter()
+            .filter(|c| c["grant_type"] == "refresh_token")
+            .count()
+    }
+}
+
+/// An active connection through the real dance, signed in as a user no other test uses.
+async fn connected(name: &str) -> Connected {
+    let stack = Stack::get();
+    let t = stack.tenant().await;
+    let app = oauth::integration(&t).await;
+    let consumer = t
+        .admin
+        .post("/v1/consumers", &json!({"name": name}))
+        .await
+        .json();
+    let conn = t
+        .admin
+        .post(
+            &format!(
+                "/v1/consumers/{}/connections",
+                consumer["id"].as_str().unwrap()
+            ),
+            &json!({"name": name, "integration_id": app.integration_id}),
+        )
+        .await
+        .json();
+    let sub = format!("{name}-{}", app.client_id);
+    let r = oauth::complete(
+        &stack.anonymous(),
+        conn["link"]["url"].as_str().unwrap(),
+        &sub,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    Connected {
+        t,
+        app,
+        id: conn["id"].as_str().unwrap().to_owned(),
+        sub,
+    }
+}
+
+#[tokio::test]
+async fn a_read_refreshes_a_token_that_expires_within_five_minutes_and_only_then() {
+    let c = connected("reader").await;
+    let before = c.connection().await["token_expires_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(c.refreshes().await, 0);
+
+    let first = c.read().await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(
+        c.refreshes().await,
+        1,
+        "the four-minute token was refreshed"
+    );
+    let first = first.json();
+    let after = c.connection().await;
+    assert_eq!(after["status"], "active");
+    let new_expiry = after["token_expires_at"].as_str().unwrap();
+    assert!(new_expiry > before.as_str(), "{new_expiry} after {before}");
+    assert_eq!(first["credentials"]["expires_at"], json!(new_expiry));
+
+    // The refreshed token lives an hour: no further call, the same token.
+    let second = c.read().await.json();
+    assert_eq!(c.refreshes().await, 1);
+    assert_eq!(
+        second["credentials"]["access_token"],
+        first["credentials"]["access_token"]
+    );
+    assert!(second["credentials"].get("refresh_token").is_none());
+}
+
+#[tokio::test]
+async fn concurrent_reads_refresh_once_and_all_get_the_new_token() {
+    let stack = Stack::get();
+    let c = connected("crowd").await;
+    // Hold the winner at the provider for a second so the others find the lease taken.
+    stack
+        .token_fault(
+            &c.app.client_id,
+            json!({"mode": "slow", "seconds": 1, "times": 1}),
+        )
+        .await;
+    let replies = futures_util::future::join_all((0..6).map(|_| c.read())).await;
+    let tokens: Vec<String> = replies
+        .iter()
+        .map(|r| {
+            assert_eq!(r.status, 200, "{}", r.text);
+            r.json()["credentials"]["access_token"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        c.refreshes().await,
+        1,
+        "one call to the provider, whoever asked"
+    );
+    assert!(tokens.windows(2).all(|w| w[0] == w[1]), "{tokens:?}");
+    let after = c.connection().await;
+    assert_eq!(after["status"], "active");
+}
+
+/// The same race between two containers, made certain: two apps (each with its own caches,
+/// as two Lambda containers have) refresh one connection at the same moment.
+#[tokio::test]
+async fn two_containers_refreshing_at_once_make_one_provider_call() {
+    use linkgate::refresh::{ensure_fresh, Outcome, READ_WINDOW};
+    let stack = Stack::get();
+    let c = connected("racer").await;
+    stack
+        .token_fault(
+            &c.app.client_id,
+            json!({"mode": "slow", "seconds": 1, "times": 1}),
+        )
+        .await;
+    let (a, b) = (stack.app(), stack.app());
+    let load = |app: &linkgate::App| {
+        let tenant = c.t.id.clone();
+        let id = linkgate::id::ConnectionId::parse(&c.id).unwrap();
+        let store = app.store.clone();
+        async move {
+            linkgate::connection::get(&store, &tenant, &id)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let (ca, cb) = (load(&a).await, load(&b).await);
+    let base = stack.api_base_url.clone();
+    let (ra, rb) = tokio::join!(
+        ensure_fresh(&a, ca, READ_WINDOW, &base),
+        ensure_fresh(&b, cb, READ_WINDOW, &base)
+    );
+    let (ra, rb) = (ra.expect("first container"), rb.expect("second container"));
+    let mut outcomes = vec![ra.2, rb.2];
+    outcomes.sort_by_key(|o| format!("{o:?}"));
+    assert_eq!(outcomes, vec![Outcome::ReadBack, Outcome::Refreshed]);
+    assert_eq!(c.refreshes().await, 1);
+    assert_eq!(ra.1.text("access_token"), rb.1.text("access_token"));
+    let stored = c.connection().await;
+    assert_eq!(stored["status"], "active");
+    assert_eq!(
+        c.read().await.json()["credentials"]["access_token"],
+        json!(ra.1.text("access_token"))
+    );
+}
+
+#[tokio::test]
+async fn a_refused_grant_means_needs_reauth_with_a_reconnect_link_that_works() {
+    let stack = Stack::get();
+    let c = connected("leaver").await;
+    stack.revoke_provider_grants(&c.sub).await;
+
+    let r = c.read().await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(r.error_code(), "needs_reauth");
+    let conn = c.connection().await;
+    assert_eq!(conn["status"], "needs_reauth");
+    assert_eq!(conn["reauth_reason"], "invalid_grant");
+    // reads stay refused without calling the provider again
+    let calls = c.refreshes().await;
+    assert_eq!(c.read().await.error_code(), "needs_reauth");
+    assert_eq!(c.refreshes().await, calls);
+
+    let events = stack.events(&c.t.id, "connection.needs_reauth").await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let data = &events[0]["data"];
+    assert_eq!(data["connection"]["id"], json!(c.id));
+    assert_eq!(data["reason"], "invalid_grant");
+    let reconnect = data["reconnect_link"]["url"].as_str().unwrap().to_owned();
+    assert!(
+        reconnect.starts_with(&format!("{}/connect/lnk_", stack.api_base_url)),
+        "{reconnect}"
+    );
+    let link_id = data["reconnect_link"]["id"].as_str().unwrap();
+    assert_eq!(
+        c.t.admin.get(&format!("/v1/links/{link_id}")).await.json()["status"],
+        "waiting"
+    );
+
+    // The customer reconnects through it: the same connection is active again.
+    let r = oauth::complete(&stack.anonymous(), &reconnect, &c.sub).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let conn = c.connection().await;
+    assert_eq!(conn["status"], "active");
+    assert_eq!(conn["reauth_reason"], Value::Null);
+    let updated = stack.events(&c.t.id, "connection.updated").await;
+    let reauth: Vec<&Value> = updated
+        .iter()
+        .filter(|e| e["data"]["change"] == "reauthenticated")
+        .collect();
+    assert_eq!(reauth.len(), 1, "{updated:?}");
+    assert_eq!(reauth[0]["data"]["previous_status"], "needs_reauth");
+    assert_eq!(c.read().await.status, 200);
+}
+
+#[tokio::test]
+async fn outages_are_retried_and_never_change_the_status() {
+    let stack = Stack::get();
+    let c = connected("patient").await;
+
+    // Down for every attempt: three tries with backoff, then the stored token (still valid
+    // for a few minutes) is returned and nothing changes.
+    stack
+        .token_fault(
+            &c.app.client_id,
+            json!({"mode": "status", "status": 503, "times": 3}),
+        )
+        .await;
+    let r = c.read().await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(c.refreshes().await, 3, "retried");
+    assert_eq!(c.connection().await["status"], "active");
+
+    // Busy once with Retry-After: the next attempt succeeds.
+    stack
+        .token_fault(
+            &c.app.client_id,
+            json!({"mode": "status", "status": 429, "retry_after": 1, "times": 1}),
+        )
+        .await;
+    let r = c.read().await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let calls = stack.token_calls(&c.app.client_id).await;
+    let refreshes: Vec<f64> = calls
+        .iter()
+        .filter(|c| c["grant_type"] == "refresh_token")
+        .map(|c| c["at"].as_f64().unwrap())
+        .collect();
+    assert_eq!(refreshes.len(), 5);
+    assert!(
+        refreshes[4] - refreshes[3] >= 0.9,
+        "Retry-After honoured: {refreshes:?}"
+    );
+    assert_eq!(c.connection().await["status"], "active");
+    assert!(c.connection().await["token_expires_at"].as_str().is_some());
+}
+
+#[tokio::test]
+async fn an_expired_token_with_the_provider_down_is_a_503_not_a_status_change() {
+    let stack = Stack::get();
+    let t = stack.tenant().await;
+    let app = oauth::integration(&t).await;
+    let consumer = t
+        .admin
+        .post("/v1/consumers", &json!({"name": "Imported"}))
+        .await
+        .json();
+    let import = |expires_at: &str| {
+        json!({
+            "consumer_id": consumer["id"], "integration_id": app.integration_id, "name": "Imported",
+            "credentials": {"access_token": "at-imported", "refresh_token": "rt-imported", "expires_at": expires_at}
+        })
+    };
+
+    // A token the caller says is good for an hour is returned as is: no provider call.
+    let fresh = t
+        .admin
+        .post("/v1/connections", &import("2099-01-01T00:00:00Z"))
+        .await;
+    assert_eq!(fresh.status, 201, "{}", fresh.text);
+    let r = t
+        .admin
+        .get(&format!(
+            "/v1/connections/{}/credentials",
+            fresh.json()["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["credentials"]["access_token"], "at-imported");
+    assert!(stack.token_calls(&app.client_id).await.is_empty());
+
+    // An expired one must be refreshed; the provider is down.
+    let expired = t
+        .admin
+        .post("/v1/connections", &import("2020-01-01T00:00:00Z"))
+        .await;
+    let id = expired.json()["id"].as_str().unwrap().to_owned();
+    stack
+        .token_fault(&app.client_id, json!({"mode": "down"}))
+        .await;
+    let r = t
+        .admin
+        .get(&format!("/v1/connections/{id}/credentials"))
+        .await;
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert_eq!(r.error_code(), "provider_unavailable");
+    assert_eq!(
+        t.admin.get(&format!("/v1/connections/{id}")).await.json()["status"],
+        "active"
+    );
+    stack.clear_token_faults(&app.client_id).await;
+
+    // Back up: the provider does not know this made-up refresh token, a refusal.
+    let r = t
+        .admin
+        .get(&format!("/v1/connections/{id}/credentials"))
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(r.error_code(), "needs_reauth");
+}
