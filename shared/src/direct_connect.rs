@@ -146,6 +146,13 @@ async fn connect_integration(app: &App, call: &Call) -> Result<Response<Body>, A
         metadata: f.optional("metadata", Metadata::parse).unwrap_or_default(),
     };
     f.finish()?;
+    // A retry of a connect that went through: its checks (credential used up, already
+    // connected) would now fail, so the stored answer comes first.
+    if let Some(i) = &idempotency {
+        if let Some(replayed) = i.replay(&app.store, tenant, app.sealer().ok()).await? {
+            return Ok(replayed);
+        }
+    }
     let integration =
         named_integration(app, tenant, call.path_param("id").unwrap_or_default()).await?;
     let provider = integration.provider()?;
