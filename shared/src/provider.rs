@@ -467,6 +467,9 @@ impl Provider {
         if let Some(o) = &self.oauth {
             v["oauth"] = json!({"authorize_url": o.authorize_url, "token_url": o.token_url, "default_scopes": o.scopes});
         }
+        if self.local_only {
+            v["local_only"] = json!(true);
+        }
         v
     }
 }
