@@ -492,6 +492,7 @@ Linkgate is running locally.
   API          {facts['api_base_url']}
   API key      {facts['api_key']}   (tenant {facts['tenant_id']}, role admin)
   AWS (moto)   {facts['aws_endpoint_url']}   table {facts['table']}, bus {facts['event_bus']}
+  OAuth        {facts['oauth_provider_url']}   (oidc-provider-mock; its token endpoint via {facts['oauth_proxy_url']})
   Facts        target/dev/dev.json     Logs  target/dev/*.log
 
 Try it:
@@ -499,7 +500,8 @@ Try it:
   curl -s {facts['api_base_url']}/v1/consumers -H 'Authorization: Bearer {facts['api_key']}'
 
 Open this connect link in a browser (a demo customer's, valid for 7 days; Stripe and Datadog
-are enabled, so any rk_test_… key or a 32-hex Datadog key completes it):
+are enabled, so any rk_test_… key or a 32-hex Datadog key completes it, and so is the local
+OAuth provider, whose sign-in form takes any user name):
   {facts['connect_link']}
 
 Ctrl-C stops everything.

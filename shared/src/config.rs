@@ -44,7 +44,7 @@ pub struct Config {
     pub oauth_timeout: Duration,
 }
 
-pub const DEFAULT_OAUTH_TIMEOUT_SECONDS: u64 = 10;
+pub const DEFAULT_OAUTH_TIMEOUT_SECONDS: u64 = 5;
 
 pub const DEFAULT_API_KEY_CACHE_SECONDS: u64 = 30;
 /// Revocation must take effect within a minute, so the cache can never be set longer.

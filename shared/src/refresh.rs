@@ -426,3 +426,43 @@ pub async fn sweep(app: &App) -> Result<Value, ApiError> {
     tracing::info!(?counts, "refresh sweep done");
     Ok(json!(counts))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::AuthMode;
+    use serde_json::Map;
+
+    fn oauth(expires_in: Option<i64>, refresh: bool) -> Credentials {
+        let mut values = Map::new();
+        values.insert("access_token".into(), json!("a"));
+        if refresh {
+            values.insert("refresh_token".into(), json!("r"));
+        }
+        if let Some(s) = expires_in {
+            let at = time::now() + chrono::Duration::seconds(s);
+            values.insert("expires_at".into(), json!(time::format(&at)));
+        }
+        Credentials {
+            auth_mode: AuthMode::Oauth2,
+            provider: "github".into(),
+            values,
+            connection_fields: Map::new(),
+            raw: None,
+        }
+    }
+
+    #[test]
+    fn due_only_within_the_window_and_only_with_a_refresh_token() {
+        assert!(due(&oauth(Some(120), true), READ_WINDOW));
+        assert!(due(&oauth(Some(-10), true), READ_WINDOW), "already expired");
+        assert!(!due(&oauth(Some(600), true), READ_WINDOW));
+        assert!(due(&oauth(Some(600), true), SCHEDULE_WINDOW));
+        assert!(!due(&oauth(Some(3600), true), SCHEDULE_WINDOW));
+        assert!(
+            !due(&oauth(Some(60), false), READ_WINDOW),
+            "nothing to refresh with"
+        );
+        assert!(!due(&oauth(None, true), READ_WINDOW), "no known expiry");
+    }
+}

@@ -237,7 +237,8 @@ impl Api {
     /// `cargo lambda watch` itself now and then answers with its own 500
     /// (`{"type": "https://httpstatuses.com/500", …}`) although the function answered; our
     /// functions' errors always have the `{"error": …}` shape. Such an answer is the
-    /// emulator's: a read is sent again; a write is not, since the function may have done it.
+    /// emulator's: a read or a delete is sent again; other writes are not, since the function may
+    /// have done them.
     pub async fn raw(
         &self,
         method: Method,
@@ -250,7 +251,9 @@ impl Api {
             let from_emulator = reply.status.is_server_error()
                 && serde_json::from_str::<Value>(&reply.text)
                     .is_ok_and(|b| b.get("error").is_none());
-            if !from_emulator || method != Method::GET || attempt == 2 {
+            // GET and DELETE are idempotent here (a second revoke answers the tombstone).
+            let idempotent = method == Method::GET || method == Method::DELETE;
+            if !from_emulator || !idempotent || attempt == 2 {
                 return reply;
             }
             eprintln!(

@@ -140,9 +140,15 @@ fn read_only_routes_get_read_only_table_access() {
         let binary = res["Metadata"]["BuildProperties"]["Binary"]
             .as_str()
             .unwrap();
-        // GETs that record: opening a link (opened_at, link.opened) and reading credentials
-        // (every read is audited).
-        let records_on_read = ["connect-page", "connections-credentials"];
+        // GETs that write: opening a link (opened_at, link.opened), reading credentials (every
+        // read is audited; an expiring token is refreshed), and the browser's OAuth round
+        // trip (state issued, then consumed with the activation).
+        let records_on_read = [
+            "connect-page",
+            "connections-credentials",
+            "connect-oauth",
+            "oauth-callback",
+        ];
         let read_only = !records_on_read.contains(&binary)
             && methods
                 .get(binary)
@@ -251,6 +257,12 @@ fn every_function_has_sample_events_that_match_its_trigger() {
                 .map(|m| m.keys().cloned().collect())
                 .unwrap_or_default();
             assert_eq!(params, expected_params, "{}", path.display());
+        } else if event["source"] == "aws.scheduler" {
+            assert_eq!(event["detail-type"], "Scheduled Event");
+            assert!(
+                triggers[&function].contains("ScheduleV2"),
+                "{function} is not triggered by a schedule"
+            );
         } else {
             let records = event["Records"]
                 .as_array()

@@ -357,12 +357,15 @@ async fn ttl_removal_of_a_waiting_link_announces_link_expired_once() {
                 "tenant_id": {"S": t.id.as_str()}, "link_id": {"S": link}}}}));
     }
     // the second link was revoked before it expired: no announcement for it
-    t.admin
+    let revoked = t
+        .admin
         .delete(&format!(
             "/v1/links/{}",
             used["link"]["id"].as_str().unwrap()
         ))
         .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    assert_eq!(revoked.json()["status"], "revoked");
 
     for _ in 0..2 {
         let answer = relay(records.clone(), &stack.function_env).await;
