@@ -467,3 +467,88 @@ async fn the_start_refuses_what_it_cannot_begin() {
     assert_eq!(r.status, 410, "{}", r.text);
     assert!(stack.token_calls(&f.app.client_id).await.is_empty());
 }
+
+/// Shopify needs the shop before its sign-in page exists: the page asks for it, and the
+/// provider URL is completed from it (the shop's own domain, the scopes joined by commas).
+#[tokio::test]
+async fn connection_fields_complete_the_provider_url_before_leaving() {
+    let stack = Stack::get();
+    let anon = stack.anonymous();
+    let t = stack.tenant().await;
+    let shopify = t
+        .admin
+        .post(
+            "/v1/integrations",
+            &json!({"provider": "shopify", "client_id": "shopify-app", "client_secret": "shpss_x"}),
+        )
+        .await;
+    assert_eq!(shopify.status, 201, "{}", shopify.text);
+    let consumer = t
+        .admin
+        .post("/v1/consumers", &json!({"name": "Shop owner"}))
+        .await
+        .json();
+    let conn = t
+        .admin
+        .post(
+            &format!(
+                "/v1/consumers/{}/connections",
+                consumer["id"].as_str().unwrap()
+            ),
+            &json!({"name": "Store", "integration_id": shopify.json()["id"]}),
+        )
+        .await
+        .json();
+    let link = conn["link"]["id"].as_str().unwrap();
+    let token = query_param(conn["link"]["url"].as_str().unwrap(), "token").unwrap();
+
+    let page = anon
+        .get(&local_path(conn["link"]["url"].as_str().unwrap()))
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.text
+            .contains(&format!("action=\"/connect/{link}/oauth\""))
+            && page.text.contains("name=\"f_shop\""),
+        "a GET form asks for the shop: {}",
+        page.text
+    );
+
+    let missing = anon
+        .get(&format!("/connect/{link}/oauth?token={token}"))
+        .await;
+    assert_eq!(missing.status, 200, "{}", missing.text);
+    assert!(missing.text.contains("name=\"f_shop\""));
+    let invalid = anon
+        .get(&format!(
+            "/connect/{link}/oauth?token={token}&f_shop=Not%20A%20Shop"
+        ))
+        .await;
+    assert_eq!(invalid.status, 422, "{}", invalid.text);
+    assert!(
+        invalid.text.contains("aria-invalid=\"true\""),
+        "{}",
+        invalid.text
+    );
+
+    let r = anon
+        .get(&format!(
+            "/connect/{link}/oauth?token={token}&f_shop=my-store"
+        ))
+        .await;
+    assert_eq!(r.status, 302, "{}", r.text);
+    let to = r.headers["location"].to_str().unwrap();
+    assert!(
+        to.starts_with("https://my-store.myshopify.com/admin/oauth/authorize?"),
+        "{to}"
+    );
+    assert_eq!(
+        query_param(to, "scope").as_deref(),
+        Some("read_orders,read_products,read_customers")
+    );
+    assert_eq!(query_param(to, "client_id").as_deref(), Some("shopify-app"));
+    assert_eq!(
+        t.admin.get(&format!("/v1/links/{link}")).await.json()["status"],
+        "waiting_oauth"
+    );
+}
