@@ -69,6 +69,11 @@ LOCAL_ENV = {
     "AWS_LAMBDA_LOG_FORMAT": "text",
     "LINKGATE_API_KEY_CACHE_SECONDS": "2",
     "LINKGATE_OAUTH_TIMEOUT_SECONDS": "2",
+    # Webhooks: a schedule of seconds, not hours, so retries can be watched; receivers on
+    # this machine's loopback (and only there) are allowed.
+    "LINKGATE_WEBHOOK_RETRY_SCHEDULE": "0,1,1,1,2",
+    "LINKGATE_WEBHOOK_TIMEOUT_SECONDS": "3",
+    "LINKGATE_WEBHOOK_ALLOWED_PRIVATE": "127.0.0.1",
 }
 
 
@@ -140,12 +145,16 @@ class Resolver:
             return f"arn:aws:events:{region}:{acct}:event-bus/{name}"
         if kind == "AWS::KMS::Key":
             return f"arn:aws:kms:{region}:{acct}:key/{name}"
+        if kind == "AWS::SQS::Queue":
+            return f"arn:aws:sqs:{region}:{acct}:{name}"
         return f"arn:aws:local:{region}:{acct}:{logical}"
 
     def ref(self, name):
         if name in self.params:
             return self.params[name]
         if name in self.resources:
+            if self.resources[name]["Type"] == "AWS::SQS::Queue":
+                return self.getatt(name, "QueueUrl")  # Ref of a queue is its URL
             return self.physical_name(name)
         raise KeyError(f"template refers to unknown {name}")
 
@@ -255,7 +264,33 @@ def create_resources(resolver):
         elif kind == "AWS::KMS::Alias":
             kms.create_alias(AliasName=props["AliasName"], TargetKeyId=props["TargetKeyId"])
             created[logical] = props["AliasName"]
+    # EventBridge rules of functions: locally each targets a feed queue that
+    # scripts/queue_pump.py hands to the function, as the rule's Lambda target would.
+    for binary, bus, pattern in rule_targets(resolver):
+        queue = feed_queue(binary)
+        url = sqs.create_queue(QueueName=queue)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name=f"{binary}-feed", EventBusName=bus, EventPattern=json.dumps(pattern))
+        events.put_targets(Rule=f"{binary}-feed", EventBusName=bus, Targets=[{"Id": "feed", "Arn": arn}])
+        created[f"{binary}-rule"] = queue
     return created
+
+
+def feed_queue(binary):
+    return f"linkgate-local-{binary}-feed"
+
+
+def rule_targets(resolver):
+    """(function, bus, pattern) for every EventBridgeRule event in the template."""
+    out = []
+    for res in resolver.resources.values():
+        if res["Type"] != "AWS::Serverless::Function":
+            continue
+        for event in (res["Properties"].get("Events") or {}).values():
+            if event.get("Type") == "EventBridgeRule":
+                props = resolver.resolve(event["Properties"])
+                out.append((res["Metadata"]["BuildProperties"]["Binary"], props["EventBusName"], props["Pattern"]))
+    return out
 
 
 def routes(template):
@@ -430,6 +465,8 @@ def up(reload):
 
     # Lambda's stream event source, played by a pump feeding the stream functions.
     pids["pump"] = spawn("pump", [sys.executable, str(ROOT / "scripts" / "stream_pump.py")], base_env)
+    # Lambda's SQS event sources and EventBridge rule targets, played the same way.
+    pids["queue-pump"] = spawn("queue-pump", [sys.executable, str(ROOT / "scripts" / "queue_pump.py")], base_env)
     save_pids(pids)
 
     admin_env = {**os.environ, **fenv}

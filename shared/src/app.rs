@@ -15,6 +15,9 @@ pub struct App {
     sealer: Option<Sealer>,
     /// Built on first use: only the OAuth functions call providers.
     http: std::sync::OnceLock<reqwest::Client>,
+    /// AWS settings, for clients only some functions need (SQS), built on first use.
+    aws: Option<aws_config::SdkConfig>,
+    sqs: std::sync::OnceLock<aws_sdk_sqs::Client>,
 }
 
 impl App {
@@ -26,7 +29,9 @@ impl App {
             .kms_key_id
             .as_ref()
             .map(|key| Sealer::new(aws_sdk_kms::Client::new(&aws), key.clone()));
-        Ok(App::new(config, aws_sdk_dynamodb::Client::new(&aws), kms))
+        let mut app = App::new(config, aws_sdk_dynamodb::Client::new(&aws), kms);
+        app.aws = Some(aws);
+        Ok(app)
     }
 
     pub fn new(config: Config, dynamodb: aws_sdk_dynamodb::Client, sealer: Option<Sealer>) -> App {
@@ -38,6 +43,8 @@ impl App {
             keys,
             sealer,
             http: std::sync::OnceLock::new(),
+            aws: None,
+            sqs: std::sync::OnceLock::new(),
         }
     }
 
@@ -50,6 +57,17 @@ impl App {
 }
 
 impl App {
+    pub fn sqs(&self) -> Result<&aws_sdk_sqs::Client, ApiError> {
+        if let Some(c) = self.sqs.get() {
+            return Ok(c);
+        }
+        let aws = self
+            .aws
+            .as_ref()
+            .ok_or_else(|| ApiError::internal("no AWS settings for SQS"))?;
+        Ok(self.sqs.get_or_init(|| aws_sdk_sqs::Client::new(aws)))
+    }
+
     /// The client for provider calls: one timeout, no redirects followed (a token endpoint
     /// that redirects is misconfigured or hostile).
     pub fn http(&self) -> Result<&reqwest::Client, ApiError> {

@@ -42,6 +42,23 @@ pub struct Config {
     pub public_base_url: Option<String>,
     /// Limit on one call to a provider's token endpoint (connect and refresh).
     pub oauth_timeout: Duration,
+    /// Webhooks: the delivery queue, its dead-letter queue, the retry schedule (seconds to
+    /// wait before each attempt; its length is the number of attempts), the per-attempt
+    /// timeout, and the private addresses a local stack may deliver to.
+    pub webhook_queue_url: Option<String>,
+    pub webhook_dlq_url: Option<String>,
+    pub webhook_retry_schedule: Vec<u64>,
+    pub webhook_timeout: Duration,
+    pub webhook_allowed_private: Vec<std::net::IpAddr>,
+}
+
+/// Immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (Svix's schedule).
+pub const DEFAULT_WEBHOOK_RETRY_SCHEDULE: &[u64] = &[0, 5, 300, 1800, 7200, 18000, 36000, 36000];
+pub const DEFAULT_WEBHOOK_TIMEOUT_SECONDS: u64 = 15;
+
+fn parse_schedule(raw: &str) -> Option<Vec<u64>> {
+    let steps: Option<Vec<u64>> = raw.split(',').map(|s| s.trim().parse().ok()).collect();
+    steps.filter(|s| !s.is_empty() && s.len() <= 20 && s.iter().all(|d| *d <= 86_400))
 }
 
 pub const DEFAULT_OAUTH_TIMEOUT_SECONDS: u64 = 5;
@@ -82,7 +99,45 @@ impl Config {
                     reason: "expected 1..=60 seconds".into(),
                 })?,
         };
+        let webhook_retry_schedule = match lookup("LINKGATE_WEBHOOK_RETRY_SCHEDULE") {
+            None => DEFAULT_WEBHOOK_RETRY_SCHEDULE.to_vec(),
+            Some(raw) => parse_schedule(&raw).ok_or_else(|| ConfigError::Invalid {
+                name: "LINKGATE_WEBHOOK_RETRY_SCHEDULE",
+                reason: "expected 1 to 20 comma-separated delays in seconds, each at most a day"
+                    .into(),
+            })?,
+        };
+        let webhook_timeout = match lookup("LINKGATE_WEBHOOK_TIMEOUT_SECONDS") {
+            None => DEFAULT_WEBHOOK_TIMEOUT_SECONDS,
+            Some(raw) => raw
+                .parse::<u64>()
+                .ok()
+                .filter(|s| (1..=30).contains(s))
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: "LINKGATE_WEBHOOK_TIMEOUT_SECONDS",
+                    reason: "expected 1..=30 seconds".into(),
+                })?,
+        };
+        let webhook_allowed_private = match lookup("LINKGATE_WEBHOOK_ALLOWED_PRIVATE") {
+            None => Vec::new(),
+            Some(raw) => raw
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse::<std::net::IpAddr>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| ConfigError::Invalid {
+                    name: "LINKGATE_WEBHOOK_ALLOWED_PRIVATE",
+                    reason: "expected comma-separated IP addresses".into(),
+                })?,
+        };
+        let non_empty = |name: &str| lookup(name).filter(|v| !v.is_empty());
         Ok(Config {
+            webhook_queue_url: non_empty("LINKGATE_WEBHOOK_QUEUE_URL"),
+            webhook_dlq_url: non_empty("LINKGATE_WEBHOOK_DLQ_URL"),
+            webhook_retry_schedule,
+            webhook_timeout: Duration::from_secs(webhook_timeout),
+            webhook_allowed_private,
             oauth_timeout: Duration::from_secs(oauth_timeout),
             table_name,
             stage,
@@ -106,6 +161,33 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn webhook_settings_parse_or_fail_loudly() {
+        let c = Config::from_lookup(lookup(&[("LINKGATE_TABLE", "t")])).unwrap();
+        assert_eq!(c.webhook_retry_schedule, DEFAULT_WEBHOOK_RETRY_SCHEDULE);
+        assert!(c.webhook_allowed_private.is_empty());
+        let c = Config::from_lookup(lookup(&[
+            ("LINKGATE_TABLE", "t"),
+            ("LINKGATE_WEBHOOK_RETRY_SCHEDULE", "0, 1,2"),
+            ("LINKGATE_WEBHOOK_ALLOWED_PRIVATE", "127.0.0.1"),
+        ]))
+        .unwrap();
+        assert_eq!(c.webhook_retry_schedule, vec![0, 1, 2]);
+        assert_eq!(c.webhook_allowed_private.len(), 1);
+        for (k, v) in [
+            ("LINKGATE_WEBHOOK_RETRY_SCHEDULE", ""),
+            ("LINKGATE_WEBHOOK_RETRY_SCHEDULE", "1,x"),
+            ("LINKGATE_WEBHOOK_RETRY_SCHEDULE", "90000"),
+            ("LINKGATE_WEBHOOK_ALLOWED_PRIVATE", "localhost"),
+            ("LINKGATE_WEBHOOK_TIMEOUT_SECONDS", "0"),
+        ] {
+            assert!(
+                Config::from_lookup(lookup(&[("LINKGATE_TABLE", "t"), (k, v)])).is_err(),
+                "{k}={v}"
+            );
+        }
     }
 
     #[test]

@@ -94,6 +94,32 @@ prefixed_id!(
     /// Something that happened, published to EventBridge.
     EventId, "evt_");
 
+prefixed_id!(
+    /// A tenant's webhook endpoint.
+    WebhookId, "wh_");
+prefixed_id!(
+    /// One event's delivery to one endpoint; shares its hex with the event id.
+    DeliveryId, "dlv_");
+
+impl DeliveryId {
+    /// The delivery of `event`: one per event and endpoint, so a repeated fan-out finds it.
+    pub fn of(event: &EventId) -> DeliveryId {
+        DeliveryId(format!(
+            "{}{}",
+            DeliveryId::PREFIX,
+            event.as_str().trim_start_matches(EventId::PREFIX)
+        ))
+    }
+
+    pub fn event_id(&self) -> Option<EventId> {
+        EventId::parse(&format!(
+            "{}{}",
+            EventId::PREFIX,
+            self.as_str().trim_start_matches(DeliveryId::PREFIX)
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

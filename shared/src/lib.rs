@@ -39,6 +39,7 @@ pub mod store;
 pub mod telemetry;
 pub mod tenant;
 pub mod time;
+pub mod webhook;
 
 pub use app::App;
 pub use error::ApiError;

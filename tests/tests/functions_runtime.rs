@@ -21,7 +21,15 @@ enum Needs {
     OAuthLink,
     /// A Stripe integration and a stored credential, named in the body.
     StoredCredential,
+    /// A webhook endpoint, named in the path or the body.
+    Webhook,
+    /// A webhook endpoint with one (test) delivery.
+    Delivery,
 }
+
+const SAMPLE_WEBHOOK: &str = "wh_0193a1b2c3d47000800000000000000f";
+const SAMPLE_DELIVERY: &str = "dlv_0193a1b2c3d470008000000000000010";
+const SAMPLE_TENANT: &str = "ten_0193a1b2c3d470008000000000000012";
 
 const SAMPLE_TOKEN: &str = "sampleTokenSampleTokenSampleTokenSampleTok0";
 const SAMPLE_INTEGRATION: &str = "int_0193a1b2c3d47000800000000000000b";
@@ -115,6 +123,39 @@ fn expectation(function: &str) -> (Needs, u16, fn(&Value)) {
             assert_eq!(b["status"], "connected");
             assert_eq!(b["provider"], "stripe");
             assert!(b["connection_id"].as_str().unwrap().starts_with("conn_"));
+        }),
+        "webhooks-create" => (Needs::Nothing, 201, |b| {
+            assert!(b["id"].as_str().unwrap().starts_with("wh_"));
+            assert!(b["secret"].as_str().unwrap().starts_with("whsec_"));
+        }),
+        "webhooks-list" => (Needs::Webhook, 200, |b| {
+            assert_eq!(b["data"].as_array().unwrap().len(), 1)
+        }),
+        "webhooks-get" => (Needs::Webhook, 200, |b| {
+            assert_eq!(b["enabled"], true);
+            assert!(b.get("secret").is_none());
+        }),
+        "webhooks-update" => (Needs::Webhook, 200, |b| {
+            assert_eq!(b["events"], json!(["*"]));
+            assert_eq!(b["description"], "Every event");
+        }),
+        "webhooks-delete" => (Needs::Webhook, 204, |_| {}),
+        "webhooks-rotate-secret" => (Needs::Webhook, 200, |b| {
+            assert!(b["secret"].as_str().unwrap().starts_with("whsec_"))
+        }),
+        "webhooks-test" => (Needs::Webhook, 202, |b| {
+            assert!(b["delivery_id"].as_str().unwrap().starts_with("dlv_"));
+            assert_eq!(b["event_type"], "webhook.test");
+        }),
+        "webhooks-deliveries" => (Needs::Delivery, 200, |b| {
+            assert_eq!(b["data"][0]["event_type"], "webhook.test")
+        }),
+        "webhooks-retry" => (Needs::Delivery, 202, |b| {
+            assert!(b["id"].as_str().unwrap().starts_with("dlv_"))
+        }),
+        "webhook-fanout" => (Needs::Webhook, 0, |b| assert_eq!(b["deliveries"], 1)),
+        "webhook-deliver" => (Needs::Delivery, 0, |b| {
+            assert_eq!(b["batchItemFailures"], json!([]))
         }),
         "token-refresher" => (Needs::Nothing, 0, |b| {
             assert!(b.is_object() && b.get("failed").is_none(), "{b}")
@@ -215,8 +256,26 @@ async fn every_sample_event_runs_through_its_real_binary() {
                 .replace(SAMPLE_INTEGRATION, &integration);
             event = serde_json::from_str(&text).unwrap();
         }
+        event = serde_json::from_str(&event.to_string().replace(SAMPLE_TENANT, tenant.id.as_str()))
+            .unwrap();
         let id = match needs {
             Needs::Nothing | Needs::OpenLink | Needs::OAuthLink => None,
+            Needs::Webhook | Needs::Delivery => {
+                let webhook = created_id(
+                    &tenant.admin,
+                    "/v1/webhooks",
+                    json!({"url": "https://hooks.platform.example/linkgate", "events": ["connection.created", "webhook.test"]}),
+                )
+                .await;
+                let mut text = event.to_string().replace(SAMPLE_WEBHOOK, &webhook);
+                if let Needs::Delivery = needs {
+                    let r = tenant.admin.post(&format!("/v1/webhooks/{webhook}/test"), &json!({})).await;
+                    assert_eq!(r.status, 202, "{}", r.text);
+                    text = text.replace(SAMPLE_DELIVERY, r.json()["delivery_id"].as_str().unwrap());
+                }
+                event = serde_json::from_str(&text).unwrap();
+                None
+            }
             Needs::StoredCredential => {
                 created_id(&tenant.admin, "/v1/integrations", json!({"provider": "stripe"})).await;
                 let credential = created_id(

@@ -1,0 +1,698 @@
+//! Deliveries: every event to every enabled endpoint that wants it, signed, retried on a
+//! schedule, logged attempt by attempt, and never lost.
+//!
+//! EventBridge rule → `webhook-fanout` writes one delivery per endpoint (`T#<tenant>` /
+//! `DLV#<endpoint>#<delivery>`, its id derived from the event's, so a repeated fan-out finds
+//! it) and queues one message each → `webhook-deliver` makes one attempt per message. A
+//! failed attempt queues the next with its delay (SQS holds a message at most 15 minutes, so
+//! longer waits hop through the queue); 410 disables the endpoint; after the last attempt the
+//! message goes to the dead-letter queue and the delivery is `failed`.
+
+use super::target::WebhookUrl;
+use super::{load as load_endpoint, signing, Endpoint, TEST_EVENT};
+use crate::error::ApiError;
+use crate::http::{json, list_body, serve, Access, Call};
+use crate::id::{DeliveryId, EventId, TenantId, WebhookId};
+use crate::store::{key, n, s, tenant_pk, Item, StoreError};
+use crate::time;
+use crate::App;
+use aws_sdk_dynamodb::types::AttributeValue;
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use tracing::instrument;
+
+/// How long the delivery log is kept.
+const RETENTION_SECONDS: i64 = 30 * 24 * 60 * 60;
+/// SQS's longest message delay.
+const MAX_QUEUE_DELAY: u64 = 900;
+/// A receiver's `Retry-After` is honoured up to this.
+const MAX_RETRY_AFTER: u64 = 10 * 60 * 60;
+
+/// One queued attempt.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Message {
+    pub tenant_id: TenantId,
+    pub endpoint_id: WebhookId,
+    pub delivery_id: DeliveryId,
+    /// 1-based.
+    pub attempt: u32,
+    /// Epoch milliseconds before which the attempt must not run.
+    pub not_before: i64,
+    /// A retry asked for through the API: one attempt, no schedule after it.
+    #[serde(default)]
+    pub manual: bool,
+}
+
+fn sk(endpoint: &WebhookId, delivery: &DeliveryId) -> String {
+    format!("DLV#{endpoint}#{delivery}")
+}
+
+fn delivery_key(tenant: &TenantId, endpoint: &WebhookId, delivery: &DeliveryId) -> Item {
+    key(tenant_pk(tenant), sk(endpoint, delivery))
+}
+
+fn sqs_error<E: std::fmt::Display>(e: E) -> ApiError {
+    ApiError::internal(format!("SQS: {e}"))
+}
+
+/// What an event looks like on the wire (the body of every attempt, byte for byte).
+pub fn payload(id: &EventId, kind: &str, timestamp: &str, data: &Value) -> String {
+    json!({"id": id, "type": kind, "timestamp": timestamp, "data": data}).to_string()
+}
+
+/// Writes the delivery (unless a previous fan-out did) and tells whether it still needs its
+/// first message.
+async fn record_delivery(
+    app: &App,
+    endpoint: &Endpoint,
+    event_id: &EventId,
+    kind: &str,
+    body: &str,
+) -> Result<Option<DeliveryId>, ApiError> {
+    let delivery = DeliveryId::of(event_id);
+    let now = chrono::Utc::now();
+    let mut item = delivery_key(&endpoint.tenant_id, &endpoint.id, &delivery);
+    item.insert("id".into(), s(delivery.as_str()));
+    item.insert("endpoint_id".into(), s(endpoint.id.as_str()));
+    item.insert("event_id".into(), s(event_id.as_str()));
+    item.insert("event_type".into(), s(kind));
+    item.insert("payload".into(), s(body));
+    item.insert("status".into(), s("pending"));
+    item.insert("attempts".into(), AttributeValue::L(Vec::new()));
+    item.insert("created_at".into(), s(time::format(&now)));
+    item.insert("updated_at".into(), s(time::format(&now)));
+    item.insert("ttl".into(), n(now.timestamp() + RETENTION_SECONDS));
+    let put = app
+        .store
+        .client()
+        .put_item()
+        .table_name(app.store.table())
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(pk)")
+        .send()
+        .await;
+    match put {
+        Ok(_) => Ok(Some(delivery)),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+        {
+            // Fanned out before: queue again only if the message never left.
+            let existing = app
+                .store
+                .get(tenant_pk(&endpoint.tenant_id), sk(&endpoint.id, &delivery))
+                .await?;
+            let queued = existing.is_some_and(|i| i.contains_key("enqueued_at"));
+            Ok((!queued).then_some(delivery))
+        }
+        Err(e) => Err(StoreError::sdk(e).into()),
+    }
+}
+
+async fn enqueue(app: &App, messages: &[(Message, u64)]) -> Result<(), ApiError> {
+    let queue = app
+        .config
+        .webhook_queue_url
+        .as_deref()
+        .ok_or_else(|| ApiError::internal("LINKGATE_WEBHOOK_QUEUE_URL is not set"))?;
+    for chunk in messages.chunks(10) {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, (m, delay))| {
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(serde_json::to_string(m).unwrap_or_default())
+                    .delay_seconds(i32::try_from((*delay).min(MAX_QUEUE_DELAY)).unwrap_or(0))
+                    .build()
+                    .map_err(sqs_error)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = app
+            .sqs()?
+            .send_message_batch()
+            .queue_url(queue)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| sqs_error(aws_sdk_sqs::error::DisplayErrorContext(&e)))?;
+        if !out.failed().is_empty() {
+            return Err(sqs_error(format!(
+                "{} messages refused",
+                out.failed().len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+async fn mark_enqueued(app: &App, m: &Message) -> Result<(), ApiError> {
+    app.store
+        .update(
+            delivery_key(&m.tenant_id, &m.endpoint_id, &m.delivery_id),
+            "SET enqueued_at = :now",
+            "attribute_exists(pk)",
+            &[(":now", s(time::format(&time::now())))],
+            &[],
+        )
+        .await?;
+    Ok(())
+}
+
+/// `webhook-fanout`: one EventBridge event (`detail = {id, type, tenant_id, occurred_at,
+/// data}`) to every enabled endpoint of its tenant that wants its type. An error makes the
+/// invocation fail, and the caller's retry finds the deliveries already written.
+pub async fn fan_out(app: &App, event: &Value) -> Result<Value, ApiError> {
+    let detail = &event["detail"];
+    let (Some(tenant), Some(event_id), Some(kind)) = (
+        detail["tenant_id"].as_str().and_then(TenantId::parse),
+        detail["id"].as_str().and_then(EventId::parse),
+        detail["type"].as_str(),
+    ) else {
+        tracing::warn!("not a Linkgate event; ignored");
+        return Ok(json!({"deliveries": 0}));
+    };
+    let timestamp = detail["occurred_at"].as_str().unwrap_or_default();
+    let body = payload(&event_id, kind, timestamp, &detail["data"]);
+    let endpoints = super::all(&app.store, &tenant).await?;
+    let mut messages = Vec::new();
+    for endpoint in endpoints.iter().filter(|e| e.wants(kind)) {
+        if let Some(delivery) = record_delivery(app, endpoint, &event_id, kind, &body).await? {
+            messages.push((
+                Message {
+                    tenant_id: tenant.clone(),
+                    endpoint_id: endpoint.id.clone(),
+                    delivery_id: delivery,
+                    attempt: 1,
+                    not_before: 0,
+                    manual: false,
+                },
+                0,
+            ));
+        }
+    }
+    enqueue(app, &messages).await?;
+    for (m, _) in &messages {
+        mark_enqueued(app, m).await?;
+    }
+    tracing::info!(event_id = %event_id, deliveries = messages.len(), "fanned out");
+    Ok(json!({"deliveries": messages.len()}))
+}
+
+/// How one attempt ended.
+#[derive(Debug)]
+enum Attempt {
+    Delivered,
+    Gone,
+    Failed { retry_after: Option<u64> },
+}
+
+struct AttemptLog {
+    outcome: Attempt,
+    status_code: Option<u16>,
+    error: Option<String>,
+    latency_ms: u64,
+}
+
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    let raw = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = raw.parse::<u64>() {
+        return Some(secs);
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(raw).ok()?;
+    Some(u64::try_from((at.timestamp() - chrono::Utc::now().timestamp()).max(0)).unwrap_or(0))
+}
+
+/// One signed POST, to addresses checked just now (not to whatever the name resolves to a
+/// moment later), redirects not followed.
+async fn attempt(app: &App, endpoint: &Endpoint, event_id: &str, body: &str) -> AttemptLog {
+    let started = Instant::now();
+    let failed = |error: String| AttemptLog {
+        outcome: Attempt::Failed { retry_after: None },
+        status_code: None,
+        error: Some(error),
+        latency_ms: 0,
+    };
+    let allow = &app.config.webhook_allowed_private;
+    let url = match WebhookUrl::parse(&endpoint.url, allow) {
+        Ok(u) => u,
+        Err(e) => return failed(format!("refused: the URL {e}")),
+    };
+    let addrs = match url.resolve(allow, Duration::from_secs(5)).await {
+        Ok(a) => a,
+        Err(e) => return failed(format!("refused: {e}")),
+    };
+    let secrets = match endpoint.live_secrets(app).await {
+        Ok(s) => s,
+        Err(e) => return failed(format!("internal: {e}")),
+    };
+    let client = match reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(app.config.webhook_timeout)
+        .resolve_to_addrs(&url.host(), &addrs)
+        .user_agent("Linkgate-Webhooks/1")
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => return failed(format!("internal: {e}")),
+    };
+    let timestamp = chrono::Utc::now().timestamp();
+    let sent = client
+        .post(url.as_str())
+        .header("content-type", "application/json")
+        .header("webhook-id", event_id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header(
+            "webhook-signature",
+            signing::sign(&secrets, event_id, timestamp, body.as_bytes()),
+        )
+        .body(body.to_owned())
+        .send()
+        .await;
+    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match sent {
+        Err(e) => AttemptLog {
+            error: Some(if e.is_timeout() {
+                "timed out".into()
+            } else if e.is_connect() {
+                "could not connect".into()
+            } else {
+                "request failed".into()
+            }),
+            latency_ms,
+            ..failed(String::new())
+        },
+        Ok(resp) => {
+            let status = resp.status();
+            let outcome = if status.is_success() {
+                Attempt::Delivered
+            } else if status.as_u16() == 410 {
+                Attempt::Gone
+            } else if status.as_u16() == 429 || status.as_u16() == 503 {
+                Attempt::Failed {
+                    retry_after: retry_after(resp.headers()),
+                }
+            } else {
+                Attempt::Failed { retry_after: None }
+            };
+            AttemptLog {
+                outcome,
+                status_code: Some(status.as_u16()),
+                error: status
+                    .is_redirection()
+                    .then(|| "redirect not followed".to_string()),
+                latency_ms,
+            }
+        }
+    }
+}
+
+/// The delay before attempt `next` (1-based), or `None` when the schedule is done.
+pub fn next_delay(schedule: &[u64], next: u32, retry_after: Option<u64>) -> Option<u64> {
+    let planned = *schedule.get(usize::try_from(next).ok()?.checked_sub(1)?)?;
+    Some(retry_after.map_or(planned, |r| r.min(MAX_RETRY_AFTER).max(planned)))
+}
+
+async fn requeue(app: &App, m: Message, delay: u64) -> Result<(), ApiError> {
+    enqueue(app, &[(m, delay)]).await
+}
+
+async fn to_dead_letters(app: &App, m: &Message, reason: &str) -> Result<(), ApiError> {
+    let Some(dlq) = app.config.webhook_dlq_url.as_deref() else {
+        return Err(ApiError::internal("LINKGATE_WEBHOOK_DLQ_URL is not set"));
+    };
+    app.sqs()?
+        .send_message()
+        .queue_url(dlq)
+        .message_body(json!({"message": m, "reason": reason}).to_string())
+        .send()
+        .await
+        .map_err(|e| sqs_error(aws_sdk_sqs::error::DisplayErrorContext(&e)))?;
+    Ok(())
+}
+
+async fn set_status(
+    app: &App,
+    m: &Message,
+    status: &str,
+    log: Option<&AttemptLog>,
+    next_retry_at: Option<String>,
+) -> Result<(), ApiError> {
+    let now = time::format(&time::now());
+    let mut update = "SET #status = :status, updated_at = :now".to_string();
+    let mut vals = vec![(":status", s(status)), (":now", s(&now))];
+    if let Some(l) = log {
+        let mut a = std::collections::HashMap::new();
+        a.insert("attempt".to_string(), n(m.attempt));
+        a.insert("at".to_string(), s(&now));
+        a.insert("latency_ms".to_string(), n(l.latency_ms));
+        if let Some(code) = l.status_code {
+            a.insert("status_code".to_string(), n(code));
+        }
+        if let Some(e) = &l.error {
+            a.insert("error".to_string(), s(e));
+        }
+        update.push_str(", attempts = list_append(if_not_exists(attempts, :none), :attempt)");
+        vals.push((":none", AttributeValue::L(Vec::new())));
+        vals.push((":attempt", AttributeValue::L(vec![AttributeValue::M(a)])));
+    }
+    match next_retry_at {
+        Some(at) => {
+            update.push_str(", next_retry_at = :next");
+            vals.push((":next", s(at)));
+        }
+        None => update.push_str(" REMOVE next_retry_at"),
+    }
+    app.store
+        .update(
+            delivery_key(&m.tenant_id, &m.endpoint_id, &m.delivery_id),
+            &update,
+            "attribute_exists(pk)",
+            &vals,
+            &[("#status", "status")],
+        )
+        .await?;
+    Ok(())
+}
+
+async fn disable(app: &App, endpoint: &Endpoint, reason: &str) -> Result<(), ApiError> {
+    app.store
+        .update(
+            key(tenant_pk(&endpoint.tenant_id), format!("WH#{}", endpoint.id)),
+            "SET enabled = :false, disabled_reason = :reason, updated_at = :now, version = version + :one",
+            "attribute_exists(pk)",
+            &[
+                (":false", AttributeValue::Bool(false)),
+                (":reason", s(reason)),
+                (":now", s(time::format(&time::now()))),
+                (":one", n(1)),
+            ],
+            &[],
+        )
+        .await?;
+    Ok(())
+}
+
+/// One message: wait if early, attempt, log, and queue what comes next.
+async fn handle(app: &App, m: Message) -> Result<(), ApiError> {
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    if m.not_before > now_ms + 500 {
+        let wait = u64::try_from((m.not_before - now_ms) / 1000)
+            .unwrap_or(0)
+            .max(1);
+        return requeue(app, m, wait).await;
+    }
+    let Some(delivery) = app
+        .store
+        .get(tenant_pk(&m.tenant_id), sk(&m.endpoint_id, &m.delivery_id))
+        .await?
+    else {
+        tracing::warn!(delivery_id = %m.delivery_id, "delivery gone; message dropped");
+        return Ok(());
+    };
+    let text = |k: &str| {
+        delivery
+            .get(k)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
+    };
+    if text("status") == "succeeded" && !m.manual {
+        return Ok(()); // a duplicate message after success
+    }
+    let endpoint = super::get(&app.store, &m.tenant_id, &m.endpoint_id).await?;
+    let endpoint = match endpoint {
+        Some(e) if e.enabled => e,
+        Some(_) => return set_status(app, &m, "failed", None, None).await,
+        None => return set_status(app, &m, "failed", None, None).await,
+    };
+    let event_id = text("event_id");
+    let log = attempt(app, &endpoint, &event_id, &text("payload")).await;
+    tracing::info!(delivery_id = %m.delivery_id, attempt = m.attempt, status = ?log.status_code, error = ?log.error, "webhook attempt");
+    match log.outcome {
+        Attempt::Delivered => set_status(app, &m, "succeeded", Some(&log), None).await,
+        Attempt::Gone => {
+            disable(app, &endpoint, "the endpoint answered 410 Gone").await?;
+            set_status(app, &m, "failed", Some(&log), None).await
+        }
+        Attempt::Failed { retry_after } => {
+            let next = m.attempt + 1;
+            let delay = (!m.manual)
+                .then(|| next_delay(&app.config.webhook_retry_schedule, next, retry_after))
+                .flatten();
+            match delay {
+                Some(delay) => {
+                    let at = chrono::Utc::now()
+                        + chrono::Duration::seconds(i64::try_from(delay).unwrap_or(0));
+                    set_status(app, &m, "retrying", Some(&log), Some(time::format(&at))).await?;
+                    requeue(
+                        app,
+                        Message {
+                            attempt: next,
+                            not_before: at.timestamp_millis(),
+                            ..m
+                        },
+                        delay,
+                    )
+                    .await
+                }
+                None => {
+                    set_status(app, &m, "failed", Some(&log), None).await?;
+                    to_dead_letters(app, &m, log.error.as_deref().unwrap_or("non-2xx answer")).await
+                }
+            }
+        }
+    }
+}
+
+/// `webhook-deliver`: an SQS batch; answers the messages to retry (partial batch response).
+pub async fn deliver(app: &App, event: &Value) -> Value {
+    use futures_util::StreamExt;
+    let records = event["Records"].as_array().cloned().unwrap_or_default();
+    let failures: Vec<Value> = futures_util::stream::iter(records)
+        .map(|r| async move {
+            let id = r["messageId"].as_str().unwrap_or_default().to_owned();
+            let Ok(m) = serde_json::from_str::<Message>(r["body"].as_str().unwrap_or_default()) else {
+                tracing::error!(message_id = %id, "malformed delivery message dropped");
+                return None;
+            };
+            match handle(app, m).await {
+                Ok(()) => None,
+                Err(e) => {
+                    tracing::error!(message_id = %id, error = %e, "delivery failed; SQS will retry it");
+                    Some(json!({"itemIdentifier": id}))
+                }
+            }
+        })
+        .buffer_unordered(10)
+        .filter_map(|x| async move { x })
+        .collect()
+        .await;
+    json!({"batchItemFailures": failures})
+}
+
+fn delivery_json(item: &Item) -> Value {
+    let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+    let attempts: Vec<Value> = item
+        .get("attempts")
+        .and_then(|v| v.as_l().ok())
+        .map(|l| {
+            l.iter()
+                .filter_map(|a| a.as_m().ok())
+                .map(|a| {
+                    let num = |k: &str| {
+                        a.get(k)
+                            .and_then(|v| v.as_n().ok())
+                            .and_then(|n| n.parse::<u64>().ok())
+                    };
+                    json!({
+                        "attempt": num("attempt"),
+                        "at": a.get("at").and_then(|v| v.as_s().ok()),
+                        "status_code": num("status_code"),
+                        "latency_ms": num("latency_ms"),
+                        "error": a.get("error").and_then(|v| v.as_s().ok()),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "id": text("id"),
+        "endpoint_id": text("endpoint_id"),
+        "event_id": text("event_id"),
+        "event_type": text("event_type"),
+        "status": text("status"),
+        "attempts": attempts,
+        "next_retry_at": text("next_retry_at"),
+        "created_at": text("created_at"),
+        "updated_at": text("updated_at"),
+    })
+}
+
+#[instrument(skip_all)]
+pub async fn list(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    serve(
+        app,
+        req,
+        "webhooks.deliveries",
+        Access::Read,
+        list_deliveries,
+    )
+    .await
+}
+
+#[instrument(skip_all)]
+pub async fn retry(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    serve(app, req, "webhooks.retry", Access::Write, retry_delivery).await
+}
+
+#[instrument(skip_all)]
+pub async fn test(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    serve(app, req, "webhooks.test", Access::Write, send_test).await
+}
+
+async fn list_deliveries(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
+    let query = call.query(&["limit", "cursor"])?;
+    let endpoint = load_endpoint(app, call).await?;
+    let prefix = format!("DLV#{}#", endpoint.id);
+    let (limit, after) = query.page(|sk| {
+        sk.strip_prefix(&prefix)
+            .is_some_and(|id| DeliveryId::parse(id).is_some())
+    })?;
+    let (items, next) = app
+        .store
+        .page(
+            &tenant_pk(&endpoint.tenant_id),
+            &prefix,
+            limit,
+            after.as_deref(),
+        )
+        .await?;
+    Ok(json(
+        StatusCode::OK,
+        &list_body(items.iter().map(delivery_json).collect(), next),
+    ))
+}
+
+fn endpoint_disabled() -> ApiError {
+    ApiError::conflict("the endpoint is disabled; enable it first (PATCH enabled: true)")
+}
+
+async fn retry_delivery(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
+    call.query(&[])?;
+    let endpoint = load_endpoint(app, call).await?;
+    let raw = call.path_param("delivery_id").unwrap_or_default();
+    let missing = || ApiError::no_such("delivery", raw);
+    let id = DeliveryId::parse(raw).ok_or_else(missing)?;
+    let item = app
+        .store
+        .get(tenant_pk(&endpoint.tenant_id), sk(&endpoint.id, &id))
+        .await?
+        .ok_or_else(missing)?;
+    if !endpoint.enabled {
+        return Err(endpoint_disabled());
+    }
+    let attempts = item
+        .get("attempts")
+        .and_then(|v| v.as_l().ok())
+        .map_or(0, Vec::len);
+    let m = Message {
+        tenant_id: endpoint.tenant_id.clone(),
+        endpoint_id: endpoint.id.clone(),
+        delivery_id: id,
+        attempt: u32::try_from(attempts + 1).unwrap_or(u32::MAX),
+        not_before: 0,
+        manual: true,
+    };
+    enqueue(app, &[(m, 0)]).await?;
+    Ok(json(StatusCode::ACCEPTED, &delivery_json(&item)))
+}
+
+async fn send_test(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
+    call.query(&[])?;
+    let endpoint = load_endpoint(app, call).await?;
+    if !endpoint.enabled {
+        return Err(endpoint_disabled());
+    }
+    let event_id = EventId::generate();
+    let body = payload(
+        &event_id,
+        TEST_EVENT,
+        &time::format(&time::now()),
+        &json!({"endpoint_id": endpoint.id, "message": "A test event from Linkgate."}),
+    );
+    let Some(delivery) = record_delivery(app, &endpoint, &event_id, TEST_EVENT, &body).await?
+    else {
+        return Err(ApiError::internal("a fresh event already had a delivery"));
+    };
+    let m = Message {
+        tenant_id: endpoint.tenant_id.clone(),
+        endpoint_id: endpoint.id.clone(),
+        delivery_id: delivery.clone(),
+        attempt: 1,
+        not_before: 0,
+        manual: false,
+    };
+    enqueue(app, &[(m.clone(), 0)]).await?;
+    mark_enqueued(app, &m).await?;
+    Ok(json(
+        StatusCode::ACCEPTED,
+        &json!({"delivery_id": delivery, "event_id": event_id, "event_type": TEST_EVENT}),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schedule_and_retry_after() {
+        let schedule = [0, 5, 300];
+        assert_eq!(next_delay(&schedule, 1, None), Some(0));
+        assert_eq!(next_delay(&schedule, 2, None), Some(5));
+        assert_eq!(
+            next_delay(&schedule, 2, Some(60)),
+            Some(60),
+            "Retry-After lengthens"
+        );
+        assert_eq!(
+            next_delay(&schedule, 3, Some(1)),
+            Some(300),
+            "but never shortens"
+        );
+        assert_eq!(
+            next_delay(&schedule, 4, None),
+            None,
+            "done after three attempts"
+        );
+        assert_eq!(
+            next_delay(&schedule, 2, Some(u64::MAX)),
+            Some(MAX_RETRY_AFTER)
+        );
+    }
+
+    #[test]
+    fn messages_round_trip() {
+        let m = Message {
+            tenant_id: TenantId::generate(),
+            endpoint_id: WebhookId::generate(),
+            delivery_id: DeliveryId::of(&EventId::generate()),
+            attempt: 2,
+            not_before: 5,
+            manual: false,
+        };
+        let back: Message = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(back.delivery_id, m.delivery_id);
+        assert_eq!(
+            back.delivery_id.event_id().map(|e| DeliveryId::of(&e)),
+            Some(m.delivery_id)
+        );
+    }
+}

@@ -1,0 +1,220 @@
+//! Where webhooks may go. Only `https` URLs whose every address is public: private,
+//! loopback, link-local (cloud metadata), shared, reserved and documentation ranges are
+//! refused, at creation and again at each delivery (against DNS rebinding: the addresses
+//! checked are the ones connected to). A local stack may allow named private addresses,
+//! and plain `http` to exactly those.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+const MAX_LEN: usize = 2048;
+
+/// A webhook URL that passed the static checks (scheme, form, host names and literals).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookUrl(url::Url);
+
+fn v4_is_public(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 198 && (18..20).contains(&b)) // benchmarking
+        || a >= 240) // reserved
+}
+
+fn v6_is_public(ip: Ipv6Addr) -> bool {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return v4_is_public(v4);
+    }
+    let s = ip.segments();
+    // NAT64 (64:ff9b::/96) embeds an IPv4 address
+    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
+        let [a, b] = s[6].to_be_bytes();
+        let [c, d] = s[7].to_be_bytes();
+        return v4_is_public(Ipv4Addr::new(a, b, c, d));
+    }
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_multicast()
+        || (s[0] & 0xfe00) == 0xfc00 // unique local (incl. fd00:ec2::254)
+        || (s[0] & 0xffc0) == 0xfe80 // link-local
+        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        || s[0] == 0 && s[1..6] == [0, 0, 0, 0, 0]) // IPv4-compatible, deprecated
+}
+
+/// Whether an address may receive webhooks.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4_is_public(v4),
+        IpAddr::V6(v6) => v6_is_public(v6),
+    }
+}
+
+fn allowed(ip: IpAddr, allow: &[IpAddr]) -> bool {
+    is_public(ip) || allow.contains(&ip)
+}
+
+impl WebhookUrl {
+    pub fn parse(raw: &str, allow: &[IpAddr]) -> Result<WebhookUrl, String> {
+        if raw.len() > MAX_LEN {
+            return Err(format!("must be at most {MAX_LEN} characters"));
+        }
+        let url = url::Url::parse(raw).map_err(|_| "must be an absolute URL".to_string())?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("must not carry credentials".into());
+        }
+        if url.fragment().is_some() {
+            return Err("must not have a fragment".into());
+        }
+        let literal = match url.host() {
+            None => return Err("must have a host".into()),
+            Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+            Some(url::Host::Domain(name)) => {
+                let name = name.trim_end_matches('.').to_ascii_lowercase();
+                if name == "localhost"
+                    || name.ends_with(".localhost")
+                    || name.ends_with(".internal")
+                    || name.ends_with(".local")
+                    || !name.contains('.')
+                {
+                    return Err("must name a public host".into());
+                }
+                None
+            }
+        };
+        if let Some(ip) = literal {
+            if !allowed(ip, allow) {
+                return Err("must not point to a private, loopback or link-local address".into());
+            }
+        }
+        match url.scheme() {
+            "https" => {}
+            // plain http only to an address a local stack allows explicitly
+            "http" if literal.is_some_and(|ip| allow.contains(&ip)) => {}
+            _ => return Err("must be an https URL".into()),
+        }
+        Ok(WebhookUrl(url))
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    pub fn host(&self) -> String {
+        self.0.host_str().unwrap_or_default().to_owned()
+    }
+
+    /// The addresses to connect to, all checked: an error when the name does not resolve
+    /// or any address is not allowed.
+    pub async fn resolve(
+        &self,
+        allow: &[IpAddr],
+        limit: Duration,
+    ) -> Result<Vec<SocketAddr>, String> {
+        let port = self.0.port_or_known_default().unwrap_or(443);
+        let addrs: Vec<SocketAddr> = match self.0.host() {
+            Some(url::Host::Ipv4(ip)) => vec![SocketAddr::new(IpAddr::V4(ip), port)],
+            Some(url::Host::Ipv6(ip)) => vec![SocketAddr::new(IpAddr::V6(ip), port)],
+            _ => {
+                let target = format!("{}:{port}", self.host());
+                let found = tokio::time::timeout(limit, tokio::net::lookup_host(target)).await;
+                match found {
+                    Ok(Ok(found)) => found.collect(),
+                    Ok(Err(_)) | Err(_) => return Err("the host name does not resolve".into()),
+                }
+            }
+        };
+        if addrs.is_empty() {
+            return Err("the host name does not resolve".into());
+        }
+        if let Some(bad) = addrs.iter().find(|a| !allowed(a.ip(), allow)) {
+            return Err(format!(
+                "the host resolves to a non-public address ({})",
+                bad.ip()
+            ));
+        }
+        Ok(addrs)
+    }
+
+    /// At creation: refuse a name that resolves to a private address now. A name that does
+    /// not resolve yet is accepted (DNS may come later); every delivery checks again.
+    pub async fn check_now(&self, allow: &[IpAddr]) -> Result<(), String> {
+        match self.resolve(allow, Duration::from_secs(2)).await {
+            Err(e) if e.contains("non-public") => Err(format!("is refused: {e}")),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(raw: &str) -> bool {
+        WebhookUrl::parse(raw, &[]).is_ok()
+    }
+
+    #[test]
+    fn only_https_to_public_hosts() {
+        assert!(ok("https://hooks.example.com/linkgate"));
+        assert!(ok("https://93.184.216.34/x"));
+        assert!(ok("https://[2606:4700::1111]/x"));
+        for bad in [
+            "http://hooks.example.com/x",
+            "ftp://hooks.example.com/x",
+            "https://user:pw@hooks.example.com/x",
+            "https://hooks.example.com/x#frag",
+            "https://localhost/x",
+            "https://api.localhost/x",
+            "https://metadata.google.internal/x",
+            "https://printer.local/x",
+            "https://intranet/x",
+            "https://127.0.0.1/x",
+            "https://127.0.0.2/x",
+            "https://10.1.2.3/x",
+            "https://172.16.0.1/x",
+            "https://192.168.1.1/x",
+            "https://169.254.169.254/latest/meta-data",
+            "https://100.64.0.1/x",
+            "https://0.0.0.0/x",
+            "https://[::1]/x",
+            "https://[fd00:ec2::254]/x",
+            "https://[fe80::1]/x",
+            "https://[::ffff:10.0.0.1]/x",
+            "https://[64:ff9b::a00:1]/x",
+            "not a url",
+        ] {
+            assert!(!ok(bad), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn a_local_stack_may_allow_exactly_its_own_receivers() {
+        let allow = ["127.0.0.1".parse().unwrap()];
+        assert!(WebhookUrl::parse("http://127.0.0.1:8080/hook", &allow).is_ok());
+        assert!(WebhookUrl::parse("https://127.0.0.1:8080/hook", &allow).is_ok());
+        assert!(WebhookUrl::parse("http://127.0.0.2:8080/hook", &allow).is_err());
+        assert!(WebhookUrl::parse("http://localhost:8080/hook", &allow).is_err());
+        assert!(WebhookUrl::parse("http://hooks.example.com/hook", &allow).is_err());
+    }
+
+    #[tokio::test]
+    async fn addresses_are_checked_when_resolving() {
+        let url =
+            WebhookUrl::parse("http://127.0.0.1:9/x", &["127.0.0.1".parse().unwrap()]).unwrap();
+        assert!(url.resolve(&[], Duration::from_secs(1)).await.is_err());
+        let ok = url
+            .resolve(&["127.0.0.1".parse().unwrap()], Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert_eq!(ok[0].port(), 9);
+    }
+}
