@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""moto's server with one request at a time.
+"""moto's server with one DynamoDB request at a time.
 
 moto applies a DynamoDB transaction to a deep copy of the table and, when any condition
 fails, puts the whole copy back. With requests served in parallel, a cancelled transaction
 therefore erases writes that other requests made meanwhile; real DynamoDB isolates
-transactions and never does. Serialising requests gives the local stack the isolation the
-service promises (and our tests rely on), at the cost of throughput nobody needs locally.
+transactions and never does. Serialising DynamoDB requests gives the local stack the
+isolation the service promises (and our tests rely on). Other services run in parallel:
+an SQS long poll must not hold up the table.
 """
 
 import argparse
@@ -22,6 +23,8 @@ def serialised(app):
     lock = threading.Lock()
 
     def handle(environ, start_response):
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+            return list(app(environ, start_response))
         with lock:
             # materialise the body inside the lock: moto's responses are built eagerly,
             # but a lazy iterable must not escape it

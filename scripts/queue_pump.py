@@ -23,6 +23,7 @@ import boto3
 import stack
 
 RETRY_PAUSE = 2  # seconds before a failed message is visible again
+WORKERS = 3  # concurrent pollers per queue: Lambda, too, runs batches side by side
 
 
 def log(msg):
@@ -104,8 +105,9 @@ def main():
     jobs = [(f, q, b, "sqs") for f, q, b in sqs_sources(resolver)]
     jobs += [(f, stack.feed_queue(f), 10, "rule") for f, _, _ in stack.rule_targets(resolver)]
     for function, queue, batch, shape in jobs:
-        log(f"{queue} → {function} ({shape})")
-        threading.Thread(target=pump, args=(sqs, function, queue, batch, shape), daemon=True).start()
+        log(f"{queue} → {function} ({shape}, {WORKERS} pollers)")
+        for _ in range(WORKERS):
+            threading.Thread(target=pump, args=(sqs, function, queue, batch, shape), daemon=True).start()
     while True:
         time.sleep(60)
 

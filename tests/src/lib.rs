@@ -2,6 +2,7 @@
 //! `scripts/stack.py up` (run by `make test`) started and described in `target/dev/dev.json`.
 
 pub mod oauth;
+pub mod receiver;
 pub mod runtime_api;
 
 use linkgate::api_key::{self, Role};

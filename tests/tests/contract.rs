@@ -263,6 +263,13 @@ fn every_function_has_sample_events_that_match_its_trigger() {
                 triggers[&function].contains("ScheduleV2"),
                 "{function} is not triggered by a schedule"
             );
+        } else if event.get("detail-type").is_some() {
+            assert_eq!(event["source"], "linkgate", "{}", path.display());
+            assert_eq!(event["detail-type"], event["detail"]["type"]);
+            assert!(
+                triggers[&function].contains("EventBridgeRule"),
+                "{function} is not triggered by an EventBridge rule"
+            );
         } else {
             let records = event["Records"]
                 .as_array()
