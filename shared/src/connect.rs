@@ -18,7 +18,7 @@ use crate::link::{self, Link, Status};
 use crate::provider::{catalog, AuthMode, Provider};
 use crate::redirect_url::RedirectUrl;
 use crate::secret::sha256_hex;
-use crate::store::{key, s, TxOutcome};
+use crate::store::{s, TxOutcome};
 use crate::{settings, time, App};
 use askama::Template;
 use base64::engine::general_purpose::STANDARD;
@@ -219,11 +219,7 @@ pub async fn submit(app: &App, req: Request) -> Result<Response<Body>, lambda_ht
 }
 
 /// The link named by the path, if `token` is its token.
-pub(crate) async fn resolve(
-    app: &App,
-    call: &Call,
-    token: Option<&str>,
-) -> Result<Option<Link>, ApiError> {
+async fn resolve(app: &App, call: &Call, token: Option<&str>) -> Result<Option<Link>, ApiError> {
     let Some(id) = call.path_param("link_id").and_then(LinkId::parse) else {
         return Ok(None);
     };
@@ -233,6 +229,22 @@ pub(crate) async fn resolve(
     Ok(link::get_any(&app.store, &id)
         .await?
         .filter(|l| l.token_matches(token)))
+}
+
+/// The path's link and its token when the link can still be used; otherwise the page (or
+/// redirect) that says why not.
+pub(crate) async fn usable_link(
+    app: &App,
+    call: &Call,
+    token: Option<String>,
+) -> Result<Result<(Link, String), Outcome>, ApiError> {
+    let Some(link) = resolve(app, call, token.as_deref()).await? else {
+        return Ok(Err(invalid()));
+    };
+    if let Some(outcome) = closed(app, &link).await? {
+        return Ok(Err(outcome));
+    }
+    Ok(Ok((link, token.unwrap_or_default())))
 }
 
 /// Where the browser goes after the flow: the link's URL, else the consumer's, else the
@@ -427,14 +439,10 @@ pub(crate) fn form_view(
 }
 
 async fn show_page(app: &App, call: &Call) -> Result<Outcome, ApiError> {
-    let token = call.query_param("token");
-    let Some(link) = resolve(app, call, token.as_deref()).await? else {
-        return Ok(invalid());
+    let (link, token) = match usable_link(app, call, call.query_param("token")).await? {
+        Ok(usable) => usable,
+        Err(outcome) => return Ok(outcome),
     };
-    let token = token.unwrap_or_default();
-    if let Some(outcome) = closed(app, &link).await? {
-        return Ok(outcome);
-    }
     if link.opened_at.is_none() {
         mark_opened(app, &link).await?;
     }
@@ -509,7 +517,7 @@ async fn mark_opened(app: &App, link: &Link) -> Result<(), ApiError> {
     let now = time::format(&time::now());
     let items = vec![
         app.store.update_tx(
-            key(format!("LINK#{}", link.id), link::SK),
+            link::item_key(&link.id),
             "SET opened_at = :now",
             "attribute_not_exists(opened_at)",
             &[(":now", s(&now))],
@@ -534,13 +542,10 @@ async fn submit_form(app: &App, call: &Call) -> Result<Outcome, ApiError> {
             "Please go back, reload the page and try again.",
         ));
     };
-    let token = form.get("token").cloned().unwrap_or_default();
-    let Some(link) = resolve(app, call, Some(&token)).await? else {
-        return Ok(invalid());
+    let (link, token) = match usable_link(app, call, form.get("token").cloned()).await? {
+        Ok(usable) => usable,
+        Err(outcome) => return Ok(outcome),
     };
-    if let Some(outcome) = closed(app, &link).await? {
-        return Ok(outcome);
-    }
     let Some(integration) =
         chosen_integration(app, &link, form.get("integration_id").map(String::as_str)).await?
     else {
@@ -681,7 +686,7 @@ pub(crate) async fn activate(
     };
     let items = vec![
         app.store.update_tx(
-            key(format!("LINK#{}", link.id), link::SK),
+            link::item_key(&link.id),
             "SET #status = :granted, granted_at = :now, integration_id = :integration",
             "#status IN (:waiting, :waiting_oauth) AND expires_at > :now",
             &[
@@ -693,8 +698,7 @@ pub(crate) async fn activate(
             ],
             &[("#status", "status")],
         )?,
-        app.store
-            .delete_tx(key(format!("LINK#{}", link.id), "EXPIRY"), None, &[])?,
+        link::drop_expiry_tx(&app.store, &link.id)?,
         next.replace_tx(&app.store, &connection)?,
         event::outbox(
             &app.store,

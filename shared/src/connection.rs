@@ -8,7 +8,7 @@
 use crate::credential::Credentials;
 use crate::error::ApiError;
 use crate::event;
-use crate::fields::{string, Fields, Patch};
+use crate::fields::{object, string, Fields, Patch};
 use crate::http::{json, list_body, serve, Access, Call};
 use crate::id::{ConnectionId, ConsumerId, IntegrationId, LinkId, TenantId};
 use crate::idempotency::{self, Idempotency};
@@ -236,31 +236,14 @@ pub async fn has_live(
     tenant: &TenantId,
     consumer: &ConsumerId,
 ) -> Result<bool, StoreError> {
-    let list_pk = consumer_list_pk(tenant, consumer);
-    let mut start = None;
-    loop {
-        let (items, more) = store.index_page(&list_pk, 100, start).await?;
-        let connections = items
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<Vec<_>, _>>()?;
-        if connections.iter().any(|c| c.status != Status::Revoked) {
-            return Ok(true);
-        }
-        match (more, connections.last()) {
-            (true, Some(last)) => {
-                let mut k = key(tenant_pk(tenant), sk(&last.id));
-                k.insert("gsi1pk".into(), s(&list_pk));
-                k.insert("gsi1sk".into(), s(last.id.as_str()));
-                start = Some(k);
-            }
-            _ => return Ok(false),
-        }
-    }
+    Ok(of_owner(store, tenant, Some(consumer))
+        .await?
+        .iter()
+        .any(|c| c.status != Status::Revoked))
 }
 
 /// The items that revoke the connection's open link, if it still has one.
-async fn revoke_open_link(
+pub(crate) async fn revoke_open_link(
     store: &Store,
     connection: &Connection,
 ) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, StoreError> {
@@ -478,10 +461,7 @@ async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
 
     let mut items = vec![
         // the consumer must still exist when the connection is written
-        app.store.check_tx(
-            key(tenant_pk(tenant), crate::consumer::sk(&consumer.id)),
-            "attribute_exists(pk)",
-        )?,
+        crate::consumer::exists_tx(&app.store, tenant, &consumer.id)?,
         app.store
             .put_tx(connection.item()?, "attribute_not_exists(pk)", &[])?,
     ];
@@ -858,18 +838,8 @@ async fn import_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
             .ok_or_else(|| "must be an integration id (int_…)".to_string())
     });
     let name = f.required("name", |v| string(v, 1, 200));
-    let credentials = f.required("credentials", |v| {
-        v.as_object()
-            .cloned()
-            .ok_or_else(|| "must be an object".to_string())
-    });
-    let connection_fields = f
-        .optional("connection_fields", |v| {
-            v.as_object()
-                .cloned()
-                .ok_or_else(|| "must be an object".to_string())
-        })
-        .unwrap_or_default();
+    let credentials = f.required("credentials", object);
+    let connection_fields = f.optional("connection_fields", object).unwrap_or_default();
     let metadata = f.optional("metadata", Metadata::parse).unwrap_or_default();
     f.finish()?;
     let (Some(consumer_id), Some(integration_id), Some(name), Some(credentials)) =
@@ -973,10 +943,7 @@ async fn import_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
     };
     let response = connection.to_json()?;
     let items = vec![
-        app.store.check_tx(
-            key(tenant_pk(tenant), crate::consumer::sk(&consumer_id)),
-            "attribute_exists(pk)",
-        )?,
+        crate::consumer::exists_tx(&app.store, tenant, &consumer_id)?,
         app.store
             .put_tx(connection.item()?, "attribute_not_exists(pk)", &[])?,
         event::outbox(

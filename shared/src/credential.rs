@@ -5,7 +5,7 @@
 //! (`T#<tenant>` / `CRD#<id>`, single use, expiring after a day when unused).
 
 use crate::error::ApiError;
-use crate::fields::Fields;
+use crate::fields::{object, Fields};
 use crate::http::{serve, Access, Call};
 use crate::id::{CredentialId, TenantId};
 use crate::idempotency::{self, Idempotency};
@@ -150,12 +150,6 @@ pub async fn get(
     }))
 }
 
-fn parse_object(v: &Value) -> Result<Map<String, Value>, String> {
-    v.as_object()
-        .cloned()
-        .ok_or_else(|| "must be an object".to_string())
-}
-
 /// `POST /v1/credentials`.
 #[instrument(skip_all)]
 pub async fn create(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
@@ -218,10 +212,8 @@ async fn create_credential(app: &App, call: &Call) -> Result<Response<Body>, Api
             .and_then(crate::id::IntegrationId::parse)
             .ok_or_else(|| "must be an integration id (int_…)".to_string())
     });
-    let values = f.required("values", parse_object);
-    let connection_fields = f
-        .optional("connection_fields", parse_object)
-        .unwrap_or_default();
+    let values = f.required("values", object);
+    let connection_fields = f.optional("connection_fields", object).unwrap_or_default();
     f.finish()?;
     let values = values.unwrap_or_default();
     let provider = named_provider(app, tenant, provider, integration).await?;

@@ -278,12 +278,7 @@ fn consumer_check(
     consumer: Option<&ConsumerId>,
 ) -> Result<Option<TransactWriteItem>, ApiError> {
     consumer
-        .map(|c| {
-            app.store.check_tx(
-                key(tenant_pk(tenant), crate::consumer::sk(c)),
-                "attribute_exists(pk)",
-            )
-        })
+        .map(|c| crate::consumer::exists_tx(&app.store, tenant, c))
         .transpose()
         .map_err(ApiError::from)
 }

@@ -108,6 +108,14 @@ impl Fields {
     }
 }
 
+/// A JSON object, as given.
+pub fn object(value: &Value) -> Result<serde_json::Map<String, Value>, String> {
+    value
+        .as_object()
+        .cloned()
+        .ok_or_else(|| "must be an object".to_string())
+}
+
 /// A JSON string, trimmed of nothing: the caller's exact text, with length counted in
 /// characters and control characters refused.
 pub fn string(value: &Value, min: usize, max: usize) -> Result<String, String> {

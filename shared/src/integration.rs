@@ -230,22 +230,13 @@ pub async fn find_by_provider(
 /// Every active integration of `tenant`, newest first (the connect page's marketplace).
 pub async fn active(store: &Store, tenant: &TenantId) -> Result<Vec<Integration>, StoreError> {
     let mut out = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let (items, next) = store
-            .page(&tenant_pk(tenant), SK_PREFIX, 100, after.as_deref())
-            .await?;
-        for item in items {
-            let i = from_item(item)?;
-            if i.is_active() {
-                out.push(i);
-            }
-        }
-        match next {
-            Some(sk) => after = Some(sk),
-            None => return Ok(out),
+    for item in store.page_all(&tenant_pk(tenant), SK_PREFIX).await? {
+        let i = from_item(item)?;
+        if i.is_active() {
+            out.push(i);
         }
     }
+    Ok(out)
 }
 
 fn not_found(raw: &str) -> ApiError {

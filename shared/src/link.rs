@@ -100,6 +100,16 @@ fn pk(id: &LinkId) -> String {
     format!("LINK#{id}")
 }
 
+/// The key of a link's own item.
+pub fn item_key(id: &LinkId) -> Item {
+    key(pk(id), SK)
+}
+
+/// Drops a link's expiry marker (it is used or revoked: no `link.expired` for it).
+pub fn drop_expiry_tx(store: &Store, id: &LinkId) -> Result<TransactWriteItem, StoreError> {
+    store.delete_tx(key(pk(id), EXPIRY_SK), None, &[])
+}
+
 fn list_pk(tenant: &TenantId) -> String {
     format!("T#{tenant}#LINKS")
 }
@@ -157,7 +167,7 @@ impl Link {
     pub fn revoke_items(&self, store: &Store) -> Result<Vec<TransactWriteItem>, StoreError> {
         Ok(vec![
             store.update_tx(
-                key(pk(&self.id), SK),
+                item_key(&self.id),
                 "SET #status = :revoked, revoked_at = :now",
                 "#status IN (:waiting, :waiting_oauth)",
                 &[
@@ -168,7 +178,7 @@ impl Link {
                 ],
                 &[("#status", "status")],
             )?,
-            store.delete_tx(key(pk(&self.id), EXPIRY_SK), None, &[])?,
+            drop_expiry_tx(store, &self.id)?,
         ])
     }
 }

@@ -14,7 +14,7 @@ use crate::credential::Credentials;
 use crate::error::ApiError;
 use crate::event;
 use crate::integration;
-use crate::link::{self, LinkOptions, NewLink};
+use crate::link::{LinkOptions, NewLink};
 use crate::oauth::{callback_url, OAuthApp, TokenError, Tokens};
 use crate::secret::random_bytes;
 use crate::store::{key, n, s, tenant_pk, TxOutcome};
@@ -340,13 +340,7 @@ async fn mark_needs_reauth(
             ..current.clone()
         };
         let mut items = vec![next.replace_tx(&app.store, &current)?];
-        if let Some(open) = &current.open_link_id {
-            if let Some(l) = link::get(&app.store, &current.tenant_id, open).await? {
-                if l.is_open(time::now()) {
-                    items.extend(l.revoke_items(&app.store)?);
-                }
-            }
-        }
+        items.extend(connection::revoke_open_link(&app.store, &current).await?);
         items.extend(new_link.items(&app.store)?);
         items.push(event::outbox(
             &app.store,

@@ -9,7 +9,7 @@ use crate::config::{Config, ConfigError};
 use crate::event;
 use crate::id::{LinkId, TenantId};
 use crate::link::{self, Status};
-use crate::store::{key, s, Store, StoreError, TxOutcome};
+use crate::store::{s, Store, StoreError, TxOutcome};
 use crate::time;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use lambda_runtime::{Error, LambdaEvent};
@@ -116,7 +116,7 @@ async fn announce_expiry(store: &Store, tenant: &TenantId, id: &LinkId) -> Resul
     let now = time::format(&time::now());
     let items = vec![
         store.update_tx(
-            key(format!("LINK#{id}"), link::SK),
+            link::item_key(id),
             "SET expiry_announced_at = :now",
             "attribute_not_exists(expiry_announced_at) AND #status IN (:waiting, :waiting_oauth)",
             &[

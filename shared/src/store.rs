@@ -194,6 +194,15 @@ fn values(pairs: &[(&str, AttributeValue)]) -> Option<HashMap<String, AttributeV
     })
 }
 
+fn attribute_names(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
+    (!pairs.is_empty()).then(|| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    })
+}
+
 impl Store {
     /// A conditional put inside a transaction.
     pub fn put_tx(
@@ -273,12 +282,7 @@ impl Store {
             .update_expression(update)
             .condition_expression(condition)
             .set_expression_attribute_values(values(vals))
-            .set_expression_attribute_names((!names.is_empty()).then(|| {
-                names
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect()
-            }))
+            .set_expression_attribute_names(attribute_names(names))
             .build()
             .map_err(|e| StoreError::Sdk(e.to_string()))?;
         Ok(TransactWriteItem::builder().update(update).build())
@@ -293,6 +297,41 @@ impl Store {
             .build()
             .map_err(|e| StoreError::Sdk(e.to_string()))?;
         Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+
+    /// Every item of a partition whose `sk` starts with `prefix`, newest first, all pages.
+    pub async fn page_all(&self, pk: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let (items, next) = self.page(pk, prefix, 100, after.as_deref()).await?;
+            out.extend(items);
+            match next {
+                Some(sk) => after = Some(sk),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Puts an item that must not exist yet; `false` when it already did.
+    pub async fn put_new(&self, item: Item) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(ctx))
+                if ctx.err().is_conditional_check_failed_exception() =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(StoreError::sdk(e)),
+        }
     }
 
     /// One conditional `UpdateItem`; `false` when the condition did not hold.
@@ -312,12 +351,7 @@ impl Store {
             .update_expression(update)
             .condition_expression(condition)
             .set_expression_attribute_values(values(vals))
-            .set_expression_attribute_names((!names.is_empty()).then(|| {
-                names
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect()
-            }))
+            .set_expression_attribute_names(attribute_names(names))
             .send()
             .await;
         match result {

@@ -18,6 +18,19 @@ pub fn sk(id: &ConsumerId) -> String {
     format!("{SK_PREFIX}{id}")
 }
 
+/// A transaction item that holds only while the consumer exists: whatever is written
+/// beside it for the consumer (a connection) never outlives a concurrent deletion.
+pub fn exists_tx(
+    store: &crate::store::Store,
+    tenant: &crate::id::TenantId,
+    id: &ConsumerId,
+) -> Result<TransactWriteItem, crate::store::StoreError> {
+    store.check_tx(
+        crate::store::key(crate::store::tenant_pk(tenant), sk(id)),
+        "attribute_exists(pk)",
+    )
+}
+
 fn ref_sk(r: &InternalReference) -> String {
     format!("{REF_PREFIX}{}", r.as_str())
 }

@@ -7,7 +7,7 @@ use super::state::{self, Pending};
 use super::{callback_url, OAuthApp};
 use crate::connect::{
     activate, chosen_integration, closed, finish, invalid, logo_uri, oauth_view, page,
-    redirect_target, resolve, with_params, Outcome, Page,
+    redirect_target, usable_link, with_params, Outcome, Page,
 };
 use crate::connection::{self, Status as ConnectionStatus};
 use crate::error::ApiError;
@@ -15,7 +15,7 @@ use crate::http::{serve, Access, Call};
 use crate::integration::{self, Integration};
 use crate::link::{self, Link};
 use crate::provider::{catalog, AuthMode};
-use crate::store::{key, s, TxOutcome};
+use crate::store::{s, TxOutcome};
 use crate::{time, App};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -56,14 +56,10 @@ fn not_set_up() -> Outcome {
 }
 
 async fn start_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
-    let token = call.query_param("token");
-    let Some(link) = resolve(app, call, token.as_deref()).await? else {
-        return Ok(invalid());
+    let (link, token) = match usable_link(app, call, call.query_param("token")).await? {
+        Ok(usable) => usable,
+        Err(outcome) => return Ok(outcome),
     };
-    let token = token.unwrap_or_default();
-    if let Some(outcome) = closed(app, &link).await? {
-        return Ok(outcome);
-    }
     let Some(integration) =
         chosen_integration(app, &link, call.query_param("integration").as_deref()).await?
     else {
@@ -134,7 +130,7 @@ async fn start_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
     };
     let items = vec![
         app.store.update_tx(
-            key(format!("LINK#{}", link.id), link::SK),
+            link::item_key(&link.id),
             "SET #status = :waiting_oauth, oauth_started_at = :now",
             "#status IN (:waiting, :waiting_oauth) AND expires_at > :now",
             &[
@@ -266,7 +262,7 @@ async fn failed(
     let now = time::format(&time::now());
     app.store
         .update(
-            key(format!("LINK#{}", link.id), link::SK),
+            link::item_key(&link.id),
             "SET #status = :waiting",
             "#status = :waiting_oauth AND expires_at > :now",
             &[

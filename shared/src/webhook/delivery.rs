@@ -13,7 +13,7 @@ use super::{load as load_endpoint, signing, Endpoint, TEST_EVENT};
 use crate::error::ApiError;
 use crate::http::{json, list_body, serve, Access, Call};
 use crate::id::{DeliveryId, EventId, TenantId, WebhookId};
-use crate::store::{key, n, s, tenant_pk, Item, StoreError};
+use crate::store::{key, n, s, tenant_pk, Item};
 use crate::time;
 use crate::App;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -85,31 +85,16 @@ async fn record_delivery(
     item.insert("created_at".into(), s(time::format(&now)));
     item.insert("updated_at".into(), s(time::format(&now)));
     item.insert("ttl".into(), n(now.timestamp() + RETENTION_SECONDS));
-    let put = app
-        .store
-        .client()
-        .put_item()
-        .table_name(app.store.table())
-        .set_item(Some(item))
-        .condition_expression("attribute_not_exists(pk)")
-        .send()
-        .await;
-    match put {
-        Ok(_) => Ok(Some(delivery)),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-        {
-            // Fanned out before: queue again only if the message never left.
-            let existing = app
-                .store
-                .get(tenant_pk(&endpoint.tenant_id), sk(&endpoint.id, &delivery))
-                .await?;
-            let queued = existing.is_some_and(|i| i.contains_key("enqueued_at"));
-            Ok((!queued).then_some(delivery))
-        }
-        Err(e) => Err(StoreError::sdk(e).into()),
+    if app.store.put_new(item).await? {
+        return Ok(Some(delivery));
     }
+    // Fanned out before: queue again only if the message never left.
+    let existing = app
+        .store
+        .get(tenant_pk(&endpoint.tenant_id), sk(&endpoint.id, &delivery))
+        .await?;
+    let queued = existing.is_some_and(|i| i.contains_key("enqueued_at"));
+    Ok((!queued).then_some(delivery))
 }
 
 async fn enqueue(app: &App, messages: &[(Message, u64)]) -> Result<(), ApiError> {

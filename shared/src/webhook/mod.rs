@@ -172,20 +172,12 @@ pub async fn get(
 
 /// Every endpoint of a tenant (for fan-out).
 pub async fn all(store: &Store, tenant: &TenantId) -> Result<Vec<Endpoint>, StoreError> {
-    let mut out = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let (items, next) = store
-            .page(&tenant_pk(tenant), SK_PREFIX, 100, after.as_deref())
-            .await?;
-        for item in items {
-            out.push(from_item(item)?);
-        }
-        match next {
-            Some(n) => after = Some(n),
-            None => return Ok(out),
-        }
-    }
+    store
+        .page_all(&tenant_pk(tenant), SK_PREFIX)
+        .await?
+        .into_iter()
+        .map(from_item)
+        .collect()
 }
 
 fn not_found(raw: &str) -> ApiError {
