@@ -315,6 +315,13 @@ impl Api {
         .await
     }
 
+    /// Creates a resource and returns its id (the create must answer 201).
+    pub async fn create_id(&self, path: &str, body: &Value) -> String {
+        let r = self.post(path, body).await;
+        assert_eq!(r.status, 201, "POST {path}: {}", r.text);
+        r.json()["id"].as_str().expect("an id").to_owned()
+    }
+
     pub async fn patch(&self, path: &str, body: &Value) -> Reply {
         self.raw(
             Method::PATCH,

@@ -58,15 +58,11 @@ async fn flow(integration: Option<&str>, extra: Value) -> Flow {
     let t = Stack::get().tenant().await;
     let consumer = t
         .admin
-        .post(
+        .create_id(
             "/v1/consumers",
             &json!({"name": "Acme", "redirect_url": "https://acme.example/done"}),
         )
-        .await
-        .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await;
     let mut body = json!({"name": "Accounting"});
     if let Some(provider) = integration {
         let i = t

@@ -616,23 +616,15 @@ async fn import_creates_an_active_connection_validated_against_the_provider() {
     let c = consumer(&t.admin).await;
     let datadog = t
         .admin
-        .post("/v1/integrations", &json!({"provider": "datadog"}))
-        .await
-        .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .create_id("/v1/integrations", &json!({"provider": "datadog"}))
+        .await;
     let github = t
         .admin
-        .post(
+        .create_id(
             "/v1/integrations",
             &json!({"provider": "github", "client_id": "Iv1.x", "client_secret": "s"}),
         )
-        .await
-        .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await;
     let keys = json!({"api_key": "0123456789abcdef0123456789abcdef", "application_key": "0123456789abcdef0123456789abcdef01234567"});
     let r = t
         .admin

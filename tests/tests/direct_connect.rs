@@ -33,12 +33,8 @@ async fn tenant_with_datadog() -> TestTenant {
 
 async fn consumer(t: &TestTenant) -> String {
     t.admin
-        .post("/v1/consumers", &json!({"name": "Direct"}))
+        .create_id("/v1/consumers", &json!({"name": "Direct"}))
         .await
-        .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 #[tokio::test]

@@ -123,20 +123,12 @@ async fn activated_connection(t: &TestTenant) -> (String, String) {
     let stack = Stack::get();
     let integration = t
         .admin
-        .post("/v1/integrations", &json!({"provider": "stripe"}))
-        .await
-        .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .create_id("/v1/integrations", &json!({"provider": "stripe"}))
+        .await;
     let consumer = t
         .admin
-        .post("/v1/consumers", &json!({"name": "Evented"}))
-        .await
-        .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .create_id("/v1/consumers", &json!({"name": "Evented"}))
+        .await;
     let conn = t
         .admin
         .post(
@@ -306,12 +298,8 @@ async fn ttl_removal_of_a_waiting_link_announces_link_expired_once() {
     let (sqs, queue) = subscribe(&stack, t.id.as_str()).await;
     let consumer = t
         .admin
-        .post("/v1/consumers", &json!({"name": "Slow"}))
-        .await
-        .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .create_id("/v1/consumers", &json!({"name": "Slow"}))
+        .await;
     let conn = t
         .admin
         .post(

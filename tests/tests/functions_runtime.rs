@@ -1,7 +1,7 @@
 //! Every sample under events/ is fed to the real function binary through the Lambda runtime
 //! API, against the local stack's DynamoDB and KMS, and the answer is checked.
 
-use linkgate_tests::{root, runtime_api, template_routes, Api, Stack};
+use linkgate_tests::{root, runtime_api, template_routes, Stack};
 use serde_json::{json, Value};
 
 /// What a sample's path id must name.
@@ -174,12 +174,6 @@ fn expectation(function: &str) -> (Needs, u16, fn(&Value)) {
     }
 }
 
-async fn created_id(api: &Api, path: &str, body: Value) -> String {
-    let r = api.post(path, &body).await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.json()["id"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn every_sample_event_runs_through_its_real_binary() {
     let stack = Stack::get();
@@ -222,13 +216,14 @@ async fn every_sample_event_runs_through_its_real_binary() {
             } else {
                 json!({"provider": "stripe"})
             };
-            let integration = created_id(&tenant.admin, "/v1/integrations", integration_body).await;
-            let consumer = created_id(
-                &tenant.admin,
-                "/v1/consumers",
-                json!({"name": "Sample consumer"}),
-            )
-            .await;
+            let integration = tenant
+                .admin
+                .create_id("/v1/integrations", &integration_body)
+                .await;
+            let consumer = tenant
+                .admin
+                .create_id("/v1/consumers", &json!({"name": "Sample consumer"}))
+                .await;
             let r = tenant
                 .admin
                 .post(
@@ -261,10 +256,7 @@ async fn every_sample_event_runs_through_its_real_binary() {
         let id = match needs {
             Needs::Nothing | Needs::OpenLink | Needs::OAuthLink => None,
             Needs::Webhook | Needs::Delivery => {
-                let webhook = created_id(
-                    &tenant.admin,
-                    "/v1/webhooks",
-                    json!({"url": "https://hooks.platform.example/linkgate", "events": ["connection.created", "webhook.test"]}),
+                let webhook = tenant.admin.create_id("/v1/webhooks", &json!({"url": "https://hooks.platform.example/linkgate", "events": ["connection.created", "webhook.test"]}),
                 )
                 .await;
                 let mut text = event.to_string().replace(SAMPLE_WEBHOOK, &webhook);
@@ -277,11 +269,8 @@ async fn every_sample_event_runs_through_its_real_binary() {
                 None
             }
             Needs::StoredCredential => {
-                created_id(&tenant.admin, "/v1/integrations", json!({"provider": "stripe"})).await;
-                let credential = created_id(
-                    &tenant.admin,
-                    "/v1/credentials",
-                    json!({"provider": "stripe", "values": {"secret_key": "rk_test_51SampleRestrictedKey0000"}}),
+                tenant.admin.create_id("/v1/integrations", &json!({"provider": "stripe"})).await;
+                let credential = tenant.admin.create_id("/v1/credentials", &json!({"provider": "stripe", "values": {"secret_key": "rk_test_51SampleRestrictedKey0000"}}),
                 )
                 .await;
                 let text = event
@@ -291,8 +280,8 @@ async fn every_sample_event_runs_through_its_real_binary() {
                 None
             }
             Needs::ConsumerAndIntegration => {
-                let integration = created_id(&tenant.admin, "/v1/integrations", json!({"provider": "stripe"})).await;
-                let consumer = created_id(&tenant.admin, "/v1/consumers", json!({"name": "Sample consumer"})).await;
+                let integration = tenant.admin.create_id("/v1/integrations", &json!({"provider": "stripe"})).await;
+                let consumer = tenant.admin.create_id("/v1/consumers", &json!({"name": "Sample consumer"})).await;
                 let text = event
                     .to_string()
                     .replace("csm_0193a1b2c3d47000800000000000000a", &consumer)
@@ -301,8 +290,8 @@ async fn every_sample_event_runs_through_its_real_binary() {
                 None
             }
             Needs::ActiveConnection => {
-                let integration = created_id(&tenant.admin, "/v1/integrations", json!({"provider": "stripe"})).await;
-                let consumer = created_id(&tenant.admin, "/v1/consumers", json!({"name": "Sample consumer"})).await;
+                let integration = tenant.admin.create_id("/v1/integrations", &json!({"provider": "stripe"})).await;
+                let consumer = tenant.admin.create_id("/v1/consumers", &json!({"name": "Sample consumer"})).await;
                 let body = tenant
                     .admin
                     .post(&format!("/v1/consumers/{consumer}/connections"), &json!({"name": "Sample", "integration_id": integration}))
@@ -326,11 +315,11 @@ async fn every_sample_event_runs_through_its_real_binary() {
                 Some(body["id"].as_str().unwrap().to_owned())
             }
             Needs::Consumer => Some(
-                created_id(&tenant.admin, "/v1/consumers", json!({"name": "Sample consumer", "metadata": {"plan": "free", "trial": true, "region": "eu"}})).await,
+                tenant.admin.create_id("/v1/consumers", &json!({"name": "Sample consumer", "metadata": {"plan": "free", "trial": true, "region": "eu"}})).await,
             ),
-            Needs::Integration => Some(created_id(&tenant.admin, "/v1/integrations", json!({"provider": "stripe"})).await),
+            Needs::Integration => Some(tenant.admin.create_id("/v1/integrations", &json!({"provider": "stripe"})).await),
             Needs::Connection | Needs::Link => {
-                let consumer = created_id(&tenant.admin, "/v1/consumers", json!({"name": "Sample consumer"})).await;
+                let consumer = tenant.admin.create_id("/v1/consumers", &json!({"name": "Sample consumer"})).await;
                 let r = tenant.admin.post(&format!("/v1/consumers/{consumer}/connections"), &json!({"name": "Sample"})).await;
                 assert_eq!(r.status, 201, "{}", r.text);
                 let body = r.json();

@@ -50,15 +50,11 @@ async fn fixture(link_options: Value) -> Fixture {
     let app = oauth::integration(&t).await;
     let consumer = t
         .admin
-        .post(
+        .create_id(
             "/v1/consumers",
             &json!({"name": "OAuth customer", "redirect_url": "http://localhost:3000/connected"}),
         )
-        .await
-        .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await;
     let mut body = json!({"name": "Provider account", "integration_id": app.integration_id});
     for (k, v) in link_options.as_object().unwrap() {
         body[k] = v.clone();
