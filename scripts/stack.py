@@ -6,6 +6,10 @@ seeded demo tenant.
     stack.py dev    start everything, print how to use it, stop it all on Ctrl-C
     stack.py up     start everything in the background (for tests), then return
     stack.py down   stop whatever `up` or `dev` started
+    stack.py resources
+                    create the template's resources in a moto server already listening
+                    on LINKGATE_MOTO_PORT and print the functions' environment as JSON
+                    (the benchmark harness runs its own moto)
 
 Facts for scripts and tests land in target/dev/dev.json.
 """
@@ -68,6 +72,8 @@ LOCAL_ENV = {
     "AWS_SECRET_ACCESS_KEY": "test",
     "AWS_LAMBDA_LOG_FORMAT": "text",
     "LINKGATE_API_KEY_CACHE_SECONDS": "2",
+    # Settings and integrations are read on every request, so a change shows at once.
+    "LINKGATE_TENANT_CACHE_SECONDS": "0",
     "LINKGATE_OAUTH_TIMEOUT_SECONDS": "2",
     # Webhooks: a schedule of seconds, not hours, so retries can be watched; receivers on
     # this machine's loopback (and only there) are allowed.
@@ -560,10 +566,14 @@ def exclusive():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["dev", "up", "down", "routes"])
+    parser.add_argument("command", choices=["dev", "up", "down", "routes", "resources"])
     args = parser.parse_args()
     if args.command == "down":
         down()
+    elif args.command == "resources":
+        resolver = Resolver(load_template(), LOCAL_PARAMETERS)
+        created = create_resources(resolver)
+        print(json.dumps({"created": created, "function_env": function_env(resolver)}, indent=2))
     elif args.command == "routes":
         print(json.dumps(routes(load_template()), indent=2))
     elif args.command == "up":

@@ -105,7 +105,7 @@ fn key_json(
 }
 
 async fn run(cli: Cli) -> Result<Value, Failure> {
-    let aws = aws_config::load_from_env().await;
+    let aws = linkgate::aws::load().await;
     let store = Store::new(aws_sdk_dynamodb::Client::new(&aws), cli.table);
     Ok(match cli.command {
         Command::Tenant {

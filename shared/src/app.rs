@@ -1,12 +1,18 @@
 //! What a function builds once per process and shares across invocations.
 
 use crate::api_key::Authenticator;
+use crate::cache::TtlCache;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::id::{IntegrationId, TenantId};
+use crate::integration::Integration;
 use crate::seal::Sealer;
+use crate::settings::Settings;
 use crate::store::Store;
+use crate::store::StoreError;
 use lambda_http::{Body, Request, Response};
 use std::future::Future;
+use std::sync::Arc;
 
 pub struct App {
     pub config: Config,
@@ -18,13 +24,15 @@ pub struct App {
     /// AWS settings, for clients only some functions need (SQS), built on first use.
     aws: Option<aws_config::SdkConfig>,
     sqs: std::sync::OnceLock<aws_sdk_sqs::Client>,
+    settings: TtlCache<Settings>,
+    integrations: TtlCache<Vec<Integration>>,
 }
 
 impl App {
     /// Loads configuration and AWS settings (honours `AWS_ENDPOINT_URL` for the local stack).
     pub async fn from_env() -> Result<App, crate::config::ConfigError> {
         let config = Config::from_env()?;
-        let aws = aws_config::load_from_env().await;
+        let aws = crate::aws::load().await;
         let kms = config
             .kms_key_id
             .as_ref()
@@ -38,6 +46,8 @@ impl App {
         let store = Store::new(dynamodb, config.table_name.clone());
         let keys = Authenticator::new(config.api_key_cache_ttl);
         App {
+            settings: TtlCache::new(config.tenant_cache_ttl),
+            integrations: TtlCache::new(config.tenant_cache_ttl),
             config,
             store,
             keys,
@@ -53,6 +63,43 @@ impl App {
         self.sealer
             .as_ref()
             .ok_or_else(|| ApiError::internal("LINKGATE_KMS_KEY_ID is not set for this function"))
+    }
+}
+
+/// A tenant's settings and active integrations, reused for `LINKGATE_TENANT_CACHE_SECONDS`.
+impl App {
+    pub async fn settings(&self, tenant: &TenantId) -> Result<Arc<Settings>, StoreError> {
+        if let Some(s) = self.settings.get(tenant.as_str()) {
+            return Ok(s);
+        }
+        let loaded = crate::settings::load(&self.store, tenant).await?;
+        Ok(self.settings.put(tenant.as_str(), loaded))
+    }
+
+    /// Active integrations, newest first (the connect page's marketplace).
+    pub async fn active_integrations(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Arc<Vec<Integration>>, StoreError> {
+        if let Some(i) = self.integrations.get(tenant.as_str()) {
+            return Ok(i);
+        }
+        let loaded = crate::integration::active(&self.store, tenant).await?;
+        Ok(self.integrations.put(tenant.as_str(), loaded))
+    }
+
+    /// One active integration of the tenant, if `id` names one.
+    pub async fn active_integration(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+    ) -> Result<Option<Integration>, StoreError> {
+        Ok(self
+            .active_integrations(tenant)
+            .await?
+            .iter()
+            .find(|i| i.id() == id)
+            .cloned())
     }
 }
 

@@ -35,6 +35,10 @@ pub struct Config {
     /// How long a verified API key is trusted without re-reading it; bounds how late a
     /// revocation takes effect in a warm container.
     pub api_key_cache_ttl: Duration,
+    /// How long a tenant's settings and active integrations are reused without re-reading
+    /// them; bounds how late a settings change or a paused integration shows on new links
+    /// and connect pages (a submission still checks the integration in its transaction).
+    pub tenant_cache_ttl: Duration,
     /// KMS key that wraps the data keys sealing secrets at rest.
     pub kms_key_id: Option<String>,
     /// Base of public links (`https://connect.example.com`); empty means the domain the
@@ -64,6 +68,7 @@ fn parse_schedule(raw: &str) -> Option<Vec<u64>> {
 pub const DEFAULT_OAUTH_TIMEOUT_SECONDS: u64 = 5;
 
 pub const DEFAULT_API_KEY_CACHE_SECONDS: u64 = 30;
+pub const DEFAULT_TENANT_CACHE_SECONDS: u64 = 30;
 /// Revocation must take effect within a minute, so the cache can never be set longer.
 pub const MAX_API_KEY_CACHE_SECONDS: u64 = 60;
 
@@ -77,17 +82,25 @@ impl Config {
             .filter(|v| !v.is_empty())
             .ok_or(ConfigError::Missing("LINKGATE_TABLE"))?;
         let stage = Stage::parse(&lookup("LINKGATE_STAGE").unwrap_or_default());
-        let cache_seconds = match lookup("LINKGATE_API_KEY_CACHE_SECONDS") {
-            None => DEFAULT_API_KEY_CACHE_SECONDS,
+        let cache = |name: &'static str, default: u64| match lookup(name) {
+            None => Ok(default),
             Some(raw) => raw
                 .parse::<u64>()
                 .ok()
                 .filter(|s| *s <= MAX_API_KEY_CACHE_SECONDS)
                 .ok_or_else(|| ConfigError::Invalid {
-                    name: "LINKGATE_API_KEY_CACHE_SECONDS",
+                    name,
                     reason: format!("expected 0..={MAX_API_KEY_CACHE_SECONDS} seconds"),
-                })?,
+                }),
         };
+        let cache_seconds = cache(
+            "LINKGATE_API_KEY_CACHE_SECONDS",
+            DEFAULT_API_KEY_CACHE_SECONDS,
+        )?;
+        let tenant_cache_seconds = cache(
+            "LINKGATE_TENANT_CACHE_SECONDS",
+            DEFAULT_TENANT_CACHE_SECONDS,
+        )?;
         let oauth_timeout = match lookup("LINKGATE_OAUTH_TIMEOUT_SECONDS") {
             None => DEFAULT_OAUTH_TIMEOUT_SECONDS,
             Some(raw) => raw
@@ -142,6 +155,7 @@ impl Config {
             table_name,
             stage,
             api_key_cache_ttl: Duration::from_secs(cache_seconds),
+            tenant_cache_ttl: Duration::from_secs(tenant_cache_seconds),
             kms_key_id: lookup("LINKGATE_KMS_KEY_ID").filter(|v| !v.is_empty()),
             public_base_url: lookup("LINKGATE_PUBLIC_BASE_URL")
                 .map(|v| v.trim_end_matches('/').to_owned())

@@ -19,7 +19,7 @@ use crate::provider::{catalog, AuthMode, Provider};
 use crate::redirect_url::RedirectUrl;
 use crate::secret::sha256_hex;
 use crate::store::{s, TxOutcome};
-use crate::{settings, time, App};
+use crate::{time, App};
 use askama::Template;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -263,9 +263,11 @@ pub(crate) async fn redirect_target(
             }
         }
     }
-    Ok(settings::load(&app.store, &link.tenant_id)
+    Ok(app
+        .settings(&link.tenant_id)
         .await?
-        .default_redirect_url)
+        .default_redirect_url
+        .clone())
 }
 
 pub(crate) fn with_params(url: &RedirectUrl, link: &Link, status: &str, expired: bool) -> String {
@@ -353,9 +355,7 @@ pub(crate) async fn chosen_integration(
         },
         (None, None) => return Ok(None),
     };
-    Ok(integration::get(&app.store, &link.tenant_id, &id)
-        .await?
-        .filter(Integration::is_active))
+    Ok(app.active_integration(&link.tenant_id, &id).await?)
 }
 
 /// The "Continue with …" step: a plain link, or a GET form when the provider needs
@@ -439,13 +439,10 @@ pub(crate) fn form_view(
 }
 
 async fn show_page(app: &App, call: &Call) -> Result<Outcome, ApiError> {
-    let (link, token) = match usable_link(app, call, call.query_param("token")).await? {
+    let (link, token) = match open_link(app, call).await? {
         Ok(usable) => usable,
         Err(outcome) => return Ok(outcome),
     };
-    if link.opened_at.is_none() {
-        mark_opened(app, &link).await?;
-    }
 
     let Some(integration) =
         chosen_integration(app, &link, call.query_param("integration").as_deref()).await?
@@ -461,7 +458,7 @@ async fn show_page(app: &App, call: &Call) -> Result<Outcome, ApiError> {
             "Choose the software to connect",
             Some("Pick one to continue. You can only connect one account with this link."),
         );
-        for i in integration::active(&app.store, &link.tenant_id).await? {
+        for i in app.active_integrations(&link.tenant_id).await?.iter() {
             let provider = i.provider()?;
             p.cards.push(Card {
                 name: i.display_name()?,
@@ -512,26 +509,37 @@ async fn show_page(app: &App, call: &Call) -> Result<Outcome, ApiError> {
     Ok(Outcome::Page(StatusCode::OK, Box::new(p)))
 }
 
-/// First open: record it and announce `link.opened`. Losing a race here is harmless.
-async fn mark_opened(app: &App, link: &Link) -> Result<(), ApiError> {
+/// The page's link, read and its first open recorded in one conditional write that only
+/// succeeds for the right token on a usable link (the relay announces `link.opened` from the
+/// stream). Anything else takes the slower path that explains why the link cannot be used.
+async fn open_link(app: &App, call: &Call) -> Result<Result<(Link, String), Outcome>, ApiError> {
+    let token = call.query_param("token");
+    let (Some(id), Some(given)) = (
+        call.path_param("link_id").and_then(LinkId::parse),
+        token.as_deref().filter(|t| !t.is_empty() && t.len() <= 128),
+    ) else {
+        return Ok(Err(invalid()));
+    };
     let now = time::format(&time::now());
-    let items = vec![
-        app.store.update_tx(
-            link::item_key(&link.id),
-            "SET opened_at = :now",
-            "attribute_not_exists(opened_at)",
-            &[(":now", s(&now))],
-            &[],
-        )?,
-        event::outbox(
-            &app.store,
-            &link.tenant_id,
-            event::LINK_OPENED,
-            json!({"link_id": link.id, "connection_id": link.connection_id, "consumer_id": link.consumer_id, "opened_at": now}),
-        )?,
-    ];
-    let _: TxOutcome = app.store.transact(items).await?;
-    Ok(())
+    let opened = app
+        .store
+        .update_returning(
+            link::item_key(&id),
+            "SET opened_at = if_not_exists(opened_at, :now)",
+            "token_hash = :hash AND #status IN (:waiting, :waiting_oauth) AND expires_at > :now",
+            &[
+                (":now", s(&now)),
+                (":hash", s(link::token_hash(given))),
+                (":waiting", s("waiting")),
+                (":waiting_oauth", s("waiting_oauth")),
+            ],
+            &[("#status", "status")],
+        )
+        .await?;
+    match opened {
+        Some(item) => Ok(Ok((link::from_item(item)?, given.to_owned()))),
+        None => usable_link(app, call, token).await,
+    }
 }
 
 async fn submit_form(app: &App, call: &Call) -> Result<Outcome, ApiError> {
@@ -700,6 +708,8 @@ pub(crate) async fn activate(
         )?,
         link::drop_expiry_tx(&app.store, &link.id)?,
         next.replace_tx(&app.store, &connection)?,
+        // The page may have found it in a warm cache: it must still be active now.
+        integration::active_tx(&app.store, &link.tenant_id, integration.id())?,
         event::outbox(
             &app.store,
             &link.tenant_id,
@@ -712,7 +722,15 @@ pub(crate) async fn activate(
             }),
         )?,
     ];
-    if let TxOutcome::Cancelled(_) = app.store.transact(items).await? {
+    let outcome = app.store.transact(items).await?;
+    if outcome.failed_condition(3) {
+        return Ok(page(
+            StatusCode::CONFLICT,
+            "This connection is not available right now",
+            "The application has paused this integration. Please contact them.",
+        ));
+    }
+    if let TxOutcome::Cancelled(_) = outcome {
         // Someone else used, revoked or changed it first: show what it is now.
         let current = link::get_any(&app.store, &link.id).await?;
         return Ok(match current {

@@ -382,7 +382,9 @@ pub async fn new_link(app: &App, req: Request) -> Result<Response<Body>, lambda_
 async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     call.query(&[])?;
     let tenant = call.tenant()?;
-    let consumer = load_consumer(app, call).await?;
+    // The consumer is not read: the transaction checks it still exists (404 otherwise).
+    let raw = call.path_param("id").unwrap_or_default();
+    let consumer_id = ConsumerId::parse(raw).ok_or_else(|| consumer_not_found(raw))?;
     let body = call.json_body()?;
     let idempotency = Idempotency::from_call(call, "connections.create", &body)?;
     let mut f = Fields::new(body, CREATE_FIELDS)?;
@@ -418,13 +420,13 @@ async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
             }
         }
     };
-    let settings = settings::load(&app.store, tenant).await?;
+    let settings = app.settings(tenant).await?;
     let now = time::now();
     let id = ConnectionId::generate();
     let new_link = NewLink::generate(
         tenant,
         &id,
-        Some(&consumer.id),
+        Some(&consumer_id),
         integration_id.as_ref(),
         LinkOptions {
             redirect_url: redirect_url.clone(),
@@ -435,7 +437,7 @@ async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
     let connection = Connection {
         id,
         tenant_id: tenant.clone(),
-        consumer_id: Some(consumer.id.clone()),
+        consumer_id: Some(consumer_id.clone()),
         name,
         integration_id,
         provider: integration.as_ref().map(|i| i.provider_id().to_owned()),
@@ -461,7 +463,7 @@ async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
 
     let mut items = vec![
         // the consumer must still exist when the connection is written
-        crate::consumer::exists_tx(&app.store, tenant, &consumer.id)?,
+        crate::consumer::exists_tx(&app.store, tenant, &consumer_id)?,
         app.store
             .put_tx(connection.item()?, "attribute_not_exists(pk)", &[])?,
     ];
@@ -477,7 +479,7 @@ async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
     .await?
     {
         Ok(resp) => Ok(resp),
-        Err(failed) if failed.failed_condition(0) => Err(consumer_not_found(consumer.id.as_str())),
+        Err(failed) if failed.failed_condition(0) => Err(consumer_not_found(consumer_id.as_str())),
         Err(_) => Err(ApiError::conflict("concurrent request; retry")),
     }
 }
@@ -637,7 +639,7 @@ async fn create_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError>
     let mut f = Fields::new(body, LINK_FIELDS)?;
     let (redirect_url, redirect, ttl) = link_options(&mut f, app);
     f.finish()?;
-    let settings = settings::load(&app.store, tenant).await?;
+    let settings = app.settings(tenant).await?;
     for _ in 0..WRITE_ATTEMPTS {
         if current.status == Status::Revoked {
             return Err(revoked_conflict());

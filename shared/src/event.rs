@@ -26,7 +26,18 @@ pub fn outbox(
     kind: &str,
     data: Value,
 ) -> Result<TransactWriteItem, StoreError> {
-    let id = EventId::generate();
+    outbox_as(store, tenant, &EventId::generate(), kind, data)
+}
+
+/// As [`outbox`], under a given id: an event derived from something that may be seen twice
+/// (a redelivered stream record) is then written once.
+pub fn outbox_as(
+    store: &Store,
+    tenant: &TenantId,
+    id: &EventId,
+    kind: &str,
+    data: Value,
+) -> Result<TransactWriteItem, StoreError> {
     let now = chrono::Utc::now();
     let detail = json!({
         "id": id,

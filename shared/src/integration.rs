@@ -227,6 +227,20 @@ pub async fn find_by_provider(
     get(store, tenant, &id).await
 }
 
+/// Inside a transaction: the integration still exists and is active.
+pub fn active_tx(
+    store: &Store,
+    tenant: &TenantId,
+    id: &IntegrationId,
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+    store.check_tx_with(
+        crate::store::key(tenant_pk(tenant), sk(id)),
+        "#status = :active",
+        &[(":active", crate::store::s("active"))],
+        &[("#status", "status")],
+    )
+}
+
 /// Every active integration of `tenant`, newest first (the connect page's marketplace).
 pub async fn active(store: &Store, tenant: &TenantId) -> Result<Vec<Integration>, StoreError> {
     let mut out = Vec::new();

@@ -9,6 +9,8 @@
 
 pub mod api_key;
 pub mod app;
+pub mod aws;
+pub mod cache;
 pub mod config;
 pub mod connect;
 pub mod connection;

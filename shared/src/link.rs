@@ -130,9 +130,10 @@ impl Link {
         matches!(self.status_at(now), Status::Waiting | Status::WaitingOauth)
     }
 
-    /// Whether `token` is this link's, compared in constant time.
+    /// Whether `token` is this link's, compared in constant time (on the stored hash, so a
+    /// timing difference could only reveal the hash of a guess).
     pub fn token_matches(&self, token: &str) -> bool {
-        let given = sha256_hex(token.as_bytes());
+        let given = token_hash(token);
         given.len() == self.token_hash.len()
             && given
                 .bytes()
@@ -258,7 +259,12 @@ impl NewLink {
     }
 }
 
-fn from_item(item: Item) -> Result<Link, StoreError> {
+/// What is stored for a token: only its SHA-256.
+pub(crate) fn token_hash(token: &str) -> String {
+    sha256_hex(token.as_bytes())
+}
+
+pub(crate) fn from_item(item: Item) -> Result<Link, StoreError> {
     Ok(Store::from_item::<LinkItem>(item)?.link)
 }
 

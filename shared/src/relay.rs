@@ -1,5 +1,7 @@
-//! The event relay: fed the table's stream, it publishes every outbox event to EventBridge
-//! and turns the TTL removal of a link's expiry marker into a `link.expired` outbox event.
+//! The event relay: fed the table's stream, it publishes every outbox event to EventBridge,
+//! turns the TTL removal of a link's expiry marker into a `link.expired` outbox event, and a
+//! link's first `opened_at` into `link.opened` (the connect page records the open in the same
+//! single write that reads the link, so the event is written here, once).
 //!
 //! Delivery is at least once. Entries EventBridge refuses are retried here a few times;
 //! what still fails is reported as a batch item failure, so Lambda retries the stream from
@@ -7,7 +9,7 @@
 
 use crate::config::{Config, ConfigError};
 use crate::event;
-use crate::id::{LinkId, TenantId};
+use crate::id::{EventId, LinkId, TenantId};
 use crate::link::{self, Status};
 use crate::store::{s, Store, StoreError, TxOutcome};
 use crate::time;
@@ -34,7 +36,7 @@ impl Relay {
             .ok()
             .filter(|b| !b.is_empty())
             .ok_or(ConfigError::Missing("LINKGATE_EVENT_BUS"))?;
-        let aws = aws_config::load_from_env().await;
+        let aws = crate::aws::load().await;
         Ok(Relay {
             store: Store::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name),
             events: aws_sdk_eventbridge::Client::new(&aws),
@@ -50,6 +52,12 @@ enum Work {
     Publish { kind: String, detail: String },
     /// A link's expiry marker was removed by TTL.
     Expired { tenant: TenantId, link: LinkId },
+    /// A link was opened for the first time.
+    Opened {
+        tenant: TenantId,
+        data: Value,
+        id: LinkId,
+    },
     /// Anything else on the stream.
     Nothing,
 }
@@ -77,6 +85,31 @@ fn classify(record: &Value) -> Work {
                         detail: detail.to_owned(),
                     }
                 }
+                _ => Work::Nothing,
+            }
+        }
+        Some("MODIFY") => {
+            let (old, new) = (&ddb["OldImage"], &ddb["NewImage"]);
+            let first_open = attr(new, "sk") == Some(link::SK)
+                && attr(old, "opened_at").is_none()
+                && attr(new, "opened_at").is_some();
+            if !first_open {
+                return Work::Nothing;
+            }
+            match (
+                attr(new, "tenant_id").and_then(TenantId::parse),
+                attr(new, "id").and_then(LinkId::parse),
+            ) {
+                (Some(tenant), Some(id)) => Work::Opened {
+                    data: json!({
+                        "link_id": id,
+                        "connection_id": attr(new, "connection_id"),
+                        "consumer_id": attr(new, "consumer_id"),
+                        "opened_at": attr(new, "opened_at"),
+                    }),
+                    tenant,
+                    id,
+                },
                 _ => Work::Nothing,
             }
         }
@@ -206,6 +239,29 @@ impl Relay {
                         failed.push(i);
                     }
                 }
+                Work::Opened { tenant, data, id } => {
+                    // The event id is the link's: a redelivered record writes nothing new.
+                    let written =
+                        EventId::parse(&id.as_str().replacen(LinkId::PREFIX, EventId::PREFIX, 1))
+                            .ok_or_else(|| StoreError::Corrupt("link id".into()))
+                            .and_then(|eid| {
+                                event::outbox_as(
+                                    &self.store,
+                                    &tenant,
+                                    &eid,
+                                    event::LINK_OPENED,
+                                    data,
+                                )
+                            });
+                    let outcome = match written {
+                        Ok(item) => self.store.transact(vec![item]).await.map(|_| ()),
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = outcome {
+                        tracing::warn!(error = %e, "could not announce an opened link");
+                        failed.push(i);
+                    }
+                }
                 Work::Nothing => {}
             }
         }
@@ -254,6 +310,44 @@ mod tests {
             }
         );
         assert_eq!(classify(&insert("CONSUMER#csm_1")), Work::Nothing);
+    }
+
+    fn link_update(old_opened: Option<&str>, new_opened: Option<&str>) -> Value {
+        let image = |opened: Option<&str>| {
+            let mut i = json!({"pk": {"S": "LINK#lnk_0193a1b2c3d47000800000000000000d"}, "sk": {"S": "LINK"},
+                "id": {"S": "lnk_0193a1b2c3d47000800000000000000d"},
+                "tenant_id": {"S": "ten_0193a1b2c3d47000800000000000000a"},
+                "connection_id": {"S": "conn_0193a1b2c3d47000800000000000000c"}});
+            if let Some(at) = opened {
+                i["opened_at"] = json!({"S": at});
+            }
+            i
+        };
+        json!({"eventName": "MODIFY", "dynamodb": {"SequenceNumber": "3",
+               "OldImage": image(old_opened), "NewImage": image(new_opened)}})
+    }
+
+    #[test]
+    fn only_a_links_first_open_announces_it() {
+        match classify(&link_update(None, Some("2026-11-22T10:00:00.000Z"))) {
+            Work::Opened { tenant, data, id } => {
+                assert_eq!(tenant.as_str(), "ten_0193a1b2c3d47000800000000000000a");
+                assert_eq!(id.as_str(), "lnk_0193a1b2c3d47000800000000000000d");
+                assert_eq!(
+                    data["connection_id"],
+                    "conn_0193a1b2c3d47000800000000000000c"
+                );
+                assert_eq!(data["opened_at"], "2026-11-22T10:00:00.000Z");
+                assert_eq!(data["consumer_id"], Value::Null);
+            }
+            other => panic!("{other:?}"),
+        }
+        let again = link_update(
+            Some("2026-11-22T10:00:00.000Z"),
+            Some("2026-11-22T10:00:00.000Z"),
+        );
+        assert_eq!(classify(&again), Work::Nothing);
+        assert_eq!(classify(&link_update(None, None)), Work::Nothing);
     }
 
     #[test]

@@ -290,10 +290,23 @@ impl Store {
 
     /// A condition on another item inside a transaction.
     pub fn check_tx(&self, key: Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
+        self.check_tx_with(key, condition, &[], &[])
+    }
+
+    /// A condition with values and attribute names on another item inside a transaction.
+    pub fn check_tx_with(
+        &self,
+        key: Item,
+        condition: &str,
+        vals: &[(&str, AttributeValue)],
+        names: &[(&str, &str)],
+    ) -> Result<TransactWriteItem, StoreError> {
         let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
             .table_name(&self.table)
             .set_key(Some(key))
             .condition_expression(condition)
+            .set_expression_attribute_values(values(vals))
+            .set_expression_attribute_names(attribute_names(names))
             .build()
             .map_err(|e| StoreError::Sdk(e.to_string()))?;
         Ok(TransactWriteItem::builder().condition_check(check).build())
@@ -360,6 +373,39 @@ impl Store {
                 if ctx.err().is_conditional_check_failed_exception() =>
             {
                 Ok(false)
+            }
+            Err(e) => Err(StoreError::sdk(e)),
+        }
+    }
+
+    /// One conditional `UpdateItem` that answers the item as it is afterwards: a read and a
+    /// write in one round trip (`None` when absent or the condition failed).
+    pub async fn update_returning(
+        &self,
+        key: Item,
+        update: &str,
+        condition: &str,
+        vals: &[(&str, AttributeValue)],
+        names: &[(&str, &str)],
+    ) -> Result<Option<Item>, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_values(values(vals))
+            .set_expression_attribute_names(attribute_names(names))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out.attributes),
+            Err(SdkError::ServiceError(ctx))
+                if ctx.err().is_conditional_check_failed_exception() =>
+            {
+                Ok(None)
             }
             Err(e) => Err(StoreError::sdk(e)),
         }

@@ -79,6 +79,8 @@ impl Stack {
         let creds = aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests");
         let sdk = aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
+            .http_client(linkgate::aws::http_client())
+            .http_client(linkgate::aws::http_client())
             .endpoint_url(&self.aws_endpoint_url)
             .region(aws_config::Region::new(self.region.clone()))
             .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(

@@ -12,6 +12,7 @@ fn conf<T>(stack: &Stack, build: impl FnOnce(aws_config::SdkConfig) -> T) -> T {
     let creds = aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests");
     let sdk = aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
+        .http_client(linkgate::aws::http_client())
         .endpoint_url(&stack.aws_endpoint_url)
         .region(aws_config::Region::new(stack.region.clone()))
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
