@@ -11,7 +11,7 @@ export AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= $(AWS_REGION)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help dev test tools check-template unit stop fmt clean
+.PHONY: help dev test tools check-template unit stop fmt clean bench bench-smoke
 
 help:
 	@echo "make dev             start the local stack, seed a demo tenant, print a key and a curl"
@@ -19,6 +19,8 @@ help:
 	@echo "make check-template  cfn-lint, sam validate --lint, OpenAPI validation"
 	@echo "make unit            domain unit tests only (no stack)"
 	@echo "make stop            stop a stack left running by 'make dev' or a test run"
+	@echo "make bench           release-build every function and measure it (bench/RESULTS.md)"
+	@echo "make bench-smoke     the bench on debug builds with a few samples (part of make test)"
 
 # Pinned Python tools, each set in its own virtualenv (SAM pins an older boto3).
 $(VENV)/.installed: requirements/dev.txt
@@ -50,6 +52,26 @@ test: tools check-template
 	cargo build --workspace --all-targets
 	$(STACK) up
 	status=0; cargo test --workspace --no-fail-fast || status=$$?; $(STACK) down; exit $$status
+	$(MAKE) --no-print-directory bench-smoke
+
+# Every function, built as `sam build` builds it (cargo lambda, release profile), measured
+# against a bare lambda_http baseline. Takes ~30 min on 2 cores, most of it fat-LTO links.
+FUNCTION_PACKAGES := $(foreach f,$(sort $(notdir $(wildcard functions/*))),-p $(f))
+LAMBDA := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda
+RELEASE_DIR := target/x86_64-unknown-linux-gnu/release
+
+bench: $(VENV)/.installed
+	$(LAMBDA) build --release --x86-64 --output-format zip $(FUNCTION_PACKAGES) -p bench-baseline
+	# the harness on its own, so its dependencies' features do not leak into the functions
+	$(LAMBDA) build --release --x86-64 -p linkgate-bench
+	$(RELEASE_DIR)/linkgate-bench --bins $(RELEASE_DIR) --zips target/lambda --out bench
+
+# Proves the harness still measures every function (a new function needs a scenario);
+# debug builds and a handful of samples, so its numbers mean nothing.
+bench-smoke: $(VENV)/.installed
+	cargo build --quiet --bins $(FUNCTION_PACKAGES) -p bench-baseline -p linkgate-bench
+	target/debug/linkgate-bench --bins target/debug --spawns 3 --invocations 20 --replays 10 \
+		--out target/bench-smoke --build "debug profile: a smoke run, the numbers mean nothing"
 
 stop:
 	@if [ -x $(VENV)/bin/python ]; then $(STACK) down; fi

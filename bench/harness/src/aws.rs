@@ -1,0 +1,259 @@
+//! The AWS side of the bench: a moto server of its own, a proxy in front of it that counts
+//! (and keeps) every call a function makes, and replays of those calls as the floor.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// One request a function sent to AWS, kept whole so it can be replayed.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub service: String,
+    pub operation: String,
+    method: Method,
+    path_and_query: String,
+    headers: Vec<(String, String)>,
+    body: Bytes,
+}
+
+/// `DynamoDB_20120810.GetItem` → (`dynamodb`, `GetItem`); query-protocol calls by `Action`.
+fn classify(headers: &HeaderMap, body: &[u8]) -> (String, String) {
+    if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        let (prefix, op) = target.split_once('.').unwrap_or((target, ""));
+        let service = match prefix {
+            p if p.starts_with("DynamoDB") => "dynamodb",
+            "TrentService" => "kms",
+            "AWSEvents" => "events",
+            "AmazonSQS" => "sqs",
+            other => other,
+        };
+        return (service.to_owned(), op.to_owned());
+    }
+    let text = String::from_utf8_lossy(body);
+    let action = text
+        .split('&')
+        .find_map(|p| p.strip_prefix("Action="))
+        .unwrap_or("unknown");
+    ("other".to_owned(), action.to_owned())
+}
+
+#[derive(Clone)]
+struct ProxyState {
+    upstream: String,
+    client: reqwest::Client,
+    calls: Arc<Mutex<Vec<Call>>>,
+}
+
+async fn forward(
+    State(st): State<ProxyState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (service, operation) = classify(&headers, &body);
+    let path_and_query = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "/".into());
+    let kept: Vec<(String, String)> = headers
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "host" | "content-length" | "connection"))
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let call = Call {
+        service,
+        operation,
+        method,
+        path_and_query,
+        headers: kept,
+        body,
+    };
+    let answer = send(&st.client, &st.upstream, &call).await;
+    if let Ok(mut calls) = st.calls.lock() {
+        calls.push(call);
+    }
+    match answer {
+        Ok((status, headers, body)) => {
+            let mut resp = (status, body).into_response();
+            for (k, v) in headers.iter() {
+                if !matches!(
+                    k.as_str(),
+                    "content-length" | "transfer-encoding" | "connection"
+                ) {
+                    resp.headers_mut().insert(k.clone(), v.clone());
+                }
+            }
+            resp
+        }
+        Err(e) => (StatusCode::BAD_GATEWAY, e).into_response(),
+    }
+}
+
+async fn send(
+    client: &reqwest::Client,
+    upstream: &str,
+    call: &Call,
+) -> Result<(StatusCode, HeaderMap, Bytes), String> {
+    let mut req = client.request(
+        call.method.clone(),
+        format!("{upstream}{}", call.path_and_query),
+    );
+    for (k, v) in &call.headers {
+        req = req.header(k, v);
+    }
+    let resp = req
+        .body(call.body.clone())
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp.bytes().await.map_err(|e| e.to_string())?;
+    Ok((status, headers, body))
+}
+
+/// The proxy functions use as their AWS endpoint.
+pub struct Proxy {
+    pub url: String,
+    calls: Arc<Mutex<Vec<Call>>>,
+    client: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    pub async fn start(upstream: &str) -> Result<Proxy, String> {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(8)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let state = ProxyState {
+            upstream: upstream.to_owned(),
+            client: client.clone(),
+            calls: calls.clone(),
+        };
+        let app = Router::new().fallback(forward).with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
+        let url = format!(
+            "http://{}",
+            listener.local_addr().map_err(|e| e.to_string())?
+        );
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Proxy {
+            url,
+            calls,
+            client,
+            server,
+        })
+    }
+
+    /// The calls made since the last `take`.
+    pub fn take(&self) -> Vec<Call> {
+        self.calls
+            .lock()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default()
+    }
+
+    /// Sends `calls` again, one after the other, through this proxy (the path the function
+    /// took): how long AWS alone needs for one invocation's calls.
+    pub async fn replay(&self, calls: &[Call]) -> Result<Duration, String> {
+        let started = Instant::now();
+        for call in calls {
+            send(&self.client, &self.url, call).await?;
+        }
+        let took = started.elapsed();
+        self.take(); // the replay's own calls are not a function's
+        Ok(took)
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Calls per service and operation, e.g. `dynamodb` → {`GetItem`: 1}.
+pub fn tally(calls: &[Call]) -> BTreeMap<String, BTreeMap<String, u32>> {
+    let mut out: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
+    for c in calls {
+        *out.entry(c.service.clone())
+            .or_default()
+            .entry(c.operation.clone())
+            .or_default() += 1;
+    }
+    out
+}
+
+/// A moto server on a free port, stopped when dropped.
+pub struct Moto {
+    pub url: String,
+    child: tokio::process::Child,
+}
+
+impl Moto {
+    pub async fn start(python: &Path, root: &Path, log: &Path) -> Result<Moto, String> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let out = std::fs::File::create(log).map_err(|e| e.to_string())?;
+        let err = out.try_clone().map_err(|e| e.to_string())?;
+        let child = tokio::process::Command::new(python)
+            .arg(root.join("scripts/moto_server.py"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(out)
+            .stderr(err)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot start moto with {}: {e}", python.display()))?;
+        let url = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            if let Ok(r) = client.get(format!("{url}/moto-api/")).send().await {
+                if r.status().is_success() {
+                    return Ok(Moto { url, child });
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(format!(
+            "moto did not start within 30 s (see {})",
+            log.display()
+        ))
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+/// A webhook receiver on loopback that accepts everything.
+pub async fn receiver() -> Result<String, String> {
+    let app = Router::new().fallback(|| async { StatusCode::NO_CONTENT });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let url = format!(
+        "http://{}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(url)
+}

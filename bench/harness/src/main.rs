@@ -1,0 +1,385 @@
+//! `make bench`: every function measured the way Lambda runs it, against a bare `lambda_http`
+//! baseline in the same run. See bench/README.md for what each number means.
+
+mod aws;
+mod lambda;
+mod report;
+mod scenarios;
+
+use clap::Parser;
+use report::{Cold, Measured, Warm};
+use scenarios::{check, produced_body, Ctx};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Functions in the order they are measured: later scenarios reuse what earlier ones made
+/// (connect pages open the links connections-create made, and so on).
+const ORDER: &[&str] = &[
+    "health",
+    "providers-list",
+    "settings-get",
+    "settings-update",
+    "integrations-create",
+    "integrations-list",
+    "integrations-get",
+    "integrations-update",
+    "integrations-logo",
+    "consumers-create",
+    "consumers-list",
+    "consumers-get",
+    "consumers-update",
+    "consumers-delete",
+    "connections-create",
+    "connections-list",
+    "connect-page",
+    "connect-submit",
+    "connections-get",
+    "connections-update",
+    "connections-credentials",
+    "connection-links-create",
+    "links-list",
+    "links-get",
+    "links-revoke",
+    "connections-revoke",
+    "connections-import",
+    "credentials-create",
+    "integrations-connect",
+    "connect-oauth",
+    "oauth-callback",
+    "webhooks-create",
+    "webhooks-delete",
+    "webhooks-list",
+    "webhooks-get",
+    "webhooks-update",
+    "webhooks-rotate-secret",
+    "webhooks-test",
+    "webhooks-deliveries",
+    "webhooks-retry",
+    "webhook-deliver",
+    "webhook-fanout",
+    "event-relay",
+    "token-refresher",
+];
+
+pub const BASELINE: &str = "bench-baseline";
+
+#[derive(Parser)]
+#[command(about = "Measure every Linkgate function against a bare lambda_http baseline")]
+struct Args {
+    /// Directory holding the function binaries.
+    #[arg(long, default_value = "target/x86_64-unknown-linux-gnu/release")]
+    bins: PathBuf,
+    /// Directory holding cargo-lambda's `<function>/bootstrap.zip`; sizes are only reported
+    /// when given.
+    #[arg(long)]
+    zips: Option<PathBuf>,
+    /// Cold starts per function (and for the baseline).
+    #[arg(long, default_value_t = 20)]
+    spawns: usize,
+    /// Warm invocations per function.
+    #[arg(long, default_value_t = 1000)]
+    invocations: usize,
+    /// Replays of one invocation's AWS calls, for the floor.
+    #[arg(long, default_value_t = 200)]
+    replays: usize,
+    /// Only these functions (comma-separated); the ones they depend on run too.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Where RESULTS.md and results.json go.
+    #[arg(long, default_value = "bench")]
+    out: PathBuf,
+    /// Python with moto installed (the local stack's virtualenv).
+    #[arg(long, default_value = ".venv/bin/python")]
+    python: PathBuf,
+    /// What the binaries are, for the report (e.g. "release, x86_64, cargo lambda build").
+    #[arg(
+        long,
+        default_value = "release profile, cargo lambda build --release --x86-64"
+    )]
+    build: String,
+}
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| PathBuf::from("."))
+}
+
+/// function → (method, path) from the router in Cargo.toml (itself checked against
+/// template.yaml by the contract tests).
+fn routes() -> Result<HashMap<String, (String, String)>, String> {
+    let text = std::fs::read_to_string(root().join("Cargo.toml")).map_err(|e| e.to_string())?;
+    let doc: toml::Value = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
+    let router = doc
+        .get("workspace")
+        .and_then(|w| w.get("metadata"))
+        .and_then(|m| m.get("lambda"))
+        .and_then(|l| l.get("watch"))
+        .and_then(|w| w.get("router"))
+        .and_then(|r| r.as_table())
+        .ok_or("no [workspace.metadata.lambda.watch.router] in Cargo.toml")?;
+    let mut out = HashMap::new();
+    for (path, entries) in router {
+        for e in entries.as_array().into_iter().flatten() {
+            if let (Some(m), Some(f)) = (
+                e.get("method").and_then(|v| v.as_str()),
+                e.get("function").and_then(|v| v.as_str()),
+            ) {
+                out.insert(f.to_owned(), (m.to_owned(), path.clone()));
+            }
+        }
+    }
+    // The baseline answers any path; give it one.
+    out.insert(BASELINE.to_owned(), ("GET".into(), "/".into()));
+    Ok(out)
+}
+
+fn functions() -> Result<Vec<String>, String> {
+    let mut found: Vec<String> = std::fs::read_dir(root().join("functions"))
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    found.sort();
+    let missing: Vec<&String> = found
+        .iter()
+        .filter(|f| !ORDER.contains(&f.as_str()))
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "functions without a place in the bench's ORDER: {missing:?}"
+        ));
+    }
+    Ok(ORDER.iter().map(|s| s.to_string()).collect())
+}
+
+async fn local_env(python: &Path, moto_port: u16) -> Result<HashMap<String, String>, String> {
+    let out = tokio::process::Command::new(python)
+        .arg(root().join("scripts/stack.py"))
+        .arg("resources")
+        .env("LINKGATE_MOTO_PORT", moto_port.to_string())
+        .current_dir(root())
+        .output()
+        .await
+        .map_err(|e| format!("stack.py resources: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "stack.py resources failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    let mut env: HashMap<String, String> = v["function_env"]
+        .as_object()
+        .ok_or("no function_env")?
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+        .collect();
+    // Deployed settings, not the developer machine's: the default key cache, JSON logs.
+    env.remove("LINKGATE_API_KEY_CACHE_SECONDS");
+    env.remove("LINKGATE_TENANT_CACHE_SECONDS");
+    env.insert("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into());
+    Ok(env)
+}
+
+async fn measure(
+    ctx: &mut Ctx,
+    proxy: &aws::Proxy,
+    args: &Args,
+    function: &str,
+) -> Result<Measured, String> {
+    let scenario = ctx
+        .scenario(function, args.invocations + args.spawns)
+        .await?;
+    ctx.stop_setup();
+    let binary = args.bins.join(function);
+    let log = ctx.logs.join(format!("{function}.log"));
+    let mut produced = Vec::new();
+
+    // Warm: one process, every invocation timed from hand-over to answer.
+    proxy.take();
+    let mut instance = lambda::Instance::start(&binary, function, &ctx.env, &log).await?;
+    instance.init().await?;
+    let mut latencies = Vec::with_capacity(args.invocations);
+    let mut first_calls = Vec::new();
+    let mut last_calls = Vec::new();
+    for (i, event) in scenario.events[..args.invocations].iter().enumerate() {
+        proxy.take();
+        let (answer, _, took) = instance.invoke(event.clone()).await?;
+        check(scenario.expect, &answer).map_err(|e| format!("{function} (warm #{i}): {e}"))?;
+        produced.push(produced_body(&answer));
+        latencies.push(took);
+        let calls = proxy.take();
+        if i == 0 {
+            first_calls = calls.clone();
+        }
+        last_calls = calls;
+    }
+    let rss_kib = instance.peak_rss_kib().unwrap_or(0);
+    drop(instance);
+
+    // Floor: the same AWS calls, sent again without the function.
+    let mut floor = Vec::new();
+    if !last_calls.is_empty() {
+        for _ in 0..args.replays {
+            floor.push(proxy.replay(&last_calls).await?);
+        }
+    }
+
+    // Cold: a fresh process per event.
+    let mut cold = Vec::with_capacity(args.spawns);
+    for (j, event) in scenario.events[args.invocations..].iter().enumerate() {
+        proxy.take();
+        let mut instance = lambda::Instance::start(&binary, function, &ctx.env, &log).await?;
+        let init = instance.init().await?;
+        let (answer, at, _) = instance.invoke(event.clone()).await?;
+        check(scenario.expect, &answer).map_err(|e| format!("{function} (cold #{j}): {e}"))?;
+        produced.push(produced_body(&answer));
+        cold.push(Cold {
+            init,
+            first_invoke: at - instance.spawned_at(),
+            rss_kib: instance.peak_rss_kib().unwrap_or(0),
+        });
+    }
+    proxy.take();
+    ctx.produced.insert(function.to_owned(), produced);
+
+    let zip_bytes = args
+        .zips
+        .as_ref()
+        .and_then(|z| std::fs::metadata(z.join(function).join("bootstrap.zip")).ok())
+        .map(|m| m.len());
+    Ok(Measured {
+        function: function.to_owned(),
+        what: scenario.what.to_owned(),
+        binary_bytes: std::fs::metadata(&binary).map(|m| m.len()).ok(),
+        zip_bytes,
+        cold,
+        warm: Warm {
+            latencies,
+            floor,
+            rss_kib,
+            first_calls: aws::tally(&first_calls),
+            steady_calls: aws::tally(&last_calls),
+        },
+        minimum: scenario.minimum,
+    })
+}
+
+async fn run(args: Args) -> Result<bool, String> {
+    let root = root();
+    std::env::set_current_dir(&root).map_err(|e| e.to_string())?;
+    let logs = root.join("target/bench/logs");
+    std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
+    let all = functions()?;
+    let wanted: Vec<String> = if args.only.is_empty() {
+        all
+    } else {
+        // Everything up to the last wanted function: later scenarios reuse earlier fixtures.
+        let last = all
+            .iter()
+            .rposition(|f| args.only.contains(f))
+            .ok_or("--only names no function")?;
+        all[..=last].to_vec()
+    };
+    for f in wanted.iter().map(String::as_str).chain([BASELINE]) {
+        if !args.bins.join(f).is_file() {
+            return Err(format!(
+                "{} is missing: build first (make bench builds everything)",
+                args.bins.join(f).display()
+            ));
+        }
+    }
+
+    let moto = aws::Moto::start(&args.python, &root, &logs.join("moto.log")).await?;
+    let port = moto
+        .url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .ok_or("moto URL without port")?;
+    let mut env = local_env(&args.python, port).await?;
+    let proxy = aws::Proxy::start(&moto.url).await?;
+    env.insert("AWS_ENDPOINT_URL".into(), proxy.url.clone());
+
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(linkgate::aws::http_client())
+        .endpoint_url(&moto.url)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "bench",
+        ))
+        .load()
+        .await;
+    let table = env
+        .get("LINKGATE_TABLE")
+        .cloned()
+        .ok_or("no LINKGATE_TABLE")?;
+    let store = linkgate::store::Store::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+    let receiver = aws::receiver().await?;
+    let mut ctx = Ctx::new(
+        args.bins.clone(),
+        env,
+        logs.clone(),
+        routes()?,
+        store,
+        receiver,
+    )
+    .await?;
+
+    let mut results = Vec::new();
+    let mut failed = Vec::new();
+    eprintln!("[bench] {BASELINE}");
+    results.push(measure(&mut ctx, &proxy, &args, BASELINE).await?);
+    for f in &wanted {
+        eprintln!("[bench] {f}");
+        match measure(&mut ctx, &proxy, &args, f).await {
+            Ok(m) => results.push(m),
+            Err(e) => {
+                eprintln!("[bench] {f} FAILED: {e}");
+                failed.push((f.clone(), e));
+            }
+        }
+    }
+    let keep: Vec<Measured> = if args.only.is_empty() {
+        results
+    } else {
+        results
+            .into_iter()
+            .filter(|m| m.function == BASELINE || args.only.contains(&m.function))
+            .collect()
+    };
+    let settings = report::Settings {
+        spawns: args.spawns,
+        invocations: args.invocations,
+        replays: args.replays,
+        build: args.build.clone(),
+    };
+    std::fs::create_dir_all(&args.out).map_err(|e| e.to_string())?;
+    report::write(&args.out, &settings, &keep, &failed)?;
+    eprintln!(
+        "[bench] wrote {} and {}",
+        args.out.join("RESULTS.md").display(),
+        args.out.join("results.json").display()
+    );
+    drop(moto);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    Ok(failed.is_empty())
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run(Args::parse()).await {
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("[bench] some functions could not be measured (see above)");
+            std::process::ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("[bench] {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,979 @@
+//! What each function is asked during the bench: a representative event per invocation, the
+//! answer it must give (a bench that measured an error page would measure the wrong thing),
+//! and the fewest AWS calls the data model allows for it.
+//!
+//! Fixtures come from the functions themselves (their own release binaries, kept warm in
+//! "setup" instances), so the bench needs nothing but moto and the binaries.
+
+use crate::lambda::Instance;
+use linkgate::id::TenantId;
+use linkgate::store::Store;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// What a function must answer for the measurement to count.
+#[derive(Clone, Copy, Debug)]
+pub enum Expect {
+    /// An HTTP function: this status code.
+    Status(u16),
+    /// An event-source function: no `batchItemFailures` and no `failed` entries.
+    Batch,
+}
+
+/// The fewest calls one invocation needs, by service, with why.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Minimum {
+    pub dynamodb: u32,
+    pub kms: u32,
+    pub events: u32,
+    pub sqs: u32,
+    pub why: &'static str,
+}
+
+const fn min(dynamodb: u32, why: &'static str) -> Minimum {
+    Minimum {
+        dynamodb,
+        kms: 0,
+        events: 0,
+        sqs: 0,
+        why,
+    }
+}
+
+pub struct Scenario {
+    pub what: &'static str,
+    pub expect: Expect,
+    pub events: Vec<Value>,
+    pub minimum: Minimum,
+}
+
+const STRIPE_KEY: &str = "rk_test_51BenchRestrictedKey00000";
+
+/// Shared state for building scenarios: the tenants, their keys and the setup instances.
+pub struct Ctx {
+    pub bins: PathBuf,
+    pub env: HashMap<String, String>,
+    pub logs: PathBuf,
+    routes: HashMap<String, (String, String)>,
+    setup: HashMap<String, Instance>,
+    store: Store,
+    receiver: String,
+    /// The main tenant: one Stripe and one GitHub integration, consumer A, webhook W.
+    key: String,
+    tenant: TenantId,
+    stripe: String,
+    github: String,
+    consumer: String,
+    webhook: String,
+    /// Response bodies of measured invocations, by function, for later scenarios.
+    pub produced: HashMap<String, Vec<Value>>,
+    /// Tenants made only to have somewhere to create one more integration.
+    spare_tenants: Vec<String>,
+}
+
+fn body_json(answer: &Value) -> Value {
+    answer["body"]
+        .as_str()
+        .and_then(|b| serde_json::from_str(b).ok())
+        .unwrap_or(Value::Null)
+}
+
+pub fn status(answer: &Value) -> Option<u16> {
+    answer["statusCode"].as_u64().map(|s| s as u16)
+}
+
+fn token_of(link: &Value) -> String {
+    link["url"]
+        .as_str()
+        .and_then(|u| u.split("token=").nth(1))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+impl Ctx {
+    pub async fn new(
+        bins: PathBuf,
+        env: HashMap<String, String>,
+        logs: PathBuf,
+        routes: HashMap<String, (String, String)>,
+        store: Store,
+        receiver: String,
+    ) -> Result<Ctx, String> {
+        let mut ctx = Ctx {
+            bins,
+            env,
+            logs,
+            routes,
+            setup: HashMap::new(),
+            store,
+            receiver,
+            key: String::new(),
+            tenant: TenantId::generate(),
+            stripe: String::new(),
+            github: String::new(),
+            consumer: String::new(),
+            webhook: String::new(),
+            produced: HashMap::new(),
+            spare_tenants: Vec::new(),
+        };
+        let (tenant, key) = ctx.new_tenant("Bench Platform").await?;
+        ctx.tenant = tenant;
+        ctx.key = key;
+        ctx.stripe = ctx
+            .create("integrations-create", &[], json!({"provider": "stripe"}))
+            .await?["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        ctx.github = ctx
+            .create(
+                "integrations-create",
+                &[],
+                json!({"provider": "github", "client_id": "bench-client", "client_secret": "bench-secret"}),
+            )
+            .await?["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        ctx.consumer = ctx
+            .create(
+                "consumers-create",
+                &[],
+                json!({"name": "Consumer A", "email": "a@customer.example", "metadata": {"plan": "pro"}}),
+            )
+            .await?["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let hook = format!("{}/hook", ctx.receiver);
+        ctx.webhook = ctx
+            .create(
+                "webhooks-create",
+                &[],
+                json!({"url": hook, "events": ["*"]}),
+            )
+            .await?["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        Ok(ctx)
+    }
+
+    async fn new_tenant(&self, name: &str) -> Result<(TenantId, String), String> {
+        let tenant = linkgate::tenant::create(&self.store, name)
+            .await
+            .map_err(|e| format!("create tenant: {e}"))?;
+        let (_, secret) = linkgate::api_key::create(
+            &self.store,
+            &tenant.id,
+            linkgate::api_key::Role::Admin,
+            Some("bench"),
+        )
+        .await
+        .map_err(|e| format!("create key: {e}"))?;
+        Ok((tenant.id, secret.expose().to_owned()))
+    }
+
+    /// An API Gateway (HTTP API, payload 2.0) event for `function`'s route.
+    pub fn http(
+        &self,
+        function: &str,
+        params: &[(&str, &str)],
+        query: &str,
+        key: Option<&str>,
+        body: Option<(&str, String)>,
+    ) -> Value {
+        let (method, route) = self.routes.get(function).cloned().unwrap_or_default();
+        let mut path = route.clone();
+        let mut path_params = serde_json::Map::new();
+        for (k, v) in params {
+            path = path.replace(&format!("{{{k}}}"), v);
+            path_params.insert((*k).to_owned(), json!(v));
+        }
+        let mut headers = serde_json::Map::new();
+        headers.insert("host".into(), json!("api.linkgate.example"));
+        headers.insert("user-agent".into(), json!("linkgate-bench"));
+        if let Some(k) = key {
+            headers.insert("authorization".into(), json!(format!("Bearer {k}")));
+        }
+        if let Some((ct, _)) = &body {
+            headers.insert("content-type".into(), json!(ct));
+        }
+        let mut event = json!({
+            "version": "2.0",
+            "routeKey": format!("{method} {route}"),
+            "rawPath": path,
+            "rawQueryString": query,
+            "headers": headers,
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "bench",
+                "domainName": "api.linkgate.example",
+                "domainPrefix": "api",
+                "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
+                         "sourceIp": "203.0.113.7", "userAgent": "linkgate-bench"},
+                "requestId": "bench",
+                "routeKey": format!("{method} {route}"),
+                "stage": "$default",
+                "time": "22/Nov/2026:10:00:00 +0000",
+                "timeEpoch": 1795341600000u64
+            },
+            "isBase64Encoded": false,
+        });
+        if !path_params.is_empty() {
+            event["pathParameters"] = Value::Object(path_params);
+        }
+        if !query.is_empty() {
+            let mut q = serde_json::Map::new();
+            for pair in query.split('&') {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                q.insert(k.to_owned(), json!(v));
+            }
+            event["queryStringParameters"] = Value::Object(q);
+        }
+        if let Some((_, b)) = body {
+            event["body"] = json!(b);
+        }
+        event
+    }
+
+    fn json_event(&self, function: &str, params: &[(&str, &str)], body: Value) -> Value {
+        self.http(
+            function,
+            params,
+            "",
+            Some(&self.key),
+            Some(("application/json", body.to_string())),
+        )
+    }
+
+    /// Runs `event` through a warm setup instance of `function` (not measured).
+    pub async fn call(&mut self, function: &str, event: Value) -> Result<Value, String> {
+        if !self.setup.contains_key(function) {
+            let log = self.logs.join(format!("setup-{function}.log"));
+            let instance =
+                Instance::start(&self.bins.join(function), function, &self.env, &log).await?;
+            self.setup.insert(function.to_owned(), instance);
+        }
+        let instance = self
+            .setup
+            .get_mut(function)
+            .ok_or_else(|| format!("no setup instance for {function}"))?;
+        Ok(instance.invoke(event).await?.0)
+    }
+
+    /// A management call on the main tenant that must succeed; its JSON body.
+    async fn create(
+        &mut self,
+        function: &str,
+        params: &[(&str, &str)],
+        body: Value,
+    ) -> Result<Value, String> {
+        let event = self.json_event(function, params, body);
+        let answer = self.call(function, event).await?;
+        match status(&answer) {
+            Some(200..=299) => Ok(body_json(&answer)),
+            _ => Err(format!("setup {function} answered {answer}")),
+        }
+    }
+
+    async fn many(
+        &mut self,
+        function: &str,
+        params: &[(&str, &str)],
+        count: usize,
+        body: impl Fn(usize) -> Value,
+    ) -> Result<Vec<Value>, String> {
+        let mut out = Vec::with_capacity(count);
+        for i in 0..count {
+            out.push(self.create(function, params, body(i)).await?);
+        }
+        Ok(out)
+    }
+
+    async fn fresh_consumers(&mut self, count: usize, tag: &str) -> Result<Vec<String>, String> {
+        let made = self
+            .many(
+                "consumers-create",
+                &[],
+                count,
+                |i| json!({"name": format!("{tag} {i}")}),
+            )
+            .await?;
+        Ok(made
+            .iter()
+            .map(|c| c["id"].as_str().unwrap_or_default().to_owned())
+            .collect())
+    }
+
+    fn produced(&self, function: &str) -> Vec<Value> {
+        self.produced.get(function).cloned().unwrap_or_default()
+    }
+
+    /// Drops the setup instances (their memory is not the measured functions').
+    pub fn stop_setup(&mut self) {
+        self.setup.clear();
+    }
+
+    /// The scenario for `function`, with `count` events.
+    pub async fn scenario(&mut self, function: &str, count: usize) -> Result<Scenario, String> {
+        let key = self.key.clone();
+        let k = Some(key.as_str());
+        let (consumer, stripe, github, webhook) = (
+            self.consumer.clone(),
+            self.stripe.clone(),
+            self.github.clone(),
+            self.webhook.clone(),
+        );
+        let same = |e: Value| vec![e; count];
+        let s = |what, expect, events, minimum| Scenario {
+            what,
+            expect,
+            events,
+            minimum,
+        };
+        use Expect::*;
+        Ok(match function {
+            "bench-baseline" => s(
+                "GET / (a bare lambda_http hello)",
+                Status(200),
+                same(self.http("health", &[], "", None, None)),
+                min(0, "no AWS calls"),
+            ),
+            "health" => s(
+                "GET /health",
+                Status(200),
+                same(self.http(function, &[], "", None, None)),
+                min(0, "answers from the process"),
+            ),
+            "providers-list" => s(
+                "the whole catalog",
+                Status(200),
+                same(self.http(function, &[], "", k, None)),
+                min(0, "catalog is compiled in; API key cached"),
+            ),
+            "settings-get" => s(
+                "read settings",
+                Status(200),
+                same(self.http(function, &[], "", k, None)),
+                min(1, "GetItem"),
+            ),
+            "settings-update" => s(
+                "change the default link TTL",
+                Status(200),
+                (0..count)
+                    .map(|i| {
+                        self.json_event(function, &[], json!({"default_link_ttl_seconds": 86400 + i}))
+                    })
+                    .collect(),
+                min(2, "GetItem, conditional PutItem (optimistic version)"),
+            ),
+            "integrations-create" => {
+                // One integration per provider and tenant: cycle the catalog over spare tenants.
+                let providers = body_json(
+                    &self
+                        .call("providers-list", self.http("providers-list", &[], "", k, None))
+                        .await?,
+                )["data"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                let per_tenant = providers.len().max(1);
+                while self.spare_tenants.len() * per_tenant < count {
+                    let (_, key) = self.new_tenant("Bench spare").await?;
+                    self.spare_tenants.push(key);
+                }
+                let events = (0..count)
+                    .map(|i| {
+                        let p = &providers[i % per_tenant];
+                        let body = if p["auth_mode"] == "oauth2" {
+                            json!({"provider": p["id"], "client_id": "bench", "client_secret": "bench-secret"})
+                        } else {
+                            json!({"provider": p["id"]})
+                        };
+                        self.http(
+                            function,
+                            &[],
+                            "",
+                            Some(&self.spare_tenants[i / per_tenant]),
+                            Some(("application/json", body.to_string())),
+                        )
+                    })
+                    .collect();
+                s(
+                    "enable a provider (cycling the catalog; a tenant's first call reads its key)",
+                    Status(201),
+                    events,
+                    min(1, "TransactWriteItems (integration + provider guard)"),
+                )
+            }
+            "integrations-list" => s(
+                "list the tenant's integrations",
+                Status(200),
+                same(self.http(function, &[], "", k, None)),
+                min(1, "Query"),
+            ),
+            "integrations-get" => s(
+                "read one integration",
+                Status(200),
+                same(self.http(function, &[("id", &stripe)], "", k, None)),
+                min(1, "GetItem"),
+            ),
+            "integrations-update" => s(
+                "rename an integration",
+                Status(200),
+                (0..count)
+                    .map(|i| {
+                        self.json_event(function, &[("id", &stripe)], json!({"display_name": format!("Stripe {i}")}))
+                    })
+                    .collect(),
+                min(2, "GetItem, conditional PutItem (optimistic version)"),
+            ),
+            "integrations-logo" => s(
+                "the provider's logo",
+                Status(200),
+                same(self.http(function, &[("id", &stripe)], "", k, None)),
+                min(1, "GetItem (which integration)"),
+            ),
+            "consumers-create" => s(
+                "create a consumer with email and metadata",
+                Status(201),
+                (0..count)
+                    .map(|i| {
+                        self.json_event(
+                            function,
+                            &[],
+                            json!({"name": format!("Customer {i}"), "email": format!("c{i}@customer.example"),
+                                   "internal_reference": format!("bench-{i}"), "metadata": {"plan": "pro"}}),
+                        )
+                    })
+                    .collect(),
+                min(1, "TransactWriteItems (consumer + reference guard)"),
+            ),
+            "consumers-list" => s(
+                "first page of consumers",
+                Status(200),
+                same(self.http(function, &[], "limit=20", k, None)),
+                min(1, "Query"),
+            ),
+            "consumers-get" => s(
+                "read one consumer",
+                Status(200),
+                same(self.http(function, &[("id", &consumer)], "", k, None)),
+                min(1, "GetItem"),
+            ),
+            "consumers-update" => s(
+                "change metadata",
+                Status(200),
+                (0..count)
+                    .map(|i| {
+                        self.json_event(function, &[("id", &consumer)], json!({"metadata": {"plan": format!("plan-{i}")}}))
+                    })
+                    .collect(),
+                min(2, "GetItem, conditional write (optimistic version)"),
+            ),
+            "consumers-delete" => {
+                let ids: Vec<String> = self
+                    .produced("consumers-create")
+                    .iter()
+                    .map(|c| c["id"].as_str().unwrap_or_default().to_owned())
+                    .collect();
+                let ids = if ids.len() >= count {
+                    ids
+                } else {
+                    self.fresh_consumers(count, "To delete").await?
+                };
+                s(
+                    "delete a consumer without connections",
+                    Status(204),
+                    ids.iter()
+                        .take(count)
+                        .map(|id| self.http(function, &[("id", id)], "", k, None))
+                        .collect(),
+                    min(2, "Query (live connections?), TransactWriteItems"),
+                )
+            }
+            "connections-create" => s(
+                "create a connection and its link (marketplace)",
+                Status(201),
+                same(self.json_event(
+                    function,
+                    &[("id", &consumer)],
+                    json!({"name": "Accounting", "redirect_url": "https://platform.example/done", "redirect": true}),
+                )),
+                Minimum {
+                    why: "TransactWriteItems (consumer check, connection, link, expiry marker); settings and KMS data key cached",
+                    ..min(1, "")
+                },
+            ),
+            "connections-list" => s(
+                "a consumer's connections",
+                Status(200),
+                same(self.http(function, &[("id", &consumer)], "limit=20", k, None)),
+                min(1, "Query"),
+            ),
+            "connections-get" | "connections-update" | "connection-links-create" => {
+                let conn = self.produced("connections-create");
+                let id = conn
+                    .first()
+                    .and_then(|c| c["id"].as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                match function {
+                    "connections-get" => s(
+                        "read one connection",
+                        Status(200),
+                        same(self.http(function, &[("id", &id)], "", k, None)),
+                        min(1, "GetItem"),
+                    ),
+                    "connections-update" => s(
+                        "rename a connection",
+                        Status(200),
+                        (0..count)
+                            .map(|i| {
+                                self.json_event(function, &[("id", &id)], json!({"name": format!("Accounting {i}")}))
+                            })
+                            .collect(),
+                        min(2, "GetItem, conditional write (optimistic version)"),
+                    ),
+                    _ => s(
+                        "a new link for an active connection (re-auth)",
+                        Status(201),
+                        same(self.json_event(function, &[("id", &id)], json!({}))),
+                        min(2, "GetItem (connection), TransactWriteItems (old link revoked, new link)"),
+                    ),
+                }
+            }
+            "connect-page" | "connect-submit" => {
+                let links: Vec<Value> = self
+                    .produced("connections-create")
+                    .iter()
+                    .map(|c| c["link"].clone())
+                    .collect();
+                if links.len() < count {
+                    return Err(format!("{function} needs connections-create to run first"));
+                }
+                let events = links
+                    .iter()
+                    .take(count)
+                    .map(|l| {
+                        let id = l["id"].as_str().unwrap_or_default();
+                        let token = token_of(l);
+                        if function == "connect-page" {
+                            self.http(function, &[("link_id", id)], &format!("token={token}"), None, None)
+                        } else {
+                            let form = format!("token={token}&integration_id={stripe}&f_secret_key={STRIPE_KEY}");
+                            self.http(function, &[("link_id", id)], "", None,
+                                      Some(("application/x-www-form-urlencoded", form)))
+                        }
+                    })
+                    .collect();
+                if function == "connect-page" {
+                    s(
+                        "first open of a link: the marketplace",
+                        Status(200),
+                        events,
+                        Minimum {
+                            why: "UpdateItem returning the link (read + record the open); integrations cached",
+                            ..min(1, "")
+                        },
+                    )
+                } else {
+                    s(
+                        "submit a Stripe key: link granted, connection active, redirect",
+                        Status(303),
+                        events,
+                        Minimum {
+                            why: "GetItem (link, by id), GetItem (its connection, keyed by the link's tenant), TransactWriteItems; integration and KMS data key cached",
+                            ..min(3, "")
+                        },
+                    )
+                }
+            }
+            "connections-credentials" => {
+                let conn = self.produced("connections-create");
+                let id = conn
+                    .first()
+                    .and_then(|c| c["id"].as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                s(
+                    "read an active connection's credentials",
+                    Status(200),
+                    same(self.http(function, &[("id", &id)], "", k, None)),
+                    Minimum {
+                        why: "GetItem; KMS data key cached",
+                        ..min(1, "")
+                    },
+                )
+            }
+            "links-list" => s(
+                "first page of links",
+                Status(200),
+                same(self.http(function, &[], "limit=20", k, None)),
+                min(1, "Query"),
+            ),
+            "links-get" => {
+                let conn = self.produced("connections-create");
+                let id = conn
+                    .last()
+                    .and_then(|c| c["link"]["id"].as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                s(
+                    "read one link",
+                    Status(200),
+                    same(self.http(function, &[("id", &id)], "", k, None)),
+                    min(1, "GetItem"),
+                )
+            }
+            "links-revoke" | "connections-revoke" => {
+                if !self.produced.contains_key("bench:open-connections") {
+                    let made = self
+                        .many("connections-create", &[("id", &consumer)], count, |i| {
+                            json!({"name": format!("To revoke {i}")})
+                        })
+                        .await?;
+                    self.produced.insert("bench:open-connections".into(), made);
+                }
+                let made = self.produced("bench:open-connections");
+                let events = made
+                    .iter()
+                    .take(count)
+                    .map(|c| {
+                        if function == "links-revoke" {
+                            self.json_event(function, &[("id", c["link"]["id"].as_str().unwrap_or_default())], json!({}))
+                        } else {
+                            self.json_event(function, &[("id", c["id"].as_str().unwrap_or_default())], json!({}))
+                        }
+                    })
+                    .collect();
+                if function == "links-revoke" {
+                    s(
+                        "revoke an open link",
+                        Status(200),
+                        events,
+                        min(2, "GetItem, TransactWriteItems (link, expiry marker, event)"),
+                    )
+                } else {
+                    s(
+                        "revoke a pending connection (its link already revoked)",
+                        Status(200),
+                        events,
+                        min(2, "GetItem, TransactWriteItems (connection, event)"),
+                    )
+                }
+            }
+            "connections-import" => {
+                let consumers = self.fresh_consumers(count, "Imported").await?;
+                s(
+                    "import existing Stripe credentials",
+                    Status(201),
+                    consumers
+                        .iter()
+                        .map(|c| {
+                            self.json_event(function, &[], json!({"consumer_id": c, "integration_id": stripe,
+                                "name": "Imported", "credentials": {"secret_key": STRIPE_KEY}}))
+                        })
+                        .collect(),
+                    Minimum {
+                        why: "TransactWriteItems (consumer check, connection, event); integration and KMS data key cached",
+                        ..min(1, "")
+                    },
+                )
+            }
+            "credentials-create" => s(
+                "store a Stripe key for direct connect",
+                Status(201),
+                same(self.json_event(
+                    function,
+                    &[],
+                    json!({"provider": "stripe", "values": {"secret_key": STRIPE_KEY}}),
+                )),
+                Minimum {
+                    why: "PutItem; KMS data key cached",
+                    ..min(1, "")
+                },
+            ),
+            "integrations-connect" => {
+                let credentials: Vec<String> = self
+                    .produced("credentials-create")
+                    .iter()
+                    .map(|c| c["id"].as_str().unwrap_or_default().to_owned())
+                    .collect();
+                if credentials.len() < count {
+                    return Err("integrations-connect needs credentials-create to run first".into());
+                }
+                let consumers = self.fresh_consumers(count, "Direct").await?;
+                s(
+                    "connect a consumer with a stored credential",
+                    Status(200),
+                    consumers
+                        .iter()
+                        .zip(credentials)
+                        .map(|(c, crd)| {
+                            self.json_event(function, &[("id", "stripe")], json!({"credential_id": crd, "consumer_id": c}))
+                        })
+                        .collect(),
+                    min(2, "GetItem (credential), TransactWriteItems (credential used, connection, guard, event)"),
+                )
+            }
+            "connect-oauth" => {
+                let made = self
+                    .create(
+                        "connections-create",
+                        &[("id", &consumer)],
+                        json!({"name": "GitHub", "integration_id": github}),
+                    )
+                    .await?;
+                let id = made["link"]["id"].as_str().unwrap_or_default().to_owned();
+                let token = token_of(&made["link"]);
+                s(
+                    "start OAuth: state stored, redirect to the provider",
+                    Status(302),
+                    same(self.http(function, &[("link_id", &id)], &format!("token={token}"), None, None)),
+                    Minimum {
+                        why: "GetItem (link), TransactWriteItems (state, link waiting_oauth); KMS data key cached",
+                        ..min(2, "")
+                    },
+                )
+            }
+            "oauth-callback" => s(
+                "a callback with a state nobody issued (the error page)",
+                Status(400),
+                same(self.http(
+                    function,
+                    &[],
+                    "code=bench&state=Zm9yZ2VkLXN0YXRlLWZvcmdlZC1zdGF0ZS1mb3JnZWQ",
+                    None,
+                    None,
+                )),
+                min(1, "conditional DeleteItem of the state"),
+            ),
+            "webhooks-create" => {
+                let (_, spare) = self.new_tenant("Bench webhooks").await?;
+                let hook = format!("{}/created", self.receiver);
+                let event = self.http(
+                    function,
+                    &[],
+                    "",
+                    Some(&spare),
+                    Some(("application/json", json!({"url": hook, "events": ["connection.created"]}).to_string())),
+                );
+                self.produced.insert("bench:webhook-tenant".into(), vec![json!(spare)]);
+                s(
+                    "add an endpoint (a tenant of its own, so fan-out stays one delivery)",
+                    Status(201),
+                    same(event),
+                    Minimum {
+                        why: "PutItem; KMS data key cached",
+                        ..min(1, "")
+                    },
+                )
+            }
+            "webhooks-delete" => {
+                let spare = self
+                    .produced("bench:webhook-tenant")
+                    .first()
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                let ids = self.produced("webhooks-create");
+                if ids.len() < count {
+                    return Err("webhooks-delete needs webhooks-create to run first".into());
+                }
+                s(
+                    "delete an endpoint",
+                    Status(204),
+                    ids.iter()
+                        .take(count)
+                        .map(|w| self.http(function, &[("id", w["id"].as_str().unwrap_or_default())], "", Some(&spare), None))
+                        .collect(),
+                    min(1, "conditional DeleteItem"),
+                )
+            }
+            "webhooks-list" => s(
+                "list endpoints",
+                Status(200),
+                same(self.http(function, &[], "", k, None)),
+                min(1, "Query"),
+            ),
+            "webhooks-get" => s(
+                "read one endpoint",
+                Status(200),
+                same(self.http(function, &[("id", &webhook)], "", k, None)),
+                min(1, "GetItem"),
+            ),
+            "webhooks-update" => s(
+                "change an endpoint's description",
+                Status(200),
+                (0..count)
+                    .map(|i| {
+                        self.json_event(function, &[("id", &webhook)], json!({"description": format!("Every event {i}")}))
+                    })
+                    .collect(),
+                min(2, "GetItem, conditional PutItem (optimistic version)"),
+            ),
+            "webhooks-rotate-secret" => s(
+                "rotate the signing secret",
+                Status(200),
+                same(self.json_event(function, &[("id", &webhook)], json!({}))),
+                Minimum {
+                    why: "GetItem, conditional PutItem; KMS data key cached",
+                    ..min(2, "")
+                },
+            ),
+            "webhooks-test" => s(
+                "send a test event",
+                Status(202),
+                same(self.json_event(function, &[("id", &webhook)], json!({}))),
+                Minimum {
+                    why: "GetItem (endpoint), PutItem (delivery); SendMessage",
+                    sqs: 1,
+                    ..min(2, "")
+                },
+            ),
+            "webhooks-deliveries" => s(
+                "an endpoint's delivery log",
+                Status(200),
+                same(self.http(function, &[("id", &webhook)], "limit=20", k, None)),
+                min(1, "Query"),
+            ),
+            "webhooks-retry" | "webhook-deliver" => {
+                let tests = self.produced("webhooks-test");
+                if tests.len() < count {
+                    return Err(format!("{function} needs webhooks-test to run first"));
+                }
+                let ids: Vec<String> = tests
+                    .iter()
+                    .take(count)
+                    .map(|t| t["delivery_id"].as_str().unwrap_or_default().to_owned())
+                    .collect();
+                if function == "webhooks-retry" {
+                    s(
+                        "retry a delivery now",
+                        Status(202),
+                        ids.iter()
+                            .map(|d| self.json_event(function, &[("id", &webhook), ("delivery_id", d)], json!({})))
+                            .collect(),
+                        Minimum {
+                            why: "GetItem (delivery), conditional UpdateItem; SendMessage",
+                            sqs: 1,
+                            ..min(2, "")
+                        },
+                    )
+                } else {
+                    let tenant = self.tenant.to_string();
+                    s(
+                        "deliver one message to a loopback receiver (204)",
+                        Batch,
+                        ids.iter()
+                            .enumerate()
+                            .map(|(i, d)| {
+                                let body = json!({"tenant_id": tenant, "endpoint_id": webhook, "delivery_id": d,
+                                                  "attempt": 1, "not_before": 0, "manual": false});
+                                json!({"Records": [{"messageId": format!("00000000-0000-4000-8000-{i:012}"),
+                                    "receiptHandle": "bench", "body": body.to_string(),
+                                    "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795341600000",
+                                                   "SenderId": "bench", "ApproximateFirstReceiveTimestamp": "1795341600001"},
+                                    "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:linkgate-local-webhook-deliveries",
+                                    "awsRegion": "us-east-1"}]})
+                            })
+                            .collect(),
+                        Minimum {
+                            why: "BatchGetItem (endpoint, delivery), UpdateItem (attempt logged); KMS data key cached",
+                            ..min(2, "")
+                        },
+                    )
+                }
+            }
+            "webhook-fanout" => {
+                let tenant = self.tenant.to_string();
+                s(
+                    "fan one event out to one endpoint",
+                    Batch,
+                    (0..count)
+                        .map(|i| {
+                            json!({"version": "0", "id": format!("00000000-0000-4000-8000-{i:012}"),
+                                "detail-type": "connection.created", "source": "linkgate", "account": "123456789012",
+                                "time": "2026-11-22T10:00:00Z", "region": "us-east-1", "resources": [],
+                                "detail": {"id": format!("evt_0193a1b2c3d47000{i:016x}"), "type": "connection.created",
+                                           "tenant_id": tenant, "occurred_at": "2026-11-22T10:00:00.000Z",
+                                           "data": {"connection": {"id": "conn_0193a1b2c3d470008000000000000013", "status": "active"}}}})
+                        })
+                        .collect(),
+                    Minimum {
+                        why: "Query (endpoints), PutItem (delivery); SendMessage",
+                        sqs: 1,
+                        ..min(2, "")
+                    },
+                )
+            }
+            "event-relay" => {
+                let sample = std::fs::read_to_string(crate::root().join("events/event-relay.json"))
+                    .map_err(|e| e.to_string())?;
+                let tenant = self.tenant.to_string();
+                let events = (0..count)
+                    .map(|i| {
+                        let text = sample
+                            .replace("ten_0193a1b2c3d47000800000000000000a", &tenant)
+                            .replace("evt_0193a1b2c3d47000800000000000000e", &format!("evt_0193a1b2c3d47000{i:016x}"));
+                        serde_json::from_str(&text).unwrap_or(Value::Null)
+                    })
+                    .collect();
+                s(
+                    "publish one outbox record to EventBridge",
+                    Batch,
+                    events,
+                    Minimum {
+                        why: "PutEvents only",
+                        events: 1,
+                        ..min(0, "")
+                    },
+                )
+            }
+            "token-refresher" => s(
+                "a sweep with nothing due",
+                Batch,
+                same(json!({"version": "0", "id": "bench", "detail-type": "Scheduled Event", "source": "aws.scheduler",
+                            "account": "123456789012", "time": "2026-11-22T10:00:00Z", "region": "us-east-1",
+                            "resources": [], "detail": {}})),
+                min(16, "one Query per refresh shard"),
+            ),
+            other => return Err(format!("no scenario for {other}: add one to bench/harness/src/scenarios.rs")),
+        })
+    }
+}
+
+/// Whether `answer` is what the scenario must get.
+pub fn check(expect: Expect, answer: &Value) -> Result<(), String> {
+    let ok = match expect {
+        Expect::Status(code) => status(answer) == Some(code),
+        Expect::Batch => {
+            answer["batchItemFailures"]
+                .as_array()
+                .is_none_or(|a| a.is_empty())
+                && answer
+                    .get("failed")
+                    .is_none_or(|f| f.as_u64() == Some(0) || f.is_null())
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        let text = answer.to_string();
+        let cut: String = text.chars().take(600).collect();
+        Err(format!("expected {expect:?}, got {cut}"))
+    }
+}
+
+/// The JSON body of a measured answer (for scenarios that reuse what it made).
+pub fn produced_body(answer: &Value) -> Value {
+    if answer.get("statusCode").is_some() {
+        body_json(answer)
+    } else {
+        answer.clone()
+    }
+}
