@@ -63,6 +63,7 @@ impl Stack {
         let creds = aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests");
         let conf = aws_sdk_dynamodb::Config::builder()
             .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .http_client(linkgate::aws::http_client())
             .endpoint_url(&self.aws_endpoint_url)
             .region(aws_sdk_dynamodb::config::Region::new(self.region.clone()))
             .credentials_provider(creds)

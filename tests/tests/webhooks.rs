@@ -378,6 +378,7 @@ async fn exhausted_retries_land_in_the_dead_letter_queue_and_the_log_says_failed
     let sqs = aws_sdk_sqs::Client::from_conf(
         aws_sdk_sqs::Config::builder()
             .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+            .http_client(linkgate::aws::http_client())
             .endpoint_url(&stack.aws_endpoint_url)
             .region(aws_sdk_sqs::config::Region::new(stack.region.clone()))
             .credentials_provider(aws_sdk_sqs::config::Credentials::new(
