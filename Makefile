@@ -58,13 +58,13 @@ test: tools check-template
 # against a bare lambda_http baseline. Takes ~30 min on 2 cores, most of it fat-LTO links.
 FUNCTION_PACKAGES := $(foreach f,$(sort $(notdir $(wildcard functions/*))),-p $(f))
 LAMBDA := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda
-RELEASE_DIR := target/x86_64-unknown-linux-gnu/release
 
 bench: $(VENV)/.installed
 	$(LAMBDA) build --release --x86-64 --output-format zip $(FUNCTION_PACKAGES) -p bench-baseline
 	# the harness on its own, so its dependencies' features do not leak into the functions
+	# (cargo lambda moves every binary to target/lambda/<name>/bootstrap)
 	$(LAMBDA) build --release --x86-64 -p linkgate-bench
-	$(RELEASE_DIR)/linkgate-bench --bins $(RELEASE_DIR) --zips target/lambda --out bench
+	target/lambda/linkgate-bench/bootstrap --bins target/lambda --zips target/lambda --out bench
 
 # Proves the harness still measures every function (a new function needs a scenario);
 # debug builds and a handful of samples, so its numbers mean nothing.

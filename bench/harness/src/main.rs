@@ -67,8 +67,8 @@ pub const BASELINE: &str = "bench-baseline";
 #[derive(Parser)]
 #[command(about = "Measure every Linkgate function against a bare lambda_http baseline")]
 struct Args {
-    /// Directory holding the function binaries.
-    #[arg(long, default_value = "target/x86_64-unknown-linux-gnu/release")]
+    /// Directory holding the function binaries (`<name>` or `<name>/bootstrap`).
+    #[arg(long, default_value = "target/lambda")]
     bins: PathBuf,
     /// Directory holding cargo-lambda's `<function>/bootstrap.zip`; sizes are only reported
     /// when given.
@@ -98,6 +98,17 @@ struct Args {
         default_value = "release profile, cargo lambda build --release --x86-64"
     )]
     build: String,
+}
+
+/// A function's binary: `<dir>/<name>` (cargo's layout) or `<dir>/<name>/bootstrap`
+/// (cargo lambda's, which moves release binaries there).
+pub fn binary(dir: &Path, name: &str) -> PathBuf {
+    let plain = dir.join(name);
+    if plain.is_file() {
+        plain
+    } else {
+        plain.join("bootstrap")
+    }
 }
 
 pub fn root() -> PathBuf {
@@ -194,7 +205,7 @@ async fn measure(
         .scenario(function, args.invocations + args.spawns)
         .await?;
     ctx.stop_setup();
-    let binary = args.bins.join(function);
+    let binary = binary(&args.bins, function);
     let log = ctx.logs.join(format!("{function}.log"));
     let mut produced = Vec::new();
 
@@ -285,10 +296,10 @@ async fn run(args: Args) -> Result<bool, String> {
         all[..=last].to_vec()
     };
     for f in wanted.iter().map(String::as_str).chain([BASELINE]) {
-        if !args.bins.join(f).is_file() {
+        if !binary(&args.bins, f).is_file() {
             return Err(format!(
                 "{} is missing: build first (make bench builds everything)",
-                args.bins.join(f).display()
+                binary(&args.bins, f).display()
             ));
         }
     }

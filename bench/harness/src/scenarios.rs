@@ -253,7 +253,7 @@ impl Ctx {
         if !self.setup.contains_key(function) {
             let log = self.logs.join(format!("setup-{function}.log"));
             let instance =
-                Instance::start(&self.bins.join(function), function, &self.env, &log).await?;
+                Instance::start(&crate::binary(&self.bins, function), function, &self.env, &log).await?;
             self.setup.insert(function.to_owned(), instance);
         }
         let instance = self
