@@ -59,9 +59,16 @@ pub struct Ctx {
     setup: HashMap<String, Instance>,
     store: Store,
     receiver: String,
-    /// The main tenant: one Stripe and one GitHub integration, consumer A, webhook W.
+    /// The main tenant: one Stripe and one GitHub integration, consumer A.
     key: String,
     tenant: TenantId,
+    /// Tenants of their own for the webhooks (endpoint W), the consumers created and
+    /// deleted, and direct connect (with its own Stripe integration): moto reads a whole
+    /// partition for every query, so no scenario's lists should pay for another's bulk.
+    hooks: (TenantId, String),
+    consumers_key: String,
+    direct_key: String,
+    direct_stripe: String,
     stripe: String,
     github: String,
     consumer: String,
@@ -110,6 +117,10 @@ impl Ctx {
             receiver,
             key: String::new(),
             tenant: TenantId::generate(),
+            hooks: (TenantId::generate(), String::new()),
+            consumers_key: String::new(),
+            direct_key: String::new(),
+            direct_stripe: String::new(),
             stripe: String::new(),
             github: String::new(),
             consumer: String::new(),
@@ -117,9 +128,22 @@ impl Ctx {
             produced: HashMap::new(),
             spare_tenants: Vec::new(),
         };
-        let (tenant, key) = ctx.new_tenant("Bench Platform").await?;
-        ctx.tenant = tenant;
-        ctx.key = key;
+        (ctx.tenant, ctx.key) = ctx.new_tenant("Bench Platform").await?;
+        ctx.hooks = ctx.new_tenant("Bench webhooks").await?;
+        ctx.consumers_key = ctx.new_tenant("Bench consumers").await?.1;
+        ctx.direct_key = ctx.new_tenant("Bench direct connect").await?.1;
+        let direct = ctx.direct_key.clone();
+        ctx.direct_stripe = ctx
+            .create_as(
+                &direct,
+                "integrations-create",
+                &[],
+                json!({"provider": "stripe"}),
+            )
+            .await?["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         ctx.stripe = ctx
             .create("integrations-create", &[], json!({"provider": "stripe"}))
             .await?["id"]
@@ -136,8 +160,10 @@ impl Ctx {
             .as_str()
             .unwrap_or_default()
             .to_owned();
+        let main = ctx.key.clone();
         ctx.consumer = ctx
-            .create(
+            .create_as(
+                &main,
                 "consumers-create",
                 &[],
                 json!({"name": "Consumer A", "email": "a@customer.example", "metadata": {"plan": "pro"}}),
@@ -147,8 +173,10 @@ impl Ctx {
             .unwrap_or_default()
             .to_owned();
         let hook = format!("{}/hook", ctx.receiver);
+        let hooks = ctx.hooks.1.clone();
         ctx.webhook = ctx
-            .create(
+            .create_as(
+                &hooks,
                 "webhooks-create",
                 &[],
                 json!({"url": hook, "events": ["*"]}),
@@ -238,12 +266,40 @@ impl Ctx {
         event
     }
 
+    /// Which tenant's key a function's scenario uses.
+    fn key_for(&self, function: &str) -> &str {
+        match function {
+            "webhooks-list"
+            | "webhooks-get"
+            | "webhooks-update"
+            | "webhooks-rotate-secret"
+            | "webhooks-test"
+            | "webhooks-deliveries"
+            | "webhooks-retry" => &self.hooks.1,
+            "consumers-create" | "consumers-delete" => &self.consumers_key,
+            "connections-import" | "credentials-create" | "integrations-connect" => {
+                &self.direct_key
+            }
+            _ => &self.key,
+        }
+    }
+
     fn json_event(&self, function: &str, params: &[(&str, &str)], body: Value) -> Value {
+        self.json_event_as(self.key_for(function), function, params, body)
+    }
+
+    fn json_event_as(
+        &self,
+        key: &str,
+        function: &str,
+        params: &[(&str, &str)],
+        body: Value,
+    ) -> Value {
         self.http(
             function,
             params,
             "",
-            Some(&self.key),
+            Some(key),
             Some(("application/json", body.to_string())),
         )
     }
@@ -252,8 +308,13 @@ impl Ctx {
     pub async fn call(&mut self, function: &str, event: Value) -> Result<Value, String> {
         if !self.setup.contains_key(function) {
             let log = self.logs.join(format!("setup-{function}.log"));
-            let instance =
-                Instance::start(&crate::binary(&self.bins, function), function, &self.env, &log).await?;
+            let instance = Instance::start(
+                &crate::binary(&self.bins, function),
+                function,
+                &self.env,
+                &log,
+            )
+            .await?;
             self.setup.insert(function.to_owned(), instance);
         }
         let instance = self
@@ -270,7 +331,18 @@ impl Ctx {
         params: &[(&str, &str)],
         body: Value,
     ) -> Result<Value, String> {
-        let event = self.json_event(function, params, body);
+        let key = self.key_for(function).to_owned();
+        self.create_as(&key, function, params, body).await
+    }
+
+    async fn create_as(
+        &mut self,
+        key: &str,
+        function: &str,
+        params: &[(&str, &str)],
+        body: Value,
+    ) -> Result<Value, String> {
+        let event = self.json_event_as(key, function, params, body);
         let answer = self.call(function, event).await?;
         match status(&answer) {
             Some(200..=299) => Ok(body_json(&answer)),
@@ -292,15 +364,17 @@ impl Ctx {
         Ok(out)
     }
 
-    async fn fresh_consumers(&mut self, count: usize, tag: &str) -> Result<Vec<String>, String> {
-        let made = self
-            .many(
-                "consumers-create",
-                &[],
-                count,
-                |i| json!({"name": format!("{tag} {i}")}),
-            )
-            .await?;
+    async fn fresh_consumers(
+        &mut self,
+        key: &str,
+        count: usize,
+        tag: &str,
+    ) -> Result<Vec<String>, String> {
+        let mut made = Vec::with_capacity(count);
+        for i in 0..count {
+            let body = json!({"name": format!("{tag} {i}")});
+            made.push(self.create_as(key, "consumers-create", &[], body).await?);
+        }
         Ok(made
             .iter()
             .map(|c| c["id"].as_str().unwrap_or_default().to_owned())
@@ -318,7 +392,7 @@ impl Ctx {
 
     /// The scenario for `function`, with `count` events.
     pub async fn scenario(&mut self, function: &str, count: usize) -> Result<Scenario, String> {
-        let key = self.key.clone();
+        let key = self.key_for(function).to_owned();
         let k = Some(key.as_str());
         let (consumer, stripe, github, webhook) = (
             self.consumer.clone(),
@@ -482,7 +556,8 @@ impl Ctx {
                 let ids = if ids.len() >= count {
                     ids
                 } else {
-                    self.fresh_consumers(count, "To delete").await?
+                    let key = self.consumers_key.clone();
+                    self.fresh_consumers(&key, count, "To delete").await?
                 };
                 s(
                     "delete a consumer without connections",
@@ -666,7 +741,9 @@ impl Ctx {
                 }
             }
             "connections-import" => {
-                let consumers = self.fresh_consumers(count, "Imported").await?;
+                let direct = self.direct_key.clone();
+                let consumers = self.fresh_consumers(&direct, count, "Imported").await?;
+                let stripe = self.direct_stripe.clone();
                 s(
                     "import existing Stripe credentials",
                     Status(201),
@@ -705,7 +782,8 @@ impl Ctx {
                 if credentials.len() < count {
                     return Err("integrations-connect needs credentials-create to run first".into());
                 }
-                let consumers = self.fresh_consumers(count, "Direct").await?;
+                let direct = self.direct_key.clone();
+                let consumers = self.fresh_consumers(&direct, count, "Direct").await?;
                 s(
                     "connect a consumer with a stored credential",
                     Status(200),
@@ -864,7 +942,7 @@ impl Ctx {
                         },
                     )
                 } else {
-                    let tenant = self.tenant.to_string();
+                    let tenant = self.hooks.0.to_string();
                     s(
                         "deliver one message to a loopback receiver (204)",
                         Batch,
@@ -890,7 +968,7 @@ impl Ctx {
                 }
             }
             "webhook-fanout" => {
-                let tenant = self.tenant.to_string();
+                let tenant = self.hooks.0.to_string();
                 s(
                     "fan one event out to one endpoint",
                     Batch,
