@@ -29,6 +29,11 @@ const UPDATE_FIELDS: &[&str] = &["url", "events", "description", "enabled"];
 /// A rotated secret keeps signing this long beside the new one.
 const ROTATION_OVERLAP_SECONDS: i64 = 24 * 60 * 60;
 const WRITE_ATTEMPTS: usize = 3;
+/// Secrets that sign at once after rotations: the new one and the two before it. Without a
+/// cap, rotating many times within the overlap kept every secret, each message carried a
+/// signature per secret and the endpoint item grew toward DynamoDB's 400 KB limit (the
+/// bench rotated 1000 times and found it).
+const MAX_LIVE_SECRETS: usize = 3;
 
 /// Every event type an endpoint can subscribe to.
 pub const EVENT_TYPES: &[&str] = &[
@@ -60,6 +65,32 @@ impl SigningSecret {
             .and_then(time::parse)
             .is_none_or(|e| e > now)
     }
+}
+
+/// The secrets after a rotation: the live ones, now ending at `overlap_end` (a secret
+/// already ending sooner keeps its end), then `new`; at most [`MAX_LIVE_SECRETS`], the
+/// oldest dropped first.
+fn rotated(
+    current: &[SigningSecret],
+    new: SigningSecret,
+    now: Timestamp,
+    overlap_end: &str,
+) -> Vec<SigningSecret> {
+    let mut secrets: Vec<SigningSecret> = current
+        .iter()
+        .filter(|s| s.is_live(now))
+        .cloned()
+        .map(|mut s| {
+            if s.expires_at.is_none() {
+                s.expires_at = Some(overlap_end.to_owned());
+            }
+            s
+        })
+        .collect();
+    secrets.push(new);
+    let excess = secrets.len().saturating_sub(MAX_LIVE_SECRETS);
+    secrets.drain(..excess);
+    secrets
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -434,19 +465,7 @@ async fn rotate(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
         let overlap_end =
             time::format(&(now + chrono::Duration::seconds(ROTATION_OVERLAP_SECONDS)));
         let (secret, signing) = new_secret(app, tenant, &current.id).await?;
-        let mut secrets: Vec<SigningSecret> = current
-            .secrets
-            .iter()
-            .filter(|s| s.is_live(now))
-            .cloned()
-            .map(|mut s| {
-                if s.expires_at.is_none() {
-                    s.expires_at = Some(overlap_end.clone());
-                }
-                s
-            })
-            .collect();
-        secrets.push(signing);
+        let secrets = rotated(&current.secrets, signing, now, &overlap_end);
         let next = Endpoint {
             secrets,
             updated_at: now,
@@ -475,6 +494,51 @@ async fn rotate(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn secret(n: u32, expires_at: Option<&str>) -> SigningSecret {
+        SigningSecret {
+            sealed: format!("sealed-{n}"),
+            created_at: "2026-11-22T10:00:00.000Z".into(),
+            expires_at: expires_at.map(String::from),
+        }
+    }
+
+    #[test]
+    fn rotation_keeps_the_new_secret_and_at_most_two_before_it() {
+        let now = time::parse("2026-11-22T12:00:00.000Z").unwrap();
+        let end = "2026-11-23T12:00:00.000Z";
+        let once = rotated(&[secret(1, None)], secret(2, None), now, end);
+        assert_eq!(once, vec![secret(1, Some(end)), secret(2, None)]);
+
+        let mut secrets = once;
+        for n in 3..=1000 {
+            secrets = rotated(&secrets, secret(n, None), now, end);
+        }
+        assert_eq!(
+            secrets,
+            vec![
+                secret(998, Some(end)),
+                secret(999, Some(end)),
+                secret(1000, None)
+            ]
+        );
+
+        // a secret past its overlap is dropped, one ending sooner keeps its end
+        let sooner = "2026-11-22T13:00:00.000Z";
+        let old = [
+            secret(1, Some("2026-11-22T11:00:00.000Z")),
+            secret(2, Some(sooner)),
+            secret(3, None),
+        ];
+        assert_eq!(
+            rotated(&old, secret(4, None), now, end),
+            vec![
+                secret(2, Some(sooner)),
+                secret(3, Some(end)),
+                secret(4, None)
+            ]
+        );
+    }
 
     #[test]
     fn event_filters() {
