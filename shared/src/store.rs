@@ -10,6 +10,7 @@
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::ReturnValue;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
@@ -356,26 +357,10 @@ impl Store {
         vals: &[(&str, AttributeValue)],
         names: &[(&str, &str)],
     ) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .update_expression(update)
-            .condition_expression(condition)
-            .set_expression_attribute_values(values(vals))
-            .set_expression_attribute_names(attribute_names(names))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(ctx))
-                if ctx.err().is_conditional_check_failed_exception() =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(StoreError::sdk(e)),
-        }
+        let done = self
+            .update_item(key, update, condition, vals, names, ReturnValue::None)
+            .await?;
+        Ok(done.is_some())
     }
 
     /// One conditional `UpdateItem` that answers the item as it is afterwards: a read and a
@@ -388,6 +373,23 @@ impl Store {
         vals: &[(&str, AttributeValue)],
         names: &[(&str, &str)],
     ) -> Result<Option<Item>, StoreError> {
+        let done = self
+            .update_item(key, update, condition, vals, names, ReturnValue::AllNew)
+            .await?;
+        Ok(done.and_then(|out| out.attributes))
+    }
+
+    /// `None` when the condition did not hold.
+    async fn update_item(
+        &self,
+        key: Item,
+        update: &str,
+        condition: &str,
+        vals: &[(&str, AttributeValue)],
+        names: &[(&str, &str)],
+        returning: ReturnValue,
+    ) -> Result<Option<aws_sdk_dynamodb::operation::update_item::UpdateItemOutput>, StoreError>
+    {
         let result = self
             .client
             .update_item()
@@ -397,11 +399,11 @@ impl Store {
             .condition_expression(condition)
             .set_expression_attribute_values(values(vals))
             .set_expression_attribute_names(attribute_names(names))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .return_values(returning)
             .send()
             .await;
         match result {
-            Ok(out) => Ok(out.attributes),
+            Ok(out) => Ok(Some(out)),
             Err(SdkError::ServiceError(ctx))
                 if ctx.err().is_conditional_check_failed_exception() =>
             {
@@ -426,7 +428,7 @@ impl Store {
             .set_key(Some(key))
             .condition_expression(condition)
             .set_expression_attribute_values(values(vals))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .return_values(ReturnValue::AllOld)
             .send()
             .await;
         match result {
