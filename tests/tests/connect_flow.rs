@@ -153,11 +153,16 @@ async fn api_key_flow_from_link_to_active_connection() {
             .json();
     assert_eq!(link["status"], "waiting");
     assert!(link["opened_at"].is_string());
-    assert_eq!(
-        stack.events(&f.t.id, "link.opened").await.len(),
-        1,
-        "announced once"
-    );
+    // The relay writes `link.opened` from the table's stream: it arrives shortly after.
+    let mut opened = Vec::new();
+    for _ in 0..100 {
+        opened = stack.events(&f.t.id, "link.opened").await;
+        if !opened.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(opened.len(), 1, "announced once");
 
     let bad = f
         .submit(&[
