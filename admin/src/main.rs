@@ -2,6 +2,7 @@
 //! standard AWS settings point at (`AWS_ENDPOINT_URL` for the local stack), and prints JSON.
 
 use clap::{Parser, Subcommand};
+use linkgate::aws::Roots;
 use linkgate::api_key::{self, Role};
 use linkgate::id::{ApiKeyId, TenantId};
 use linkgate::store::Store;
@@ -105,7 +106,8 @@ fn key_json(
 }
 
 async fn run(cli: Cli) -> Result<Value, Failure> {
-    let aws = linkgate::aws::load().await;
+    // People run this, sometimes behind a proxy that re-signs TLS: the system's roots.
+    let aws = linkgate::aws::load_with(linkgate::aws::http_client_with(Roots::System)).await;
     let store = Store::new(aws_sdk_dynamodb::Client::new(&aws), cli.table);
     Ok(match cli.command {
         Command::Tenant {

@@ -81,7 +81,6 @@ impl Stack {
         let sdk = aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
             .http_client(linkgate::aws::http_client())
-            .http_client(linkgate::aws::http_client())
             .endpoint_url(&self.aws_endpoint_url)
             .region(aws_config::Region::new(self.region.clone()))
             .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
@@ -93,7 +92,7 @@ impl Stack {
         let sealer = config
             .kms_key_id
             .clone()
-            .map(|key| linkgate::seal::Sealer::new(aws_sdk_kms::Client::new(&sdk), key));
+            .map(|key| linkgate::seal::Sealer::new(aws_sdk_kms::Config::from(&sdk), key));
         linkgate::App::new(config, aws_sdk_dynamodb::Client::new(&sdk), sealer)
     }
 
