@@ -22,7 +22,7 @@ pub struct App {
     /// Built on first use: only the OAuth functions call providers.
     http: std::sync::OnceLock<reqwest::Client>,
     /// AWS settings, for clients only some functions need (SQS), built on first use.
-    aws: Option<aws_config::SdkConfig>,
+    aws: Option<aws_types::SdkConfig>,
     sqs: std::sync::OnceLock<aws_sdk_sqs::Client>,
     settings: TtlCache<Settings>,
     integrations: TtlCache<Vec<Integration>>,
@@ -32,7 +32,7 @@ impl App {
     /// Loads configuration and AWS settings (honours `AWS_ENDPOINT_URL` for the local stack).
     pub async fn from_env() -> Result<App, crate::config::ConfigError> {
         let config = Config::from_env()?;
-        let aws = crate::aws::load().await;
+        let aws = crate::aws::from_env()?;
         let kms = config
             .kms_key_id
             .as_ref()

@@ -36,7 +36,7 @@ impl Relay {
             .ok()
             .filter(|b| !b.is_empty())
             .ok_or(ConfigError::Missing("LINKGATE_EVENT_BUS"))?;
-        let aws = crate::aws::load().await;
+        let aws = crate::aws::from_env()?;
         Ok(Relay {
             store: Store::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name),
             events: aws_sdk_eventbridge::Client::new(&aws),
