@@ -2,8 +2,8 @@
 //! standard AWS settings point at (`AWS_ENDPOINT_URL` for the local stack), and prints JSON.
 
 use clap::{Parser, Subcommand};
-use linkgate::aws::Roots;
 use linkgate::api_key::{self, Role};
+use linkgate::aws::Roots;
 use linkgate::id::{ApiKeyId, TenantId};
 use linkgate::store::Store;
 use linkgate::tenant;

@@ -1,9 +1,9 @@
 //! AWS settings for every client, loaded once per process.
 
+use crate::config::ConfigError;
 use aws_sdk_dynamodb::config::SharedHttpClient;
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsContext, TrustStore};
 use aws_smithy_http_client::Builder;
-use crate::config::ConfigError;
 
 /// The roots of every AWS service endpoint's certificate chain. Trusting only these, instead
 /// of the system's store, saves reading and parsing ~150 certificates (twice: the bundle and
@@ -146,9 +146,7 @@ mod tests {
         let _client = aws_sdk_dynamodb::Client::from_conf(config);
     }
 
-    fn lookup(
-        pairs: &'static [(&'static str, &'static str)],
-    ) -> impl Fn(&str) -> Option<String> {
+    fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
         move |name| {
             pairs
                 .iter()
@@ -193,11 +191,7 @@ mod tests {
     #[test]
     fn a_missing_region_or_key_is_named() {
         for missing in ["AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
-            let without = |name: &str| {
-                (name != missing)
-                    .then(|| lookup(LAMBDA)(name))
-                    .flatten()
-            };
+            let without = |name: &str| (name != missing).then(|| lookup(LAMBDA)(name)).flatten();
             match from_lambda_environment(without) {
                 Err(ConfigError::Missing(name)) => assert_eq!(name, missing),
                 other => panic!("{missing}: expected Missing, got {:?}", other.map(|_| ())),
