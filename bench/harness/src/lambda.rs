@@ -221,6 +221,14 @@ impl Instance {
     }
 }
 
+impl Instance {
+    /// Kills the process and waits for it to be gone, so the next spawn has the machine.
+    pub async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+}
+
 impl Drop for Instance {
     fn drop(&mut self) {
         let _ = self.child.start_kill();

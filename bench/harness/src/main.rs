@@ -197,11 +197,33 @@ async fn local_env(python: &Path, moto_port: u16) -> Result<HashMap<String, Stri
     Ok(env)
 }
 
+/// Init of every function and the baseline, `spawns` times each, taken in turn (one spawn of
+/// each per round, so drift on the machine falls on all alike) while moto is idle and empty.
+async fn quiet_inits(
+    ctx: &Ctx,
+    args: &Args,
+    functions: &[&str],
+) -> Result<HashMap<String, Vec<Duration>>, String> {
+    let mut inits: HashMap<String, Vec<Duration>> = HashMap::new();
+    for _ in 0..args.spawns {
+        for f in functions {
+            let log = ctx.logs.join(format!("{f}.log"));
+            let mut instance =
+                lambda::Instance::start(&binary(&args.bins, f), f, &ctx.env, &log).await?;
+            let init = instance.init().await?;
+            instance.stop().await;
+            inits.entry((*f).to_owned()).or_default().push(init);
+        }
+    }
+    Ok(inits)
+}
+
 async fn measure(
     ctx: &mut Ctx,
     proxy: &aws::Proxy,
     args: &Args,
     function: &str,
+    init: Vec<Duration>,
 ) -> Result<Measured, String> {
     let scenario = ctx
         .scenario(function, args.invocations + args.spawns)
@@ -246,12 +268,11 @@ async fn measure(
     for (j, event) in scenario.events[args.invocations..].iter().enumerate() {
         proxy.take();
         let mut instance = lambda::Instance::start(&binary, function, &ctx.env, &log).await?;
-        let init = instance.init().await?;
+        instance.init().await?;
         let (answer, at, _) = instance.invoke(event.clone()).await?;
         check(scenario.expect, &answer).map_err(|e| format!("{function} (cold #{j}): {e}"))?;
         produced.push(produced_body(&answer));
         cold.push(Cold {
-            init,
             first_invoke: at - instance.spawned_at(),
             rss_kib: instance.peak_rss_kib().unwrap_or(0),
         });
@@ -269,6 +290,7 @@ async fn measure(
         what: scenario.what.to_owned(),
         binary_bytes: std::fs::metadata(&binary).map(|m| m.len()).ok(),
         zip_bytes,
+        init,
         cold,
         warm: Warm {
             latencies,
@@ -342,13 +364,25 @@ async fn run(args: Args) -> Result<bool, String> {
     )
     .await?;
 
+    let everything: Vec<&str> = [BASELINE]
+        .into_iter()
+        .chain(wanted.iter().map(String::as_str))
+        .collect();
+    eprintln!(
+        "[bench] init of {} binaries, {} rounds",
+        everything.len(),
+        args.spawns
+    );
+    let mut inits = quiet_inits(&ctx, &args, &everything).await?;
     let mut results = Vec::new();
     let mut failed = Vec::new();
     eprintln!("[bench] {BASELINE}");
-    results.push(measure(&mut ctx, &proxy, &args, BASELINE).await?);
+    let init = inits.remove(BASELINE).unwrap_or_default();
+    results.push(measure(&mut ctx, &proxy, &args, BASELINE, init).await?);
     for f in &wanted {
         eprintln!("[bench] {f}");
-        match measure(&mut ctx, &proxy, &args, f).await {
+        let init = inits.remove(f.as_str()).unwrap_or_default();
+        match measure(&mut ctx, &proxy, &args, f, init).await {
             Ok(m) => results.push(m),
             Err(e) => {
                 eprintln!("[bench] {f} FAILED: {e}");

@@ -12,7 +12,6 @@ pub const TARGET_RSS_BYTES: u64 = 32_000_000;
 pub const TARGET_OVERHEAD_MS: f64 = 1.0;
 
 pub struct Cold {
-    pub init: Duration,
     pub first_invoke: Duration,
     pub rss_kib: u64,
 }
@@ -30,6 +29,8 @@ pub struct Measured {
     pub what: String,
     pub binary_bytes: Option<u64>,
     pub zip_bytes: Option<u64>,
+    /// Spawn → first `GET /invocation/next`, taken in the quiet phase before any scenario.
+    pub init: Vec<Duration>,
     pub cold: Vec<Cold>,
     pub warm: Warm,
     pub minimum: Minimum,
@@ -82,7 +83,7 @@ fn describe(calls: &BTreeMap<String, BTreeMap<String, u32>>) -> String {
 
 impl Measured {
     fn init_p(&self, p: f64) -> Option<f64> {
-        percentile(&self.cold.iter().map(|c| c.init).collect::<Vec<_>>(), p)
+        percentile(&self.init, p)
     }
     fn first_p(&self, p: f64) -> Option<f64> {
         percentile(
@@ -252,7 +253,9 @@ pub fn write(
         settings.build,
     ));
     md.push_str(&format!(
-        "Cold: {} spawns per function, init = spawn → first `GET /invocation/next`, first invoke = spawn → first answer. \
+        "Cold: {} spawns per function. Init = spawn → first `GET /invocation/next`, taken for every function and the baseline \
+         in turn before any scenario runs (init touches no AWS, so a busy moto must not weigh on it); first invoke = spawn \
+         → first answer, taken after the function's warm run. \
          Warm: {} invocations on one process, hand-over → answer; floor = the p50 of the same AWS requests replayed \
          {} times without the function; overhead = warm p50 − floor p50. AWS calls are a steady-state invocation's \
          (API key, settings and KMS data key cached), next to the fewest the data model allows. Targets: init ≤ {}× the \
