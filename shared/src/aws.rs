@@ -22,10 +22,13 @@ pub enum Roots {
 }
 
 impl Roots {
-    /// `Amazon`, unless the environment names a trust store, which then wins.
+    /// `Amazon`, unless the environment names a trust store, which then wins, or the region
+    /// is in a partition whose endpoints may chain elsewhere (China, the isolated regions).
     pub fn for_functions(lookup: impl Fn(&str) -> Option<String>) -> Roots {
         let named = |v: &str| lookup(v).is_some_and(|p| !p.is_empty());
-        if named("SSL_CERT_FILE") || named("SSL_CERT_DIR") {
+        let other_partition =
+            lookup("AWS_REGION").is_some_and(|r| r.starts_with("cn-") || r.contains("-iso"));
+        if named("SSL_CERT_FILE") || named("SSL_CERT_DIR") || other_partition {
             Roots::System
         } else {
             Roots::Amazon
@@ -300,7 +303,7 @@ mod tests {
     }
 
     #[test]
-    fn a_named_trust_store_wins() {
+    fn a_named_store_or_another_partition_means_the_system_roots() {
         let env = lookup;
         assert_eq!(Roots::for_functions(env(&[])), Roots::Amazon);
         assert_eq!(
@@ -315,5 +318,16 @@ mod tests {
             Roots::for_functions(env(&[("SSL_CERT_DIR", "/etc/ssl/certs")])),
             Roots::System
         );
+        for (region, roots) in [
+            ("eu-west-1", Roots::Amazon),
+            ("us-gov-west-1", Roots::Amazon),
+            ("cn-north-1", Roots::System),
+            ("us-iso-east-1", Roots::System),
+            ("us-isob-east-1", Roots::System),
+        ] {
+            let region_only: &'static [(&'static str, &'static str)] =
+                Box::leak(Box::new([("AWS_REGION", region)]));
+            assert_eq!(Roots::for_functions(env(region_only)), roots, "{region}");
+        }
     }
 }
