@@ -81,7 +81,8 @@ pub fn from_env() -> Result<aws_types::SdkConfig, ConfigError> {
 pub fn from_lambda_environment(
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<aws_types::SdkConfig, ConfigError> {
-    let get = |name: &'static str| lookup(name).filter(|v| !v.is_empty());
+    // An empty variable counts as unset, for every reader below.
+    let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
     let need = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
     let credentials = aws_sdk_dynamodb::config::Credentials::new(
         need("AWS_ACCESS_KEY_ID")?,
@@ -96,8 +97,8 @@ pub fn from_lambda_environment(
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
             credentials,
         ))
-        .http_client(http_client_with(Roots::for_functions(&lookup)))
-        .service_config(Endpoints::from_lookup(&lookup));
+        .http_client(http_client_with(Roots::for_functions(get)))
+        .service_config(Endpoints::from_lookup(get));
     Ok(config.build())
 }
 
@@ -115,13 +116,13 @@ struct Endpoints {
 }
 
 impl Endpoints {
+    /// `lookup` answers `None` for unset or empty variables.
     fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Endpoints {
-        let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
         Endpoints {
-            general: get(ENDPOINT_URL),
+            general: lookup(ENDPOINT_URL),
             by_service: SERVICES
                 .iter()
-                .filter_map(|id| Some((*id, get(&service_variable(id))?)))
+                .filter_map(|id| Some((*id, lookup(&service_variable(id))?)))
                 .collect(),
         }
     }
@@ -158,6 +159,7 @@ pub async fn load_with(http: SharedHttpClient) -> aws_types::SdkConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::tests::lookup;
     use rustls_pki_types::pem::PemObject;
 
     #[test]
@@ -192,15 +194,6 @@ mod tests {
             .http_client(http_client_with(Roots::Amazon))
             .build();
         let _client = aws_sdk_dynamodb::Client::from_conf(config);
-    }
-
-    fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        }
     }
 
     const LAMBDA: &[(&str, &str)] = &[
@@ -325,9 +318,11 @@ mod tests {
             ("us-iso-east-1", Roots::System),
             ("us-isob-east-1", Roots::System),
         ] {
-            let region_only: &'static [(&'static str, &'static str)] =
-                Box::leak(Box::new([("AWS_REGION", region)]));
-            assert_eq!(Roots::for_functions(env(region_only)), roots, "{region}");
+            assert_eq!(
+                Roots::for_functions(env(&[("AWS_REGION", region)])),
+                roots,
+                "{region}"
+            );
         }
     }
 }

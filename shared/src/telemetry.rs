@@ -47,13 +47,8 @@ mod tests {
     use super::*;
     use lambda_http::tracing::Level;
 
-    fn with(pairs: &'static [(&'static str, &'static str)]) -> Targets {
-        filter(move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        })
+    fn with(pairs: &[(&str, &str)]) -> Targets {
+        filter(crate::config::tests::lookup(pairs))
     }
 
     #[test]
