@@ -70,7 +70,7 @@ bench: $(VENV)/.installed
 # debug builds and a handful of samples, so its numbers mean nothing.
 bench-smoke: $(VENV)/.installed
 	cargo build --quiet --bins $(FUNCTION_PACKAGES) -p bench-baseline -p linkgate-bench
-	target/debug/linkgate-bench --bins target/debug --spawns 3 --invocations 20 --replays 10 \
+	target/debug/linkgate-bench --bins target/debug --spawns 3 --invocations 20 \
 		--out target/bench-smoke --build "debug profile: a smoke run, the numbers mean nothing"
 
 stop:

@@ -1,5 +1,5 @@
-//! The AWS side of the bench: a moto server of its own, a proxy in front of it that counts
-//! (and keeps) every call a function makes, and replays of those calls as the floor.
+//! The AWS side of the bench: a moto server of its own, and a proxy in front of it that
+//! counts every call a function makes and times how long AWS took to answer it (the floor).
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// One request a function sent to AWS, kept whole so it can be replayed.
+/// One request a function sent to AWS, and when the proxy was waiting on AWS for it.
 #[derive(Clone, Debug)]
 pub struct Call {
     pub service: String,
@@ -20,6 +20,8 @@ pub struct Call {
     path_and_query: String,
     headers: Vec<(String, String)>,
     body: Bytes,
+    /// From forwarding the request upstream to having the whole answer.
+    upstream: Option<(Instant, Instant)>,
 }
 
 /// `DynamoDB_20120810.GetItem` → (`dynamodb`, `GetItem`); query-protocol calls by `Action`.
@@ -67,15 +69,18 @@ async fn forward(
         .filter(|(k, _)| !matches!(k.as_str(), "host" | "content-length" | "connection"))
         .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
         .collect();
-    let call = Call {
+    let mut call = Call {
         service,
         operation,
         method,
         path_and_query,
         headers: kept,
         body,
+        upstream: None,
     };
+    let sent = Instant::now();
     let answer = send(&st.client, &st.upstream, &call).await;
+    call.upstream = Some((sent, Instant::now()));
     if let Ok(mut calls) = st.calls.lock() {
         calls.push(call);
     }
@@ -123,7 +128,6 @@ async fn send(
 pub struct Proxy {
     pub url: String,
     calls: Arc<Mutex<Vec<Call>>>,
-    client: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -136,7 +140,7 @@ impl Proxy {
         let calls = Arc::new(Mutex::new(Vec::new()));
         let state = ProxyState {
             upstream: upstream.to_owned(),
-            client: client.clone(),
+            client,
             calls: calls.clone(),
         };
         let app = Router::new().fallback(forward).with_state(state);
@@ -150,12 +154,7 @@ impl Proxy {
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(Proxy {
-            url,
-            calls,
-            client,
-            server,
-        })
+        Ok(Proxy { url, calls, server })
     }
 
     /// The calls made since the last `take`.
@@ -165,24 +164,35 @@ impl Proxy {
             .map(|mut c| std::mem::take(&mut *c))
             .unwrap_or_default()
     }
-
-    /// Sends `calls` again, one after the other, through this proxy (the path the function
-    /// took): how long AWS alone needs for one invocation's calls.
-    pub async fn replay(&self, calls: &[Call]) -> Result<Duration, String> {
-        let started = Instant::now();
-        for call in calls {
-            send(&self.client, &self.url, call).await?;
-        }
-        let took = started.elapsed();
-        self.take(); // the replay's own calls are not a function's
-        Ok(took)
-    }
 }
 
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.server.abort();
     }
+}
+
+/// How long at least one of `calls` was waiting on AWS: the union of their upstream
+/// intervals, so calls a function makes concurrently are not counted twice.
+pub fn waiting_on_aws(calls: &[Call]) -> Duration {
+    let mut spans: Vec<(Instant, Instant)> = calls.iter().filter_map(|c| c.upstream).collect();
+    spans.sort_by_key(|s| s.0);
+    let mut total = Duration::ZERO;
+    let mut current: Option<(Instant, Instant)> = None;
+    for (start, end) in spans {
+        current = match current {
+            Some((s, e)) if start <= e => Some((s, e.max(end))),
+            Some((s, e)) => {
+                total += e - s;
+                Some((start, end))
+            }
+            None => Some((start, end)),
+        };
+    }
+    if let Some((s, e)) = current {
+        total += e - s;
+    }
+    total
 }
 
 /// Calls per service and operation, e.g. `dynamodb` → {`GetItem`: 1}.
@@ -256,4 +266,37 @@ pub async fn receiver() -> Result<String, String> {
         let _ = axum::serve(listener, app).await;
     });
     Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call_between(base: Instant, from_ms: u64, to_ms: u64) -> Call {
+        Call {
+            service: "dynamodb".into(),
+            operation: "GetItem".into(),
+            method: Method::POST,
+            path_and_query: "/".into(),
+            headers: Vec::new(),
+            body: Bytes::new(),
+            upstream: Some((
+                base + Duration::from_millis(from_ms),
+                base + Duration::from_millis(to_ms),
+            )),
+        }
+    }
+
+    #[test]
+    fn overlapping_calls_count_once_and_gaps_not_at_all() {
+        let t = Instant::now();
+        let calls = [
+            call_between(t, 10, 14),
+            call_between(t, 0, 3),
+            call_between(t, 12, 20), // concurrent with the first
+            call_between(t, 5, 6),
+        ];
+        assert_eq!(waiting_on_aws(&calls), Duration::from_millis(3 + 1 + 10));
+        assert_eq!(waiting_on_aws(&[]), Duration::ZERO);
+    }
 }

@@ -82,9 +82,6 @@ struct Args {
     /// Warm invocations per function.
     #[arg(long, default_value_t = 1000)]
     invocations: usize,
-    /// Replays of one invocation's AWS calls, for the floor.
-    #[arg(long, default_value_t = 200)]
-    replays: usize,
     /// Only these functions (comma-separated); the ones they depend on run too.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
@@ -238,6 +235,7 @@ async fn measure(
     let mut instance = lambda::Instance::start(&binary, function, &ctx.env, &log).await?;
     instance.init().await?;
     let mut latencies = Vec::with_capacity(args.invocations);
+    let mut floor = Vec::with_capacity(args.invocations);
     let mut first_calls = Vec::new();
     let mut last_calls = Vec::new();
     for (i, event) in scenario.events[..args.invocations].iter().enumerate() {
@@ -247,6 +245,7 @@ async fn measure(
         produced.push(produced_body(&answer));
         latencies.push(took);
         let calls = proxy.take();
+        floor.push(aws::waiting_on_aws(&calls));
         if i == 0 {
             first_calls = calls.clone();
         }
@@ -254,14 +253,6 @@ async fn measure(
     }
     let rss_kib = instance.peak_rss_kib().unwrap_or(0);
     drop(instance);
-
-    // Floor: the same AWS calls, sent again without the function.
-    let mut floor = Vec::new();
-    if !last_calls.is_empty() {
-        for _ in 0..args.replays {
-            floor.push(proxy.replay(&last_calls).await?);
-        }
-    }
 
     // Cold: a fresh process per event.
     let mut cold = Vec::with_capacity(args.spawns);
@@ -401,7 +392,6 @@ async fn run(args: Args) -> Result<bool, String> {
     let settings = report::Settings {
         spawns: args.spawns,
         invocations: args.invocations,
-        replays: args.replays,
         build: args.build.clone(),
     };
     std::fs::create_dir_all(&args.out).map_err(|e| e.to_string())?;

@@ -18,6 +18,7 @@ pub struct Cold {
 
 pub struct Warm {
     pub latencies: Vec<Duration>,
+    /// Per invocation, index for index with `latencies`: how long AWS took to answer its calls.
     pub floor: Vec<Duration>,
     pub rss_kib: u64,
     pub first_calls: BTreeMap<String, BTreeMap<String, u32>>,
@@ -39,7 +40,6 @@ pub struct Measured {
 pub struct Settings {
     pub spawns: usize,
     pub invocations: usize,
-    pub replays: usize,
     pub build: String,
 }
 
@@ -95,11 +95,20 @@ impl Measured {
         let cold = self.cold.iter().map(|c| c.rss_kib).max().unwrap_or(0);
         cold.max(self.warm.rss_kib) * 1024
     }
+    /// The median of each invocation's own time: its latency less the time AWS took.
     fn overhead_ms(&self) -> Option<f64> {
-        let warm = percentile(&self.warm.latencies, 50.0)?;
-        let floor = percentile(&self.warm.floor, 50.0).unwrap_or(0.0);
-        Some(warm - floor)
+        percentile(&own_time(&self.warm.latencies, &self.warm.floor), 50.0)
     }
+}
+
+/// Latency less AWS time, invocation by invocation (AWS time ≤ latency: its calls are made
+/// inside the invocation).
+fn own_time(latencies: &[Duration], aws: &[Duration]) -> Vec<Duration> {
+    latencies
+        .iter()
+        .zip(aws.iter().copied().chain(std::iter::repeat(Duration::ZERO)))
+        .map(|(l, a)| l.saturating_sub(a))
+        .collect()
 }
 
 fn ms(v: Option<f64>) -> String {
@@ -256,13 +265,13 @@ pub fn write(
         "Cold: {} spawns per function. Init = spawn → first `GET /invocation/next`, taken for every function and the baseline \
          in turn before any scenario runs (init touches no AWS, so a busy moto must not weigh on it); first invoke = spawn \
          → first answer, taken after the function's warm run. \
-         Warm: {} invocations on one process, hand-over → answer; floor = the p50 of the same AWS requests replayed \
-         {} times without the function; overhead = warm p50 − floor p50. AWS calls are a steady-state invocation's \
+         Warm: {} invocations on one process, hand-over → answer; floor = the p50 of the time AWS took to answer \
+         an invocation's calls, timed at the counting proxy during that invocation; overhead = the p50 of each \
+         invocation's latency less its AWS time. AWS calls are a steady-state invocation's \
          (API key, settings and KMS data key cached), next to the fewest the data model allows. Targets: init ≤ {}× the \
          baseline, zip ≤ {} MB, peak RSS < {} MB, overhead < {} ms, DynamoDB calls at the minimum.\n\n",
         settings.spawns,
         settings.invocations,
-        settings.replays,
         TARGET_INIT_RATIO,
         TARGET_ZIP_BYTES / 1_000_000,
         TARGET_RSS_BYTES / 1_000_000,
@@ -295,7 +304,7 @@ pub fn write(
         "measured_at": when,
         "machine": machine,
         "settings": {"spawns": settings.spawns, "invocations": settings.invocations,
-                     "replays": settings.replays, "build": settings.build},
+                     "build": settings.build},
         "targets": {"init_ratio": TARGET_INIT_RATIO, "zip_bytes": TARGET_ZIP_BYTES,
                     "rss_bytes": TARGET_RSS_BYTES, "overhead_ms": TARGET_OVERHEAD_MS},
         "functions": json_rows,
@@ -320,5 +329,13 @@ mod tests {
         assert_eq!(percentile(&d, 100.0), Some(100.0));
         assert_eq!(percentile(&d[..1], 90.0), Some(1.0));
         assert_eq!(percentile(&[], 50.0), None);
+    }
+
+    #[test]
+    fn own_time_is_latency_less_aws_time_per_invocation() {
+        let ms = Duration::from_millis;
+        let own = own_time(&[ms(10), ms(4), ms(7)], &[ms(8), ms(1)]);
+        assert_eq!(own, vec![ms(2), ms(3), ms(7)]);
+        assert_eq!(own_time(&[ms(1)], &[ms(5)]), vec![Duration::ZERO]);
     }
 }
