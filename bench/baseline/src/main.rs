@@ -9,7 +9,7 @@ async fn hello(_req: Request) -> Result<Response<Body>, Error> {
         .body(Body::from(r#"{"status":"ok"}"#))?)
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_http::run(service_fn(hello)).await
 }

@@ -1,6 +1,6 @@
 //! `POST /v1/connections/{id}/links`. Wiring only: build the app once per process, then delegate to `linkgate`.
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     linkgate::app::run_http(linkgate::connection::new_link).await
 }

@@ -1,6 +1,6 @@
 //! `GET /v1/webhooks/{id}/deliveries`. Wiring only: build the app once per process, then delegate to `linkgate`.
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     linkgate::app::run_http(linkgate::webhook::delivery::list).await
 }
