@@ -251,7 +251,7 @@ pub(crate) async fn revoke_open_link(
         return Ok(Vec::new());
     };
     match link::get(store, &connection.tenant_id, open).await? {
-        Some(l) if l.is_open(time::now()) => l.revoke_items(store),
+        Some(l) if l.is_open(time::now()) => l.revoke_items(store, time::now()),
         _ => Ok(Vec::new()),
     }
 }

@@ -165,7 +165,11 @@ impl Link {
     }
 
     /// Marks this link revoked if it is still waiting, and drops its expiry marker.
-    pub fn revoke_items(&self, store: &Store) -> Result<Vec<TransactWriteItem>, StoreError> {
+    pub fn revoke_items(
+        &self,
+        store: &Store,
+        now: Timestamp,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
         Ok(vec![
             store.update_tx(
                 item_key(&self.id),
@@ -173,7 +177,7 @@ impl Link {
                 "#status IN (:waiting, :waiting_oauth)",
                 &[
                     (":revoked", s("revoked")),
-                    (":now", s(time::format(&time::now()))),
+                    (":now", s(time::format(&now))),
                     (":waiting", s("waiting")),
                     (":waiting_oauth", s("waiting_oauth")),
                 ],
@@ -181,6 +185,15 @@ impl Link {
             )?,
             drop_expiry_tx(store, &self.id)?,
         ])
+    }
+
+    /// The link as committed `revoke_items(_, now)` leave it.
+    pub fn revoked(self, now: Timestamp) -> Link {
+        Link {
+            status: Stored::Revoked,
+            revoked_at: Some(time::format(&now)),
+            ..self
+        }
     }
 }
 
@@ -376,8 +389,14 @@ async fn revoke_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError>
         }
         _ => {}
     }
+    if let TxOutcome::Committed = app
+        .store
+        .transact(link.revoke_items(&app.store, now)?)
+        .await?
+    {
+        return Ok(json(StatusCode::OK, &link.revoked(now).to_json(now)));
+    }
     // Cancelled means it was used or revoked meanwhile; either way, report what it is now.
-    let _: TxOutcome = app.store.transact(link.revoke_items(&app.store)?).await?;
     let now_link = load(app, call).await?;
     if now_link.status == Stored::Granted {
         return Err(ApiError::conflict(
@@ -408,6 +427,28 @@ mod tests {
         l.status = status;
         l.expires_at = time::now() + chrono::Duration::seconds(expires_in);
         l
+    }
+
+    #[test]
+    fn the_revoked_link_answered_is_the_one_the_update_writes() {
+        let conf = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .build();
+        let store = Store::new(aws_sdk_dynamodb::Client::from_conf(conf), "t");
+        let open = link(Stored::Waiting, 60);
+        let now = time::now();
+        let items = open.revoke_items(&store, now).unwrap();
+        let update = items[0].update().expect("the link's update comes first");
+        let values = update.expression_attribute_values().expect("values");
+        let revoked = open.revoked(now);
+        assert_eq!(revoked.status, Stored::Revoked);
+        assert_eq!(
+            values[":revoked"].as_s().ok().map(String::as_str),
+            Some("revoked")
+        );
+        assert_eq!(values[":now"].as_s().ok(), revoked.revoked_at.as_ref());
+        assert!(update.update_expression().contains("revoked_at = :now"));
+        assert_eq!(revoked.status_at(now), Status::Revoked);
     }
 
     #[test]

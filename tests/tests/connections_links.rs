@@ -517,6 +517,10 @@ async fn link_status_expiry_and_revocation() {
     let r = t.admin.delete(&format!("/v1/links/{lb}")).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["status"], "revoked");
+    // The answer is built from the committed write, not read back: it must match the store.
+    let stored = t.member.get(&format!("/v1/links/{lb}")).await.json();
+    assert_eq!(r.json()["revoked_at"], stored["revoked_at"]);
+    assert!(stored["revoked_at"].is_string());
     assert_eq!(
         t.admin.delete(&format!("/v1/links/{lb}")).await.json()["status"],
         "revoked"
