@@ -11,13 +11,14 @@ export AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= $(AWS_REGION)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help dev test tools check-template unit stop fmt clean bench bench-smoke
+.PHONY: help dev test tools check-template unit stop fmt clean bench bench-smoke sdk-test
 
 help:
 	@echo "make dev             start the local stack, seed a demo tenant, print a key and a curl"
 	@echo "make test            template checks, then every test against a fresh local stack"
 	@echo "make check-template  cfn-lint, sam validate --lint, OpenAPI validation"
 	@echo "make unit            domain unit tests only (no stack)"
+	@echo "make sdk-test        the TypeScript SDK's tests against a running stack (make dev)"
 	@echo "make stop            stop a stack left running by 'make dev' or a test run"
 	@echo "make bench           release-build every function and measure it (bench/RESULTS.md)"
 	@echo "make bench-smoke     the bench on debug builds with a few samples (part of make test)"
@@ -33,7 +34,12 @@ $(SAM_VENV)/.installed: requirements/sam.txt
 	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/sam.txt
 	touch $@
 
-tools: $(VENV)/.installed $(SAM_VENV)/.installed
+SDK := sdk/typescript
+$(SDK)/node_modules/.installed: $(SDK)/package.json $(SDK)/package-lock.json
+	npm ci --prefix $(SDK) --no-audit --no-fund --loglevel=error
+	touch $@
+
+tools: $(VENV)/.installed $(SAM_VENV)/.installed $(SDK)/node_modules/.installed
 
 dev: $(VENV)/.installed
 	$(STACK) dev
@@ -46,12 +52,17 @@ check-template: tools
 unit:
 	cargo test -p linkgate
 
+sdk-test: $(SDK)/node_modules/.installed
+	npm test --prefix $(SDK)
+
 test: tools check-template
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
 	cargo build --workspace --all-targets
 	$(STACK) up
-	status=0; cargo test --workspace --no-fail-fast || status=$$?; $(STACK) down; exit $$status
+	status=0; cargo test --workspace --no-fail-fast || status=$$?; \
+		npm test --prefix $(SDK) || status=$$?; \
+		$(STACK) down; exit $$status
 	$(MAKE) --no-print-directory bench-smoke
 
 # Every function, built as `sam build` builds it (cargo lambda, release profile), measured
