@@ -17,6 +17,11 @@ impl RedirectUrl {
             return Err(format!("must be at most {MAX_LEN} characters"));
         }
         let url = Url::parse(raw).map_err(|_| "must be an absolute URL".to_string())?;
+        // What is stored is the normalised form (non-ASCII percent-encoded, up to 3× longer):
+        // it must pass this check again when read back.
+        if url.as_str().len() > MAX_LEN {
+            return Err(format!("must be at most {MAX_LEN} characters once encoded"));
+        }
         let host = url.host().ok_or_else(|| "must have a host".to_string())?;
         match url.scheme() {
             "https" => {}
@@ -71,6 +76,22 @@ impl fmt::Debug for RedirectUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_is_accepted_reads_back_even_when_encoding_lengthens_it() {
+        // Found by schemathesis: 1,200 bytes of "é" passed the raw check, were stored as
+        // 3,600 bytes of "%C3%A9", and every later read of the item failed.
+        let long = format!("https://app.example.com/{}", "é".repeat(600));
+        assert!(long.len() <= MAX_LEN);
+        let err = RedirectUrl::parse(&long, Stage::Deployed).unwrap_err();
+        assert!(err.contains("once encoded"), "{err}");
+
+        let fits = format!("https://app.example.com/{}", "é".repeat(300));
+        let u = RedirectUrl::parse(&fits, Stage::Deployed).unwrap();
+        let stored: String = u.clone().into();
+        assert!(stored.len() > fits.len(), "stored encoded");
+        assert_eq!(RedirectUrl::try_from(stored).unwrap(), u);
+    }
 
     #[test]
     fn https_is_accepted_everywhere() {

@@ -67,6 +67,11 @@ impl WebhookUrl {
             return Err(format!("must be at most {MAX_LEN} characters"));
         }
         let url = url::Url::parse(raw).map_err(|_| "must be an absolute URL".to_string())?;
+        // What is stored is the normalised form (non-ASCII percent-encoded, up to 3× longer):
+        // it must pass this check again when read back.
+        if url.as_str().len() > MAX_LEN {
+            return Err(format!("must be at most {MAX_LEN} characters once encoded"));
+        }
         if !url.username().is_empty() || url.password().is_some() {
             return Err("must not carry credentials".into());
         }
@@ -194,6 +199,21 @@ mod tests {
         ] {
             assert!(!ok(bad), "{bad} accepted");
         }
+    }
+
+    #[test]
+    fn the_encoded_form_is_held_to_the_length_limit() {
+        let long = format!("https://hooks.example.com/{}", "é".repeat(600));
+        assert!(long.len() <= MAX_LEN);
+        assert!(WebhookUrl::parse(&long, &[])
+            .unwrap_err()
+            .contains("once encoded"));
+        let fits = format!("https://hooks.example.com/{}", "é".repeat(300));
+        let u = WebhookUrl::parse(&fits, &[]).unwrap();
+        assert!(
+            WebhookUrl::parse(u.as_str(), &[]).is_ok(),
+            "the stored form parses again"
+        );
     }
 
     #[test]
