@@ -365,6 +365,13 @@ async fn internal_reference_is_unique_per_tenant_and_filterable() {
         .await
         .json();
     assert_eq!(none["data"], json!([]));
+    // Found by schemathesis: the filter answered 200 whatever the cursor held.
+    let bad = t
+        .admin
+        .get("/v1/consumers?internal_reference=cust-9&cursor=not-a-cursor")
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    assert_eq!(bad.error_fields(), ["cursor"]);
 
     // Unique per tenant, not globally.
     let other = tenant().await;

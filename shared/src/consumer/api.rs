@@ -92,7 +92,8 @@ async fn create_consumer(app: &App, call: &Call) -> Result<Response<Body>, ApiEr
 
 async fn list_consumers(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     let query = call.query(&["limit", "cursor", "internal_reference"])?;
-    let limit = query.limit()?;
+    // Checked before the filter branch too: a bad cursor is a 400 whichever path answers.
+    let (limit, after) = query.page(repo::is_consumer_sk)?;
     let tenant = call.tenant()?;
     if let Some(raw) = query.get("internal_reference") {
         let reference = InternalReference::parse(&Value::String(raw.to_owned()))
@@ -104,7 +105,6 @@ async fn list_consumers(app: &App, call: &Call) -> Result<Response<Body>, ApiErr
             &json!({"data": data, "next_cursor": null}),
         ));
     }
-    let (_, after) = query.page(repo::is_consumer_sk)?;
     let (consumers, next) = repo::page(&app.store, tenant, limit, after.as_deref()).await?;
     Ok(json(
         StatusCode::OK,
