@@ -11,17 +11,13 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// One request a function sent to AWS, and when the proxy was waiting on AWS for it.
+/// One request a function sent to AWS, and when the proxy was waiting on AWS for it (from
+/// forwarding the request upstream to having the whole answer).
 #[derive(Clone, Debug)]
 pub struct Call {
     pub service: String,
     pub operation: String,
-    method: Method,
-    path_and_query: String,
-    headers: Vec<(String, String)>,
-    body: Bytes,
-    /// From forwarding the request upstream to having the whole answer.
-    upstream: Option<(Instant, Instant)>,
+    upstream: (Instant, Instant),
 }
 
 /// `DynamoDB_20120810.GetItem` → (`dynamodb`, `GetItem`); query-protocol calls by `Action`.
@@ -60,27 +56,22 @@ async fn forward(
     body: Bytes,
 ) -> Response {
     let (service, operation) = classify(&headers, &body);
-    let path_and_query = uri
-        .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "/".into());
-    let kept: Vec<(String, String)> = headers
-        .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "host" | "content-length" | "connection"))
-        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-        .collect();
-    let mut call = Call {
+    let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut req = st
+        .client
+        .request(method, format!("{}{path_and_query}", st.upstream));
+    for (k, v) in &headers {
+        if !matches!(k.as_str(), "host" | "content-length" | "connection") {
+            req = req.header(k, v);
+        }
+    }
+    let sent = Instant::now();
+    let answer = answer(req.body(body)).await;
+    let call = Call {
         service,
         operation,
-        method,
-        path_and_query,
-        headers: kept,
-        body,
-        upstream: None,
+        upstream: (sent, Instant::now()),
     };
-    let sent = Instant::now();
-    let answer = send(&st.client, &st.upstream, &call).await;
-    call.upstream = Some((sent, Instant::now()));
     if let Ok(mut calls) = st.calls.lock() {
         calls.push(call);
     }
@@ -101,23 +92,8 @@ async fn forward(
     }
 }
 
-async fn send(
-    client: &reqwest::Client,
-    upstream: &str,
-    call: &Call,
-) -> Result<(StatusCode, HeaderMap, Bytes), String> {
-    let mut req = client.request(
-        call.method.clone(),
-        format!("{upstream}{}", call.path_and_query),
-    );
-    for (k, v) in &call.headers {
-        req = req.header(k, v);
-    }
-    let resp = req
-        .body(call.body.clone())
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+async fn answer(req: reqwest::RequestBuilder) -> Result<(StatusCode, HeaderMap, Bytes), String> {
+    let resp = req.send().await.map_err(|e| e.to_string())?;
     let status = resp.status();
     let headers = resp.headers().clone();
     let body = resp.bytes().await.map_err(|e| e.to_string())?;
@@ -175,7 +151,7 @@ impl Drop for Proxy {
 /// How long at least one of `calls` was waiting on AWS: the union of their upstream
 /// intervals, so calls a function makes concurrently are not counted twice.
 pub fn waiting_on_aws(calls: &[Call]) -> Duration {
-    let mut spans: Vec<(Instant, Instant)> = calls.iter().filter_map(|c| c.upstream).collect();
+    let mut spans: Vec<(Instant, Instant)> = calls.iter().map(|c| c.upstream).collect();
     spans.sort_by_key(|s| s.0);
     let mut total = Duration::ZERO;
     let mut current: Option<(Instant, Instant)> = None;
@@ -276,14 +252,10 @@ mod tests {
         Call {
             service: "dynamodb".into(),
             operation: "GetItem".into(),
-            method: Method::POST,
-            path_and_query: "/".into(),
-            headers: Vec::new(),
-            body: Bytes::new(),
-            upstream: Some((
+            upstream: (
                 base + Duration::from_millis(from_ms),
                 base + Duration::from_millis(to_ms),
-            )),
+            ),
         }
     }
 
