@@ -13,15 +13,7 @@ pub struct RedirectUrl(Url);
 
 impl RedirectUrl {
     pub fn parse(raw: &str, stage: Stage) -> Result<RedirectUrl, String> {
-        if raw.len() > MAX_LEN {
-            return Err(format!("must be at most {MAX_LEN} characters"));
-        }
-        let url = Url::parse(raw).map_err(|_| "must be an absolute URL".to_string())?;
-        // What is stored is the normalised form (non-ASCII percent-encoded, up to 3× longer):
-        // it must pass this check again when read back.
-        if url.as_str().len() > MAX_LEN {
-            return Err(format!("must be at most {MAX_LEN} characters once encoded"));
-        }
+        let url = absolute_url(raw, MAX_LEN)?;
         let host = url.host().ok_or_else(|| "must have a host".to_string())?;
         match url.scheme() {
             "https" => {}
@@ -43,6 +35,19 @@ impl RedirectUrl {
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
+}
+
+/// An absolute URL of at most `max_len` bytes, both as typed and in the normalised form
+/// that is stored (non-ASCII percent-encoded, up to 3× longer) and must parse again on read.
+pub(crate) fn absolute_url(raw: &str, max_len: usize) -> Result<Url, String> {
+    if raw.len() > max_len {
+        return Err(format!("must be at most {max_len} characters"));
+    }
+    let url = Url::parse(raw).map_err(|_| "must be an absolute URL".to_string())?;
+    if url.as_str().len() > max_len {
+        return Err(format!("must be at most {max_len} characters once encoded"));
+    }
+    Ok(url)
 }
 
 fn is_loopback(host: &Host<&str>) -> bool {

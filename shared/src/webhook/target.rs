@@ -63,15 +63,7 @@ fn allowed(ip: IpAddr, allow: &[IpAddr]) -> bool {
 
 impl WebhookUrl {
     pub fn parse(raw: &str, allow: &[IpAddr]) -> Result<WebhookUrl, String> {
-        if raw.len() > MAX_LEN {
-            return Err(format!("must be at most {MAX_LEN} characters"));
-        }
-        let url = url::Url::parse(raw).map_err(|_| "must be an absolute URL".to_string())?;
-        // What is stored is the normalised form (non-ASCII percent-encoded, up to 3× longer):
-        // it must pass this check again when read back.
-        if url.as_str().len() > MAX_LEN {
-            return Err(format!("must be at most {MAX_LEN} characters once encoded"));
-        }
+        let url = crate::redirect_url::absolute_url(raw, MAX_LEN)?;
         if !url.username().is_empty() || url.password().is_some() {
             return Err("must not carry credentials".into());
         }
