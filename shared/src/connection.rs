@@ -250,8 +250,9 @@ pub(crate) async fn revoke_open_link(
     let Some(open) = &connection.open_link_id else {
         return Ok(Vec::new());
     };
+    let now = time::now();
     match link::get(store, &connection.tenant_id, open).await? {
-        Some(l) if l.is_open(time::now()) => l.revoke_items(store, time::now()),
+        Some(l) if l.is_open(now) => l.revoke_items(store, now),
         _ => Ok(Vec::new()),
     }
 }
