@@ -69,7 +69,7 @@ export class LinkgateError extends Error {
 }
 
 export interface LinkgateOptions {
-  /** A tenant API key (`lg_…`), sent as a bearer token. */
+  /** A tenant API key (`lgk_…`), sent as a bearer token. */
   apiKey: string;
   /** Where the API is served, e.g. `https://api.example.com` or `http://127.0.0.1:9000`. */
   baseUrl: string;

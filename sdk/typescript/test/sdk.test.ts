@@ -102,7 +102,7 @@ describe("errors", () => {
     assert.equal(forbidden.status, 403);
     assert.equal(forbidden.code, "forbidden");
 
-    const nobody = new Linkgate({ apiKey: "lg_not_a_real_key", baseUrl: facts().api_base_url });
+    const nobody = new Linkgate({ apiKey: "lgk_not_a_real_key", baseUrl: facts().api_base_url });
     const unauthorized = await rejection(nobody.settings.get());
     assert.equal(unauthorized.status, 401);
     assert.equal(unauthorized.code, "unauthorized");
