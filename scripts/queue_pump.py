@@ -33,7 +33,7 @@ def log(msg):
 def invoke(function, payload):
     """The function's answer, or None when the invocation itself failed."""
     req = urllib.request.Request(
-        f"{stack.API_URL}/2015-03-31/functions/{function}/invocations",
+        f"{stack.LAMBDA_URL}/2015-03-31/functions/{function}/invocations",
         data=json.dumps(payload).encode(),
         method="POST",
         headers={"Content-Type": "application/json"},

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The local stack: a moto server standing in for AWS, the table and bus created from
-template.yaml, `cargo lambda watch` serving every function at the template's routes, and a
-seeded demo tenant.
+template.yaml, every function run by `cargo lambda watch` behind a local API Gateway
+(scripts/api_gateway.py) that routes by the template, and a seeded demo tenant.
 
     stack.py dev    start everything, print how to use it, stop it all on Ctrl-C
     stack.py up     start everything in the background (for tests), then return
@@ -35,11 +35,15 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 DEV_DIR = ROOT / "target" / "dev"
 PIDS = DEV_DIR / "pids.json"
+# Every answer the local API Gateway gave since `up`: route and status (see status_coverage.py).
+STATUSES = DEV_DIR / "statuses.jsonl"
 VENV_BIN = Path(sys.executable).parent
 
 REGION = os.environ.get("AWS_REGION", "us-east-1")
 MOTO_PORT = int(os.environ.get("LINKGATE_MOTO_PORT", "5055"))
 API_PORT = int(os.environ.get("LINKGATE_API_PORT", "9000"))
+# cargo lambda watch: the Lambda Invoke API the gateway and the event-source pumps call.
+LAMBDA_PORT = int(os.environ.get("LINKGATE_LAMBDA_PORT", "9010"))
 HOST = "127.0.0.1"
 # Fixed: the local-only catalog provider `oidc-mock` names these URLs.
 OIDC_PORT = 9400
@@ -48,6 +52,9 @@ OIDC_PROXY_PORT = 9401
 OIDC_TOKEN_MAX_AGE = 240
 MOTO_URL = f"http://{HOST}:{MOTO_PORT}"
 API_URL = f"http://{HOST}:{API_PORT}"
+LAMBDA_URL = f"http://{HOST}:{LAMBDA_PORT}"
+# What routes() calls the API's `$default` route (an HttpApi event without Path and Method).
+DEFAULT_ROUTE = "$default"
 
 # Template parameters for the local stage. `local` lets redirect URLs use http on loopback.
 LOCAL_PARAMETERS = {
@@ -300,7 +307,8 @@ def rule_targets(resolver):
 
 
 def routes(template):
-    """(method, path, binary) for every HttpApi event in the template."""
+    """(method, path, binary) for every HttpApi event in the template; the `$default` route
+    is ("ANY", DEFAULT_ROUTE, binary)."""
     out = []
     for res in (template.get("Resources") or {}).values():
         if res.get("Type") != "AWS::Serverless::Function":
@@ -309,7 +317,10 @@ def routes(template):
         for event in (res.get("Properties", {}).get("Events") or {}).values():
             if event.get("Type") == "HttpApi":
                 p = event["Properties"]
-                out.append((p["Method"].upper(), p["Path"], binary))
+                if "Path" not in p and "Method" not in p:
+                    out.append(("ANY", DEFAULT_ROUTE, binary))
+                else:
+                    out.append((p["Method"].upper(), p["Path"], binary))
     return out
 
 
@@ -414,11 +425,13 @@ def up(reload):
     for port, what in ((OIDC_PORT, "the OAuth provider"), (OIDC_PROXY_PORT, "the OAuth proxy")):
         if not port_free(port):
             raise SystemExit(f"[stack] port {port} for {what} is taken by another program; stop it")
-    for port, what in ((MOTO_PORT, "moto"), (API_PORT, "the API")):
+    for port, what, setting in (
+        (MOTO_PORT, "moto", "MOTO"), (API_PORT, "the API", "API"), (LAMBDA_PORT, "cargo lambda watch", "LAMBDA")
+    ):
         if not port_free(port):
             raise SystemExit(
                 f"[stack] port {port} for {what} is taken by another program; stop it or set "
-                f"LINKGATE_{'MOTO' if what == 'moto' else 'API'}_PORT"
+                f"LINKGATE_{setting}_PORT"
             )
     DEV_DIR.mkdir(parents=True, exist_ok=True)
     template = load_template()
@@ -455,15 +468,26 @@ def up(reload):
 
     env_file = DEV_DIR / "functions.env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in sorted(fenv.items())))
-    watch = ["cargo", "lambda", "watch", "-A", HOST, "-P", str(API_PORT), "--env-file", str(env_file)]
+    watch = ["cargo", "lambda", "watch", "-A", HOST, "-P", str(LAMBDA_PORT), "--env-file", str(env_file)]
     if not reload:
         watch.append("--ignore-changes")
     pids["watch"] = spawn("watch", watch, {**base_env, **fenv})
     save_pids(pids)
-    wait_for(f"{API_URL}/health", 300, "cargo lambda watch", pids["watch"], "watch")
+    wait_for(f"{LAMBDA_URL}/health", 300, "cargo lambda watch", pids["watch"], "watch")
+    STATUSES.unlink(missing_ok=True)
+    pids["gateway"] = spawn(
+        "gateway",
+        [sys.executable, str(ROOT / "scripts" / "api_gateway.py"), "--port", str(API_PORT), "--lambda-url", LAMBDA_URL,
+         "--record", str(STATUSES)],
+        base_env,
+    )
+    save_pids(pids)
+    wait_for(f"{API_URL}/health", 30, "the local API Gateway", pids["gateway"], "gateway")
 
     # Start every function once so the first real request is not a cold compile.
     for method, path, binary in routes(template):
+        if path == DEFAULT_ROUTE:
+            method, path = "GET", "/warmup"
         url = API_URL + re.sub(r"\{[^}]+\}", "warmup", path)
         status, _ = request(method, url)
         if status >= 500:
@@ -490,6 +514,7 @@ def up(reload):
         "tenant_id": seeded["tenant"]["id"],
         "api_key_id": seeded["api_key"]["id"],
         "aws_endpoint_url": MOTO_URL,
+        "lambda_url": LAMBDA_URL,
         "region": REGION,
         "table": fenv["LINKGATE_TABLE"],
         "event_bus": fenv["LINKGATE_EVENT_BUS"],
@@ -603,7 +628,7 @@ def main():
                     next_sweep += 300
                     sweep = json.dumps({"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}})
                     status, raw = request(
-                        "POST", f"{API_URL}/2015-03-31/functions/token-refresher/invocations",
+                        "POST", f"{LAMBDA_URL}/2015-03-31/functions/token-refresher/invocations",
                         {"Content-Type": "application/json"}, sweep.encode(), timeout=300,
                     )
                     log(f"token refresher: {status} {raw[:200]!r}")

@@ -37,7 +37,7 @@ def invoke(function, records, stream_arn):
         r["eventSourceARN"] = stream_arn
     body = json.dumps({"Records": records}, default=lambda v: v.timestamp() if isinstance(v, datetime) else str(v))
     req = urllib.request.Request(
-        f"{stack.API_URL}/2015-03-31/functions/{function}/invocations",
+        f"{stack.LAMBDA_URL}/2015-03-31/functions/{function}/invocations",
         data=body.encode(),
         method="POST",
         headers={"Content-Type": "application/json"},

@@ -53,6 +53,13 @@ pub enum ApiError {
     /// 503 `provider_unavailable`: the provider failed in a way that may pass; retry later.
     #[error("{0}")]
     ProviderUnavailable(String),
+    /// 405 `method_not_allowed`: the path exists, the method does not; `allow` lists those
+    /// that do (sent as the `Allow` header too).
+    #[error("{method} is not allowed here; use {}", allow.join(" or "))]
+    MethodNotAllowed {
+        method: String,
+        allow: Vec<&'static str>,
+    },
     #[error("request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
     #[error("request body exceeds {limit} bytes")]
@@ -107,6 +114,7 @@ impl ApiError {
             | ApiError::NeedsReauth(_) => StatusCode::CONFLICT,
             ApiError::CredentialNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::ProviderUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -124,6 +132,7 @@ impl ApiError {
             ApiError::NeedsReauth(_) => "needs_reauth",
             ApiError::CredentialNotFound(_) => "credential_not_found",
             ApiError::ProviderUnavailable(_) => "provider_unavailable",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::Internal(_) => "internal",
@@ -194,6 +203,14 @@ mod tests {
             (ApiError::Forbidden, 403, "forbidden"),
             (ApiError::NotFound("x".into()), 404, "not_found"),
             (ApiError::conflict("x"), 409, "conflict"),
+            (
+                ApiError::MethodNotAllowed {
+                    method: "PUT".into(),
+                    allow: vec!["GET"],
+                },
+                405,
+                "method_not_allowed",
+            ),
             (
                 ApiError::AlreadyConnected {
                     message: "x".into(),

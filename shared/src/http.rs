@@ -52,6 +52,11 @@ impl Call {
         Ok(&self.principal()?.tenant_id)
     }
 
+    /// The method and path as sent (for answering requests no route took).
+    pub fn method_and_path(&self) -> (&str, &str) {
+        (self.req.method().as_str(), self.req.uri().path())
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.req.headers().get(name).and_then(|v| v.to_str().ok())
     }
@@ -255,9 +260,17 @@ pub fn no_content() -> Response<Body> {
 
 pub fn error_response(error: &ApiError, request_id: &str) -> Response<Body> {
     let mut resp = json(error.status(), &error.body(request_id));
-    if matches!(error, ApiError::Unauthorized) {
-        resp.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    match error {
+        ApiError::Unauthorized => {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        ApiError::MethodNotAllowed { allow, .. } => {
+            if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {
+                resp.headers_mut().insert(header::ALLOW, v);
+            }
+        }
+        _ => {}
     }
     resp
 }

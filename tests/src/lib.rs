@@ -237,11 +237,11 @@ impl Api {
 
     /// Sends a request with optional raw body and extra headers.
     ///
-    /// `cargo lambda watch` itself now and then answers with its own 500
-    /// (`{"type": "https://httpstatuses.com/500", …}`) although the function answered; our
-    /// functions' errors always have the `{"error": …}` shape. Such an answer is the
-    /// emulator's: a read or a delete is sent again; other writes are not, since the function may
-    /// have done them.
+    /// `cargo lambda watch` now and then fails an invocation although the function answered;
+    /// the local gateway then answers API Gateway's 500 (`{"message": "Internal Server
+    /// Error"}`), while our functions' errors always have the `{"error": …}` shape. Such an
+    /// answer is the emulator's: a read or a delete is sent again; other writes are not, since
+    /// the function may have done them.
     pub async fn raw(
         &self,
         method: Method,
@@ -349,6 +349,25 @@ pub struct Route {
     pub function: String,
 }
 
+/// The path `template_routes` gives the `$default` route (method `ANY`).
+pub const DEFAULT_ROUTE: &str = "$default";
+
+impl Route {
+    pub fn is_default(&self) -> bool {
+        self.path == DEFAULT_ROUTE
+    }
+
+    /// API Gateway's `routeKey` for it.
+    pub fn key(&self) -> String {
+        if self.is_default() {
+            DEFAULT_ROUTE.to_owned()
+        } else {
+            format!("{} {}", self.method, self.path)
+        }
+    }
+}
+
+/// Every HTTP route of the template, the `$default` route included.
 pub fn template_routes() -> Vec<Route> {
     let t = template();
     let mut out = Vec::new();
@@ -364,12 +383,18 @@ pub fn template_routes() -> Vec<Route> {
         if let Some(events) = res["Properties"]["Events"].as_mapping() {
             for (_, ev) in events {
                 if ev["Type"].as_str() == Some("HttpApi") {
+                    let props = &ev["Properties"];
+                    // Neither Path nor Method: SAM makes it the API's `$default` route.
+                    let (method, path) = match (props["Method"].as_str(), props["Path"].as_str()) {
+                        (None, None) => ("ANY".to_owned(), DEFAULT_ROUTE.to_owned()),
+                        (m, p) => (
+                            m.expect("Method").to_uppercase(),
+                            p.expect("Path").to_owned(),
+                        ),
+                    };
                     out.push(Route {
-                        method: ev["Properties"]["Method"]
-                            .as_str()
-                            .expect("Method")
-                            .to_uppercase(),
-                        path: ev["Properties"]["Path"].as_str().expect("Path").to_owned(),
+                        method,
+                        path,
                         function: binary.clone(),
                     });
                 }

@@ -1,5 +1,7 @@
 //! One source of truth: the routes in template.yaml must be exactly those of the local
-//! router, the OpenAPI document, the function crates and the sample events.
+//! router (the stack's API Gateway reads the template itself; `cargo lambda watch`'s own
+//! router in Cargo.toml serves the bench), the OpenAPI document, the fallback's route table,
+//! the function crates and the sample events.
 
 use linkgate_tests::{root, template, template_routes, Route};
 use std::collections::{BTreeMap, BTreeSet};
@@ -58,9 +60,34 @@ fn template_has_routes() {
     );
 }
 
+/// Routes with a path and method: all but the `$default` route.
+fn routed() -> Vec<Route> {
+    template_routes()
+        .into_iter()
+        .filter(|r| !r.is_default())
+        .collect()
+}
+
 #[test]
-fn local_router_matches_template() {
-    assert_eq!(router_routes(), template_routes());
+fn cargo_lambda_router_matches_template() {
+    assert_eq!(router_routes(), routed());
+}
+
+#[test]
+fn the_api_has_one_default_route_and_the_fallback_knows_every_other() {
+    let defaults: Vec<Route> = template_routes()
+        .into_iter()
+        .filter(Route::is_default)
+        .collect();
+    assert_eq!(defaults.len(), 1, "{defaults:?}");
+    assert_eq!(defaults[0].function, "route-fallback");
+    let known: BTreeSet<(String, String)> = linkgate::route::ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    let deployed: BTreeSet<(String, String)> =
+        routed().into_iter().map(|r| (r.method, r.path)).collect();
+    assert_eq!(known, deployed);
 }
 
 #[test]
@@ -79,10 +106,7 @@ fn openapi_paths_match_template() {
             }
         }
     }
-    let deployed: BTreeSet<_> = template_routes()
-        .into_iter()
-        .map(|r| (r.method, r.path))
-        .collect();
+    let deployed: BTreeSet<_> = routed().into_iter().map(|r| (r.method, r.path)).collect();
     assert_eq!(documented, deployed);
 }
 
@@ -253,10 +277,28 @@ fn every_function_has_sample_events_that_match_its_trigger() {
             .max_by_key(|f| f.len())
             .unwrap_or_else(|| panic!("{} names no deployed function", path.display()))
             .clone();
-        if let Some(route_key) = event["routeKey"].as_str() {
+        if event["routeKey"].as_str() == Some(linkgate_tests::DEFAULT_ROUTE) {
+            assert!(
+                routes
+                    .iter()
+                    .any(|r| r.function == function && r.is_default()),
+                "{}: {function} is not the $default route",
+                path.display()
+            );
+            // A sample for the fallback must be a request no other route takes.
+            let method = event["requestContext"]["http"]["method"].as_str().unwrap();
+            let raw_path = event["rawPath"].as_str().unwrap();
+            assert!(
+                !routes.iter().any(|r| !r.is_default()
+                    && r.method == method
+                    && path_regex_matches(&r.path, raw_path)),
+                "{}: {method} {raw_path} has a route",
+                path.display()
+            );
+        } else if let Some(route_key) = event["routeKey"].as_str() {
             let route = routes
                 .iter()
-                .find(|r| r.function == function && format!("{} {}", r.method, r.path) == route_key)
+                .find(|r| r.function == function && r.key() == route_key)
                 .unwrap_or_else(|| {
                     panic!(
                         "{}: routeKey {route_key} is not a route of {function}",

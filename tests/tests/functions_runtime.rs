@@ -170,6 +170,9 @@ fn expectation(function: &str) -> (Needs, u16, fn(&Value)) {
         "settings-update" => (Needs::Nothing, 200, |b| {
             assert_eq!(b["default_link_ttl_seconds"], 86400)
         }),
+        "route-fallback" => (Needs::Nothing, 405, |b| {
+            assert_eq!(b["error"]["code"], "method_not_allowed")
+        }),
         other => panic!("no expectation for {other}: add one here when adding a function"),
     }
 }
@@ -190,7 +193,7 @@ async fn every_sample_event_runs_through_its_real_binary() {
         let function = match event["routeKey"].as_str() {
             Some(route_key) => routes
                 .iter()
-                .find(|r| format!("{} {}", r.method, r.path) == route_key)
+                .find(|r| r.key() == route_key)
                 .map(|r| r.function.clone())
                 .unwrap(),
             // event-source samples are named for their function

@@ -141,8 +141,13 @@ fn routes() -> Result<HashMap<String, (String, String)>, String> {
             }
         }
     }
-    // The baseline answers any path; give it one.
+    // The baseline answers any path; give it one. The `$default` route's function is not in
+    // the router (it takes what no route does): a request for a path with another method.
     out.insert(BASELINE.to_owned(), ("GET".into(), "/".into()));
+    out.insert(
+        "route-fallback".to_owned(),
+        ("DELETE".into(), "/v1/settings".into()),
+    );
     Ok(out)
 }
 

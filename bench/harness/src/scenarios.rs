@@ -421,6 +421,12 @@ impl Ctx {
                 same(self.http(function, &[], "", None, None)),
                 min(0, "answers from the process"),
             ),
+            "route-fallback" => s(
+                "DELETE /v1/settings (no such route: 405)",
+                Status(405),
+                same(self.http(function, &[], "", None, None)),
+                min(0, "answers from the process"),
+            ),
             "providers-list" => s(
                 "the whole catalog",
                 Status(200),

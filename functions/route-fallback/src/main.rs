@@ -1,0 +1,7 @@
+//! `$default`: requests no route matches. Wiring only: build the app once per process, then
+//! delegate to `linkgate`.
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    linkgate::app::run_http(linkgate::route::handle).await
+}
