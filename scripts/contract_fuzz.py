@@ -19,6 +19,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT / "target" / "dev"
 OUT = ROOT / "target" / "contract-fuzz"
@@ -59,24 +61,35 @@ class Api:
 
 
 def seed(api):
-    """Ids for every path parameter; several of each, since the run deletes some."""
+    """Ids for every path parameter, several of each since the run deletes some, and cursors
+    each list really issued (a cursor is opaque: only those are valid)."""
     stripe = api.call("POST", "/v1/integrations", {"provider": "stripe"})["id"]
     oauth = api.call(
         "POST", "/v1/integrations",
         {"provider": "oidc-mock", "client_id": "fuzz-client", "client_secret": "fuzz-secret"},
     )["id"]
-    consumers, connections, links, tokens = [], [], [], []
+
+    def connection(consumer, i, integration):
+        made = api.call(
+            "POST", f"/v1/consumers/{consumer}/connections",
+            {"name": f"Fuzz {i}", "integration_id": integration, "link_ttl_seconds": 3600},
+        )
+        return made["id"], made["link"]["id"], made["link"]["url"].split("token=")[1].split("&")[0]
+
+    consumers, connections, links = [], [], []
     for i in range(4):
         consumer = api.call("POST", "/v1/consumers", {"name": f"Fuzz customer {i}", "email": f"c{i}@fuzz.example"})
         consumers.append(consumer["id"])
-        integration = stripe if i % 2 == 0 else oauth
-        made = api.call(
-            "POST", f"/v1/consumers/{consumer['id']}/connections",
-            {"name": f"Fuzz {i}", "integration_id": integration, "link_ttl_seconds": 3600},
-        )
-        connections.append(made["connection"]["id"])
-        links.append(made["link"]["id"])
-        tokens.append(made["link"]["url"].split("token=")[1].split("&")[0])
+        conn, link, _ = connection(consumer["id"], i, stripe if i % 2 == 0 else oauth)
+        connections.append(conn)
+        links.append(link)
+    # Links only the connect pages use: the management routes revoke theirs.
+    page_links, page_tokens = [], []
+    for i, integration in enumerate((stripe, oauth)):
+        consumer = api.call("POST", "/v1/consumers", {"name": f"Fuzz page customer {i}"})["id"]
+        _, link, token = connection(consumer, f"page {i}", integration)
+        page_links.append(link)
+        page_tokens.append(token)
     active = api.call(
         "POST", "/v1/connections",
         {"name": "Fuzz import", "consumer_id": consumers[0], "integration_id": stripe,
@@ -84,42 +97,99 @@ def seed(api):
     )
     connections.append(active["id"])
     # A receiver nobody listens on: deliveries fail and stay in the log, retryable.
-    webhook = api.call("POST", "/v1/webhooks", {"url": "http://127.0.0.1:9/fuzz", "events": ["connection.created"]})["id"]
-    delivery = api.call("POST", f"/v1/webhooks/{webhook}/test", {})
+    webhooks = [
+        api.call("POST", "/v1/webhooks", {"url": f"http://127.0.0.1:9/fuzz{i}", "events": ["connection.created"]})["id"]
+        for i in range(2)
+    ]
+    deliveries = [api.call("POST", f"/v1/webhooks/{webhooks[0]}/test", {})["delivery_id"] for _ in range(2)]
+
+    def cursor(path):
+        issued = api.call("GET", f"{path}{'&' if '?' in path else '?'}limit=1")["next_cursor"]
+        if not issued:
+            raise SystemExit(f"[contract] {path} issued no cursor: seed more")
+        return [issued]
+
     return {
         "consumer": consumers,
         "connection": connections,
         "link": links,
-        "token": tokens,
+        # one link and its token per page: a token only opens its own link
+        "form_link": page_links[:1],
+        "form_token": page_tokens[:1],
+        "oauth_link": page_links[1:],
+        "oauth_token": page_tokens[1:],
         "integration": [stripe, oauth, "stripe", "oidc-mock"],
-        "webhook": [webhook],
-        "delivery": [delivery["id"]],
+        "webhook": webhooks,
+        "delivery_webhook": webhooks[:1],
+        "delivery": deliveries,
+        "consumers_cursor": cursor("/v1/consumers"),
+        "consumer_connections_cursor": cursor(f"/v1/consumers/{consumers[0]}/connections"),
+        "integrations_cursor": cursor("/v1/integrations"),
+        "links_cursor": cursor("/v1/links"),
+        "webhooks_cursor": cursor("/v1/webhooks"),
+        "deliveries_cursor": cursor(f"/v1/webhooks/{webhooks[0]}/deliveries"),
     }
+
+
+# Path parameters drawn from the seeds 80% of the time (the rest reach the 404s); cursors
+# always (a made-up cursor is rightly a 400).
+BINDINGS = {
+    "/v1/consumers": {"query.cursor": ("consumers_cursor", 1.0)},
+    "/v1/consumers/{id}": {"path.id": ("consumer", 0.8)},
+    "/v1/consumers/{id}/connections": {
+        "path.id": ("consumer", 0.8), "query.cursor": ("consumer_connections_cursor", 1.0)},
+    "/v1/connections/{id}": {"path.id": ("connection", 0.8)},
+    "/v1/connections/{id}/credentials": {"path.id": ("connection", 0.8)},
+    "/v1/connections/{id}/links": {"path.id": ("connection", 0.8)},
+    "/v1/links": {"query.cursor": ("links_cursor", 1.0)},
+    "/v1/links/{id}": {"path.id": ("link", 0.8)},
+    "/connect/{link_id}": {"path.link_id": ("form_link", 0.8), "query.token": ("form_token", 0.8)},
+    "/connect/{link_id}/oauth": {"path.link_id": ("oauth_link", 0.8), "query.token": ("oauth_token", 0.8)},
+    "/v1/integrations": {"query.cursor": ("integrations_cursor", 1.0)},
+    "/v1/integrations/{id}": {"path.id": ("integration", 0.8)},
+    "/v1/integrations/{id}/logo": {"path.id": ("integration", 0.8)},
+    "/v1/integrations/{id}/connect": {"path.id": ("integration", 0.8)},
+    "/v1/webhooks": {"query.cursor": ("webhooks_cursor", 1.0)},
+    "/v1/webhooks/{id}": {"path.id": ("webhook", 0.8)},
+    "/v1/webhooks/{id}/rotate-secret": {"path.id": ("webhook", 0.8)},
+    "/v1/webhooks/{id}/test": {"path.id": ("webhook", 0.8)},
+    "/v1/webhooks/{id}/deliveries": {
+        "path.id": ("webhook", 0.8), "query.cursor": ("deliveries_cursor", 1.0)},
+    "/v1/webhooks/{id}/deliveries/{delivery_id}/retry": {
+        "path.id": ("delivery_webhook", 0.8), "path.delivery_id": ("delivery", 0.8)},
+}
+
+# Where a schema-valid request is rightly a 400 for a reason JSON Schema cannot state, the
+# positive-data check also accepts 400 (its default list otherwise).
+STATEFUL_400 = {
+    # `state` and `code` are single-use secrets we and the provider issued: none generated is valid.
+    "/oauth/callback": "GET",
+    # What a body may hold depends on the provider of the integration it names (the OAuth
+    # app's `client_id`/`client_secret`, `redirect_url` for OAuth; the provider's own
+    # credential fields otherwise), and an `int_`/`csm_` id in a body must name one of the
+    # tenant's: the schema cannot know either.
+    "/v1/integrations/{id}": "PATCH",
+    "/v1/integrations": "POST",
+    "/v1/integrations/{id}/connect": "POST",
+    "/v1/credentials": "POST",
+    "/v1/connections": "POST",
+    "/v1/consumers/{id}/connections": "POST",
+}
+POSITIVE_WITH_400 = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
+
+
+def _params(doc, item, method):
+    """An operation's parameters, references resolved."""
+    out = []
+    for p in item.get("parameters", []) + item[method].get("parameters", []):
+        if "$ref" in p:
+            p = doc["components"]["parameters"][p["$ref"].rsplit("/", 1)[1]]
+        out.append(p)
+    return out
 
 
 def config(base, key, seeds, args):
-    """schemathesis.toml: every check, a fixed seed, ids drawn from the seeds 80% of the time."""
-    def values(name):
-        return "[" + ", ".join(json.dumps(v) for v in seeds[name]) + "]"
-
-    bind = {
-        "/v1/consumers/{id}": {"path.id": "consumer"},
-        "/v1/consumers/{id}/connections": {"path.id": "consumer"},
-        "/v1/connections/{id}": {"path.id": "connection"},
-        "/v1/connections/{id}/credentials": {"path.id": "connection"},
-        "/v1/connections/{id}/links": {"path.id": "connection"},
-        "/v1/links/{id}": {"path.id": "link"},
-        "/connect/{link_id}": {"path.link_id": "link", "query.token": "token"},
-        "/connect/{link_id}/oauth": {"path.link_id": "link", "query.token": "token"},
-        "/v1/integrations/{id}": {"path.id": "integration"},
-        "/v1/integrations/{id}/logo": {"path.id": "integration"},
-        "/v1/integrations/{id}/connect": {"path.id": "integration"},
-        "/v1/webhooks/{id}": {"path.id": "webhook"},
-        "/v1/webhooks/{id}/rotate-secret": {"path.id": "webhook"},
-        "/v1/webhooks/{id}/test": {"path.id": "webhook"},
-        "/v1/webhooks/{id}/deliveries": {"path.id": "webhook"},
-        "/v1/webhooks/{id}/deliveries/{delivery_id}/retry": {"path.id": "webhook", "path.delivery_id": "delivery"},
-    }
+    """schemathesis.toml: every check and phase, a fixed seed, ids and cursors from the seeds."""
     lines = [
         f'base-url = "{base}"',
         f"seed = {args.seed}",
@@ -127,7 +197,7 @@ def config(base, key, seeds, args):
         'headers = { Authorization = "Bearer ' + key + '" }',
         "request-timeout = 30.0",
         f"generation.max-examples = {args.max_examples}",
-        "generation.database = \"none\"",
+        'generation.database = "none"',
         "checks.enabled = true",
         "",
         "[reports]",
@@ -137,12 +207,30 @@ def config(base, key, seeds, args):
         "",
         "[dictionaries]",
     ]
-    for name in seeds:
-        lines.append(f"{name} = {{ values = {values(name)} }}")
-    for path, params in bind.items():
-        lines += ["", "[[operations]]", f'include-path = "{path}"', "[operations.parameters]"]
-        for param, dictionary in params.items():
-            lines.append(f'"{param}" = {{ dictionary = "{dictionary}", probability = 0.8 }}')
+    for name, values in seeds.items():
+        lines.append(f"{name} = {{ values = {json.dumps(values)} }}")
+    # One [[operations]] entry per operation (the first that matches applies).
+    doc = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+    for path, item in doc["paths"].items():
+        for method in item:
+            if method not in ("get", "post", "patch", "delete", "put"):
+                continue
+            params = BINDINGS.get(path, {})
+            stateful = STATEFUL_400.get(path) == method.upper()
+            if not params and not stateful:
+                continue
+            lines += ["", "[[operations]]", f'include-path = "{path}"', f'include-method = "{method.upper()}"']
+            if params:
+                lines.append("[operations.parameters]")
+                for param, (dictionary, probability) in params.items():
+                    if param.startswith("query.") and not any(
+                        p.get("name") == param[6:] for p in _params(doc, item, method)
+                    ):
+                        continue
+                    lines.append(f'"{param}" = {{ dictionary = "{dictionary}", probability = {probability} }}')
+            if stateful:
+                lines += ["[operations.checks.positive_data_acceptance]",
+                          f"expected-statuses = {json.dumps(POSITIVE_WITH_400)}"]
     return "\n".join(lines) + "\n"
 
 
@@ -167,7 +255,7 @@ def main():
     run = subprocess.run(
         [str(st), "--config-file", str(cfg), "run", str(ROOT / "openapi.yaml")], cwd=ROOT
     )
-    hars = list(OUT.glob("*.har"))
+    hars = list(OUT.glob("har-*.json"))
     entries = sum(len(json.loads(h.read_text())["log"]["entries"]) for h in hars)
     print(f"[contract] {entries} requests sent (at least {args.min_requests} wanted); reports in {OUT}")
     if run.returncode != 0:

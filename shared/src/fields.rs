@@ -116,6 +116,17 @@ pub fn object(value: &Value) -> Result<serde_json::Map<String, Value>, String> {
         .ok_or_else(|| "must be an object".to_string())
 }
 
+/// A non-negative integer as JSON Schema counts them: `1529` and `1529.0` alike (both are
+/// `type: integer`), not `1529.5`.
+pub fn whole_number(value: &Value) -> Option<u64> {
+    value.as_u64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u64::MAX as f64)
+            .map(|f| f as u64)
+    })
+}
+
 /// A JSON string, trimmed of nothing: the caller's exact text, with length counted in
 /// characters and control characters refused.
 pub fn string(value: &Value, min: usize, max: usize) -> Result<String, String> {
@@ -139,6 +150,18 @@ pub fn string(value: &Value, min: usize, max: usize) -> Result<String, String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn whole_numbers_as_json_schema_counts_them() {
+        assert_eq!(whole_number(&json!(1529)), Some(1529));
+        // Found by schemathesis: `83221.0` is a valid `type: integer` and was refused.
+        assert_eq!(whole_number(&json!(83221.0)), Some(83221));
+        assert_eq!(whole_number(&json!(1529.5)), None);
+        assert_eq!(whole_number(&json!(-1)), None);
+        assert_eq!(whole_number(&json!(-0.0)), Some(0));
+        assert_eq!(whole_number(&json!(1e300)), None);
+        assert_eq!(whole_number(&json!("300")), None);
+    }
 
     #[test]
     fn collects_unknown_missing_and_invalid_fields_together() {

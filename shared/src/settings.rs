@@ -66,7 +66,7 @@ struct SettingsItem {
 
 /// A link lifetime in seconds, within the allowed range.
 pub fn parse_link_ttl(v: &Value) -> Result<u64, String> {
-    v.as_u64()
+    crate::fields::whole_number(v)
         .filter(|s| (MIN_LINK_TTL_SECONDS..=MAX_LINK_TTL_SECONDS).contains(s))
         .ok_or_else(|| format!("must be a whole number of seconds from {MIN_LINK_TTL_SECONDS} to {MAX_LINK_TTL_SECONDS}"))
 }

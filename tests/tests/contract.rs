@@ -372,3 +372,21 @@ fn path_matching_helper_is_strict() {
     assert!(!path_regex_matches("/v1/consumers/{id}", "/v1/consumers/"));
     assert!(!path_regex_matches("/v1/consumers", "/v1/consumer"));
 }
+
+#[test]
+fn the_documented_provider_ids_are_the_catalog() {
+    let doc = openapi();
+    let documented: BTreeSet<String> = doc["components"]["schemas"]["ProviderId"]["enum"]
+        .as_sequence()
+        .expect("ProviderId has an enum")
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    let catalog: BTreeSet<String> = linkgate::provider::catalog()
+        .unwrap()
+        .providers()
+        .iter()
+        .map(|p| p.id.clone())
+        .collect();
+    assert_eq!(documented, catalog);
+}

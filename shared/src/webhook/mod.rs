@@ -247,9 +247,10 @@ fn parse_events(v: &Value) -> Result<Vec<String>, String> {
                 EVENT_TYPES.join(", ")
             ));
         }
-        if !out.iter().any(|o| o == e) {
-            out.push(e.to_owned());
+        if out.iter().any(|o| o == e) {
+            return Err("must not repeat an event type".into());
         }
+        out.push(e.to_owned());
     }
     if out.len() > 1 && out.iter().any(|e| e == "*") {
         return Err("\"*\" already means every type; give it alone".into());
@@ -543,10 +544,9 @@ mod tests {
     #[test]
     fn event_filters() {
         assert_eq!(parse_events(&json!(["*"])).unwrap(), vec!["*"]);
-        assert_eq!(
-            parse_events(&json!(["link.opened", "link.opened"])).unwrap(),
-            vec!["link.opened"]
-        );
+        // The document says `uniqueItems`; silently merging repeats accepted what it refuses.
+        assert!(parse_events(&json!(["link.opened", "link.opened"])).is_err());
+        assert!(parse_events(&json!(["*", "*"])).is_err());
         assert!(parse_events(&json!([])).is_err());
         assert!(parse_events(&json!(["*", "link.opened"])).is_err());
         assert!(parse_events(&json!(["connection.exploded"])).is_err());
