@@ -5,13 +5,14 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 SAM_VENV := .venv-sam
+FUZZ_VENV := .venv-fuzz
 STACK := $(VENV)/bin/python scripts/stack.py
 
 export AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= $(AWS_REGION)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help dev test tools check-template unit stop fmt clean bench bench-smoke sdk-test
+.PHONY: help dev test tools check-template unit stop fmt clean bench bench-smoke sdk-test contract-test
 
 help:
 	@echo "make dev             start the local stack, seed a demo tenant, print a key and a curl"
@@ -19,6 +20,7 @@ help:
 	@echo "make check-template  cfn-lint, sam validate --lint, OpenAPI validation"
 	@echo "make unit            domain unit tests only (no stack)"
 	@echo "make sdk-test        the TypeScript SDK's tests against a running stack (make dev)"
+	@echo "make contract-test   schemathesis against a running stack (make dev), from openapi.yaml"
 	@echo "make stop            stop a stack left running by 'make dev' or a test run"
 	@echo "make bench           release-build every function and measure it (bench/RESULTS.md)"
 	@echo "make bench-smoke     the bench on debug builds with a few samples (part of make test)"
@@ -34,12 +36,17 @@ $(SAM_VENV)/.installed: requirements/sam.txt
 	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/sam.txt
 	touch $@
 
+$(FUZZ_VENV)/.installed: requirements/fuzz.txt
+	$(PYTHON) -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/fuzz.txt
+	touch $@
+
 SDK := sdk/typescript
 $(SDK)/node_modules/.installed: $(SDK)/package.json $(SDK)/package-lock.json
 	npm ci --prefix $(SDK) --no-audit --no-fund --loglevel=error
 	touch $@
 
-tools: $(VENV)/.installed $(SAM_VENV)/.installed $(SDK)/node_modules/.installed
+tools: $(VENV)/.installed $(SAM_VENV)/.installed $(FUZZ_VENV)/.installed $(SDK)/node_modules/.installed
 
 dev: $(VENV)/.installed
 	$(STACK) dev
@@ -55,6 +62,10 @@ unit:
 sdk-test: $(SDK)/node_modules/.installed
 	npm test --prefix $(SDK)
 
+# Seeded schemathesis run (at least 2,000 requests, every check) on a fresh tenant.
+contract-test: $(FUZZ_VENV)/.installed
+	$(FUZZ_VENV)/bin/python scripts/contract_fuzz.py
+
 test: tools check-template
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
@@ -62,6 +73,7 @@ test: tools check-template
 	$(STACK) up
 	status=0; cargo test --workspace --no-fail-fast || status=$$?; \
 		npm test --prefix $(SDK) || status=$$?; \
+		$(FUZZ_VENV)/bin/python scripts/contract_fuzz.py || status=$$?; \
 		$(STACK) down; exit $$status
 	$(MAKE) --no-print-directory bench-smoke
 
@@ -91,4 +103,4 @@ fmt:
 	cargo fmt --all
 
 clean: stop
-	rm -rf target/dev $(VENV) $(SAM_VENV)
+	rm -rf target/dev $(VENV) $(SAM_VENV) $(FUZZ_VENV)

@@ -20,16 +20,8 @@ impl RedirectUrl {
         if raw.len() > MAX_LEN {
             return Err(format!("must be at most {MAX_LEN} characters"));
         }
-        if !raw.chars().all(is_uri_char) || !whole_percent_encodings(raw) {
-            return Err("must be a URI: only RFC 3986 characters (percent-encode others)".into());
-        }
-        let url = Url::parse(raw).map_err(|_| "must be an absolute URL".to_string())?;
+        let url = uri(raw)?;
         let host = url.host().ok_or_else(|| "must have a host".to_string())?;
-        // RFC 3986 allows brackets only around an IPv6 host.
-        let brackets = raw.matches(['[', ']']).count();
-        if brackets > 0 && !(brackets == 2 && matches!(host, Host::Ipv6(_))) {
-            return Err("must be a URI: only RFC 3986 characters (percent-encode others)".into());
-        }
         match url.scheme() {
             "https" => {}
             "http" if stage == Stage::Local && is_loopback(&host) => {}
@@ -52,6 +44,21 @@ impl RedirectUrl {
     }
 }
 
+/// An absolute URL written as a URI (RFC 3986): the url crate alone also takes non-ASCII,
+/// stray `%` and brackets outside an IPv6 host, and answers them normalised, longer.
+pub(crate) fn uri(raw: &str) -> Result<Url, String> {
+    const NOT_URI: &str = "must be a URI: only RFC 3986 characters (percent-encode others)";
+    if !raw.chars().all(is_uri_char) || !whole_percent_encodings(raw) {
+        return Err(NOT_URI.into());
+    }
+    let url = Url::parse(raw).map_err(|_| "must be an absolute URL".to_string())?;
+    let brackets = raw.matches(['[', ']']).count();
+    if brackets > 0 && !(brackets == 2 && matches!(url.host(), Some(Host::Ipv6(_)))) {
+        return Err(NOT_URI.into());
+    }
+    Ok(url)
+}
+
 /// RFC 3986's unreserved, reserved and `%` characters.
 fn is_uri_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&'()*+,;=%".contains(c)
@@ -65,19 +72,6 @@ fn whole_percent_encodings(raw: &str) -> bool {
             || (b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
                 && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
     })
-}
-
-/// An absolute URL of at most `max_len` bytes, both as typed and in the normalised form
-/// that is stored (non-ASCII percent-encoded, up to 3× longer) and must parse again on read.
-pub(crate) fn absolute_url(raw: &str, max_len: usize) -> Result<Url, String> {
-    if raw.len() > max_len {
-        return Err(format!("must be at most {max_len} characters"));
-    }
-    let url = Url::parse(raw).map_err(|_| "must be an absolute URL".to_string())?;
-    if url.as_str().len() > max_len {
-        return Err(format!("must be at most {max_len} characters once encoded"));
-    }
-    Ok(url)
 }
 
 fn is_loopback(host: &Host<&str>) -> bool {
