@@ -12,7 +12,7 @@ export AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= $(AWS_REGION)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help dev test tools check-template unit stop fmt clean bench bench-smoke sdk-test contract-test
+.PHONY: help dev test tools check-template unit stop fmt clean bench bench-smoke sdk-test contract-test browser-test screenshots fuzz
 
 help:
 	@echo "make dev             start the local stack, seed a demo tenant, print a key and a curl"
@@ -21,6 +21,9 @@ help:
 	@echo "make unit            domain unit tests only (no stack)"
 	@echo "make sdk-test        the TypeScript SDK's tests against a running stack (make dev)"
 	@echo "make contract-test   schemathesis against a running stack (make dev), from openapi.yaml"
+	@echo "make browser-test    the connect pages in headless Chromium against a running stack"
+	@echo "make screenshots     the same, saving the pictures the README shows (docs/screenshots)"
+	@echo "make fuzz            coverage-guided fuzzing of the input parsers (cargo fuzz; not in CI)"
 	@echo "make stop            stop a stack left running by 'make dev' or a test run"
 	@echo "make bench           release-build every function and measure it (bench/RESULTS.md)"
 	@echo "make bench-smoke     the bench on debug builds with a few samples (part of make test)"
@@ -46,7 +49,21 @@ $(SDK)/node_modules/.installed: $(SDK)/package.json $(SDK)/package-lock.json
 	npm ci --prefix $(SDK) --no-audit --no-fund --loglevel=error
 	touch $@
 
-tools: $(VENV)/.installed $(SAM_VENV)/.installed $(FUZZ_VENV)/.installed $(SDK)/node_modules/.installed
+# The connect pages' browser tests: Debian's Chromium (installed here if missing; root or
+# sudo) driven by playwright-core and axe-core from npm.
+BROWSER := tests/browser
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo -E ) \
+		apt-get install -y -qq --no-install-recommends chromium
+
+$(BROWSER)/node_modules/.installed: $(BROWSER)/package.json $(BROWSER)/package-lock.json
+	npm ci --prefix $(BROWSER) --no-audit --no-fund --loglevel=error
+	touch $@
+
+tools: $(VENV)/.installed $(SAM_VENV)/.installed $(FUZZ_VENV)/.installed $(SDK)/node_modules/.installed \
+	$(BROWSER)/node_modules/.installed $(CHROMIUM)
 
 dev: $(VENV)/.installed
 	$(STACK) dev
@@ -62,6 +79,12 @@ unit:
 sdk-test: $(SDK)/node_modules/.installed
 	npm test --prefix $(SDK)
 
+browser-test: $(BROWSER)/node_modules/.installed $(CHROMIUM)
+	npm test --prefix $(BROWSER)
+
+screenshots: $(BROWSER)/node_modules/.installed $(CHROMIUM)
+	LINKGATE_SCREENSHOTS=docs/screenshots npm test --prefix $(BROWSER)
+
 # Seeded schemathesis run (at least 2,000 requests, every check) on a fresh tenant.
 contract-test: $(FUZZ_VENV)/.installed
 	$(FUZZ_VENV)/bin/python scripts/contract_fuzz.py
@@ -73,7 +96,9 @@ test: tools check-template
 	$(STACK) up
 	status=0; cargo test --workspace --no-fail-fast || status=$$?; \
 		npm test --prefix $(SDK) || status=$$?; \
+		npm test --prefix $(BROWSER) || status=$$?; \
 		$(FUZZ_VENV)/bin/python scripts/contract_fuzz.py || status=$$?; \
+		$(VENV)/bin/python scripts/status_coverage.py || status=$$?; \
 		$(STACK) down; exit $$status
 	$(MAKE) --no-print-directory bench-smoke
 

@@ -1,0 +1,280 @@
+// The hosted connect pages in a real browser: Debian's Chromium driven by playwright-core,
+// against the local stack (`stack.py up`), on a fresh tenant. What a customer does, by
+// keyboard only; what each state looks like (screenshots); accessibility (axe-core); and
+// that the pages never call another origin.
+
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { createRequire } from "node:module";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const SHOTS = resolve(ROOT, process.env.LINKGATE_SCREENSHOTS ?? "target/screenshots");
+const STRIPE_KEY = "rk_test_51BrowserRestrictedKey00000000";
+const CHROMIUM = process.env.LINKGATE_CHROMIUM ?? "/usr/bin/chromium";
+const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+const facts = JSON.parse(readFileSync(resolve(ROOT, "target/dev/dev.json"), "utf8"));
+const base = facts.api_base_url;
+
+let browser;
+let key;
+let stripe;
+let receiver;
+let receiverUrl;
+const landed = [];
+
+function admin(args) {
+  const out = execFileSync(resolve(ROOT, "target/debug/linkgate-admin"), args, {
+    cwd: ROOT,
+    env: { ...process.env, ...facts.function_env },
+    encoding: "utf8",
+  });
+  return JSON.parse(out);
+}
+
+async function api(method, path, body) {
+  const r = await fetch(base + path, {
+    method,
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  assert.ok(r.ok, `${method} ${path}: ${r.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** A connection with its link; `redirect` sends the browser to our receiver at the end. */
+async function connectLink({ integration, redirect = false } = {}) {
+  const consumer = await api("POST", "/v1/consumers", { name: "Ada Lovelace", email: "ada@customer.example" });
+  const body = { name: "Accounting", link_ttl_seconds: 3600 };
+  if (integration) body.integration_id = integration;
+  if (redirect) Object.assign(body, { redirect: true, redirect_url: receiverUrl });
+  const connection = await api("POST", `/v1/consumers/${consumer.id}/connections`, body);
+  return { consumer, connection, link: connection.link };
+}
+
+/** Moves a link's expiry into the past, straight in the table (moto never runs TTL). */
+async function backdate(linkId) {
+  const r = await fetch(facts.aws_endpoint_url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/x-amz-json-1.0",
+      "x-amz-target": "DynamoDB_20120810.UpdateItem",
+      authorization: `AWS4-HMAC-SHA256 Credential=test/20261122/${facts.region}/dynamodb/aws4_request, SignedHeaders=host, Signature=0`,
+    },
+    body: JSON.stringify({
+      TableName: facts.table,
+      Key: { pk: { S: `LINK#${linkId}` }, sk: { S: "LINK" } },
+      UpdateExpression: "SET expires_at = :past",
+      ExpressionAttributeValues: { ":past": { S: "2020-01-01T00:00:00.000Z" } },
+    }),
+  });
+  assert.equal(r.status, 200, await r.text());
+}
+
+/** A page that records every request it makes, to prove none leaves the connect origin. */
+async function openPage(options = {}) {
+  const context = await browser.newContext({ viewport: { width: 1024, height: 800 }, ...options });
+  const page = await context.newPage();
+  const requests = [];
+  page.on("request", (req) => requests.push(req));
+  return { context, page, requests };
+}
+
+function crossOrigin(requests) {
+  const origin = new URL(base).origin;
+  return requests
+    .filter((r) => !r.url().startsWith("data:"))
+    .filter((r) => new URL(r.url()).origin !== origin)
+    // the last step of a completed flow is the platform's own redirect page, by design
+    .filter((r) => !(r.isNavigationRequest() && r.url().startsWith(receiverUrl)))
+    .map((r) => r.url());
+}
+
+async function axe(page, state) {
+  // Evaluated by the driver: the pages' CSP (rightly) refuses any inline script.
+  await page.evaluate(AXE);
+  const result = await page.evaluate(async () => await globalThis.axe.run(document));
+  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  assert.deepEqual(
+    bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`),
+    [],
+    `accessibility violations on the ${state} page`,
+  );
+  assert.ok(result.passes.length > 10, `axe ran on the ${state} page`);
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: resolve(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Tab until `selector` has the focus, as a keyboard user would. */
+async function tabTo(page, selector) {
+  for (let i = 0; i < 30; i++) {
+    if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return;
+    await page.keyboard.press("Tab");
+  }
+  assert.fail(`${selector} never took the focus by Tab`);
+}
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  const seeded = admin(["seed-demo", "--name", "Browser tests"]);
+  key = seeded.api_key.secret;
+  stripe = await api("POST", "/v1/integrations", { provider: "stripe" });
+  await api("POST", "/v1/integrations", { provider: "datadog" });
+  receiver = createServer((req, res) => {
+    landed.push(req.url);
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+    res.end("<!doctype html><html lang=en><title>Platform</title><h1>Back on the platform</h1></html>");
+  });
+  await new Promise((ok) => receiver.listen(0, "127.0.0.1", ok));
+  receiverUrl = `http://127.0.0.1:${receiver.address().port}/linkgate/done`;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  receiver?.close();
+});
+
+test("a customer picks an integration and connects by keyboard, then lands on the redirect", async () => {
+  const { consumer, connection, link } = await connectLink({ redirect: true });
+  const { context, page, requests } = await openPage();
+
+  const opened = await page.goto(link.url);
+  assert.equal(opened.status(), 200);
+  await page.getByRole("heading", { level: 1 }).waitFor();
+  const cards = page.locator("a.card");
+  assert.equal(await cards.count(), 2, "both enabled integrations are offered");
+  await axe(page, "marketplace");
+  await shot(page, "marketplace");
+
+  await tabTo(page, `a.card[href*="${stripe.id}"]`);
+  await Promise.all([page.waitForURL(/integration=/), page.keyboard.press("Enter")]);
+  await page.getByLabel(/key/i).first().waitFor();
+  await axe(page, "form");
+
+  // a wrong key first: the form comes back with the error, the secret not echoed
+  await tabTo(page, "input[name=f_secret_key]");
+  await page.keyboard.type("not-a-stripe-key");
+  await Promise.all([page.waitForLoadState("load"), page.keyboard.press("Enter")]);
+  const error = page.locator(".field-error, .error");
+  await error.first().waitFor();
+  const field = page.locator("input[name=f_secret_key]");
+  assert.equal(await field.getAttribute("aria-invalid"), "true");
+  // "the highlighted fields" must be visibly highlighted, not only for screen readers
+  assert.equal(await field.evaluate((el) => getComputedStyle(el).borderTopColor), "rgb(164, 22, 26)");
+  assert.ok(!(await page.content()).includes("not-a-stripe-key"), "the secret is not echoed");
+  await axe(page, "form with an error");
+  await shot(page, "form-error");
+
+  await tabTo(page, "input[name=f_secret_key]");
+  await page.keyboard.press("Control+A");
+  await page.keyboard.type(STRIPE_KEY);
+  await shot(page, "form");
+  await tabTo(page, "button[type=submit]");
+  await Promise.all([page.waitForURL((u) => u.href.startsWith(receiverUrl)), page.keyboard.press("Enter")]);
+
+  const params = new URL(page.url()).searchParams;
+  assert.equal(params.get("connectionId"), connection.id);
+  assert.equal(params.get("consumerId"), consumer.id);
+  assert.equal(params.get("status"), "active");
+  assert.ok(landed.some((u) => u.includes(connection.id)), "the receiver was reached");
+  const now = await api("GET", `/v1/connections/${connection.id}`);
+  assert.equal(now.status, "active");
+  assert.equal(now.integration_id, stripe.id);
+  assert.deepEqual(crossOrigin(requests), [], "no request left for another origin");
+  await context.close();
+});
+
+test("without a redirect the customer sees a success page, and the used link says so", async () => {
+  const { link } = await connectLink({ integration: stripe.id });
+  const { context, page, requests } = await openPage();
+  await page.goto(link.url);
+  await tabTo(page, "input[name=f_secret_key]");
+  await page.keyboard.type(STRIPE_KEY);
+  await Promise.all([page.waitForLoadState("load"), page.keyboard.press("Enter")]);
+  await page.getByRole("heading", { level: 1 }).waitFor();
+  await axe(page, "success");
+  await shot(page, "success");
+
+  const again = await page.goto(link.url);
+  assert.equal(again.status(), 200);
+  assert.match(await page.textContent("main"), /already used/);
+  await axe(page, "used");
+  await shot(page, "used");
+  assert.deepEqual(crossOrigin(requests), []);
+  await context.close();
+});
+
+test("expired and revoked links get their own pages", async () => {
+  const { context, page, requests } = await openPage();
+
+  const expired = await connectLink({ integration: stripe.id });
+  await backdate(expired.link.id);
+  const e = await page.goto(expired.link.url);
+  assert.equal(e.status(), 410);
+  assert.match(await page.textContent("h1"), /expired/);
+  assert.equal(await page.locator("form").count(), 0, "nothing to submit");
+  await axe(page, "expired");
+  await shot(page, "expired");
+
+  const revoked = await connectLink({ integration: stripe.id });
+  await api("DELETE", `/v1/links/${revoked.link.id}`);
+  const r = await page.goto(revoked.link.url);
+  assert.equal(r.status(), 410);
+  assert.match(await page.textContent("h1"), /no longer valid/);
+  await axe(page, "revoked");
+  await shot(page, "revoked");
+
+  const bad = await page.goto(`${base}/connect/${revoked.link.id}?token=wrong`);
+  assert.equal(bad.status(), 404);
+  await axe(page, "invalid");
+  assert.deepEqual(crossOrigin(requests), []);
+  await context.close();
+});
+
+test("on a phone the pages fit the screen and the form still completes", async () => {
+  const { connection, link } = await connectLink({ redirect: true });
+  const { context, page, requests } = await openPage({
+    viewport: { width: 390, height: 844 },
+    deviceScaleFactor: 2,
+    isMobile: true,
+    hasTouch: true,
+  });
+  await page.goto(link.url);
+  const fits = () => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+  assert.ok(await fits(), "the marketplace does not scroll sideways");
+  await shot(page, "phone-marketplace");
+  await page.locator(`a.card[href*="${stripe.id}"]`).tap();
+  await page.locator("input[name=f_secret_key]").waitFor();
+  assert.ok(await fits(), "the form does not scroll sideways");
+  const box = await page.locator("button[type=submit]").boundingBox();
+  assert.ok(box.height >= 44 && box.width >= 44, `the button is a comfortable tap target (${box.width}×${box.height})`);
+  await axe(page, "phone form");
+  await page.locator("input[name=f_secret_key]").fill(STRIPE_KEY);
+  await shot(page, "phone-form");
+  await Promise.all([
+    page.waitForURL((u) => u.href.startsWith(receiverUrl)),
+    page.locator("button[type=submit]").tap(),
+  ]);
+  assert.equal(new URL(page.url()).searchParams.get("connectionId"), connection.id);
+  assert.deepEqual(crossOrigin(requests), []);
+  await context.close();
+});
