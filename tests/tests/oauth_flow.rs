@@ -2,6 +2,7 @@
 //! start (state + PKCE), the provider's sign-in form, the callback, and every way it can
 //! go wrong without losing the link or touching the connection.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use linkgate_tests::oauth::{self, local_path, query_param, sign_in};
@@ -547,4 +548,60 @@ async fn connection_fields_complete_the_provider_url_before_leaving() {
         t.admin.get(&format!("/v1/links/{link}")).await.json()["status"],
         "waiting_oauth"
     );
+}
+
+#[tokio::test]
+async fn a_callback_for_a_link_that_closed_meanwhile_changes_nothing() {
+    let anon = Stack::get().anonymous();
+    let callback = |authorize: &str| {
+        format!(
+            "/oauth/callback?code=any-code&state={}",
+            query_param(authorize, "state").unwrap()
+        )
+    };
+
+    // revoked while the customer was at the provider: 410
+    let f = fixture(json!({})).await;
+    let authorize = oauth::start(&anon, f.link_url()).await;
+    let r =
+        f.t.admin
+            .delete(&format!("/v1/links/{}", f.link_id()))
+            .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = anon.get(&callback(&authorize)).await;
+    assert_eq!(r.status, 410, "{}", r.text);
+    assert_eq!(f.connection_status().await, "pending");
+
+    // the integration switched off meanwhile: 409
+    let f = fixture(json!({})).await;
+    let authorize = oauth::start(&anon, f.link_url()).await;
+    let r =
+        f.t.admin
+            .patch(
+                &format!("/v1/integrations/{}", f.app.integration_id),
+                &json!({"status": "inactive"}),
+            )
+            .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = anon.get(&callback(&authorize)).await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(f.connection_status().await, "pending");
+
+    // the link expired and DynamoDB's TTL removed it meanwhile (moto never runs TTL, so
+    // the item is deleted here as TTL would): 404
+    let f = fixture(json!({})).await;
+    let authorize = oauth::start(&anon, f.link_url()).await;
+    let store = Stack::get().store().await;
+    store
+        .client()
+        .delete_item()
+        .table_name(store.table())
+        .key("pk", AttributeValue::S(format!("LINK#{}", f.link_id())))
+        .key("sk", AttributeValue::S("LINK".into()))
+        .send()
+        .await
+        .unwrap();
+    let r = anon.get(&callback(&authorize)).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert_eq!(f.connection_status().await, "pending");
 }

@@ -751,8 +751,7 @@ export interface components {
             updated_at: string;
         };
         IntegrationCreate: {
-            /** @description A catalog id from `GET /v1/providers`. */
-            provider: string;
+            provider: components["schemas"]["ProviderId"];
             display_name?: string | null;
             status?: components["schemas"]["IntegrationStatus"];
             client_id?: string | null;
@@ -783,9 +782,16 @@ export interface components {
         };
         /**
          * Format: uri
-         * @description Absolute `https` URL without credentials or fragment (`http` only to loopback hosts on a local stack).
+         * @description Absolute `https` URL without credentials or fragment, in URI characters only (RFC
+         *     3986: percent-encode anything else). Answers give it back exactly as sent. On a local
+         *     stack `http` is accepted too for loopback hosts.
          */
         RedirectUrl: string;
+        /**
+         * @description A catalog provider (`GET /v1/providers`); `oidc-mock` exists only on a local stack.
+         * @enum {string}
+         */
+        ProviderId: "airtable" | "atlassian" | "bamboohr" | "datadog" | "exact-online" | "freshbooks" | "freshdesk" | "github" | "gitlab" | "google-workspace" | "hubspot" | "linear" | "mailchimp" | "microsoft-365" | "mollie" | "notion" | "oidc-mock" | "pagerduty" | "pipedrive" | "quickbooks" | "sage-accounting" | "salesforce" | "sentry" | "shopify" | "slack" | "stripe" | "twilio" | "woocommerce" | "xero" | "zendesk" | "zoho-crm" | "zoom";
         /** @description Free-form JSON object, at most 8 KB serialised. */
         Metadata: {
             [key: string]: unknown;
@@ -826,6 +832,10 @@ export interface components {
         };
         /** @enum {string} */
         WebhookEventType: "*" | "connection.created" | "connection.updated" | "connection.revoked" | "connection.needs_reauth" | "link.opened" | "link.expired" | "webhook.test";
+        /** @description Event types, each at most once, or `["*"]` alone for all. */
+        WebhookEvents: unknown[] | [
+            "*"
+        ] | unknown;
         Webhook: {
             id: string;
             /** Format: uri */
@@ -845,16 +855,23 @@ export interface components {
             secret: string;
         };
         WebhookCreate: {
-            /** Format: uri */
+            /**
+             * Format: uri
+             * @description An `https` URL with a public DNS name (not `localhost`, `.local`, `.internal`)
+             *     or a public IP address, in URI characters; no credentials or fragment.
+             */
             url: string;
-            /** @description Event types, or `["*"]` for all. */
-            events: components["schemas"]["WebhookEventType"][];
+            events: components["schemas"]["WebhookEvents"];
             description?: string | null;
         };
         WebhookUpdate: {
-            /** Format: uri */
+            /**
+             * Format: uri
+             * @description An `https` URL with a public DNS name (not `localhost`, `.local`, `.internal`)
+             *     or a public IP address, in URI characters; no credentials or fragment.
+             */
             url?: string;
-            events?: components["schemas"]["WebhookEventType"][];
+            events?: components["schemas"]["WebhookEvents"];
             description?: string | null;
             enabled?: boolean;
         };
@@ -881,7 +898,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "validation_error" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "already_connected" | "needs_reauth" | "credential_not_found" | "provider_unavailable" | "link_expired" | "rate_limited" | "payload_too_large" | "unsupported_media_type" | "internal";
+                code: "validation_error" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "already_connected" | "needs_reauth" | "credential_not_found" | "provider_unavailable" | "link_expired" | "rate_limited" | "payload_too_large" | "unsupported_media_type" | "method_not_allowed" | "internal";
                 message: string;
                 request_id: string;
                 /** @description The fields at fault (dotted for nested values), never their values. */
@@ -2113,8 +2130,8 @@ export interface operations {
             content: {
                 "application/json": {
                     /** @description A catalog provider id; or give `integration_id`. */
-                    provider?: string;
-                    integration_id?: string;
+                    provider?: components["schemas"]["ProviderId"] | null;
+                    integration_id?: string | null;
                     /** @description The provider's credential fields. */
                     values: {
                         [key: string]: string;
@@ -2122,7 +2139,7 @@ export interface operations {
                     /** @description The provider's connection fields (Datadog's site…). */
                     connection_fields?: {
                         [key: string]: string;
-                    };
+                    } | null;
                 };
             };
         };
@@ -2169,12 +2186,12 @@ export interface operations {
             content: {
                 "application/json": {
                     /** @description For `api_key` and `basic` providers. */
-                    credential_id?: string;
+                    credential_id?: string | null;
                     /** @description For `oauth2` providers. */
-                    redirect_url?: components["schemas"]["RedirectUrl"];
-                    consumer_id?: string;
-                    name?: string;
-                    metadata?: components["schemas"]["Metadata"];
+                    redirect_url?: components["schemas"]["RedirectUrl"] | null;
+                    consumer_id?: string | null;
+                    name?: string | null;
+                    metadata?: components["schemas"]["Metadata"] | null;
                 };
             };
         };
