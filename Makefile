@@ -85,6 +85,18 @@ browser-test: $(BROWSER)/node_modules/.installed $(CHROMIUM)
 screenshots: $(BROWSER)/node_modules/.installed $(CHROMIUM)
 	LINKGATE_SCREENSHOTS=docs/screenshots npm test --prefix $(BROWSER)
 
+# Coverage-guided fuzzing of the parsers that take outside input, FUZZ_SECONDS per target
+# (not part of make test: it needs nightly and takes a while). Findings land in
+# fuzz/artifacts/<target>/; replay one with `cargo +nightly fuzz run <target> <file>`.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := cursor ids redirect_url webhook_url connect_form json_fields
+fuzz:
+	rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+		cargo +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 || exit 1; \
+	done
+
 # Seeded schemathesis run (at least 2,000 requests, every check) on a fresh tenant.
 contract-test: $(FUZZ_VENV)/.installed
 	$(FUZZ_VENV)/bin/python scripts/contract_fuzz.py

@@ -95,11 +95,7 @@ impl Call {
         if !is_form || bytes.len() > limit {
             return None;
         }
-        let mut out = std::collections::HashMap::new();
-        for (k, v) in url::form_urlencoded::parse(bytes) {
-            out.entry(k.into_owned()).or_insert_with(|| v.into_owned());
-        }
-        Some(out)
+        Some(parse_form(bytes))
     }
 
     pub fn body_is_empty(&self) -> bool {
@@ -214,6 +210,15 @@ impl Query {
                 .ok_or_else(|| ApiError::field("limit", "must be an integer from 1 to 100")),
         }
     }
+}
+
+/// A form-encoded body: the first value of each name (later repeats cannot override).
+pub fn parse_form(bytes: &[u8]) -> std::collections::HashMap<String, String> {
+    let mut out = std::collections::HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(bytes) {
+        out.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+    }
+    out
 }
 
 fn request_id(req: &Request) -> String {
