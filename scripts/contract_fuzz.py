@@ -203,6 +203,8 @@ def config(base, key, seeds, args):
         "request-timeout = 30.0",
         f"generation.max-examples = {args.max_examples}",
         'generation.database = "none"',
+        # no state carried between runs: the seed alone decides what is sent
+        "cache.enabled = false",
         "checks.enabled = true",
         "",
         "[reports]",
