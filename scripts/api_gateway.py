@@ -21,7 +21,6 @@ import threading
 import time
 import urllib.error
 import urllib.parse
-import urllib.request
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -139,15 +138,8 @@ def event_for(method, target, headers, body, client_ip, route_key, params, reque
 
 def invoke(lambda_url, function, event):
     """(status, headers, cookies, body) from the function's response, as API Gateway answers."""
-    req = urllib.request.Request(
-        f"{lambda_url}/2015-03-31/functions/{function}/invocations",
-        data=json.dumps(event).encode(),
-        method="POST",
-        headers={"content-type": "application/json"},
-    )
     try:
-        with urllib.request.urlopen(req, timeout=TIMEOUT_SECONDS) as r:
-            raw = r.read()
+        raw = stack.invoke_function(function, json.dumps(event), TIMEOUT_SECONDS, lambda_url)
     except urllib.error.HTTPError:
         return gateway_answer(500, "Internal Server Error")  # the function failed
     except (TimeoutError, urllib.error.URLError):

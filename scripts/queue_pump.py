@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 import urllib.error
-import urllib.request
 
 import boto3
 
@@ -32,16 +31,9 @@ def log(msg):
 
 def invoke(function, payload):
     """The function's answer, or None when the invocation itself failed."""
-    req = urllib.request.Request(
-        f"{stack.LAMBDA_URL}/2015-03-31/functions/{function}/invocations",
-        data=json.dumps(payload).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
     try:
-        with urllib.request.urlopen(req, timeout=120) as resp:
-            answer = json.loads(resp.read() or b"{}")
-    except (urllib.error.URLError, json.JSONDecodeError) as e:
+        answer = json.loads(stack.invoke_function(function, json.dumps(payload), 120) or b"{}")
+    except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as e:
         log(f"{function} failed: {e}")
         return None
     if isinstance(answer, dict) and "errorType" in answer:

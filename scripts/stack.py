@@ -411,6 +411,20 @@ def down():
     log("stopped")
 
 
+def invoke_function(function, body, timeout, lambda_url=LAMBDA_URL):
+    """One invocation through cargo lambda watch's Lambda Invoke API: the function's raw
+    answer. Raises urllib.error.HTTPError when the function failed, URLError or TimeoutError
+    when the emulator is unreachable or slow."""
+    req = urllib.request.Request(
+        f"{lambda_url}/2015-03-31/functions/{function}/invocations",
+        data=body.encode(),
+        method="POST",
+        headers={"content-type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return r.read()
+
+
 def request(method, url, headers=None, body=None, timeout=600):
     req = urllib.request.Request(url, method=method, headers=headers or {}, data=body)
     try:

@@ -10,7 +10,6 @@ import json
 import sys
 import time
 import urllib.error
-import urllib.request
 from datetime import datetime
 
 import boto3
@@ -36,16 +35,9 @@ def invoke(function, records, stream_arn):
     for r in records:
         r["eventSourceARN"] = stream_arn
     body = json.dumps({"Records": records}, default=lambda v: v.timestamp() if isinstance(v, datetime) else str(v))
-    req = urllib.request.Request(
-        f"{stack.LAMBDA_URL}/2015-03-31/functions/{function}/invocations",
-        data=body.encode(),
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
     try:
-        with urllib.request.urlopen(req, timeout=120) as resp:
-            return json.loads(resp.read() or b"{}")
-    except (urllib.error.URLError, json.JSONDecodeError) as e:
+        return json.loads(stack.invoke_function(function, body, 120) or b"{}")
+    except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as e:
         print(f"[pump] {function} failed: {e}", file=sys.stderr, flush=True)
         return None
 
