@@ -1689,6 +1689,13 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description Expired link with `redirect`, sent to the redirect URL. */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Connected; sent to the redirect URL. */
             303: {
                 headers: {
