@@ -19,6 +19,7 @@ use std::time::Duration;
 /// moto's reads grow with what is stored.
 const ORDER: &[&str] = &[
     "health",
+    "route-fallback",
     "providers-list",
     "token-refresher",
     "event-relay",
