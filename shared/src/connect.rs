@@ -525,10 +525,11 @@ async fn open_link(app: &App, call: &Call) -> Result<Result<(Link, String), Outc
         .store
         .update_returning(
             link::item_key(&id),
-            "SET opened_at = if_not_exists(opened_at, :now)",
+            "SET opened_at = if_not_exists(opened_at, :now) ADD open_count :one",
             "token_hash = :hash AND #status IN (:waiting, :waiting_oauth) AND expires_at > :now",
             &[
                 (":now", s(&now)),
+                (":one", crate::store::n(1)),
                 (":hash", s(link::token_hash(given))),
                 (":waiting", s("waiting")),
                 (":waiting_oauth", s("waiting_oauth")),
@@ -622,6 +623,7 @@ async fn submit_form(app: &App, call: &Call) -> Result<Outcome, ApiError> {
                 .flatten()
                 .map(|e| (e.field, e.message))
                 .collect();
+            link::record_failure(&app.store, &link.id, errors.keys().cloned().collect()).await?;
             let mut p = Page::new(&format!("Connect {}", integration.display_name()?), None);
             p.logo = Some(logo_uri(provider));
             p.form = Some(form_view(

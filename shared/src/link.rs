@@ -24,6 +24,8 @@ use serde_json::{json, Value};
 
 pub const SK: &str = "LINK";
 const EXPIRY_SK: &str = "EXPIRY";
+/// After this many refused submissions the relay announces `link.failed` (once).
+pub const FAILED_AFTER: u64 = 3;
 
 /// What is stored; `expired` is never stored, it is derived from `expires_at`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +86,22 @@ pub struct Link {
     pub granted_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<String>,
+    /// Every open of the page with the right token while the link was usable.
+    #[serde(default)]
+    pub open_count: u64,
+    /// Submissions the provider's fields refused.
+    #[serde(default)]
+    pub failed_attempts: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<LinkError>,
+}
+
+/// The last refused submission: which fields, never what was typed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkError {
+    pub at: String,
+    pub code: String,
+    pub fields: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -103,6 +121,32 @@ fn pk(id: &LinkId) -> String {
 /// The key of a link's own item.
 pub fn item_key(id: &LinkId) -> Item {
     key(pk(id), SK)
+}
+
+/// Records a submission the provider's fields refused (names only), in one write. The
+/// relay announces `link.failed` when the count reaches [`FAILED_AFTER`].
+pub async fn record_failure(
+    store: &Store,
+    id: &LinkId,
+    fields: Vec<String>,
+) -> Result<(), StoreError> {
+    let error = LinkError {
+        at: time::format(&time::now()),
+        code: "validation_error".into(),
+        fields,
+    };
+    let error =
+        serde_dynamo::to_attribute_value(&error).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    store
+        .update(
+            item_key(id),
+            "SET last_error = :error ADD failed_attempts :one",
+            "attribute_exists(pk)",
+            &[(":error", error), (":one", n(1))],
+            &[],
+        )
+        .await?;
+    Ok(())
 }
 
 /// Drops a link's expiry marker (it is used or revoked: no `link.expired` for it).
@@ -155,6 +199,9 @@ impl Link {
             "redirect": self.redirect,
             "created_at": time::format(&self.created_at),
             "opened_at": self.opened_at,
+            "open_count": self.open_count,
+            "failed_attempts": self.failed_attempts,
+            "last_error": self.last_error,
             "granted_at": self.granted_at,
             "revoked_at": self.revoked_at,
         })
@@ -242,6 +289,9 @@ impl NewLink {
             opened_at: None,
             granted_at: None,
             revoked_at: None,
+            open_count: 0,
+            failed_attempts: 0,
+            last_error: None,
         };
         Ok(NewLink { link, token })
     }
@@ -370,10 +420,13 @@ async fn list_links(app: &App, call: &Call) -> Result<Response<Body>, ApiError> 
 
 async fn get_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     call.query(&[])?;
-    Ok(json(
-        StatusCode::OK,
-        &load(app, call).await?.to_json(time::now()),
-    ))
+    let link = load(app, call).await?;
+    let mut body = link.to_json(time::now());
+    // Where the flow will send the customer (or offer a link back to): the link's URL, else
+    // the consumer's, else the tenant default, as of now.
+    let target = crate::connect::redirect_target(app, &link).await?;
+    body["redirect_target"] = json!(target.as_ref().map(RedirectUrl::as_str));
+    Ok(json(StatusCode::OK, &body))
 }
 
 async fn revoke_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {

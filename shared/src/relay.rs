@@ -1,7 +1,8 @@
 //! The event relay: fed the table's stream, it publishes every outbox event to EventBridge,
 //! turns the TTL removal of a link's expiry marker into a `link.expired` outbox event, and a
 //! link's first `opened_at` into `link.opened` (the connect page records the open in the same
-//! single write that reads the link, so the event is written here, once).
+//! single write that reads the link, so the event is written here, once), and a link's
+//! `failed_attempts` reaching `link::FAILED_AFTER` into `link.failed`.
 //!
 //! Delivery is at least once. Entries EventBridge refuses are retried here a few times;
 //! what still fails is reported as a batch item failure, so Lambda retries the stream from
@@ -45,6 +46,19 @@ impl Relay {
     }
 }
 
+/// The id of the one `kind` event a link can have: the link's own for `link.opened` (as
+/// before), and for `link.failed` the link's with the last hex digit's low bit flipped:
+/// unique per link and time-ordered (another link would need the same time and random bits
+/// but that one to share it).
+fn announcement_id(link: &LinkId, kind: &str) -> Option<EventId> {
+    let mut id = link.as_str().replacen(LinkId::PREFIX, EventId::PREFIX, 1);
+    if kind == event::LINK_FAILED {
+        let last = id.pop()?.to_digit(16)?;
+        id.push(char::from_digit(last ^ 1, 16)?);
+    }
+    EventId::parse(&id)
+}
+
 /// What one stream record asks of the relay.
 #[derive(Debug, PartialEq)]
 enum Work {
@@ -52,8 +66,10 @@ enum Work {
     Publish { kind: String, detail: String },
     /// A link's expiry marker was removed by TTL.
     Expired { tenant: TenantId, link: LinkId },
-    /// A link was opened for the first time.
-    Opened {
+    /// A link was opened for the first time, or refused its `FAILED_AFTER`th submission:
+    /// `kind` is `link.opened` or `link.failed`.
+    Announce {
+        kind: &'static str,
         tenant: TenantId,
         data: Value,
         id: LinkId,
@@ -67,6 +83,15 @@ fn attr<'a>(image: &'a Value, name: &str) -> Option<&'a str> {
         .get(name)
         .and_then(|a| a.get("S"))
         .and_then(Value::as_str)
+}
+
+fn number(image: &Value, name: &str) -> u64 {
+    image
+        .get(name)
+        .and_then(|a| a.get("N"))
+        .and_then(Value::as_str)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 fn classify(record: &Value) -> Work {
@@ -90,27 +115,44 @@ fn classify(record: &Value) -> Work {
         }
         Some("MODIFY") => {
             let (old, new) = (&ddb["OldImage"], &ddb["NewImage"]);
-            let first_open = attr(new, "sk") == Some(link::SK)
-                && attr(old, "opened_at").is_none()
-                && attr(new, "opened_at").is_some();
-            if !first_open {
-                return Work::Nothing;
-            }
-            match (
+            let is_link = attr(new, "sk") == Some(link::SK);
+            let first_open = attr(old, "opened_at").is_none() && attr(new, "opened_at").is_some();
+            let failed = number(old, "failed_attempts") < link::FAILED_AFTER
+                && number(new, "failed_attempts") >= link::FAILED_AFTER;
+            let (Some(tenant), Some(id), true) = (
                 attr(new, "tenant_id").and_then(TenantId::parse),
                 attr(new, "id").and_then(LinkId::parse),
-            ) {
-                (Some(tenant), Some(id)) => Work::Opened {
-                    data: json!({
-                        "link_id": id,
-                        "connection_id": attr(new, "connection_id"),
-                        "consumer_id": attr(new, "consumer_id"),
-                        "opened_at": attr(new, "opened_at"),
-                    }),
+                is_link,
+            ) else {
+                return Work::Nothing;
+            };
+            let mut data = json!({
+                "link_id": id,
+                "connection_id": attr(new, "connection_id"),
+                "consumer_id": attr(new, "consumer_id"),
+            });
+            if first_open {
+                data["opened_at"] = json!(attr(new, "opened_at"));
+                Work::Announce {
+                    kind: event::LINK_OPENED,
                     tenant,
+                    data,
                     id,
-                },
-                _ => Work::Nothing,
+                }
+            } else if failed {
+                data["failed_attempts"] = json!(number(new, "failed_attempts"));
+                data["last_error_fields"] = json!(new["last_error"]["M"]["fields"]["L"]
+                    .as_array()
+                    .map(|l| l.iter().filter_map(|f| f["S"].as_str()).collect::<Vec<_>>())
+                    .unwrap_or_default());
+                Work::Announce {
+                    kind: event::LINK_FAILED,
+                    tenant,
+                    data,
+                    id,
+                }
+            } else {
+                Work::Nothing
             }
         }
         Some("REMOVE") => {
@@ -239,26 +281,23 @@ impl Relay {
                         failed.push(i);
                     }
                 }
-                Work::Opened { tenant, data, id } => {
-                    // The event id is the link's: a redelivered record writes nothing new.
-                    let written =
-                        EventId::parse(&id.as_str().replacen(LinkId::PREFIX, EventId::PREFIX, 1))
-                            .ok_or_else(|| StoreError::Corrupt("link id".into()))
-                            .and_then(|eid| {
-                                event::outbox_as(
-                                    &self.store,
-                                    &tenant,
-                                    &eid,
-                                    event::LINK_OPENED,
-                                    data,
-                                )
-                            });
+                Work::Announce {
+                    kind,
+                    tenant,
+                    data,
+                    id,
+                } => {
+                    // The event id derives from the link's: a redelivered record writes
+                    // nothing new.
+                    let written = announcement_id(&id, kind)
+                        .ok_or_else(|| StoreError::Corrupt("link id".into()))
+                        .and_then(|eid| event::outbox_as(&self.store, &tenant, &eid, kind, data));
                     let outcome = match written {
                         Ok(item) => self.store.transact(vec![item]).await.map(|_| ()),
                         Err(e) => Err(e),
                     };
                     if let Err(e) = outcome {
-                        tracing::warn!(error = %e, "could not announce an opened link");
+                        tracing::warn!(error = %e, kind, "could not announce a link event");
                         failed.push(i);
                     }
                 }
@@ -330,7 +369,12 @@ mod tests {
     #[test]
     fn only_a_links_first_open_announces_it() {
         match classify(&link_update(None, Some("2026-11-22T10:00:00.000Z"))) {
-            Work::Opened { tenant, data, id } => {
+            Work::Announce {
+                kind: event::LINK_OPENED,
+                tenant,
+                data,
+                id,
+            } => {
                 assert_eq!(tenant.as_str(), "ten_0193a1b2c3d47000800000000000000a");
                 assert_eq!(id.as_str(), "lnk_0193a1b2c3d47000800000000000000d");
                 assert_eq!(
@@ -348,6 +392,56 @@ mod tests {
         );
         assert_eq!(classify(&again), Work::Nothing);
         assert_eq!(classify(&link_update(None, None)), Work::Nothing);
+    }
+
+    fn failures(old: u64, new: u64) -> Value {
+        let mut record = link_update(
+            Some("2026-11-22T10:00:00.000Z"),
+            Some("2026-11-22T10:00:00.000Z"),
+        );
+        let error = json!({"M": {"at": {"S": "2026-11-22T10:01:00.000Z"}, "code": {"S": "validation_error"},
+                                 "fields": {"L": [{"S": "secret_key"}]}}});
+        for (image, count) in [("OldImage", old), ("NewImage", new)] {
+            if count > 0 {
+                record["dynamodb"][image]["failed_attempts"] = json!({"N": count.to_string()});
+                record["dynamodb"][image]["last_error"] = error.clone();
+            }
+        }
+        record
+    }
+
+    #[test]
+    fn the_third_refused_submission_announces_a_failed_link_once() {
+        match classify(&failures(2, 3)) {
+            Work::Announce {
+                kind: event::LINK_FAILED,
+                data,
+                id,
+                ..
+            } => {
+                assert_eq!(id.as_str(), "lnk_0193a1b2c3d47000800000000000000d");
+                assert_eq!(data["failed_attempts"], 3);
+                assert_eq!(data["last_error_fields"], json!(["secret_key"]));
+            }
+            other => panic!("{other:?}"),
+        }
+        for (old, new) in [(0, 1), (1, 2), (3, 4), (7, 8)] {
+            assert_eq!(
+                classify(&failures(old, new)),
+                Work::Nothing,
+                "{old} → {new}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_links_two_announcements_have_distinct_stable_ids() {
+        let link = LinkId::parse("lnk_0193a1b2c3d47000800000000000000d").unwrap();
+        let opened = announcement_id(&link, event::LINK_OPENED).unwrap();
+        let failed = announcement_id(&link, event::LINK_FAILED).unwrap();
+        assert_eq!(opened.as_str(), "evt_0193a1b2c3d47000800000000000000d");
+        assert_eq!(failed.as_str(), "evt_0193a1b2c3d47000800000000000000c");
+        assert_eq!(announcement_id(&link, event::LINK_FAILED), Some(failed));
     }
 
     #[test]

@@ -675,3 +675,79 @@ async fn audit_reads(tenant: &str, connection: &str) -> usize {
         .unwrap();
     out.items().len()
 }
+
+#[tokio::test]
+async fn the_link_shows_its_opens_refusals_and_target_and_a_third_refusal_announces_it() {
+    let stack = Stack::get();
+    let f = flow(Some("stripe"), json!({})).await;
+    let integration = f.connection["integration_id"].as_str().unwrap().to_owned();
+    let link = |f: &Flow| {
+        let api = f.t.admin.clone();
+        let path = format!("/v1/links/{}", f.link_id());
+        async move {
+            let r = api.get(&path).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            r.json()
+        }
+    };
+    let fresh = link(&f).await;
+    assert_eq!(fresh["open_count"], 0);
+    assert_eq!(fresh["failed_attempts"], 0);
+    assert_eq!(fresh["last_error"], Value::Null);
+    // no URL on the link: the consumer's is the one the flow will use
+    assert_eq!(fresh["redirect_target"], "https://acme.example/done");
+
+    for _ in 0..3 {
+        assert_eq!(f.open().await.status, 200);
+    }
+    let opened = link(&f).await;
+    assert_eq!(opened["open_count"], 3);
+    assert!(opened["opened_at"].is_string());
+
+    let typed = "sk_not_a_valid_key_but_secret_1234";
+    for attempt in 1..=4u64 {
+        let r = f
+            .submit(&[("integration_id", &integration), ("f_secret_key", typed)])
+            .await;
+        assert_eq!(r.status, 422, "{}", r.text);
+        let now = link(&f).await;
+        assert_eq!(now["failed_attempts"], attempt);
+        assert_eq!(now["last_error"]["fields"], json!(["secret_key"]));
+        assert_eq!(now["last_error"]["code"], "validation_error");
+        assert!(
+            !now.to_string().contains(typed),
+            "the value typed is never kept"
+        );
+        assert_eq!(
+            now["status"], "waiting",
+            "a refusal does not use the link up"
+        );
+    }
+    let mut failed = Vec::new();
+    for _ in 0..100 {
+        failed = stack.events(&f.t.id, "link.failed").await;
+        if !failed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // give a fourth announcement (there must be none) time to appear
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let failed_again = stack.events(&f.t.id, "link.failed").await;
+    assert_eq!(failed.len(), 1, "announced at the third refusal");
+    assert_eq!(failed_again.len(), 1, "and only then");
+    let data = &failed[0]["data"];
+    assert_eq!(data["link_id"], f.link_id());
+    assert_eq!(data["failed_attempts"], 3);
+    assert_eq!(data["last_error_fields"], json!(["secret_key"]));
+    assert!(!failed[0].to_string().contains(typed));
+
+    // the right key still completes the link
+    let r = f
+        .submit(&[
+            ("integration_id", &integration),
+            ("f_secret_key", STRIPE_KEY),
+        ])
+        .await;
+    assert!(r.status == 200 || r.status == 303, "{}", r.text);
+}

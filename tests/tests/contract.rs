@@ -390,3 +390,22 @@ fn the_documented_provider_ids_are_the_catalog() {
         .collect();
     assert_eq!(documented, catalog);
 }
+
+#[test]
+fn the_documented_event_types_are_the_ones_endpoints_may_subscribe_to() {
+    let doc = openapi();
+    let documented: BTreeSet<String> = doc["components"]["schemas"]["WebhookEventType"]["enum"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    let known: BTreeSet<String> = linkgate::webhook::EVENT_TYPES
+        .iter()
+        .chain(&["*"])
+        .map(|t| t.to_string())
+        .collect();
+    assert_eq!(documented, known);
+    let max = doc["components"]["schemas"]["WebhookEvents"]["maxItems"].as_u64();
+    assert_eq!(max, Some(linkgate::webhook::EVENT_TYPES.len() as u64));
+}

@@ -640,9 +640,28 @@ export interface components {
             redirect: boolean;
             /** Format: date-time */
             created_at: string;
+            /** @description The first time the customer opened the page (also `link.opened`). */
             opened_at: string | null;
+            /** @description How often the page was opened with the right token while usable. */
+            open_count: number;
+            /** @description Submissions the provider's fields refused; the third emits `link.failed`. */
+            failed_attempts: number;
+            /** @description The last refused submission, by field name (never the values typed). */
+            last_error: null | {
+                /** Format: date-time */
+                at: string;
+                /** @enum {string} */
+                code: "validation_error";
+                fields: string[];
+            };
             granted_at: string | null;
             revoked_at: string | null;
+            /**
+             * @description `GET /v1/links/{id}` only: where the flow will send the customer when `redirect`
+             *     is true (or offer a way back to when it is false), as of now: the link's
+             *     `redirect_url`, else the consumer's, else the tenant's default.
+             */
+            redirect_target?: string | null;
         };
         NewLink: components["schemas"]["Link"] & {
             /**
@@ -831,7 +850,7 @@ export interface components {
             next_cursor: string | null;
         };
         /** @enum {string} */
-        WebhookEventType: "*" | "connection.created" | "connection.updated" | "connection.revoked" | "connection.needs_reauth" | "link.opened" | "link.expired" | "webhook.test";
+        WebhookEventType: "*" | "connection.created" | "connection.updated" | "connection.revoked" | "connection.needs_reauth" | "link.opened" | "link.expired" | "link.failed" | "webhook.test";
         /** @description Event types, each at most once, or `["*"]` alone for all. */
         WebhookEvents: unknown[] | [
             "*"

@@ -103,6 +103,8 @@ async fn start_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
             let status = if given.is_empty() {
                 StatusCode::OK
             } else {
+                crate::link::record_failure(&app.store, &link.id, errors.keys().cloned().collect())
+                    .await?;
                 StatusCode::UNPROCESSABLE_ENTITY
             };
             return Ok(Outcome::Page(status, Box::new(p)));

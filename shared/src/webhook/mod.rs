@@ -43,6 +43,7 @@ pub const EVENT_TYPES: &[&str] = &[
     crate::event::CONNECTION_NEEDS_REAUTH,
     crate::event::LINK_OPENED,
     crate::event::LINK_EXPIRED,
+    crate::event::LINK_FAILED,
     TEST_EVENT,
 ];
 pub const TEST_EVENT: &str = "webhook.test";
@@ -235,7 +236,10 @@ fn parse_events(v: &Value) -> Result<Vec<String>, String> {
         .as_array()
         .ok_or("must be a list of event types, or [\"*\"]")?;
     if list.is_empty() || list.len() > EVENT_TYPES.len() {
-        return Err("must name 1 to 7 event types, or [\"*\"]".into());
+        return Err(format!(
+            "must name 1 to {} event types, or [\"*\"]",
+            EVENT_TYPES.len()
+        ));
     }
     let mut out: Vec<String> = Vec::new();
     for e in list {
