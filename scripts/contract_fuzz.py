@@ -115,6 +115,7 @@ def seed(api):
         "link": links,
         # one link and its token per page: a token only opens its own link
         "form_link": page_links[:1],
+        "form_integration": [stripe],
         "form_token": page_tokens[:1],
         "oauth_link": page_links[1:],
         "oauth_token": page_tokens[1:],
@@ -143,7 +144,9 @@ BINDINGS = {
     "/v1/connections/{id}/links": {"path.id": ("connection", 0.8)},
     "/v1/links": {"query.cursor": ("links_cursor", 1.0)},
     "/v1/links/{id}": {"path.id": ("link", 0.8)},
-    "/connect/{link_id}": {"path.link_id": ("form_link", 0.8), "query.token": ("form_token", 0.8)},
+    "/connect/{link_id}": {
+        "path.link_id": ("form_link", 0.8), "query.token": ("form_token", 0.8),
+        "body.token": ("form_token", 0.8), "body.integration_id": ("form_integration", 0.8)},
     "/connect/{link_id}/oauth": {"path.link_id": ("oauth_link", 0.8), "query.token": ("oauth_token", 0.8)},
     "/v1/integrations": {"query.cursor": ("integrations_cursor", 1.0)},
     "/v1/integrations/{id}": {"path.id": ("integration", 0.8)},
@@ -174,6 +177,10 @@ STATEFUL_400 = {
     "/v1/credentials": {"POST"},
     "/v1/connections": {"POST"},
     "/v1/consumers/{id}/connections": {"POST"},
+    # A webhook URL's host must resolve to public addresses when it is saved (SSRF guard):
+    # DNS decides, not the schema.
+    "/v1/webhooks": {"POST"},
+    "/v1/webhooks/{id}": {"PATCH"},
 }
 # A cursor is opaque: only one a list issued is valid (the fuzzing phase sends those; the
 # coverage phase's made-up edge values are rightly refused).
@@ -181,6 +188,15 @@ for _path in ("/v1/consumers", "/v1/consumers/{id}/connections", "/v1/integratio
               "/v1/webhooks", "/v1/webhooks/{id}/deliveries"):
     STATEFUL_400.setdefault(_path, set()).add("GET")
 POSITIVE_WITH_400 = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
+# The connect form's fields are the link's provider's (`f_<name>`, any string to the schema):
+# missing or invalid ones re-render the form with 422; and earlier steps of a run may have
+# used or revoked the link (410). Both are documented answers to a well-formed submission.
+EXTRA = {
+    ("/connect/{link_id}", "POST"): ["410", "422"],
+    # the stateful phase may revoke or use a link before it opens its pages
+    ("/connect/{link_id}", "GET"): ["410"],
+    ("/connect/{link_id}/oauth", "GET"): ["410"],
+}
 
 
 def _params(doc, item, method):
@@ -223,7 +239,8 @@ def config(base, key, seeds, args):
             if method not in ("get", "post", "patch", "delete", "put"):
                 continue
             params = BINDINGS.get(path, {})
-            stateful = method.upper() in STATEFUL_400.get(path, set())
+            extra = EXTRA.get((path, method.upper()), [])
+            stateful = method.upper() in STATEFUL_400.get(path, set()) or bool(extra)
             if not params and not stateful:
                 continue
             # One filter: include-path and include-method together match either.
@@ -235,10 +252,12 @@ def config(base, key, seeds, args):
                         p.get("name") == param[6:] for p in _params(doc, item, method)
                     ):
                         continue
+                    if param.startswith("body.") and "requestBody" not in item[method]:
+                        continue
                     lines.append(f'"{param}" = {{ dictionary = "{dictionary}", probability = {probability} }}')
             if stateful:
                 lines += ["[operations.checks.positive_data_acceptance]",
-                          f"expected-statuses = {json.dumps(POSITIVE_WITH_400)}"]
+                          f"expected-statuses = {json.dumps(POSITIVE_WITH_400 + extra)}"]
     return "\n".join(lines) + "\n"
 
 
