@@ -54,6 +54,19 @@ impl Flow {
     }
 }
 
+/// The tenant's `kind` events once the relay wrote any (it works from the table's stream),
+/// or none after ten seconds.
+async fn announced(t: &TestTenant, kind: &str) -> Vec<Value> {
+    for _ in 0..100 {
+        let events = Stack::get().events(&t.id, kind).await;
+        if !events.is_empty() {
+            return events;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Vec::new()
+}
+
 async fn flow(integration: Option<&str>, extra: Value) -> Flow {
     let t = Stack::get().tenant().await;
     let consumer = t
@@ -154,14 +167,7 @@ async fn api_key_flow_from_link_to_active_connection() {
     assert_eq!(link["status"], "waiting");
     assert!(link["opened_at"].is_string());
     // The relay writes `link.opened` from the table's stream: it arrives shortly after.
-    let mut opened = Vec::new();
-    for _ in 0..100 {
-        opened = stack.events(&f.t.id, "link.opened").await;
-        if !opened.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let opened = announced(&f.t, "link.opened").await;
     assert_eq!(opened.len(), 1, "announced once");
 
     let bad = f
@@ -723,14 +729,7 @@ async fn the_link_shows_its_opens_refusals_and_target_and_a_third_refusal_announ
             "a refusal does not use the link up"
         );
     }
-    let mut failed = Vec::new();
-    for _ in 0..100 {
-        failed = stack.events(&f.t.id, "link.failed").await;
-        if !failed.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let failed = announced(&f.t, "link.failed").await;
     // give a fourth announcement (there must be none) time to appear
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let failed_again = stack.events(&f.t.id, "link.failed").await;
