@@ -17,10 +17,7 @@ pub struct RedirectUrl(String);
 
 impl RedirectUrl {
     pub fn parse(raw: &str, stage: Stage) -> Result<RedirectUrl, String> {
-        if raw.len() > MAX_LEN {
-            return Err(format!("must be at most {MAX_LEN} characters"));
-        }
-        let url = uri(raw)?;
+        let url = uri(raw, MAX_LEN)?;
         let host = url.host().ok_or_else(|| "must have a host".to_string())?;
         match url.scheme() {
             "https" => {}
@@ -44,10 +41,14 @@ impl RedirectUrl {
     }
 }
 
-/// An absolute URL written as a URI (RFC 3986): the url crate alone also takes non-ASCII,
-/// stray `%` and brackets outside an IPv6 host, and answers them normalised, longer.
-pub(crate) fn uri(raw: &str) -> Result<Url, String> {
+/// An absolute URL of at most `max_len` bytes written as a URI (RFC 3986): the url crate
+/// alone also takes non-ASCII, stray `%` and brackets outside an IPv6 host, and answers
+/// them normalised, longer.
+pub(crate) fn uri(raw: &str, max_len: usize) -> Result<Url, String> {
     const NOT_URI: &str = "must be a URI: only RFC 3986 characters (percent-encode others)";
+    if raw.len() > max_len {
+        return Err(format!("must be at most {max_len} characters"));
+    }
     if !raw.chars().all(is_uri_char) || !whole_percent_encodings(raw) {
         return Err(NOT_URI.into());
     }

@@ -67,10 +67,7 @@ fn allowed(ip: IpAddr, allow: &[IpAddr]) -> bool {
 
 impl WebhookUrl {
     pub fn parse(raw: &str, allow: &[IpAddr]) -> Result<WebhookUrl, String> {
-        if raw.len() > MAX_LEN {
-            return Err(format!("must be at most {MAX_LEN} characters"));
-        }
-        let url = crate::redirect_url::uri(raw)?;
+        let url = crate::redirect_url::uri(raw, MAX_LEN)?;
         if !url.username().is_empty() || url.password().is_some() {
             return Err("must not carry credentials".into());
         }
