@@ -336,6 +336,11 @@ impl Api {
 }
 
 /// The template parsed as YAML, short-form tags kept as YAML tags.
+pub fn openapi() -> serde_yaml::Value {
+    let text = std::fs::read_to_string(root().join("openapi.yaml")).expect("openapi.yaml exists");
+    serde_yaml::from_str(&text).expect("openapi.yaml parses")
+}
+
 pub fn template() -> serde_yaml::Value {
     let text = std::fs::read_to_string(root().join("template.yaml")).expect("read template.yaml");
     serde_yaml::from_str(&text).expect("template.yaml parses")

@@ -3,7 +3,8 @@
 //! router in Cargo.toml serves the bench), the OpenAPI document, the fallback's route table,
 //! the function crates and the sample events.
 
-use linkgate_tests::{root, template, template_routes, Route};
+use linkgate::route::path_fits;
+use linkgate_tests::{openapi, root, template, template_routes, Route};
 use std::collections::{BTreeMap, BTreeSet};
 
 fn router_routes() -> Vec<Route> {
@@ -29,11 +30,6 @@ fn router_routes() -> Vec<Route> {
     out
 }
 
-fn openapi() -> serde_yaml::Value {
-    let text = std::fs::read_to_string(root().join("openapi.yaml")).expect("openapi.yaml exists");
-    serde_yaml::from_str(&text).expect("openapi.yaml parses")
-}
-
 fn function_crates() -> BTreeSet<String> {
     std::fs::read_dir(root().join("functions"))
         .unwrap()
@@ -41,15 +37,6 @@ fn function_crates() -> BTreeSet<String> {
         .filter(|e| e.path().join("Cargo.toml").exists())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect()
-}
-
-fn path_regex_matches(template_path: &str, raw: &str) -> bool {
-    let t: Vec<&str> = template_path.split('/').collect();
-    let r: Vec<&str> = raw.split('/').collect();
-    t.len() == r.len()
-        && t.iter()
-            .zip(&r)
-            .all(|(a, b)| (a.starts_with('{') && a.ends_with('}') && !b.is_empty()) || a == b)
 }
 
 #[test]
@@ -289,9 +276,9 @@ fn every_function_has_sample_events_that_match_its_trigger() {
             let method = event["requestContext"]["http"]["method"].as_str().unwrap();
             let raw_path = event["rawPath"].as_str().unwrap();
             assert!(
-                !routes.iter().any(|r| !r.is_default()
-                    && r.method == method
-                    && path_regex_matches(&r.path, raw_path)),
+                !routes
+                    .iter()
+                    .any(|r| !r.is_default() && r.method == method && path_fits(&r.path, raw_path)),
                 "{}: {method} {raw_path} has a route",
                 path.display()
             );
@@ -312,7 +299,7 @@ fn every_function_has_sample_events_that_match_its_trigger() {
             );
             let raw_path = event["rawPath"].as_str().unwrap();
             assert!(
-                path_regex_matches(&route.path, raw_path),
+                path_fits(&route.path, raw_path),
                 "{raw_path} does not fit {}",
                 route.path
             );
@@ -364,13 +351,10 @@ fn every_function_has_sample_events_that_match_its_trigger() {
 
 #[test]
 fn path_matching_helper_is_strict() {
-    assert!(path_regex_matches(
-        "/v1/consumers/{id}",
-        "/v1/consumers/csm_1"
-    ));
-    assert!(!path_regex_matches("/v1/consumers/{id}", "/v1/consumers"));
-    assert!(!path_regex_matches("/v1/consumers/{id}", "/v1/consumers/"));
-    assert!(!path_regex_matches("/v1/consumers", "/v1/consumer"));
+    assert!(path_fits("/v1/consumers/{id}", "/v1/consumers/csm_1"));
+    assert!(!path_fits("/v1/consumers/{id}", "/v1/consumers"));
+    assert!(!path_fits("/v1/consumers/{id}", "/v1/consumers/"));
+    assert!(!path_fits("/v1/consumers", "/v1/consumer"));
 }
 
 #[test]

@@ -3,15 +3,14 @@
 //! fresh tenant, and nothing is written. (scripts/status_coverage.py then checks that every
 //! documented status was answered by some test.)
 
-use linkgate_tests::{root, table_mentions, Api, Reply, Stack, TestTenant};
+use linkgate_tests::{openapi, table_mentions, Api, Reply, Stack, TestTenant};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 /// (method, path) → documented statuses.
 fn documented() -> BTreeMap<(String, String), Vec<u16>> {
-    let text = std::fs::read_to_string(root().join("openapi.yaml")).unwrap();
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let doc = openapi();
     let mut out = BTreeMap::new();
     for (path, item) in doc["paths"].as_mapping().unwrap() {
         for (method, op) in item.as_mapping().unwrap() {
