@@ -277,6 +277,12 @@ def create_resources(resolver):
         elif kind == "AWS::KMS::Alias":
             kms.create_alias(AliasName=props["AliasName"], TargetKeyId=props["TargetKeyId"])
             created[logical] = props["AliasName"]
+    # Links are emailed from the template's SES identity, which a deployment has verified;
+    # moto's SES refuses a sender it was not told about, just as SES would.
+    identity = resolver.params.get("SesIdentity")
+    if identity:
+        session.client("sesv2", endpoint_url=MOTO_URL).create_email_identity(EmailIdentity=identity)
+        created["SesIdentity"] = identity
     # EventBridge rules of functions: locally each targets a feed queue that
     # scripts/queue_pump.py hands to the function, as the rule's Lambda target would.
     for binary, bus, pattern in rule_targets(resolver):

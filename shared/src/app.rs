@@ -24,6 +24,7 @@ pub struct App {
     /// AWS settings, for clients only some functions need (SQS), built on first use.
     aws: Option<aws_types::SdkConfig>,
     sqs: std::sync::OnceLock<aws_sdk_sqs::Client>,
+    ses: std::sync::OnceLock<aws_sdk_sesv2::Client>,
     settings: TtlCache<Settings>,
     integrations: TtlCache<Vec<Integration>>,
 }
@@ -55,6 +56,7 @@ impl App {
             http: std::sync::OnceLock::new(),
             aws: None,
             sqs: std::sync::OnceLock::new(),
+            ses: std::sync::OnceLock::new(),
         }
     }
 
@@ -113,6 +115,17 @@ impl App {
             .as_ref()
             .ok_or_else(|| ApiError::internal("no AWS settings for SQS"))?;
         Ok(self.sqs.get_or_init(|| aws_sdk_sqs::Client::new(aws)))
+    }
+
+    pub fn ses(&self) -> Result<&aws_sdk_sesv2::Client, ApiError> {
+        if let Some(c) = self.ses.get() {
+            return Ok(c);
+        }
+        let aws = self
+            .aws
+            .as_ref()
+            .ok_or_else(|| ApiError::internal("no AWS settings for SES"))?;
+        Ok(self.ses.get_or_init(|| aws_sdk_sesv2::Client::new(aws)))
     }
 
     /// The client for provider calls: one timeout, no redirects followed (a token endpoint

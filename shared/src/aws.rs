@@ -103,7 +103,7 @@ pub fn from_lambda_environment(
 }
 
 /// The services the functions call, by the id the SDK names them with.
-const SERVICES: &[&str] = &["DynamoDB", "KMS", "EventBridge", "SQS"];
+const SERVICES: &[&str] = &["DynamoDB", "KMS", "EventBridge", "SQS", "SESv2"];
 const ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
 
 /// Endpoint overrides from the environment, answered per service the way aws-config does:

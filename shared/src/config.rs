@@ -54,6 +54,8 @@ pub struct Config {
     pub webhook_retry_schedule: Vec<u64>,
     pub webhook_timeout: Duration,
     pub webhook_allowed_private: Vec<std::net::IpAddr>,
+    /// The address links are emailed from (on the template's verified SES identity).
+    pub email_from: Option<crate::email::Email>,
 }
 
 /// Immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (Svix's schedule).
@@ -145,7 +147,15 @@ impl Config {
                 })?,
         };
         let non_empty = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        let email_from = non_empty("LINKGATE_EMAIL_FROM")
+            .map(|raw| crate::email::Email::parse(&raw))
+            .transpose()
+            .map_err(|reason| ConfigError::Invalid {
+                name: "LINKGATE_EMAIL_FROM",
+                reason,
+            })?;
         Ok(Config {
+            email_from,
             webhook_queue_url: non_empty("LINKGATE_WEBHOOK_QUEUE_URL"),
             webhook_dlq_url: non_empty("LINKGATE_WEBHOOK_DLQ_URL"),
             webhook_retry_schedule,

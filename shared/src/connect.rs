@@ -526,7 +526,9 @@ async fn open_link(app: &App, call: &Call) -> Result<Result<(Link, String), Outc
         .update_returning(
             link::item_key(&id),
             "SET opened_at = if_not_exists(opened_at, :now) ADD open_count :one",
-            "token_hash = :hash AND #status IN (:waiting, :waiting_oauth) AND expires_at > :now",
+            // an emailed link carries a token of its own (see `reminder`)
+            "(token_hash = :hash OR contains(email_token_hashes, :hash)) \
+             AND #status IN (:waiting, :waiting_oauth) AND expires_at > :now",
             &[
                 (":now", s(&now)),
                 (":one", crate::store::n(1)),

@@ -433,6 +433,7 @@ async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
             redirect_url: redirect_url.clone(),
             redirect: redirect.unwrap_or(false),
             ttl_seconds: ttl.unwrap_or_else(|| settings.link_ttl_seconds()),
+            reminders: Some(settings.reminders.schedule.clone()),
         },
     )?;
     let connection = Connection {
@@ -654,6 +655,7 @@ async fn create_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError>
                 redirect_url: redirect_url.clone(),
                 redirect: redirect.unwrap_or(false),
                 ttl_seconds: ttl.unwrap_or_else(|| settings.link_ttl_seconds()),
+                reminders: Some(settings.reminders.schedule.clone()),
             },
         )?;
         let next = Connection {

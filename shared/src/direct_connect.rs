@@ -395,6 +395,7 @@ async fn start_oauth(
             redirect_url: request.redirect_url.clone(),
             redirect: true,
             ttl_seconds: u64::try_from(state::LIFETIME_SECONDS).unwrap_or(600),
+            reminders: None,
         },
     )?;
     new_link.link.status = Stored::WaitingOauth;

@@ -60,6 +60,15 @@ pub enum ApiError {
         method: String,
         allow: Vec<&'static str>,
     },
+    /// 410 `link_expired`: the link is past `expires_at`.
+    #[error("{0}")]
+    LinkExpired(String),
+    /// 429 `rate_limited`: too soon; `retry_after` seconds (sent as `Retry-After` too).
+    #[error("{message}")]
+    RateLimited { message: String, retry_after: u64 },
+    /// 503 `email_unavailable`: the email service failed in a way that may pass.
+    #[error("{0}")]
+    EmailUnavailable(String),
     #[error("request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
     #[error("request body exceeds {limit} bytes")]
@@ -115,6 +124,9 @@ impl ApiError {
             ApiError::CredentialNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::ProviderUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::LinkExpired(_) => StatusCode::GONE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::EmailUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -133,6 +145,9 @@ impl ApiError {
             ApiError::CredentialNotFound(_) => "credential_not_found",
             ApiError::ProviderUnavailable(_) => "provider_unavailable",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::LinkExpired(_) => "link_expired",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::EmailUnavailable(_) => "email_unavailable",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::Internal(_) => "internal",
@@ -220,6 +235,20 @@ mod tests {
                 "already_connected",
             ),
             (ApiError::NeedsReauth("x".into()), 409, "needs_reauth"),
+            (ApiError::LinkExpired("x".into()), 410, "link_expired"),
+            (
+                ApiError::RateLimited {
+                    message: "x".into(),
+                    retry_after: 3,
+                },
+                429,
+                "rate_limited",
+            ),
+            (
+                ApiError::EmailUnavailable("x".into()),
+                503,
+                "email_unavailable",
+            ),
             (
                 ApiError::CredentialNotFound("x".into()),
                 404,

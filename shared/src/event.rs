@@ -19,6 +19,7 @@ pub const CONNECTION_NEEDS_REAUTH: &str = "connection.needs_reauth";
 pub const LINK_OPENED: &str = "link.opened";
 pub const LINK_EXPIRED: &str = "link.expired";
 pub const LINK_FAILED: &str = "link.failed";
+pub const LINK_REMINDER_SENT: &str = "link.reminder_sent";
 
 /// The outbox item for one event; `data` is the event's payload.
 pub fn outbox(

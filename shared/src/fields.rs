@@ -29,13 +29,51 @@ impl Fields {
                 Vec::new(),
             ));
         };
+        Ok(Fields::of(map, allowed))
+    }
+
+    fn of(map: Map<String, Value>, allowed: &[&str]) -> Fields {
         let mut errors: Vec<FieldError> = map
             .keys()
             .filter(|k| !allowed.contains(&k.as_str()))
             .map(|k| FieldError::new(k.clone(), "unknown field"))
             .collect();
         errors.sort_by(|a, b| a.field.cmp(&b.field));
-        Ok(Fields { map, errors })
+        Fields { map, errors }
+    }
+
+    /// A nested object (`null` clears it) read field by field by `parse`; its problems are
+    /// reported as `name.field`, and it is only `Set` when it had none.
+    pub fn patch_object<T>(
+        &mut self,
+        name: &str,
+        allowed: &[&str],
+        parse: impl FnOnce(&mut Fields) -> T,
+    ) -> Patch<T> {
+        match self.map.remove(name) {
+            None => Patch::Keep,
+            Some(Value::Null) => Patch::Clear,
+            Some(Value::Object(map)) => {
+                let mut inner = Fields::of(map, allowed);
+                let parsed = parse(&mut inner);
+                let clean = inner.errors.is_empty();
+                self.errors.extend(
+                    inner
+                        .errors
+                        .into_iter()
+                        .map(|e| FieldError::new(format!("{name}.{}", e.field), e.message)),
+                );
+                if clean {
+                    Patch::Set(parsed)
+                } else {
+                    Patch::Keep
+                }
+            }
+            Some(_) => {
+                self.errors.push(FieldError::new(name, "must be an object"));
+                Patch::Keep
+            }
+        }
     }
 
     fn parse<T>(

@@ -275,6 +275,10 @@ pub fn error_response(error: &ApiError, request_id: &str) -> Response<Body> {
                 resp.headers_mut().insert(header::ALLOW, v);
             }
         }
+        ApiError::RateLimited { retry_after, .. } => {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        }
         _ => {}
     }
     resp

@@ -34,6 +34,7 @@ pub mod provider;
 pub mod redirect_url;
 pub mod refresh;
 pub mod relay;
+pub mod reminder;
 pub mod route;
 pub mod seal;
 pub mod secret;

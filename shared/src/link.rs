@@ -94,6 +94,18 @@ pub struct Link {
     pub failed_attempts: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<LinkError>,
+    /// Reminders still to send, earliest first (`time::format`, so they sort as strings).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reminders_planned: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reminders_sent: Vec<crate::reminder::Sent>,
+    /// Hashes of the tokens sent by email: each email carries a token of its own, since the
+    /// link's own token is kept only as a hash and cannot be put in an email later.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub email_token_hashes: Vec<String>,
+    /// When the last email went out (epoch seconds), for the per-link rate limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sent_at: Option<i64>,
 }
 
 /// The last refused submission: which fields, never what was typed.
@@ -110,6 +122,11 @@ struct LinkItem {
     sk: String,
     gsi1pk: String,
     gsi1sk: String,
+    /// The sparse index of due reminders (`REMIND#<shard>`, next reminder time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi2pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi2sk: Option<String>,
     #[serde(flatten)]
     link: Link,
 }
@@ -174,16 +191,29 @@ impl Link {
         matches!(self.status_at(now), Status::Waiting | Status::WaitingOauth)
     }
 
-    /// Whether `token` is this link's, compared in constant time (on the stored hash, so a
-    /// timing difference could only reveal the hash of a guess).
+    /// Whether `token` is this link's or one it was emailed with, compared in constant time
+    /// (on the stored hashes, so a timing difference could only reveal the hash of a guess).
     pub fn token_matches(&self, token: &str) -> bool {
         let given = token_hash(token);
-        given.len() == self.token_hash.len()
-            && given
-                .bytes()
-                .zip(self.token_hash.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
+        let same = |stored: &String| {
+            given.len() == stored.len()
+                && given
+                    .bytes()
+                    .zip(stored.bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+        };
+        std::iter::once(&self.token_hash)
+            .chain(&self.email_token_hashes)
+            .fold(false, |found, stored| same(stored) | found)
+    }
+
+    /// The next reminder, while the link can still be used.
+    pub fn next_reminder_at(&self, now: Timestamp) -> Option<&str> {
+        self.reminders_planned
+            .first()
+            .map(String::as_str)
+            .filter(|_| self.is_open(now))
     }
 
     pub fn to_json(&self, now: Timestamp) -> Value {
@@ -204,6 +234,8 @@ impl Link {
             "last_error": self.last_error,
             "granted_at": self.granted_at,
             "revoked_at": self.revoked_at,
+            "reminders_sent": self.reminders_sent,
+            "next_reminder_at": self.next_reminder_at(now),
         })
     }
 
@@ -255,6 +287,8 @@ pub struct LinkOptions {
     pub redirect_url: Option<RedirectUrl>,
     pub redirect: bool,
     pub ttl_seconds: u64,
+    /// The tenant's reminder schedule; `None` for links no person is sent (API OAuth).
+    pub reminders: Option<crate::reminder::Schedule>,
 }
 
 impl NewLink {
@@ -292,6 +326,16 @@ impl NewLink {
             open_count: 0,
             failed_attempts: 0,
             last_error: None,
+            reminders_planned: options
+                .reminders
+                .map(|schedule| schedule.plan(now, now + ttl))
+                .unwrap_or_default()
+                .iter()
+                .map(time::format)
+                .collect(),
+            reminders_sent: Vec::new(),
+            email_token_hashes: Vec::new(),
+            last_sent_at: None,
         };
         Ok(NewLink { link, token })
     }
@@ -303,6 +347,11 @@ impl NewLink {
             sk: SK.into(),
             gsi1pk: list_pk(&l.tenant_id),
             gsi1sk: l.id.to_string(),
+            gsi2pk: l
+                .reminders_planned
+                .first()
+                .map(|_| crate::reminder::index_partition(&l.id)),
+            gsi2sk: l.reminders_planned.first().cloned(),
             link: l.clone(),
         })?;
         let mut expiry = key(pk(&l.id), EXPIRY_SK);
@@ -473,6 +522,7 @@ mod tests {
                 redirect_url: None,
                 redirect: false,
                 ttl_seconds: 1800,
+                reminders: None,
             },
         )
         .unwrap()
@@ -534,6 +584,7 @@ mod tests {
                 redirect_url: None,
                 redirect: true,
                 ttl_seconds: 300,
+                reminders: None,
             },
         )
         .unwrap();

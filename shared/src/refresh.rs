@@ -327,6 +327,7 @@ async fn mark_needs_reauth(
                 redirect_url: None,
                 redirect: false,
                 ttl_seconds: settings.link_ttl_seconds(),
+                reminders: Some(settings.reminders.schedule.clone()),
             },
         )?;
         let next = Connection {

@@ -40,6 +40,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/links"),
     ("DELETE", "/v1/links/{id}"),
     ("GET", "/v1/links/{id}"),
+    ("POST", "/v1/links/{id}/send"),
     ("GET", "/v1/providers"),
     ("GET", "/v1/settings"),
     ("PATCH", "/v1/settings"),

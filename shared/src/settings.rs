@@ -15,7 +15,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 const SK: &str = "SETTINGS";
-const FIELDS: &[&str] = &["default_redirect_url", "default_link_ttl_seconds"];
+const FIELDS: &[&str] = &[
+    "default_redirect_url",
+    "default_link_ttl_seconds",
+    "reminders",
+];
 pub const MIN_LINK_TTL_SECONDS: u64 = 300;
 pub const MAX_LINK_TTL_SECONDS: u64 = 604_800;
 pub const DEFAULT_LINK_TTL_SECONDS: u64 = 1800;
@@ -26,6 +30,8 @@ pub struct Settings {
     pub default_redirect_url: Option<RedirectUrl>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_link_ttl_seconds: Option<u64>,
+    #[serde(default)]
+    pub reminders: crate::reminder::Settings,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -81,6 +87,7 @@ impl Settings {
         json!({
             "default_redirect_url": self.default_redirect_url.as_ref().map(RedirectUrl::as_str),
             "default_link_ttl_seconds": self.link_ttl_seconds(),
+            "reminders": self.reminders.to_json(),
             "updated_at": self.updated_at.as_ref().map(time::format),
         })
     }
@@ -119,10 +126,25 @@ async fn update_settings(app: &App, call: &Call) -> Result<Response<Body>, ApiEr
         _ => Err("must be a string".into()),
     });
     let ttl = f.patch("default_link_ttl_seconds", true, parse_link_ttl);
+    // Read before the fields are checked: a reminders PATCH merges over what is stored.
+    let mut current = load(&app.store, tenant).await?;
+    let reminders = f.patch_object("reminders", crate::reminder::SETTINGS_FIELDS, |r| {
+        current.reminders.patch(r)
+    });
     f.finish()?;
-    for _ in 0..3 {
-        let current = load(&app.store, tenant).await?;
+    for attempt in 0..3 {
+        if attempt > 0 {
+            current = load(&app.store, tenant).await?;
+        }
         let mut next = current.clone();
+        match &reminders {
+            // Merged over the settings read before; a concurrent change is caught by the
+            // version condition and this request answers a conflict rather than lose it.
+            Patch::Set(r) if attempt == 0 => next.reminders = r.clone(),
+            Patch::Set(_) => break,
+            Patch::Clear => next.reminders = crate::reminder::Settings::default(),
+            Patch::Keep => {}
+        }
         match &redirect {
             Patch::Set(u) => next.default_redirect_url = Some(u.clone()),
             Patch::Clear => next.default_redirect_url = None,

@@ -398,7 +398,9 @@ async fn settings_default_update_and_reset() {
     assert_eq!(d.status, 200, "{}", d.text);
     assert_eq!(
         d.json(),
-        json!({"default_redirect_url": null, "default_link_ttl_seconds": 1800, "updated_at": null})
+        json!({"default_redirect_url": null, "default_link_ttl_seconds": 1800, "updated_at": null,
+               "reminders": {"enabled": false, "sender_name": null, "reply_to": null,
+                             "schedule": {"after_creation_hours": [24], "before_expiry_hours": [4]}}})
     );
 
     let r = t

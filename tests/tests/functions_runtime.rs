@@ -100,6 +100,9 @@ fn expectation(function: &str) -> (Needs, u16, fn(&Value)) {
         }),
         "links-get" => (Needs::Link, 200, |b| assert_eq!(b["status"], "waiting")),
         "links-revoke" => (Needs::Link, 200, |b| assert_eq!(b["status"], "revoked")),
+        "links-send" => (Needs::Link, 200, |b| {
+            assert_eq!(b["reminders_sent"][0]["trigger"], "request")
+        }),
         "connections-import" => (Needs::ConsumerAndIntegration, 201, |b| {
             assert_eq!(b["status"], "active");
             assert_eq!(b["provider"], "stripe");
@@ -156,6 +159,9 @@ fn expectation(function: &str) -> (Needs, u16, fn(&Value)) {
         "webhook-fanout" => (Needs::Webhook, 0, |b| assert_eq!(b["deliveries"], 1)),
         "webhook-deliver" => (Needs::Delivery, 0, |b| {
             assert_eq!(b["batchItemFailures"], json!([]))
+        }),
+        "reminder-sender" => (Needs::Nothing, 0, |b| {
+            assert!(b.is_object() && b.get("failed").is_none(), "{b}")
         }),
         "token-refresher" => (Needs::Nothing, 0, |b| {
             assert!(b.is_object() && b.get("failed").is_none(), "{b}")
@@ -322,7 +328,8 @@ async fn every_sample_event_runs_through_its_real_binary() {
             ),
             Needs::Integration => Some(tenant.admin.create_id("/v1/integrations", &json!({"provider": "stripe"})).await),
             Needs::Connection | Needs::Link => {
-                let consumer = tenant.admin.create_id("/v1/consumers", &json!({"name": "Sample consumer"})).await;
+                // With an address, so the link can be emailed (links-send).
+                let consumer = tenant.admin.create_id("/v1/consumers", &json!({"name": "Sample consumer", "email": "sample@customer.example"})).await;
                 let r = tenant.admin.post(&format!("/v1/consumers/{consumer}/connections"), &json!({"name": "Sample"})).await;
                 assert_eq!(r.status, 201, "{}", r.text);
                 let body = r.json();

@@ -709,6 +709,34 @@ impl Ctx {
                     min(1, "GetItem"),
                 )
             }
+            "links-send" => {
+                // Links of a consumer with an email address, each sent once (the per-link
+                // rate limit would refuse a second send).
+                let made = self
+                    .many("connections-create", &[("id", &consumer)], count, |i| {
+                        json!({"name": format!("To email {i}")})
+                    })
+                    .await?;
+                let events = made
+                    .iter()
+                    .map(|c| {
+                        self.json_event(
+                            function,
+                            &[("id", c["link"]["id"].as_str().unwrap_or_default())],
+                            json!({}),
+                        )
+                    })
+                    .collect();
+                s(
+                    "email an open link to its consumer",
+                    Status(200),
+                    events,
+                    min(
+                        5,
+                        "GetItem link, consumer, tenant; UpdateItem claim; TransactWriteItems record + event (and SES SendEmail)",
+                    ),
+                )
+            }
             "links-revoke" | "connections-revoke" => {
                 if !self.produced.contains_key("bench:open-connections") {
                     let made = self
@@ -1025,6 +1053,14 @@ impl Ctx {
                             "account": "123456789012", "time": "2026-11-22T10:00:00Z", "region": "us-east-1",
                             "resources": [], "detail": {}})),
                 min(16, "one Query per refresh shard"),
+            ),
+            "reminder-sender" => s(
+                "a sweep with nothing due",
+                Batch,
+                same(json!({"version": "0", "id": "bench", "detail-type": "Scheduled Event", "source": "aws.scheduler",
+                            "account": "123456789012", "time": "2026-11-22T10:00:00Z", "region": "us-east-1",
+                            "resources": [], "detail": {}})),
+                min(16, "one Query per reminder shard"),
             ),
             other => return Err(format!("no scenario for {other}: add one to bench/harness/src/scenarios.rs")),
         })

@@ -177,6 +177,9 @@ export class Linkgate {
       unwrap(this.raw.GET("/v1/links/{id}", { params: { path: { id } } })),
     revoke: (id: string): Promise<Link> =>
       unwrap(this.raw.DELETE("/v1/links/{id}", { params: { path: { id } } })),
+    /** Emails the link to its consumer now (at most once every five minutes per link). */
+    send: (id: string): Promise<Link> =>
+      unwrap(this.raw.POST("/v1/links/{id}/send", { params: { path: { id } } })),
     list: (query: Query<"listLinks"> = {}): Promise<Page<Link>> =>
       unwrap(this.raw.GET("/v1/links", { params: { query } })),
     iterate: (query: Omit<Query<"listLinks">, "cursor"> = {}): AsyncGenerator<Link> => walk((cursor) => this.links.list({ ...query, cursor })),

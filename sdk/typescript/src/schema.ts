@@ -246,6 +246,33 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/links/{id}/send": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A link id (`lnk_…`). Malformed or unknown ids are 404. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Email a link to its consumer
+         * @description Requires role `admin`. Emails the link to its consumer's `email` now (text and HTML,
+         *     from the tenant's `reminders.sender_name`, with its `reply_to`), whatever the reminder
+         *     schedule, and emits `link.reminder_sent` with trigger `request`. The email carries a
+         *     token of its own, so the URL already handed out keeps working. At most one email per
+         *     link every five minutes (429 with `Retry-After`) and ten per link (409). No body, or `{}`.
+         */
+        post: operations["sendLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/connect/{link_id}": {
         parameters: {
             query?: never;
@@ -656,12 +683,64 @@ export interface components {
             };
             granted_at: string | null;
             revoked_at: string | null;
+            /** @description Every email that carried this link, oldest first (each also emits `link.reminder_sent`). */
+            reminders_sent: components["schemas"]["ReminderSent"][];
+            /**
+             * Format: date-time
+             * @description When the next scheduled reminder is due (sent within five minutes of it), while the
+             *     link is usable. Planned at creation from the tenant's `reminders.schedule`; whether
+             *     it goes out is decided then (reminders on, the consumer has an `email`).
+             */
+            next_reminder_at: string | null;
             /**
              * @description `GET /v1/links/{id}` only: where the flow will send the customer when `redirect`
              *     is true (or offer a way back to when it is false), as of now: the link's
              *     `redirect_url`, else the consumer's, else the tenant's default.
              */
             redirect_target?: string | null;
+        };
+        ReminderSent: {
+            /** Format: date-time */
+            at: string;
+            /**
+             * @description `schedule`: the tenant's reminder schedule; `request`: `POST /v1/links/{id}/send`.
+             * @enum {string}
+             */
+            trigger: "schedule" | "request";
+        };
+        ReminderSchedule: {
+            after_creation_hours: components["schemas"]["ReminderHours"];
+            before_expiry_hours: components["schemas"]["ReminderHours"];
+        };
+        ReminderHours: number[];
+        /**
+         * @description Reminder emails to consumers with an `email`, for links not yet completed. Each link
+         *     plans its reminders when it is created: the schedule's times, none within an hour of
+         *     creation or expiry, none within six hours of the one before (so the default, 24 h after
+         *     creation and 4 h before expiry, only reminds links that live longer than a day).
+         */
+        Reminders: {
+            /** @description Off by default; turning it on applies to open links too. */
+            enabled: boolean;
+            /** @description The name emails come from; null means the tenant's name. */
+            sender_name: string | null;
+            /**
+             * Format: email
+             * @description Where the consumer's replies go; null means no Reply-To.
+             */
+            reply_to: string | null;
+            schedule: components["schemas"]["ReminderSchedule"];
+        };
+        /** @description Given fields replace the current ones; `null` resets a field to its default. */
+        RemindersUpdate: {
+            enabled?: boolean;
+            sender_name?: string | null;
+            /** Format: email */
+            reply_to?: string | null;
+            schedule?: null | {
+                after_creation_hours?: components["schemas"]["ReminderHours"] | null;
+                before_expiry_hours?: components["schemas"]["ReminderHours"] | null;
+            };
         };
         NewLink: components["schemas"]["Link"] & {
             /**
@@ -787,12 +866,14 @@ export interface components {
         Settings: {
             default_redirect_url: components["schemas"]["RedirectUrl"] | null;
             default_link_ttl_seconds: number;
+            reminders: components["schemas"]["Reminders"];
             /** Format: date-time */
             updated_at: string | null;
         };
         SettingsUpdate: {
             default_redirect_url?: components["schemas"]["RedirectUrl"] | null;
             default_link_ttl_seconds?: number | null;
+            reminders?: components["schemas"]["RemindersUpdate"] | null;
         };
         Health: {
             /** @enum {string} */
@@ -850,7 +931,7 @@ export interface components {
             next_cursor: string | null;
         };
         /** @enum {string} */
-        WebhookEventType: "*" | "connection.created" | "connection.updated" | "connection.revoked" | "connection.needs_reauth" | "link.opened" | "link.expired" | "link.failed" | "webhook.test";
+        WebhookEventType: "*" | "connection.created" | "connection.updated" | "connection.revoked" | "connection.needs_reauth" | "link.opened" | "link.expired" | "link.failed" | "link.reminder_sent" | "webhook.test";
         /** @description Event types, each at most once, or `["*"]` alone for all. */
         WebhookEvents: unknown[] | [
             "*"
@@ -917,7 +998,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "validation_error" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "already_connected" | "needs_reauth" | "credential_not_found" | "provider_unavailable" | "link_expired" | "rate_limited" | "payload_too_large" | "unsupported_media_type" | "method_not_allowed" | "internal";
+                code: "validation_error" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "already_connected" | "needs_reauth" | "credential_not_found" | "provider_unavailable" | "link_expired" | "rate_limited" | "email_unavailable" | "payload_too_large" | "unsupported_media_type" | "method_not_allowed" | "internal";
                 message: string;
                 request_id: string;
                 /** @description The fields at fault (dotted for nested values), never their values. */
@@ -995,6 +1076,34 @@ export interface components {
         };
         /** @description `already_connected`: the owner already has a live (active or needs_reauth) connection to this provider. */
         AlreadyConnected: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description `link_expired`: the link is past `expires_at`; create a new one. */
+        LinkExpired: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description `rate_limited`: too soon; retry after `Retry-After` seconds. */
+        RateLimited: {
+            headers: {
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description `email_unavailable`: the email service failed; nothing was sent, retry later. */
+        EmailUnavailable: {
             headers: {
                 [name: string]: unknown;
             };
@@ -1608,6 +1717,52 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             500: components["responses"]["Internal"];
+        };
+    };
+    sendLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A link id (`lnk_…`). Malformed or unknown ids are 404. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Sent; the link with the email in `reminders_sent`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Link"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description `conflict`: the link was used or revoked, its consumer has no email address, SES refused the address, or the link was already emailed ten times. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            410: components["responses"]["LinkExpired"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["EmailUnavailable"];
         };
     };
     showConnectPage: {

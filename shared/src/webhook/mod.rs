@@ -44,6 +44,7 @@ pub const EVENT_TYPES: &[&str] = &[
     crate::event::LINK_OPENED,
     crate::event::LINK_EXPIRED,
     crate::event::LINK_FAILED,
+    crate::event::LINK_REMINDER_SENT,
     TEST_EVENT,
 ];
 pub const TEST_EVENT: &str = "webhook.test";

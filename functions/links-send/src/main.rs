@@ -1,0 +1,6 @@
+//! `POST /v1/links/{id}/send`. Wiring only: build the app once per process, then delegate to `linkgate`.
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    linkgate::app::run_http(linkgate::reminder::send).await
+}

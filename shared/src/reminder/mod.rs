@@ -1,0 +1,756 @@
+//! Emailing a link to its consumer: reminders on the tenant's schedule and sends on demand.
+//!
+//! Scheduling: a sweep every five minutes (EventBridge Scheduler → `reminder-sender`) walks a
+//! sparse index of links by next reminder time (`gsi2pk = REMIND#<shard>`, `gsi2sk` = time),
+//! rather than one Scheduler schedule per link: a per-link schedule would add calls to link
+//! creation and completion (create, then delete), and a scan needs no cleanup — a link that
+//! was used, revoked or expired leaves the index the first time the sweep meets it. Reminders
+//! are planned on the link when it is created, from the tenant's schedule; whether one is
+//! sent is decided when it is due (reminders on, the consumer has an email, link usable).
+//!
+//! Tokens: a link's token is kept only as a hash, so its URL cannot be rebuilt for an email.
+//! Each email carries a fresh 256-bit token whose hash the link then also accepts.
+//!
+//! Every send is claimed first by a conditional write (so overlapping sweeps or repeated
+//! requests never send twice), then sent through SES, then recorded on the link with the
+//! `link.reminder_sent` event in one transaction.
+
+mod message;
+
+use crate::email::Email;
+use crate::error::ApiError;
+use crate::event;
+use crate::fields::{whole_number, Fields, Patch};
+use crate::http::{json, serve, Access, Call};
+use crate::id::LinkId;
+use crate::link::{self, Link, Status};
+use crate::secret::{random_bytes, Secret};
+use crate::store::{n, s, Item, TxOutcome};
+use crate::time::{self, Timestamp};
+use crate::{consumer, integration, tenant, App};
+use aws_sdk_dynamodb::types::AttributeValue;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::Duration;
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+pub use message::{Message, MessageError};
+
+/// Reminders closer than this to creation or expiry are not planned, nor two reminders
+/// closer than [`MIN_GAP_HOURS`] to each other: a link must live long enough to be reminded of.
+const EDGE_HOURS: i64 = 1;
+const MIN_GAP_HOURS: i64 = 6;
+/// Per link: at most one email every five minutes, and ten in all.
+pub const MIN_INTERVAL_SECONDS: i64 = 300;
+pub const MAX_EMAILS: usize = 10;
+/// A scheduled reminder is skipped when an email went out less than this ago.
+const RECENT_SECONDS: i64 = 3600;
+const MAX_HOURS: u64 = 168;
+const MAX_PER_LIST: usize = 5;
+const MAX_SENDER_NAME: usize = 64;
+
+/// Why an email was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// The tenant's reminder schedule.
+    Schedule,
+    /// `POST /v1/links/{id}/send`.
+    Request,
+}
+
+/// One email sent for a link, as the link records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sent {
+    pub at: String,
+    pub trigger: Trigger,
+}
+
+/// When reminders go out, in hours after creation and before expiry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schedule {
+    pub after_creation_hours: Vec<u64>,
+    pub before_expiry_hours: Vec<u64>,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Schedule {
+            after_creation_hours: vec![24],
+            before_expiry_hours: vec![4],
+        }
+    }
+}
+
+impl Schedule {
+    /// The reminder times of a link living from `created` to `expires`, earliest first: none
+    /// within an hour of either end, none within six hours of the previous one.
+    pub fn plan(&self, created: Timestamp, expires: Timestamp) -> Vec<Timestamp> {
+        let hours = |h: u64| Duration::hours(i64::try_from(h).unwrap_or(i64::MAX / 7200));
+        let mut times: Vec<Timestamp> = self
+            .after_creation_hours
+            .iter()
+            .map(|h| created + hours(*h))
+            .chain(self.before_expiry_hours.iter().map(|h| expires - hours(*h)))
+            .filter(|t| {
+                *t >= created + Duration::hours(EDGE_HOURS)
+                    && *t <= expires - Duration::hours(EDGE_HOURS)
+            })
+            .collect();
+        times.sort();
+        let mut planned: Vec<Timestamp> = Vec::new();
+        for t in times {
+            if planned
+                .last()
+                .is_none_or(|last| t - *last >= Duration::hours(MIN_GAP_HOURS))
+            {
+                planned.push(t);
+            }
+        }
+        planned
+    }
+}
+
+/// The tenant's reminder settings (`settings.reminders`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    #[serde(default)]
+    pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Email>,
+    #[serde(default)]
+    pub schedule: Schedule,
+}
+
+impl Settings {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "enabled": self.enabled,
+            "sender_name": self.sender_name,
+            "reply_to": self.reply_to,
+            "schedule": self.schedule,
+        })
+    }
+
+    /// A PATCH of `reminders`: the fields given replace the current ones (`null` resets
+    /// one to its default); `schedule` lists given replace that list.
+    pub fn patch(&self, f: &mut Fields) -> Settings {
+        let mut next = self.clone();
+        match f.patch("enabled", false, |v| {
+            v.as_bool()
+                .ok_or_else(|| "must be true or false".to_string())
+        }) {
+            Patch::Set(on) => next.enabled = on,
+            Patch::Clear | Patch::Keep => {}
+        }
+        match f.patch("sender_name", true, sender_name) {
+            Patch::Set(name) => next.sender_name = Some(name),
+            Patch::Clear => next.sender_name = None,
+            Patch::Keep => {}
+        }
+        match f.patch("reply_to", true, |v| match v {
+            Value::String(raw) => Email::parse(raw),
+            _ => Err("must be a string".into()),
+        }) {
+            Patch::Set(e) => next.reply_to = Some(e),
+            Patch::Clear => next.reply_to = None,
+            Patch::Keep => {}
+        }
+        let lists = ["after_creation_hours", "before_expiry_hours"];
+        match f.patch_object("schedule", &lists, |s| {
+            let mut schedule = next.schedule.clone();
+            let defaults = Schedule::default();
+            for (name, current, default) in [
+                (
+                    lists[0],
+                    &mut schedule.after_creation_hours,
+                    defaults.after_creation_hours,
+                ),
+                (
+                    lists[1],
+                    &mut schedule.before_expiry_hours,
+                    defaults.before_expiry_hours,
+                ),
+            ] {
+                match s.patch(name, true, hours) {
+                    Patch::Set(h) => *current = h,
+                    Patch::Clear => *current = default,
+                    Patch::Keep => {}
+                }
+            }
+            schedule
+        }) {
+            Patch::Set(schedule) => next.schedule = schedule,
+            Patch::Clear => next.schedule = Schedule::default(),
+            Patch::Keep => {}
+        }
+        next
+    }
+}
+
+/// The fields `reminders` takes in a settings PATCH.
+pub const SETTINGS_FIELDS: &[&str] = &["enabled", "sender_name", "reply_to", "schedule"];
+
+fn sender_name(v: &Value) -> Result<String, String> {
+    let name = crate::fields::string(v, 1, MAX_SENDER_NAME)?;
+    // Quotes, brackets and backslashes would need escaping in the From header that mail
+    // clients render inconsistently (control characters are already refused).
+    if name.chars().any(|c| matches!(c, '"' | '<' | '>' | '\\')) {
+        return Err("may not contain quotes, angle brackets or backslashes".into());
+    }
+    Ok(name)
+}
+
+fn hours(v: &Value) -> Result<Vec<u64>, String> {
+    let message = format!(
+        "must be a list of at most {MAX_PER_LIST} different whole numbers of hours from 1 to {MAX_HOURS}"
+    );
+    let Value::Array(items) = v else {
+        return Err(message);
+    };
+    let mut out = Vec::new();
+    for item in items {
+        match whole_number(item).filter(|h| (1..=MAX_HOURS).contains(h)) {
+            Some(h) if !out.contains(&h) => out.push(h),
+            _ => return Err(message),
+        }
+    }
+    if out.len() > MAX_PER_LIST {
+        return Err(message);
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// The index partition of a link's reminders (sixteen, so no partition gets hot).
+pub fn index_partition(id: &LinkId) -> String {
+    let shard = id.as_str().chars().last().unwrap_or('0');
+    format!("REMIND#{shard}")
+}
+
+const SHARDS: &str = "0123456789abcdef";
+
+/// A fresh token for one email and the hash the link will accept it by.
+fn email_token() -> Result<Secret, ApiError> {
+    let bytes =
+        random_bytes::<32>().map_err(|e| ApiError::internal(format!("no randomness: {e}")))?;
+    Ok(Secret::new(URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+/// Who the email goes to and what it says, read when it is sent (so a changed address or
+/// name is honoured).
+struct Delivery {
+    to: Email,
+    message: Message,
+}
+
+/// `Ok(None)`: the consumer has no email address (or no consumer: nothing to send to).
+async fn prepare(
+    app: &App,
+    link: &Link,
+    token: &Secret,
+    trigger: Trigger,
+    base_url: &str,
+) -> Result<Option<Delivery>, ApiError> {
+    let Some(consumer_id) = &link.consumer_id else {
+        return Ok(None);
+    };
+    let Some(consumer) = consumer::get(&app.store, &link.tenant_id, consumer_id).await? else {
+        return Ok(None);
+    };
+    let Some(to) = consumer.email.clone() else {
+        return Ok(None);
+    };
+    let settings = app.settings(&link.tenant_id).await?;
+    let tenant = tenant::get(&app.store, &link.tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("the link's tenant is missing"))?;
+    let software = match &link.integration_id {
+        Some(id) => match integration::get(&app.store, &link.tenant_id, id).await? {
+            Some(i) => Some(i.display_name()?),
+            None => None,
+        },
+        None => None,
+    };
+    let message = Message {
+        sender_name: settings
+            .reminders
+            .sender_name
+            .clone()
+            .unwrap_or_else(|| tenant.name.clone()),
+        reply_to: settings.reminders.reply_to.clone(),
+        tenant_name: tenant.name,
+        consumer_name: consumer.name,
+        software,
+        url: link.url(base_url, token),
+        expires_at: link.expires_at,
+        reminder: trigger == Trigger::Schedule,
+    };
+    Ok(Some(Delivery { to, message }))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// SES refused this message for good (address, identity): retrying will not help.
+    #[error("the email was refused: {0}")]
+    Refused(String),
+    /// SES could not be reached or throttled: a later attempt may pass.
+    #[error("the email service is unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+async fn send_email(app: &App, d: &Delivery) -> Result<String, SendError> {
+    let from =
+        app.config.email_from.as_ref().ok_or_else(|| {
+            ApiError::internal("LINKGATE_EMAIL_FROM is not set for this function")
+        })?;
+    let raw = d
+        .message
+        .compose(from, &d.to)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
+    let raw = RawMessage::builder()
+        .data(aws_sdk_sesv2::primitives::Blob::new(raw))
+        .build()
+        .map_err(ApiError::internal)?;
+    let out = app
+        .ses()?
+        .send_email()
+        .from_email_address(from.as_str())
+        .destination(Destination::builder().to_addresses(d.to.as_str()).build())
+        .content(EmailContent::builder().raw(raw).build())
+        .send()
+        .await;
+    match out {
+        Ok(out) => Ok(out.message_id.unwrap_or_default()),
+        Err(e) => {
+            let permanent = e.as_service_error().is_some_and(|s| {
+                s.is_message_rejected()
+                    || s.is_bad_request_exception()
+                    || s.is_mail_from_domain_not_verified_exception()
+                    || s.is_not_found_exception()
+                    || s.is_account_suspended_exception()
+            });
+            let detail = aws_sdk_sesv2::error::DisplayErrorContext(&e).to_string();
+            if permanent {
+                Err(SendError::Refused(detail))
+            } else {
+                Err(SendError::Unavailable(detail))
+            }
+        }
+    }
+}
+
+/// Records a sent email on the link and announces it, in one transaction.
+async fn record(app: &App, link: &Link, sent: Sent, message_id: &str) -> Result<Link, ApiError> {
+    let entry = serde_dynamo::to_attribute_value(vec![&sent])
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut recorded = link.clone();
+    recorded.reminders_sent.push(sent.clone());
+    let now = time::now();
+    let items = vec![
+        app.store.update_tx(
+            link::item_key(&link.id),
+            "SET reminders_sent = list_append(if_not_exists(reminders_sent, :none), :entry)",
+            "attribute_exists(pk)",
+            &[(":entry", entry), (":none", AttributeValue::L(vec![]))],
+            &[],
+        )?,
+        event::outbox(
+            &app.store,
+            &link.tenant_id,
+            event::LINK_REMINDER_SENT,
+            json!({
+                "link": recorded.to_json(now),
+                "reminder": {"at": sent.at, "trigger": sent.trigger, "message_id": message_id},
+            }),
+        )?,
+    ];
+    match app.store.transact(items).await? {
+        TxOutcome::Committed => Ok(recorded),
+        // Only a link removed meanwhile (TTL) cancels this; the email went out regardless.
+        TxOutcome::Cancelled(_) => Err(ApiError::NotFound("the link disappeared".into())),
+    }
+}
+
+fn token_hash_value(token: &Secret) -> AttributeValue {
+    AttributeValue::L(vec![s(link::token_hash(token.expose()))])
+}
+
+// ---- on demand: POST /v1/links/{id}/send ----
+
+pub async fn send(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    serve(app, req, "links.send", Access::Write, send_link).await
+}
+
+async fn send_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
+    call.query(&[])?;
+    // No options yet; an empty body or `{}` is what a caller sends.
+    if !call.body_is_empty() {
+        Fields::new(call.json_body()?, &[])?.finish()?;
+    }
+    let raw = call.path_param("id").unwrap_or_default();
+    let not_found = || ApiError::no_such("link", raw);
+    let id = LinkId::parse(raw).ok_or_else(not_found)?;
+    let link = link::get(&app.store, call.tenant()?, &id)
+        .await?
+        .ok_or_else(not_found)?;
+    let now = time::now();
+    usable(&link, now)?;
+    let token = email_token()?;
+    let base = call.public_base_url(&app.config);
+    let delivery = prepare(app, &link, &token, Trigger::Request, &base)
+        .await?
+        .ok_or_else(|| {
+            ApiError::conflict(
+                "the link's consumer has no email address; set the consumer's email first",
+            )
+        })?;
+    // The claim: usable, not rate-limited, under the cap; the token becomes valid with it.
+    let claimed = app
+        .store
+        .update(
+            link::item_key(&link.id),
+            "SET email_token_hashes = list_append(if_not_exists(email_token_hashes, :none), :hash), \
+             last_sent_at = :now",
+            "#status IN (:waiting, :waiting_oauth) AND expires_at > :at \
+             AND (attribute_not_exists(last_sent_at) OR last_sent_at <= :cutoff) \
+             AND (attribute_not_exists(email_token_hashes) OR size(email_token_hashes) < :max)",
+            &[
+                (":hash", token_hash_value(&token)),
+                (":none", AttributeValue::L(vec![])),
+                (":now", n(now.timestamp())),
+                (":at", s(time::format(&now))),
+                (":cutoff", n(now.timestamp() - MIN_INTERVAL_SECONDS)),
+                (":max", n(MAX_EMAILS)),
+                (":waiting", s("waiting")),
+                (":waiting_oauth", s("waiting_oauth")),
+            ],
+            &[("#status", "status")],
+        )
+        .await?;
+    if !claimed {
+        // Explain from what the link is now.
+        let current = link::get(&app.store, &link.tenant_id, &link.id)
+            .await?
+            .ok_or_else(not_found)?;
+        usable(&current, now)?;
+        return Err(refusal(&current, now));
+    }
+    let message_id = match send_email(app, &delivery).await {
+        Ok(id) => id,
+        Err(e) => {
+            // Not sent: free the rate limit again (the unused token is harmless).
+            let previous = link.last_sent_at;
+            let _ = app
+                .store
+                .update(
+                    link::item_key(&link.id),
+                    if previous.is_some() {
+                        "SET last_sent_at = :previous"
+                    } else {
+                        "REMOVE last_sent_at"
+                    },
+                    "last_sent_at = :now",
+                    &[
+                        (":now", n(now.timestamp())),
+                        (":previous", n(previous.unwrap_or_default())),
+                    ]
+                    .into_iter()
+                    .filter(|(k, _)| previous.is_some() || *k != ":previous")
+                    .collect::<Vec<_>>(),
+                    &[],
+                )
+                .await;
+            return Err(match e {
+                SendError::Refused(m) => {
+                    tracing::warn!(link_id = %link.id, error = %m, "SES refused the email");
+                    ApiError::conflict(
+                        "the email service refused this email; check the consumer's email address",
+                    )
+                }
+                SendError::Unavailable(m) => {
+                    tracing::warn!(link_id = %link.id, error = %m, "SES unavailable");
+                    ApiError::EmailUnavailable(
+                        "the email service is unavailable; retry later".into(),
+                    )
+                }
+                SendError::Api(e) => e,
+            });
+        }
+    };
+    let mut claimed_link = link.clone();
+    claimed_link.last_sent_at = Some(now.timestamp());
+    let sent = Sent {
+        at: time::format(&now),
+        trigger: Trigger::Request,
+    };
+    let recorded = record(app, &claimed_link, sent, &message_id).await?;
+    tracing::info!(link_id = %link.id, "link sent by email");
+    Ok(json(StatusCode::OK, &recorded.to_json(time::now())))
+}
+
+/// 409 for a used or revoked link, 410 for an expired one.
+fn usable(link: &Link, now: Timestamp) -> Result<(), ApiError> {
+    match link.status_at(now) {
+        Status::Waiting | Status::WaitingOauth => Ok(()),
+        Status::Expired => Err(ApiError::LinkExpired(
+            "the link has expired; create a new one".into(),
+        )),
+        Status::Granted => Err(ApiError::conflict("the link was already used")),
+        Status::Revoked => Err(ApiError::conflict("the link was revoked")),
+    }
+}
+
+/// Why a usable link's claim failed: the rate limit or the cap.
+fn refusal(link: &Link, now: Timestamp) -> ApiError {
+    if link.email_token_hashes.len() >= MAX_EMAILS {
+        return ApiError::conflict(format!(
+            "this link was already emailed {MAX_EMAILS} times; create a new link"
+        ));
+    }
+    let next = link.last_sent_at.unwrap_or_default() + MIN_INTERVAL_SECONDS;
+    ApiError::RateLimited {
+        message: "this link was emailed less than five minutes ago".into(),
+        retry_after: u64::try_from(next - now.timestamp()).unwrap_or(1).max(1),
+    }
+}
+
+// ---- the schedule: the sweep ----
+
+/// What the sweep did with one due reminder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Done {
+    Sent,
+    /// Reminders are off, the consumer has no email, or an email went out recently.
+    Skipped,
+    /// Used, revoked or expired: the link left the index.
+    Closed,
+    /// Another sweep took it first.
+    Taken,
+    /// SES refused it for good: skipped.
+    Refused,
+    /// SES or the table failed: put back for the next sweep.
+    Failed,
+}
+
+impl Done {
+    fn name(self) -> &'static str {
+        match self {
+            Done::Sent => "sent",
+            Done::Skipped => "skipped",
+            Done::Closed => "closed",
+            Done::Taken => "taken",
+            Done::Refused => "refused",
+            Done::Failed => "failed",
+        }
+    }
+}
+
+/// Every reminder due now, a few at a time. Returns counts for the log and the caller.
+pub async fn sweep(app: &App) -> Result<Value, ApiError> {
+    let now = time::now();
+    let upto = time::format(&now);
+    let mut due = Vec::new();
+    for shard in SHARDS.chars() {
+        let mut start = None;
+        loop {
+            let (items, next) = app
+                .store
+                .due_page(&format!("REMIND#{shard}"), &upto, start)
+                .await?;
+            due.extend(items);
+            match next {
+                Some(k) => start = Some(k),
+                None => break,
+            }
+        }
+    }
+    let base = app.config.public_base_url.clone().unwrap_or_default();
+    use futures_util::StreamExt;
+    let results: Vec<Done> = futures_util::stream::iter(due)
+        .map(|item| {
+            let base = base.clone();
+            async move {
+                match remind(app, item, now, &base).await {
+                    Ok(done) => done,
+                    Err(e) => {
+                        tracing::error!(error = %e, "reminder failed");
+                        Done::Failed
+                    }
+                }
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    let mut counts = std::collections::BTreeMap::<&str, u64>::new();
+    for r in results {
+        *counts.entry(r.name()).or_default() += 1;
+    }
+    tracing::info!(?counts, "reminder sweep done");
+    Ok(json!(counts))
+}
+
+/// How the index moves on from `seen`: to the next planned reminder, or out of the index.
+struct Advance {
+    rest: Vec<String>,
+}
+
+impl Advance {
+    fn from(link: &Link, seen: &str) -> Advance {
+        Advance {
+            rest: link
+                .reminders_planned
+                .iter()
+                .filter(|t| t.as_str() > seen)
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// The update expression, with `also` (`, a = :b…`) set in the same write.
+    fn expression(&self, also: &str) -> String {
+        match self.rest.first() {
+            Some(_) => format!("SET reminders_planned = :rest, gsi2sk = :next{also}"),
+            None => format!("SET reminders_planned = :rest{also} REMOVE gsi2pk, gsi2sk"),
+        }
+    }
+
+    fn values(&self, seen: &str) -> Vec<(&'static str, AttributeValue)> {
+        let mut v = vec![
+            (
+                ":rest",
+                AttributeValue::L(self.rest.iter().map(s).collect()),
+            ),
+            (":seen", s(seen)),
+        ];
+        if let Some(next) = self.rest.first() {
+            v.push((":next", s(next)));
+        }
+        v
+    }
+}
+
+async fn remind(app: &App, item: Item, now: Timestamp, base: &str) -> Result<Done, ApiError> {
+    let seen = item
+        .get("gsi2sk")
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .ok_or_else(|| ApiError::internal("an index entry without gsi2sk"))?;
+    let link = link::from_item(item)?;
+    let guard = "gsi2sk = :seen";
+    if !link.is_open(now) {
+        let done = app
+            .store
+            .update(
+                link::item_key(&link.id),
+                "SET reminders_planned = :none REMOVE gsi2pk, gsi2sk",
+                guard,
+                &[(":none", AttributeValue::L(vec![])), (":seen", s(&seen))],
+                &[],
+            )
+            .await?;
+        return Ok(if done { Done::Closed } else { Done::Taken });
+    }
+    let advance = Advance::from(&link, &seen);
+    let mut values = advance.values(&seen);
+    let settings = app.settings(&link.tenant_id).await?;
+    let recent = link
+        .last_sent_at
+        .is_some_and(|at| now.timestamp() - at < RECENT_SECONDS);
+    let token = email_token()?;
+    let delivery = if settings.reminders.enabled && !recent {
+        prepare(app, &link, &token, Trigger::Schedule, base).await?
+    } else {
+        None
+    };
+    let Some(delivery) = delivery else {
+        let done = app
+            .store
+            .update(
+                link::item_key(&link.id),
+                &advance.expression(""),
+                guard,
+                &values,
+                &[],
+            )
+            .await?;
+        return Ok(if done { Done::Skipped } else { Done::Taken });
+    };
+    // Claim: move the index on and accept the email's token, only if nobody else did.
+    values.extend([
+        (":hash", token_hash_value(&token)),
+        (":none", AttributeValue::L(vec![])),
+        (":now", n(now.timestamp())),
+        (":waiting", s("waiting")),
+        (":waiting_oauth", s("waiting_oauth")),
+        (":max", n(MAX_EMAILS)),
+    ]);
+    let claimed = app
+        .store
+        .update(
+            link::item_key(&link.id),
+            &advance.expression(
+                ", email_token_hashes = list_append(if_not_exists(email_token_hashes, :none), :hash), \
+                 last_sent_at = :now",
+            ),
+            "gsi2sk = :seen AND #status IN (:waiting, :waiting_oauth) \
+             AND (attribute_not_exists(email_token_hashes) OR size(email_token_hashes) < :max)",
+            &values,
+            &[("#status", "status")],
+        )
+        .await?;
+    if !claimed {
+        return Ok(Done::Taken);
+    }
+    match send_email(app, &delivery).await {
+        Ok(message_id) => {
+            let sent = Sent {
+                at: time::format(&now),
+                trigger: Trigger::Schedule,
+            };
+            let claimed = Link {
+                reminders_planned: advance.rest,
+                last_sent_at: Some(now.timestamp()),
+                ..link
+            };
+            record(app, &claimed, sent, &message_id).await?;
+            Ok(Done::Sent)
+        }
+        Err(SendError::Refused(m)) => {
+            tracing::warn!(link_id = %link.id, error = %m, "SES refused a reminder");
+            Ok(Done::Refused)
+        }
+        Err(e) => {
+            tracing::warn!(link_id = %link.id, error = %e, "reminder not sent; retried next sweep");
+            // Put the reminder back where the sweep will find it again.
+            let mut back = link.reminders_planned.clone();
+            back.retain(|t| t.as_str() >= seen.as_str());
+            app.store
+                .update(
+                    link::item_key(&link.id),
+                    "SET reminders_planned = :back, gsi2pk = :pk, gsi2sk = :seen",
+                    "attribute_exists(pk)",
+                    &[
+                        (":back", AttributeValue::L(back.iter().map(s).collect())),
+                        (":pk", s(index_partition(&link.id))),
+                        (":seen", s(&seen)),
+                    ],
+                    &[],
+                )
+                .await?;
+            Ok(Done::Failed)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
