@@ -29,22 +29,60 @@ use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
-const CSS: &str = "*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1a1a1a;background:#f5f6f8}main{max-width:32rem;margin:2rem auto;padding:2rem 1.5rem;background:#fff;border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.12)}h1{font-size:1.5rem;margin:.5rem 0 1rem}.logo{display:block;border-radius:12px}.message{color:#333}.cards{list-style:none;padding:0;margin:0;display:grid;gap:.75rem}.card{display:flex;gap:1rem;align-items:center;padding:.75rem 1rem;border:1px solid #c9ced6;border-radius:10px;color:inherit;text-decoration:none}.card:hover,.card:focus{border-color:#2457c5;outline:2px solid #2457c5}.card img{border-radius:8px}.card span{display:flex;flex-direction:column}.card small{color:#4a4f57}.field{margin:0 0 1rem}label{display:block;font-weight:600;margin-bottom:.25rem}input,select{width:100%;padding:.6rem .7rem;font:inherit;border:1px solid #767c85;border-radius:8px}input:focus,select:focus{outline:3px solid #2457c5;outline-offset:1px}[aria-invalid=true]{border:2px solid #a4161a}.help{display:block;color:#4a4f57;font-size:.875rem}.field-error,.error{color:#a4161a;font-weight:600}.field-error{display:block;font-size:.875rem}button,.button{display:inline-block;width:100%;padding:.75rem 1rem;font:inherit;font-weight:600;color:#fff;background:#2457c5;border:0;border-radius:8px;text-align:center;text-decoration:none;cursor:pointer}button:focus,.button:focus{outline:3px solid #0b1f4d;outline-offset:2px}.secondary{color:#2457c5}footer{text-align:center;color:#4a4f57;font-size:.8rem;margin:1rem}";
+const CSS: &str = "*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1a1a1a;background:#f5f6f8}main{max-width:32rem;margin:2rem auto;padding:2rem 1.5rem;background:#fff;border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.12)}h1{font-size:1.5rem;margin:.5rem 0 1rem}.logo{display:block;border-radius:12px}.message{color:#333}.cards{list-style:none;padding:0;margin:0;display:grid;gap:.75rem}.card{display:flex;gap:1rem;align-items:center;padding:.75rem 1rem;border:1px solid #c9ced6;border-radius:10px;color:inherit;text-decoration:none}.card:hover,.card:focus{border-color:var(--brand,#2457c5);outline:2px solid var(--brand,#2457c5)}.card img{border-radius:8px}.card span{display:flex;flex-direction:column}.card small{color:#4a4f57}.field{margin:0 0 1rem}label{display:block;font-weight:600;margin-bottom:.25rem}input,select{width:100%;padding:.6rem .7rem;font:inherit;border:1px solid #767c85;border-radius:8px}input:focus,select:focus{outline:3px solid var(--brand,#2457c5);outline-offset:1px}[aria-invalid=true]{border:2px solid #a4161a}.help{display:block;color:#4a4f57;font-size:.875rem}.field-error,.error{color:#a4161a;font-weight:600}.field-error{display:block;font-size:.875rem}button,.button{display:inline-block;width:100%;padding:.75rem 1rem;font:inherit;font-weight:600;color:#fff;background:var(--brand,#2457c5);border:0;border-radius:8px;text-align:center;text-decoration:none;cursor:pointer}button:focus,.button:focus{outline:3px solid #0b1f4d;outline-offset:2px}.secondary{color:var(--brand,#2457c5)}footer{text-align:center;color:#4a4f57;font-size:.8rem;margin:1rem}.brand{display:flex;align-items:center;gap:.75rem;margin:0 0 1.5rem;padding:0 0 1rem;border-bottom:1px solid #e3e6ea;font-weight:600}.brand img{max-width:10rem;height:40px;width:auto;object-fit:contain}";
 const MAX_FORM_BYTES: usize = 32 * 1024;
 
-fn content_security_policy(local: bool) -> &'static str {
-    static POLICIES: OnceLock<(String, String)> = OnceLock::new();
-    let (deployed, local_policy) = POLICIES.get_or_init(|| {
-        let hash = STANDARD.encode(sha2_digest(CSS.as_bytes()));
-        let base = format!(
-            "default-src 'none'; style-src 'sha256-{hash}'; img-src data:; base-uri 'none'; frame-ancestors 'none'; form-action 'self' https:"
-        );
-        (base.clone(), format!("{base} http://localhost:* http://127.0.0.1:*"))
-    });
-    if local {
-        local_policy
+/// Only our stylesheet and, on a branded page, the one rule that sets the tenant's colour
+/// may style the page: each is allowed by its hash, so nothing injected could be.
+fn content_security_policy(local: bool, brand_css: Option<&str>) -> String {
+    static CSS_HASH: OnceLock<String> = OnceLock::new();
+    let hash = CSS_HASH.get_or_init(|| STANDARD.encode(sha2_digest(CSS.as_bytes())));
+    let brand = brand_css
+        .map(|css| format!(" 'sha256-{}'", STANDARD.encode(sha2_digest(css.as_bytes()))))
+        .unwrap_or_default();
+    let local = if local {
+        " http://localhost:* http://127.0.0.1:*"
     } else {
-        deployed
+        ""
+    };
+    format!(
+        "default-src 'none'; style-src 'sha256-{hash}'{brand}; img-src data:; base-uri 'none'; frame-ancestors 'none'; form-action 'self' https:{local}"
+    )
+}
+
+/// What a public page knows about whose link it shows, once it has found the link: the
+/// page is then dressed in that tenant's brand.
+#[derive(Debug, Clone)]
+pub(crate) struct PageContext {
+    pub(crate) tenant: crate::id::TenantId,
+}
+
+/// Notes the link a page is about (its tenant's brand applies; first call wins).
+pub(crate) fn remember(call: &Call, link: &Link) {
+    let _ = call.page.set(PageContext {
+        tenant: link.tenant_id.clone(),
+    });
+}
+
+/// The tenant's brand as a page shows it.
+pub(crate) struct BrandView {
+    name: Option<String>,
+    logo: Option<String>,
+    /// `:root{--brand:#rrggbb}`, allowed by its own hash.
+    css: Option<String>,
+}
+
+impl BrandView {
+    fn from(b: &crate::branding::Branding) -> Option<BrandView> {
+        let view = BrandView {
+            name: b.display_name.clone(),
+            logo: b.logo.clone(),
+            css: b
+                .primary_color
+                .as_ref()
+                .map(|c| format!(":root{{--brand:{c}}}")),
+        };
+        (view.name.is_some() || view.logo.is_some() || view.css.is_some()).then_some(view)
     }
 }
 
@@ -103,6 +141,7 @@ pub(crate) struct Page {
     pub(crate) back: Option<String>,
     pub(crate) back_label: String,
     pub(crate) css: &'static str,
+    pub(crate) brand: Option<BrandView>,
 }
 
 impl Page {
@@ -118,6 +157,7 @@ impl Page {
             back: None,
             back_label: "Return to the application".into(),
             css: CSS,
+            brand: None,
         }
     }
 }
@@ -141,9 +181,13 @@ pub(crate) fn invalid() -> Outcome {
 }
 
 pub(crate) fn respond(outcome: Outcome, local: bool) -> Response<Body> {
+    let mut brand_css = None;
     let (status, body, location) = match outcome {
         Outcome::Page(status, page) => match page.render() {
-            Ok(html) => (status, html, None),
+            Ok(html) => {
+                brand_css = page.brand.as_ref().and_then(|b| b.css.clone());
+                (status, html, None)
+            }
             Err(e) => {
                 tracing::error!(error = %e, "connect page failed to render");
                 (
@@ -167,7 +211,7 @@ pub(crate) fn respond(outcome: Outcome, local: bool) -> Response<Body> {
         HeaderValue::from_static("no-referrer"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    if let Ok(v) = HeaderValue::from_str(content_security_policy(local)) {
+    if let Ok(v) = HeaderValue::from_str(&content_security_policy(local, brand_css.as_deref())) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
     if let Some(v) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
@@ -176,13 +220,14 @@ pub(crate) fn respond(outcome: Outcome, local: bool) -> Response<Body> {
     resp
 }
 
-/// Turns a handler's result into a page; internal errors become a plain apology.
-pub(crate) fn finish(
+/// Turns a handler's result into a page, in the brand of the link's tenant when the handler
+/// found the link; internal errors become a plain apology.
+pub(crate) async fn finish(
     result: Result<Outcome, ApiError>,
     app: &App,
     call: &Call,
 ) -> Result<Response<Body>, ApiError> {
-    let outcome = result.unwrap_or_else(|e| {
+    let mut outcome = result.unwrap_or_else(|e| {
         tracing::error!(request_id = %call.request_id, error = %e, source = ?std::error::Error::source(&e), "connect page failed");
         page(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -190,6 +235,13 @@ pub(crate) fn finish(
             "Nothing was saved. Please try again in a moment.",
         )
     });
+    if let (Outcome::Page(_, page), Some(ctx)) = (&mut outcome, call.page.get()) {
+        // A page without its brand is better than no page: a failed read is only logged.
+        match app.settings(&ctx.tenant).await {
+            Ok(settings) => page.brand = BrandView::from(&settings.branding),
+            Err(e) => tracing::warn!(error = %e, "no brand for this page"),
+        }
+    }
     Ok(respond(
         outcome,
         app.config.stage == crate::config::Stage::Local,
@@ -202,7 +254,7 @@ pub async fn show(app: &App, req: Request) -> Result<Response<Body>, lambda_http
         req,
         "connect.page",
         Access::Public,
-        async |app, call| finish(show_page(app, call).await, app, call),
+        async |app, call| finish(show_page(app, call).await, app, call).await,
     )
     .await
 }
@@ -213,7 +265,7 @@ pub async fn submit(app: &App, req: Request) -> Result<Response<Body>, lambda_ht
         req,
         "connect.submit",
         Access::Public,
-        async |app, call| finish(submit_form(app, call).await, app, call),
+        async |app, call| finish(submit_form(app, call).await, app, call).await,
     )
     .await
 }
@@ -226,9 +278,13 @@ async fn resolve(app: &App, call: &Call, token: Option<&str>) -> Result<Option<L
     let Some(token) = token.filter(|t| !t.is_empty() && t.len() <= 128) else {
         return Ok(None);
     };
-    Ok(link::get_any(&app.store, &id)
+    let link = link::get_any(&app.store, &id)
         .await?
-        .filter(|l| l.token_matches(token)))
+        .filter(|l| l.token_matches(token));
+    if let Some(l) = &link {
+        remember(call, l);
+    }
+    Ok(link)
 }
 
 /// The path's link and its token when the link can still be used; otherwise the page (or
@@ -540,7 +596,11 @@ async fn open_link(app: &App, call: &Call) -> Result<Result<(Link, String), Outc
         )
         .await?;
     match opened {
-        Some(item) => Ok(Ok((link::from_item(item)?, given.to_owned()))),
+        Some(item) => {
+            let link = link::from_item(item)?;
+            remember(call, &link);
+            Ok(Ok((link, given.to_owned())))
+        }
         None => usable_link(app, call, token).await,
     }
 }

@@ -32,6 +32,8 @@ pub struct Call {
     pub request_id: String,
     principal: Option<Principal>,
     req: Request,
+    /// Public pages: whose link the page shows, once found (see `connect::finish`).
+    pub(crate) page: std::sync::OnceLock<crate::connect::PageContext>,
 }
 
 impl Call {
@@ -41,6 +43,7 @@ impl Call {
             request_id: request_id(&req),
             principal: None,
             req,
+            page: std::sync::OnceLock::new(),
         }
     }
 

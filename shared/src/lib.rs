@@ -10,6 +10,7 @@
 pub mod api_key;
 pub mod app;
 pub mod aws;
+pub mod branding;
 pub mod cache;
 pub mod config;
 pub mod connect;

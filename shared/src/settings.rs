@@ -19,6 +19,7 @@ const FIELDS: &[&str] = &[
     "default_redirect_url",
     "default_link_ttl_seconds",
     "reminders",
+    "branding",
 ];
 pub const MIN_LINK_TTL_SECONDS: u64 = 300;
 pub const MAX_LINK_TTL_SECONDS: u64 = 604_800;
@@ -32,6 +33,8 @@ pub struct Settings {
     pub default_link_ttl_seconds: Option<u64>,
     #[serde(default)]
     pub reminders: crate::reminder::Settings,
+    #[serde(default)]
+    pub branding: crate::branding::Branding,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -88,6 +91,7 @@ impl Settings {
             "default_redirect_url": self.default_redirect_url.as_ref().map(RedirectUrl::as_str),
             "default_link_ttl_seconds": self.link_ttl_seconds(),
             "reminders": self.reminders.to_json(),
+            "branding": self.branding.to_json(),
             "updated_at": self.updated_at.as_ref().map(time::format),
         })
     }
@@ -131,6 +135,9 @@ async fn update_settings(app: &App, call: &Call) -> Result<Response<Body>, ApiEr
     let reminders = f.patch_object("reminders", crate::reminder::SETTINGS_FIELDS, |r| {
         current.reminders.patch(r)
     });
+    let branding = f.patch_object("branding", crate::branding::SETTINGS_FIELDS, |b| {
+        current.branding.patch(b)
+    });
     f.finish()?;
     for attempt in 0..3 {
         if attempt > 0 {
@@ -143,6 +150,12 @@ async fn update_settings(app: &App, call: &Call) -> Result<Response<Body>, ApiEr
             Patch::Set(r) if attempt == 0 => next.reminders = r.clone(),
             Patch::Set(_) => break,
             Patch::Clear => next.reminders = crate::reminder::Settings::default(),
+            Patch::Keep => {}
+        }
+        match &branding {
+            Patch::Set(b) if attempt == 0 => next.branding = b.clone(),
+            Patch::Set(_) => break,
+            Patch::Clear => next.branding = crate::branding::Branding::default(),
             Patch::Keep => {}
         }
         match &redirect {

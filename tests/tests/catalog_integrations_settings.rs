@@ -400,7 +400,8 @@ async fn settings_default_update_and_reset() {
         d.json(),
         json!({"default_redirect_url": null, "default_link_ttl_seconds": 1800, "updated_at": null,
                "reminders": {"enabled": false, "sender_name": null, "reply_to": null,
-                             "schedule": {"after_creation_hours": [24], "before_expiry_hours": [4]}}})
+                             "schedule": {"after_creation_hours": [24], "before_expiry_hours": [4]}},
+               "branding": {"display_name": null, "logo": null, "primary_color": null}})
     );
 
     let r = t
@@ -435,7 +436,11 @@ async fn settings_default_update_and_reset() {
             json!({"default_redirect_url": "notaurl"}),
             "default_redirect_url",
         ),
-        (json!({"branding": {}}), "branding"),
+        (
+            json!({"branding": {"primary_color": "#ffff00"}}),
+            "branding.primary_color",
+        ),
+        (json!({"branding": "acme"}), "branding"),
     ] {
         assert_validation(&t.admin.patch("/v1/settings", &body).await, &[field]);
     }

@@ -687,3 +687,47 @@ async fn when_ses_refuses_or_is_down_nothing_is_recorded_and_the_limit_is_freed(
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(emails_to(&to).await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_branded_tenant_emails_in_its_name_colour_and_logo() {
+    let stack = Stack::get();
+    let t = stack.tenant().await;
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0";
+    let logo = format!("data:image/png;base64,{}", base64_encode(png));
+    let r = t
+        .admin
+        .patch(
+            "/v1/settings",
+            &json!({"branding": {"display_name": "Acme Books", "primary_color": "#0b5fff", "logo": logo}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let to = address("branded");
+    let c = link(&t, Some(&to), None, 3600).await;
+    assert_eq!(send(&t, &link_id(&c)).await.status, 200);
+    let sent = emails_to(&to).await;
+    assert_eq!(sent.len(), 1);
+    let email = &sent[0];
+    assert_eq!(
+        email.subject(),
+        "Acme Books asks you to connect your software"
+    );
+    assert!(
+        email.header("From").contains("Acme Books"),
+        "the brand name sends it"
+    );
+    assert!(email.html().contains("background:#0b5fff"));
+    assert!(email.html().contains("cid:logo"));
+    use mail_parser::MimeHeaders;
+    let parsed = email.parsed();
+    let inline = parsed
+        .attachments()
+        .find(|a| a.content_id() == Some("logo"))
+        .expect("the logo travels inline");
+    assert_eq!(inline.contents(), png);
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}

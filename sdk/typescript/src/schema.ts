@@ -731,6 +731,29 @@ export interface components {
             reply_to: string | null;
             schedule: components["schemas"]["ReminderSchedule"];
         };
+        /**
+         * @description The tenant's brand on the connect pages and in link emails; all null means neutral
+         *     pages. `display_name` also says who asks in emails (else the tenant's name).
+         */
+        Branding: {
+            display_name: string | null;
+            /** @description A base64 `data:` URL as stored (an SVG as re-written by the sanitiser). */
+            logo: string | null;
+            primary_color: string | null;
+        };
+        /** @description Given fields replace the current ones; `null` removes one. */
+        BrandingUpdate: {
+            display_name?: string | null;
+            /**
+             * @description A `data:` URL of at most 32 KiB decoded: PNG, JPEG, WebP or GIF whose bytes are
+             *     what the type says, or an SVG, which is re-written keeping only shapes, gradients
+             *     and text (no script, style, event handler, foreign object or external reference;
+             *     a DOCTYPE is refused).
+             */
+            logo?: string | null;
+            /** @description Checked for contrast against white (white button text needs at least 4.5:1). */
+            primary_color?: string | null;
+        };
         /** @description Given fields replace the current ones; `null` resets a field to its default. */
         RemindersUpdate: {
             enabled?: boolean;
@@ -867,6 +890,7 @@ export interface components {
             default_redirect_url: components["schemas"]["RedirectUrl"] | null;
             default_link_ttl_seconds: number;
             reminders: components["schemas"]["Reminders"];
+            branding: components["schemas"]["Branding"];
             /** Format: date-time */
             updated_at: string | null;
         };
@@ -874,6 +898,7 @@ export interface components {
             default_redirect_url?: components["schemas"]["RedirectUrl"] | null;
             default_link_ttl_seconds?: number | null;
             reminders?: components["schemas"]["RemindersUpdate"] | null;
+            branding?: components["schemas"]["BrandingUpdate"] | null;
         };
         Health: {
             /** @enum {string} */

@@ -30,7 +30,7 @@ pub async fn start(app: &App, req: Request) -> Result<Response<Body>, lambda_htt
         req,
         "connect.oauth",
         Access::Public,
-        async |app, call| finish(start_flow(app, call).await, app, call),
+        async |app, call| finish(start_flow(app, call).await, app, call).await,
     )
     .await
 }
@@ -42,7 +42,7 @@ pub async fn callback(app: &App, req: Request) -> Result<Response<Body>, lambda_
         req,
         "oauth.callback",
         Access::Public,
-        async |app, call| finish(callback_flow(app, call).await, app, call),
+        async |app, call| finish(callback_flow(app, call).await, app, call).await,
     )
     .await
 }
@@ -196,6 +196,7 @@ async fn callback_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
     let Some(link) = link::get_any(&app.store, &pending.link_id).await? else {
         return Ok(invalid());
     };
+    crate::connect::remember(call, &link);
     if let Some(outcome) = closed(app, &link).await? {
         return Ok(outcome);
     }

@@ -4,7 +4,10 @@
 use crate::email::Email;
 use crate::time::Timestamp;
 use askama::Template;
-use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::message::{header::ContentType, Attachment, Mailbox, MultiPart, SinglePart};
+
+/// The Content-ID the HTML part shows the logo by (`cid:logo`).
+const LOGO_CID: &str = "logo";
 
 /// What an email says; read from the link, its consumer, tenant and settings when sent.
 #[derive(Debug, Clone)]
@@ -22,6 +25,11 @@ pub struct Message {
     pub expires_at: Timestamp,
     /// A scheduled reminder rather than a first send.
     pub reminder: bool,
+    /// The tenant's primary colour (`#rrggbb`) for the button; ours when unset.
+    pub color: Option<String>,
+    /// The tenant's logo when it is a raster image (mail clients rarely show SVG), sent as
+    /// an inline part the HTML refers to, since most clients block `data:` images.
+    pub logo: Option<(String, Vec<u8>)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +56,9 @@ struct Text<'a> {
 #[template(path = "link_email.html")]
 struct Html<'a> {
     subject: &'a str,
+    color: &'a str,
+    logo: bool,
+    tenant_name: &'a str,
     consumer_name: &'a str,
     lead: &'a str,
     action: &'a str,
@@ -111,6 +122,9 @@ impl Message {
         .render()?;
         let html = Html {
             subject: &subject,
+            color: self.color.as_deref().unwrap_or("#1f2328"),
+            logo: self.logo.is_some(),
+            tenant_name: &self.tenant_name,
             consumer_name: &self.consumer_name,
             lead: &lead,
             action: &action,
@@ -138,19 +152,25 @@ impl Message {
         if let Some(reply_to) = &self.reply_to {
             builder = builder.reply_to(Mailbox::new(None, address(reply_to)?));
         }
-        let message = builder.multipart(
-            MultiPart::alternative()
-                .singlepart(
-                    SinglePart::builder()
-                        .header(ContentType::TEXT_PLAIN)
-                        .body(text),
+        let text = SinglePart::builder()
+            .header(ContentType::TEXT_PLAIN)
+            .body(text);
+        let html = SinglePart::builder()
+            .header(ContentType::TEXT_HTML)
+            .body(html);
+        let body = match &self.logo {
+            Some((mime, bytes)) => {
+                let kind = ContentType::parse(mime)
+                    .map_err(|_| MessageError::Address(format!("logo type {mime}")))?;
+                MultiPart::alternative().singlepart(text).multipart(
+                    MultiPart::related().singlepart(html).singlepart(
+                        Attachment::new_inline(LOGO_CID.to_owned()).body(bytes.clone(), kind),
+                    ),
                 )
-                .singlepart(
-                    SinglePart::builder()
-                        .header(ContentType::TEXT_HTML)
-                        .body(html),
-                ),
-        )?;
+            }
+            None => MultiPart::alternative().singlepart(text).singlepart(html),
+        };
+        let message = builder.multipart(body)?;
         Ok(message.formatted())
     }
 }

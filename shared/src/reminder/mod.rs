@@ -277,14 +277,25 @@ async fn prepare(
         },
         None => None,
     };
+    // Who asks: the tenant's brand name when it has one.
+    let tenant_name = settings
+        .branding
+        .display_name
+        .clone()
+        .unwrap_or(tenant.name);
     let message = Message {
         sender_name: settings
             .reminders
             .sender_name
             .clone()
-            .unwrap_or_else(|| tenant.name.clone()),
+            .unwrap_or_else(|| tenant_name.clone()),
         reply_to: settings.reminders.reply_to.clone(),
-        tenant_name: tenant.name,
+        tenant_name,
+        color: settings.branding.primary_color.clone(),
+        logo: settings
+            .branding
+            .logo_bytes()
+            .filter(|(mime, _)| mime != "image/svg+xml"),
         consumer_name: consumer.name,
         software,
         url: link.url(base_url, token),

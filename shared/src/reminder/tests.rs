@@ -147,6 +147,8 @@ fn message(reminder: bool, software: Option<&str>) -> Message {
         url: "https://connect.example.com/connect/lnk_1?token=abc&x=1".into(),
         expires_at: at(30),
         reminder,
+        color: None,
+        logo: None,
     }
 }
 
@@ -298,4 +300,30 @@ fn a_refused_claim_explains_the_rate_limit_or_the_cap() {
     }
     link.email_token_hashes = vec!["h".into(); MAX_EMAILS];
     assert_eq!(refusal(&link, now).code(), "conflict");
+}
+
+#[test]
+fn a_branded_email_shows_the_colour_and_carries_the_logo_inline() {
+    let png = b"\x89PNG\r\n\x1a\nrest".to_vec();
+    let m = Message {
+        color: Some("#0b5fff".into()),
+        logo: Some(("image/png".into(), png)),
+        ..message(false, Some("Xero"))
+    };
+    let (_, html) = m.render().unwrap();
+    assert!(html.contains("background:#0b5fff"), "{html}");
+    assert!(html.contains("src=\"cid:logo\""), "{html}");
+    let raw = String::from_utf8(
+        m.compose(
+            &Email::parse("links@linkgate.example").unwrap(),
+            &Email::parse("zoe@customer.example").unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(raw.contains("multipart/related"), "{raw}");
+    assert!(raw.contains("Content-ID: <logo>"), "{raw}");
+    assert!(raw.contains("Content-Disposition: inline"), "{raw}");
+    let (_, plain) = message(false, Some("Xero")).render().unwrap();
+    assert!(plain.contains("background:#1f2328") && !plain.contains("cid:logo"));
 }
