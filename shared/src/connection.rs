@@ -13,6 +13,7 @@ use crate::http::{json, list_body, serve, Access, Call};
 use crate::id::{ConnectionId, ConsumerId, IntegrationId, LinkId, TenantId};
 use crate::idempotency::{self, Idempotency};
 use crate::integration;
+use crate::lang::Lang;
 use crate::link::{self, LinkOptions, NewLink};
 use crate::metadata::Metadata;
 use crate::redirect_url::RedirectUrl;
@@ -34,10 +35,11 @@ const CREATE_FIELDS: &[&str] = &[
     "redirect_url",
     "redirect",
     "link_ttl_seconds",
+    "lang",
     "metadata",
 ];
 const UPDATE_FIELDS: &[&str] = &["name", "redirect_url", "disabled", "metadata"];
-const LINK_FIELDS: &[&str] = &["redirect_url", "redirect", "link_ttl_seconds"];
+const LINK_FIELDS: &[&str] = &["redirect_url", "redirect", "link_ttl_seconds", "lang"];
 const WRITE_ATTEMPTS: usize = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -295,11 +297,34 @@ fn parse_bool(v: &Value) -> Result<bool, String> {
 }
 
 /// Reads the link options of a body (`redirect_url`, `redirect`, `link_ttl_seconds`).
-fn link_options(f: &mut Fields, app: &App) -> (Option<RedirectUrl>, Option<bool>, Option<u64>) {
+type LinkFields = (Option<RedirectUrl>, Option<bool>, Option<u64>, Option<Lang>);
+
+fn link_options(f: &mut Fields, app: &App) -> LinkFields {
     let redirect_url = f.optional("redirect_url", parse_redirect_url(app.config.stage));
     let redirect = f.optional("redirect", parse_bool);
     let ttl = f.optional("link_ttl_seconds", settings::parse_link_ttl);
-    (redirect_url, redirect, ttl)
+    let lang = f.optional("lang", crate::lang::parse_lang);
+    (redirect_url, redirect, ttl, lang)
+}
+
+/// A new link's language: the one asked for, else its consumer's `locale` now (one read,
+/// at creation, so opening the page stays one write).
+pub(crate) async fn link_lang(
+    app: &App,
+    tenant: &TenantId,
+    consumer: Option<&ConsumerId>,
+    asked: Option<Lang>,
+) -> Result<Option<Lang>, ApiError> {
+    if asked.is_some() {
+        return Ok(asked);
+    }
+    let Some(id) = consumer else {
+        return Ok(None);
+    };
+    Ok(crate::consumer::get(&app.store, tenant, id)
+        .await?
+        .and_then(|c| c.locale)
+        .and_then(|l| l.lang()))
 }
 
 #[instrument(skip_all)]
@@ -395,7 +420,7 @@ async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
             .and_then(IntegrationId::parse)
             .ok_or_else(|| "must be an integration id (int_…)".to_string())
     });
-    let (redirect_url, redirect, ttl) = link_options(&mut f, app);
+    let (redirect_url, redirect, ttl, lang) = link_options(&mut f, app);
     let metadata = f.optional("metadata", Metadata::parse).unwrap_or_default();
     f.finish()?;
     let name = name.unwrap_or_default();
@@ -434,6 +459,7 @@ async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
             redirect: redirect.unwrap_or(false),
             ttl_seconds: ttl.unwrap_or_else(|| settings.link_ttl_seconds()),
             reminders: Some(settings.reminders.schedule.clone()),
+            lang: link_lang(app, tenant, Some(&consumer_id), lang).await?,
         },
     )?;
     let connection = Connection {
@@ -639,9 +665,10 @@ async fn create_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError>
         other => other?,
     };
     let mut f = Fields::new(body, LINK_FIELDS)?;
-    let (redirect_url, redirect, ttl) = link_options(&mut f, app);
+    let (redirect_url, redirect, ttl, lang) = link_options(&mut f, app);
     f.finish()?;
     let settings = app.settings(tenant).await?;
+    let lang = link_lang(app, tenant, current.consumer_id.as_ref(), lang).await?;
     for _ in 0..WRITE_ATTEMPTS {
         if current.status == Status::Revoked {
             return Err(revoked_conflict());
@@ -656,6 +683,7 @@ async fn create_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError>
                 redirect: redirect.unwrap_or(false),
                 ttl_seconds: ttl.unwrap_or_else(|| settings.link_ttl_seconds()),
                 reminders: Some(settings.reminders.schedule.clone()),
+                lang,
             },
         )?;
         let next = Connection {

@@ -396,6 +396,7 @@ async fn start_oauth(
             redirect: true,
             ttl_seconds: u64::try_from(state::LIFETIME_SECONDS).unwrap_or(600),
             reminders: None,
+            lang: None,
         },
     )?;
     new_link.link.status = Stored::WaitingOauth;

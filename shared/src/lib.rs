@@ -28,6 +28,7 @@ pub mod http;
 pub mod id;
 pub mod idempotency;
 pub mod integration;
+pub mod lang;
 pub mod link;
 pub mod metadata;
 pub mod oauth;

@@ -103,6 +103,10 @@ pub struct Link {
     /// link's own token is kept only as a hash and cannot be put in an email later.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub email_token_hashes: Vec<String>,
+    /// The language of its pages and emails: the `lang` it was created with, else its
+    /// consumer's `locale` then (when we speak it); `None` follows the browser.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<crate::lang::Lang>,
     /// When the last email went out (epoch seconds), for the per-link rate limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sent_at: Option<i64>,
@@ -234,6 +238,7 @@ impl Link {
             "last_error": self.last_error,
             "granted_at": self.granted_at,
             "revoked_at": self.revoked_at,
+            "lang": self.lang,
             "reminders_sent": self.reminders_sent,
             "next_reminder_at": self.next_reminder_at(now),
         })
@@ -289,6 +294,7 @@ pub struct LinkOptions {
     pub ttl_seconds: u64,
     /// The tenant's reminder schedule; `None` for links no person is sent (API OAuth).
     pub reminders: Option<crate::reminder::Schedule>,
+    pub lang: Option<crate::lang::Lang>,
 }
 
 impl NewLink {
@@ -335,6 +341,7 @@ impl NewLink {
                 .collect(),
             reminders_sent: Vec::new(),
             email_token_hashes: Vec::new(),
+            lang: options.lang,
             last_sent_at: None,
         };
         Ok(NewLink { link, token })
@@ -523,6 +530,7 @@ mod tests {
                 redirect: false,
                 ttl_seconds: 1800,
                 reminders: None,
+                lang: None,
             },
         )
         .unwrap()
@@ -585,6 +593,7 @@ mod tests {
                 redirect: true,
                 ttl_seconds: 300,
                 reminders: None,
+                lang: None,
             },
         )
         .unwrap();

@@ -328,6 +328,13 @@ async fn mark_needs_reauth(
                 redirect: false,
                 ttl_seconds: settings.link_ttl_seconds(),
                 reminders: Some(settings.reminders.schedule.clone()),
+                lang: crate::connection::link_lang(
+                    app,
+                    &current.tenant_id,
+                    current.consumer_id.as_ref(),
+                    None,
+                )
+                .await?,
             },
         )?;
         let next = Connection {

@@ -731,3 +731,84 @@ fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+#[tokio::test]
+async fn emails_speak_the_link_or_consumer_language() {
+    let t = Stack::get().tenant().await;
+    let cases = [
+        (
+            "en",
+            "Test Platform asks you to connect your software",
+            "Hello Zoë",
+            "expires on",
+        ),
+        (
+            "fr",
+            "Test Platform vous invite à connecter votre logiciel",
+            "Bonjour Zoë",
+            "expire le",
+        ),
+        (
+            "nl",
+            "Test Platform vraagt u uw software te koppelen",
+            "Beste Zoë",
+            "verloopt op",
+        ),
+        (
+            "de",
+            "Test Platform bittet Sie, Ihre Software zu verbinden",
+            "Hallo Zoë",
+            "läuft am",
+        ),
+    ];
+    for (code, subject, greeting, expiry) in cases {
+        // The consumer's locale chooses; a link's own `lang` would win (checked below).
+        let to = address(&format!("lang-{code}"));
+        let consumer = t
+            .admin
+            .create_id(
+                "/v1/consumers",
+                &json!({"name": "Zoë", "email": to, "locale": code}),
+            )
+            .await;
+        let c = t
+            .admin
+            .post(
+                &format!("/v1/consumers/{consumer}/connections"),
+                &json!({"name": "Books"}),
+            )
+            .await
+            .json();
+        assert_eq!(send(&t, &link_id(&c)).await.status, 200);
+        let sent = emails_to(&to).await;
+        assert_eq!(sent.len(), 1, "{code}");
+        assert_eq!(sent[0].subject(), subject, "{code}");
+        let text = sent[0].text();
+        assert!(
+            text.contains(greeting) && text.contains(expiry),
+            "{code}: {text}"
+        );
+        assert!(
+            sent[0].html().contains(&format!("<html lang=\"{code}\">")),
+            "{code}"
+        );
+    }
+    let to = address("lang-override");
+    let consumer = t
+        .admin
+        .create_id(
+            "/v1/consumers",
+            &json!({"name": "Zoë", "email": to, "locale": "de"}),
+        )
+        .await;
+    let c = t
+        .admin
+        .post(
+            &format!("/v1/consumers/{consumer}/connections"),
+            &json!({"name": "Books", "lang": "nl"}),
+        )
+        .await
+        .json();
+    assert_eq!(send(&t, &link_id(&c)).await.status, 200);
+    assert!(emails_to(&to).await[0].text().contains("Beste Zoë"));
+}

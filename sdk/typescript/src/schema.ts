@@ -683,6 +683,12 @@ export interface components {
             };
             granted_at: string | null;
             revoked_at: string | null;
+            /**
+             * @description The language of the link's pages and emails: its `lang`, else its consumer's
+             *     `locale` when the link was made (if we speak it); null follows the browser's
+             *     `Accept-Language` (emails: English).
+             */
+            lang: components["schemas"]["Lang"] | null;
             /** @description Every email that carried this link, oldest first (each also emits `link.reminder_sent`). */
             reminders_sent: components["schemas"]["ReminderSent"][];
             /**
@@ -699,6 +705,13 @@ export interface components {
              */
             redirect_target?: string | null;
         };
+        /**
+         * @description A language the connect pages and link emails speak.
+         * @enum {string}
+         */
+        Lang: "en" | "fr" | "nl" | "de";
+        /** @description A BCP 47 language tag (`fr`, `nl-BE`), kept as sent; used when it names a language we speak. */
+        Locale: string;
         ReminderSent: {
             /** Format: date-time */
             at: string;
@@ -777,6 +790,8 @@ export interface components {
             /** @description Send the browser to the redirect URL when done. */
             redirect?: boolean | null;
             link_ttl_seconds?: number | null;
+            /** @description The link's language; without it, the consumer's `locale`, else the browser's. */
+            lang?: components["schemas"]["Lang"] | null;
         };
         /** @enum {string} */
         ConnectionStatus: "pending" | "active" | "needs_reauth" | "revoked";
@@ -809,6 +824,8 @@ export interface components {
             redirect_url?: components["schemas"]["RedirectUrl"] | null;
             redirect?: boolean | null;
             link_ttl_seconds?: number | null;
+            /** @description The link's language; without it, the consumer's `locale`, else the browser's. */
+            lang?: components["schemas"]["Lang"] | null;
             metadata?: components["schemas"]["Metadata"] | null;
         };
         ConnectionUpdate: {
@@ -929,6 +946,8 @@ export interface components {
             internal_reference: string | null;
             /** Format: email */
             email: string | null;
+            /** @description Language of this consumer's links (pages and emails) when a link has no `lang`. */
+            locale: components["schemas"]["Locale"] | null;
             metadata: components["schemas"]["Metadata"];
             /** Format: date-time */
             created_at: string;
@@ -941,6 +960,8 @@ export interface components {
             internal_reference?: string | null;
             /** Format: email */
             email?: string | null;
+            /** @description Language of this consumer's links (pages and emails) when a link has no `lang`. */
+            locale?: components["schemas"]["Locale"] | null;
             metadata?: components["schemas"]["Metadata"] | null;
         };
         ConsumerUpdate: {
@@ -949,6 +970,8 @@ export interface components {
             internal_reference?: string | null;
             /** Format: email */
             email?: string | null;
+            /** @description Language of this consumer's links (pages and emails) when a link has no `lang`. */
+            locale?: components["schemas"]["Locale"] | null;
             metadata?: components["schemas"]["Metadata"] | null;
         };
         ConsumerList: {

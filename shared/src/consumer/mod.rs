@@ -8,6 +8,7 @@ use crate::email::Email;
 use crate::error::ApiError;
 use crate::fields::{string, Fields, Patch};
 use crate::id::{ConsumerId, TenantId};
+use crate::lang::Locale;
 use crate::metadata::Metadata;
 use crate::redirect_url::RedirectUrl;
 use crate::time::{self, Timestamp};
@@ -29,6 +30,7 @@ pub const FIELDS: &[&str] = &[
     "redirect_url",
     "internal_reference",
     "email",
+    "locale",
     "metadata",
 ];
 
@@ -71,6 +73,13 @@ fn parse_redirect(stage: Stage) -> impl Fn(&Value) -> Result<RedirectUrl, String
     }
 }
 
+fn parse_locale(v: &Value) -> Result<Locale, String> {
+    match v {
+        Value::String(s) => Locale::parse(s),
+        _ => Err("must be a string".into()),
+    }
+}
+
 fn parse_email(v: &Value) -> Result<Email, String> {
     match v {
         Value::String(s) => Email::parse(s),
@@ -86,6 +95,8 @@ pub struct Consumer {
     pub redirect_url: Option<RedirectUrl>,
     pub internal_reference: Option<InternalReference>,
     pub email: Option<Email>,
+    /// Language for pages and emails of this consumer's links (when the link has none).
+    pub locale: Option<Locale>,
     pub metadata: Metadata,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -102,6 +113,7 @@ impl Consumer {
             "redirect_url": self.redirect_url.as_ref().map(RedirectUrl::as_str),
             "internal_reference": self.internal_reference.as_ref().map(InternalReference::as_str),
             "email": self.email.as_ref().map(Email::as_str),
+            "locale": self.locale.as_ref().map(Locale::as_str),
             "metadata": self.metadata,
             "created_at": time::format(&self.created_at),
             "updated_at": time::format(&self.updated_at),
@@ -116,6 +128,7 @@ pub struct NewConsumer {
     pub redirect_url: Option<RedirectUrl>,
     pub internal_reference: Option<InternalReference>,
     pub email: Option<Email>,
+    pub locale: Option<Locale>,
     pub metadata: Metadata,
 }
 
@@ -126,6 +139,7 @@ impl NewConsumer {
         let redirect_url = f.optional("redirect_url", parse_redirect(stage));
         let internal_reference = f.optional("internal_reference", InternalReference::parse);
         let email = f.optional("email", parse_email);
+        let locale = f.optional("locale", parse_locale);
         let metadata = f.optional("metadata", Metadata::parse);
         f.finish()?;
         Ok(NewConsumer {
@@ -133,6 +147,7 @@ impl NewConsumer {
             redirect_url,
             internal_reference,
             email,
+            locale,
             metadata: metadata.unwrap_or_default(),
         })
     }
@@ -145,6 +160,7 @@ impl NewConsumer {
             redirect_url: self.redirect_url,
             internal_reference: self.internal_reference,
             email: self.email,
+            locale: self.locale,
             metadata: self.metadata,
             created_at: now,
             updated_at: now,
@@ -161,6 +177,7 @@ pub struct ConsumerPatch {
     pub redirect_url: Patch<RedirectUrl>,
     pub internal_reference: Patch<InternalReference>,
     pub email: Patch<Email>,
+    pub locale: Patch<Locale>,
     pub metadata: Patch<Metadata>,
 }
 
@@ -180,6 +197,7 @@ impl ConsumerPatch {
             redirect_url: f.patch("redirect_url", true, parse_redirect(stage)),
             internal_reference: f.patch("internal_reference", true, InternalReference::parse),
             email: f.patch("email", true, parse_email),
+            locale: f.patch("locale", true, parse_locale),
             metadata: f.patch("metadata", true, Metadata::parse),
         };
         f.finish()?;
@@ -204,6 +222,7 @@ impl ConsumerPatch {
             redirect_url: apply(&self.redirect_url, &current.redirect_url),
             internal_reference: apply(&self.internal_reference, &current.internal_reference),
             email: apply(&self.email, &current.email),
+            locale: apply(&self.locale, &current.locale),
             metadata,
             ..current.clone()
         };

@@ -55,6 +55,8 @@ struct ConsumerItem {
     internal_reference: Option<InternalReference>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     email: Option<Email>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    locale: Option<crate::lang::Locale>,
     /// JSON text: keeps every JSON type exactly as sent.
     metadata: String,
     #[serde(with = "time::rfc3339")]
@@ -74,6 +76,7 @@ fn to_item(c: &Consumer) -> Result<Item, StoreError> {
         redirect_url: c.redirect_url.clone(),
         internal_reference: c.internal_reference.clone(),
         email: c.email.clone(),
+        locale: c.locale.clone(),
         metadata: c.metadata.to_json_string(),
         created_at: c.created_at,
         updated_at: c.updated_at,
@@ -91,6 +94,7 @@ fn from_item(item: Item) -> Result<Consumer, StoreError> {
         redirect_url: i.redirect_url,
         internal_reference: i.internal_reference,
         email: i.email,
+        locale: i.locale,
         created_at: i.created_at,
         updated_at: i.updated_at,
         version: i.version,

@@ -13,6 +13,7 @@ use crate::connection::{self, Status as ConnectionStatus};
 use crate::error::ApiError;
 use crate::http::{serve, Access, Call};
 use crate::integration::{self, Integration};
+use crate::lang::t;
 use crate::link::{self, Link};
 use crate::provider::{catalog, AuthMode};
 use crate::store::{s, TxOutcome};
@@ -48,11 +49,7 @@ pub async fn callback(app: &App, req: Request) -> Result<Response<Body>, lambda_
 }
 
 fn not_set_up() -> Outcome {
-    page(
-        StatusCode::CONFLICT,
-        "This connection is not available right now",
-        "The application has not finished setting up this software. Please contact them.",
-    )
+    page(StatusCode::CONFLICT, "not_set_up")
 }
 
 async fn start_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
@@ -67,11 +64,7 @@ async fn start_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
     };
     let provider = integration.provider()?;
     if provider.auth_mode != AuthMode::Oauth2 {
-        return Ok(page(
-            StatusCode::BAD_REQUEST,
-            "Use the form",
-            "This software connects with the details from your account, not by signing in.",
-        ));
+        return Ok(page(StatusCode::BAD_REQUEST, "use_form"));
     }
 
     // Connection fields (Shopify's shop) come with the start, as `f_<name>`.
@@ -90,7 +83,10 @@ async fn start_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
         Err(errors) => {
             let errors: BTreeMap<String, String> =
                 errors.into_iter().map(|e| (e.field, e.message)).collect();
-            let mut p = Page::new(&format!("Connect {}", integration.display_name()?), None);
+            let mut p = Page::new(
+                t("page.connect.heading").with("software", integration.display_name()?),
+                None,
+            );
             p.logo = Some(logo_uri(provider));
             p.oauth = Some(oauth_view(
                 &link,
@@ -168,13 +164,7 @@ fn safe_code(raw: &str) -> String {
 }
 
 async fn callback_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
-    let gone = || {
-        page(
-            StatusCode::BAD_REQUEST,
-            "This sign-in cannot be completed",
-            "It was already used, has expired, or did not start here. Open your link again to start over.",
-        )
-    };
+    let gone = || page(StatusCode::BAD_REQUEST, "state_gone");
     let Some(raw_state) = call
         .query_param("state")
         .filter(|s| !s.is_empty() && s.len() <= 128)
@@ -182,11 +172,7 @@ async fn callback_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
         // A provider that drops `state` from its error answer: we cannot tell which link it
         // was, but we can tell the customer what happened.
         if call.query_param("error").as_deref() == Some("access_denied") {
-            return Ok(page(
-                StatusCode::BAD_REQUEST,
-                "Access was not granted",
-                "You declined access, so nothing was connected. You can open your link again to retry.",
-            ));
+            return Ok(page(StatusCode::BAD_REQUEST, "declined"));
         }
         return Ok(gone());
     };
@@ -212,11 +198,7 @@ async fn callback_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
         return Ok(invalid());
     };
     if connection.status == ConnectionStatus::Revoked {
-        return Ok(page(
-            StatusCode::GONE,
-            "This link is no longer valid",
-            "The connection was cancelled by the application.",
-        ));
+        return Ok(page(StatusCode::GONE, "cancelled"));
     }
     if let Some(error) = call.query_param("error") {
         return failed(app, &link, &integration, &safe_code(&error)).await;
@@ -294,21 +276,23 @@ async fn failed(
     let (status, heading, message) = match code {
         "access_denied" => (
             StatusCode::BAD_REQUEST,
-            "Access was not granted",
-            format!("You declined access on {name}, so nothing was connected. You can open your link again to retry."),
+            t("page.declined.heading"),
+            t("page.declined_on.message").with("software", name),
         ),
         "provider_unavailable" => (
             StatusCode::BAD_GATEWAY,
-            "We could not reach the provider",
-            format!("{name} did not answer in time, so nothing was connected. Please open your link again in a moment."),
+            t("page.provider_down.heading"),
+            t("page.provider_down.message").with("software", name),
         ),
         _ => (
             StatusCode::BAD_REQUEST,
-            "The sign-in did not complete",
-            format!("{name} could not complete the sign-in ({code}), so nothing was connected. Please open your link again to retry."),
+            t("page.sign_in_failed.heading"),
+            t("page.sign_in_failed.message")
+                .with("software", name)
+                .with("code", code),
         ),
     };
-    let mut p = Page::new(heading, Some(&message));
+    let mut p = Page::new(heading, Some(message));
     p.logo = Some(logo_uri(integration.provider()?));
     p.back = target.as_ref().map(with_error);
     Ok(Outcome::Page(status, Box::new(p)))

@@ -2,6 +2,7 @@
 //! software, and until when. SES sends it; lettre builds the MIME (encoded headers, parts).
 
 use crate::email::Email;
+use crate::lang::Lang;
 use crate::time::Timestamp;
 use askama::Template;
 use lettre::message::{header::ContentType, Attachment, Mailbox, MultiPart, SinglePart};
@@ -25,6 +26,7 @@ pub struct Message {
     pub expires_at: Timestamp,
     /// A scheduled reminder rather than a first send.
     pub reminder: bool,
+    pub lang: Lang,
     /// The tenant's primary colour (`#rrggbb`) for the button; ours when unset.
     pub color: Option<String>,
     /// The tenant's logo when it is a raster image (mail clients rarely show SVG), sent as
@@ -42,95 +44,101 @@ pub enum MessageError {
     Build(#[from] lettre::error::Error),
 }
 
+/// Every sentence of one email, in its language.
+struct Words {
+    subject: String,
+    greeting: String,
+    lead: String,
+    open: &'static str,
+    button: String,
+    expires: String,
+    fallback: &'static str,
+    ignore: String,
+}
+
 #[derive(Template)]
 #[template(path = "link_email.txt")]
 struct Text<'a> {
-    consumer_name: &'a str,
-    lead: &'a str,
+    w: &'a Words,
     url: &'a str,
-    expires: &'a str,
-    sender_name: &'a str,
 }
 
 #[derive(Template)]
 #[template(path = "link_email.html")]
 struct Html<'a> {
-    subject: &'a str,
+    w: &'a Words,
+    url: &'a str,
+    lang: &'a str,
     color: &'a str,
     logo: bool,
     tenant_name: &'a str,
-    consumer_name: &'a str,
-    lead: &'a str,
-    action: &'a str,
-    url: &'a str,
-    expires: &'a str,
-    sender_name: &'a str,
 }
 
 impl Message {
-    pub fn subject(&self) -> String {
-        let software = self.software.as_deref().unwrap_or("your software");
-        if self.reminder {
-            format!(
-                "Reminder: {} is waiting for you to connect {software}",
-                self.tenant_name
-            )
-        } else {
-            format!("{} asks you to connect {software}", self.tenant_name)
-        }
-    }
-
-    fn lead(&self) -> String {
-        let what = match &self.software {
-            Some(s) => format!("your {s} account"),
-            None => "the software you use".to_owned(),
+    fn words(&self) -> Words {
+        let l = self.lang;
+        let tenant = self.tenant_name.as_str();
+        let (subject, ask, button) = match (&self.software, self.reminder) {
+            (Some(sw), false) => (
+                l.fill("email.subject", &[("tenant", tenant), ("software", sw)]),
+                l.fill("email.ask", &[("tenant", tenant), ("software", sw)]),
+                l.fill("email.button", &[("software", sw)]),
+            ),
+            (Some(sw), true) => (
+                l.fill(
+                    "email.reminder_subject",
+                    &[("tenant", tenant), ("software", sw)],
+                ),
+                l.fill("email.ask", &[("tenant", tenant), ("software", sw)]),
+                l.fill("email.button", &[("software", sw)]),
+            ),
+            (None, false) => (
+                l.fill("email.subject_any", &[("tenant", tenant)]),
+                l.fill("email.ask_any", &[("tenant", tenant)]),
+                l.text("email.button_any").to_owned(),
+            ),
+            (None, true) => (
+                l.fill("email.reminder_subject_any", &[("tenant", tenant)]),
+                l.fill("email.ask_any", &[("tenant", tenant)]),
+                l.text("email.button_any").to_owned(),
+            ),
         };
-        let ask = format!(
-            "{} asks you to connect {what}, so that it can work with your data there.",
-            self.tenant_name
-        );
-        if self.reminder {
-            format!("A reminder: {ask} It takes a minute.")
+        let lead = if self.reminder {
+            l.fill("email.reminder", &[("ask", &ask)])
         } else {
             ask
+        };
+        Words {
+            subject,
+            greeting: l.fill("email.greeting", &[("name", &self.consumer_name)]),
+            lead,
+            open: l.text("email.open"),
+            button,
+            expires: l.fill("email.expires", &[("date", &l.date(&self.expires_at))]),
+            fallback: l.text("email.fallback"),
+            ignore: l.fill("email.ignore", &[("sender", &self.sender_name)]),
         }
     }
 
-    /// "Sunday 22 November 2026 at 16:00 UTC".
-    fn expires(&self) -> String {
-        self.expires_at
-            .format("%A %-d %B %Y at %H:%M UTC")
-            .to_string()
+    pub fn subject(&self) -> String {
+        self.words().subject
     }
 
     /// The plain-text and HTML bodies.
     pub fn render(&self) -> Result<(String, String), MessageError> {
-        let subject = self.subject();
-        let lead = self.lead();
-        let expires = self.expires();
-        let action = match &self.software {
-            Some(s) => format!("Connect {s}"),
-            None => "Connect your software".to_owned(),
-        };
+        let w = self.words();
         let text = Text {
-            consumer_name: &self.consumer_name,
-            lead: &lead,
+            w: &w,
             url: &self.url,
-            expires: &expires,
-            sender_name: &self.sender_name,
         }
         .render()?;
         let html = Html {
-            subject: &subject,
+            w: &w,
+            url: &self.url,
+            lang: self.lang.code(),
             color: self.color.as_deref().unwrap_or("#1f2328"),
             logo: self.logo.is_some(),
             tenant_name: &self.tenant_name,
-            consumer_name: &self.consumer_name,
-            lead: &lead,
-            action: &action,
-            url: &self.url,
-            expires: &expires,
-            sender_name: &self.sender_name,
         }
         .render()?;
         Ok((text, html))

@@ -301,6 +301,11 @@ async fn prepare(
         url: link.url(base_url, token),
         expires_at: link.expires_at,
         reminder: trigger == Trigger::Schedule,
+        // The link's language, else its consumer's as it is now; emails have no browser.
+        lang: link
+            .lang
+            .or_else(|| consumer.locale.as_ref().and_then(|l| l.lang()))
+            .unwrap_or(crate::lang::Lang::En),
     };
     Ok(Some(Delivery { to, message }))
 }

@@ -149,6 +149,7 @@ fn message(reminder: bool, software: Option<&str>) -> Message {
         reminder,
         color: None,
         logo: None,
+        lang: crate::lang::Lang::En,
     }
 }
 
@@ -227,6 +228,7 @@ fn the_index_moves_on_or_out() {
             redirect: false,
             ttl_seconds: 604_800,
             reminders: Some(Schedule::default()),
+            lang: None,
         },
     )
     .unwrap()
@@ -263,6 +265,7 @@ fn an_emailed_token_opens_the_link_as_well_as_its_own() {
             redirect: false,
             ttl_seconds: 3600,
             reminders: None,
+            lang: None,
         },
     )
     .unwrap();
@@ -289,6 +292,7 @@ fn a_refused_claim_explains_the_rate_limit_or_the_cap() {
             redirect: false,
             ttl_seconds: 3600,
             reminders: None,
+            lang: None,
         },
     )
     .unwrap()
