@@ -181,6 +181,9 @@ STATEFUL_400 = {
     # DNS decides, not the schema.
     "/v1/webhooks": {"POST"},
     "/v1/webhooks/{id}": {"PATCH"},
+    # A branding logo's bytes must be the image its data URL names (or an SVG that parses),
+    # and a colour must contrast with white: content, which a pattern cannot check.
+    "/v1/settings": {"PATCH"},
 }
 # A cursor is opaque: only one a list issued is valid (the fuzzing phase sends those; the
 # coverage phase's made-up edge values are rightly refused).

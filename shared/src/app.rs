@@ -147,6 +147,24 @@ impl App {
 
 /// Runs one HTTP function: logging set up, the app built once per process, then `handler`
 /// serves every invocation. The app lives as long as the process, so it is leaked on purpose.
+/// Runs a scheduled function (EventBridge Scheduler): the event says nothing it needs, and
+/// the answer is the run's counts.
+pub async fn run_scheduled<F, Fut>(run: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(&'static App) -> Fut,
+    Fut: Future<Output = Result<serde_json::Value, ApiError>> + Send + 'static,
+{
+    crate::telemetry::init();
+    let app: &'static App = Box::leak(Box::new(App::from_env().await?));
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |_: lambda_runtime::LambdaEvent<serde_json::Value>| {
+            let done = run(app);
+            async move { Ok::<_, lambda_runtime::Error>(done.await?) }
+        },
+    ))
+    .await
+}
+
 pub async fn run_http<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(&'static App, Request) -> Fut,

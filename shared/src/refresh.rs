@@ -378,23 +378,13 @@ pub async fn sweep(app: &App) -> Result<Value, ApiError> {
         &(time::now() + chrono::Duration::from_std(SCHEDULE_WINDOW).unwrap_or_default()),
     );
     let base = app.config.public_base_url.clone().unwrap_or_default();
-    let mut due_connections = Vec::new();
-    for shard in "0123456789abcdef".chars() {
-        let mut start = None;
-        loop {
-            let (items, next) = app
-                .store
-                .due_page(&format!("REFRESH#{shard}"), &upto, start)
-                .await?;
-            for item in items {
-                due_connections.push(connection::from_item(item)?);
-            }
-            match next {
-                Some(k) => start = Some(k),
-                None => break,
-            }
-        }
-    }
+    let due_connections = app
+        .store
+        .due_all("REFRESH#", &upto)
+        .await?
+        .into_iter()
+        .map(connection::from_item)
+        .collect::<Result<Vec<_>, _>>()?;
     use futures_util::StreamExt;
     let results: Vec<&str> = futures_util::stream::iter(due_connections)
         .map(|c| {

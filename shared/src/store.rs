@@ -18,8 +18,9 @@ use std::collections::HashMap;
 pub type Item = HashMap<String, AttributeValue>;
 
 pub const GSI1: &str = "gsi1";
-/// Sparse index of refreshable OAuth connections by token expiry (`gsi2pk = REFRESH#<shard>`,
-/// `gsi2sk = expires_at`), which the scheduled refresher walks.
+/// Sparse index the scheduled sweeps walk: refreshable OAuth connections by token expiry
+/// (`gsi2pk = REFRESH#<shard>`, `gsi2sk = expires_at`) and open links by next reminder
+/// (`REMIND#<shard>`, next reminder time).
 pub const GSI2: &str = "gsi2";
 
 #[derive(Debug, thiserror::Error)]
@@ -440,6 +441,26 @@ impl Store {
             }
             Err(e) => Err(StoreError::sdk(e)),
         }
+    }
+
+    /// Every item of the sixteen `gsi2` partitions `<prefix><hex digit>` with `gsi2sk <= upto`
+    /// (the sweeps' sparse indexes, sharded so no partition is hot).
+    pub async fn due_all(&self, prefix: &str, upto: &str) -> Result<Vec<Item>, StoreError> {
+        let mut due = Vec::new();
+        for shard in "0123456789abcdef".chars() {
+            let mut start = None;
+            loop {
+                let (items, next) = self
+                    .due_page(&format!("{prefix}{shard}"), upto, start)
+                    .await?;
+                due.extend(items);
+                match next {
+                    Some(k) => start = Some(k),
+                    None => break,
+                }
+            }
+        }
+        Ok(due)
     }
 
     /// One page of a `gsi2` partition with `gsi2sk <= upto`, earliest first.

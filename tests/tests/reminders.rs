@@ -180,6 +180,20 @@ async fn set_link(id: &str, update: &str, values: &[(&str, AttributeValue)]) {
     call.send().await.unwrap();
 }
 
+/// Moves a link's expiry into the past (moto never removes expired items; we read
+/// `expires_at` anyway).
+async fn expire(id: &str) {
+    set_link(
+        id,
+        "SET expires_at = :past",
+        &[(
+            ":past",
+            AttributeValue::S("2026-01-02T00:00:00.000Z".into()),
+        )],
+    )
+    .await;
+}
+
 async fn send(t: &TestTenant, id: &str) -> Reply {
     t.admin
         .post(&format!("/v1/links/{id}/send"), &json!({}))
@@ -431,15 +445,7 @@ async fn no_reminder_for_used_revoked_expired_links_or_without_email_or_when_off
 
     let expired_to = address("expired");
     let expired = link(&on, Some(&expired_to), None, WEEK).await;
-    set_link(
-        &link_id(&expired),
-        "SET expires_at = :past",
-        &[(
-            ":past",
-            AttributeValue::S("2026-01-02T00:00:00.000Z".into()),
-        )],
-    )
-    .await;
+    expire(&link_id(&expired)).await;
 
     let no_email = link(&on, None, None, WEEK).await;
 
@@ -606,15 +612,7 @@ async fn sending_refuses_what_cannot_be_sent() {
 
     let expired_to = address("expired-send");
     let expired = link(&t, Some(&expired_to), None, 3600).await;
-    set_link(
-        &link_id(&expired),
-        "SET expires_at = :past",
-        &[(
-            ":past",
-            AttributeValue::S("2026-01-02T00:00:00.000Z".into()),
-        )],
-    )
-    .await;
+    expire(&link_id(&expired)).await;
     let r = send(&t, &link_id(&expired)).await;
     assert_eq!(r.status, 410, "{}", r.text);
     assert_eq!(r.error_code(), "link_expired");

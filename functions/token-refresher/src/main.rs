@@ -1,16 +1,7 @@
-//! EventBridge schedule (every 5 minutes). Wiring only: build the app once per process, then
-//! delegate to `linkgate`.
-
-use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use serde_json::Value;
+//! EventBridge Scheduler (every 5 minutes): refresh the OAuth tokens that expire soon. Wiring only:
+//! build the app once per process, then delegate to `linkgate`.
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    linkgate::telemetry::init();
-    let app = linkgate::App::from_env().await?;
-    let app = &app;
-    run(service_fn(move |_: LambdaEvent<Value>| async move {
-        Ok::<Value, Error>(linkgate::refresh::sweep(app).await?)
-    }))
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    linkgate::app::run_scheduled(linkgate::refresh::sweep).await
 }

@@ -63,6 +63,8 @@ fn raster_logos_must_be_what_they_say() {
         .contains("32 KiB"));
     big.truncate(MAX_LOGO_BYTES);
     assert!(logo(&data("image/png", &big)).is_ok(), "exactly the limit");
+    let long = format!("data:image/png;base64,{}", "A".repeat(MAX_LOGO_URL));
+    assert!(logo(&json!(long)).unwrap_err().contains("60000 characters"));
 }
 
 fn clean(svg: &str) -> String {

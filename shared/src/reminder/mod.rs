@@ -233,8 +233,6 @@ pub fn index_partition(id: &LinkId) -> String {
     format!("REMIND#{shard}")
 }
 
-const SHARDS: &str = "0123456789abcdef";
-
 /// A fresh token for one email and the hash the link will accept it by.
 fn email_token() -> Result<Secret, ApiError> {
     let bytes =
@@ -574,21 +572,7 @@ impl Done {
 pub async fn sweep(app: &App) -> Result<Value, ApiError> {
     let now = time::now();
     let upto = time::format(&now);
-    let mut due = Vec::new();
-    for shard in SHARDS.chars() {
-        let mut start = None;
-        loop {
-            let (items, next) = app
-                .store
-                .due_page(&format!("REMIND#{shard}"), &upto, start)
-                .await?;
-            due.extend(items);
-            match next {
-                Some(k) => start = Some(k),
-                None => break,
-            }
-        }
-    }
+    let due = app.store.due_all("REMIND#", &upto).await?;
     let base = app.config.public_base_url.clone().unwrap_or_default();
     use futures_util::StreamExt;
     let results: Vec<Done> = futures_util::stream::iter(due)

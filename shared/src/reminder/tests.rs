@@ -216,9 +216,8 @@ fn the_message_is_multipart_alternative_with_encoded_headers() {
     assert!(raw.lines().all(|l| l.len() <= 998), "SMTP line limit");
 }
 
-#[test]
-fn the_index_moves_on_or_out() {
-    let mut link = crate::link::NewLink::generate(
+fn new_link(ttl_seconds: u64, reminders: Option<Schedule>) -> crate::link::NewLink {
+    crate::link::NewLink::generate(
         &crate::id::TenantId::generate(),
         &crate::id::ConnectionId::generate(),
         None,
@@ -226,13 +225,17 @@ fn the_index_moves_on_or_out() {
         crate::link::LinkOptions {
             redirect_url: None,
             redirect: false,
-            ttl_seconds: 604_800,
-            reminders: Some(Schedule::default()),
+            ttl_seconds,
+            reminders,
             lang: None,
         },
     )
     .unwrap()
-    .link;
+}
+
+#[test]
+fn the_index_moves_on_or_out() {
+    let mut link = new_link(604_800, Some(Schedule::default())).link;
     assert_eq!(link.reminders_planned.len(), 2);
     let first = link.reminders_planned[0].clone();
     let a = Advance::from(&link, &first);
@@ -255,20 +258,7 @@ fn the_index_moves_on_or_out() {
 
 #[test]
 fn an_emailed_token_opens_the_link_as_well_as_its_own() {
-    let new = crate::link::NewLink::generate(
-        &crate::id::TenantId::generate(),
-        &crate::id::ConnectionId::generate(),
-        None,
-        None,
-        crate::link::LinkOptions {
-            redirect_url: None,
-            redirect: false,
-            ttl_seconds: 3600,
-            reminders: None,
-            lang: None,
-        },
-    )
-    .unwrap();
+    let new = new_link(3600, None);
     let mut link = new.link;
     let emailed = email_token().unwrap();
     assert!(!link.token_matches(emailed.expose()));
@@ -282,21 +272,7 @@ fn an_emailed_token_opens_the_link_as_well_as_its_own() {
 #[test]
 fn a_refused_claim_explains_the_rate_limit_or_the_cap() {
     let now = time::now();
-    let mut link = crate::link::NewLink::generate(
-        &crate::id::TenantId::generate(),
-        &crate::id::ConnectionId::generate(),
-        None,
-        None,
-        crate::link::LinkOptions {
-            redirect_url: None,
-            redirect: false,
-            ttl_seconds: 3600,
-            reminders: None,
-            lang: None,
-        },
-    )
-    .unwrap()
-    .link;
+    let mut link = new_link(3600, None).link;
     link.last_sent_at = Some(now.timestamp() - 60);
     match refusal(&link, now) {
         ApiError::RateLimited { retry_after, .. } => assert_eq!(retry_after, 240),
