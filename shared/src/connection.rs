@@ -449,7 +449,7 @@ async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
     let settings = app.settings(tenant).await?;
     let now = time::now();
     let id = ConnectionId::generate();
-    let new_link = NewLink::generate(
+    let mut new_link = NewLink::generate(
         tenant,
         &id,
         Some(&consumer_id),
@@ -459,7 +459,7 @@ async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
             redirect: redirect.unwrap_or(false),
             ttl_seconds: ttl.unwrap_or_else(|| settings.link_ttl_seconds()),
             reminders: Some(settings.reminders.schedule.clone()),
-            lang: link_lang(app, tenant, Some(&consumer_id), lang).await?,
+            lang,
         },
     )?;
     let connection = Connection {
@@ -487,28 +487,46 @@ async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
         version: 1,
     };
     let mut response = connection.to_json()?;
-    response["link"] = new_link.to_json(&call.public_base_url(&app.config));
+    let base = call.public_base_url(&app.config);
+    response["link"] = new_link.to_json(&base);
 
-    let mut items = vec![
-        // the consumer must still exist when the connection is written
-        crate::consumer::exists_tx(&app.store, tenant, &consumer_id)?,
-        app.store
-            .put_tx(connection.item()?, "attribute_not_exists(pk)", &[])?,
-    ];
-    items.extend(new_link.items(&app.store)?);
-    match idempotency::commit_create(
-        &app.store,
-        tenant,
-        idempotency.as_ref(),
-        items,
-        &response,
-        Some(app.sealer()?),
-    )
-    .await?
-    {
-        Ok(resp) => Ok(resp),
-        Err(failed) if failed.failed_condition(0) => Err(consumer_not_found(consumer_id.as_str())),
-        Err(_) => Err(ApiError::conflict("concurrent request; retry")),
+    // Without a `lang`, the link takes the consumer's locale. Most consumers have none, so
+    // the write first bets on that (its consumer check also asks for no locale) and only
+    // when it loses reads the consumer and writes again: one round trip in the common case.
+    let mut consumer_check = if lang.is_some() {
+        "attribute_exists(pk)"
+    } else {
+        "attribute_exists(pk) AND attribute_not_exists(locale)"
+    };
+    loop {
+        let mut items = vec![
+            // the consumer must still exist when the connection is written
+            crate::consumer::check_tx(&app.store, tenant, &consumer_id, consumer_check)?,
+            app.store
+                .put_tx(connection.item()?, "attribute_not_exists(pk)", &[])?,
+        ];
+        items.extend(new_link.items(&app.store)?);
+        match idempotency::commit_create(
+            &app.store,
+            tenant,
+            idempotency.as_ref(),
+            items,
+            &response,
+            Some(app.sealer()?),
+        )
+        .await?
+        {
+            Ok(resp) => return Ok(resp),
+            Err(failed) if failed.failed_condition(0) => {
+                if consumer_check == "attribute_exists(pk)" {
+                    return Err(consumer_not_found(consumer_id.as_str()));
+                }
+                new_link.link.lang = link_lang(app, tenant, Some(&consumer_id), None).await?;
+                response["link"] = new_link.to_json(&base);
+                consumer_check = "attribute_exists(pk)";
+            }
+            Err(_) => return Err(ApiError::conflict("concurrent request; retry")),
+        }
     }
 }
 

@@ -278,3 +278,41 @@ test("on a phone the pages fit the screen and the form still completes", async (
   assert.deepEqual(crossOrigin(requests), []);
   await context.close();
 });
+
+test("a branded page in French keeps the tenant's colour under the CSP and stays accessible", async () => {
+  const logo = `data:image/svg+xml;base64,${Buffer.from(
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40"><rect width="40" height="40" rx="8" fill="#0b5fff"/><text x="8" y="27" font-size="18" fill="#ffffff">AB</text></svg>',
+  ).toString("base64")}`;
+  await api("PATCH", "/v1/settings", {
+    branding: { display_name: "Acme Books", primary_color: "#0b5fff", logo },
+  });
+  try {
+    const consumer = await api("POST", "/v1/consumers", { name: "Zoé", locale: "fr-BE" });
+    const connection = await api("POST", `/v1/consumers/${consumer.id}/connections`, {
+      name: "Comptabilité",
+      integration_id: stripe.id,
+    });
+    const { context, page, requests } = await openPage({ locale: "de-DE" });
+    const blocked = [];
+    page.on("console", (m) => {
+      if (/Content Security Policy/i.test(m.text())) blocked.push(m.text());
+    });
+    await page.goto(connection.link.url);
+    assert.equal(await page.evaluate(() => document.documentElement.lang), "fr", "the consumer's locale beats the browser's");
+    assert.equal(await page.locator("h1").textContent(), "Connecter Stripe");
+    assert.equal(await page.locator(".brand span").textContent(), "Acme Books");
+    assert.ok(await page.evaluate(() => document.querySelector(".brand img").naturalWidth > 0), "the logo is drawn");
+    assert.equal(
+      await page.evaluate(() => getComputedStyle(document.querySelector("button[type=submit]")).backgroundColor),
+      "rgb(11, 95, 255)",
+      "the brand colour applies: its style rule is allowed by the CSP",
+    );
+    assert.deepEqual(blocked, [], "the CSP blocked nothing");
+    await axe(page, "branded French form");
+    await shot(page, "branded-fr");
+    assert.deepEqual(crossOrigin(requests), []);
+    await context.close();
+  } finally {
+    await api("PATCH", "/v1/settings", { branding: null });
+  }
+});

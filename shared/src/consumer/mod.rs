@@ -14,7 +14,7 @@ use crate::redirect_url::RedirectUrl;
 use crate::time::{self, Timestamp};
 use serde_json::{json, Value};
 
-pub use repo::{exists_tx, get, sk};
+pub use repo::{check_tx, exists_tx, get, sk};
 
 /// A consumer of `tenant`, if it exists.
 pub async fn find(

@@ -25,9 +25,19 @@ pub fn exists_tx(
     tenant: &crate::id::TenantId,
     id: &ConsumerId,
 ) -> Result<TransactWriteItem, crate::store::StoreError> {
+    check_tx(store, tenant, id, "attribute_exists(pk)")
+}
+
+/// A transaction's check that the consumer's item meets `condition`.
+pub fn check_tx(
+    store: &crate::store::Store,
+    tenant: &crate::id::TenantId,
+    id: &ConsumerId,
+    condition: &str,
+) -> Result<TransactWriteItem, crate::store::StoreError> {
     store.check_tx(
         crate::store::key(crate::store::tenant_pk(tenant), sk(id)),
-        "attribute_exists(pk)",
+        condition,
     )
 }
 
