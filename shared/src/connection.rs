@@ -686,7 +686,10 @@ async fn create_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError>
     let (redirect_url, redirect, ttl, lang) = link_options(&mut f, app);
     f.finish()?;
     let settings = app.settings(tenant).await?;
-    let lang = link_lang(app, tenant, current.consumer_id.as_ref(), lang).await?;
+    let mut lang = lang;
+    // As on creation: bet the consumer has no locale (checked in the same transaction), and
+    // read it only when the bet loses.
+    let mut bet_on_no_locale = lang.is_none() && current.consumer_id.is_some();
     for _ in 0..WRITE_ATTEMPTS {
         if current.status == Status::Revoked {
             return Err(revoked_conflict());
@@ -713,6 +716,15 @@ async fn create_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError>
         let mut items = vec![next.replace_tx(&app.store, &current)?];
         items.extend(revoke_open_link(&app.store, &current).await?);
         items.extend(new_link.items(&app.store)?);
+        if let (true, Some(consumer)) = (bet_on_no_locale, &current.consumer_id) {
+            items.push(crate::consumer::check_tx(
+                &app.store,
+                tenant,
+                consumer,
+                "attribute_not_exists(locale)",
+            )?);
+        }
+        let locale_check = items.len() - 1;
         match app.store.transact(items).await? {
             TxOutcome::Committed => {
                 return Ok(json(
@@ -720,7 +732,13 @@ async fn create_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError>
                     &new_link.to_json(&call.public_base_url(&app.config)),
                 ));
             }
-            TxOutcome::Cancelled(_) => current = load(app, call).await?,
+            cancelled => {
+                if bet_on_no_locale && cancelled.failed_condition(locale_check) {
+                    lang = link_lang(app, tenant, current.consumer_id.as_ref(), None).await?;
+                    bet_on_no_locale = false;
+                }
+                current = load(app, call).await?;
+            }
         }
     }
     Err(ApiError::conflict(
