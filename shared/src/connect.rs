@@ -281,17 +281,15 @@ pub(crate) async fn finish(
         page(StatusCode::INTERNAL_SERVER_ERROR, "error")
     });
     if let Outcome::Page(_, page) = &mut outcome {
+        let ctx = call.page.get();
         // The link's language, else the browser's (an unknown link has only the browser's).
-        page.lang = Lang::negotiate(
-            call.page.get().and_then(|c| c.lang),
-            call.header("accept-language"),
-        );
-    }
-    if let (Outcome::Page(_, page), Some(ctx)) = (&mut outcome, call.page.get()) {
-        // A page without its brand is better than no page: a failed read is only logged.
-        match app.settings(&ctx.tenant).await {
-            Ok(settings) => page.brand = BrandView::from(&settings.branding),
-            Err(e) => tracing::warn!(error = %e, "no brand for this page"),
+        page.lang = Lang::negotiate(ctx.and_then(|c| c.lang), call.header("accept-language"));
+        if let Some(ctx) = ctx {
+            // A page without its brand is better than no page: a failed read is only logged.
+            match app.settings(&ctx.tenant).await {
+                Ok(settings) => page.brand = BrandView::from(&settings.branding),
+                Err(e) => tracing::warn!(error = %e, "no brand for this page"),
+            }
         }
     }
     Ok(respond(

@@ -493,12 +493,13 @@ async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
     // Without a `lang`, the link takes the consumer's locale. Most consumers have none, so
     // the write first bets on that (its consumer check also asks for no locale) and only
     // when it loses reads the consumer and writes again: one round trip in the common case.
-    let mut consumer_check = if lang.is_some() {
-        "attribute_exists(pk)"
-    } else {
-        "attribute_exists(pk) AND attribute_not_exists(locale)"
-    };
+    let mut bet_on_no_locale = lang.is_none();
     loop {
+        let consumer_check = if bet_on_no_locale {
+            "attribute_exists(pk) AND attribute_not_exists(locale)"
+        } else {
+            "attribute_exists(pk)"
+        };
         let mut items = vec![
             // the consumer must still exist when the connection is written
             crate::consumer::check_tx(&app.store, tenant, &consumer_id, consumer_check)?,
@@ -518,12 +519,12 @@ async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
         {
             Ok(resp) => return Ok(resp),
             Err(failed) if failed.failed_condition(0) => {
-                if consumer_check == "attribute_exists(pk)" {
+                if !bet_on_no_locale {
                     return Err(consumer_not_found(consumer_id.as_str()));
                 }
                 new_link.link.lang = link_lang(app, tenant, Some(&consumer_id), None).await?;
                 response["link"] = new_link.to_json(&base);
-                consumer_check = "attribute_exists(pk)";
+                bet_on_no_locale = false;
             }
             Err(_) => return Err(ApiError::conflict("concurrent request; retry")),
         }

@@ -223,10 +223,6 @@ impl Text {
         self
     }
 
-    pub fn key(&self) -> &'static str {
-        self.key
-    }
-
     pub fn render(&self, lang: Lang) -> String {
         let args: Vec<(&str, &str)> = self.args.iter().map(|(k, v)| (*k, v.as_str())).collect();
         lang.fill(self.key, &args)

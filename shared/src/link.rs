@@ -305,9 +305,7 @@ impl NewLink {
         integration: Option<&IntegrationId>,
         options: LinkOptions,
     ) -> Result<NewLink, ApiError> {
-        let token = Secret::new(URL_SAFE_NO_PAD.encode(
-            random_bytes::<32>().map_err(|e| ApiError::internal(format!("no randomness: {e}")))?,
-        ));
+        let token = new_token()?;
         let now = time::now();
         let ttl = chrono::Duration::seconds(
             i64::try_from(options.ttl_seconds)
@@ -378,6 +376,13 @@ impl NewLink {
     }
 }
 
+/// A fresh 256-bit link token (a link's own, or one an email carries).
+pub(crate) fn new_token() -> Result<Secret, ApiError> {
+    let bytes =
+        random_bytes::<32>().map_err(|e| ApiError::internal(format!("no randomness: {e}")))?;
+    Ok(Secret::new(URL_SAFE_NO_PAD.encode(bytes)))
+}
+
 /// What is stored for a token: only its SHA-256.
 pub(crate) fn token_hash(token: &str) -> String {
     sha256_hex(token.as_bytes())
@@ -405,7 +410,8 @@ fn not_found(raw: &str) -> ApiError {
     ApiError::no_such("link", raw)
 }
 
-async fn load(app: &App, call: &Call) -> Result<Link, ApiError> {
+/// The link the path's `id` names, of the caller's tenant (404 otherwise).
+pub(crate) async fn load(app: &App, call: &Call) -> Result<Link, ApiError> {
     let raw = call.path_param("id").unwrap_or_default();
     let id = LinkId::parse(raw).ok_or_else(|| not_found(raw))?;
     get(&app.store, call.tenant()?, &id)

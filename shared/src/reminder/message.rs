@@ -78,30 +78,24 @@ impl Message {
     fn words(&self) -> Words {
         let l = self.lang;
         let tenant = self.tenant_name.as_str();
-        let (subject, ask, button) = match (&self.software, self.reminder) {
-            (Some(sw), false) => (
-                l.fill("email.subject", &[("tenant", tenant), ("software", sw)]),
+        let (ask, button) = match &self.software {
+            Some(sw) => (
                 l.fill("email.ask", &[("tenant", tenant), ("software", sw)]),
                 l.fill("email.button", &[("software", sw)]),
             ),
-            (Some(sw), true) => (
-                l.fill(
-                    "email.reminder_subject",
-                    &[("tenant", tenant), ("software", sw)],
-                ),
-                l.fill("email.ask", &[("tenant", tenant), ("software", sw)]),
-                l.fill("email.button", &[("software", sw)]),
-            ),
-            (None, false) => (
-                l.fill("email.subject_any", &[("tenant", tenant)]),
+            None => (
                 l.fill("email.ask_any", &[("tenant", tenant)]),
                 l.text("email.button_any").to_owned(),
             ),
-            (None, true) => (
-                l.fill("email.reminder_subject_any", &[("tenant", tenant)]),
-                l.fill("email.ask_any", &[("tenant", tenant)]),
-                l.text("email.button_any").to_owned(),
+        };
+        let subject = match (&self.software, self.reminder) {
+            (Some(sw), false) => l.fill("email.subject", &[("tenant", tenant), ("software", sw)]),
+            (Some(sw), true) => l.fill(
+                "email.reminder_subject",
+                &[("tenant", tenant), ("software", sw)],
             ),
+            (None, false) => l.fill("email.subject_any", &[("tenant", tenant)]),
+            (None, true) => l.fill("email.reminder_subject_any", &[("tenant", tenant)]),
         };
         let lead = if self.reminder {
             l.fill("email.reminder", &[("ask", &ask)])

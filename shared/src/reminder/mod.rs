@@ -24,13 +24,12 @@ use crate::fields::{whole_number, Fields, Patch};
 use crate::http::{json, serve, Access, Call};
 use crate::id::LinkId;
 use crate::link::{self, Link, Status};
-use crate::secret::{random_bytes, Secret};
+use crate::secret::Secret;
+use crate::settings::Settings as TenantSettings;
 use crate::store::{n, s, Item, TxOutcome};
 use crate::time::{self, Timestamp};
 use crate::{consumer, integration, tenant, App};
 use aws_sdk_dynamodb::types::AttributeValue;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use chrono::Duration;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -233,13 +232,6 @@ pub fn index_partition(id: &LinkId) -> String {
     format!("REMIND#{shard}")
 }
 
-/// A fresh token for one email and the hash the link will accept it by.
-fn email_token() -> Result<Secret, ApiError> {
-    let bytes =
-        random_bytes::<32>().map_err(|e| ApiError::internal(format!("no randomness: {e}")))?;
-    Ok(Secret::new(URL_SAFE_NO_PAD.encode(bytes)))
-}
-
 /// Who the email goes to and what it says, read when it is sent (so a changed address or
 /// name is honoured).
 struct Delivery {
@@ -250,6 +242,7 @@ struct Delivery {
 /// `Ok(None)`: the consumer has no email address (or no consumer: nothing to send to).
 async fn prepare(
     app: &App,
+    settings: &TenantSettings,
     link: &Link,
     token: &Secret,
     trigger: Trigger,
@@ -264,10 +257,6 @@ async fn prepare(
     let Some(to) = consumer.email.clone() else {
         return Ok(None);
     };
-    let settings = app.settings(&link.tenant_id).await?;
-    let tenant = tenant::get(&app.store, &link.tenant_id)
-        .await?
-        .ok_or_else(|| ApiError::internal("the link's tenant is missing"))?;
     let software = match &link.integration_id {
         Some(id) => match integration::get(&app.store, &link.tenant_id, id).await? {
             Some(i) => Some(i.display_name()?),
@@ -275,12 +264,16 @@ async fn prepare(
         },
         None => None,
     };
-    // Who asks: the tenant's brand name when it has one.
-    let tenant_name = settings
-        .branding
-        .display_name
-        .clone()
-        .unwrap_or(tenant.name);
+    // Who asks: the tenant's brand name when it has one (then its record is not read).
+    let tenant_name = match &settings.branding.display_name {
+        Some(name) => name.clone(),
+        None => {
+            tenant::get(&app.store, &link.tenant_id)
+                .await?
+                .ok_or_else(|| ApiError::internal("the link's tenant is missing"))?
+                .name
+        }
+    };
     let message = Message {
         sender_name: settings
             .reminders
@@ -410,17 +403,13 @@ async fn send_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     if !call.body_is_empty() {
         Fields::new(call.json_body()?, &[])?.finish()?;
     }
-    let raw = call.path_param("id").unwrap_or_default();
-    let not_found = || ApiError::no_such("link", raw);
-    let id = LinkId::parse(raw).ok_or_else(not_found)?;
-    let link = link::get(&app.store, call.tenant()?, &id)
-        .await?
-        .ok_or_else(not_found)?;
+    let link = link::load(app, call).await?;
     let now = time::now();
     usable(&link, now)?;
-    let token = email_token()?;
+    let token = link::new_token()?;
     let base = call.public_base_url(&app.config);
-    let delivery = prepare(app, &link, &token, Trigger::Request, &base)
+    let settings = app.settings(&link.tenant_id).await?;
+    let delivery = prepare(app, &settings, &link, &token, Trigger::Request, &base)
         .await?
         .ok_or_else(|| {
             ApiError::conflict(
@@ -452,9 +441,7 @@ async fn send_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
         .await?;
     if !claimed {
         // Explain from what the link is now.
-        let current = link::get(&app.store, &link.tenant_id, &link.id)
-            .await?
-            .ok_or_else(not_found)?;
+        let current = link::load(app, call).await?;
         usable(&current, now)?;
         return Err(refusal(&current, now));
     }
@@ -462,24 +449,21 @@ async fn send_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
         Ok(id) => id,
         Err(e) => {
             // Not sent: free the rate limit again (the unused token is harmless).
-            let previous = link.last_sent_at;
+            let (restore, mut values) = match link.last_sent_at {
+                Some(previous) => (
+                    "SET last_sent_at = :previous",
+                    vec![(":previous", n(previous))],
+                ),
+                None => ("REMOVE last_sent_at", vec![]),
+            };
+            values.push((":now", n(now.timestamp())));
             let _ = app
                 .store
                 .update(
                     link::item_key(&link.id),
-                    if previous.is_some() {
-                        "SET last_sent_at = :previous"
-                    } else {
-                        "REMOVE last_sent_at"
-                    },
+                    restore,
                     "last_sent_at = :now",
-                    &[
-                        (":now", n(now.timestamp())),
-                        (":previous", n(previous.unwrap_or_default())),
-                    ]
-                    .into_iter()
-                    .filter(|(k, _)| previous.is_some() || *k != ":previous")
-                    .collect::<Vec<_>>(),
+                    &values,
                     &[],
                 )
                 .await;
@@ -666,9 +650,9 @@ async fn remind(app: &App, item: Item, now: Timestamp, base: &str) -> Result<Don
     let recent = link
         .last_sent_at
         .is_some_and(|at| now.timestamp() - at < RECENT_SECONDS);
-    let token = email_token()?;
+    let token = link::new_token()?;
     let delivery = if settings.reminders.enabled && !recent {
-        prepare(app, &link, &token, Trigger::Schedule, base).await?
+        prepare(app, &settings, &link, &token, Trigger::Schedule, base).await?
     } else {
         None
     };

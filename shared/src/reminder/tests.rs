@@ -260,7 +260,7 @@ fn the_index_moves_on_or_out() {
 fn an_emailed_token_opens_the_link_as_well_as_its_own() {
     let new = new_link(3600, None);
     let mut link = new.link;
-    let emailed = email_token().unwrap();
+    let emailed = crate::link::new_token().unwrap();
     assert!(!link.token_matches(emailed.expose()));
     link.email_token_hashes
         .push(crate::link::token_hash(emailed.expose()));
