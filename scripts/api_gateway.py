@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """The local stand-in for API Gateway's HTTP API: routes from template.yaml, payload format
-2.0 events, functions invoked through `cargo lambda watch`'s Lambda Invoke endpoint.
+2.0 events, functions invoked through the local Lambda service's Invoke API.
 
-`cargo lambda watch` has its own router, but it is not API Gateway: it answers text/plain
-500 for a JSON body that is not UTF-8 (API Gateway base64-encodes it and the function
-answers 400), and its own 404 for paths and methods no route takes (API Gateway sends those
-to the `$default` route). Routing here, from the template itself, keeps local behaviour
-what a deployed stack does.
+As API Gateway does: a body that is not UTF-8 text goes base64-encoded, a request no route
+takes goes to the `$default` route, a body over 10 MB is a 413, a function that fails (an
+error, a timeout, a response Lambda refuses, a throttle, an event over Lambda's 6 MB) is
+`500 {"message":"Internal Server Error"}`, and an integration that takes more than 30 s is
+`503 {"message":"Service Unavailable"}` (the function itself runs on to its own timeout).
+Callers are never refused a connection: the listen backlog takes a burst of 1,024.
 
     api_gateway.py --port 9000 --lambda-url http://127.0.0.1:9010
 """
@@ -31,6 +32,7 @@ import stack  # noqa: E402  (the template reader)
 # API Gateway's own limits and answers (HTTP API quotas: 10 MB payload, 30 s integration).
 MAX_BODY = 10 * 1024 * 1024
 TIMEOUT_SECONDS = 30
+BACKLOG = 1024
 TEXT_TYPES = re.compile(
     r"^(text/|application/(json|[\w.+-]+\+json|x-www-form-urlencoded|xml|javascript)\b)", re.I
 )
@@ -136,14 +138,16 @@ def event_for(method, target, headers, body, client_ip, route_key, params, reque
     return event
 
 
-def invoke(lambda_url, function, event):
+def invoke(lambda_url, function, event, timeout):
     """(status, headers, cookies, body) from the function's response, as API Gateway answers."""
     try:
-        raw = stack.invoke_function(function, json.dumps(event), TIMEOUT_SECONDS, lambda_url)
-    except urllib.error.HTTPError:
-        return gateway_answer(500, "Internal Server Error")  # the function failed
-    except (TimeoutError, urllib.error.URLError):
-        return gateway_answer(503, "Service Unavailable")
+        raw = stack.invoke_function(function, json.dumps(event), timeout, lambda_url)
+    except (stack.FunctionError, urllib.error.HTTPError):
+        return gateway_answer(500, "Internal Server Error")  # the function failed or Lambda refused
+    except (TimeoutError, urllib.error.URLError) as e:
+        if isinstance(e, urllib.error.URLError) and not isinstance(e.reason, TimeoutError):
+            return gateway_answer(500, "Internal Server Error")  # Lambda unreachable
+        return gateway_answer(503, "Service Unavailable")  # the integration timed out
     try:
         resp = json.loads(raw)
         status = int(resp["statusCode"])
@@ -162,6 +166,7 @@ class Gateway(BaseHTTPRequestHandler):
     server_version = "linkgate-local-gateway"
     routes: Routes
     lambda_url: str
+    timeout: float = TIMEOUT_SECONDS
     # One JSON line per answered request ({"route", "status"}): which documented statuses the
     # test suites reached (scripts/status_coverage.py).
     record = None
@@ -215,7 +220,7 @@ class Gateway(BaseHTTPRequestHandler):
                 route_key, function, params = found
                 event = event_for(self.command, self.path, self.headers, body,
                                   self.client_address[0], route_key, params, request_id)
-                answer = invoke(self.lambda_url, function, event)
+                answer = invoke(self.lambda_url, function, event, self.timeout)
         status, headers, cookies, payload = answer
         if self.record and body is not None:
             line = json.dumps({"route": route_key, "method": self.command, "status": status})
@@ -238,18 +243,27 @@ class Gateway(BaseHTTPRequestHandler):
         sys.stderr.write(f"[gateway] {self.address_string()} {fmt % args}\n")
 
 
+class Server(ThreadingHTTPServer):
+    # Python's default backlog of 5 reset callers in a burst; API Gateway never does.
+    request_queue_size = BACKLOG
+    daemon_threads = True
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default=stack.HOST)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--lambda-url", required=True, help="cargo lambda watch's address")
     parser.add_argument("--record", help="append each answer's route and status to this file")
+    parser.add_argument("--template", default=str(stack.TEMPLATE))
+    parser.add_argument("--integration-timeout", type=float, default=TIMEOUT_SECONDS,
+                        help="seconds before a function's answer is given up on (API Gateway: 30)")
     args = parser.parse_args()
     Gateway.record = args.record
-    Gateway.routes = Routes(stack.load_template())
+    Gateway.routes = Routes(stack.load_template(args.template))
     Gateway.lambda_url = args.lambda_url.rstrip("/")
-    server = ThreadingHTTPServer((args.host, args.port), Gateway)
-    server.daemon_threads = True
+    Gateway.timeout = args.integration_timeout
+    server = Server((args.host, args.port), Gateway)
     server.serve_forever()
 
 

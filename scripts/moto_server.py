@@ -1,38 +1,57 @@
 #!/usr/bin/env python3
-"""moto's server with one DynamoDB request at a time.
+"""moto's server, made as strict as AWS where the local stack relies on it.
 
-moto applies a DynamoDB transaction to a deep copy of the table and, when any condition
-fails, puts the whole copy back. With requests served in parallel, a cancelled transaction
-therefore erases writes that other requests made meanwhile; real DynamoDB isolates
-transactions and never does. Serialising DynamoDB requests gives the local stack the
-isolation the service promises (and our tests rely on). Other services run in parallel:
-an SQS long poll must not hold up the table.
-
-moto also backs every transaction up by deep-copying the whole table (its stream records
-included) once per operation in it: the cost grows with the table, until a benchmark's few
-thousand items make each transaction take a third of a second and moto's memory reach
-gigabytes. `cheap_transaction_rollback` keeps moto's logic but snapshots only the items the
-transaction names and the stream's length, and restores exactly those when it is cancelled.
+- **One DynamoDB request at a time.** moto applies a DynamoDB transaction to a deep copy of
+  the table and, when any condition fails, puts the whole copy back. With requests served in
+  parallel, a cancelled transaction therefore erases writes that other requests made
+  meanwhile; real DynamoDB isolates transactions and never does. Other services run in
+  parallel: an SQS long poll must not hold up the table.
+- **Cheap transaction rollback.** moto backs every transaction up by deep-copying the whole
+  table once per operation in it, until a few thousand items make each transaction take a
+  third of a second; `cheap_transaction_rollback` snapshots only the items the transaction
+  names and the stream's length, and restores exactly those when it is cancelled.
+- **IAM, from the template** (loaded by stack.py once it created the resources). A request signed with a function's access key
+  is authorised as AWS authorises it (scripts/local_iam.py: each item of a transaction as its
+  own action, on the table, index, key, queue, bus or identity it names) against that
+  function's role, and refused with AWS's AccessDenied otherwise. Every authorisation is
+  recorded for `make iam-report`.
+- **TTL.** DynamoDB deletes an item some time after its TTL attribute has passed and writes a
+  `REMOVE` stream record whose `userIdentity` is the TTL service's; moto never does. A
+  sweeper does it here, `--ttl-delay` seconds after the time (default 5).
 """
 
 import argparse
 import copy
+import io
+import json
 import signal
 import sys
 import threading
+import time
+import uuid
 
 from moto.moto_server.threaded_moto_server import MotoRequestHandler
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import run_simple
 
+import local_iam
+
+ACCOUNT = "123456789012"
+TTL_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+
+# Held for every DynamoDB request and by the TTL sweeper (see the module doc).
+DYNAMODB = threading.Lock()
+
+
+def log(msg):
+    print(f"[moto] {msg}", file=sys.stderr, flush=True)
+
 
 def serialised(app):
-    lock = threading.Lock()
-
     def handle(environ, start_response):
         if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
             return list(app(environ, start_response))
-        with lock:
+        with DYNAMODB:
             # materialise the body inside the lock: moto's responses are built eagerly,
             # but a lazy iterable must not escape it
             return list(app(environ, start_response))
@@ -103,15 +122,193 @@ def cheap_transaction_rollback():
     models.DynamoDBBackend.transact_write_items = transact_write_items
 
 
+# --- IAM ------------------------------------------------------------------------------
+
+
+class MotoLookups(local_iam.Lookups):
+    """Names resources the way AWS would, from what moto holds."""
+
+    def __init__(self, region):
+        self.region = region
+
+    def kms_key_arn(self, key_id):
+        from moto.kms.models import kms_backends
+
+        backend = kms_backends[ACCOUNT][self.region]
+        try:
+            raw = backend.any_id_to_key_id(key_id)
+        except Exception:
+            raw = None
+        if not raw:  # an unknown alias: AWS authorises against the alias
+            return key_id if key_id.startswith("arn:") else f"arn:aws:kms:{self.region}:{ACCOUNT}:{key_id}"
+        return f"arn:aws:kms:{self.region}:{ACCOUNT}:key/{raw}"
+
+    def kms_key_of_ciphertext(self, blob):
+        from moto.kms.utils import _deserialize_ciphertext_blob
+
+        try:
+            return _deserialize_ciphertext_blob(blob).key_id
+        except Exception:
+            return None
+
+    def ses_identity(self, address):
+        from moto.ses.models import ses_backends
+
+        verified = ses_backends[ACCOUNT][self.region].email_identities
+        return address if address in verified else address.rsplit("@", 1)[-1].lower()
+
+
+class IamCheck:
+    """WSGI middleware: refuses what a function's role does not allow (see the module doc)."""
+
+    def __init__(self, app, region):
+        self.app = app
+        self.region = region
+        self.lookups = MotoLookups(region)
+        self.principals = {}
+        self.lock = threading.Lock()
+        self.seen = set()
+        self.log = None
+
+    def load(self, deployment_path, log_path):
+        """The functions' roles (deployment.json), once the stack has created what they
+        name; until then no access key is a function's."""
+        with open(deployment_path, encoding="utf-8") as f:
+            functions = json.load(f)["functions"]
+        with self.lock:
+            self.principals = {fn["access_key"]: fn for fn in functions.values()}
+            self.seen = set()
+            self.log = open(log_path, "a", encoding="utf-8") if log_path else None
+
+    def record(self, principal, action, resource, allowed):
+        entry = (principal["name"], principal["access_key"], action, resource, allowed)
+        with self.lock:
+            if entry in self.seen or self.log is None:
+                return
+            self.seen.add(entry)
+            self.log.write(json.dumps({
+                "function": principal["name"], "access_key": principal["access_key"], "action": action,
+                "resource": resource, "allowed": allowed, "at": time.time(),
+            }) + "\n")
+            self.log.flush()
+
+    def admin(self, path, start_response, body):
+        """POST /_local/iam/load {deployment, log}: the functions' roles. POST
+        /_local/iam/principals: one more principal (a test's copy of a function's role,
+        compiled from a changed template)."""
+        spec = json.loads(body)
+        if path == "/_local/iam/load":
+            self.load(spec["deployment"], spec.get("log"))
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [json.dumps({"functions": len(self.principals)}).encode()]
+        for key in ("name", "access_key", "principal", "statements"):
+            if key not in spec:
+                start_response("400 Bad Request", [("Content-Type", "application/json")])
+                return [json.dumps({"error": f"missing {key}"}).encode()]
+        with self.lock:
+            self.principals[spec["access_key"]] = spec
+        start_response("201 Created", [("Content-Type", "application/json")])
+        return [json.dumps({"registered": spec["access_key"]}).encode()]
+
+    def __call__(self, environ, start_response):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        stream = environ["wsgi.input"]
+        body = stream.read(length) if length else (stream.read() if environ.get("wsgi.input_terminated") else b"")
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_local/iam/") and environ.get("REQUEST_METHOD") == "POST":
+            return self.admin(path, start_response, body)
+        headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        if "CONTENT_TYPE" in environ:
+            headers["content-type"] = environ["CONTENT_TYPE"]
+        key, _ = local_iam.credential_scope(headers)
+        principal = self.principals.get(key)
+        if principal is None:  # the account itself: tests, the admin CLI, the stack
+            return self.app(environ, start_response)
+        try:
+            asked = local_iam.requested(
+                environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "/"),
+                environ.get("QUERY_STRING", ""), headers, body, self.region, ACCOUNT, self.lookups,
+            )
+        except local_iam.Unnamed as e:
+            asked = [(f"unnamed:{e}", "*")]
+        for action, resource in asked:
+            ok = not action.startswith("unnamed:") and local_iam.allowed(principal["statements"], action, resource)
+            self.record(principal, action, resource, ok)
+            if not ok:
+                log(f"AccessDenied: {principal['name']} {action} on {resource}")
+                status, out_headers, payload = local_iam.denial(
+                    headers, principal["principal"], action, resource, str(uuid.uuid4()))
+                reason = {400: "Bad Request", 403: "Forbidden"}[status]
+                start_response(f"{status} {reason}", list(out_headers.items()))
+                return [payload]
+        return self.app(environ, start_response)
+
+
+# --- TTL ------------------------------------------------------------------------------
+
+
+def sweep_ttl(delay, now=None):
+    """Deletes every item whose TTL passed more than `delay` seconds ago, as DynamoDB's TTL
+    does: the stream record names the TTL service as the one who removed it."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    now = time.time() if now is None else now
+    removed = 0
+    with DYNAMODB:
+        for region, backend in dynamodb_backends[ACCOUNT].items():
+            for table in backend.tables.values():
+                ttl = getattr(table, "ttl", None) or {}
+                if ttl.get("TimeToLiveStatus") != "ENABLED":
+                    continue
+                attribute = ttl["AttributeName"]
+                for item in table.all_items():
+                    value = item.attrs.get(attribute)
+                    # DynamoDB only expires numbers (epoch seconds), and not ones more than
+                    # five years in the past
+                    if value is None or value.type != "N":
+                        continue
+                    try:
+                        expires = float(value.value)
+                    except ValueError:
+                        continue
+                    if not (now - 5 * 365 * 86400 <= expires <= now - delay):
+                        continue
+                    before = len(table.stream_shard.items) if table.stream_shard is not None else 0
+                    table.delete_item(item.hash_key, item.range_key)
+                    if table.stream_shard is not None and len(table.stream_shard.items) > before:
+                        table.stream_shard.items[-1].record["userIdentity"] = dict(TTL_IDENTITY)
+                    removed += 1
+    return removed
+
+
+def ttl_sweeper(interval, delay):
+    while True:
+        time.sleep(interval)
+        try:
+            removed = sweep_ttl(delay)
+            if removed:
+                log(f"TTL removed {removed} expired items")
+        except Exception as e:  # a sweep racing table creation, say: the next one will do
+            log(f"TTL sweep failed: {e!r}")
+
+
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, default=5055)
+    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--ttl-delay", type=float, help="seconds after its TTL an item is deleted (off if unset)")
+    parser.add_argument("--ttl-interval", type=float, default=1.0)
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     cheap_transaction_rollback()
-    app = DomainDispatcherApplication(create_backend_app)
-    run_simple(args.host, args.port, serialised(app), threaded=True, request_handler=MotoRequestHandler)
+    # checks nothing until the stack loads the roles (POST /_local/iam/load)
+    app = IamCheck(serialised(DomainDispatcherApplication(create_backend_app)), args.region)
+    if args.ttl_delay is not None:
+        threading.Thread(target=ttl_sweeper, args=(args.ttl_interval, args.ttl_delay), daemon=True).start()
+    run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
 
 if __name__ == "__main__":

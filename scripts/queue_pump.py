@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""Plays Lambda's SQS event sources and EventBridge rule targets on the local stack.
+"""Plays Lambda's SQS event source mappings and EventBridge's Lambda rule targets locally,
+from deployment.json (the template as SAM deploys it).
 
-- A function with an `SQS` event gets batches of its queue's messages in Lambda's SQS event
-  shape; the messages it does not name in `batchItemFailures` are deleted, the others come
-  back after a short pause (SQS would wait out the queue's visibility timeout).
-- A function with an `EventBridgeRule` event gets each event the rule matched: locally the
-  rule targets a feed queue (created by stack.py), and the event is handed over as is.
-  A failed invocation leaves the event to be handed over again, as EventBridge retries.
-
-Which functions and queues: template.yaml, as Lambda would read it.
+- An SQS mapping receives with its function's role, drops (deletes) the messages its
+  `FilterCriteria` do not match, and hands the rest over in batches of at most `BatchSize`
+  in Lambda's SQS event shape. Messages the function names in `batchItemFailures`, or all of
+  them when it fails, come back after a short pause (SQS would wait out the queue's
+  visibility timeout); the others are deleted.
+- A rule target: locally the rule targets a feed queue (created by stack.py), and each event
+  it matched is handed to the function the way EventBridge hands it over: an asynchronous
+  invocation (Lambda then retries a failing function itself, see lambda_service.py). When
+  Lambda refuses the invocation, EventBridge retries per the target's `RetryPolicy`, and an
+  event it cannot deliver goes to the target's dead-letter queue.
 """
 
 import json
@@ -19,6 +22,8 @@ import urllib.error
 
 import boto3
 
+import deployment as dep
+import event_filter
 import stack
 
 RETRY_PAUSE = 2  # seconds before a failed message is visible again
@@ -29,77 +34,119 @@ def log(msg):
     print(f"[queue-pump] {msg}", file=sys.stderr, flush=True)
 
 
-def invoke(function, payload):
-    """The function's answer, or None when the invocation itself failed."""
-    try:
-        answer = json.loads(stack.invoke_function(function, json.dumps(payload), 120) or b"{}")
-    except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as e:
-        log(f"{function} failed: {e}")
-        return None
-    if isinstance(answer, dict) and "errorType" in answer:
-        log(f"{function} failed: {answer.get('errorMessage')}")
-        return None
-    return answer
+def client(service, access_key="test", secret="test"):
+    return boto3.session.Session(
+        aws_access_key_id=access_key, aws_secret_access_key=secret, region_name=dep.REGION
+    ).client(service, endpoint_url=dep.MOTO_URL)
 
 
-def sqs_sources(resolver):
-    out = []
-    for res in resolver.resources.values():
-        if res["Type"] != "AWS::Serverless::Function":
-            continue
-        for event in (res["Properties"].get("Events") or {}).values():
-            if event.get("Type") == "SQS":
-                arn = resolver.resolve(event["Properties"]["Queue"])
-                out.append((res["Metadata"]["BuildProperties"]["Binary"], arn.rsplit(":", 1)[1],
-                            int(event["Properties"].get("BatchSize", 10))))
-    return out
+def queue_url(arn):
+    account, name = arn.split(":")[4], arn.split(":")[5]
+    return f"{dep.MOTO_URL}/{account}/{name}"
 
 
-def pump(sqs, function, queue, batch, shape):
-    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+def sqs_mapping(spec, fn):
+    """One poller of an SQS event source mapping."""
+    own = client("sqs", fn["access_key"], "local-secret")  # the mapping reads with the function's role
+    account = client("sqs")  # the local shortcut of a short visibility timeout is ours
+    url = queue_url(spec["source_arn"])
+    filters = event_filter.Filters(spec["filters"])
     while True:
         try:
-            got = sqs.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=min(batch, 10), WaitTimeSeconds=1,
-                AttributeNames=["All"],
+            got = own.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=min(spec["batch_size"], 10), WaitTimeSeconds=1,
+                AttributeNames=["All"], MessageAttributeNames=["All"],
             ).get("Messages", [])
         except Exception as e:  # moto restarting, say
-            log(f"{queue}: {e}")
+            log(f"{spec['function']}: {e}")
             time.sleep(1)
             continue
-        if not got:
+        records = [{
+            "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+            "attributes": m.get("Attributes", {}), "messageAttributes": m.get("MessageAttributes", {}),
+            "md5OfBody": m.get("MD5OfBody", ""), "eventSource": "aws:sqs",
+            "eventSourceARN": spec["source_arn"], "awsRegion": dep.REGION,
+        } for m in got]
+        wanted = []
+        for r in records:
+            if filters.matches(event_filter.sqs_view(r)):
+                wanted.append(r)
+            else:  # Lambda deletes what no filter matches
+                own.delete_message(QueueUrl=url, ReceiptHandle=r["receiptHandle"])
+        if not wanted:
             continue
-        if shape == "sqs":
-            records = [{
-                "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                "attributes": m.get("Attributes", {}), "messageAttributes": {},
-                "md5OfBody": m.get("MD5OfBody", ""), "eventSource": "aws:sqs",
-                "eventSourceARN": arn, "awsRegion": stack.REGION,
-            } for m in got]
-            answer = invoke(function, {"Records": records})
-            failed = None if answer is None else {f.get("itemIdentifier") for f in answer.get("batchItemFailures") or []}
-            outcomes = [(m, failed is not None and m["MessageId"] not in failed) for m in got]
-        else:  # rule: one event per invocation, the message body is the event
-            outcomes = [(m, invoke(function, json.loads(m["Body"])) is not None) for m in got]
-        for m, ok in outcomes:
-            if ok:
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        failed = {r["messageId"] for r in wanted}
+        try:
+            answer = json.loads(stack.invoke_function(spec["function"], json.dumps({"Records": wanted}), 900) or b"{}")
+            if spec["report_batch_item_failures"] and isinstance(answer, dict):
+                named = {f.get("itemIdentifier") for f in answer.get("batchItemFailures") or [] if isinstance(f, dict)}
+                failed = named if named <= failed else failed  # an unknown id fails the batch
             else:
+                failed = set()
+        except stack.FunctionError as e:
+            log(f"{spec['function']} failed: {e}")
+        except (urllib.error.URLError, TimeoutError, ValueError) as e:
+            log(f"{spec['function']} could not be invoked: {e}")
+        for r in wanted:
+            if r["messageId"] in failed:
+                account.change_message_visibility(QueueUrl=url, ReceiptHandle=r["receiptHandle"],
+                                                  VisibilityTimeout=RETRY_PAUSE)
+            else:
+                own.delete_message(QueueUrl=url, ReceiptHandle=r["receiptHandle"])
+
+
+def rule_target(rule, target):
+    """EventBridge delivering the rule's events to one Lambda target."""
+    sqs = client("sqs")
+    url = sqs.get_queue_url(QueueName=stack.feed_queue(rule["logical"]))["QueueUrl"]
+    policy = target["retry_policy"]
+    while True:
+        try:
+            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                      AttributeNames=["All"]).get("Messages", [])
+        except Exception as e:
+            log(f"{rule['name']}: {e}")
+            time.sleep(1)
+            continue
+        for m in got:
+            attempts = int(m["Attributes"].get("ApproximateReceiveCount", "1"))
+            age = time.time() - int(m["Attributes"].get("SentTimestamp", "0")) / 1000
+            try:
+                stack.invoke_function(target["function"], m["Body"], 30, asynchronous=True)
+                delivered, retryable, reason = True, False, None
+            except urllib.error.HTTPError as e:
+                delivered, reason = False, f"{e.code} {e.headers.get('x-amzn-ErrorType')}"
+                retryable = e.code == 429 or e.code >= 500
+            except (urllib.error.URLError, TimeoutError) as e:
+                delivered, retryable, reason = False, True, str(e)
+            if delivered:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+                continue
+            exhausted = attempts > policy.get("MaximumRetryAttempts", 185) or age > policy.get("MaximumEventAgeInSeconds", 86400)
+            if retryable and not exhausted:
                 sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=RETRY_PAUSE)
+                continue
+            log(f"{rule['name']} → {target['function']}: not delivered ({reason})")
+            if target.get("dead_letter_arn"):
+                sqs.send_message(QueueUrl=queue_url(target["dead_letter_arn"]), MessageBody=m["Body"],
+                                 MessageAttributes={"ERROR_CODE": {"DataType": "String", "StringValue": reason or ""}})
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
 
 def main():
-    template = stack.load_template()
-    resolver = stack.Resolver(template, stack.LOCAL_PARAMETERS)
-    session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=stack.REGION)
-    sqs = session.client("sqs", endpoint_url=stack.MOTO_URL)
-    jobs = [(f, q, b, "sqs") for f, q, b in sqs_sources(resolver)]
-    jobs += [(f, stack.feed_queue(f), 10, "rule") for f, _, _ in stack.rule_targets(resolver)]
-    for function, queue, batch, shape in jobs:
-        log(f"{queue} → {function} ({shape}, {WORKERS} pollers)")
+    deployed = dep.load()
+    jobs = []
+    for spec in deployed["event_sources"]:
+        if spec["kind"] == "sqs":
+            fn = deployed["functions"][spec["function"]]
+            jobs.append((f"{spec['source_arn']} → {spec['function']}", sqs_mapping, (spec, fn)))
+    for rule in deployed["rules"]:
+        for target in rule["targets"]:
+            jobs.append((f"rule {rule['name']} → {target['function']}", rule_target, (rule, target)))
+    for what, job, args in jobs:
+        log(f"{what} ({WORKERS} pollers)")
         for _ in range(WORKERS):
-            threading.Thread(target=pump, args=(sqs, function, queue, batch, shape), daemon=True).start()
+            threading.Thread(target=job, args=args, daemon=True).start()
     while True:
         time.sleep(60)
 

@@ -1,7 +1,17 @@
 #!/usr/bin/env python3
-"""The local stack: a moto server standing in for AWS, the table and bus created from
-template.yaml, every function run by `cargo lambda watch` behind a local API Gateway
-(scripts/api_gateway.py) that routes by the template, and a seeded demo tenant.
+"""The local stack: template.yaml played on this machine, as strict as AWS where we can make
+it so (README, "The local stack").
+
+- moto stands in for AWS (scripts/moto_server.py): the table, key, bus and queues are created
+  from the template, every call a function makes is checked against the IAM role SAM would
+  give it, and TTL deletes expired items;
+- the Lambda service (scripts/lambda_service.py) runs every function's real binary with the
+  environment, credentials, timeout and concurrency the template gives it;
+- the local API Gateway (scripts/api_gateway.py) routes by the template's HttpApi events;
+- the event-source pumps feed the table stream and the SQS queues to their functions, with
+  the template's filters, batch sizes and retries (scripts/stream_pump.py, queue_pump.py);
+- oidc-provider-mock is the OAuth provider, behind a proxy tests can make misbehave;
+- a demo tenant is seeded.
 
     stack.py dev    start everything, print how to use it, stop it all on Ctrl-C
     stack.py up     start everything in the background (for tests), then return
@@ -10,6 +20,9 @@ template.yaml, every function run by `cargo lambda watch` behind a local API Gat
                     create the template's resources in a moto server already listening
                     on LINKGATE_MOTO_PORT and print the functions' environment as JSON
                     (the benchmark harness runs its own moto)
+    stack.py policies [--template FILE]
+                    each function's IAM role as the running stack resolves it, from FILE
+                    (default template.yaml), as JSON
 
 Facts for scripts and tests land in target/dev/dev.json.
 """
@@ -29,54 +42,54 @@ import urllib.request
 from pathlib import Path
 
 import boto3
-import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "template.yaml"
+import deployment
+from deployment import (  # noqa: F401  (the names other scripts import from here)
+    DEFAULT_ROUTE,
+    HOST,
+    LOCAL_PARAMETERS,
+    MOTO_URL,
+    REGION,
+    ROOT,
+    TEMPLATE,
+    API_URL,
+    API_PORT,
+    MOTO_PORT,
+    CfnLoader,
+    Resolver,
+    load_template,
+    routes,
+)
+
 DEV_DIR = ROOT / "target" / "dev"
 PIDS = DEV_DIR / "pids.json"
+CREATED = DEV_DIR / "created.json"
+LOCAL_ENV_FILE = DEV_DIR / "local-env.json"
+# Every authorisation of a function's AWS call since `up` (see iam_report.py).
+IAM_LOG = DEV_DIR / "iam.jsonl"
 # Every answer the local API Gateway gave since `up`: route and status (see status_coverage.py).
 STATUSES = DEV_DIR / "statuses.jsonl"
 VENV_BIN = Path(sys.executable).parent
 
-REGION = os.environ.get("AWS_REGION", "us-east-1")
-MOTO_PORT = int(os.environ.get("LINKGATE_MOTO_PORT", "5055"))
-API_PORT = int(os.environ.get("LINKGATE_API_PORT", "9000"))
-# cargo lambda watch: the Lambda Invoke API the gateway and the event-source pumps call.
+# The Lambda service: the Lambda Invoke API the gateway and the event-source pumps call.
 LAMBDA_PORT = int(os.environ.get("LINKGATE_LAMBDA_PORT", "9010"))
-HOST = "127.0.0.1"
 # Fixed: the local-only catalog provider `oidc-mock` names these URLs.
 OIDC_PORT = 9400
 OIDC_PROXY_PORT = 9401
 # Short enough that "slow provider" tests stay quick; long enough for a loaded laptop.
 OIDC_TOKEN_MAX_AGE = 240
-MOTO_URL = f"http://{HOST}:{MOTO_PORT}"
-API_URL = f"http://{HOST}:{API_PORT}"
 LAMBDA_URL = f"http://{HOST}:{LAMBDA_PORT}"
-# What routes() calls the API's `$default` route (an HttpApi event without Path and Method).
-DEFAULT_ROUTE = "$default"
+# Seconds after an item's `ttl` the local TTL deletes it (DynamoDB: usually minutes, at most
+# days; what matters is that it happens, after the time, never before).
+TTL_DELAY = float(os.environ.get("LINKGATE_TTL_DELAY", "5"))
 
-# Template parameters for the local stage. `local` lets redirect URLs use http on loopback.
-LOCAL_PARAMETERS = {
-    "Stage": "local",
-    "PublicBaseUrl": API_URL,
-    "LogLevel": "INFO",
-    "LogRetentionDays": "1",
-    "AWS::Region": REGION,
-    "AWS::AccountId": "123456789012",
-    "AWS::Partition": "aws",
-    "AWS::URLSuffix": "amazonaws.com",
-    "AWS::StackName": "linkgate-local",
-}
-
-# Settings that only make sense on a developer machine: fake credentials, the moto
-# endpoint, and a short API-key cache so a revoked key is refused within seconds.
+# Settings that only make sense on a developer machine: the moto endpoint, and a short
+# API-key cache so a revoked key is refused within seconds. (Credentials are each
+# function's own, from the Lambda service.)
 LOCAL_ENV = {
     "AWS_ENDPOINT_URL": MOTO_URL,
     "AWS_REGION": REGION,
     "AWS_DEFAULT_REGION": REGION,
-    "AWS_ACCESS_KEY_ID": "test",
-    "AWS_SECRET_ACCESS_KEY": "test",
     "AWS_LAMBDA_LOG_FORMAT": "text",
     "LINKGATE_API_KEY_CACHE_SECONDS": "2",
     # Settings and integrations are read on every request, so a change shows at once.
@@ -88,144 +101,41 @@ LOCAL_ENV = {
     "LINKGATE_WEBHOOK_TIMEOUT_SECONDS": "3",
     "LINKGATE_WEBHOOK_ALLOWED_PRIVATE": "127.0.0.1",
 }
+# The account's own credentials (not a function's): tests, the admin CLI, the stack.
+ACCOUNT_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 
 
 def log(msg):
     print(f"[stack] {msg}", file=sys.stderr, flush=True)
 
 
-# --- template.yaml --------------------------------------------------------------------
-
-
-class CfnLoader(yaml.SafeLoader):
-    """Reads CloudFormation's short-form tags (!Ref, !Sub, !GetAtt...) as their long form."""
-
-
-def _cfn_tag(loader, suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if suffix == "Ref":
-        return {"Ref": value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{suffix}": value}
-
-
-CfnLoader.add_multi_constructor("!", _cfn_tag)
-
-
-def load_template():
-    with open(TEMPLATE, encoding="utf-8") as f:
-        return yaml.load(f, Loader=CfnLoader)
-
-
-class Resolver:
-    """Evaluates the intrinsic functions the template uses, for the local stage."""
-
-    def __init__(self, template, params):
-        self.template = template
-        self.created = {}  # physical ids only known once created (KMS key ids)
-        self.params = dict(params)
-        for name, spec in (template.get("Parameters") or {}).items():
-            self.params.setdefault(name, str(spec.get("Default", "")))
-        self.resources = template.get("Resources") or {}
-
-    def physical_name(self, logical):
-        res = self.resources[logical]
-        props = res.get("Properties") or {}
-        kind = res["Type"]
-        if kind == "AWS::DynamoDB::Table":
-            return self.resolve(props["TableName"])
-        if kind == "AWS::Events::EventBus":
-            return self.resolve(props["Name"])
-        if kind == "AWS::SQS::Queue":
-            return self.resolve(props["QueueName"])
-        if logical in self.created:
-            return self.created[logical]
-        return logical
-
-    def arn(self, logical):
-        kind = self.resources[logical]["Type"]
-        name = self.physical_name(logical)
-        acct, region = self.params["AWS::AccountId"], self.params["AWS::Region"]
-        if kind == "AWS::DynamoDB::Table":
-            return f"arn:aws:dynamodb:{region}:{acct}:table/{name}"
-        if kind == "AWS::Events::EventBus":
-            return f"arn:aws:events:{region}:{acct}:event-bus/{name}"
-        if kind == "AWS::KMS::Key":
-            return f"arn:aws:kms:{region}:{acct}:key/{name}"
-        if kind == "AWS::SQS::Queue":
-            return f"arn:aws:sqs:{region}:{acct}:{name}"
-        return f"arn:aws:local:{region}:{acct}:{logical}"
-
-    def ref(self, name):
-        if name in self.params:
-            return self.params[name]
-        if name in self.resources:
-            if self.resources[name]["Type"] == "AWS::SQS::Queue":
-                return self.getatt(name, "QueueUrl")  # Ref of a queue is its URL
-            return self.physical_name(name)
-        raise KeyError(f"template refers to unknown {name}")
-
-    def condition(self, name):
-        return self.resolve(self.template["Conditions"][name])
-
-    def resolve(self, value):
-        if isinstance(value, list):
-            return [self.resolve(v) for v in value]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            (fn, arg), = value.items()
-            if fn == "Ref":
-                return self.ref(arg)
-            if fn == "Fn::Sub":
-                text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
-
-                def sub(m):
-                    key = m.group(1)
-                    if key in extra:
-                        return str(extra[key])
-                    if "." in key:
-                        logical, attr = key.split(".", 1)
-                        return self.getatt(logical, attr)
-                    return str(self.ref(key))
-
-                return re.sub(r"\$\{([^}!]+)\}", sub, text)
-            if fn == "Fn::GetAtt":
-                return self.getatt(*arg)
-            if fn == "Fn::If":
-                cond, yes, no = arg
-                return self.resolve(yes if self.condition(cond) else no)
-            if fn == "Fn::Equals":
-                a, b = self.resolve(arg)
-                return a == b
-            if fn == "Fn::Not":
-                return not self.resolve(arg[0])
-            if fn == "Condition":
-                return self.condition(arg)
-        return {k: self.resolve(v) for k, v in value.items()}
-
-    def getatt(self, logical, attr):
-        if attr == "Arn":
-            return self.arn(logical)
-        if attr == "QueueUrl":
-            return f"{MOTO_URL}/{self.params['AWS::AccountId']}/{self.physical_name(logical)}"
-        return self.physical_name(logical)
-
-
 def function_env(resolver):
-    """What Lambda would give every function: Globals' variables and logging settings."""
+    """Globals' variables and logging settings, the local settings and the account's
+    credentials: what the benchmark gives every function, and what the tests and the admin
+    CLI use as the account."""
     glob = (resolver.template.get("Globals") or {}).get("Function") or {}
     env = {k: str(v) for k, v in resolver.resolve((glob.get("Environment") or {}).get("Variables") or {}).items()}
     logging = resolver.resolve(glob.get("LoggingConfig") or {})
     if "ApplicationLogLevel" in logging:
         env["AWS_LAMBDA_LOG_LEVEL"] = logging["ApplicationLogLevel"]
     env.update(LOCAL_ENV)
+    env.update(ACCOUNT_CREDENTIALS)
+    return env
+
+
+def lambda_env(fn):
+    """Everything Lambda gives function `fn` except its Runtime API address: what the tests
+    use to run its binary themselves (with its own credentials, so IAM applies)."""
+    env = {**fn["environment"], **LOCAL_ENV}
+    env.update({
+        "AWS_ACCESS_KEY_ID": fn["access_key"],
+        "AWS_SECRET_ACCESS_KEY": "local-secret",
+        "AWS_SESSION_TOKEN": f"local-session-{fn['name']}",
+        "AWS_LAMBDA_FUNCTION_NAME": fn["name"],
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn["memory"]),
+    })
+    if fn.get("log_level"):
+        env["AWS_LAMBDA_LOG_LEVEL"] = fn["log_level"]
     return env
 
 
@@ -238,19 +148,22 @@ LOCAL_RESOURCE_TYPES = {
 }
 
 
-def create_resources(resolver):
-    session = boto3.session.Session(
+def aws(service):
+    return boto3.session.Session(
         aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION
-    )
-    ddb = session.client("dynamodb", endpoint_url=MOTO_URL)
-    events = session.client("events", endpoint_url=MOTO_URL)
-    kms = session.client("kms", endpoint_url=MOTO_URL)
-    sqs = session.client("sqs", endpoint_url=MOTO_URL)
+    ).client(service, endpoint_url=MOTO_URL)
+
+
+def create_resources(resolver):
+    """Creates the template's resources in moto; answers what only moto could name (key ids,
+    stream ARNs) for deployment.build."""
+    ddb, events, kms, sqs = aws("dynamodb"), aws("events"), aws("kms"), aws("sqs")
     created = {}
+    redrive = {}  # set once every queue exists: a queue's DLQ may come after it
     for logical, res in resolver.resources.items():
         kind = res["Type"]
         if kind not in LOCAL_RESOURCE_TYPES:
-            continue  # functions, API and log groups are cargo lambda watch's business locally
+            continue  # functions, API and log groups are the Lambda service's and gateway's business
         props = resolver.resolve(res.get("Properties") or {})
         if kind == "AWS::DynamoDB::Table":
             args = {k: props[k] for k in ("TableName", "AttributeDefinitions", "KeySchema", "BillingMode") if k in props}
@@ -258,11 +171,13 @@ def create_resources(resolver):
                 args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
             if props.get("StreamSpecification"):
                 args["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
-            ddb.create_table(**args)
+            table = ddb.create_table(**args)["TableDescription"]
             ttl = props.get("TimeToLiveSpecification")
             if ttl:
                 ddb.update_time_to_live(TableName=props["TableName"], TimeToLiveSpecification=ttl)
             created[logical] = props["TableName"]
+            if table.get("LatestStreamArn"):
+                created[f"{logical}.StreamArn"] = table["LatestStreamArn"]
         elif kind == "AWS::Events::EventBus":
             events.create_event_bus(Name=props["Name"])
             created[logical] = props["Name"]
@@ -272,62 +187,38 @@ def create_resources(resolver):
             created[logical] = key_id
         elif kind == "AWS::SQS::Queue":
             attributes = {k: str(props[k]) for k in ("MessageRetentionPeriod", "VisibilityTimeout", "DelaySeconds") if k in props}
-            sqs.create_queue(QueueName=props["QueueName"], Attributes=attributes)
+            url = sqs.create_queue(QueueName=props["QueueName"], Attributes=attributes)["QueueUrl"]
+            if props.get("RedrivePolicy"):
+                redrive[url] = json.dumps(props["RedrivePolicy"])
             created[logical] = props["QueueName"]
         elif kind == "AWS::KMS::Alias":
             kms.create_alias(AliasName=props["AliasName"], TargetKeyId=props["TargetKeyId"])
             created[logical] = props["AliasName"]
+    for url, policy in redrive.items():
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": policy})
     # Links are emailed from the template's SES identity, which a deployment has verified;
     # moto's SES refuses a sender it was not told about, just as SES would.
     identity = resolver.params.get("SesIdentity")
     if identity:
-        session.client("sesv2", endpoint_url=MOTO_URL).create_email_identity(EmailIdentity=identity)
+        aws("sesv2").create_email_identity(EmailIdentity=identity)
         created["SesIdentity"] = identity
-    # EventBridge rules of functions: locally each targets a feed queue that
-    # scripts/queue_pump.py hands to the function, as the rule's Lambda target would.
-    for binary, bus, pattern in rule_targets(resolver):
-        queue = feed_queue(binary)
-        url = sqs.create_queue(QueueName=queue)["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events.put_rule(Name=f"{binary}-feed", EventBusName=bus, EventPattern=json.dumps(pattern))
-        events.put_targets(Rule=f"{binary}-feed", EventBusName=bus, Targets=[{"Id": "feed", "Arn": arn}])
-        created[f"{binary}-rule"] = queue
     return created
 
 
-def feed_queue(binary):
-    return f"linkgate-local-{binary}-feed"
+def feed_queue(rule):
+    return f"linkgate-local-{rule}-feed"[:80]
 
 
-def rule_targets(resolver):
-    """(function, bus, pattern) for every EventBridgeRule event in the template."""
-    out = []
-    for res in resolver.resources.values():
-        if res["Type"] != "AWS::Serverless::Function":
-            continue
-        for event in (res["Properties"].get("Events") or {}).values():
-            if event.get("Type") == "EventBridgeRule":
-                props = resolver.resolve(event["Properties"])
-                out.append((res["Metadata"]["BuildProperties"]["Binary"], props["EventBusName"], props["Pattern"]))
-    return out
-
-
-def routes(template):
-    """(method, path, binary) for every HttpApi event in the template; the `$default` route
-    is ("ANY", DEFAULT_ROUTE, binary)."""
-    out = []
-    for res in (template.get("Resources") or {}).values():
-        if res.get("Type") != "AWS::Serverless::Function":
-            continue
-        binary = res.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
-        for event in (res.get("Properties", {}).get("Events") or {}).values():
-            if event.get("Type") == "HttpApi":
-                p = event["Properties"]
-                if "Path" not in p and "Method" not in p:
-                    out.append(("ANY", DEFAULT_ROUTE, binary))
-                else:
-                    out.append((p["Method"].upper(), p["Path"], binary))
-    return out
+def create_rule_feeds(deployed):
+    """EventBridge rules with Lambda targets: locally each rule targets a feed queue that
+    scripts/queue_pump.py drains into the Lambda service, as EventBridge invokes a target."""
+    events, sqs = aws("events"), aws("sqs")
+    for rule in deployed["rules"]:
+        queue = feed_queue(rule["logical"])
+        url = sqs.create_queue(QueueName=queue)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name=rule["name"], EventBusName=rule["bus"], EventPattern=json.dumps(rule["pattern"]))
+        events.put_targets(Rule=rule["name"], EventBusName=rule["bus"], Targets=[{"Id": "feed", "Arn": arn}])
 
 
 # --- processes ------------------------------------------------------------------------
@@ -417,18 +308,31 @@ def down():
     log("stopped")
 
 
-def invoke_function(function, body, timeout, lambda_url=LAMBDA_URL):
-    """One invocation through cargo lambda watch's Lambda Invoke API: the function's raw
-    answer. Raises urllib.error.HTTPError when the function failed, URLError or TimeoutError
-    when the emulator is unreachable or slow."""
+class FunctionError(Exception):
+    """The function failed (Lambda's `X-Amz-Function-Error`): its error payload."""
+
+    def __init__(self, payload):
+        super().__init__(payload[:500])
+        self.payload = payload
+
+
+def invoke_function(function, body, timeout, lambda_url=LAMBDA_URL, asynchronous=False):
+    """One invocation through the Lambda service's Invoke API: the function's answer (None
+    for an accepted asynchronous one). Raises FunctionError when the function failed,
+    urllib.error.HTTPError when Lambda refused the invocation (throttled, too large, unknown),
+    URLError or TimeoutError when the service is unreachable or slow."""
     req = urllib.request.Request(
         f"{lambda_url}/2015-03-31/functions/{function}/invocations",
-        data=body.encode(),
+        data=body.encode() if isinstance(body, str) else body,
         method="POST",
-        headers={"content-type": "application/json"},
+        headers={"content-type": "application/json",
+                 "x-amz-invocation-type": "Event" if asynchronous else "RequestResponse"},
     )
     with urllib.request.urlopen(req, timeout=timeout) as r:
-        return r.read()
+        payload = r.read()
+        if r.headers.get("X-Amz-Function-Error"):
+            raise FunctionError(payload)
+        return None if asynchronous else payload
 
 
 def request(method, url, headers=None, body=None, timeout=600):
@@ -440,13 +344,23 @@ def request(method, url, headers=None, body=None, timeout=600):
         return e.code, e.read()
 
 
-def up(reload):
+def build_functions():
+    subprocess.run(["cargo", "build", "--quiet", "--bins"], cwd=ROOT, check=True)
+
+
+def compile_deployment(template=TEMPLATE):
+    """The deployment of `template`, resolved against what the running stack created."""
+    created = json.loads(CREATED.read_text()) if CREATED.exists() else {}
+    return deployment.build(template, created=created)
+
+
+def up():
     down()  # whatever a previous run left behind
     for port, what in ((OIDC_PORT, "the OAuth provider"), (OIDC_PROXY_PORT, "the OAuth proxy")):
         if not port_free(port):
             raise SystemExit(f"[stack] port {port} for {what} is taken by another program; stop it")
     for port, what, setting in (
-        (MOTO_PORT, "moto", "MOTO"), (API_PORT, "the API", "API"), (LAMBDA_PORT, "cargo lambda watch", "LAMBDA")
+        (MOTO_PORT, "moto", "MOTO"), (API_PORT, "the API", "API"), (LAMBDA_PORT, "the Lambda service", "LAMBDA")
     ):
         if not port_free(port):
             raise SystemExit(
@@ -458,12 +372,18 @@ def up(reload):
     resolver = Resolver(template, LOCAL_PARAMETERS)
 
     log("building functions")
-    subprocess.run(["cargo", "build", "--quiet", "--bins"], cwd=ROOT, check=True)
+    build_functions()
 
     pids = {}
     base_env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}"}
+    deployment_file = deployment.DEPLOYMENT_FILE
+    deployment_file.unlink(missing_ok=True)
+    IAM_LOG.unlink(missing_ok=True)
     pids["moto"] = spawn(
-        "moto", [sys.executable, str(ROOT / "scripts" / "moto_server.py"), "-H", HOST, "-p", str(MOTO_PORT)], base_env
+        "moto",
+        [sys.executable, str(ROOT / "scripts" / "moto_server.py"), "-H", HOST, "-p", str(MOTO_PORT),
+         "--region", REGION, "--ttl-delay", str(TTL_DELAY)],
+        base_env,
     )
     # A real OAuth provider, and the proxy tests use to make it slow, down or refusing.
     pids["oidc"] = spawn(
@@ -483,17 +403,29 @@ def up(reload):
     wait_for(f"http://{HOST}:{OIDC_PORT}/.well-known/openid-configuration", 60, "oidc-provider-mock", pids["oidc"], "oidc")
     wait_for(f"http://{HOST}:{OIDC_PROXY_PORT}/_calls/warmup", 30, "the OAuth proxy", pids["oidc-proxy"], "oidc-proxy")
     created = create_resources(resolver)
+    CREATED.write_text(json.dumps(created, indent=2))
     log(f"created from template.yaml: {', '.join(f'{k}={v}' for k, v in created.items())}")
+
+    # What `sam deploy` would make of the template, now that moto named the key and stream.
+    deployed = deployment.build(TEMPLATE, created=created)
+    deployment_file.write_text(json.dumps(deployed, indent=2))
+    create_rule_feeds(deployed)
+    LOCAL_ENV_FILE.write_text(json.dumps(LOCAL_ENV, indent=2))
+    # moto checks the functions' calls against their roles from here on
+    status, raw = request("POST", f"{MOTO_URL}/_local/iam/load", {"Content-Type": "application/json"},
+                          json.dumps({"deployment": str(deployment_file), "log": str(IAM_LOG)}).encode())
+    if status != 200:
+        raise SystemExit(f"[stack] moto did not take the IAM roles: {status} {raw[:300]!r}")
     fenv = function_env(resolver)
 
-    env_file = DEV_DIR / "functions.env"
-    env_file.write_text("".join(f"{k}={v}\n" for k, v in sorted(fenv.items())))
-    watch = ["cargo", "lambda", "watch", "-A", HOST, "-P", str(LAMBDA_PORT), "--env-file", str(env_file)]
-    if not reload:
-        watch.append("--ignore-changes")
-    pids["watch"] = spawn("watch", watch, {**base_env, **fenv})
+    pids["lambda"] = spawn(
+        "lambda",
+        [sys.executable, str(ROOT / "scripts" / "lambda_service.py"), "--port", str(LAMBDA_PORT),
+         "--deployment", str(deployment_file), "--local-env", str(LOCAL_ENV_FILE)],
+        base_env,
+    )
     save_pids(pids)
-    wait_for(f"{LAMBDA_URL}/health", 300, "cargo lambda watch", pids["watch"], "watch")
+    wait_for(f"{LAMBDA_URL}/health", 60, "the Lambda service", pids["lambda"], "lambda")
     STATUSES.unlink(missing_ok=True)
     pids["gateway"] = spawn(
         "gateway",
@@ -504,18 +436,17 @@ def up(reload):
     save_pids(pids)
     wait_for(f"{API_URL}/health", 30, "the local API Gateway", pids["gateway"], "gateway")
 
-    # Start every function once so the first real request is not a cold compile.
+    # Start every function once so the first real request is not a cold start.
     for method, path, binary in routes(template):
         if path == DEFAULT_ROUTE:
             method, path = "GET", "/warmup"
         url = API_URL + re.sub(r"\{[^}]+\}", "warmup", path)
         status, _ = request(method, url)
         if status >= 500:
-            raise SystemExit(f"[stack] {binary} answered {status} to {method} {path}; see {DEV_DIR}/watch.log")
+            raise SystemExit(f"[stack] {binary} answered {status} to {method} {path}; see {DEV_DIR}/lambda/{binary}.log")
 
-    # Lambda's stream event source, played by a pump feeding the stream functions.
+    # Lambda's event source mappings and EventBridge's rule targets, played by pumps.
     pids["pump"] = spawn("pump", [sys.executable, str(ROOT / "scripts" / "stream_pump.py")], base_env)
-    # Lambda's SQS event sources and EventBridge rule targets, played the same way.
     pids["queue-pump"] = spawn("queue-pump", [sys.executable, str(ROOT / "scripts" / "queue_pump.py")], base_env)
     save_pids(pids)
 
@@ -542,6 +473,7 @@ def up(reload):
         "oauth_provider_url": f"http://{HOST}:{OIDC_PORT}",
         "oauth_proxy_url": f"http://{HOST}:{OIDC_PROXY_PORT}",
         "function_env": fenv,
+        "functions": {name: lambda_env(fn) for name, fn in deployed["functions"].items()},
         "routes": [{"method": m, "path": p, "function": b} for m, p, b in routes(template)],
         "curl": (
             f"curl -s -X POST {API_URL}/v1/consumers -H 'Authorization: Bearer {key}' "
@@ -581,7 +513,7 @@ Linkgate is running locally.
   API key      {facts['api_key']}   (tenant {facts['tenant_id']}, role admin)
   AWS (moto)   {facts['aws_endpoint_url']}   table {facts['table']}, bus {facts['event_bus']}
   OAuth        {facts['oauth_provider_url']}   (oidc-provider-mock; its token endpoint via {facts['oauth_proxy_url']})
-  Facts        target/dev/dev.json     Logs  target/dev/*.log
+  Facts        target/dev/dev.json     Logs  target/dev/*.log, target/dev/lambda/<function>.log
 
 Try it:
   {facts['curl']}
@@ -592,7 +524,7 @@ are enabled, so any rk_test_… key or a 32-hex Datadog key completes it, and so
 OAuth provider, whose sign-in form takes any user name):
   {facts['connect_link']}
 
-Ctrl-C stops everything.
+Functions are rebuilt when their sources change. Ctrl-C stops everything.
 """,
         flush=True,
     )
@@ -609,9 +541,60 @@ def exclusive():
     return handle
 
 
+def rate_seconds(expression):
+    """`rate(5 minutes)` → 300; the schedules the template uses."""
+    m = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression)
+    if not m:
+        raise deployment.UnsupportedTemplate(f"schedule {expression!r} is not played locally")
+    return int(m.group(1)) * {"minute": 60, "hour": 3600, "day": 86400}[m.group(2).rstrip("s")]
+
+
+def sources_stamp():
+    """The newest modification time among the sources the functions are built from."""
+    newest = 0.0
+    for top in ("shared", "functions", "Cargo.toml", "Cargo.lock"):
+        path = ROOT / top
+        files = [path] if path.is_file() else path.rglob("*")
+        for f in files:
+            if f.is_file() and "target" not in f.parts:
+                newest = max(newest, f.stat().st_mtime)
+    return newest
+
+
+def dev_loop(stop):
+    """While `make dev` runs: EventBridge Scheduler's part (the template's schedules), and
+    rebuilding the functions when their sources change (the Lambda service starts fresh
+    environments for a rebuilt binary)."""
+    schedules = deployment.load()["schedules"]
+    due = {s["logical"]: time.monotonic() + rate_seconds(s["expression"]) for s in schedules}
+    built = sources_stamp()
+    checked = time.monotonic()
+    while not stop["now"]:
+        time.sleep(0.5)
+        now = time.monotonic()
+        for s in schedules:
+            if now >= due[s["logical"]]:
+                due[s["logical"]] += rate_seconds(s["expression"])
+                sweep = json.dumps({"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}})
+                try:
+                    invoke_function(s["function"], sweep, 300, asynchronous=True)
+                    log(f"{s['function']}: scheduled run started")
+                except Exception as e:
+                    log(f"{s['function']}: scheduled run not started: {e}")
+        if now - checked >= 2:
+            checked = now
+            stamp = sources_stamp()
+            if stamp > built:
+                built = stamp
+                log("sources changed: rebuilding the functions")
+                if subprocess.run(["cargo", "build", "--quiet", "--bins"], cwd=ROOT).returncode == 0:
+                    log("rebuilt; the next invocations start fresh")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["dev", "up", "down", "routes", "resources"])
+    parser.add_argument("command", choices=["dev", "up", "down", "routes", "resources", "policies"])
+    parser.add_argument("--template", default=str(TEMPLATE), help="for `policies`: the template to read")
     args = parser.parse_args()
     if args.command == "down":
         down()
@@ -621,10 +604,14 @@ def main():
         print(json.dumps({"created": created, "function_env": function_env(resolver)}, indent=2))
     elif args.command == "routes":
         print(json.dumps(routes(load_template()), indent=2))
+    elif args.command == "policies":
+        functions = compile_deployment(Path(args.template))["functions"]
+        print(json.dumps({name: {k: fn[k] for k in ("name", "access_key", "principal", "statements")}
+                          for name, fn in functions.items()}, indent=2))
     elif args.command == "up":
         lock = exclusive()  # held until `up` returns; the lock only guards start-up
         try:
-            facts = up(reload=False)
+            facts = up()
         except BaseException:
             down()
             raise
@@ -638,20 +625,9 @@ def main():
         lock = exclusive()  # held for as long as the stack runs
         signal.signal(signal.SIGTERM, handler)
         try:
-            banner(up(reload=True))
+            banner(up())
             signal.signal(signal.SIGINT, handler)
-            # EventBridge Scheduler's part: the token refresher every five minutes.
-            next_sweep = time.monotonic() + 300
-            while not stop["now"]:
-                time.sleep(0.5)
-                if time.monotonic() >= next_sweep:
-                    next_sweep += 300
-                    sweep = json.dumps({"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}})
-                    status, raw = request(
-                        "POST", f"{LAMBDA_URL}/2015-03-31/functions/token-refresher/invocations",
-                        {"Content-Type": "application/json"}, sweep.encode(), timeout=300,
-                    )
-                    log(f"token refresher: {status} {raw[:200]!r}")
+            dev_loop(stop)
         finally:
             down()
 

@@ -1,96 +1,182 @@
 #!/usr/bin/env python3
-"""Feeds the table's stream to the stream-triggered functions the way Lambda's event source
-mapping does: batches of up to 100 records in order, partial batch responses honoured
-(retry from the first failed record, after a pause), a bounded number of retries.
+"""Lambda's DynamoDB stream event source mappings, played locally from deployment.json (the
+template as SAM deploys it).
 
-Which functions read the stream comes from template.yaml (their `DynamoDB` events).
+Each mapping reads the stream with its function's role, as Lambda does, and:
+- drops the records its `FilterCriteria` do not match (scripts/event_filter.py): they never
+  reach the function;
+- hands the rest over in order, in batches of at most `BatchSize` records and 6 MB;
+- honours partial batch responses (`ReportBatchItemFailures`: retried from the first failed
+  record), bisects a failing batch when `BisectBatchOnFunctionError` is set, and after
+  `MaximumRetryAttempts` retries sends the batch's description to the `OnFailure`
+  destination (with the function's role, which must allow it) and moves on.
 """
 
 import json
 import sys
 import time
 import urllib.error
-from datetime import datetime
+import uuid
+from datetime import datetime, timezone
 
 import boto3
 
+import deployment as dep
+import event_filter
 import stack
 
-BATCH = 100
-MAX_RETRIES = 20
+SYNC_LIMIT = 6 * 1024 * 1024
 
 
-def stream_functions(template):
-    out = []
-    for res in (template.get("Resources") or {}).values():
-        if res.get("Type") != "AWS::Serverless::Function":
-            continue
-        for event in (res.get("Properties", {}).get("Events") or {}).values():
-            if event.get("Type") == "DynamoDB":
-                out.append(res["Metadata"]["BuildProperties"]["Binary"])
-    return out
+def log(msg):
+    print(f"[pump] {msg}", file=sys.stderr, flush=True)
 
 
-def invoke(function, records, stream_arn):
-    for r in records:
-        r["eventSourceARN"] = stream_arn
-    body = json.dumps({"Records": records}, default=lambda v: v.timestamp() if isinstance(v, datetime) else str(v))
-    try:
-        return json.loads(stack.invoke_function(function, body, 120) or b"{}")
-    except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as e:
-        print(f"[pump] {function} failed: {e}", file=sys.stderr, flush=True)
-        return None
+def as_json(records):
+    return json.dumps({"Records": records}, default=lambda v: v.timestamp() if isinstance(v, datetime) else str(v))
 
 
-def deliver(function, records, stream_arn):
-    """Delivers a batch until every record is done or retries run out."""
-    pending = records
-    for attempt in range(MAX_RETRIES):
-        answer = invoke(function, [dict(r) for r in pending], stream_arn)
-        if answer is None:  # the whole batch failed
-            time.sleep(min(1 + attempt, 5))
-            continue
-        failures = [f.get("itemIdentifier") for f in answer.get("batchItemFailures") or []]
-        if not failures:
+class Mapping:
+    def __init__(self, spec, fn):
+        self.spec = spec
+        self.fn = fn
+        self.name = spec["function"]
+        self.filters = event_filter.Filters(spec["filters"])
+        session = boto3.session.Session(
+            aws_access_key_id=fn["access_key"], aws_secret_access_key="local-secret",
+            aws_session_token=f"local-session-{fn['name']}", region_name=dep.REGION,
+        )
+        self.streams = session.client("dynamodbstreams", endpoint_url=dep.MOTO_URL)
+        self.sqs = session.client("sqs", endpoint_url=dep.MOTO_URL)
+        self.last = {}  # shard → last sequence number handled
+
+    def batches(self, records):
+        """Consecutive batches within the batch size and Lambda's 6 MB."""
+        batch = []
+        for r in records:
+            if batch and (len(batch) >= self.spec["batch_size"] or len(as_json(batch + [r])) > SYNC_LIMIT):
+                yield batch
+                batch = []
+            batch.append(r)
+        if batch:
+            yield batch
+
+    def invoke(self, records):
+        """The function's batch item failures (sequence numbers), or None when it failed."""
+        for r in records:
+            r["eventSourceARN"] = self.spec["source_arn"]
+        try:
+            answer = json.loads(stack.invoke_function(self.name, as_json(records), 900) or b"{}")
+        except stack.FunctionError as e:
+            log(f"{self.name} failed: {e}")
+            return None
+        except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as e:
+            log(f"{self.name} could not be invoked: {e}")
+            return None
+        if not self.spec["report_batch_item_failures"] or not isinstance(answer, dict):
+            return []
+        failures = answer.get("batchItemFailures") or []
+        seqs = {r["dynamodb"]["SequenceNumber"] for r in records}
+        ids = [f.get("itemIdentifier") if isinstance(f, dict) else None for f in failures]
+        if any(i not in seqs for i in ids):
+            return None  # an identifier that is not in the batch fails the whole batch
+        return ids
+
+    def deliver(self, batch):
+        """Delivers a batch until every record is done or its retries are used up."""
+        pending = [batch]
+        while pending:
+            records = pending.pop(0)
+            retries = 0
+            while True:
+                failed = self.invoke([dict(r) for r in records])
+                if failed == []:
+                    break
+                if failed is None and self.spec["bisect_on_error"] and len(records) > 1:
+                    half = len(records) // 2
+                    pending[:0] = [records[:half], records[half:]]
+                    break
+                if failed:
+                    seqs = [r["dynamodb"]["SequenceNumber"] for r in records]
+                    records = records[min(seqs.index(f) for f in failed):]
+                limit = self.spec["maximum_retry_attempts"]
+                if limit >= 0 and retries >= limit:
+                    self.give_up(records, retries + 1)
+                    break
+                retries += 1
+                time.sleep(min(retries, 5))
+
+    def give_up(self, records, attempts):
+        destination = self.spec.get("on_failure")
+        log(f"{self.name}: gave up on {len(records)} records after {attempts} attempts")
+        if not destination:
             return
-        seqs = [r["dynamodb"]["SequenceNumber"] for r in pending]
-        first = min((seqs.index(f) for f in failures if f in seqs), default=0)
-        pending = pending[first:]
-        time.sleep(min(1 + attempt, 5))
-    print(f"[pump] {function}: gave up on {len(pending)} records (the dead-letter queue in AWS)", file=sys.stderr, flush=True)
+        first, last = records[0]["dynamodb"], records[-1]["dynamodb"]
+        record = {
+            "requestContext": {"requestId": str(uuid.uuid4()), "functionArn": self.fn["arn"],
+                               "condition": "RetryAttemptsExhausted", "approximateInvokeCount": attempts},
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "version": "1.0",
+            "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "DDBStreamBatchInfo": {
+                "shardId": self.current_shard, "startSequenceNumber": first["SequenceNumber"],
+                "endSequenceNumber": last["SequenceNumber"], "batchSize": len(records),
+                "streamArn": self.spec["source_arn"],
+                "approximateArrivalOfFirstRecord": str(first.get("ApproximateCreationDateTime")),
+                "approximateArrivalOfLastRecord": str(last.get("ApproximateCreationDateTime")),
+            },
+        }
+        account, name = destination.split(":")[4], destination.split(":")[5]
+        try:
+            self.sqs.send_message(QueueUrl=f"{dep.MOTO_URL}/{account}/{name}", MessageBody=json.dumps(record))
+        except Exception as e:  # Lambda, too, can only report this in its metrics
+            log(f"{self.name}: the on-failure destination refused the record: {e}")
+
+    def poll(self):
+        """One round over the stream's shards; whether anything was read."""
+        busy = False
+        shards = self.streams.describe_stream(StreamArn=self.spec["source_arn"])["StreamDescription"]["Shards"]
+        for shard in shards:
+            sid = self.current_shard = shard["ShardId"]
+            # A fresh iterator every round: moto swaps a table's shard object when it rolls
+            # back a cancelled transaction, and an old iterator would read the stale one.
+            if sid in self.last:
+                it = self.streams.get_shard_iterator(
+                    StreamArn=self.spec["source_arn"], ShardId=sid, ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                    SequenceNumber=self.last[sid],
+                )["ShardIterator"]
+            else:
+                it = self.streams.get_shard_iterator(
+                    StreamArn=self.spec["source_arn"], ShardId=sid, ShardIteratorType="TRIM_HORIZON",
+                )["ShardIterator"]
+            records = self.streams.get_records(ShardIterator=it, Limit=1000).get("Records") or []
+            if not records:
+                continue
+            busy = True
+            wanted = [r for r in records if self.filters.matches(json.loads(as_json([r]))["Records"][0])]
+            for batch in self.batches(wanted):
+                self.deliver(batch)
+            self.last[sid] = records[-1]["dynamodb"]["SequenceNumber"]
+        return busy
 
 
 def main():
-    template = stack.load_template()
-    resolver = stack.Resolver(template, stack.LOCAL_PARAMETERS)
-    functions = stream_functions(template)
-    table = next(resolver.physical_name(k) for k, r in resolver.resources.items() if r["Type"] == "AWS::DynamoDB::Table")
-    session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=stack.REGION)
-    ddb = session.client("dynamodb", endpoint_url=stack.MOTO_URL)
-    streams = session.client("dynamodbstreams", endpoint_url=stack.MOTO_URL)
-    stream_arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
-    last = {}  # shard → last delivered sequence number
-    print(f"[pump] {table} stream → {', '.join(functions)}", file=sys.stderr, flush=True)
+    deployed = dep.load()
+    mappings = [Mapping(s, deployed["functions"][s["function"]])
+                for s in deployed["event_sources"] if s["kind"] == "dynamodb"]
+    for m in mappings:
+        log(f"{m.spec['source_arn']} → {m.name} ({len(m.spec['filters'])} filters, batches of {m.spec['batch_size']})")
     while True:
-        idle = True
-        for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
-            sid = shard["ShardId"]
-            # A fresh iterator every round: moto swaps a table's shard object when it rolls
-            # back a cancelled transaction, and an old iterator would read the stale one.
-            if sid in last:
-                it = streams.get_shard_iterator(
-                    StreamArn=stream_arn, ShardId=sid, ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=last[sid]
-                )["ShardIterator"]
-            else:
-                it = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=sid, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-            records = streams.get_records(ShardIterator=it, Limit=BATCH).get("Records") or []
-            if records:
-                idle = False
-                for function in functions:
-                    deliver(function, records, stream_arn)
-                last[sid] = records[-1]["dynamodb"]["SequenceNumber"]
-        if idle:
+        busy = False
+        for m in mappings:
+            try:
+                busy = m.poll() or busy
+            except Exception as e:  # moto restarting, say
+                log(f"{m.name}: {e}")
+                time.sleep(1)
+        if not busy:
             time.sleep(0.2)
+
 
 if __name__ == "__main__":
     main()

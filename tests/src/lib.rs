@@ -36,7 +36,11 @@ pub struct Stack {
     pub aws_endpoint_url: String,
     pub region: String,
     pub table: String,
+    /// The account's settings (the admin CLI, tests acting as the account).
     pub function_env: HashMap<String, String>,
+    /// Per function, what Lambda gives it on this stack (see `lambda_env`).
+    #[serde(default)]
+    pub functions: HashMap<String, HashMap<String, String>>,
     #[serde(default)]
     pub oauth_provider_url: Option<String>,
     #[serde(default)]
@@ -56,6 +60,16 @@ impl Stack {
             )
         });
         serde_json::from_str(&text).expect("dev.json is malformed")
+    }
+
+    /// What Lambda gives function `name` on this stack, its role's credentials included (so
+    /// moto checks its calls against its policy in template.yaml): for running its binary
+    /// directly with `runtime_api::invoke`.
+    pub fn lambda_env(&self, name: &str) -> HashMap<String, String> {
+        self.functions
+            .get(name)
+            .unwrap_or_else(|| panic!("no function {name} in dev.json"))
+            .clone()
     }
 
     /// A store client on the stack's table, through the real DynamoDB wire API (moto).
@@ -236,12 +250,6 @@ impl Api {
     }
 
     /// Sends a request with optional raw body and extra headers.
-    ///
-    /// `cargo lambda watch` now and then fails an invocation although the function answered;
-    /// the local gateway then answers API Gateway's 500 (`{"message": "Internal Server
-    /// Error"}`), while our functions' errors always have the `{"error": …}` shape. Such an
-    /// answer is the emulator's: a read or a delete is sent again; other writes are not, since
-    /// the function may have done them.
     pub async fn raw(
         &self,
         method: Method,
@@ -249,23 +257,21 @@ impl Api {
         body: Option<(&str, Vec<u8>)>,
         headers: &[(&str, &str)],
     ) -> Reply {
-        for attempt in 0..3 {
-            let reply = self.send(method.clone(), path, body.clone(), headers).await;
-            let from_emulator = reply.status.is_server_error()
-                && serde_json::from_str::<Value>(&reply.text)
-                    .is_ok_and(|b| b.get("error").is_none());
-            // GET and DELETE are idempotent here (a second revoke answers the tombstone).
-            let idempotent = method == Method::GET || method == Method::DELETE;
-            if !from_emulator || !idempotent || attempt == 2 {
-                return reply;
-            }
-            eprintln!(
-                "local emulator answered {} to {method} {path}; sending again",
-                reply.status
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        }
-        unreachable!("the loop returns on its last attempt")
+        self.send(method, path, body, headers)
+            .await
+            .unwrap_or_else(|e| panic!("{path}: request to the local stack failed: {e}"))
+    }
+
+    /// As `raw`, but a connection the local stack refused or reset is the caller's to judge
+    /// (API Gateway never refuses one).
+    pub async fn try_raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, reqwest::Error> {
+        self.send(method, path, body, headers).await
     }
 
     async fn send(
@@ -274,7 +280,7 @@ impl Api {
         path: &str,
         body: Option<(&str, Vec<u8>)>,
         headers: &[(&str, &str)],
-    ) -> Reply {
+    ) -> Result<Reply, reqwest::Error> {
         let mut req = self.http.request(method, format!("{}{}", self.base, path));
         if let Some(key) = &self.key {
             req = req.header("authorization", format!("Bearer {key}"));
@@ -288,15 +294,15 @@ impl Api {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let resp = req.send().await.expect("request to the local stack failed");
+        let resp = req.send().await?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let text = resp.text().await.expect("read body");
-        Reply {
+        let text = resp.text().await?;
+        Ok(Reply {
             status,
             headers,
             text,
-        }
+        })
     }
 
     pub async fn get(&self, path: &str) -> Reply {

@@ -262,7 +262,7 @@ async fn an_unreachable_bus_delays_events_but_never_loses_them() {
     )
     .await;
 
-    let mut down = stack.function_env.clone();
+    let mut down = stack.lambda_env("event-relay");
     down.insert(
         "AWS_ENDPOINT_URL_EVENTBRIDGE".into(),
         "http://127.0.0.1:9".into(),
@@ -278,7 +278,7 @@ async fn an_unreachable_bus_delays_events_but_never_loses_them() {
         "nothing published while the bus is down"
     );
 
-    let answer = relay(records, &stack.function_env).await;
+    let answer = relay(records, &stack.lambda_env("event-relay")).await;
     assert_eq!(answer["batchItemFailures"], json!([]));
     let got = receive(&sqs, &queue, |m| {
         !of_type(m, "connection.created").is_empty()
@@ -357,7 +357,7 @@ async fn ttl_removal_of_a_waiting_link_announces_link_expired_once() {
     assert_eq!(revoked.json()["status"], "revoked");
 
     for _ in 0..2 {
-        let answer = relay(records.clone(), &stack.function_env).await;
+        let answer = relay(records.clone(), &stack.lambda_env("event-relay")).await;
         assert_eq!(answer["batchItemFailures"], json!([]));
     }
     let expired = stack.events(&t.id, "link.expired").await;

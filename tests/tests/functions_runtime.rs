@@ -344,7 +344,7 @@ async fn every_sample_event_runs_through_its_real_binary() {
         }
 
         let binary = root().join("target/debug").join(&function);
-        let answer = runtime_api::invoke(&binary, event, &stack.function_env)
+        let answer = runtime_api::invoke(&binary, event, &stack.lambda_env(&function))
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         if status == 0 {

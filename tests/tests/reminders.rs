@@ -99,7 +99,7 @@ async fn sweep() -> Value {
     runtime_api::invoke(
         &root().join("target/debug/reminder-sender"),
         event,
-        &stack.function_env,
+        &stack.lambda_env("reminder-sender"),
     )
     .await
     .expect("the reminder sweep ran")
@@ -636,7 +636,7 @@ async fn send_with_env(t: &TestTenant, id: &str, env: &[(&str, &str)]) -> Value 
     event["headers"]["authorization"] = json!(format!("Bearer {}", t.admin.raw_key()));
     event["headers"]["content-type"] = json!("application/json");
     event["body"] = json!("{}");
-    let mut function_env = stack.function_env.clone();
+    let mut function_env = stack.lambda_env("links-send");
     for (k, v) in env {
         function_env.insert((*k).to_owned(), (*v).to_owned());
     }

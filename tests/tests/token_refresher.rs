@@ -42,7 +42,7 @@ async fn sweep(stack: &Stack) -> Value {
     runtime_api::invoke(
         &root().join("target/debug/token-refresher"),
         event,
-        &stack.function_env,
+        &stack.lambda_env("token-refresher"),
     )
     .await
     .expect("the refresher ran")
