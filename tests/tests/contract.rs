@@ -393,3 +393,33 @@ fn the_documented_event_types_are_the_ones_endpoints_may_subscribe_to() {
     let max = doc["components"]["schemas"]["WebhookEvents"]["maxItems"].as_u64();
     assert_eq!(max, Some(linkgate::webhook::EVENT_TYPES.len() as u64));
 }
+
+/// The stream filter that lets a third refused submission through to the relay matches
+/// `failed_attempts` exactly (stream numbers are strings: no numeric filter applies), so it
+/// must name the count the relay announces at.
+#[test]
+fn the_relay_filter_for_link_failed_names_the_count_the_relay_announces_at() {
+    let t = template();
+    let filters = t["Resources"]["EventRelayFunction"]["Properties"]["Events"]["Stream"]
+        ["Properties"]["FilterCriteria"]["Filters"]
+        .as_sequence()
+        .expect("the relay's stream is filtered");
+    let patterns: Vec<serde_json::Value> = filters
+        .iter()
+        .map(|f| serde_json::from_str(f["Pattern"].as_str().unwrap()).unwrap())
+        .collect();
+    let count = linkgate::link::FAILED_AFTER.to_string();
+    let failed: Vec<_> = patterns
+        .iter()
+        .filter(|p| !p["dynamodb"]["NewImage"]["failed_attempts"].is_null())
+        .collect();
+    assert_eq!(failed.len(), 1, "one filter for link.failed: {patterns:?}");
+    assert_eq!(
+        failed[0]["dynamodb"]["NewImage"]["failed_attempts"]["N"],
+        serde_json::json!([count]),
+    );
+    assert_eq!(
+        failed[0]["dynamodb"]["OldImage"]["failed_attempts"]["N"],
+        serde_json::json!([{"anything-but": [count]}]),
+    );
+}
