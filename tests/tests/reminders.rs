@@ -657,7 +657,8 @@ async fn when_ses_refuses_or_is_down_nothing_is_recorded_and_the_limit_is_freed(
     let c = link(&t, Some(&to), None, 3600).await;
     let id = link_id(&c);
 
-    // A From address on no verified identity: SES (moto) rejects the message for good.
+    // A From address outside the SES identity: the function's role may not send from it
+    // (AccessDenied, as on AWS, where the policy names only SesIdentity), refused for good.
     let refused = send_with_env(
         &t,
         &id,

@@ -338,13 +338,19 @@ async fn send_email(app: &App, d: &Delivery) -> Result<String, SendError> {
     match out {
         Ok(out) => Ok(out.message_id.unwrap_or_default()),
         Err(e) => {
-            let permanent = e.as_service_error().is_some_and(|s| {
-                s.is_message_rejected()
-                    || s.is_bad_request_exception()
-                    || s.is_mail_from_domain_not_verified_exception()
-                    || s.is_not_found_exception()
-                    || s.is_account_suspended_exception()
-            });
+            // A From outside the identity the role may send from is refused by IAM before
+            // SES looks at it (AccessDeniedException, not in SES's model): as permanent as an
+            // unverified one, so not retried every sweep.
+            let denied = aws_sdk_sesv2::error::ProvideErrorMetadata::code(&e)
+                == Some("AccessDeniedException");
+            let permanent = denied
+                || e.as_service_error().is_some_and(|s| {
+                    s.is_message_rejected()
+                        || s.is_bad_request_exception()
+                        || s.is_mail_from_domain_not_verified_exception()
+                        || s.is_not_found_exception()
+                        || s.is_account_suspended_exception()
+                });
             let detail = aws_sdk_sesv2::error::DisplayErrorContext(&e).to_string();
             if permanent {
                 Err(SendError::Refused(detail))
