@@ -283,6 +283,7 @@ class Resolver:
 
 
 NO_VALUE = object()
+NO_VALUE_REF = {"Ref": "AWS::NoValue"}
 
 
 # --- the deployment -------------------------------------------------------------------
@@ -294,7 +295,7 @@ def access_key(binary):
     return "ASIA" + hashlib.sha256(binary.encode()).hexdigest()[:16].upper()
 
 
-def _statements(document, where):
+def _statements(document, where, managed=False):
     out = []
     for st in document.get("Statement", []):
         unknown = set(st) - {"Sid", "Effect", "Action", "Resource"}
@@ -303,9 +304,13 @@ def _statements(document, where):
                 f"{where}: statement keys {sorted(unknown)} are not checked by the local IAM model; "
                 "extend scripts/local_iam.py before using them"
             )
-        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
-        resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
-        out.append({"effect": st["Effect"], "actions": actions, "resources": resources, "source": where})
+        actions = st.get("Action") if isinstance(st.get("Action"), list) else [st.get("Action")]
+        resources = st.get("Resource") if isinstance(st.get("Resource"), list) else [st.get("Resource")]
+        if st.get("Effect") not in ("Allow", "Deny") or not all(isinstance(v, str) and v for v in actions + resources):
+            # IAM refuses such a policy, so would the deployment
+            raise UnsupportedTemplate(f"{where}: a statement needs an Effect, actions and resources: {st}")
+        out.append({"effect": st["Effect"], "actions": actions, "resources": resources, "source": where,
+                    "managed": managed})
     return out
 
 
@@ -334,11 +339,12 @@ def build(template_path=TEMPLATE, params=None, created=None):
             arn = resolver.resolve(arn)
             if arn not in MANAGED_POLICIES:
                 raise UnsupportedTemplate(f"{logical}: managed policy {arn} has no document in scripts/deployment.py")
-            statements += _statements({"Statement": MANAGED_POLICIES[arn]}, f"{logical}: {arn.rsplit('/', 1)[1]}")
+            statements += _statements({"Statement": MANAGED_POLICIES[arn]}, f"{logical}: {arn.rsplit('/', 1)[1]}",
+                                      managed=True)
         env = {k: str(v) for k, v in resolver.resolve((props.get("Environment") or {}).get("Variables") or {}).items()}
         logging = resolver.resolve(props.get("LoggingConfig") or {})
         role_name = resolver.physical_name(role_logical)
-        reserved = props.get("ReservedConcurrentExecutions")
+        reserved = resolver.resolve(props.get("ReservedConcurrentExecutions", NO_VALUE_REF))
         functions[binary] = {
             "logical": logical,
             "name": binary,
@@ -348,12 +354,13 @@ def build(template_path=TEMPLATE, params=None, created=None):
             "access_key": access_key(binary),
             "timeout": int(resolver.resolve(props.get("Timeout", 3))),
             "memory": int(resolver.resolve(props.get("MemorySize", 128))),
-            "reserved_concurrency": None if reserved is None else int(resolver.resolve(reserved)),
+            "reserved_concurrency": None if reserved is NO_VALUE else int(reserved),
             "log_level": logging.get("ApplicationLogLevel"),
             "log_format": logging.get("LogFormat", "Text"),
             "environment": env,
             "statements": statements,
-            "async": {"maximum_retry_attempts": 2, "maximum_event_age": 21600, "on_failure": None},
+            "async": {"maximum_retry_attempts": 2, "maximum_event_age": 21600, "on_failure": None,
+                      "dead_letter": resolver.resolve((props.get("DeadLetterConfig") or {}).get("TargetArn"))},
         }
     by_logical = {f["logical"]: f for f in functions.values()}
 
@@ -363,11 +370,11 @@ def build(template_path=TEMPLATE, params=None, created=None):
         props = resolver.resolve(res["Properties"])
         fn = next(f for f in functions.values() if f["name"] == props["FunctionName"])
         failure = (props.get("DestinationConfig") or {}).get("OnFailure") or {}
-        fn["async"] = {
+        fn["async"].update({
             "maximum_retry_attempts": int(props.get("MaximumRetryAttempts", 2)),
             "maximum_event_age": int(props.get("MaximumEventAgeInSeconds", 21600)),
             "on_failure": failure.get("Destination"),
-        }
+        })
 
     event_sources = []
     for logical, res in resources.items():

@@ -13,7 +13,8 @@
   reported as `Sandbox.Timedout`; a response over 6 MB is `Function.ResponseSizeTooLarge`;
   a process that dies mid-invocation is `Runtime.ExitError`.
 - Asynchronous invocations are retried as Lambda retries them (the function's
-  `EventInvokeConfig`, default two retries), then sent to its on-failure destination.
+  `EventInvokeConfig`, default two retries), then sent to its on-failure destination or
+  dead-letter queue, with the function's role.
 
 Local additions, under `/_local/`: the payloads each function was invoked with (recent ones,
 so tests can prove what did *not* reach a function), and registering a function at run time
@@ -390,7 +391,19 @@ class Service:
                 return
             if attempt + 1 < attempts:
                 await asyncio.sleep(ASYNC_RETRY_DELAYS[min(attempt, len(ASYNC_RETRY_DELAYS) - 1)])
+        loop = asyncio.get_running_loop()
         destination = config.get("on_failure")
+        if not destination and config.get("dead_letter"):
+            # the function's dead-letter queue: the event itself, the error as attributes
+            error = json.loads(outcome.payload)
+            attributes = {
+                "RequestID": {"DataType": "String", "StringValue": str(uuid.uuid4())},
+                "ErrorCode": {"DataType": "Number", "StringValue": "200"},
+                "ErrorMessage": {"DataType": "String", "StringValue": str(error.get("errorMessage", ""))[:1000] or "-"},
+            }
+            await loop.run_in_executor(None, self.send_to_destination, fn, config["dead_letter"],
+                                       payload.decode("utf-8", "replace"), attributes)
+            return
         if not destination:
             log(f"{fn.name}: asynchronous event discarded after {attempts} attempts ({outcome.error})")
             return
@@ -403,9 +416,9 @@ class Service:
             "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
             "responsePayload": json.loads(outcome.payload),
         }
-        await asyncio.get_running_loop().run_in_executor(None, self.send_to_destination, fn, destination, record)
+        await loop.run_in_executor(None, self.send_to_destination, fn, destination, json.dumps(record), {})
 
-    def send_to_destination(self, fn, arn, record):
+    def send_to_destination(self, fn, arn, body, attributes):
         import boto3  # only asynchronous failures need it
 
         # Lambda sends with the function's role: its policy must allow it (SAM adds that).
@@ -415,7 +428,8 @@ class Service:
         )
         account, name = arn.split(":")[4], arn.split(":")[5]
         try:
-            sqs.send_message(QueueUrl=f"{dep.MOTO_URL}/{account}/{name}", MessageBody=json.dumps(record))
+            sqs.send_message(QueueUrl=f"{dep.MOTO_URL}/{account}/{name}", MessageBody=body,
+                             MessageAttributes=attributes)
             log(f"{fn.name}: asynchronous event sent to {arn} after its retries")
         except Exception as e:  # what Lambda would show in its metrics: the event is lost
             log(f"{fn.name}: could not send a failed event to {arn}: {e}")
