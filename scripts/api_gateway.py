@@ -201,6 +201,9 @@ class Gateway(BaseHTTPRequestHandler):
                 self.rfile.readline()
         length = int(self.headers.get("content-length") or 0)
         if length > MAX_BODY:
+            # read it all the same, so the caller gets the 413 rather than a broken pipe
+            while length > 0:
+                length -= len(self.rfile.read(min(length, 1 << 20)) or b"\0" * length)
             return None
         return self.rfile.read(length) if length else b""
 

@@ -37,7 +37,8 @@ from werkzeug.serving import run_simple
 import local_iam
 
 ACCOUNT = "123456789012"
-TTL_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+# As DynamoDB Streams' API spells it (Lambda hands it over as {"type", "principalId"}).
+TTL_IDENTITY = {"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"}
 
 # Held for every DynamoDB request and by the TTL sweeper (see the module doc).
 DYNAMODB = threading.Lock()
@@ -231,7 +232,7 @@ class IamCheck:
                 environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "/"),
                 environ.get("QUERY_STRING", ""), headers, body, self.region, ACCOUNT, self.lookups,
             )
-        except local_iam.Unnamed as e:
+        except Exception as e:  # what the model cannot name is refused, never let through
             asked = [(f"unnamed:{e}", "*")]
         for action, resource in asked:
             ok = not action.startswith("unnamed:") and local_iam.allowed(principal["statements"], action, resource)

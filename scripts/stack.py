@@ -23,6 +23,7 @@ it so (README, "The local stack").
     stack.py policies [--template FILE]
                     each function's IAM role as the running stack resolves it, from FILE
                     (default template.yaml), as JSON
+    stack.py cfn    the CloudFormation `sam deploy` submits for template.yaml, as JSON
 
 Facts for scripts and tests land in target/dev/dev.json.
 """
@@ -593,7 +594,7 @@ def dev_loop(stop):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["dev", "up", "down", "routes", "resources", "policies"])
+    parser.add_argument("command", choices=["dev", "up", "down", "routes", "resources", "policies", "cfn"])
     parser.add_argument("--template", default=str(TEMPLATE), help="for `policies`: the template to read")
     args = parser.parse_args()
     if args.command == "down":
@@ -604,6 +605,9 @@ def main():
         print(json.dumps({"created": created, "function_env": function_env(resolver)}, indent=2))
     elif args.command == "routes":
         print(json.dumps(routes(load_template()), indent=2))
+    elif args.command == "cfn":
+        # what `sam deploy` submits with the template's defaults (for checkov)
+        print(json.dumps(deployment.sam_transform(load_template(Path(args.template)), {}), indent=1))
     elif args.command == "policies":
         functions = compile_deployment(Path(args.template))["functions"]
         print(json.dumps({name: {k: fn[k] for k in ("name", "access_key", "principal", "statements")}

@@ -36,6 +36,16 @@ def as_json(records):
     return json.dumps({"Records": records}, default=lambda v: v.timestamp() if isinstance(v, datetime) else str(v))
 
 
+def lambda_record(record):
+    """A record as the Streams API gives it, in the shape Lambda hands it to a function (and
+    matches filters against): `userIdentity` in camel case."""
+    record = json.loads(as_json([record]))["Records"][0]
+    identity = record.get("userIdentity")
+    if identity:
+        record["userIdentity"] = {"type": identity.get("Type"), "principalId": identity.get("PrincipalId")}
+    return record
+
+
 class Mapping:
     def __init__(self, spec, fn):
         self.spec = spec
@@ -153,7 +163,7 @@ class Mapping:
             if not records:
                 continue
             busy = True
-            wanted = [r for r in records if self.filters.matches(json.loads(as_json([r]))["Records"][0])]
+            wanted = [r for r in map(lambda_record, records) if self.filters.matches(r)]
             for batch in self.batches(wanted):
                 self.deliver(batch)
             self.last[sid] = records[-1]["dynamodb"]["SequenceNumber"]

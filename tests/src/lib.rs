@@ -41,6 +41,8 @@ pub struct Stack {
     /// Per function, what Lambda gives it on this stack (see `lambda_env`).
     #[serde(default)]
     pub functions: HashMap<String, HashMap<String, String>>,
+    /// The local Lambda service (its Invoke API and `/_local/` additions).
+    pub lambda_url: String,
     #[serde(default)]
     pub oauth_provider_url: Option<String>,
     #[serde(default)]
@@ -70,6 +72,34 @@ impl Stack {
             .get(name)
             .unwrap_or_else(|| panic!("no function {name} in dev.json"))
             .clone()
+    }
+
+    /// The events `function` was invoked with since `since` (Unix seconds), as the local
+    /// Lambda service recorded them (its most recent few hundred): what reached the function.
+    pub async fn invocations(&self, function: &str, since: f64) -> Vec<Value> {
+        let url = format!(
+            "{}/_local/functions/{function}/invocations?since={since}",
+            self.lambda_url
+        );
+        let got: Vec<Value> = client()
+            .get(url)
+            .send()
+            .await
+            .expect("the Lambda service answers")
+            .json()
+            .await
+            .expect("a list of invocations");
+        got.into_iter().map(|i| i["event"].clone()).collect()
+    }
+
+    /// Every authorisation of a function's AWS call the local stack's moto recorded since it
+    /// started (target/dev/iam.jsonl): `{function, access_key, action, resource, allowed}`.
+    pub fn authorisations(&self) -> Vec<Value> {
+        std::fs::read_to_string(root().join("target/dev/iam.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
     }
 
     /// A store client on the stack's table, through the real DynamoDB wire API (moto).
@@ -414,6 +444,32 @@ pub fn template_routes() -> Vec<Route> {
     }
     out.sort();
     out
+}
+
+/// The sample API Gateway event of `function` (events/<function>.json), asking for `path`
+/// (path parameters `params`) with API key `key` and a JSON `body`: what the local gateway
+/// would hand the function, for running its binary directly.
+pub fn api_event(
+    function: &str,
+    path: &str,
+    params: &[(&str, &str)],
+    key: &str,
+    body: Option<&Value>,
+) -> Value {
+    let text = std::fs::read_to_string(root().join(format!("events/{function}.json")))
+        .unwrap_or_else(|e| panic!("events/{function}.json: {e}"));
+    let mut event: Value = serde_json::from_str(&text).expect("a JSON sample event");
+    event["rawPath"] = Value::from(path);
+    event["requestContext"]["http"]["path"] = Value::from(path);
+    event["pathParameters"] = params
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    event["headers"]["authorization"] = Value::from(format!("Bearer {key}"));
+    event["headers"]["content-type"] = Value::from("application/json");
+    event["body"] = body.map_or(Value::Null, |b| Value::from(b.to_string()));
+    event
 }
 
 /// Asserts a 400 `validation_error` whose details name at least `fields`.

@@ -370,3 +370,151 @@ async fn ttl_removal_of_a_waiting_link_announces_link_expired_once() {
     let got = receive(&sqs, &queue, |m| !of_type(m, "link.expired").is_empty()).await;
     assert_eq!(of_type(&got, "link.expired").len(), 1);
 }
+
+/// A fresh connection's link: (link id, the page path with its token).
+async fn open_link(t: &TestTenant) -> (String, String) {
+    let stack = Stack::get();
+    let consumer = t
+        .admin
+        .create_id("/v1/consumers", &json!({"name": "Waiting"}))
+        .await;
+    let conn = t
+        .admin
+        .post(
+            &format!("/v1/consumers/{consumer}/connections"),
+            &json!({"name": "Waiting"}),
+        )
+        .await
+        .json();
+    (
+        conn["link"]["id"].as_str().unwrap().to_owned(),
+        conn["link"]["url"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches(&stack.api_base_url)
+            .to_owned(),
+    )
+}
+
+fn now_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// The real path of expiry: the link's expiry marker carries `ttl = expires_at`; the local
+/// stack's TTL deletes it once that passes, with the TTL service's identity on the stream's
+/// REMOVE record, the relay's filter lets exactly that through, and `link.expired` reaches
+/// an EventBridge rule's target and a webhook endpoint.
+#[tokio::test]
+async fn a_link_expiring_by_ttl_is_announced_to_rules_and_webhooks() {
+    use linkgate_tests::receiver::Receiver;
+    let stack = Stack::get();
+    let t = stack.tenant().await;
+    let (sqs, queue) = subscribe(&stack, t.id.as_str()).await;
+    let receiver = Receiver::start(vec![], None).await;
+    let r = t
+        .admin
+        .post(
+            "/v1/webhooks",
+            &json!({"url": receiver.url, "events": ["link.expired"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let (link, _) = open_link(&t).await;
+
+    // time passes: the link's expiry is now (moto cannot wait half an hour)
+    let store = stack.store().await;
+    let now = chrono::Utc::now();
+    for (sk, expression, value) in [
+        (
+            "LINK",
+            "SET expires_at = :v",
+            AttributeValue::S(linkgate::time::format(&now)),
+        ),
+        (
+            "EXPIRY",
+            "SET #ttl = :v",
+            AttributeValue::N(now.timestamp().to_string()),
+        ),
+    ] {
+        let mut update = store
+            .client()
+            .update_item()
+            .table_name(store.table())
+            .key("pk", AttributeValue::S(format!("LINK#{link}")))
+            .key("sk", AttributeValue::S(sk.into()))
+            .update_expression(expression)
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":v", value);
+        if sk == "EXPIRY" {
+            update = update.expression_attribute_names("#ttl", "ttl");
+        }
+        update.send().await.unwrap();
+    }
+
+    let got = receive(&sqs, &queue, |m| !of_type(m, "link.expired").is_empty()).await;
+    let expired = of_type(&got, "link.expired");
+    assert_eq!(expired.len(), 1, "{got:#?}");
+    assert_eq!(expired[0]["detail"]["data"]["link_id"], link.as_str());
+
+    let hits = receiver.wait_for(1, Duration::from_secs(60)).await;
+    assert_eq!(hits.len(), 1, "one webhook");
+    let body = hits[0].json();
+    assert_eq!(body["type"], "link.expired");
+    assert_eq!(body["data"]["link_id"], link.as_str());
+
+    let marker = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key("pk", AttributeValue::S(format!("LINK#{link}")))
+        .key("sk", AttributeValue::S("EXPIRY".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    assert!(marker.item.is_none(), "TTL removed the expiry marker");
+    let page = t.admin.get(&format!("/v1/links/{link}")).await;
+    assert_eq!(page.json()["status"], "expired", "the link itself is kept");
+}
+
+/// A stream record no filter of the relay's mapping matches never reaches the relay, as on
+/// AWS: here the insert of an item that is not an outbox event.
+#[tokio::test]
+async fn a_stream_record_outside_the_filters_never_reaches_the_relay() {
+    let stack = Stack::get();
+    let t = stack.tenant().await;
+    let (sqs, queue) = subscribe(&stack, t.id.as_str()).await;
+    let (link, page) = open_link(&t).await;
+    let since = now_seconds() - 1.0;
+    let marker = format!("outside-the-filters-{link}");
+    let store = stack.store().await;
+    store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .item("pk", AttributeValue::S(format!("PROBE#{link}")))
+        .item("sk", AttributeValue::S("PROBE".into()))
+        .item("marker", AttributeValue::S(marker.clone()))
+        .send()
+        .await
+        .unwrap();
+    // then a change the filters let through: the first open, announced as link.opened
+    assert_eq!(stack.anonymous().get(&page).await.status, 200);
+    let got = receive(&sqs, &queue, |m| !of_type(m, "link.opened").is_empty()).await;
+    assert_eq!(of_type(&got, "link.opened").len(), 1);
+
+    // the stream is read in order: the relay has been handed everything it will get of both
+    let seen = stack.invocations("event-relay", since).await;
+    let seen = serde_json::to_string(&seen).unwrap();
+    assert!(
+        seen.contains(&format!("LINK#{link}")) && seen.contains("opened_at"),
+        "the first open reached the relay"
+    );
+    assert!(
+        !seen.contains(&marker),
+        "the record outside the filters reached the relay"
+    );
+}
