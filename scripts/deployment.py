@@ -145,6 +145,19 @@ def sam_transform(template, params):
     return transform(template, values, NoManagedPolicyNames())
 
 
+ARN_FORMATS = {
+    "AWS::DynamoDB::Table": "arn:aws:dynamodb:{region}:{acct}:table/{name}",
+    "AWS::Events::EventBus": "arn:aws:events:{region}:{acct}:event-bus/{name}",
+    "AWS::Events::Rule": "arn:aws:events:{region}:{acct}:rule/{bus}/{name}",
+    "AWS::KMS::Key": "arn:aws:kms:{region}:{acct}:key/{name}",
+    "AWS::SQS::Queue": "arn:aws:sqs:{region}:{acct}:{name}",
+    "AWS::Lambda::Function": "arn:aws:lambda:{region}:{acct}:function:{name}",
+    "AWS::Serverless::Function": "arn:aws:lambda:{region}:{acct}:function:{name}",
+    "AWS::IAM::Role": "arn:aws:iam::{acct}:role/{name}",
+    "AWS::Logs::LogGroup": "arn:aws:logs:{region}:{acct}:log-group:{name}:*",
+}
+
+
 class Resolver:
     """Evaluates the intrinsic functions of a (transformed) template, for the local stage."""
 
@@ -181,26 +194,14 @@ class Resolver:
 
     def arn(self, logical):
         kind = self.resources[logical]["Type"]
-        name = self.physical_name(logical)
-        acct, region = self.params["AWS::AccountId"], self.params["AWS::Region"]
-        if kind == "AWS::DynamoDB::Table":
-            return f"arn:aws:dynamodb:{region}:{acct}:table/{name}"
-        if kind == "AWS::Events::EventBus":
-            return f"arn:aws:events:{region}:{acct}:event-bus/{name}"
-        if kind == "AWS::KMS::Key":
-            return f"arn:aws:kms:{region}:{acct}:key/{name}"
-        if kind == "AWS::SQS::Queue":
-            return f"arn:aws:sqs:{region}:{acct}:{name}"
-        if kind in ("AWS::Lambda::Function", "AWS::Serverless::Function"):
-            return f"arn:aws:lambda:{region}:{acct}:function:{name}"
-        if kind == "AWS::IAM::Role":
-            return f"arn:aws:iam::{acct}:role/{name}"
-        if kind == "AWS::Logs::LogGroup":
-            return f"arn:aws:logs:{region}:{acct}:log-group:{name}:*"
+        fields = {
+            "name": self.physical_name(logical),
+            "acct": self.params["AWS::AccountId"],
+            "region": self.params["AWS::Region"],
+        }
         if kind == "AWS::Events::Rule":
-            bus = self.resolve(self.resources[logical]["Properties"].get("EventBusName", "default"))
-            return f"arn:aws:events:{region}:{acct}:rule/{bus}/{name}"
-        return f"arn:aws:local:{region}:{acct}:{logical}"
+            fields["bus"] = self.resolve(self.resources[logical]["Properties"].get("EventBusName", "default"))
+        return ARN_FORMATS.get(kind, "arn:aws:local:{region}:{acct}:" + logical).format(**fields)
 
     def ref(self, name):
         if name in self.params:

@@ -210,6 +210,20 @@ pub struct TestTenant {
     pub member_key_id: linkgate::id::ApiKeyId,
 }
 
+impl TestTenant {
+    /// A new consumer (`consumer`: its creation body) with one connection (`connection`: its
+    /// creation body): the connection as created, its first link included.
+    pub async fn connection(&self, consumer: &Value, connection: &Value) -> Value {
+        let id = self.admin.create_id("/v1/consumers", consumer).await;
+        let r = self
+            .admin
+            .post(&format!("/v1/consumers/{id}/connections"), connection)
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        r.json()
+    }
+}
+
 /// A response, read whole.
 #[derive(Debug)]
 pub struct Reply {
@@ -287,7 +301,7 @@ impl Api {
         body: Option<(&str, Vec<u8>)>,
         headers: &[(&str, &str)],
     ) -> Reply {
-        self.send(method, path, body, headers)
+        self.try_raw(method, path, body, headers)
             .await
             .unwrap_or_else(|e| panic!("{path}: request to the local stack failed: {e}"))
     }
@@ -295,16 +309,6 @@ impl Api {
     /// As `raw`, but a connection the local stack refused or reset is the caller's to judge
     /// (API Gateway never refuses one).
     pub async fn try_raw(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<(&str, Vec<u8>)>,
-        headers: &[(&str, &str)],
-    ) -> Result<Reply, reqwest::Error> {
-        self.send(method, path, body, headers).await
-    }
-
-    async fn send(
         &self,
         method: Method,
         path: &str,

@@ -373,25 +373,13 @@ async fn ttl_removal_of_a_waiting_link_announces_link_expired_once() {
 
 /// A fresh connection's link: (link id, the page path with its token).
 async fn open_link(t: &TestTenant) -> (String, String) {
-    let stack = Stack::get();
-    let consumer = t
-        .admin
-        .create_id("/v1/consumers", &json!({"name": "Waiting"}))
-        .await;
     let conn = t
-        .admin
-        .post(
-            &format!("/v1/consumers/{consumer}/connections"),
-            &json!({"name": "Waiting"}),
-        )
-        .await
-        .json();
+        .connection(&json!({"name": "Waiting"}), &json!({"name": "Waiting"}))
+        .await;
+    let url = conn["link"]["url"].as_str().unwrap();
     (
         conn["link"]["id"].as_str().unwrap().to_owned(),
-        conn["link"]["url"]
-            .as_str()
-            .unwrap()
-            .trim_start_matches(&stack.api_base_url)
+        url.trim_start_matches(&Stack::get().api_base_url)
             .to_owned(),
     )
 }

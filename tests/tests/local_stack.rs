@@ -143,29 +143,18 @@ fn status(answer: &Value) -> u64 {
     answer["statusCode"].as_u64().unwrap_or_default()
 }
 
-async fn connection(t: &TestTenant) -> String {
-    let consumer = t
-        .admin
-        .create_id(
-            "/v1/consumers",
-            &json!({"name": "Bitten", "email": "bite@customer.example"}),
-        )
-        .await;
-    let r = t
-        .admin
-        .post(
-            &format!("/v1/consumers/{consumer}/connections"),
-            &json!({"name": "Bite"}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.json()["id"].as_str().unwrap().to_owned()
+async fn connection(t: &TestTenant) -> Value {
+    t.connection(
+        &json!({"name": "Bitten", "email": "bite@customer.example"}),
+        &json!({"name": "Bite"}),
+    )
+    .await
 }
 
 #[tokio::test]
 async fn a_transaction_item_the_role_lacks_is_refused() {
     let t = Stack::get().tenant().await;
-    let id = connection(&t).await;
+    let id = connection(&t).await["id"].as_str().unwrap().to_owned();
     let path = format!("/v1/connections/{id}/links");
     let key = t.admin.raw_key().to_owned();
     let event = || {
@@ -290,28 +279,17 @@ async fn a_bus_the_role_may_not_publish_to_is_refused() {
 #[tokio::test]
 async fn an_email_identity_the_role_may_not_send_from_is_refused() {
     let t = Stack::get().tenant().await;
-    let consumer = t
-        .admin
-        .create_id(
-            "/v1/consumers",
-            &json!({"name": "Mailed", "email": "bite-mail@customer.example"}),
-        )
-        .await;
     let key = t.admin.raw_key().to_owned();
-    let links: Vec<String> = {
-        let mut out = Vec::new();
-        for _ in 0..2 {
-            let r = t
-                .admin
-                .post(
-                    &format!("/v1/consumers/{consumer}/connections"),
-                    &json!({"name": "Mail"}),
-                )
-                .await;
-            out.push(r.json()["link"]["id"].as_str().unwrap().to_owned());
-        }
-        out
-    };
+    // a link per run: one email per link per five minutes
+    let mut links = Vec::new();
+    for _ in 0..2 {
+        links.push(
+            connection(&t).await["link"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
     let calls = std::sync::atomic::AtomicUsize::new(0);
     let event = || {
         let id = &links[calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst)];
