@@ -311,3 +311,81 @@ async fn an_email_identity_the_role_may_not_send_from_is_refused() {
     .await;
     assert_eq!(status(&answer), 200, "{answer}");
 }
+
+/// Lambda's `Timeout` holds for the real binaries: oauth-callback, deployed with a Timeout of
+/// 1 s instead of the template's 20 and waiting on a slow token endpoint, is ended and
+/// reported as Lambda reports it.
+#[tokio::test]
+async fn an_invocation_past_its_timeout_is_ended_as_lambda_ends_it() {
+    use linkgate_tests::oauth;
+    let stack = Stack::get();
+    let t = stack.tenant().await;
+    let app = oauth::integration(&t).await;
+    let conn = t
+        .connection(
+            &json!({"name": "Patient"}),
+            &json!({"name": "Slow", "integration_id": app.integration_id}),
+        )
+        .await;
+    let authorize = oauth::start(&stack.anonymous(), conn["link"]["url"].as_str().unwrap()).await;
+    let callback = oauth::sign_in(&authorize, Some("slow-user")).await;
+    stack
+        .token_fault(&app.client_id, json!({"mode": "slow", "seconds": 5}))
+        .await;
+
+    let deployed: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("target/dev/deployment.json")).unwrap(),
+    )
+    .unwrap();
+    let mut spec = deployed["functions"]["oauth-callback"].clone();
+    spec["name"] = json!("oauth-callback-1s");
+    spec["timeout"] = json!(1);
+    spec["binary_path"] = json!(root().join("target/debug/oauth-callback"));
+    let http = reqwest::Client::new();
+    let r = http
+        .put(format!(
+            "{}/_local/functions/oauth-callback-1s",
+            stack.lambda_url
+        ))
+        .json(&spec)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+
+    let query = callback.split_once('?').unwrap().1.to_owned();
+    let mut event = api_event("oauth-callback", "/oauth/callback", &[], "", None);
+    if let Some(headers) = event["headers"].as_object_mut() {
+        headers.remove("authorization"); // a browser coming back from the provider
+    }
+    event["rawQueryString"] = json!(query);
+    event["queryStringParameters"] = url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), json!(v)))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    let r = http
+        .post(format!(
+            "{}/2015-03-31/functions/oauth-callback-1s/invocations",
+            stack.lambda_url
+        ))
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()
+            .get("x-amz-function-error")
+            .and_then(|v| v.to_str().ok()),
+        Some("Unhandled")
+    );
+    let error: Value = r.json().await.unwrap();
+    assert_eq!(error["errorType"], "Sandbox.Timedout", "{error}");
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .unwrap()
+            .ends_with("Task timed out after 1.00 seconds"),
+        "{error}"
+    );
+}
