@@ -423,3 +423,36 @@ fn the_relay_filter_for_link_failed_names_the_count_the_relay_announces_at() {
         serde_json::json!([{"anything-but": [count]}]),
     );
 }
+
+/// Versions with known advisories stay out of the lockfile (no advisory database can be
+/// fetched here: the ones we have been told of are listed).
+#[test]
+fn no_locked_crate_has_a_known_advisory() {
+    const FIXED_IN: &[(&str, (u64, u64), &str)] = &[(
+        "quick-xml",
+        (0, 41),
+        "RUSTSEC-2026-0194: quadratic duplicate-attribute check, reachable through an SVG logo",
+    )];
+    let lock: toml::Value =
+        toml::from_str(&std::fs::read_to_string(root().join("Cargo.lock")).unwrap()).unwrap();
+    for package in lock["package"].as_array().unwrap() {
+        let name = package["name"].as_str().unwrap();
+        for (crate_name, (major, minor), advisory) in FIXED_IN {
+            if name != *crate_name {
+                continue;
+            }
+            let version: Vec<u64> = package["version"]
+                .as_str()
+                .unwrap()
+                .split('.')
+                .take(2)
+                .map(|n| n.parse().unwrap())
+                .collect();
+            assert!(
+                (version[0], version[1]) >= (*major, *minor),
+                "{name} {} is locked: {advisory}",
+                package["version"]
+            );
+        }
+    }
+}

@@ -307,7 +307,7 @@ pub fn sanitize_svg(text: &str) -> Result<String, String> {
                     continue;
                 }
                 if depth == 0 {
-                    if saw_root || !e.local_name().as_ref().eq_ignore_ascii_case(b"svg") {
+                    if saw_root || !e.local_name().as_ref().eq_ignore_ascii_case("svg") {
                         return Err(bad("the root element must be one <svg>"));
                     }
                     saw_root = true;
@@ -345,8 +345,8 @@ pub fn sanitize_svg(text: &str) -> Result<String, String> {
             }
             Event::GeneralRef(r) if dropped == 0 && depth > 0 => {
                 let name = r.as_ref();
-                let known = matches!(name, b"amp" | b"lt" | b"gt" | b"quot" | b"apos")
-                    || name.first() == Some(&b'#');
+                let known =
+                    matches!(name, "amp" | "lt" | "gt" | "quot" | "apos") || name.starts_with('#');
                 if !known {
                     return Err(bad("only the predefined XML entities are allowed"));
                 }
@@ -364,21 +364,21 @@ pub fn sanitize_svg(text: &str) -> Result<String, String> {
 }
 
 fn allowed_element(e: &BytesStart) -> bool {
-    let name = String::from_utf8_lossy(e.name().as_ref()).to_ascii_lowercase();
+    let name = e.name().as_ref().to_ascii_lowercase();
     SVG_ELEMENTS.contains(&name.as_str())
 }
 
 /// The element with only allow-listed attributes whose values cannot reach outside the
 /// image: references only to fragments of this SVG (`#id`, `url(#id)`), nothing scripted.
 fn clean_element(e: &BytesStart) -> BytesStart<'static> {
-    let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+    let name = e.name().as_ref().to_owned();
     let mut clean = BytesStart::new(name);
     for attr in e.attributes().flatten() {
-        let key = String::from_utf8_lossy(attr.key.as_ref()).to_ascii_lowercase();
+        let key = attr.key.as_ref().to_ascii_lowercase();
         if !SVG_ATTRIBUTES.contains(&key.as_str()) {
             continue;
         }
-        let Ok(value) = attr.unescape_value() else {
+        let Ok(value) = attr.normalized_value(quick_xml::XmlVersion::Implicit1_0) else {
             continue;
         };
         let lowered: String = value
@@ -398,8 +398,7 @@ fn clean_element(e: &BytesStart) -> BytesStart<'static> {
         {
             continue;
         }
-        let original = String::from_utf8_lossy(attr.key.as_ref()).into_owned();
-        clean.push_attribute((original.as_str(), value.as_ref()));
+        clean.push_attribute((attr.key.as_ref(), value.as_ref()));
     }
     clean
 }
