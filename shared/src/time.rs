@@ -18,6 +18,19 @@ pub fn parse(s: &str) -> Option<Timestamp> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// The furthest any duration someone else chose (a provider's `expires_in`, a configured
+/// delay) moves a time: beyond it a token or a retry is "never" in practice, and an
+/// unbounded one would overflow the clock (chrono panics; release builds abort).
+pub const FURTHEST: std::time::Duration = std::time::Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// `at` moved forward by `by`, at most by [`FURTHEST`]: never panics.
+pub fn after(at: Timestamp, by: std::time::Duration) -> Timestamp {
+    chrono::Duration::from_std(by.min(FURTHEST))
+        .ok()
+        .and_then(|d| at.checked_add_signed(d))
+        .unwrap_or(at)
+}
+
 /// Serde adapter so records keep the same text form everywhere.
 pub mod rfc3339 {
     use super::Timestamp;
@@ -35,6 +48,19 @@ pub mod rfc3339 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_duration_from_outside_moves_a_time_at_most_ten_years() {
+        let t = super::parse("2026-11-21T10:11:12.345Z").unwrap();
+        let year = std::time::Duration::from_secs(365 * 24 * 3600);
+        assert_eq!(super::after(t, year), t + chrono::Duration::days(365));
+        for absurd in [
+            std::time::Duration::from_secs(100_000_000_000_000),
+            std::time::Duration::MAX,
+        ] {
+            assert_eq!(super::after(t, absurd), t + chrono::Duration::days(3650));
+        }
+    }
+
     #[test]
     fn round_trips_with_millis_and_z() {
         let t = super::parse("2026-11-21T10:11:12.345Z").unwrap();

@@ -605,3 +605,37 @@ async fn a_callback_for_a_link_that_closed_meanwhile_changes_nothing() {
     assert_eq!(r.status, 404, "{}", r.text);
     assert_eq!(f.connection_status().await, "pending");
 }
+
+/// A provider's numbers cannot crash a function: an `expires_in` of 10^14 seconds would
+/// overflow the clock (chrono panics, and release builds abort the process); it is capped.
+#[tokio::test]
+async fn an_absurd_expires_in_is_capped_not_a_crash() {
+    let stack = Stack::get();
+    let anon = stack.anonymous();
+    let f = fixture(json!({})).await;
+    stack
+        .token_fault(
+            &f.app.client_id,
+            json!({"mode": "status", "status": 200, "times": 1, "body": {
+                "access_token": "at-from-a-careless-provider", "token_type": "Bearer",
+                "expires_in": 100_000_000_000_000_u64, "refresh_token": "rt-careless"}}),
+        )
+        .await;
+    let r = oauth::complete(&anon, f.link_url(), "ivan").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(f.connection_status().await, "active");
+    let creds =
+        f.t.admin
+            .get(&format!("/v1/connections/{}/credentials", f.id()))
+            .await;
+    assert_eq!(creds.status, 200, "{}", creds.text);
+    let expires = creds.json()["credentials"]["expires_at"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let expires = linkgate::time::parse(&expires).expect("an expiry is kept");
+    assert!(
+        expires > linkgate::time::now() + chrono::Duration::days(365),
+        "capped far in the future, not dropped: {expires}"
+    );
+}

@@ -222,10 +222,8 @@ impl Tokens {
                 .refresh_token()
                 .map(|r| Secret::new(r.secret().clone())),
             token_type: "bearer".into(),
-            expires_at: answer
-                .expires_in()
-                .and_then(|d| chrono::Duration::from_std(d).ok())
-                .map(|d| now + d),
+            // the provider's number: capped, so no answer can overflow the clock
+            expires_at: answer.expires_in().map(|d| time::after(now, d)),
             scope: answer
                 .scopes()
                 .map(|s| s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ")),

@@ -434,8 +434,7 @@ async fn handle(app: &App, m: Message) -> Result<(), ApiError> {
                 .flatten();
             match delay {
                 Some(delay) => {
-                    let at = chrono::Utc::now()
-                        + chrono::Duration::seconds(i64::try_from(delay).unwrap_or(0));
+                    let at = time::after(time::now(), std::time::Duration::from_secs(delay));
                     set_status(app, &m, "retrying", Some(&log), Some(time::format(&at))).await?;
                     requeue(
                         app,
