@@ -513,3 +513,69 @@ async fn two_hundred_events_to_five_endpoints_none_lost() {
         assert_eq!(got, sent, "every event, once per id");
     }
 }
+
+/// Names this test maps in /etc/hosts (as a DNS answer would) to addresses of ranges that
+/// are not globally reachable; the lines are added once and left (the names are this
+/// test's own).
+const SPECIAL_HOSTS: &[(&str, &str)] = &[
+    ("2002:a9fe:a9fe::1", "sixtofour-metadata"),
+    ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "teredo"),
+    ("::ffff:0:a9fe:a9fe", "siit-metadata"),
+    ("fec0::1", "site-local"),
+    ("64:ff9b:1::a9fe:a9fe", "local-nat64"),
+    ("100::1", "discard"),
+];
+
+fn ssrf_host(name: &str) -> String {
+    format!("{name}.ssrf.linkgate-test.example")
+}
+
+fn map_special_hosts() {
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    let missing: String = SPECIAL_HOSTS
+        .iter()
+        .map(|(ip, name)| format!("{ip} {}\n", ssrf_host(name)))
+        .filter(|line| !hosts.contains(line.trim_end()))
+        .collect();
+    if !missing.is_empty() {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open("/etc/hosts")
+            .expect("the tests map names in /etc/hosts (they run as root, as make test does)");
+        let sep = if hosts.ends_with('\n') || hosts.is_empty() {
+            ""
+        } else {
+            "\n"
+        };
+        write!(
+            f,
+            "{sep}# linkgate tests: names of special-purpose addresses\n{missing}"
+        )
+        .unwrap();
+    }
+}
+
+/// A webhook URL whose name resolves to a range IANA marks not globally reachable, or to a
+/// transition address carrying one (6to4 of 169.254.169.254, SIIT, Teredo), is refused at
+/// creation, as a literal of it is.
+#[tokio::test]
+async fn names_and_literals_of_special_purpose_ranges_are_refused() {
+    map_special_hosts();
+    let t = Stack::get().tenant().await;
+    for (ip, name) in SPECIAL_HOSTS {
+        for url in [
+            format!("https://{}/hook", ssrf_host(name)),
+            format!("https://[{ip}]/hook"),
+        ] {
+            let r = t
+                .admin
+                .post("/v1/webhooks", &json!({"url": url, "events": ["*"]}))
+                .await;
+            assert_eq!(r.status, 400, "{url}: {}", r.text);
+            assert_validation(&r, &["url"]);
+        }
+    }
+    let listed = t.admin.get("/v1/webhooks").await.json();
+    assert_eq!(listed["data"], json!([]), "nothing was written");
+}

@@ -29,28 +29,30 @@ fn v4_is_public(ip: Ipv4Addr) -> bool {
         || a == 0
         || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
         || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast (deprecated)
         || (a == 198 && (18..20).contains(&b)) // benchmarking
         || a >= 240) // reserved
 }
 
+/// IPv6 is judged by allow-list: only global unicast (2000::/3), minus the special-purpose
+/// blocks inside it, and the two formats that carry an IPv4 address we can check
+/// (`::ffff:a.b.c.d`, `64:ff9b::a.b.c.d`). Everything else (site-local, discard, SIIT,
+/// local-use NAT64, SRv6, whatever IANA assigns next outside 2000::/3) is refused.
 fn v6_is_public(ip: Ipv6Addr) -> bool {
     if let Some(v4) = ip.to_ipv4_mapped() {
         return v4_is_public(v4);
     }
     let s = ip.segments();
-    // NAT64 (64:ff9b::/96) embeds an IPv4 address
-    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
         let [a, b] = s[6].to_be_bytes();
         let [c, d] = s[7].to_be_bytes();
         return v4_is_public(Ipv4Addr::new(a, b, c, d));
     }
-    !(ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_multicast()
-        || (s[0] & 0xfe00) == 0xfc00 // unique local (incl. fd00:ec2::254)
-        || (s[0] & 0xffc0) == 0xfe80 // link-local
-        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-        || s[0] == 0 && s[1..6] == [0, 0, 0, 0, 0]) // IPv4-compatible, deprecated
+    (s[0] & 0xe000) == 0x2000 // global unicast 2000::/3
+        && !(s[0] == 0x2001 && s[1] < 0x0200) // IETF protocol assignments 2001::/23 (Teredo, ORCHID, benchmarking)
+        && !(s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        && s[0] != 0x2002 // 6to4: carries any IPv4 address, link-local ones included (deprecated)
+        && !(s[0] == 0x3fff && s[1] < 0x1000) // documentation 3fff::/20
 }
 
 /// Whether an address may receive webhooks.
@@ -197,6 +199,45 @@ mod tests {
             "not a url",
         ] {
             assert!(!ok(bad), "{bad} accepted");
+        }
+    }
+
+    /// Every range IANA's special-purpose registries mark not globally reachable, and the
+    /// transition formats that carry an IPv4 address (6to4, Teredo, SIIT), one address each.
+    #[test]
+    fn no_special_purpose_range_is_public() {
+        for (range, address) in [
+            (
+                "6to4 2002::/16, carrying 169.254.169.254",
+                "2002:a9fe:a9fe::1",
+            ),
+            (
+                "6to4 2002::/16, carrying a public address",
+                "2002:5db8:d822::1",
+            ),
+            ("Teredo 2001::/32", "2001:0:4136:e378:8000:63bf:3fff:fdd2"),
+            ("IETF protocol assignments 2001::/23", "2001:2::1"),
+            ("ORCHIDv2 2001:20::/28", "2001:20::1"),
+            ("IPv4-translated ::ffff:0:0:0/96", "::ffff:0:a9fe:a9fe"),
+            ("IPv4-mapped ::ffff:0:0/96", "::ffff:169.254.169.254"),
+            ("site-local fec0::/10", "fec0::1"),
+            ("local-use NAT64 64:ff9b:1::/48", "64:ff9b:1::a9fe:a9fe"),
+            ("discard-only 100::/64", "100::1"),
+            ("documentation 3fff::/20", "3fff::1"),
+            ("SRv6 SIDs 5f00::/16", "5f00::1"),
+            ("outside global unicast 2000::/3", "4000::1"),
+            ("6to4 relay anycast 192.88.99.0/24", "192.88.99.1"),
+        ] {
+            let ip: IpAddr = address.parse().unwrap();
+            assert!(!is_public(ip), "{range}: {address} counted as public");
+        }
+        for public in [
+            "2606:4700::1111",
+            "2a00:1450:4001:80b::200e",
+            "64:ff9b::5db8:d822",
+            "93.184.216.34",
+        ] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
         }
     }
 
