@@ -246,6 +246,12 @@ fn with_common_headers(mut resp: Response<Body>, request_id: &str) -> Response<B
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
+    // HTTPS only, for two years, subdomains too (browsers ignore it over plain http, so a
+    // local stack is unaffected)
+    headers.insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+    );
     resp
 }
 

@@ -336,3 +336,37 @@ async fn the_pages_of_a_link_to_an_inactive_integration_refuse_it() {
         );
     }
 }
+
+/// Every answer, of every route and of the `$default` route, whatever its status, tells
+/// browsers to use HTTPS only (HSTS) and not to sniff types.
+#[tokio::test]
+async fn every_answer_carries_the_transport_and_type_headers() {
+    let t = Stack::get().tenant().await;
+    let ids = resources(&t).await;
+    let mut routes: Vec<(String, String)> = documented().into_keys().collect();
+    routes.push(("GET".into(), "/no/such/route".into()));
+    for (method, path) in routes {
+        let filled = fill(&path, &ids);
+        let body =
+            (method != "GET" && method != "DELETE").then(|| ("application/json", b"{}".to_vec()));
+        let r = send(&t.admin, &method, &filled, body).await;
+        let header = |name: &str| {
+            r.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(
+            header("strict-transport-security"),
+            "max-age=63072000; includeSubDomains",
+            "{method} {path} ({})",
+            r.status
+        );
+        assert_eq!(
+            header("x-content-type-options"),
+            "nosniff",
+            "{method} {path}"
+        );
+    }
+}
