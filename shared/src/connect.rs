@@ -210,6 +210,7 @@ fn page_keys(name: &'static str) -> (&'static str, &'static str) {
         "cancelled" => ("page.cancelled.heading", "page.cancelled.message"),
         "granted" => ("page.granted.heading", "page.granted.message"),
         "paused" => ("page.paused.heading", "page.paused.message"),
+        "disabled" => ("page.disabled.heading", "page.disabled.message"),
         "not_set_up" => ("page.not_set_up.heading", "page.not_set_up.message"),
         "unavailable_choice" => (
             "page.unavailable_choice.heading",
@@ -661,8 +662,8 @@ async fn submit_form(app: &App, call: &Call) -> Result<Outcome, ApiError> {
     else {
         return Ok(invalid());
     };
-    if connection.status == connection::Status::Revoked {
-        return Ok(page(StatusCode::GONE, "cancelled"));
+    if let Some(refused) = refusal(&connection) {
+        return Ok(refused);
     }
 
     // Values arrive as f_<field>; only the provider's own fields are read.
@@ -737,6 +738,18 @@ async fn submit_form(app: &App, call: &Call) -> Result<Outcome, ApiError> {
     activate(app, link, connection, &integration, &credentials).await
 }
 
+/// Why a link of `connection` cannot complete now, as the page that says so: the connection
+/// was revoked (for good) or the tenant disabled it (until enabled; the link stays open).
+pub(crate) fn refusal(connection: &Connection) -> Option<Outcome> {
+    if connection.status == connection::Status::Revoked {
+        Some(page(StatusCode::GONE, "cancelled"))
+    } else if connection.disabled {
+        Some(page(StatusCode::CONFLICT, "disabled"))
+    } else {
+        None
+    }
+}
+
 /// One transaction: the link becomes granted (if still open), the connection active with
 /// its new credentials, and the outbox gets `connection.created` (first activation) or
 /// `connection.updated` (re-authentication of the same connection, with its previous status).
@@ -747,6 +760,11 @@ pub(crate) async fn activate(
     integration: &Integration,
     credentials: &Credentials,
 ) -> Result<Outcome, ApiError> {
+    // checked by the caller before any provider was called; the connection's version in
+    // the transaction holds it to what was checked
+    if let Some(refused) = refusal(&connection) {
+        return Ok(refused);
+    }
     let sealed = credentials
         .seal(app.sealer()?, &link.tenant_id, connection.id.as_str())
         .await?;

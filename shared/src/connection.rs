@@ -569,6 +569,10 @@ fn revoked_conflict() -> ApiError {
     ApiError::conflict("the connection is revoked; create a new connection instead")
 }
 
+fn disabled_conflict() -> ApiError {
+    ApiError::conflict("the connection is disabled; enable it first (PATCH disabled: false)")
+}
+
 async fn update_connection(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     call.query(&[])?;
     let tenant = call.tenant()?;
@@ -695,6 +699,9 @@ async fn create_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError>
         if current.status == Status::Revoked {
             return Err(revoked_conflict());
         }
+        if current.disabled {
+            return Err(disabled_conflict());
+        }
         let new_link = NewLink::generate(
             tenant,
             &current.id,
@@ -770,6 +777,7 @@ async fn read_credentials(app: &App, call: &Call) -> Result<Response<Body>, ApiE
             ))
         }
         (Status::NeedsReauth, _) => return Err(needs_reauth()),
+        _ if connection.disabled => return Err(disabled_conflict()),
         (_, None) => {
             return Err(ApiError::conflict(
                 "the connection has no credentials yet: its link was not completed",

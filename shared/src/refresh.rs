@@ -96,6 +96,10 @@ pub async fn ensure_fresh(
 ) -> Result<(Connection, Credentials, Outcome), RefreshError> {
     let mut waited = false;
     for _ in 0..WAIT_STEPS {
+        if current.disabled {
+            // paused by the tenant: no call to the provider on its behalf
+            return Err(ApiError::conflict("the connection is disabled").into());
+        }
         match current.status {
             Status::NeedsReauth => {
                 return Err(RefreshError::NeedsReauth(
@@ -396,6 +400,9 @@ pub async fn sweep(app: &App) -> Result<Value, ApiError> {
                     Ok(None) => return "skipped",
                     Err(_) => return "failed",
                 };
+                if current.disabled {
+                    return "disabled";
+                }
                 match ensure_fresh(app, current, SCHEDULE_WINDOW, &base).await {
                     Ok((_, _, Outcome::Refreshed)) => "refreshed",
                     Ok((_, _, _)) => "skipped",

@@ -762,3 +762,67 @@ async fn the_link_shows_its_opens_refusals_and_target_and_a_third_refusal_announ
         .await;
     assert!(r.status == 200 || r.status == 303, "{}", r.text);
 }
+
+/// A connection the tenant disabled is paused everywhere: its link cannot complete (the
+/// customer is told), no fresh link is made for it, its credentials are not handed out, and
+/// enabling it again undoes all of that.
+#[tokio::test]
+async fn a_disabled_connection_is_paused_until_enabled() {
+    let f = flow(Some("stripe"), json!({})).await;
+    let integration = f.connection["integration_id"].as_str().unwrap().to_owned();
+    let conn_path = format!("/v1/connections/{}", f.connection_id());
+    let disable = |on: bool| {
+        let t = &f.t;
+        let path = conn_path.clone();
+        async move {
+            let r = t.admin.patch(&path, &json!({"disabled": on})).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            assert_eq!(r.json()["disabled"], on);
+        }
+    };
+    disable(true).await;
+    let submit = f
+        .submit(&[
+            ("integration_id", &integration),
+            ("f_secret_key", STRIPE_KEY),
+        ])
+        .await;
+    assert_eq!(submit.status, 409, "{}", submit.text);
+    assert!(submit.text.contains("paused"), "{}", submit.text);
+    assert_safe_page(&submit);
+    let link =
+        f.t.admin
+            .get(&format!("/v1/links/{}", f.link_id()))
+            .await
+            .json();
+    assert_eq!(link["status"], "waiting", "the link is still usable later");
+    let fresh =
+        f.t.admin
+            .post(&format!("{conn_path}/links"), &json!({}))
+            .await;
+    assert_eq!(fresh.status, 409, "{}", fresh.text);
+    assert!(fresh.text.contains("disabled"), "{}", fresh.text);
+
+    disable(false).await;
+    let submit = f
+        .submit(&[
+            ("integration_id", &integration),
+            ("f_secret_key", STRIPE_KEY),
+        ])
+        .await;
+    assert_eq!(submit.status, 200, "{}", submit.text);
+    assert_eq!(
+        f.t.admin.get(&conn_path).await.json()["status"],
+        "active",
+        "enabled again, the same link completes"
+    );
+    let creds = format!("{conn_path}/credentials");
+    assert_eq!(f.t.admin.get(&creds).await.status, 200);
+
+    disable(true).await;
+    let refused = f.t.admin.get(&creds).await;
+    assert_eq!(refused.status, 409, "{}", refused.text);
+    assert!(refused.text.contains("disabled"), "{}", refused.text);
+    disable(false).await;
+    assert_eq!(f.t.admin.get(&creds).await.status, 200);
+}

@@ -58,6 +58,17 @@ async fn the_scheduled_refresher_keeps_tokens_alive() {
     let gone_sub = format!("gone-{unique}");
     let gone = oauth_connection(&t, &app, &gone_sub).await;
     stack.revoke_provider_grants(&gone_sub).await;
+    // A connection the tenant disabled: nothing is asked of the provider on its behalf.
+    let paused = oauth_connection(&t, &app, &format!("paused-{unique}")).await;
+    let pause = |on: bool| {
+        let path = format!("/v1/connections/{paused}");
+        let admin = t.admin.clone();
+        async move {
+            let r = admin.patch(&path, &json!({"disabled": on})).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+    };
+    pause(true).await;
 
     // Another tenant's token that is good for hours is not touched.
     let other = stack.tenant().await;
@@ -87,6 +98,7 @@ async fn the_scheduled_refresher_keeps_tokens_alive() {
         "{counts}"
     );
     assert!(counts.get("failed").is_none(), "{counts}");
+    assert!(counts["disabled"].as_u64().unwrap_or(0) >= 1, "{counts}");
 
     let after = t.admin.get(&format!("/v1/connections/{due}")).await.json();
     assert_eq!(after["status"], "active");
@@ -125,4 +137,9 @@ async fn the_scheduled_refresher_keeps_tokens_alive() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(refreshes(stack.token_calls(&app.client_id).await), 2);
+
+    // Enabled again, the paused one is refreshed by the next sweep.
+    pause(false).await;
+    sweep(&stack).await;
+    assert_eq!(refreshes(stack.token_calls(&app.client_id).await), 3);
 }

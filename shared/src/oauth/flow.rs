@@ -9,7 +9,7 @@ use crate::connect::{
     activate, chosen_integration, closed, finish, invalid, logo_uri, oauth_view, page,
     redirect_target, usable_link, with_params, Outcome, Page,
 };
-use crate::connection::{self, Status as ConnectionStatus};
+use crate::connection;
 use crate::error::ApiError;
 use crate::http::{serve, Access, Call};
 use crate::integration::{self, Integration};
@@ -197,8 +197,8 @@ async fn callback_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
     else {
         return Ok(invalid());
     };
-    if connection.status == ConnectionStatus::Revoked {
-        return Ok(page(StatusCode::GONE, "cancelled"));
+    if let Some(refused) = crate::connect::refusal(&connection) {
+        return Ok(refused);
     }
     if let Some(error) = call.query_param("error") {
         return failed(app, &link, &integration, &safe_code(&error)).await;
