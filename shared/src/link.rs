@@ -431,6 +431,11 @@ pub async fn revoke(app: &App, req: Request) -> Result<Response<Body>, lambda_ht
     serve(app, req, "links.revoke", Access::Write, revoke_link).await
 }
 
+/// A status filter reads links this many at a time…
+const FILTER_PAGE: usize = 100;
+/// …and at most this many for one call.
+pub const FILTER_READ_BUDGET: usize = 500;
+
 async fn list_links(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     let query = call.query(&["limit", "cursor", "status"])?;
     let wanted = query
@@ -455,27 +460,35 @@ async fn list_links(app: &App, call: &Call) -> Result<Response<Body>, ApiError> 
     };
     let mut start = after.as_deref().map(start_key);
     let mut data = Vec::new();
-    // A status filter reads on until the page is full, so pages are never short.
+    // Without a filter one query serves the page. With one, links are read a page of
+    // FILTER_PAGE at a time until `limit` match or FILTER_READ_BUDGET were read: a rare
+    // status cannot make a call read a tenant's whole history (and outrun the function's
+    // timeout); a short, even empty, page then comes with the cursor to go on from.
+    let page_size = if wanted.is_some() { FILTER_PAGE } else { limit };
+    let mut read = 0;
     let next = loop {
-        let (items, more) = app.store.index_page(&list_pk(tenant), limit, start).await?;
+        let size = page_size.min(FILTER_READ_BUDGET.saturating_sub(read)).max(1);
+        let (items, more) = app.store.index_page(&list_pk(tenant), size, start).await?;
+        let count = items.len();
         let mut last = None;
-        for item in items {
+        let mut unread = false;
+        for (i, item) in items.into_iter().enumerate() {
             let link = from_item(item)?;
+            read += 1;
             last = Some(link.id.to_string());
             if wanted.is_none_or(|w| link.status_at(now) == w) {
                 data.push(link.to_json(now));
                 if data.len() == limit {
+                    unread = i + 1 < count;
                     break;
                 }
             }
         }
-        if data.len() == limit {
-            break if more || last.is_some() { last } else { None };
+        let more_after_last = more || unread;
+        if data.len() == limit || read >= FILTER_READ_BUDGET || !more_after_last {
+            break last.filter(|_| more_after_last);
         }
-        match (more, last) {
-            (true, Some(id)) => start = Some(start_key(&id)),
-            _ => break None,
-        }
+        start = last.as_deref().map(start_key);
     };
     Ok(json(StatusCode::OK, &list_body(data, next)))
 }

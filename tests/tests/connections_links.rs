@@ -748,3 +748,90 @@ async fn a_consumer_with_live_connections_cannot_be_deleted() {
         "revoked connections do not hold it"
     );
 }
+
+/// Filtering links by status costs a bounded read per call, however many links a tenant has
+/// and however rare the status: a call returns what its share of the list held (possibly
+/// nothing) and a cursor to go on from; following the cursors finds every match once.
+#[tokio::test]
+async fn a_status_filter_over_thousands_of_links_reads_a_bounded_share_per_call() {
+    use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+    let stack = Stack::get();
+    let t = tenant().await;
+    let c = consumer(&t.admin).await;
+    // the one waiting link, the oldest of the tenant's
+    let conn = connect(&t.admin, &c, json!({"name": "Needle"})).await;
+    let needle = conn["link"]["id"].as_str().unwrap().to_owned();
+    let store = stack.store().await;
+    let template = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key("pk", AttributeValue::S(format!("LINK#{needle}")))
+        .key("sk", AttributeValue::S("LINK".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    // 3,000 newer links, all revoked: the haystack a filter for `waiting` reads through
+    const HAY: usize = 3000;
+    let mut writes = Vec::new();
+    for _ in 0..HAY {
+        let id = linkgate::id::LinkId::generate().to_string();
+        let mut item = template.clone();
+        item.insert("pk".into(), AttributeValue::S(format!("LINK#{id}")));
+        item.insert("id".into(), AttributeValue::S(id.clone()));
+        item.insert("gsi1sk".into(), AttributeValue::S(id));
+        item.insert("status".into(), AttributeValue::S("revoked".into()));
+        writes.push(
+            WriteRequest::builder()
+                .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
+                .build(),
+        );
+    }
+    for chunk in writes.chunks(25) {
+        store
+            .client()
+            .batch_write_item()
+            .request_items(store.table(), chunk.to_vec())
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let mut found = Vec::new();
+    let mut calls = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            None => "/v1/links?status=waiting&limit=10".to_owned(),
+            Some(c) => format!("/v1/links?status=waiting&limit=10&cursor={c}"),
+        };
+        let page = t.admin.get(&path).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        let page = page.json();
+        calls += 1;
+        if calls == 1 {
+            assert_eq!(
+                page["data"],
+                json!([]),
+                "the first call reads its share of the 3,000 newer links, not all of them"
+            );
+            assert!(page["next_cursor"].is_string(), "and says where to go on");
+        }
+        found.extend(
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["id"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+        assert!(calls <= HAY, "the cursors end");
+    }
+    assert_eq!(found, vec![needle], "found once, at the end");
+    assert!(calls > 2, "{calls} calls: each read a bounded share");
+}
