@@ -148,17 +148,17 @@ impl App {
 /// Runs one HTTP function: logging set up, the app built once per process, then `handler`
 /// serves every invocation. The app lives as long as the process, so it is leaked on purpose.
 /// Runs a scheduled function (EventBridge Scheduler): the event says nothing it needs, and
-/// the answer is the run's counts.
+/// the answer is the run's counts. `run` gets the invocation's deadline.
 pub async fn run_scheduled<F, Fut>(run: F) -> Result<(), lambda_runtime::Error>
 where
-    F: Fn(&'static App) -> Fut,
+    F: Fn(&'static App, std::time::SystemTime) -> Fut,
     Fut: Future<Output = Result<serde_json::Value, ApiError>> + Send + 'static,
 {
     crate::telemetry::init();
     let app: &'static App = Box::leak(Box::new(App::from_env().await?));
     lambda_runtime::run(lambda_runtime::service_fn(
-        move |_: lambda_runtime::LambdaEvent<serde_json::Value>| {
-            let done = run(app);
+        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
+            let done = run(app, event.context.deadline());
             async move { Ok::<_, lambda_runtime::Error>(done.await?) }
         },
     ))

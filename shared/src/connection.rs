@@ -786,8 +786,14 @@ async fn read_credentials(app: &App, call: &Call) -> Result<Response<Body>, ApiE
         _ => {}
     }
     let base = call.public_base_url(&app.config);
-    let stored = match refresh::ensure_fresh(app, connection.clone(), refresh::READ_WINDOW, &base)
-        .await
+    let stored = match refresh::ensure_fresh(
+        app,
+        connection.clone(),
+        refresh::READ_WINDOW,
+        &base,
+        call.deadline(),
+    )
+    .await
     {
         Ok((_, credentials, _)) => credentials,
         Err(refresh::RefreshError::NeedsReauth(_)) => return Err(needs_reauth()),

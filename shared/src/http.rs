@@ -37,6 +37,14 @@ pub struct Call {
 }
 
 impl Call {
+    /// When Lambda ends this invocation (none outside Lambda).
+    pub fn deadline(&self) -> Option<std::time::SystemTime> {
+        self.req
+            .lambda_context_ref()
+            .filter(|c| c.deadline > 0)
+            .map(|c| c.deadline())
+    }
+
     /// A call with no principal, for public routes and tests of parsing.
     pub fn public(req: Request) -> Call {
         Call {

@@ -467,7 +467,9 @@ async fn list_links(app: &App, call: &Call) -> Result<Response<Body>, ApiError> 
     let page_size = if wanted.is_some() { FILTER_PAGE } else { limit };
     let mut read = 0;
     let next = loop {
-        let size = page_size.min(FILTER_READ_BUDGET.saturating_sub(read)).max(1);
+        let size = page_size
+            .min(FILTER_READ_BUDGET.saturating_sub(read))
+            .max(1);
         let (items, more) = app.store.index_page(&list_pk(tenant), size, start).await?;
         let count = items.len();
         let mut last = None;

@@ -20,17 +20,46 @@ use crate::secret::random_bytes;
 use crate::store::{key, n, s, tenant_pk, TxOutcome};
 use crate::{settings, time, App};
 use serde_json::{json, Value};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// A read refreshes tokens that expire sooner than this.
 pub const READ_WINDOW: Duration = Duration::from_secs(5 * 60);
 /// The scheduled refresher takes tokens that expire sooner than this.
 pub const SCHEDULE_WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Longer than a token call with its retries can take; a crashed holder frees it by expiry.
-const LEASE_SECONDS: i64 = 45;
 /// Backoff between attempts after an outage (the first attempt is immediate).
 const BACKOFF: [Duration; 2] = [Duration::from_millis(500), Duration::from_secs(2)];
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(5);
+/// Sealing the new tokens and writing them, at their slowest.
+const AFTER_PROVIDER: Duration = Duration::from_secs(5);
+/// How much longer than the worst case a lease lasts.
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
+
+/// The longest one refresh can take when a token call may take `token_timeout`: every
+/// attempt at that limit, every pause at its longest (a `Retry-After` counts up to
+/// MAX_RETRY_AFTER), then sealing and storing.
+pub fn worst_case(token_timeout: Duration) -> Duration {
+    let attempts = u32::try_from(BACKOFF.len() + 1).unwrap_or(u32::MAX);
+    token_timeout.saturating_mul(attempts)
+        + BACKOFF
+            .iter()
+            .map(|b| (*b).max(MAX_RETRY_AFTER))
+            .sum::<Duration>()
+        + AFTER_PROVIDER
+}
+
+/// The lease outlives the worst case, so no one else calls the provider while its holder
+/// may still be working (a provider that rotates refresh tokens would void the loser's);
+/// a holder that died frees it by expiry.
+pub fn lease(token_timeout: Duration) -> Duration {
+    worst_case(token_timeout) + LEASE_MARGIN
+}
+
+/// Time left before `deadline` (the invocation's end), none once it passed.
+fn remaining(deadline: SystemTime) -> Duration {
+    deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO)
+}
 /// How long a loser waits for the winner before giving up on this read.
 const WAIT_STEP: Duration = Duration::from_millis(200);
 const WAIT_STEPS: usize = 50;
@@ -88,14 +117,24 @@ async fn reload(app: &App, c: &Connection) -> Result<Connection, ApiError> {
 
 /// The connection's credentials, refreshed first if they expire within `window`.
 /// `base_url` is where a reconnect link would point, should the provider refuse.
+/// `deadline` is when the invocation ends: a refresh that might not finish by then is not
+/// started (the process killed after the provider rotated the refresh token, before it was
+/// stored, would lose the grant), and a wait for another's refresh ends before it.
 pub async fn ensure_fresh(
     app: &App,
     mut current: Connection,
     window: Duration,
     base_url: &str,
+    deadline: Option<SystemTime>,
 ) -> Result<(Connection, Credentials, Outcome), RefreshError> {
     let mut waited = false;
+    let worst = worst_case(app.config.oauth_timeout);
+    let lease_seconds =
+        i64::try_from(lease(app.config.oauth_timeout).as_secs()).unwrap_or(i64::MAX);
     for _ in 0..WAIT_STEPS {
+        if deadline.is_some_and(|d| remaining(d) < WAIT_STEP + AFTER_PROVIDER) {
+            break;
+        }
         if current.disabled {
             // paused by the tenant: no call to the provider on its behalf
             return Err(ApiError::conflict("the connection is disabled").into());
@@ -126,6 +165,10 @@ pub async fn ensure_fresh(
             current = reload(app, &current).await?;
             continue;
         }
+        if deadline.is_some_and(|d| remaining(d) < worst) {
+            // Not enough time left to finish one: the scheduled refresher will.
+            return keep_while_valid(current, credentials, "too little time left to refresh");
+        }
         let lease = hex::encode(
             random_bytes::<16>().map_err(|e| ApiError::internal(format!("no randomness: {e}")))?,
         );
@@ -137,7 +180,7 @@ pub async fn ensure_fresh(
                 "#status = :active AND version = :v AND (attribute_not_exists(refresh_lease_until) OR refresh_lease_until <= :now)",
                 &[
                     (":lease", s(&lease)),
-                    (":until", n(now + LEASE_SECONDS)),
+                    (":until", n(now.saturating_add(lease_seconds))),
                     (":one", n(1)),
                     (":active", s("active")),
                     (":v", n(current.version)),
@@ -153,7 +196,7 @@ pub async fn ensure_fresh(
         }
         let locked = Connection {
             refresh_lease: Some(lease.clone()),
-            refresh_lease_until: Some(now + LEASE_SECONDS),
+            refresh_lease_until: Some(now.saturating_add(lease_seconds)),
             version: current.version + 1,
             ..current
         };
@@ -161,11 +204,18 @@ pub async fn ensure_fresh(
     }
     // The holder is slow: a still-valid token is better than an error.
     let credentials = open(app, &current).await?;
+    keep_while_valid(current, credentials, "another refresh is still running")
+}
+
+/// The stored token while it still works, else "retry later" saying `why`.
+fn keep_while_valid(
+    current: Connection,
+    credentials: Credentials,
+    why: &str,
+) -> Result<(Connection, Credentials, Outcome), RefreshError> {
     match credentials.expires_at() {
         Some(e) if e > time::now() => Ok((current, credentials, Outcome::Kept)),
-        _ => Err(RefreshError::Unavailable(
-            "another refresh is still running".into(),
-        )),
+        _ => Err(RefreshError::Unavailable(why.into())),
     }
 }
 
@@ -377,7 +427,7 @@ async fn mark_needs_reauth(
 
 /// The scheduled refresher: every connection whose token expires within the window, a few
 /// at a time. Returns counts for the log and the caller.
-pub async fn sweep(app: &App) -> Result<Value, ApiError> {
+pub async fn sweep(app: &App, deadline: SystemTime) -> Result<Value, ApiError> {
     let upto = time::format(
         &(time::now() + chrono::Duration::from_std(SCHEDULE_WINDOW).unwrap_or_default()),
     );
@@ -403,7 +453,7 @@ pub async fn sweep(app: &App) -> Result<Value, ApiError> {
                 if current.disabled {
                     return "disabled";
                 }
-                match ensure_fresh(app, current, SCHEDULE_WINDOW, &base).await {
+                match ensure_fresh(app, current, SCHEDULE_WINDOW, &base, Some(deadline)).await {
                     Ok((_, _, Outcome::Refreshed)) => "refreshed",
                     Ok((_, _, _)) => "skipped",
                     Err(RefreshError::NeedsReauth(_)) => "needs_reauth",
@@ -431,6 +481,28 @@ mod tests {
     use super::*;
     use crate::provider::AuthMode;
     use serde_json::Map;
+
+    /// Whatever the token timeout is set to (1 to 60 s), a lease outlasts the longest refresh
+    /// its holder can run, and that covers every attempt and every pause.
+    #[test]
+    fn a_lease_outlasts_the_slowest_refresh_at_any_token_timeout() {
+        for seconds in 1..=60 {
+            let t = Duration::from_secs(seconds);
+            let attempts = Duration::from_secs(seconds * 3);
+            let pauses = MAX_RETRY_AFTER * 2;
+            assert!(worst_case(t) >= attempts + pauses, "{seconds} s");
+            assert!(lease(t) > worst_case(t), "{seconds} s");
+        }
+    }
+
+    #[test]
+    fn no_time_left_is_no_time() {
+        assert_eq!(
+            remaining(SystemTime::now() - Duration::from_secs(1)),
+            Duration::ZERO
+        );
+        assert!(remaining(SystemTime::now() + Duration::from_secs(60)) > Duration::from_secs(59));
+    }
 
     fn oauth(expires_in: Option<i64>, refresh: bool) -> Credentials {
         let mut values = Map::new();

@@ -92,6 +92,56 @@ impl Stack {
         got.into_iter().map(|i| i["event"].clone()).collect()
     }
 
+    /// Deploys `function` once more on the local Lambda service as `name`, as the template
+    /// has it but with a `timeout` of its own (seconds): for what happens near the limit.
+    pub async fn deploy_copy(&self, function: &str, name: &str, timeout: u64) {
+        let deployed: Value = serde_json::from_str(
+            &std::fs::read_to_string(root().join("target/dev/deployment.json"))
+                .expect("the stack wrote target/dev/deployment.json"),
+        )
+        .expect("deployment.json is JSON");
+        let mut spec = deployed["functions"][function].clone();
+        assert!(spec.is_object(), "no function {function} deployed");
+        spec["name"] = Value::from(name);
+        spec["timeout"] = Value::from(timeout);
+        spec["binary_path"] = Value::from(
+            root()
+                .join("target/debug")
+                .join(function)
+                .to_string_lossy()
+                .into_owned(),
+        );
+        let r = client()
+            .put(format!("{}/_local/functions/{name}", self.lambda_url))
+            .json(&spec)
+            .send()
+            .await
+            .expect("the Lambda service answers");
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+
+    /// Invokes `function` through the local Lambda service's Invoke API, as API Gateway or
+    /// an event source would: its answer, or `Err` with Lambda's error (`errorType`, …).
+    pub async fn invoke(&self, function: &str, event: &Value) -> Result<Value, Value> {
+        let r = client()
+            .post(format!(
+                "{}/2015-03-31/functions/{function}/invocations",
+                self.lambda_url
+            ))
+            .json(event)
+            .send()
+            .await
+            .expect("the Lambda service answers");
+        assert_eq!(r.status(), StatusCode::OK, "{function} was not invoked");
+        let failed = r.headers().contains_key("x-amz-function-error");
+        let body: Value = r.json().await.expect("a JSON answer");
+        if failed {
+            Err(body)
+        } else {
+            Ok(body)
+        }
+    }
+
     /// Every authorisation of a function's AWS call the local stack's moto recorded since it
     /// started (target/dev/iam.jsonl): `{function, access_key, action, resource, allowed}`.
     pub fn authorisations(&self) -> Vec<Value> {

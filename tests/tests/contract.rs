@@ -456,3 +456,23 @@ fn no_locked_crate_has_a_known_advisory() {
         }
     }
 }
+
+/// A function that refreshes OAuth tokens has time for the slowest refresh at the default
+/// token timeout, with room for its own work: with less, it would only ever serve what is
+/// stored (it never starts a refresh it could not finish).
+#[test]
+fn functions_that_refresh_tokens_outlast_the_slowest_refresh() {
+    let t = template();
+    let worst = linkgate::refresh::worst_case(std::time::Duration::from_secs(
+        linkgate::config::DEFAULT_OAUTH_TIMEOUT_SECONDS,
+    ));
+    for logical in ["ConnectionsCredentialsFunction", "TokenRefresherFunction"] {
+        let timeout = t["Resources"][logical]["Properties"]["Timeout"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{logical} sets its Timeout"));
+        assert!(
+            std::time::Duration::from_secs(timeout) >= worst + std::time::Duration::from_secs(5),
+            "{logical}: Timeout {timeout} s, a refresh can take {worst:?}"
+        );
+    }
+}

@@ -333,25 +333,9 @@ async fn an_invocation_past_its_timeout_is_ended_as_lambda_ends_it() {
         .token_fault(&app.client_id, json!({"mode": "slow", "seconds": 5}))
         .await;
 
-    let deployed: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("target/dev/deployment.json")).unwrap(),
-    )
-    .unwrap();
-    let mut spec = deployed["functions"]["oauth-callback"].clone();
-    spec["name"] = json!("oauth-callback-1s");
-    spec["timeout"] = json!(1);
-    spec["binary_path"] = json!(root().join("target/debug/oauth-callback"));
-    let http = reqwest::Client::new();
-    let r = http
-        .put(format!(
-            "{}/_local/functions/oauth-callback-1s",
-            stack.lambda_url
-        ))
-        .json(&spec)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    stack
+        .deploy_copy("oauth-callback", "oauth-callback-1s", 1)
+        .await;
 
     let query = callback.split_once('?').unwrap().1.to_owned();
     let mut event = api_event("oauth-callback", "/oauth/callback", &[], "", None);
@@ -363,23 +347,10 @@ async fn an_invocation_past_its_timeout_is_ended_as_lambda_ends_it() {
         .map(|(k, v)| (k.into_owned(), json!(v)))
         .collect::<serde_json::Map<_, _>>()
         .into();
-    let r = http
-        .post(format!(
-            "{}/2015-03-31/functions/oauth-callback-1s/invocations",
-            stack.lambda_url
-        ))
-        .json(&event)
-        .send()
+    let error = stack
+        .invoke("oauth-callback-1s", &event)
         .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    assert_eq!(
-        r.headers()
-            .get("x-amz-function-error")
-            .and_then(|v| v.to_str().ok()),
-        Some("Unhandled")
-    );
-    let error: Value = r.json().await.unwrap();
+        .expect_err("the invocation was ended");
     assert_eq!(error["errorType"], "Sandbox.Timedout", "{error}");
     assert!(
         error["errorMessage"]

@@ -167,8 +167,8 @@ async fn two_containers_refreshing_at_once_make_one_provider_call() {
     let (ca, cb) = (load(&a).await, load(&b).await);
     let base = stack.api_base_url.clone();
     let (ra, rb) = tokio::join!(
-        ensure_fresh(&a, ca, READ_WINDOW, &base),
-        ensure_fresh(&b, cb, READ_WINDOW, &base)
+        ensure_fresh(&a, ca, READ_WINDOW, &base, None),
+        ensure_fresh(&b, cb, READ_WINDOW, &base, None)
     );
     let (ra, rb) = (ra.expect("first container"), rb.expect("second container"));
     let mut outcomes = vec![ra.2, rb.2];
@@ -337,4 +337,46 @@ async fn an_expired_token_with_the_provider_down_is_a_503_not_a_status_change() 
         .await;
     assert_eq!(r.status, 409, "{}", r.text);
     assert_eq!(r.error_code(), "needs_reauth");
+}
+
+/// A read never starts a refresh it could not finish before its invocation ends (killed
+/// after the provider rotated the refresh token, before storing it, it would lose the
+/// grant). Deployed with a Timeout of 6 s, where the slowest refresh takes 21 s (the local
+/// 2 s token timeout), against a slow provider: it serves the stored token, still valid, and
+/// asks the provider nothing. With the template's Timeout the same read refreshes.
+#[tokio::test]
+async fn a_read_without_time_for_a_whole_refresh_serves_the_stored_token() {
+    let c = connected("hurried").await;
+    let stack = Stack::get();
+    stack
+        .token_fault(&c.app.client_id, json!({"mode": "slow", "seconds": 5}))
+        .await;
+    stack
+        .deploy_copy("connections-credentials", "connections-credentials-6s", 6)
+        .await;
+    let path = format!("/v1/connections/{}/credentials", c.id);
+    let event = linkgate_tests::api_event(
+        "connections-credentials",
+        &path,
+        &[("id", &c.id)],
+        c.t.admin.raw_key(),
+        None,
+    );
+    let answer = stack
+        .invoke("connections-credentials-6s", &event)
+        .await
+        .unwrap_or_else(|e| panic!("the read ran out of time: {e}"));
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+    assert!(body["credentials"]["access_token"].is_string(), "{body}");
+    assert_eq!(c.refreshes().await, 0, "no refresh was started");
+
+    stack.clear_token_faults(&c.app.client_id).await;
+    let r = c.read().await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        c.refreshes().await,
+        1,
+        "with time enough, the read refreshes"
+    );
 }
