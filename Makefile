@@ -126,7 +126,7 @@ test: tools check-template
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
 	cargo build --workspace --all-targets
 	$(MAKE) --no-print-directory stack-test
-	$(STACK) up
+	LINKGATE_LOG_LEVEL=TRACE $(STACK) up
 	status=0; cargo test --workspace --no-fail-fast || status=$$?; \
 		npm test --prefix $(SDK) || status=$$?; \
 		npm test --prefix $(BROWSER) || status=$$?; \

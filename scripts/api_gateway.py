@@ -242,6 +242,11 @@ class Gateway(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(payload)
 
+    def log_request(self, code="-", size="-"):
+        # as the template's access log: the path, never the query (it carries link tokens)
+        path = urllib.parse.urlsplit(self.path).path
+        sys.stderr.write(f"[gateway] {self.address_string()} {self.command} {path} {code}\n")
+
     def log_message(self, fmt, *args):
         sys.stderr.write(f"[gateway] {self.address_string()} {fmt % args}\n")
 

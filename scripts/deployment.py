@@ -39,7 +39,8 @@ DEFAULT_ROUTE = "$default"
 LOCAL_PARAMETERS = {
     "Stage": "local",
     "PublicBaseUrl": API_URL,
-    "LogLevel": "INFO",
+    # make test runs the functions at TRACE, the most verbose (no secret may reach a log)
+    "LogLevel": os.environ.get("LINKGATE_LOG_LEVEL", "INFO"),
     "LogRetentionDays": "1",
     "AWS::Region": REGION,
     "AWS::AccountId": ACCOUNT,

@@ -33,6 +33,7 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -380,6 +381,10 @@ def up():
     deployment_file = deployment.DEPLOYMENT_FILE
     deployment_file.unlink(missing_ok=True)
     IAM_LOG.unlink(missing_ok=True)
+    # the functions' logs are this run's alone (a test reads them all for secrets)
+    shutil.rmtree(DEV_DIR / "lambda", ignore_errors=True)
+    for old in DEV_DIR.glob("runtime-*.log"):
+        old.unlink()
     pids["moto"] = spawn(
         "moto",
         [sys.executable, str(ROOT / "scripts" / "moto_server.py"), "-H", HOST, "-p", str(MOTO_PORT),

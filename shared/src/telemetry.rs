@@ -25,21 +25,49 @@ pub fn init() {
 }
 
 /// `AWS_LAMBDA_LOG_LEVEL` (one level for everything) wins; else `RUST_LOG`'s directives;
-/// else, or when either cannot be read, `INFO`.
+/// else, or when either cannot be read, `INFO`. Then capped: see [`OTHERS_AT_MOST`].
 fn filter(lookup: impl Fn(&str) -> Option<String>) -> Targets {
     let everything = |level: LevelFilter| Targets::new().with_default(level);
-    if let Some(level) = lookup("AWS_LAMBDA_LOG_LEVEL") {
+    let asked = if let Some(level) = lookup("AWS_LAMBDA_LOG_LEVEL") {
         // Lambda's levels are TRACE…ERROR plus FATAL, which tracing calls ERROR.
         let level = if level.eq_ignore_ascii_case("fatal") {
             Some(LevelFilter::ERROR)
         } else {
             level.parse().ok()
         };
-        return everything(level.unwrap_or(LevelFilter::INFO));
+        everything(level.unwrap_or(LevelFilter::INFO))
+    } else {
+        lookup("RUST_LOG")
+            .and_then(|directives| directives.parse().ok())
+            .unwrap_or_else(|| everything(LevelFilter::INFO))
+    };
+    capped(&asked)
+}
+
+/// The most any crate but Linkgate logs, whatever level is asked for. Below it the Lambda
+/// runtime logs every raw event (API keys, link tokens, submitted keys, OAuth codes) and
+/// the HTTP stacks their traffic; Linkgate's own code logs no secret at any level, so it
+/// alone gets DEBUG and TRACE.
+const OTHERS_AT_MOST: LevelFilter = LevelFilter::INFO;
+const OURS: &str = "linkgate";
+
+fn capped(asked: &Targets) -> Targets {
+    let default = asked.default_level().unwrap_or(LevelFilter::OFF);
+    let mut out = Targets::new()
+        .with_default(default.min(OTHERS_AT_MOST))
+        .with_target(OURS, default);
+    for (target, level) in asked {
+        let ours = target == OURS || target.starts_with("linkgate::");
+        out = out.with_target(
+            target,
+            if ours {
+                level
+            } else {
+                level.min(OTHERS_AT_MOST)
+            },
+        );
     }
-    lookup("RUST_LOG")
-        .and_then(|directives| directives.parse().ok())
-        .unwrap_or_else(|| everything(LevelFilter::INFO))
+    out
 }
 
 #[cfg(test)]
@@ -77,6 +105,39 @@ mod tests {
         assert!(f.would_enable("linkgate::connect", &Level::DEBUG));
         assert!(!f.would_enable("hyper", &Level::INFO));
         assert!(f.would_enable("hyper", &Level::WARN));
+    }
+
+    /// Below INFO the Lambda runtime logs every raw event (API keys, link tokens, submitted
+    /// keys, OAuth codes) and the HTTP stacks their traffic: whatever is asked, they stay at
+    /// INFO; Linkgate's own code, which logs no secret at any level, gets what was asked.
+    #[test]
+    fn other_crates_never_log_below_info() {
+        for f in [
+            with(&[("AWS_LAMBDA_LOG_LEVEL", "TRACE")]),
+            with(&[("AWS_LAMBDA_LOG_LEVEL", "debug")]),
+            with(&[("RUST_LOG", "trace")]),
+            with(&[(
+                "RUST_LOG",
+                "info,lambda_runtime=trace,hyper=debug,linkgate=trace",
+            )]),
+        ] {
+            assert!(f.would_enable("linkgate::connect", &Level::DEBUG));
+            for other in [
+                "lambda_runtime::layers::api_response",
+                "hyper",
+                "aws_smithy_runtime",
+                "reqwest",
+            ] {
+                assert!(f.would_enable(other, &Level::INFO), "{other}");
+                assert!(!f.would_enable(other, &Level::DEBUG), "{other} at DEBUG");
+                assert!(!f.would_enable(other, &Level::TRACE), "{other} at TRACE");
+            }
+        }
+        let quiet = with(&[("AWS_LAMBDA_LOG_LEVEL", "WARN")]);
+        assert!(
+            !quiet.would_enable("hyper", &Level::INFO),
+            "a quieter level applies to all"
+        );
     }
 
     #[test]
