@@ -164,7 +164,8 @@ export interface paths {
          * The connection's decrypted credentials
          * @description Requires role `admin`. What your servers need to call the provider on your
          *     customer's behalf. Every read is recorded (API key, request id, time) before the
-         *     secret is sent. 409 `conflict` while the link is not completed or after revocation.
+         *     secret is sent. 409 `conflict` while the link is not completed, while the connection
+         *     is disabled, or after revocation.
          *
          *     OAuth credentials come back fresh: an access token that expires within 5 minutes is
          *     refreshed first (one refresh at a time per connection, however many reads arrive).
@@ -196,7 +197,7 @@ export interface paths {
         put?: never;
         /**
          * A fresh link for an existing connection
-         * @description Requires role `admin`. Resends an unfinished connection or re-authenticates an active one without changing its id; the previous open link is revoked at once. The body is optional.
+         * @description Requires role `admin`. Resends an unfinished connection or re-authenticates an active one without changing its id; the previous open link is revoked at once. The body is optional. 409 for a revoked or disabled connection.
          */
         post: operations["createConnectionLink"];
         delete?: never;
@@ -212,7 +213,14 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List links, newest first */
+        /**
+         * List links, newest first
+         * @description With `status`, one call reads at most 500 of the tenant's links, newest first, and
+         *     answers those that have the status: a page may then hold fewer than `limit` links,
+         *     even none, and still carry a `next_cursor` to go on from. Follow the cursors until
+         *     it is null to see every match. (A rare status over a long history costs several
+         *     short calls rather than one that cannot finish.)
+         */
         get: operations["listLinks"];
         put?: never;
         post?: never;
@@ -803,6 +811,7 @@ export interface components {
             integration_id: string | null;
             provider: string | null;
             status: components["schemas"]["ConnectionStatus"];
+            /** @description Paused by the tenant (PATCH). While disabled its link cannot be completed (the customer sees that it is paused), no fresh link is made for it, its credentials are not handed out and its tokens are not refreshed; enabling it again undoes all of that. */
             disabled: boolean;
             redirect_url: string | null;
             metadata: components["schemas"]["Metadata"];
@@ -1623,7 +1632,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            /** @description `conflict` (not completed, revoked) or `needs_reauth` (the provider refused the grant). */
+            /** @description `conflict` (not completed, disabled, revoked) or `needs_reauth` (the provider refused the grant). */
             409: {
                 headers: {
                     [name: string]: unknown;
