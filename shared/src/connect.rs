@@ -22,6 +22,7 @@ use crate::secret::sha256_hex;
 use crate::store::{s, TxOutcome};
 use crate::{time, App};
 use askama::Template;
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use lambda_http::http::{header, HeaderValue, StatusCode};
@@ -735,7 +736,7 @@ async fn submit_form(app: &App, call: &Call) -> Result<Outcome, ApiError> {
             .collect(),
         raw: None,
     };
-    activate(app, link, connection, &integration, &credentials).await
+    activate(app, link, connection, &integration, &credentials, None).await
 }
 
 /// Why a link of `connection` cannot complete now, as the page that says so: the connection
@@ -753,12 +754,17 @@ pub(crate) fn refusal(connection: &Connection) -> Option<Outcome> {
 /// One transaction: the link becomes granted (if still open), the connection active with
 /// its new credentials, and the outbox gets `connection.created` (first activation) or
 /// `connection.updated` (re-authentication of the same connection, with its previous status).
+///
+/// `held`: a condition the activation also needs (direct connect's hold on the owner's one
+/// live connection); when it fails nothing is written and the answer is
+/// `ApiError::AlreadyConnected`.
 pub(crate) async fn activate(
     app: &App,
     link: Link,
     connection: Connection,
     integration: &Integration,
     credentials: &Credentials,
+    held: Option<TransactWriteItem>,
 ) -> Result<Outcome, ApiError> {
     // checked by the caller before any provider was called; the connection's version in
     // the transaction holds it to what was checked
@@ -795,7 +801,7 @@ pub(crate) async fn activate(
     } else {
         event::CONNECTION_UPDATED
     };
-    let items = vec![
+    let mut items = vec![
         app.store.update_tx(
             link::item_key(&link.id),
             "SET #status = :granted, granted_at = :now, integration_id = :integration",
@@ -825,9 +831,17 @@ pub(crate) async fn activate(
             }),
         )?,
     ];
+    let held_at = items.len();
+    items.extend(held);
     let outcome = app.store.transact(items).await?;
     if outcome.failed_condition(3) {
         return Ok(page(StatusCode::CONFLICT, "paused"));
+    }
+    if outcome.failed_condition(held_at) {
+        return Err(ApiError::AlreadyConnected {
+            message: "another connection holds this owner's connection to the provider".into(),
+            details: Vec::new(),
+        });
     }
     if let TxOutcome::Cancelled(_) = outcome {
         // Someone else used, revoked or changed it first: show what it is now.

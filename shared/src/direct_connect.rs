@@ -6,7 +6,9 @@
 //!
 //! One live connection per owner (a consumer, or the tenant itself) and provider: a guard
 //! item `T#<tenant>` / `CONNECTED#<owner>#<provider>` written in the same transaction makes
-//! two concurrent connects end in one connection and one `409 already_connected`.
+//! two concurrent connects end in one connection and one `409 already_connected`. An OAuth
+//! connect holds it from its start (with `pending_until`, its link's expiry, so an abandoned
+//! one gives way) and the callback's activation confirms it is still its own.
 
 use crate::connection::{self, Connection, Status};
 use crate::credential::{self, Credentials};
@@ -42,6 +44,46 @@ const FIELDS: &[&str] = &[
 fn guard_sk(consumer: Option<&ConsumerId>, provider: &str) -> String {
     let owner = consumer.map_or("TENANT", ConsumerId::as_str);
     format!("CONNECTED#{owner}#{provider}")
+}
+
+/// At an OAuth start: the guard, held for the pending `connection` until `until` (its
+/// link's expiry), unless a live connection or an unexpired start holds it.
+fn hold_tx(
+    store: &Store,
+    connection: &Connection,
+    until: time::Timestamp,
+) -> Result<TransactWriteItem, StoreError> {
+    let provider = connection.provider.as_deref().unwrap_or_default();
+    let mut guard = key(
+        tenant_pk(&connection.tenant_id),
+        guard_sk(connection.consumer_id.as_ref(), provider),
+    );
+    guard.insert("connection_id".into(), s(connection.id.as_str()));
+    guard.insert("pending_until".into(), crate::store::n(until.timestamp()));
+    store.put_tx(
+        guard,
+        "attribute_not_exists(pk) OR pending_until < :now",
+        &[(":now", crate::store::n(time::now().timestamp()))],
+    )
+}
+
+/// At the callback's activation: the guard becomes the live connection's, if it is still
+/// held for this one.
+pub(crate) fn confirm_hold_tx(
+    store: &Store,
+    connection: &Connection,
+) -> Result<TransactWriteItem, StoreError> {
+    let provider = connection.provider.as_deref().unwrap_or_default();
+    store.update_tx(
+        key(
+            tenant_pk(&connection.tenant_id),
+            guard_sk(connection.consumer_id.as_ref(), provider),
+        ),
+        "REMOVE pending_until",
+        "connection_id = :id",
+        &[(":id", s(connection.id.as_str()))],
+        &[],
+    )
 }
 
 /// The delete of a connection's guard, if the guard is this connection's (for revocation).
@@ -229,7 +271,7 @@ fn already_connected(
     let which = existing.map_or_else(String::new, |id| format!(" ({id})"));
     ApiError::AlreadyConnected {
         message: format!(
-            "{who} already has a live connection to {provider}{which}; revoke it or re-authorize it with POST /v1/connections/{{id}}/links"
+            "{who} already has a live connection to {provider}{which}, or a connect to it in progress; revoke it or re-authorize it with POST /v1/connections/{{id}}/links"
         ),
         details: Vec::new(),
     }
@@ -422,6 +464,7 @@ async fn start_oauth(
         redirect_uri,
         verifier,
         connection_fields: serde_json::Map::new(),
+        direct: true,
     };
     let response = json!({
         "authorization_url": url,
@@ -429,9 +472,11 @@ async fn start_oauth(
         "connection_id": connection.id,
         "expires_at": time::format(&new_link.link.expires_at),
     });
-    let mut items = vec![app
-        .store
-        .put_tx(connection.item()?, "attribute_not_exists(pk)", &[])?];
+    let mut items = vec![
+        hold_tx(&app.store, &connection, new_link.link.expires_at)?,
+        app.store
+            .put_tx(connection.item()?, "attribute_not_exists(pk)", &[])?,
+    ];
     items.extend(new_link.items(&app.store)?);
     items.push(state::put_tx(app, &state_value, &pending, time::now()).await?);
     let consumer_index = items.len();
@@ -448,6 +493,11 @@ async fn start_oauth(
     .await?
     {
         Ok(resp) => Ok(resp),
+        Err(failed) if failed.failed_condition(0) => Err(already_connected(
+            request.consumer_id.as_ref(),
+            &integration.provider()?.id,
+            None,
+        )),
         Err(failed) if failed.failed_condition(consumer_index) => Err(ApiError::field(
             "consumer_id",
             "names no consumer of this tenant",

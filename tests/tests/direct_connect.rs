@@ -2,6 +2,7 @@
 //! `POST /v1/integrations/{provider}/connect` for both kinds of provider, with every
 //! documented error.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use linkgate_tests::oauth::{self, local_path, query_param, sign_in};
 use linkgate_tests::{assert_validation, table_mentions, Stack, TestTenant};
 use serde_json::{json, Value};
@@ -469,4 +470,137 @@ async fn an_oauth_provider_answers_an_authorization_url_whose_callback_connects(
         .await;
     assert_eq!(r.status, 409, "{}", r.text);
     assert_eq!(r.error_code(), "already_connected");
+}
+
+/// One live connection per owner and provider holds for OAuth too: of concurrent starts for
+/// one consumer only one gets an authorization URL (the others 409 `already_connected`), and
+/// its consent makes the one active connection.
+#[tokio::test]
+async fn concurrent_oauth_connects_of_one_owner_end_in_one_connection() {
+    let stack = Stack::get();
+    let t = stack.tenant().await;
+    let app = oauth::integration(&t).await;
+    let owner = consumer(&t).await;
+    let mut racers = Vec::new();
+    for _ in 0..5 {
+        let admin = t.admin.clone();
+        let owner = owner.clone();
+        racers.push(tokio::spawn(async move {
+            admin
+                .post(
+                    "/v1/integrations/oidc-mock/connect",
+                    &json!({"redirect_url": "http://localhost:4000/back", "consumer_id": owner}),
+                )
+                .await
+        }));
+    }
+    let mut started = Vec::new();
+    for racer in racers {
+        let r = racer.await.unwrap();
+        match r.status.as_u16() {
+            200 => started.push(r.json()),
+            409 => assert_eq!(r.error_code(), "already_connected", "{}", r.text),
+            other => panic!("unexpected {other}: {}", r.text),
+        }
+    }
+    assert_eq!(started.len(), 1, "one start wins: {started:?}");
+    for s in &started {
+        let url = s["authorization_url"].as_str().unwrap();
+        let callback = sign_in(url, Some(&format!("racer-{}", app.client_id))).await;
+        let r = stack.anonymous().get(&local_path(&callback)).await;
+        assert_eq!(r.status, 303, "{}", r.text);
+    }
+    let conns = t
+        .admin
+        .get(&format!("/v1/consumers/{owner}/connections"))
+        .await
+        .json();
+    let active: Vec<&Value> = conns["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "active")
+        .collect();
+    assert_eq!(active.len(), 1, "{conns}");
+}
+
+/// A start whose consent never came does not block the owner for ever: once its link
+/// expired, a new start takes its place, and the stale one can no longer complete.
+#[tokio::test]
+async fn an_abandoned_oauth_connect_gives_way_once_expired() {
+    let stack = Stack::get();
+    let t = stack.tenant().await;
+    let app = oauth::integration(&t).await;
+    let owner = consumer(&t).await;
+    let start = || async {
+        t.admin
+            .post(
+                "/v1/integrations/oidc-mock/connect",
+                &json!({"redirect_url": "http://localhost:4000/back", "consumer_id": owner}),
+            )
+            .await
+    };
+    let first = start().await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let blocked = start().await;
+    assert_eq!(blocked.status, 409, "in progress: {}", blocked.text);
+    assert_eq!(blocked.error_code(), "already_connected");
+
+    // the first start's time runs out (its link, its hold on the owner)
+    let store = stack.store().await;
+    let guard = store
+        .client()
+        .query()
+        .table_name(store.table())
+        .key_condition_expression("pk = :pk AND begins_with(sk, :g)")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("T#{}", t.id)))
+        .expression_attribute_values(":g", AttributeValue::S(format!("CONNECTED#{owner}#")))
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    assert_eq!(guard.len(), 1, "the start holds the owner");
+    store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key("pk", guard[0]["pk"].clone())
+        .key("sk", guard[0]["sk"].clone())
+        .update_expression("SET pending_until = :past")
+        .expression_attribute_values(":past", AttributeValue::N("1".into()))
+        .send()
+        .await
+        .unwrap();
+
+    let second = start().await;
+    assert_eq!(
+        second.status, 200,
+        "the stale hold gave way: {}",
+        second.text
+    );
+    let stale = sign_in(
+        first.json()["authorization_url"].as_str().unwrap(),
+        Some(&format!("stale-{}", app.client_id)),
+    )
+    .await;
+    let r = stack.anonymous().get(&local_path(&stale)).await;
+    assert_eq!(r.status, 302, "{}", r.text);
+    let to = r.headers["location"].to_str().unwrap();
+    assert_eq!(query_param(to, "status").as_deref(), Some("error"), "{to}");
+    let fresh = sign_in(
+        second.json()["authorization_url"].as_str().unwrap(),
+        Some(&format!("fresh-{}", app.client_id)),
+    )
+    .await;
+    assert_eq!(stack.anonymous().get(&local_path(&fresh)).await.status, 303);
+    let first_id = first.json()["connection_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        t.admin
+            .get(&format!("/v1/connections/{first_id}"))
+            .await
+            .json()["status"],
+        "pending",
+        "the stale start never became a second live connection"
+    );
 }

@@ -125,6 +125,7 @@ async fn start_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
         redirect_uri,
         verifier,
         connection_fields: fields.into_iter().map(|(k, v)| (k, json!(v))).collect(),
+        direct: false,
     };
     let items = vec![
         app.store.update_tx(
@@ -226,7 +227,27 @@ async fn callback_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
     {
         Ok(tokens) => {
             let credentials = tokens.into_credentials(provider, pending.connection_fields, None);
-            activate(app, link, connection, &integration, &credentials).await
+            // a direct connect's hold on the owner becomes the live connection's, in the
+            // same transaction, if it is still this connection's
+            let held = pending
+                .direct
+                .then(|| crate::direct_connect::confirm_hold_tx(&app.store, &connection))
+                .transpose()?;
+            match activate(
+                app,
+                link.clone(),
+                connection,
+                &integration,
+                &credentials,
+                held,
+            )
+            .await
+            {
+                Err(ApiError::AlreadyConnected { .. }) => {
+                    failed(app, &link, &integration, "already_connected").await
+                }
+                other => other,
+            }
         }
         Err(e) => {
             tracing::warn!(link_id = %link.id, error = %e, "OAuth code exchange failed");

@@ -8,7 +8,7 @@ use crate::secret::{random_bytes, sha256_hex, Secret};
 use crate::store::{key, n, s, Item};
 use crate::time::{self, Timestamp};
 use crate::App;
-use aws_sdk_dynamodb::types::TransactWriteItem;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{Map, Value};
@@ -26,6 +26,8 @@ pub struct Pending {
     pub redirect_uri: String,
     pub verifier: Secret,
     pub connection_fields: Map<String, Value>,
+    /// Started by direct connect, which holds the owner's one live connection for it.
+    pub direct: bool,
 }
 
 fn pk(state: &str) -> String {
@@ -69,6 +71,9 @@ pub async fn put_tx(
     );
     item.insert("expires_at".into(), s(time::format(&expires_at)));
     item.insert("ttl".into(), n(expires_at.timestamp()));
+    if pending.direct {
+        item.insert("direct".into(), AttributeValue::Bool(true));
+    }
     Ok(app.store.put_tx(item, "attribute_not_exists(pk)", &[])?)
 }
 
@@ -117,6 +122,11 @@ fn read(item: &Item) -> Option<(TenantId, String, Pending)> {
             redirect_uri: text("redirect_uri")?,
             verifier: Secret::new(String::new()),
             connection_fields: fields,
+            direct: item
+                .get("direct")
+                .and_then(|v| v.as_bool().ok())
+                .copied()
+                .unwrap_or(false),
         },
     ))
 }
