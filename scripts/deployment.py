@@ -211,8 +211,6 @@ class Resolver:
             kind = self.resources[name]["Type"]
             if kind == "AWS::SQS::Queue":
                 return self.getatt(name, "QueueUrl")  # Ref of a queue is its URL
-            if kind == "AWS::Events::Rule":
-                return self.physical_name(name)
             return self.physical_name(name)
         raise UnsupportedTemplate(f"template refers to unknown {name}")
 
@@ -289,6 +287,46 @@ NO_VALUE_REF = {"Ref": "AWS::NoValue"}
 
 
 # --- the deployment -------------------------------------------------------------------
+
+
+def aws_client(service, access_key="test", secret="test", endpoint=None):
+    """A boto3 client on the local stack's moto: the account's own credentials by default,
+    a function's role when given its access key."""
+    import boto3
+
+    return boto3.session.Session(
+        aws_access_key_id=access_key, aws_secret_access_key=secret, region_name=REGION
+    ).client(service, endpoint_url=endpoint or MOTO_URL)
+
+
+def queue_url(arn):
+    """The local URL of the SQS queue `arn` names."""
+    _, _, _, _, account, name = arn.split(":")
+    return f"{MOTO_URL}/{account}/{name}"
+
+
+def lambda_environment(fn, local_env):
+    """What Lambda gives function `fn` (deployment.json's entry), its Runtime API address and
+    log stream aside: the template's variables, this machine's settings over them, its
+    role's credentials (moto checks its calls against that role) and Lambda's own."""
+    env = {
+        **fn["environment"],
+        **local_env,
+        "AWS_ACCESS_KEY_ID": fn["access_key"],
+        "AWS_SECRET_ACCESS_KEY": "local-secret",
+        "AWS_SESSION_TOKEN": f"local-session-{fn['name']}",
+        "AWS_LAMBDA_FUNCTION_NAME": fn["name"],
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn["memory"]),
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn['name']}",
+        "_HANDLER": "bootstrap",
+        "TZ": ":UTC",
+        "LANG": "en_US.UTF-8",
+        "PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+    }
+    if fn.get("log_level"):
+        env["AWS_LAMBDA_LOG_LEVEL"] = fn["log_level"]
+    return env
 
 
 def access_key(binary):

@@ -101,23 +101,7 @@ class Function:
         self.capacity = asyncio.Semaphore(self.reserved or LOCAL_MAX_ENVIRONMENTS)
         self.journal = collections.deque(maxlen=JOURNAL)
         self.log_path = Path(logs) / f"{self.name}.log"
-        self.env = {
-            **spec["environment"],
-            **local_env,  # this machine's settings win, as they did over Globals
-            "AWS_ACCESS_KEY_ID": spec["access_key"],
-            "AWS_SECRET_ACCESS_KEY": "local-secret",
-            "AWS_SESSION_TOKEN": f"local-session-{self.name}",
-            "AWS_LAMBDA_FUNCTION_NAME": self.name,
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec["memory"]),
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.name}",
-            "_HANDLER": "bootstrap",
-            "TZ": ":UTC",
-            "LANG": "en_US.UTF-8",
-            "PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
-        }
-        if spec.get("log_level"):
-            self.env["AWS_LAMBDA_LOG_LEVEL"] = spec["log_level"]
+        self.env = dep.lambda_environment(spec, local_env)
 
     def binary_mtime(self):
         try:
@@ -419,17 +403,10 @@ class Service:
         await loop.run_in_executor(None, self.send_to_destination, fn, destination, json.dumps(record), {})
 
     def send_to_destination(self, fn, arn, body, attributes):
-        import boto3  # only asynchronous failures need it
-
         # Lambda sends with the function's role: its policy must allow it (SAM adds that).
-        sqs = boto3.client(
-            "sqs", endpoint_url=dep.MOTO_URL, region_name=dep.REGION,
-            aws_access_key_id=fn.spec["access_key"], aws_secret_access_key="local-secret",
-        )
-        account, name = arn.split(":")[4], arn.split(":")[5]
+        sqs = dep.aws_client("sqs", fn.spec["access_key"], "local-secret")
         try:
-            sqs.send_message(QueueUrl=f"{dep.MOTO_URL}/{account}/{name}", MessageBody=body,
-                             MessageAttributes=attributes)
+            sqs.send_message(QueueUrl=dep.queue_url(arn), MessageBody=body, MessageAttributes=attributes)
             log(f"{fn.name}: asynchronous event sent to {arn} after its retries")
         except Exception as e:  # what Lambda would show in its metrics: the event is lost
             log(f"{fn.name}: could not send a failed event to {arn}: {e}")

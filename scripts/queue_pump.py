@@ -20,8 +20,6 @@ import threading
 import time
 import urllib.error
 
-import boto3
-
 import deployment as dep
 import event_filter
 import stack
@@ -34,22 +32,11 @@ def log(msg):
     print(f"[queue-pump] {msg}", file=sys.stderr, flush=True)
 
 
-def client(service, access_key="test", secret="test"):
-    return boto3.session.Session(
-        aws_access_key_id=access_key, aws_secret_access_key=secret, region_name=dep.REGION
-    ).client(service, endpoint_url=dep.MOTO_URL)
-
-
-def queue_url(arn):
-    account, name = arn.split(":")[4], arn.split(":")[5]
-    return f"{dep.MOTO_URL}/{account}/{name}"
-
-
 def sqs_mapping(spec, fn):
     """One poller of an SQS event source mapping."""
-    own = client("sqs", fn["access_key"], "local-secret")  # the mapping reads with the function's role
-    account = client("sqs")  # the local shortcut of a short visibility timeout is ours
-    url = queue_url(spec["source_arn"])
+    own = dep.aws_client("sqs", fn["access_key"], "local-secret")  # the mapping reads with the function's role
+    account = dep.aws_client("sqs")  # the local shortcut of a short visibility timeout is ours
+    url = dep.queue_url(spec["source_arn"])
     filters = event_filter.Filters(spec["filters"])
     while True:
         try:
@@ -97,7 +84,7 @@ def sqs_mapping(spec, fn):
 
 def rule_target(rule, target):
     """EventBridge delivering the rule's events to one Lambda target."""
-    sqs = client("sqs")
+    sqs = dep.aws_client("sqs")
     url = sqs.get_queue_url(QueueName=stack.feed_queue(rule["logical"]))["QueueUrl"]
     policy = target["retry_policy"]
     while True:
@@ -128,7 +115,7 @@ def rule_target(rule, target):
                 continue
             log(f"{rule['name']} → {target['function']}: not delivered ({reason})")
             if target.get("dead_letter_arn"):
-                sqs.send_message(QueueUrl=queue_url(target["dead_letter_arn"]), MessageBody=m["Body"],
+                sqs.send_message(QueueUrl=dep.queue_url(target["dead_letter_arn"]), MessageBody=m["Body"],
                                  MessageAttributes={"ERROR_CODE": {"DataType": "String", "StringValue": reason or ""}})
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 

@@ -43,8 +43,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import boto3
-
 import deployment
 from deployment import (  # noqa: F401  (the names other scripts import from here)
     DEFAULT_ROUTE,
@@ -125,22 +123,6 @@ def function_env(resolver):
     return env
 
 
-def lambda_env(fn):
-    """Everything Lambda gives function `fn` except its Runtime API address: what the tests
-    use to run its binary themselves (with its own credentials, so IAM applies)."""
-    env = {**fn["environment"], **LOCAL_ENV}
-    env.update({
-        "AWS_ACCESS_KEY_ID": fn["access_key"],
-        "AWS_SECRET_ACCESS_KEY": "local-secret",
-        "AWS_SESSION_TOKEN": f"local-session-{fn['name']}",
-        "AWS_LAMBDA_FUNCTION_NAME": fn["name"],
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn["memory"]),
-    })
-    if fn.get("log_level"):
-        env["AWS_LAMBDA_LOG_LEVEL"] = fn["log_level"]
-    return env
-
-
 LOCAL_RESOURCE_TYPES = {
     "AWS::DynamoDB::Table",
     "AWS::Events::EventBus",
@@ -150,16 +132,10 @@ LOCAL_RESOURCE_TYPES = {
 }
 
 
-def aws(service):
-    return boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION
-    ).client(service, endpoint_url=MOTO_URL)
-
-
 def create_resources(resolver):
     """Creates the template's resources in moto; answers what only moto could name (key ids,
     stream ARNs) for deployment.build."""
-    ddb, events, kms, sqs = aws("dynamodb"), aws("events"), aws("kms"), aws("sqs")
+    ddb, events, kms, sqs = deployment.aws_client("dynamodb"), deployment.aws_client("events"), deployment.aws_client("kms"), deployment.aws_client("sqs")
     created = {}
     redrive = {}  # set once every queue exists: a queue's DLQ may come after it
     for logical, res in resolver.resources.items():
@@ -202,7 +178,7 @@ def create_resources(resolver):
     # moto's SES refuses a sender it was not told about, just as SES would.
     identity = resolver.params.get("SesIdentity")
     if identity:
-        aws("sesv2").create_email_identity(EmailIdentity=identity)
+        deployment.aws_client("sesv2").create_email_identity(EmailIdentity=identity)
         created["SesIdentity"] = identity
     return created
 
@@ -214,7 +190,7 @@ def feed_queue(rule):
 def create_rule_feeds(deployed):
     """EventBridge rules with Lambda targets: locally each rule targets a feed queue that
     scripts/queue_pump.py drains into the Lambda service, as EventBridge invokes a target."""
-    events, sqs = aws("events"), aws("sqs")
+    events, sqs = deployment.aws_client("events"), deployment.aws_client("sqs")
     for rule in deployed["rules"]:
         queue = feed_queue(rule["logical"])
         url = sqs.create_queue(QueueName=queue)["QueueUrl"]
@@ -479,7 +455,8 @@ def up():
         "oauth_provider_url": f"http://{HOST}:{OIDC_PORT}",
         "oauth_proxy_url": f"http://{HOST}:{OIDC_PROXY_PORT}",
         "function_env": fenv,
-        "functions": {name: lambda_env(fn) for name, fn in deployed["functions"].items()},
+        "functions": {name: deployment.lambda_environment(fn, LOCAL_ENV)
+                      for name, fn in deployed["functions"].items()},
         "routes": [{"method": m, "path": p, "function": b} for m, p, b in routes(template)],
         "curl": (
             f"curl -s -X POST {API_URL}/v1/consumers -H 'Authorization: Bearer {key}' "

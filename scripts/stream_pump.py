@@ -19,8 +19,6 @@ import urllib.error
 import uuid
 from datetime import datetime, timezone
 
-import boto3
-
 import deployment as dep
 import event_filter
 import stack
@@ -52,12 +50,9 @@ class Mapping:
         self.fn = fn
         self.name = spec["function"]
         self.filters = event_filter.Filters(spec["filters"])
-        session = boto3.session.Session(
-            aws_access_key_id=fn["access_key"], aws_secret_access_key="local-secret",
-            aws_session_token=f"local-session-{fn['name']}", region_name=dep.REGION,
-        )
-        self.streams = session.client("dynamodbstreams", endpoint_url=dep.MOTO_URL)
-        self.sqs = session.client("sqs", endpoint_url=dep.MOTO_URL)
+        # the mapping reads (and reports failures) with the function's role
+        self.streams = dep.aws_client("dynamodbstreams", fn["access_key"], "local-secret")
+        self.sqs = dep.aws_client("sqs", fn["access_key"], "local-secret")
         self.last = {}  # shard → last sequence number handled
 
     def batches(self, records):
@@ -136,9 +131,8 @@ class Mapping:
                 "approximateArrivalOfLastRecord": str(last.get("ApproximateCreationDateTime")),
             },
         }
-        account, name = destination.split(":")[4], destination.split(":")[5]
         try:
-            self.sqs.send_message(QueueUrl=f"{dep.MOTO_URL}/{account}/{name}", MessageBody=json.dumps(record))
+            self.sqs.send_message(QueueUrl=dep.queue_url(destination), MessageBody=json.dumps(record))
         except Exception as e:  # Lambda, too, can only report this in its metrics
             log(f"{self.name}: the on-failure destination refused the record: {e}")
 

@@ -12,8 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import boto3
-
+import deployment
 SCRIPTS = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -71,8 +70,7 @@ def moto(ttl_delay=None):
 
 
 def client(service, url, key="test"):
-    return boto3.session.Session(aws_access_key_id=key, aws_secret_access_key="secret", region_name=REGION).client(
-        service, endpoint_url=url)
+    return deployment.aws_client(service, key, "secret", endpoint=url)
 
 
 def post_json(url, body, headers=None):
