@@ -755,6 +755,9 @@ pub(crate) fn refusal(connection: &Connection) -> Option<Outcome> {
 /// its new credentials, and the outbox gets `connection.created` (first activation) or
 /// `connection.updated` (re-authentication of the same connection, with its previous status).
 ///
+/// The caller has checked `connection` with [`refusal`] (before calling any provider); the
+/// connection's version in the transaction holds it to what was checked.
+///
 /// `held`: a condition the activation also needs (direct connect's hold on the owner's one
 /// live connection); when it fails nothing is written and the answer is
 /// `ApiError::AlreadyConnected`.
@@ -766,11 +769,6 @@ pub(crate) async fn activate(
     credentials: &Credentials,
     held: Option<TransactWriteItem>,
 ) -> Result<Outcome, ApiError> {
-    // checked by the caller before any provider was called; the connection's version in
-    // the transaction holds it to what was checked
-    if let Some(refused) = refusal(&connection) {
-        return Ok(refused);
-    }
     let sealed = credentials
         .seal(app.sealer()?, &link.tenant_id, connection.id.as_str())
         .await?;
