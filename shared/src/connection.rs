@@ -756,7 +756,7 @@ async fn create_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError>
 
 fn needs_reauth() -> ApiError {
     ApiError::NeedsReauth(
-        "the provider no longer accepts this connection's grant; the customer must reconnect through the link in connection.needs_reauth (or a new one from POST /v1/connections/{id}/links)".into(),
+        "the provider no longer accepts this connection's grant; the customer must reconnect: send the link named in connection.needs_reauth (POST /v1/links/{id}/send) or make a new one (POST /v1/connections/{id}/links)".into(),
     )
 }
 

@@ -302,7 +302,7 @@ async fn refresh_locked(
             }
         }
         Err(RefreshError::NeedsReauth(code)) => {
-            mark_needs_reauth(app, locked, lease, &code, base_url).await?;
+            mark_needs_reauth(app, locked, lease, &code).await?;
             Err(RefreshError::NeedsReauth(code))
         }
         Err(other) => {
@@ -358,13 +358,12 @@ async fn release(app: &App, locked: &Connection, lease: &str) -> Result<(), Refr
 }
 
 /// `needs_reauth`, a fresh link for the same connection, the old link revoked, and the event
-/// carrying the reconnect URL: one transaction.
+/// naming the new link: one transaction.
 async fn mark_needs_reauth(
     app: &App,
     locked: Connection,
     lease: &str,
     reason: &str,
-    base_url: &str,
 ) -> Result<(), RefreshError> {
     let settings = settings::load(&app.store, &locked.tenant_id).await?;
     let mut current = locked;
@@ -411,7 +410,9 @@ async fn mark_needs_reauth(
             json!({
                 "connection": next.to_json()?,
                 "reason": reason,
-                "reconnect_link": new_link.to_json(base_url),
+                // Named, never carried: a link's token exists at rest only as its hash, and
+                // events sit in the outbox, delivery log and queues for days.
+                "reconnect_link": new_link.link.to_json(new_link.link.created_at),
             }),
         )?);
         match app.store.transact(items).await? {

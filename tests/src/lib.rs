@@ -567,3 +567,27 @@ pub async fn table_mentions(needle: &str) -> Vec<String> {
         }
     }
 }
+
+/// Every message held by any of the stack's queues (webhook deliveries, the DLQs), in flight
+/// or not, whose dump mentions `needle`. Read from moto's own state, so nothing is received
+/// and no receive count moves.
+pub async fn queue_mentions(needle: &str) -> Vec<String> {
+    let stack = Stack::get();
+    let data: Value = client()
+        .get(format!("{}/moto-api/data.json", stack.aws_endpoint_url))
+        .send()
+        .await
+        .expect("moto's state")
+        .json()
+        .await
+        .expect("moto's state is JSON");
+    let messages = data["sqs"]["Message"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    messages
+        .iter()
+        .map(Value::to_string)
+        .filter(|dump| dump.contains(needle))
+        .collect()
+}

@@ -3,8 +3,10 @@
 //! first tokens live four minutes, inside the read window, so the first read refreshes.
 
 use linkgate_tests::oauth;
-use linkgate_tests::{Stack, TestTenant};
+use linkgate_tests::receiver::Receiver;
+use linkgate_tests::{queue_mentions, table_mentions, Stack, TestTenant};
 use serde_json::{json, Value};
+use std::time::Duration;
 
 struct Connected {
     t: TestTenant,
@@ -188,6 +190,19 @@ async fn two_containers_refreshing_at_once_make_one_provider_call() {
 async fn a_refused_grant_means_needs_reauth_with_a_reconnect_link_that_works() {
     let stack = Stack::get();
     let c = connected("leaver").await;
+    let receiver = Receiver::start(vec![], None).await;
+    let hook =
+        c.t.admin
+            .post(
+                "/v1/webhooks",
+                &json!({"url": receiver.url, "events": ["connection.needs_reauth"]}),
+            )
+            .await;
+    assert_eq!(hook.status, 201, "{}", hook.text);
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
     stack.revoke_provider_grants(&c.sub).await;
 
     let r = c.read().await;
@@ -206,18 +221,55 @@ async fn a_refused_grant_means_needs_reauth_with_a_reconnect_link_that_works() {
     let data = &events[0]["data"];
     assert_eq!(data["connection"]["id"], json!(c.id));
     assert_eq!(data["reason"], "invalid_grant");
-    let reconnect = data["reconnect_link"]["url"].as_str().unwrap().to_owned();
-    assert!(
-        reconnect.starts_with(&format!("{}/connect/lnk_", stack.api_base_url)),
-        "{reconnect}"
-    );
-    let link_id = data["reconnect_link"]["id"].as_str().unwrap();
+    // The reconnect link is named, never carried: its token exists at rest only as a hash.
+    let link_id = data["reconnect_link"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(data["reconnect_link"]["status"], "waiting");
+    assert!(data["reconnect_link"].get("url").is_none(), "{data}");
     assert_eq!(
         c.t.admin.get(&format!("/v1/links/{link_id}")).await.json()["status"],
         "waiting"
     );
+    let hits = receiver.wait_for(1, Duration::from_secs(30)).await;
+    assert_eq!(hits.len(), 1, "the signed webhook arrived");
+    assert_eq!(
+        hits[0].json()["data"]["reconnect_link"]["id"],
+        json!(link_id)
+    );
+    let url_of_link = format!("/connect/{link_id}?token=");
+    for hit in &hits {
+        assert!(!hit.body.contains(&url_of_link), "{}", hit.body);
+    }
+    assert_eq!(table_mentions(&url_of_link).await, Vec::<String>::new());
+    assert_eq!(queue_mentions(&url_of_link).await, Vec::<String>::new());
+    let fanned = stack.invocations("webhook-fanout", since).await;
+    assert!(
+        fanned.iter().any(|i| i.to_string().contains(&link_id)),
+        "EventBridge carried the event: {fanned:?}"
+    );
+    for invocation in &fanned {
+        assert!(
+            !invocation.to_string().contains(&url_of_link),
+            "{invocation}"
+        );
+    }
 
-    // The customer reconnects through it: the same connection is active again.
+    // The platform asks for a URL when it wants one to show; the customer reconnects
+    // through it and the same connection is active again.
+    let fresh =
+        c.t.admin
+            .post(&format!("/v1/connections/{}/links", c.id), &json!({}))
+            .await;
+    assert_eq!(fresh.status, 201, "{}", fresh.text);
+    let reconnect = fresh.json()["url"].as_str().unwrap().to_owned();
+    assert!(
+        reconnect.starts_with(&format!("{}/connect/lnk_", stack.api_base_url)),
+        "{reconnect}"
+    );
+    assert_eq!(
+        c.t.admin.get(&format!("/v1/links/{link_id}")).await.json()["status"],
+        "revoked",
+        "one open link per connection"
+    );
     let r = oauth::complete(&stack.anonymous(), &reconnect, &c.sub).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let conn = c.connection().await;
