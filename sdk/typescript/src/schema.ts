@@ -171,7 +171,8 @@ export interface paths {
          *     refreshed first (one refresh at a time per connection, however many reads arrive).
          *     The refresh token is never returned: Linkgate owns the refresh cycle. If the provider
          *     refuses the grant, the connection becomes `needs_reauth`, `connection.needs_reauth`
-         *     carries a reconnect link, and this answers 409 `needs_reauth`. If the provider is
+         *     names a reconnect link (its id, never its URL: send it with `POST /v1/links/{id}/send`
+         *     or make a fresh URL with `POST /v1/connections/{id}/links`), and this answers 409 `needs_reauth`. If the provider is
          *     down and the stored token has already expired, 503 `provider_unavailable`.
          */
         get: operations["getConnectionCredentials"];
