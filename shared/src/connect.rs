@@ -223,6 +223,7 @@ fn page_keys(name: &'static str) -> (&'static str, &'static str) {
         "retry" => ("page.retry.heading", "page.retry.message"),
         "state_gone" => ("page.state_gone.heading", "page.state_gone.message"),
         "declined" => ("page.declined.heading", "page.declined.message"),
+        "other_browser" => ("page.other_browser.heading", "page.other_browser.message"),
         _ => ("page.error.heading", "page.error.message"),
     }
 }
@@ -294,10 +295,15 @@ pub(crate) async fn finish(
             }
         }
     }
-    Ok(respond(
-        outcome,
-        app.config.stage == crate::config::Stage::Local,
-    ))
+    let mut resp = respond(outcome, app.config.stage == crate::config::Stage::Local);
+    if let Some(v) = call
+        .set_cookie
+        .get()
+        .and_then(|c| HeaderValue::from_str(c).ok())
+    {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(resp)
 }
 
 pub async fn show(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {

@@ -446,7 +446,8 @@ async fn start_oauth(
         open_link_id: Some(new_link.link.id.clone()),
         ..connection
     };
-    let redirect_uri = callback_url(&call.public_base_url(&app.config));
+    let base = call.public_base_url(&app.config);
+    let redirect_uri = callback_url(&base);
     let oauth = OAuthApp::new(
         app,
         integration,
@@ -465,9 +466,18 @@ async fn start_oauth(
         verifier,
         connection_fields: serde_json::Map::new(),
         direct: true,
+        // No browser yet: the first to open `authorization_url` on our domain is bound to
+        // the consent, then sent to the provider.
+        browser: None,
+        authorize_url: Some(url),
     };
+    let mut start = url::Url::parse(&format!("{base}/connect/{}/oauth", new_link.link.id))
+        .map_err(|e| ApiError::internal(format!("public base URL: {e}")))?;
+    start
+        .query_pairs_mut()
+        .append_pair("state", state_value.expose());
     let response = json!({
-        "authorization_url": url,
+        "authorization_url": start.as_str(),
         "state": state_value.expose(),
         "connection_id": connection.id,
         "expires_at": time::format(&new_link.link.expires_at),

@@ -34,6 +34,8 @@ pub struct Call {
     req: Request,
     /// Public pages: whose link the page shows, once found (see `connect::finish`).
     pub(crate) page: std::sync::OnceLock<crate::connect::PageContext>,
+    /// Public pages: a cookie the answer sets (the OAuth browser binding).
+    pub(crate) set_cookie: std::sync::OnceLock<String>,
 }
 
 impl Call {
@@ -52,6 +54,7 @@ impl Call {
             principal: None,
             req,
             page: std::sync::OnceLock::new(),
+            set_cookie: std::sync::OnceLock::new(),
         }
     }
 

@@ -15,10 +15,12 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// Redirects are part of what the tests check, so they are never followed.
+/// Redirects are part of what the tests check, so they are never followed. Each client keeps
+/// its own cookies, as a browser does.
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
         .build()
         .expect("http client")
 }

@@ -130,6 +130,14 @@ impl Stack {
 
 /// Opens a link's OAuth start and follows it to the provider: the authorize URL.
 pub async fn start(anonymous: &Api, link_url: &str) -> String {
+    let r = start_reply(anonymous, link_url).await;
+    assert_eq!(r.status, 302, "{}", r.text);
+    r.headers["location"].to_str().unwrap().to_owned()
+}
+
+/// Opens a link's page and presses its sign-in button: our answer (a redirect to the
+/// provider that binds the flow to this browser).
+pub async fn start_reply(anonymous: &Api, link_url: &str) -> crate::Reply {
     let page = anonymous.get(&local_path(link_url)).await;
     assert_eq!(page.status, 200, "{}", page.text);
     let href = page
@@ -140,9 +148,7 @@ pub async fn start(anonymous: &Api, link_url: &str) -> String {
         .unwrap_or_else(|| panic!("no OAuth button: {}", page.text))
         .replace("&amp;", "&")
         .replace("&#38;", "&");
-    let r = anonymous.get(&href).await;
-    assert_eq!(r.status, 302, "{}", r.text);
-    r.headers["location"].to_str().unwrap().to_owned()
+    anonymous.get(&href).await
 }
 
 /// The whole dance for a link: start, sign in as `sub`, come back. The callback's reply.
@@ -150,4 +156,12 @@ pub async fn complete(anonymous: &Api, link_url: &str, sub: &str) -> crate::Repl
     let authorize = start(anonymous, link_url).await;
     let callback = sign_in(&authorize, Some(sub)).await;
     anonymous.get(&local_path(&callback)).await
+}
+
+/// A direct connect's `authorization_url` opened in `browser`: our domain binds the consent
+/// to it and sends it on; the provider's authorize URL.
+pub async fn via_our_domain(browser: &Api, authorization_url: &str) -> String {
+    let r = browser.get(&local_path(authorization_url)).await;
+    assert_eq!(r.status, 302, "{}", r.text);
+    r.headers["location"].to_str().unwrap().to_owned()
 }

@@ -430,7 +430,26 @@ async fn an_oauth_provider_answers_an_authorization_url_whose_callback_connects(
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let body = r.json();
-    let url = body["authorization_url"].as_str().unwrap();
+    // The platform sends its user's browser to our domain first, which binds the consent to
+    // that browser (a cookie) and passes it on to the provider.
+    let ours = body["authorization_url"].as_str().unwrap();
+    assert!(
+        ours.starts_with(&format!("{}/connect/lnk_", stack.api_base_url)),
+        "{ours}"
+    );
+    assert_eq!(
+        query_param(ours, "state"),
+        body["state"].as_str().map(String::from)
+    );
+    let browser = stack.anonymous();
+    let passed = browser.get(&local_path(ours)).await;
+    assert_eq!(passed.status, 302, "{}", passed.text);
+    assert!(passed.headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .starts_with("linkgate_oauth="));
+    let url = passed.headers["location"].to_str().unwrap().to_owned();
+    let url = url.as_str();
     assert!(
         url.starts_with("http://127.0.0.1:9400/oauth2/authorize?"),
         "{url}"
@@ -443,6 +462,11 @@ async fn an_oauth_provider_answers_an_authorization_url_whose_callback_connects(
         query_param(url, "code_challenge_method").as_deref(),
         Some("S256")
     );
+    // Reloading in the same browser passes again; another browser is refused.
+    assert_eq!(browser.get(&local_path(ours)).await.status, 302);
+    let other = stack.anonymous().get(&local_path(ours)).await;
+    assert_eq!(other.status, 400, "{}", other.text);
+    assert!(other.text.contains("another browser"), "{}", other.text);
     let id = body["connection_id"].as_str().unwrap();
     assert_eq!(
         t.admin.get(&format!("/v1/connections/{id}")).await.json()["status"],
@@ -450,7 +474,9 @@ async fn an_oauth_provider_answers_an_authorization_url_whose_callback_connects(
     );
 
     let callback = sign_in(url, Some(&format!("direct-{}", app.client_id))).await;
-    let r = stack.anonymous().get(&local_path(&callback)).await;
+    let elsewhere = stack.anonymous().get(&local_path(&callback)).await;
+    assert_eq!(elsewhere.status, 400, "{}", elsewhere.text);
+    let r = browser.get(&local_path(&callback)).await;
     assert_eq!(r.status, 303, "{}", r.text);
     let to = r.headers["location"].to_str().unwrap();
     assert!(to.starts_with("http://localhost:4000/back?"), "{to}");
@@ -505,9 +531,10 @@ async fn concurrent_oauth_connects_of_one_owner_end_in_one_connection() {
     }
     assert_eq!(started.len(), 1, "one start wins: {started:?}");
     for s in &started {
-        let url = s["authorization_url"].as_str().unwrap();
-        let callback = sign_in(url, Some(&format!("racer-{}", app.client_id))).await;
-        let r = stack.anonymous().get(&local_path(&callback)).await;
+        let browser = stack.anonymous();
+        let url = oauth::via_our_domain(&browser, s["authorization_url"].as_str().unwrap()).await;
+        let callback = sign_in(&url, Some(&format!("racer-{}", app.client_id))).await;
+        let r = browser.get(&local_path(&callback)).await;
         assert_eq!(r.status, 303, "{}", r.text);
     }
     let conns = t
@@ -579,21 +606,30 @@ async fn an_abandoned_oauth_connect_gives_way_once_expired() {
         "the stale hold gave way: {}",
         second.text
     );
+    let browser = stack.anonymous();
     let stale = sign_in(
-        first.json()["authorization_url"].as_str().unwrap(),
+        &oauth::via_our_domain(
+            &browser,
+            first.json()["authorization_url"].as_str().unwrap(),
+        )
+        .await,
         Some(&format!("stale-{}", app.client_id)),
     )
     .await;
-    let r = stack.anonymous().get(&local_path(&stale)).await;
+    let r = browser.get(&local_path(&stale)).await;
     assert_eq!(r.status, 302, "{}", r.text);
     let to = r.headers["location"].to_str().unwrap();
     assert_eq!(query_param(to, "status").as_deref(), Some("error"), "{to}");
     let fresh = sign_in(
-        second.json()["authorization_url"].as_str().unwrap(),
+        &oauth::via_our_domain(
+            &browser,
+            second.json()["authorization_url"].as_str().unwrap(),
+        )
+        .await,
         Some(&format!("fresh-{}", app.client_id)),
     )
     .await;
-    assert_eq!(stack.anonymous().get(&local_path(&fresh)).await.status, 303);
+    assert_eq!(browser.get(&local_path(&fresh)).await.status, 303);
     let first_id = first.json()["connection_id"].as_str().unwrap().to_owned();
     assert_eq!(
         t.admin

@@ -327,8 +327,14 @@ async fn an_invocation_past_its_timeout_is_ended_as_lambda_ends_it() {
             &json!({"name": "Slow", "integration_id": app.integration_id}),
         )
         .await;
-    let authorize = oauth::start(&stack.anonymous(), conn["link"]["url"].as_str().unwrap()).await;
-    let callback = oauth::sign_in(&authorize, Some("slow-user")).await;
+    let started =
+        oauth::start_reply(&stack.anonymous(), conn["link"]["url"].as_str().unwrap()).await;
+    assert_eq!(started.status, 302, "{}", started.text);
+    let authorize = started.headers["location"].to_str().unwrap();
+    // the browser's binding cookie, as API Gateway hands cookies to a function
+    let cookie = started.headers["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let callback = oauth::sign_in(authorize, Some("slow-user")).await;
     stack
         .token_fault(&app.client_id, json!({"mode": "slow", "seconds": 5}))
         .await;
@@ -342,6 +348,7 @@ async fn an_invocation_past_its_timeout_is_ended_as_lambda_ends_it() {
     if let Some(headers) = event["headers"].as_object_mut() {
         headers.remove("authorization"); // a browser coming back from the provider
     }
+    event["cookies"] = json!([cookie]);
     event["rawQueryString"] = json!(query);
     event["queryStringParameters"] = url::form_urlencoded::parse(query.as_bytes())
         .map(|(k, v)| (k.into_owned(), json!(v)))

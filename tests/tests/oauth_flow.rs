@@ -639,3 +639,70 @@ async fn an_absurd_expires_in_is_capped_not_a_crash() {
         "capped far in the future, not dropped: {expires}"
     );
 }
+
+/// The consent belongs to the browser that started it: a callback in another browser (the
+/// provider's URL forwarded to someone else) is refused without spending the state, and the
+/// starter can still finish.
+#[tokio::test]
+async fn a_consent_finished_in_another_browser_is_refused() {
+    let stack = Stack::get();
+    let f = fixture(json!({"redirect": true})).await;
+    let starter = stack.anonymous();
+    let started = oauth::start_reply(&starter, f.link_url()).await;
+    let cookie = started.headers["set-cookie"].to_str().unwrap().to_owned();
+    let attributes: Vec<String> = cookie
+        .split(';')
+        .map(|a| a.trim().to_ascii_lowercase())
+        .collect();
+    assert!(cookie.starts_with("linkgate_oauth="), "{cookie}");
+    for wanted in ["httponly", "samesite=lax", "path=/", "max-age=600"] {
+        assert!(attributes.iter().any(|a| a == wanted), "{wanted}: {cookie}");
+    }
+    let authorize = started.headers["location"].to_str().unwrap().to_owned();
+    let binding = cookie.split(';').next().unwrap().split_once('=').unwrap().1;
+    assert!(table_mentions(binding).await.is_empty(), "kept only hashed");
+
+    // Someone else signs in at the provider and lands on our callback in their browser.
+    let forwarded = sign_in(&authorize, Some("someone-else")).await;
+    let elsewhere = stack.anonymous().get(&local_path(&forwarded)).await;
+    assert_eq!(elsewhere.status, 400, "{}", elsewhere.text);
+    assert!(
+        elsewhere.text.contains("another browser"),
+        "{}",
+        elsewhere.text
+    );
+    // A made-up binding is no better than none.
+    let forged = stack
+        .anonymous()
+        .raw(
+            reqwest::Method::GET,
+            &local_path(&forwarded),
+            None,
+            &[(
+                "cookie",
+                "linkgate_oauth=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            )],
+        )
+        .await;
+    assert_eq!(forged.status, 400, "{}", forged.text);
+    assert!(forged.text.contains("another browser"), "{}", forged.text);
+    assert_eq!(f.connection_status().await, "pending");
+    let exchanged = |calls: Vec<Value>| {
+        calls
+            .iter()
+            .filter(|c| c["grant_type"] == "authorization_code")
+            .count()
+    };
+    assert_eq!(
+        exchanged(stack.token_calls(&f.app.client_id).await),
+        0,
+        "the other browser's code was never exchanged"
+    );
+
+    // The starter signs in and finishes: the state was not spent.
+    let own = sign_in(&authorize, Some("rightful-owner")).await;
+    let r = starter.get(&local_path(&own)).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(f.connection_status().await, "active");
+    assert_eq!(exchanged(stack.token_calls(&f.app.client_id).await), 1);
+}

@@ -97,7 +97,18 @@ async fn no_secret_reaches_the_logs_at_the_most_verbose_level() {
             &json!({"name": "OAuth", "integration_id": oidc}),
         )
         .await;
-    let authorize = oauth::start(&anon, signed["link"]["url"].as_str().unwrap()).await;
+    let started = oauth::start_reply(&anon, signed["link"]["url"].as_str().unwrap()).await;
+    assert_eq!(started.status, 302, "{}", started.text);
+    let authorize = started.headers["location"].to_str().unwrap().to_owned();
+    let binding = started.headers["set-cookie"].to_str().unwrap();
+    let binding = binding
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1;
+    secrets.push(("a browser's OAuth binding", binding.to_owned()));
     let callback = sign_in(&authorize, Some(&random("log-user-"))).await;
     let r = anon.get(&local_path(&callback)).await;
     assert_eq!(r.status, 200, "{}", r.text);

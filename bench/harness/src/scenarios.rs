@@ -861,7 +861,7 @@ impl Ctx {
                     None,
                     None,
                 )),
-                min(1, "conditional DeleteItem of the state"),
+                min(1, "GetItem of the state (a browser without the flow's binding never spends it)"),
             ),
             "webhooks-create" => {
                 let (_, spare) = self.new_tenant("Bench webhooks").await?;

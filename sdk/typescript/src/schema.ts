@@ -332,6 +332,15 @@ export interface paths {
          *     256-bit `state` stored only hashed for 10 minutes and bound to this link, PKCE S256).
          *     Providers that need connection fields first (Shopify's shop) get them here as
          *     `f_<name>`; missing or invalid ones re-render the page with messages.
+         *
+         *     The flow belongs to this browser: the redirect sets a cookie
+         *     (`__Host-linkgate_oauth` over HTTPS: HttpOnly, Secure, SameSite=Lax, Path=/, 10
+         *     minutes; the state keeps only its hash), and the callback is refused in a browser
+         *     without it. A browser keeps one value for all its flows.
+         *
+         *     With `state` instead of `token`, this is a direct connect's `authorization_url`: the
+         *     first browser to open it is bound to that consent (the same browser may open it
+         *     again) and sent on to the provider; any other browser gets a 400 page.
          */
         get: operations["startConnectOAuth"];
         put?: never;
@@ -351,7 +360,9 @@ export interface paths {
         };
         /**
          * The OAuth redirect URI (register `{base}/oauth/callback` with your OAuth apps)
-         * @description Consumes the `state` (single use; a replayed, forged or expired state is refused),
+         * @description Consumes the `state` (single use; a replayed, forged or expired state is refused)
+         *     only in the browser that started it (its binding cookie, see the start): elsewhere a
+         *     400 page says so and the state is left for the starter,
          *     exchanges the code with the PKCE verifier and the integration's client secret, seals
          *     the tokens, and in one transaction activates the connection, consumes the link and
          *     records `connection.created` (or `connection.updated` with `previous_status` on
@@ -494,6 +505,10 @@ export interface paths {
          *     credential (`credential_id`) → `status: connected`. OAuth providers take a
          *     `redirect_url` and answer the `authorization_url` to send the user to; our callback
          *     completes the connection, then redirects there with `status` and `connectionId`.
+         *     The `authorization_url` is on our domain: redirect your user's browser to it (not a
+         *     server-side fetch, not the provider's URL); it binds the consent to that browser with
+         *     a cookie and passes on to the provider, so a consent URL forwarded to anyone else is
+         *     refused at the callback.
          *     With `consumer_id` the connection is the consumer's, else the tenant's own. One live
          *     connection per owner and provider (409 `already_connected`). Emits
          *     `connection.created`.
@@ -1993,8 +2008,11 @@ export interface operations {
     };
     startConnectOAuth: {
         parameters: {
-            query: {
-                token: string;
+            query?: {
+                /** @description The link's token (from its URL). */
+                token?: string;
+                /** @description A direct connect's state (from its `authorization_url`), instead of `token`. */
+                state?: string;
                 /** @description The integration picked in the marketplace. */
                 integration?: string;
             };
@@ -2015,14 +2033,16 @@ export interface operations {
                     "text/html": string;
                 };
             };
-            /** @description To the provider's authorization URL (or, for an expired link with `redirect`, to the redirect URL). */
+            /** @description To the provider's authorization URL, setting the browser's binding cookie (or, for an expired link with `redirect`, to the redirect URL). */
             302: {
                 headers: {
+                    /** @description The browser binding (`__Host-linkgate_oauth`; `linkgate_oauth` on a plain-HTTP local stack). */
+                    "Set-Cookie"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description The integration connects with a form, not OAuth. */
+            /** @description The integration connects with a form, not OAuth; or a direct connect's state that is unknown, expired, or bound to another browser. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2115,7 +2135,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Unknown, used or expired state; or the provider refused (`access_denied`, a bad code). */
+            /** @description Unknown, used or expired state; a browser other than the one that started; or the provider refused (`access_denied`, a bad code). */
             400: {
                 headers: {
                     [name: string]: unknown;

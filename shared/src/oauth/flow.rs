@@ -2,8 +2,13 @@
 //! provider, `GET /oauth/callback` brings them back. A completed callback activates the
 //! connection exactly as a submitted form does (one transaction with the link and the
 //! event); a failed one leaves the connection as it was and the link usable again.
+//!
+//! Both ends know the browser (see `browser`): the start binds the flow to it, the callback
+//! is refused anywhere else. A direct connect's `authorization_url` is this start with the
+//! state instead of the token: it binds the first browser that opens it and passes it on.
 
-use super::state::{self, Pending};
+use super::browser::Browser;
+use super::state::{self, Bound, Pending, Taken};
 use super::{callback_url, OAuthApp};
 use crate::connect::{
     activate, chosen_integration, closed, finish, invalid, logo_uri, oauth_view, page,
@@ -12,6 +17,7 @@ use crate::connect::{
 use crate::connection;
 use crate::error::ApiError;
 use crate::http::{serve, Access, Call};
+use crate::id::LinkId;
 use crate::integration::{self, Integration};
 use crate::lang::t;
 use crate::link::{self, Link};
@@ -52,7 +58,34 @@ fn not_set_up() -> Outcome {
     page(StatusCode::CONFLICT, "not_set_up")
 }
 
+fn other_browser() -> Outcome {
+    page(StatusCode::BAD_REQUEST, "other_browser")
+}
+
+/// A direct connect's start: bind its state to this browser, then on to the provider.
+async fn pass_through(app: &App, call: &Call, state: &str) -> Result<Outcome, ApiError> {
+    let (Some(link), true) = (
+        call.path_param("link_id").and_then(LinkId::parse),
+        !state.is_empty() && state.len() <= 128,
+    ) else {
+        return Ok(page(StatusCode::BAD_REQUEST, "state_gone"));
+    };
+    let base = call.public_base_url(&app.config);
+    let browser = Browser::of(call, &base)?;
+    Ok(match state::bind(app, state, &link, &browser).await? {
+        Bound::Provider(url) => {
+            let _ = call.set_cookie.set(browser.set_cookie(&base));
+            Outcome::Redirect(StatusCode::FOUND, url)
+        }
+        Bound::OtherBrowser => other_browser(),
+        Bound::Gone => page(StatusCode::BAD_REQUEST, "state_gone"),
+    })
+}
+
 async fn start_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
+    if let (Some(state), None) = (call.query_param("state"), call.query_param("token")) {
+        return pass_through(app, call, &state).await;
+    }
     let (link, token) = match usable_link(app, call, call.query_param("token")).await? {
         Ok(usable) => usable,
         Err(outcome) => return Ok(outcome),
@@ -107,12 +140,14 @@ async fn start_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
         }
     };
 
-    let redirect_uri = callback_url(&call.public_base_url(&app.config));
+    let base = call.public_base_url(&app.config);
+    let redirect_uri = callback_url(&base);
     let oauth = match OAuthApp::new(app, &integration, &fields, &redirect_uri).await {
         Ok(o) => o,
         Err(ApiError::Conflict { .. }) => return Ok(not_set_up()),
         Err(e) => return Err(e),
     };
+    let browser = Browser::of(call, &base)?;
     let state = state::generate()?;
     let (url, verifier) = oauth.authorize_url(&state);
     let now = time::now();
@@ -126,6 +161,8 @@ async fn start_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
         verifier,
         connection_fields: fields.into_iter().map(|(k, v)| (k, json!(v))).collect(),
         direct: false,
+        browser: Some(browser.hash()),
+        authorize_url: None,
     };
     let items = vec![
         app.store.update_tx(
@@ -142,7 +179,10 @@ async fn start_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
         state::put_tx(app, &state, &pending, now).await?,
     ];
     match app.store.transact(items).await? {
-        TxOutcome::Committed => Ok(Outcome::Redirect(StatusCode::FOUND, url)),
+        TxOutcome::Committed => {
+            let _ = call.set_cookie.set(browser.set_cookie(&base));
+            Ok(Outcome::Redirect(StatusCode::FOUND, url))
+        }
         TxOutcome::Cancelled(_) => Ok(match link::get_any(&app.store, &link.id).await? {
             Some(l) => closed(app, &l).await?.unwrap_or_else(invalid),
             None => invalid(),
@@ -177,8 +217,11 @@ async fn callback_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
         }
         return Ok(gone());
     };
-    let Some(pending) = state::take(app, &raw_state).await? else {
-        return Ok(gone());
+    let browser = Browser::presented(call, &call.public_base_url(&app.config));
+    let pending = match state::take(app, &raw_state, browser.as_ref()).await? {
+        Taken::Flow(pending) => pending,
+        Taken::OtherBrowser => return Ok(other_browser()),
+        Taken::Gone => return Ok(gone()),
     };
     let Some(link) = link::get_any(&app.store, &pending.link_id).await? else {
         return Ok(invalid());

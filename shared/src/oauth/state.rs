@@ -1,7 +1,11 @@
 //! OAuth `state`: 256 random bits handed to the provider, stored only as a hash
 //! (`OAUTH#<sha256>` / `STATE`), bound to one link, alive ten minutes, and consumed by a
 //! single conditional delete, so a replay finds nothing. The PKCE verifier rides along sealed.
+//! A state belongs to one browser (see `browser`): it is taken only with that browser's
+//! binding, and a direct connect's state, made before any browser was involved, is bound to
+//! the first browser that passes through our domain with it.
 
+use super::browser::Browser;
 use crate::error::ApiError;
 use crate::id::{ConnectionId, IntegrationId, LinkId, TenantId};
 use crate::secret::{random_bytes, sha256_hex, Secret};
@@ -28,6 +32,30 @@ pub struct Pending {
     pub connection_fields: Map<String, Value>,
     /// Started by direct connect, which holds the owner's one live connection for it.
     pub direct: bool,
+    /// The hash of the binding of the browser that started it; a direct connect's has none
+    /// until a browser passes through our domain.
+    pub browser: Option<String>,
+    /// Where that browser is then sent (the provider's authorization URL; direct connect).
+    pub authorize_url: Option<String>,
+}
+
+/// What a callback's state turned out to be.
+#[derive(Debug)]
+pub enum Taken {
+    Flow(Box<Pending>),
+    /// Live, but for another browser (or a browser without its binding): left untouched.
+    OtherBrowser,
+    /// Never issued, already used or expired.
+    Gone,
+}
+
+/// What passing a direct connect's state through our domain did.
+#[derive(Debug)]
+pub enum Bound {
+    /// Bound to this browser (now or before): go to the provider.
+    Provider(String),
+    OtherBrowser,
+    Gone,
 }
 
 fn pk(state: &str) -> String {
@@ -74,23 +102,54 @@ pub async fn put_tx(
     if pending.direct {
         item.insert("direct".into(), AttributeValue::Bool(true));
     }
+    if let Some(browser) = &pending.browser {
+        item.insert("browser".into(), s(browser));
+    }
+    if let Some(url) = &pending.authorize_url {
+        item.insert("authorize_url".into(), s(url));
+    }
     Ok(app.store.put_tx(item, "attribute_not_exists(pk)", &[])?)
 }
 
-/// Consumes a state: the flow it started, or `None` if it was never issued, was already
-/// used, or has expired.
-pub async fn take(app: &App, state: &str) -> Result<Option<Pending>, ApiError> {
+/// Whether a state that could not be taken or bound is still alive (then it is someone
+/// else's) or gone. Only refusals pay for this read.
+async fn refused(app: &App, pk: String) -> Result<bool, ApiError> {
+    let now = time::format(&time::now());
+    Ok(app.store.get(pk, SK).await?.is_some_and(|item| {
+        item.get("expires_at")
+            .and_then(|v| v.as_s().ok())
+            .is_some_and(|at| *at > now)
+    }))
+}
+
+/// Consumes a state for the browser that started it: the flow it started, or why not. A
+/// browser without the binding never consumes it, so the one with it can still finish.
+pub async fn take(app: &App, state: &str, browser: Option<&Browser>) -> Result<Taken, ApiError> {
     let pk = pk(state);
+    let Some(browser) = browser else {
+        return Ok(if refused(app, pk).await? {
+            Taken::OtherBrowser
+        } else {
+            Taken::Gone
+        });
+    };
     let Some(item) = app
         .store
         .take(
             key(pk.clone(), SK),
-            "attribute_exists(pk) AND expires_at > :now",
-            &[(":now", s(time::format(&time::now())))],
+            "attribute_exists(pk) AND expires_at > :now AND browser = :browser",
+            &[
+                (":now", s(time::format(&time::now()))),
+                (":browser", s(browser.hash())),
+            ],
         )
         .await?
     else {
-        return Ok(None);
+        return Ok(if refused(app, pk).await? {
+            Taken::OtherBrowser
+        } else {
+            Taken::Gone
+        });
     };
     let pending = read(&item).ok_or_else(|| ApiError::internal("malformed OAuth state item"))?;
     let verifier = app
@@ -101,7 +160,42 @@ pub async fn take(app: &App, state: &str) -> Result<Option<Pending>, ApiError> {
     let (tenant_id, _, mut rest) = pending;
     rest.verifier = verifier;
     rest.tenant_id = tenant_id;
-    Ok(Some(rest))
+    Ok(Taken::Flow(Box::new(rest)))
+}
+
+/// Binds a direct connect's state to the first browser that brings it to our domain (the
+/// same browser may come again); answers where to send it.
+pub async fn bind(
+    app: &App,
+    state: &str,
+    link: &LinkId,
+    browser: &Browser,
+) -> Result<Bound, ApiError> {
+    let pk = pk(state);
+    let bound = app
+        .store
+        .update_returning(
+            key(pk.clone(), SK),
+            "SET browser = :browser",
+            "attribute_exists(authorize_url) AND link_id = :link AND expires_at > :now \
+             AND (attribute_not_exists(browser) OR browser = :browser)",
+            &[
+                (":browser", s(browser.hash())),
+                (":link", s(link.as_str())),
+                (":now", s(time::format(&time::now()))),
+            ],
+            &[],
+        )
+        .await?;
+    match bound.and_then(|item| {
+        item.get("authorize_url")
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+    }) {
+        Some(url) => Ok(Bound::Provider(url)),
+        None if refused(app, pk).await? => Ok(Bound::OtherBrowser),
+        None => Ok(Bound::Gone),
+    }
 }
 
 fn read(item: &Item) -> Option<(TenantId, String, Pending)> {
@@ -127,6 +221,8 @@ fn read(item: &Item) -> Option<(TenantId, String, Pending)> {
                 .and_then(|v| v.as_bool().ok())
                 .copied()
                 .unwrap_or(false),
+            browser: text("browser"),
+            authorize_url: text("authorize_url"),
         },
     ))
 }
