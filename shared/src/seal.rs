@@ -1,7 +1,12 @@
 //! Envelope encryption for secrets at rest (credentials, OAuth client secrets): AES-256-GCM
 //! under a data key from KMS. The tenant and record id are the associated data, so a sealed
-//! value copied onto another record or tenant fails to open. Data keys are cached per
-//! container for a bounded time and number of uses, so most seals cost no KMS call.
+//! value copied onto another record or tenant fails to open. Each data key is made for one
+//! tenant and one kind of record, named in its KMS encryption context, so CloudTrail puts a
+//! tenant on every decrypt and key policies can condition on it. Data keys are cached per
+//! container (per tenant and kind) for a bounded time and number of uses, so most seals cost
+//! no KMS call.
+//!
+//! `v1` values (sealed before the context named the tenant) still open; new ones are `v2`.
 
 use crate::secret::{random_bytes, Secret};
 use aes_gcm::aead::{Aead, KeyInit, Payload};
@@ -27,13 +32,52 @@ pub enum SealError {
     Random,
 }
 
-const VERSION: &str = "v1";
+/// The envelope written now: data key context `{purpose, tenant, kind}`.
+const VERSION: &str = "v2";
+/// Read only: data key context `{purpose}`.
+const VERSION_PURPOSE_ONLY: &str = "v1";
 const KEY_MAX_AGE: Duration = Duration::from_secs(300);
 const KEY_MAX_USES: u32 = 1000;
 const OPEN_CACHE_CAPACITY: usize = 64;
+/// Tenants whose current data keys one container keeps.
+const SEAL_CACHE_CAPACITY: usize = 64;
 /// Binds data keys to this use in KMS (and its audit log).
 const CONTEXT_KEY: &str = "purpose";
 const CONTEXT_VALUE: &str = "linkgate-secrets";
+
+/// What kind of record a sealed value belongs to, from the record's id (every sealed record
+/// is named by a typed id or key prefix), for the KMS encryption context.
+pub fn record_kind(record: &str) -> &'static str {
+    use crate::id::{ConnectionId, CredentialId, IntegrationId, WebhookId};
+    const KINDS: &[(&str, &str)] = &[
+        (ConnectionId::PREFIX, "connection"),
+        (IntegrationId::PREFIX, "integration"),
+        (CredentialId::PREFIX, "credential"),
+        (WebhookId::PREFIX, "webhook"),
+        ("OAUTH#", "oauth_state"),
+        ("IDEM#", "replay"),
+    ];
+    KINDS
+        .iter()
+        .find(|(prefix, _)| record.starts_with(prefix))
+        .map_or("record", |(_, kind)| kind)
+}
+
+/// The KMS encryption context of a data key: `(key, value)` pairs, compared exactly by KMS.
+fn context(version: &str, tenant: &str, record: &str) -> Vec<(&'static str, String)> {
+    let mut c = vec![(CONTEXT_KEY, CONTEXT_VALUE.to_owned())];
+    if version != VERSION_PURPOSE_ONLY {
+        c.push(("tenant", tenant.to_owned()));
+        c.push(("kind", record_kind(record).to_owned()));
+    }
+    c
+}
+
+fn context_map(c: &[(&'static str, String)]) -> HashMap<String, String> {
+    c.iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
+}
 
 struct DataKey {
     plaintext: [u8; 32],
@@ -44,9 +88,10 @@ struct DataKey {
 
 #[derive(Default)]
 struct Keys {
-    current: Option<DataKey>,
-    /// Opened data keys by their encrypted form.
-    opened: HashMap<Vec<u8>, ([u8; 32], Instant)>,
+    /// The data key each (tenant, kind) seals with now.
+    current: HashMap<(String, &'static str), DataKey>,
+    /// Opened data keys by their encrypted form and the context KMS checked them under.
+    opened: HashMap<(Vec<u8>, String), ([u8; 32], Instant)>,
 }
 
 pub struct Sealer {
@@ -111,6 +156,7 @@ fn encode(encrypted_key: &[u8], nonce: &[u8], ciphertext: &[u8]) -> String {
 
 /// The parts of a sealed value.
 struct Envelope {
+    version: &'static str,
     encrypted_key: Vec<u8>,
     nonce: Vec<u8>,
     ciphertext: Vec<u8>,
@@ -118,7 +164,7 @@ struct Envelope {
 
 fn decode(sealed: &str) -> Result<Envelope, SealError> {
     let mut parts = sealed.split('.');
-    let (Some(VERSION), Some(k), Some(n), Some(c), None) = (
+    let (Some(v), Some(k), Some(n), Some(c), None) = (
         parts.next(),
         parts.next(),
         parts.next(),
@@ -127,8 +173,14 @@ fn decode(sealed: &str) -> Result<Envelope, SealError> {
     ) else {
         return Err(SealError::Malformed);
     };
+    let version = match v {
+        VERSION => VERSION,
+        VERSION_PURPOSE_ONLY => VERSION_PURPOSE_ONLY,
+        _ => return Err(SealError::Malformed),
+    };
     let d = |s: &str| URL_SAFE_NO_PAD.decode(s).map_err(|_| SealError::Malformed);
     Ok(Envelope {
+        version,
         encrypted_key: d(k)?,
         nonce: d(n)?,
         ciphertext: d(c)?,
@@ -150,9 +202,10 @@ impl Sealer {
             .get_or_init(|| aws_sdk_kms::Client::from_conf(self.kms_config.clone()))
     }
 
-    async fn data_key(&self) -> Result<([u8; 32], Vec<u8>), SealError> {
+    async fn data_key(&self, tenant: &str, record: &str) -> Result<([u8; 32], Vec<u8>), SealError> {
+        let slot = (tenant.to_owned(), record_kind(record));
         let mut keys = self.keys.lock().await;
-        if let Some(k) = keys.current.as_mut() {
+        if let Some(k) = keys.current.get_mut(&slot) {
             if k.created.elapsed() < KEY_MAX_AGE && k.uses < KEY_MAX_USES {
                 k.uses += 1;
                 return Ok((k.plaintext, k.encrypted.clone()));
@@ -163,7 +216,7 @@ impl Sealer {
             .generate_data_key()
             .key_id(&self.key_id)
             .key_spec(DataKeySpec::Aes256)
-            .encryption_context(CONTEXT_KEY, CONTEXT_VALUE)
+            .set_encryption_context(Some(context_map(&context(VERSION, tenant, record))))
             .send()
             .await
             .map_err(|e| SealError::Kms(aws_sdk_kms::error::DisplayErrorContext(&e).to_string()))?;
@@ -175,21 +228,36 @@ impl Sealer {
             .ciphertext_blob()
             .map(|b| b.as_ref().to_vec())
             .ok_or_else(|| SealError::Kms("no encrypted data key".into()))?;
-        keys.current = Some(DataKey {
-            plaintext,
-            encrypted: encrypted.clone(),
-            created: Instant::now(),
-            uses: 1,
-        });
+        if keys.current.len() >= SEAL_CACHE_CAPACITY {
+            keys.current.clear();
+        }
+        keys.current.insert(
+            slot,
+            DataKey {
+                plaintext,
+                encrypted: encrypted.clone(),
+                created: Instant::now(),
+                uses: 1,
+            },
+        );
         Ok((plaintext, encrypted))
     }
 
-    async fn open_key(&self, encrypted: &[u8]) -> Result<[u8; 32], SealError> {
+    async fn open_key(
+        &self,
+        encrypted: &[u8],
+        context: &[(&'static str, String)],
+    ) -> Result<[u8; 32], SealError> {
+        let slot = (
+            encrypted.to_vec(),
+            context
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
         let mut keys = self.keys.lock().await;
-        if let Some(k) = keys.current.as_ref().filter(|k| k.encrypted == encrypted) {
-            return Ok(k.plaintext);
-        }
-        if let Some((k, at)) = keys.opened.get(encrypted) {
+        if let Some((k, at)) = keys.opened.get(&slot) {
             if at.elapsed() < KEY_MAX_AGE {
                 return Ok(*k);
             }
@@ -199,7 +267,7 @@ impl Sealer {
             .decrypt()
             .key_id(&self.key_id)
             .ciphertext_blob(Blob::new(encrypted.to_vec()))
-            .encryption_context(CONTEXT_KEY, CONTEXT_VALUE)
+            .set_encryption_context(Some(context_map(context)))
             .send()
             .await
             .map_err(|e| SealError::Kms(aws_sdk_kms::error::DisplayErrorContext(&e).to_string()))?;
@@ -210,8 +278,7 @@ impl Sealer {
         if keys.opened.len() >= OPEN_CACHE_CAPACITY {
             keys.opened.clear();
         }
-        keys.opened
-            .insert(encrypted.to_vec(), (key, Instant::now()));
+        keys.opened.insert(slot, (key, Instant::now()));
         Ok(key)
     }
 
@@ -222,7 +289,7 @@ impl Sealer {
         record: &str,
         plaintext: &[u8],
     ) -> Result<String, SealError> {
-        let (key, encrypted_key) = self.data_key().await?;
+        let (key, encrypted_key) = self.data_key(tenant, record).await?;
         let nonce = random_bytes::<12>().map_err(|_| SealError::Random)?;
         let ciphertext = encrypt(&key, &nonce, &aad(tenant, record), plaintext)?;
         Ok(encode(&encrypted_key, &nonce, &ciphertext))
@@ -236,7 +303,12 @@ impl Sealer {
         sealed: &str,
     ) -> Result<Secret, SealError> {
         let envelope = decode(sealed)?;
-        let key = self.open_key(&envelope.encrypted_key).await?;
+        let key = self
+            .open_key(
+                &envelope.encrypted_key,
+                &context(envelope.version, tenant, record),
+            )
+            .await?;
         let plaintext = decrypt(
             &key,
             &envelope.nonce,
@@ -261,10 +333,12 @@ mod tests {
         assert!(!ct.windows(6).any(|w| w == b"client"));
         let sealed = encode(b"edk", &nonce, &ct);
         let Envelope {
+            version,
             encrypted_key: edk,
             nonce: n,
             ciphertext: c,
         } = decode(&sealed).unwrap();
+        assert_eq!(version, "v2");
         assert_eq!(edk, b"edk");
         assert_eq!(
             decrypt(&key, &n, &aad("ten_a", "int_1"), &c).unwrap(),
@@ -288,8 +362,33 @@ mod tests {
 
     #[test]
     fn malformed_envelopes_are_refused() {
-        for bad in ["", "v1", "v2.a.b.c", "v1.a.b", "v1.a.b.c.d", "v1.!!.b.c"] {
+        for bad in ["", "v1", "v3.a.b.c", "v1.a.b", "v2.a.b.c.d", "v2.!!.b.c"] {
             assert!(matches!(decode(bad), Err(SealError::Malformed)), "{bad}");
+        }
+        assert_eq!(decode("v1.YQ.Yg.Yw").unwrap().version, "v1");
+    }
+
+    #[test]
+    fn data_keys_name_the_tenant_and_kind_except_in_v1_values() {
+        let c = context(VERSION, "ten_a", "conn_1");
+        assert_eq!(
+            context_map(&c),
+            HashMap::from([
+                ("purpose".to_owned(), "linkgate-secrets".to_owned()),
+                ("tenant".to_owned(), "ten_a".to_owned()),
+                ("kind".to_owned(), "connection".to_owned()),
+            ])
+        );
+        assert_eq!(context(VERSION_PURPOSE_ONLY, "ten_a", "conn_1").len(), 1);
+        for (record, kind) in [
+            ("int_1", "integration"),
+            ("crd_1", "credential"),
+            ("wh_1", "webhook"),
+            ("OAUTH#ab", "oauth_state"),
+            ("IDEM#x", "replay"),
+            ("other", "record"),
+        ] {
+            assert_eq!(record_kind(record), kind);
         }
     }
 }

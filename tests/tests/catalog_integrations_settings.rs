@@ -110,7 +110,7 @@ async fn oauth_integrations_seal_their_client_secret() {
     assert!(
         sealed
             .iter()
-            .any(|d| d.contains("client_secret_sealed") && d.contains("v1.")),
+            .any(|d| d.contains("\"client_secret_sealed\": S(\"v2.")),
         "{sealed:?}"
     );
 
