@@ -42,6 +42,9 @@ LOCAL_PARAMETERS = {
     # make test runs the functions at TRACE, the most verbose (no secret may reach a log)
     "LogLevel": os.environ.get("LINKGATE_LOG_LEVEL", "INFO"),
     "LogRetentionDays": "1",
+    # small enough for the tests to reach them
+    "MaxWebhookEndpoints": "8",
+    "MaxEmailsPerHour": "12",
     "AWS::Region": REGION,
     "AWS::AccountId": ACCOUNT,
     "AWS::Partition": "aws",

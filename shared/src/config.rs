@@ -56,7 +56,13 @@ pub struct Config {
     pub webhook_allowed_private: Vec<std::net::IpAddr>,
     /// The address links are emailed from (on the template's verified SES identity).
     pub email_from: Option<crate::email::Email>,
+    /// What one tenant may not exceed (see `quota`).
+    pub max_webhook_endpoints: u32,
+    pub max_emails_per_hour: u32,
 }
+
+pub const DEFAULT_MAX_WEBHOOK_ENDPOINTS: u32 = 20;
+pub const DEFAULT_MAX_EMAILS_PER_HOUR: u32 = 500;
 
 /// Immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (Svix's schedule).
 pub const DEFAULT_WEBHOOK_RETRY_SCHEDULE: &[u64] = &[0, 5, 300, 1800, 7200, 18000, 36000, 36000];
@@ -146,6 +152,27 @@ impl Config {
                     reason: "expected comma-separated IP addresses".into(),
                 })?,
         };
+        let bounded = |name: &'static str, default: u32, max: u32| match lookup(name) {
+            None => Ok(default),
+            Some(raw) => raw
+                .parse::<u32>()
+                .ok()
+                .filter(|v| (1..=max).contains(v))
+                .ok_or_else(|| ConfigError::Invalid {
+                    name,
+                    reason: format!("expected 1..={max}"),
+                }),
+        };
+        let max_webhook_endpoints = bounded(
+            "LINKGATE_MAX_WEBHOOK_ENDPOINTS",
+            DEFAULT_MAX_WEBHOOK_ENDPOINTS,
+            1000,
+        )?;
+        let max_emails_per_hour = bounded(
+            "LINKGATE_MAX_EMAILS_PER_HOUR",
+            DEFAULT_MAX_EMAILS_PER_HOUR,
+            1_000_000,
+        )?;
         let non_empty = |name: &str| lookup(name).filter(|v| !v.is_empty());
         let email_from = non_empty("LINKGATE_EMAIL_FROM")
             .map(|raw| crate::email::Email::parse(&raw))
@@ -156,6 +183,8 @@ impl Config {
             })?;
         Ok(Config {
             email_from,
+            max_webhook_endpoints,
+            max_emails_per_hour,
             webhook_queue_url: non_empty("LINKGATE_WEBHOOK_QUEUE_URL"),
             webhook_dlq_url: non_empty("LINKGATE_WEBHOOK_DLQ_URL"),
             webhook_retry_schedule,
@@ -207,6 +236,9 @@ pub(crate) mod tests {
             ("LINKGATE_WEBHOOK_RETRY_SCHEDULE", "90000"),
             ("LINKGATE_WEBHOOK_ALLOWED_PRIVATE", "localhost"),
             ("LINKGATE_WEBHOOK_TIMEOUT_SECONDS", "0"),
+            ("LINKGATE_MAX_WEBHOOK_ENDPOINTS", "0"),
+            ("LINKGATE_MAX_WEBHOOK_ENDPOINTS", "1001"),
+            ("LINKGATE_MAX_EMAILS_PER_HOUR", "many"),
         ] {
             assert!(
                 Config::from_lookup(lookup(&[("LINKGATE_TABLE", "t"), (k, v)])).is_err(),

@@ -63,6 +63,9 @@ pub enum ApiError {
     /// 410 `link_expired`: the link is past `expires_at`.
     #[error("{0}")]
     LinkExpired(String),
+    /// 409 `limit_reached`: the tenant has as many of these as it may (see `quota`).
+    #[error("{0}")]
+    LimitReached(String),
     /// 429 `rate_limited`: too soon; `retry_after` seconds (sent as `Retry-After` too).
     #[error("{message}")]
     RateLimited { message: String, retry_after: u64 },
@@ -120,7 +123,8 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. }
             | ApiError::AlreadyConnected { .. }
-            | ApiError::NeedsReauth(_) => StatusCode::CONFLICT,
+            | ApiError::NeedsReauth(_)
+            | ApiError::LimitReached(_) => StatusCode::CONFLICT,
             ApiError::CredentialNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::ProviderUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -146,6 +150,7 @@ impl ApiError {
             ApiError::ProviderUnavailable(_) => "provider_unavailable",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::LinkExpired(_) => "link_expired",
+            ApiError::LimitReached(_) => "limit_reached",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::EmailUnavailable(_) => "email_unavailable",
             ApiError::UnsupportedMediaType => "unsupported_media_type",

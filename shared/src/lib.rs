@@ -33,6 +33,7 @@ pub mod link;
 pub mod metadata;
 pub mod oauth;
 pub mod provider;
+pub mod quota;
 pub mod redirect_url;
 pub mod refresh;
 pub mod relay;

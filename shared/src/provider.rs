@@ -17,6 +17,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
 
 const CATALOG_JSON: &str = include_str!("../catalog/providers.json");
+/// The longest value one field may hold (a PEM key or a service-account JSON fits).
+pub const MAX_FIELD_CHARS: usize = 4096;
 
 pub const CATEGORIES: &[&str] = &[
     "accounting",
@@ -351,11 +353,13 @@ impl Catalog {
                     name,
                     format!("{} is required", field.label),
                 ));
-            } else if value.len() > 4096 || value.chars().any(char::is_control) {
+            } else if value.chars().count() > MAX_FIELD_CHARS {
                 errors.push(FieldError::new(
                     name,
-                    "is too long or contains control characters",
+                    format!("must be at most {MAX_FIELD_CHARS} characters"),
                 ));
+            } else if value.chars().any(char::is_control) {
+                errors.push(FieldError::new(name, "must not contain control characters"));
             } else if field
                 .options
                 .as_ref()
@@ -641,6 +645,33 @@ mod tests {
         assert!(c
             .check_values(dd, &dd.connection_fields, "", site.as_object().unwrap())
             .is_err());
+    }
+
+    #[test]
+    fn overlong_or_control_values_are_refused_with_a_message_that_says_which() {
+        let c = catalog().unwrap();
+        let stripe = c.get("stripe").unwrap();
+        let field = &stripe.credential_fields[0].name;
+        let check = |v: String| {
+            c.check_values(
+                stripe,
+                &stripe.credential_fields,
+                "",
+                json!({ field.as_str(): v }).as_object().unwrap(),
+            )
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.message)
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            check("é".repeat(MAX_FIELD_CHARS + 1)),
+            [format!("must be at most {MAX_FIELD_CHARS} characters")]
+        );
+        assert_eq!(
+            check("sk_test_\u{7}".to_owned()),
+            ["must not contain control characters"]
+        );
     }
 
     #[test]

@@ -811,3 +811,62 @@ async fn emails_speak_the_link_or_consumer_language() {
     assert_eq!(send(&t, &link_id(&c)).await.status, 200);
     assert!(emails_to(&to).await[0].text().contains("Beste Zoë"));
 }
+
+/// SES is shared: a tenant sends at most `MaxEmailsPerHour` emails an hour. Over it, a send
+/// is 429 `rate_limited` with the wait until the hour turns and nothing is sent or recorded;
+/// a due reminder waits for the next hour rather than being dropped; other tenants are not
+/// affected.
+#[tokio::test]
+async fn a_tenant_emails_at_most_its_hourly_limit() {
+    let stack = Stack::get();
+    let limit: usize = stack.lambda_env("links-send")["LINKGATE_MAX_EMAILS_PER_HOUR"]
+        .parse()
+        .unwrap();
+    assert_eq!(
+        stack.lambda_env("reminder-sender")["LINKGATE_MAX_EMAILS_PER_HOUR"],
+        limit.to_string()
+    );
+    let t = stack.tenant().await;
+    enable(&t).await;
+    let to = address("hourly");
+    let mut links = Vec::new();
+    for _ in 0..=limit {
+        links.push(link_id(&link(&t, Some(&to), None, 86_400).await));
+    }
+    for id in &links[..limit] {
+        let r = send(&t, id).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let over = send(&t, &links[limit]).await;
+    assert_eq!(over.status, 429, "{}", over.text);
+    assert_eq!(over.error_code(), "rate_limited");
+    assert!(
+        over.text.contains(&format!("{limit} emails per hour")),
+        "{}",
+        over.text
+    );
+    let wait: u64 = over.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3600).contains(&wait), "{wait}");
+    assert_eq!(emails_to(&to).await.len(), limit);
+    assert_eq!(
+        get_link(&t, &links[limit]).await["reminders_sent"],
+        json!([])
+    );
+
+    // the schedule waits too: the reminder stays due
+    make_due(&links[limit]).await;
+    let counts = sweep().await;
+    assert!(counts["throttled"].as_u64().unwrap_or(0) >= 1, "{counts}");
+    assert_eq!(emails_to(&to).await.len(), limit);
+    let waiting = get_link(&t, &links[limit]).await;
+    assert_eq!(waiting["reminders_sent"], json!([]));
+    assert!(waiting["next_reminder_at"].is_string(), "{waiting}");
+
+    let other = stack.tenant().await;
+    let theirs = link_id(&link(&other, Some(&address("neighbour")), None, 86_400).await);
+    assert_eq!(send(&other, &theirs).await.status, 200);
+}

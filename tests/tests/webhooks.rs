@@ -579,3 +579,92 @@ async fn names_and_literals_of_special_purpose_ranges_are_refused() {
     let listed = t.admin.get("/v1/webhooks").await.json();
     assert_eq!(listed["data"], json!([]), "nothing was written");
 }
+
+/// A tenant has at most `MaxWebhookEndpoints` endpoints, also when its creates race: the
+/// ones over it are 409 `limit_reached` and leave nothing behind; deleting one frees a place.
+#[tokio::test]
+async fn a_tenant_keeps_at_most_its_limit_of_webhook_endpoints() {
+    let stack = Stack::get();
+    let limit: usize = stack.lambda_env("webhooks-create")["LINKGATE_MAX_WEBHOOK_ENDPOINTS"]
+        .parse()
+        .unwrap();
+    let t = stack.tenant().await;
+    let r = Receiver::start(vec![], None).await;
+    let mut racers = Vec::new();
+    for i in 0..limit + 3 {
+        let admin = t.admin.clone();
+        let url = format!("{}/{i}", r.url);
+        racers.push(tokio::spawn(async move {
+            admin
+                .post("/v1/webhooks", &json!({"url": url, "events": ["*"]}))
+                .await
+        }));
+    }
+    let mut created = Vec::new();
+    for racer in racers {
+        let reply = racer.await.unwrap();
+        match reply.status.as_u16() {
+            201 => created.push(reply.json()["id"].as_str().unwrap().to_owned()),
+            409 => {
+                assert_eq!(reply.error_code(), "limit_reached", "{}", reply.text);
+                assert!(
+                    reply.json()["error"]["message"]
+                        .as_str()
+                        .unwrap()
+                        .contains(&format!("at most {limit} webhook endpoints")),
+                    "{}",
+                    reply.text
+                );
+            }
+            other => panic!("unexpected {other}: {}", reply.text),
+        }
+    }
+    assert_eq!(created.len(), limit, "exactly the limit won");
+    let listed = t.admin.get("/v1/webhooks?limit=100").await.json();
+    assert_eq!(listed["data"].as_array().unwrap().len(), limit, "{listed}");
+
+    let over = t
+        .admin
+        .post(
+            "/v1/webhooks",
+            &json!({"url": format!("{}/over", r.url), "events": ["*"]}),
+        )
+        .await;
+    assert_eq!(over.status, 409, "{}", over.text);
+    assert_eq!(over.error_code(), "limit_reached");
+
+    assert_eq!(
+        t.admin
+            .delete(&format!("/v1/webhooks/{}", created[0]))
+            .await
+            .status,
+        204
+    );
+    // deleting twice frees one place, not two
+    assert_eq!(
+        t.admin
+            .delete(&format!("/v1/webhooks/{}", created[0]))
+            .await
+            .status,
+        404
+    );
+    let again = t
+        .admin
+        .post(
+            "/v1/webhooks",
+            &json!({"url": format!("{}/again", r.url), "events": ["*"]}),
+        )
+        .await;
+    assert_eq!(again.status, 201, "{}", again.text);
+    let full = t
+        .admin
+        .post(
+            "/v1/webhooks",
+            &json!({"url": format!("{}/full", r.url), "events": ["*"]}),
+        )
+        .await;
+    assert_eq!(full.error_code(), "limit_reached", "{}", full.text);
+    // another tenant has its own allowance
+    let other = stack.tenant().await;
+    endpoint(&other, &r.url, json!(["*"])).await;
+}

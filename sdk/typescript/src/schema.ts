@@ -273,7 +273,10 @@ export interface paths {
          *     from the tenant's `reminders.sender_name`, with its `reply_to`), whatever the reminder
          *     schedule, and emits `link.reminder_sent` with trigger `request`. The email carries a
          *     token of its own, so the URL already handed out keeps working. At most one email per
-         *     link every five minutes (429 with `Retry-After`) and ten per link (409). No body, or `{}`.
+         *     link every five minutes (429 with `Retry-After`) and ten per link (409). A tenant sends
+         *     at most the deployment's `MaxEmailsPerHour` emails per clock hour (requests and
+         *     reminders together): over it, 429 with `Retry-After` until the hour turns, and nothing
+         *     is sent or recorded. No body, or `{}`.
          */
         post: operations["sendLink"];
         delete?: never;
@@ -535,7 +538,9 @@ export interface paths {
          * @description Requires role `admin`. `https` URLs only; a URL whose host is `localhost`, a private,
          *     loopback, link-local (cloud metadata) or otherwise non-public address, or a name that
          *     resolves to one, is refused, and every delivery checks again. The signing secret
-         *     (`whsec_…`) is in this answer and in rotations only.
+         *     (`whsec_…`) is in this answer and in rotations only. A tenant has at most the
+         *     deployment's `MaxWebhookEndpoints` endpoints (default 20; 409 `limit_reached`, also
+         *     when creates race); deleting one frees its place.
          */
         post: operations["createWebhook"];
         delete?: never;
@@ -1071,7 +1076,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "validation_error" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "already_connected" | "needs_reauth" | "credential_not_found" | "provider_unavailable" | "link_expired" | "rate_limited" | "email_unavailable" | "payload_too_large" | "unsupported_media_type" | "method_not_allowed" | "internal";
+                code: "validation_error" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "already_connected" | "needs_reauth" | "limit_reached" | "credential_not_found" | "provider_unavailable" | "link_expired" | "rate_limited" | "email_unavailable" | "payload_too_large" | "unsupported_media_type" | "method_not_allowed" | "internal";
                 message: string;
                 request_id: string;
                 /** @description The fields at fault (dotted for nested values), never their values. */
@@ -1149,6 +1154,15 @@ export interface components {
         };
         /** @description `already_connected`: the owner already has a live (active or needs_reauth) connection to this provider. */
         AlreadyConnected: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description `limit_reached`: the tenant has as many as it may (the deployment's `MaxWebhookEndpoints`; the message says how many): delete one first. Or `conflict`: an `Idempotency-Key` reused with another body, or a concurrent write won. */
+        LimitReachedOrConflict: {
             headers: {
                 [name: string]: unknown;
             };
@@ -2567,7 +2581,7 @@ export interface operations {
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            409: components["responses"]["Conflict"];
+            409: components["responses"]["LimitReachedOrConflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["Internal"];

@@ -422,6 +422,8 @@ async fn send_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
                 "the link's consumer has no email address; set the consumer's email first",
             )
         })?;
+    // The tenant's hourly allowance first: over it, nothing about the link changes.
+    let allowance = crate::quota::claim_email(app, &link.tenant_id, now).await??;
     // The claim: usable, not rate-limited, under the cap; the token becomes valid with it.
     let claimed = app
         .store
@@ -446,6 +448,7 @@ async fn send_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
         )
         .await?;
     if !claimed {
+        crate::quota::release_email(app, allowance).await;
         // Explain from what the link is now.
         let current = link::load(app, call).await?;
         usable(&current, now)?;
@@ -454,6 +457,7 @@ async fn send_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     let message_id = match send_email(app, &delivery).await {
         Ok(id) => id,
         Err(e) => {
+            crate::quota::release_email(app, allowance).await;
             // Not sent: free the rate limit again (the unused token is harmless).
             let (restore, mut values) = match link.last_sent_at {
                 Some(previous) => (
@@ -543,6 +547,8 @@ enum Done {
     Refused,
     /// SES or the table failed: put back for the next sweep.
     Failed,
+    /// The tenant sent its emails for this hour: left due for a later sweep.
+    Throttled,
 }
 
 impl Done {
@@ -554,6 +560,7 @@ impl Done {
             Done::Taken => "taken",
             Done::Refused => "refused",
             Done::Failed => "failed",
+            Done::Throttled => "throttled",
         }
     }
 }
@@ -676,6 +683,10 @@ async fn remind(app: &App, item: Item, now: Timestamp, base: &str) -> Result<Don
             .await?;
         return Ok(if done { Done::Skipped } else { Done::Taken });
     };
+    // The tenant's hourly allowance: over it, the reminder stays due, untouched.
+    let Ok(allowance) = crate::quota::claim_email(app, &link.tenant_id, now).await? else {
+        return Ok(Done::Throttled);
+    };
     // Claim: move the index on and accept the email's token, only if nobody else did.
     values.extend([
         (":hash", token_hash_value(&token)),
@@ -700,9 +711,14 @@ async fn remind(app: &App, item: Item, now: Timestamp, base: &str) -> Result<Don
         )
         .await?;
     if !claimed {
+        crate::quota::release_email(app, allowance).await;
         return Ok(Done::Taken);
     }
-    match send_email(app, &delivery).await {
+    let sent = send_email(app, &delivery).await;
+    if sent.is_err() {
+        crate::quota::release_email(app, allowance).await;
+    }
+    match sent {
         Ok(message_id) => {
             let sent = Sent {
                 at: time::format(&now),

@@ -353,9 +353,12 @@ async fn create_endpoint(app: &App, call: &Call) -> Result<Response<Body>, ApiEr
     };
     let mut response = endpoint.to_json();
     response["secret"] = json!(secret.expose());
-    let items = vec![app
-        .store
-        .put_tx(endpoint.item()?, "attribute_not_exists(pk)", &[])?];
+    let max = app.config.max_webhook_endpoints;
+    let items = vec![
+        app.store
+            .put_tx(endpoint.item()?, "attribute_not_exists(pk)", &[])?,
+        crate::quota::webhook_place_tx(&app.store, tenant, max)?,
+    ];
     // The answer carries the secret: a replay of it is stored sealed.
     match idempotency::commit_create(
         &app.store,
@@ -368,6 +371,7 @@ async fn create_endpoint(app: &App, call: &Call) -> Result<Response<Body>, ApiEr
     .await?
     {
         Ok(resp) => Ok(resp),
+        Err(failed) if failed.failed_condition(1) => Err(crate::quota::webhooks_full(max)),
         Err(_) => Err(ApiError::conflict("concurrent request; retry")),
     }
 }
@@ -451,15 +455,32 @@ async fn delete_endpoint(app: &App, call: &Call) -> Result<Response<Body>, ApiEr
     call.query(&[])?;
     let endpoint = load(app, call).await?;
     // Deliveries already queued find no endpoint and stop; their log stays until it expires.
-    let _: TxOutcome = app
-        .store
-        .transact(vec![app.store.delete_tx(
+    // The endpoint's place is given back with it, once: a second delete finds no endpoint.
+    let delete = || {
+        app.store.delete_tx(
             key(tenant_pk(&endpoint.tenant_id), sk(&endpoint.id)),
-            None,
+            Some("attribute_exists(pk)"),
             &[],
-        )?])
+        )
+    };
+    let outcome = app
+        .store
+        .transact(vec![
+            delete()?,
+            crate::quota::webhook_release_tx(&app.store, &endpoint.tenant_id)?,
+        ])
         .await?;
-    Ok(no_content())
+    match outcome {
+        TxOutcome::Committed => Ok(no_content()),
+        TxOutcome::Cancelled(_) if outcome.failed_condition(0) => {
+            Err(not_found(endpoint.id.as_str()))
+        }
+        // No place counted (an endpoint older than the counter): delete it alone.
+        TxOutcome::Cancelled(_) => match app.store.transact(vec![delete()?]).await? {
+            TxOutcome::Committed => Ok(no_content()),
+            TxOutcome::Cancelled(_) => Err(not_found(endpoint.id.as_str())),
+        },
+    }
 }
 
 async fn rotate(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
