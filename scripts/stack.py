@@ -370,7 +370,7 @@ def up():
     # A real OAuth provider, and the proxy tests use to make it slow, down or refusing.
     pids["oidc"] = spawn(
         "oidc",
-        [str(VENV_BIN / "oidc-provider-mock"), "-H", HOST, "-p", str(OIDC_PORT),
+        [sys.executable, str(ROOT / "scripts" / "oauth_provider.py"), "-H", HOST, "-p", str(OIDC_PORT),
          "--token-max-age", str(OIDC_TOKEN_MAX_AGE)],
         base_env,
     )

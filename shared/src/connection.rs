@@ -16,6 +16,7 @@ use crate::integration;
 use crate::lang::Lang;
 use crate::link::{self, LinkOptions, NewLink};
 use crate::metadata::Metadata;
+use crate::oauth::revocation::ProviderRevocation;
 use crate::redirect_url::RedirectUrl;
 use crate::refresh;
 use crate::settings;
@@ -640,7 +641,9 @@ async fn revoke_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
     let mut current = load(app, call).await?;
     for _ in 0..WRITE_ATTEMPTS {
         if current.status == Status::Revoked {
-            return Ok(json(StatusCode::OK, &current.to_json()?));
+            let mut answer = current.to_json()?;
+            answer["provider_revocation"] = json!(ProviderRevocation::NotNeeded);
+            return Ok(json(StatusCode::OK, &answer));
         }
         let now = time::now();
         let next = Connection {
@@ -666,7 +669,18 @@ async fn revoke_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
             json!({"connection": next.to_json()?}),
         )?);
         match app.store.transact(items).await? {
-            TxOutcome::Committed => return Ok(json(StatusCode::OK, &next.to_json()?)),
+            TxOutcome::Committed => {
+                // `current` is what the write replaced: the tokens it erased.
+                let outcome = crate::oauth::revocation::revoke_grant(
+                    app,
+                    &current,
+                    &call.public_base_url(&app.config),
+                )
+                .await;
+                let mut answer = next.to_json()?;
+                answer["provider_revocation"] = json!(outcome);
+                return Ok(json(StatusCode::OK, &answer));
+            }
             TxOutcome::Cancelled(_) => current = load(app, call).await?,
         }
     }

@@ -60,6 +60,10 @@ pub struct OAuthSpec {
     pub scope_separator: String,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub authorize_params: BTreeMap<String, String>,
+    /// The provider's RFC 7009 token revocation endpoint, where it has one: revoking a
+    /// connection revokes its grant there too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_url: Option<String>,
 }
 
 /// One input a customer fills in: a credential (`secret` ones are never shown back) or a
@@ -261,6 +265,7 @@ impl Catalog {
             let mut templates: Vec<&str> = p.api_base_url.iter().map(String::as_str).collect();
             if let Some(o) = &p.oauth {
                 templates.extend([o.authorize_url.as_str(), o.token_url.as_str()]);
+                templates.extend(o.revocation_url.as_deref());
                 if o.scope_separator != " " && o.scope_separator != "," {
                     err("scope_separator must be ' ' or ','".into());
                 }
@@ -469,7 +474,7 @@ impl Provider {
             "logo": self.logo_json(),
         });
         if let Some(o) = &self.oauth {
-            v["oauth"] = json!({"authorize_url": o.authorize_url, "token_url": o.token_url, "default_scopes": o.scopes});
+            v["oauth"] = json!({"authorize_url": o.authorize_url, "token_url": o.token_url, "revocation_url": o.revocation_url, "default_scopes": o.scopes});
         }
         if self.local_only {
             v["local_only"] = json!(true);

@@ -432,3 +432,113 @@ async fn a_read_without_time_for_a_whole_refresh_serves_the_stored_token() {
         "with time enough, the read refreshes"
     );
 }
+
+/// Revoking a connection ends the grant at a provider that offers RFC 7009 revocation (the
+/// local one does): its tokens stop working there, and the answer says so. When the provider
+/// cannot be told, the connection is revoked on our side all the same and the answer says
+/// `failed`; providers without an endpoint are `not_offered`; nothing held, `not_needed`.
+#[tokio::test]
+async fn revoking_a_connection_revokes_the_grant_at_the_provider() {
+    let stack = Stack::get();
+    let c = connected("revoker").await;
+    let read = c.read().await;
+    assert_eq!(read.status, 200, "{}", read.text);
+    let access = read.json()["credentials"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let provider = stack.oauth_provider_url.clone().unwrap();
+    let userinfo = |token: String| {
+        let url = format!("{provider}/userinfo");
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        userinfo(access.clone()).await,
+        200,
+        "the token works before"
+    );
+
+    let r = c.t.admin.delete(&format!("/v1/connections/{}", c.id)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["status"], "revoked");
+    assert_eq!(r.json()["provider_revocation"], "revoked", "{}", r.text);
+    let calls = stack.token_calls(&c.app.client_id).await;
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c["path"] == "/oauth2/revoke")
+            .count(),
+        1,
+        "{calls:?}"
+    );
+    let after = userinfo(access).await;
+    assert!(
+        matches!(after, 400 | 401),
+        "the grant is gone at the provider: {after}"
+    );
+    let again = c.t.admin.delete(&format!("/v1/connections/{}", c.id)).await;
+    assert_eq!(again.json()["provider_revocation"], "not_needed");
+
+    // The provider is down: revoked here regardless, and the answer says the provider was not.
+    let down = connected("revoker-down").await;
+    stack
+        .token_fault(
+            &down.app.client_id,
+            json!({"mode": "status", "status": 503, "times": 1}),
+        )
+        .await;
+    let r = down
+        .t
+        .admin
+        .delete(&format!("/v1/connections/{}", down.id))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["status"], "revoked");
+    assert_eq!(r.json()["provider_revocation"], "failed");
+    assert_eq!(down.read().await.status, 409, "our copy is erased anyway");
+
+    // A provider without a revocation endpoint, and a connection with nothing to revoke.
+    let t = stack.tenant().await;
+    let github = t
+        .admin
+        .create_id(
+            "/v1/integrations",
+            &json!({"provider": "github", "client_id": "Iv1.rev", "client_secret": "s"}),
+        )
+        .await;
+    let consumer = t
+        .admin
+        .create_id("/v1/consumers", &json!({"name": "Imported"}))
+        .await;
+    let imported = t
+        .admin
+        .post(
+            "/v1/connections",
+            &json!({"consumer_id": consumer, "integration_id": github, "name": "GitHub",
+                    "credentials": {"access_token": "gho_imported", "refresh_token": "ghr_imported"}}),
+        )
+        .await;
+    assert_eq!(imported.status, 201, "{}", imported.text);
+    let id = imported.json()["id"].as_str().unwrap().to_owned();
+    let r = t.admin.delete(&format!("/v1/connections/{id}")).await;
+    assert_eq!(r.json()["provider_revocation"], "not_offered", "{}", r.text);
+    let pending = t
+        .admin
+        .post(
+            &format!("/v1/consumers/{consumer}/connections"),
+            &json!({"name": "Never connected", "integration_id": github}),
+        )
+        .await;
+    let id = pending.json()["id"].as_str().unwrap().to_owned();
+    let r = t.admin.delete(&format!("/v1/connections/{id}")).await;
+    assert_eq!(r.json()["provider_revocation"], "not_needed", "{}", r.text);
+}

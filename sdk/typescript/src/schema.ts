@@ -138,7 +138,13 @@ export interface paths {
         post?: never;
         /**
          * Revoke a connection
-         * @description Requires role `admin`. Destroys its credentials, revokes its open link and keeps the record as a tombstone (`status` `revoked`). Revoking again answers the tombstone.
+         * @description Requires role `admin`. Destroys its credentials, revokes its open link and keeps the
+         *     record as a tombstone (`status` `revoked`). Revoking again answers the tombstone.
+         *
+         *     Then, where the provider offers RFC 7009 token revocation (the catalog's
+         *     `oauth.revocation_url`), the grant is revoked there too (its refresh token, else its
+         *     access token), once; `provider_revocation` says how that went. Our side is revoked
+         *     first and whatever the provider answers.
          */
         delete: operations["revokeConnection"];
         options?: never;
@@ -891,6 +897,8 @@ export interface components {
                 /** @description May hold `{field}` placeholders filled from connection fields. */
                 authorize_url: string;
                 token_url: string;
+                /** @description The provider's RFC 7009 token revocation endpoint, if it has one. */
+                revocation_url?: string | null;
                 default_scopes: string[];
             };
             credential_fields: components["schemas"]["ProviderField"][];
@@ -1571,13 +1579,23 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The revoked connection. */
+            /** @description The revoked connection, and what became of the grant at the provider. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Connection"];
+                    "application/json": components["schemas"]["Connection"] & {
+                        /**
+                         * @description `revoked`: the provider confirmed. `failed`: it refused or could not be
+                         *     reached (our copy is erased regardless; revoke at the provider
+                         *     yourself if it matters). `not_offered`: the provider has no
+                         *     revocation endpoint. `not_needed`: no OAuth tokens were held (never
+                         *     connected, API keys, or revoked before).
+                         * @enum {string}
+                         */
+                        provider_revocation: "revoked" | "failed" | "not_offered" | "not_needed";
+                    };
                 };
             };
             400: components["responses"]["ValidationError"];

@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod flow;
+pub mod revocation;
 pub mod state;
 
 use crate::credential::Credentials;
@@ -14,6 +15,7 @@ use crate::provider::{fill, AuthMode, Provider};
 use crate::secret::Secret;
 use crate::time::{self, Timestamp};
 use crate::App;
+use base64::Engine;
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
     BasicTokenType,
@@ -275,6 +277,14 @@ pub struct OAuthApp {
     client: Client,
     scope: Option<String>,
     authorize_params: BTreeMap<String, String>,
+    revocation: Option<Revocation>,
+}
+
+/// The provider's RFC 7009 endpoint and the client credentials it authenticates.
+struct Revocation {
+    url: url::Url,
+    client_id: String,
+    client_secret: Secret,
 }
 
 impl OAuthApp {
@@ -317,11 +327,23 @@ impl OAuthApp {
                 TokenUrl::new(fill(&spec.token_url, connection_fields)).map_err(bad_url)?,
             )
             .set_redirect_uri(RedirectUrl::new(redirect_uri.to_owned()).map_err(bad_url)?);
+        let revocation = spec
+            .revocation_url
+            .as_ref()
+            .map(|u| url::Url::parse(&fill(u, connection_fields)))
+            .transpose()
+            .map_err(bad_url)?
+            .map(|url| Revocation {
+                url,
+                client_id: client_id.to_owned(),
+                client_secret: Secret::new(secret.expose().to_owned()),
+            });
         let scopes = integration.scopes()?;
         Ok(OAuthApp {
             client,
             scope: (!scopes.is_empty()).then(|| scopes.join(&spec.scope_separator)),
             authorize_params: spec.authorize_params.clone(),
+            revocation,
         })
     }
 
@@ -374,6 +396,88 @@ impl OAuthApp {
             .await
             .map(Tokens::from_answer)
             .map_err(classify)
+    }
+}
+
+/// Which of a grant's tokens to revoke.
+pub enum Revocable<'a> {
+    /// Revoking it ends the grant at RFC 7009 providers (and its access tokens with it).
+    Refresh(&'a Secret),
+    Access(&'a Secret),
+}
+
+impl OAuthApp {
+    /// Whether the provider offers RFC 7009 revocation.
+    pub fn can_revoke(&self) -> bool {
+        self.revocation.is_some()
+    }
+
+    /// Revokes a token at the provider (RFC 7009: an unknown token is no error there).
+    ///
+    /// Written here rather than with the `oauth2` crate, which refuses any revocation URL
+    /// that is not HTTPS: the local provider is plain HTTP on loopback, and the catalog
+    /// already refuses a non-HTTPS URL for every other provider.
+    pub async fn revoke(
+        &self,
+        http: &reqwest::Client,
+        token: Revocable<'_>,
+    ) -> Result<(), TokenError> {
+        let Some(r) = &self.revocation else {
+            return Err(TokenError::Refused {
+                code: "not_offered".into(),
+            });
+        };
+        let (token, hint) = match token {
+            Revocable::Refresh(t) => (t, "refresh_token"),
+            Revocable::Access(t) => (t, "access_token"),
+        };
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("token", token.expose())
+            .append_pair("token_type_hint", hint)
+            .finish();
+        // RFC 6749 §2.3.1: each part form-encoded, then HTTP Basic.
+        let encode =
+            |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            encode(&r.client_id),
+            encode(r.client_secret.expose())
+        ));
+        let request = http::Request::builder()
+            .method(http::Method::POST)
+            .uri(r.url.as_str())
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(http::header::ACCEPT, "application/json")
+            .header(http::header::AUTHORIZATION, format!("Basic {basic}"))
+            .body(body.into_bytes())
+            .map_err(|e| TokenError::Unavailable {
+                reason: e.to_string(),
+                retry_after: None,
+            })?;
+        let answer = send(http, request).await.map_err(|e| match e {
+            Transport::Failed(reason) => TokenError::Unavailable {
+                reason,
+                retry_after: None,
+            },
+            Transport::Busy {
+                status,
+                retry_after,
+            } => TokenError::Unavailable {
+                reason: format!("HTTP {status}"),
+                retry_after,
+            },
+        })?;
+        if answer.status().is_success() {
+            return Ok(());
+        }
+        let code = serde_json::from_slice::<Value>(answer.body())
+            .ok()
+            .and_then(|v| v.get("error").and_then(Value::as_str).map(String::from))
+            .unwrap_or_else(|| format!("http_{}", answer.status().as_u16()));
+        Err(TokenError::Refused { code })
     }
 }
 
