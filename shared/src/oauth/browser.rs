@@ -93,7 +93,7 @@ mod tests {
         if let Some(c) = cookie {
             req = req.header("cookie", c);
         }
-        Call::public(req.body(Body::Empty).unwrap().into())
+        Call::public(req.body(Body::Empty).unwrap())
     }
 
     #[test]
