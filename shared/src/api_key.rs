@@ -149,13 +149,13 @@ pub async fn create(
             tenant_pk(tenant),
             crate::tenant::SK,
         )))
-        .condition_expression("attribute_exists(pk)")
+        .condition_expression(crate::store::EXISTS)
         .build()
         .map_err(|e| StoreError::Sdk(e.to_string()))?;
     let put = Put::builder()
         .table_name(store.table())
         .set_item(Some(item))
-        .condition_expression("attribute_not_exists(pk)")
+        .condition_expression(crate::store::IS_NEW)
         .build()
         .map_err(|e| StoreError::Sdk(e.to_string()))?;
     let outcome = store
@@ -239,7 +239,7 @@ pub async fn revoke(
         .table_name(store.table())
         .set_key(Some(crate::store::key(item.pk, item.sk)))
         .update_expression("SET revoked_at = if_not_exists(revoked_at, :now)")
-        .condition_expression("attribute_exists(pk)")
+        .condition_expression(crate::store::EXISTS)
         .expression_attribute_values(":now", s(time::format(&time::now())))
         .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
         .send()

@@ -625,16 +625,17 @@ async fn open_link(app: &App, call: &Call) -> Result<Result<(Link, String), Outc
             link::item_key(&id),
             "SET opened_at = if_not_exists(opened_at, :now) ADD open_count :one",
             // an emailed link carries a token of its own (see `reminder`)
-            "(token_hash = :hash OR contains(email_token_hashes, :hash)) \
-             AND #status IN (:waiting, :waiting_oauth) AND expires_at > :now",
-            &[
+            &format!(
+                "(token_hash = :hash OR contains(email_token_hashes, :hash)) \
+                 AND {} AND expires_at > :now",
+                link::OPEN
+            ),
+            &link::with_open_values(&[
                 (":now", s(&now)),
                 (":one", crate::store::n(1)),
                 (":hash", s(link::token_hash(given))),
-                (":waiting", s("waiting")),
-                (":waiting_oauth", s("waiting_oauth")),
-            ],
-            &[("#status", "status")],
+            ]),
+            &[link::STATUS_NAME],
         )
         .await?;
     match opened {
@@ -809,15 +810,13 @@ pub(crate) async fn activate(
         app.store.update_tx(
             link::item_key(&link.id),
             "SET #status = :granted, granted_at = :now, integration_id = :integration",
-            "#status IN (:waiting, :waiting_oauth) AND expires_at > :now",
-            &[
-                (":granted", s("granted")),
+            &format!("{} AND expires_at > :now", link::OPEN),
+            &link::with_open_values(&[
+                (":granted", s(link::Stored::Granted.as_str())),
                 (":now", s(&now_text)),
                 (":integration", s(integration.id().as_str())),
-                (":waiting", s("waiting")),
-                (":waiting_oauth", s("waiting_oauth")),
-            ],
-            &[("#status", "status")],
+            ]),
+            &[link::STATUS_NAME],
         )?,
         link::drop_expiry_tx(&app.store, &link.id)?,
         next.replace_tx(&app.store, &connection)?,

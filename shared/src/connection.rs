@@ -20,7 +20,7 @@ use crate::oauth::revocation::ProviderRevocation;
 use crate::redirect_url::RedirectUrl;
 use crate::refresh;
 use crate::settings;
-use crate::store::{key, n, s, tenant_pk, Item, Store, StoreError, TxOutcome};
+use crate::store::{key, n, s, tenant_pk, Item, Step, Store, StoreError};
 use crate::time::{self, Timestamp};
 use crate::App;
 use lambda_http::http::StatusCode;
@@ -41,7 +41,6 @@ const CREATE_FIELDS: &[&str] = &[
 ];
 const UPDATE_FIELDS: &[&str] = &["name", "redirect_url", "disabled", "metadata"];
 const LINK_FIELDS: &[&str] = &["redirect_url", "redirect", "link_ttl_seconds", "lang"];
-const WRITE_ATTEMPTS: usize = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -499,13 +498,13 @@ async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
         let consumer_check = if bet_on_no_locale {
             "attribute_exists(pk) AND attribute_not_exists(locale)"
         } else {
-            "attribute_exists(pk)"
+            crate::store::EXISTS
         };
         let mut items = vec![
             // the consumer must still exist when the connection is written
             crate::consumer::check_tx(&app.store, tenant, &consumer_id, consumer_check)?,
             app.store
-                .put_tx(connection.item()?, "attribute_not_exists(pk)", &[])?,
+                .put_tx(connection.item()?, crate::store::IS_NEW, &[])?,
         ];
         items.extend(new_link.items(&app.store)?);
         match idempotency::commit_create(
@@ -577,122 +576,132 @@ fn disabled_conflict() -> ApiError {
 async fn update_connection(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     call.query(&[])?;
     let tenant = call.tenant()?;
-    let mut current = load(app, call).await?;
+    let current = load(app, call).await?;
     let mut f = Fields::new(call.json_body()?, UPDATE_FIELDS)?;
     let name = f.patch("name", false, |v| string(v, 1, 200));
     let redirect_url = f.patch("redirect_url", true, parse_redirect_url(app.config.stage));
     let disabled = f.patch("disabled", false, parse_bool);
     let metadata = f.patch("metadata", true, Metadata::parse);
     f.finish()?;
-    for _ in 0..WRITE_ATTEMPTS {
-        if current.status == Status::Revoked {
-            return Err(revoked_conflict());
-        }
-        let mut next = current.clone();
-        if let Patch::Set(n) = &name {
-            next.name = n.clone();
-        }
-        match &redirect_url {
-            Patch::Set(u) => next.redirect_url = Some(u.clone()),
-            Patch::Clear => next.redirect_url = None,
-            Patch::Keep => {}
-        }
-        if let Patch::Set(d) = disabled {
-            next.disabled = d;
-        }
-        match &metadata {
-            Patch::Set(m) => {
-                next.metadata = current
-                    .metadata()?
-                    .merge(m)
-                    .map_err(|msg| ApiError::field("metadata", &msg))?
-                    .to_json_string()
-            }
-            Patch::Clear => next.metadata = Metadata::default().to_json_string(),
-            Patch::Keep => {}
-        }
-        if next == current {
-            return Ok(json(StatusCode::OK, &current.to_json()?));
-        }
-        next.updated_at = time::now();
-        next.version = current.version + 1;
-        let mut items = vec![next.replace_tx(&app.store, &current)?];
-        if metadata != Patch::Keep && current.status != Status::Pending {
-            items.push(event::outbox(
-                &app.store,
-                tenant,
-                event::CONNECTION_UPDATED,
-                json!({"connection": next.to_json()?, "change": "metadata"}),
-            )?);
-        }
-        match app.store.transact(items).await? {
-            TxOutcome::Committed => return Ok(json(StatusCode::OK, &next.to_json()?)),
-            TxOutcome::Cancelled(_) => current = load(app, call).await?,
-        }
-    }
-    Err(ApiError::conflict(
-        "the connection was modified concurrently; retry the request",
-    ))
+    let (name, redirect_url, disabled, metadata) = (&name, &redirect_url, &disabled, &metadata);
+    let answer = app
+        .store
+        .retry_versioned(
+            current,
+            move |_, _| async move { load(app, call).await },
+            move |current| async move {
+                let current = &current;
+                if current.status == Status::Revoked {
+                    return Err(revoked_conflict());
+                }
+                let mut next = current.clone();
+                if let Patch::Set(n) = &name {
+                    next.name = n.clone();
+                }
+                match &redirect_url {
+                    Patch::Set(u) => next.redirect_url = Some(u.clone()),
+                    Patch::Clear => next.redirect_url = None,
+                    Patch::Keep => {}
+                }
+                if let Patch::Set(d) = disabled {
+                    next.disabled = *d;
+                }
+                match &metadata {
+                    Patch::Set(m) => {
+                        next.metadata = current
+                            .metadata()?
+                            .merge(m)
+                            .map_err(|msg| ApiError::field("metadata", &msg))?
+                            .to_json_string()
+                    }
+                    Patch::Clear => next.metadata = Metadata::default().to_json_string(),
+                    Patch::Keep => {}
+                }
+                if next == *current {
+                    return Ok(Step::Done(current.to_json()?));
+                }
+                next.updated_at = time::now();
+                next.version = current.version + 1;
+                let mut items = vec![next.replace_tx(&app.store, current)?];
+                if *metadata != Patch::Keep && current.status != Status::Pending {
+                    items.push(event::outbox(
+                        &app.store,
+                        tenant,
+                        event::CONNECTION_UPDATED,
+                        json!({"connection": next.to_json()?, "change": "metadata"}),
+                    )?);
+                }
+                Ok(Step::Write(items, next.to_json()?))
+            },
+        )
+        .await?
+        .ok_or_else(modified_concurrently)?;
+    Ok(json(StatusCode::OK, &answer))
+}
+
+fn modified_concurrently() -> ApiError {
+    ApiError::conflict("the connection was modified concurrently; retry the request")
 }
 
 async fn revoke_connection(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     call.query(&[])?;
     let tenant = call.tenant()?;
-    let mut current = load(app, call).await?;
-    for _ in 0..WRITE_ATTEMPTS {
-        if current.status == Status::Revoked {
-            let mut answer = current.to_json()?;
-            answer["provider_revocation"] = json!(ProviderRevocation::NotNeeded);
-            return Ok(json(StatusCode::OK, &answer));
+    let current = load(app, call).await?;
+    let (next, erased) = app
+        .store
+        .retry_versioned(
+            current,
+            move |_, _| async move { load(app, call).await },
+            move |current| async move {
+                let current = &current;
+                if current.status == Status::Revoked {
+                    return Ok(Step::Done((current.clone(), None)));
+                }
+                let now = time::now();
+                let next = Connection {
+                    status: Status::Revoked,
+                    credentials_sealed: None,
+                    open_link_id: None,
+                    token_expires_at: None,
+                    refreshable: false,
+                    refresh_lease: None,
+                    refresh_lease_until: None,
+                    revoked_at: Some(time::format(&now)),
+                    updated_at: now,
+                    version: current.version + 1,
+                    ..current.clone()
+                };
+                let mut items = vec![next.replace_tx(&app.store, current)?];
+                items.extend(revoke_open_link(&app.store, current).await?);
+                items.extend(crate::direct_connect::release_guard_tx(&app.store, current).await?);
+                items.push(event::outbox(
+                    &app.store,
+                    tenant,
+                    event::CONNECTION_REVOKED,
+                    json!({"connection": next.to_json()?}),
+                )?);
+                // `current` is what the write replaces: the tokens it erases.
+                Ok(Step::Write(items, (next, Some(current.clone()))))
+            },
+        )
+        .await?
+        .ok_or_else(modified_concurrently)?;
+    let outcome = match &erased {
+        Some(erased) => {
+            crate::oauth::revocation::revoke_grant(app, erased, &call.public_base_url(&app.config))
+                .await
         }
-        let now = time::now();
-        let next = Connection {
-            status: Status::Revoked,
-            credentials_sealed: None,
-            open_link_id: None,
-            token_expires_at: None,
-            refreshable: false,
-            refresh_lease: None,
-            refresh_lease_until: None,
-            revoked_at: Some(time::format(&now)),
-            updated_at: now,
-            version: current.version + 1,
-            ..current.clone()
-        };
-        let mut items = vec![next.replace_tx(&app.store, &current)?];
-        items.extend(revoke_open_link(&app.store, &current).await?);
-        items.extend(crate::direct_connect::release_guard_tx(&app.store, &current).await?);
-        items.push(event::outbox(
-            &app.store,
-            tenant,
-            event::CONNECTION_REVOKED,
-            json!({"connection": next.to_json()?}),
-        )?);
-        match app.store.transact(items).await? {
-            TxOutcome::Committed => {
-                // `current` is what the write replaced: the tokens it erased.
-                let outcome = crate::oauth::revocation::revoke_grant(
-                    app,
-                    &current,
-                    &call.public_base_url(&app.config),
-                )
-                .await;
-                let mut answer = next.to_json()?;
-                answer["provider_revocation"] = json!(outcome);
-                return Ok(json(StatusCode::OK, &answer));
-            }
-            TxOutcome::Cancelled(_) => current = load(app, call).await?,
-        }
-    }
-    Err(ApiError::conflict(
-        "the connection was modified concurrently; retry the request",
-    ))
+        None => ProviderRevocation::NotNeeded,
+    };
+    let mut answer = next.to_json()?;
+    answer["provider_revocation"] = json!(outcome);
+    Ok(json(StatusCode::OK, &answer))
 }
 
 async fn create_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     call.query(&[])?;
     let tenant = call.tenant()?;
-    let mut current = load(app, call).await?;
+    let current = load(app, call).await?;
     // An empty body is allowed: every field has a default.
     let body = match call.json_body() {
         Err(ApiError::Validation { message, .. }) if message == "request body is required" => {
@@ -705,66 +714,68 @@ async fn create_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError>
     let (redirect_url, redirect, ttl, lang) = link_options(&mut f, app);
     f.finish()?;
     let settings = app.settings(tenant).await?;
-    let mut lang = lang;
     // As on creation: bet the consumer has no locale (checked in the same transaction), and
     // read it only when the bet loses.
-    let mut bet_on_no_locale = lang.is_none() && current.consumer_id.is_some();
-    for _ in 0..WRITE_ATTEMPTS {
-        if current.status == Status::Revoked {
-            return Err(revoked_conflict());
-        }
-        if current.disabled {
-            return Err(disabled_conflict());
-        }
-        let new_link = NewLink::generate(
-            tenant,
-            &current.id,
-            current.consumer_id.as_ref(),
-            current.integration_id.as_ref(),
-            LinkOptions {
-                redirect_url: redirect_url.clone(),
-                redirect: redirect.unwrap_or(false),
-                ttl_seconds: ttl.unwrap_or_else(|| settings.link_ttl_seconds()),
-                reminders: Some(settings.reminders.schedule.clone()),
-                lang,
-            },
-        )?;
-        let next = Connection {
-            open_link_id: Some(new_link.link.id.clone()),
-            updated_at: time::now(),
-            version: current.version + 1,
-            ..current.clone()
-        };
-        let mut items = vec![next.replace_tx(&app.store, &current)?];
-        items.extend(revoke_open_link(&app.store, &current).await?);
-        items.extend(new_link.items(&app.store)?);
-        if let (true, Some(consumer)) = (bet_on_no_locale, &current.consumer_id) {
-            items.push(crate::consumer::check_tx(
-                &app.store,
-                tenant,
-                consumer,
-                "attribute_not_exists(locale)",
-            )?);
-        }
-        let locale_check = items.len() - 1;
-        match app.store.transact(items).await? {
-            TxOutcome::Committed => {
-                return Ok(json(
-                    StatusCode::CREATED,
-                    &new_link.to_json(&call.public_base_url(&app.config)),
-                ));
-            }
-            cancelled => {
-                if bet_on_no_locale && cancelled.failed_condition(locale_check) {
+    let bet_on_no_locale = lang.is_none() && current.consumer_id.is_some();
+    let (redirect_url, settings) = (&redirect_url, &settings);
+    let new_link = app
+        .store
+        .retry_versioned(
+            (current, lang, bet_on_no_locale),
+            move |(current, mut lang, mut bet), cancelled| async move {
+                if bet && cancelled.failed_last_condition() {
                     lang = link_lang(app, tenant, current.consumer_id.as_ref(), None).await?;
-                    bet_on_no_locale = false;
+                    bet = false;
                 }
-                current = load(app, call).await?;
-            }
-        }
-    }
-    Err(ApiError::conflict(
-        "the connection was modified concurrently; retry the request",
+                Ok((load(app, call).await?, lang, bet))
+            },
+            move |(current, lang, bet)| async move {
+                let (current, lang, bet) = (&current, &lang, &bet);
+                if current.status == Status::Revoked {
+                    return Err(revoked_conflict());
+                }
+                if current.disabled {
+                    return Err(disabled_conflict());
+                }
+                let new_link = NewLink::generate(
+                    tenant,
+                    &current.id,
+                    current.consumer_id.as_ref(),
+                    current.integration_id.as_ref(),
+                    LinkOptions {
+                        redirect_url: redirect_url.clone(),
+                        redirect: redirect.unwrap_or(false),
+                        ttl_seconds: ttl.unwrap_or_else(|| settings.link_ttl_seconds()),
+                        reminders: Some(settings.reminders.schedule.clone()),
+                        lang: *lang,
+                    },
+                )?;
+                let next = Connection {
+                    open_link_id: Some(new_link.link.id.clone()),
+                    updated_at: time::now(),
+                    version: current.version + 1,
+                    ..current.clone()
+                };
+                let mut items = vec![next.replace_tx(&app.store, current)?];
+                items.extend(revoke_open_link(&app.store, current).await?);
+                items.extend(new_link.items(&app.store)?);
+                if let (true, Some(consumer)) = (*bet, &current.consumer_id) {
+                    // last, so a lost bet is the last condition that failed
+                    items.push(crate::consumer::check_tx(
+                        &app.store,
+                        tenant,
+                        consumer,
+                        "attribute_not_exists(locale)",
+                    )?);
+                }
+                Ok(Step::Write(items, new_link))
+            },
+        )
+        .await?
+        .ok_or_else(modified_concurrently)?;
+    Ok(json(
+        StatusCode::CREATED,
+        &new_link.to_json(&call.public_base_url(&app.config)),
     ))
 }
 
@@ -1043,7 +1054,7 @@ async fn import_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
     let items = vec![
         crate::consumer::exists_tx(&app.store, tenant, &consumer_id)?,
         app.store
-            .put_tx(connection.item()?, "attribute_not_exists(pk)", &[])?,
+            .put_tx(connection.item()?, crate::store::IS_NEW, &[])?,
         event::outbox(
             &app.store,
             tenant,

@@ -263,7 +263,7 @@ async fn create_credential(app: &App, call: &Call) -> Result<Response<Body>, Api
         "created_at": time::format(&now),
         "expires_at": time::format(&expires_at),
     });
-    let items = vec![app.store.put_tx(item, "attribute_not_exists(pk)", &[])?];
+    let items = vec![app.store.put_tx(item, crate::store::IS_NEW, &[])?];
     match idempotency::commit_create(
         &app.store,
         tenant,

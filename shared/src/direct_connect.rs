@@ -376,14 +376,14 @@ async fn connect_with_credential(
     let mut guard = key(tenant_pk(tenant), guard_sk);
     guard.insert("connection_id".into(), s(connection.id.as_str()));
     let mut items = vec![
-        app.store.put_tx(guard, "attribute_not_exists(pk)", &[])?,
+        app.store.put_tx(guard, crate::store::IS_NEW, &[])?,
         app.store.delete_tx(
             key(tenant_pk(tenant), credential::sk(&credential_id)),
-            Some("attribute_exists(pk)"),
+            Some(crate::store::EXISTS),
             &[],
         )?,
         app.store
-            .put_tx(connection.item()?, "attribute_not_exists(pk)", &[])?,
+            .put_tx(connection.item()?, crate::store::IS_NEW, &[])?,
         event::outbox(
             &app.store,
             tenant,
@@ -485,7 +485,7 @@ async fn start_oauth(
     let mut items = vec![
         hold_tx(&app.store, &connection, new_link.link.expires_at)?,
         app.store
-            .put_tx(connection.item()?, "attribute_not_exists(pk)", &[])?,
+            .put_tx(connection.item()?, crate::store::IS_NEW, &[])?,
     ];
     items.extend(new_link.items(&app.store)?);
     items.push(state::put_tx(app, &state_value, &pending, time::now()).await?);

@@ -56,5 +56,5 @@ pub fn outbox_as(
         ("detail".to_string(), s(detail.to_string())),
         ("ttl".to_string(), n(now.timestamp() + RETENTION_SECONDS)),
     ]);
-    store.put_tx(item, "attribute_not_exists(pk)", &[])
+    store.put_tx(item, crate::store::IS_NEW, &[])
 }

@@ -95,7 +95,7 @@ impl Idempotency {
             .item("status", n(status.as_u16()))
             .item(attribute, s(stored))
             .item("ttl", n(now + RETENTION_SECONDS))
-            .condition_expression("attribute_not_exists(pk)")
+            .condition_expression(crate::store::IS_NEW)
             .build()
             .map_err(|e| ApiError::from(StoreError::Sdk(e.to_string())))?;
         Ok(TransactWriteItem::builder().put(put).build())

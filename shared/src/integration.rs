@@ -11,7 +11,7 @@ use crate::http::{json, list_body, serve, Access, Call};
 use crate::id::{IntegrationId, TenantId};
 use crate::idempotency::{self, Idempotency};
 use crate::provider::{catalog, AuthMode, Provider};
-use crate::store::{key, n, s, tenant_pk, Item, Store, StoreError, TxOutcome};
+use crate::store::{key, n, s, tenant_pk, Item, Step, Store, StoreError};
 use crate::time::{self, Timestamp};
 use crate::App;
 use lambda_http::http::StatusCode;
@@ -30,7 +30,6 @@ const FIELDS: &[&str] = &[
     "client_secret",
     "scopes",
 ];
-const WRITE_ATTEMPTS: usize = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -424,12 +423,9 @@ async fn create_integration(app: &App, call: &Call) -> Result<Response<Body>, Ap
     );
     guard.insert("integration_id".into(), s(id.as_str()));
     let items = vec![
-        app.store.put_tx(
-            Store::to_item(&integration.0)?,
-            "attribute_not_exists(pk)",
-            &[],
-        )?,
-        app.store.put_tx(guard, "attribute_not_exists(pk)", &[])?,
+        app.store
+            .put_tx(Store::to_item(&integration.0)?, crate::store::IS_NEW, &[])?,
+        app.store.put_tx(guard, crate::store::IS_NEW, &[])?,
     ];
     match idempotency::commit_create(
         &app.store,
@@ -507,7 +503,7 @@ async fn integration_logo(app: &App, call: &Call) -> Result<Response<Body>, ApiE
 async fn update_integration(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     call.query(&[])?;
     let tenant = call.tenant()?.clone();
-    let mut current = load(app, call).await?;
+    let current = load(app, call).await?;
     let body = call.json_body()?;
     let touched: Vec<&str> = FIELDS
         .iter()
@@ -530,45 +526,59 @@ async fn update_integration(app: &App, call: &Call) -> Result<Response<Body>, Ap
         ),
         _ => None,
     };
-    for _ in 0..WRITE_ATTEMPTS {
-        let provider = current.provider()?;
-        let mut next = current.0.clone();
-        match &display_name {
-            Patch::Set(n) => next.display_name = Some(n.clone()),
-            Patch::Clear => next.display_name = None,
-            Patch::Keep => {}
-        }
-        if let Patch::Set(s) = status {
-            next.status = s;
-        }
-        if let Patch::Set(c) = &client_id {
-            next.client_id = Some(c.clone());
-        }
-        if let Some(sealed) = &sealed {
-            next.client_secret_sealed = Some(sealed.clone());
-        }
-        match &scopes {
-            Patch::Set(s) => next.scopes = Some(s.clone()),
-            Patch::Clear => next.scopes = None,
-            Patch::Keep => {}
-        }
-        check_oauth_fields(provider, &next, &touched)?;
-        if next == current.0 {
-            return Ok(json(StatusCode::OK, &current.to_json()?));
-        }
-        next.updated_at = time::now();
-        next.version = current.0.version + 1;
-        let put = app.store.put_tx(
-            Store::to_item(&next)?,
-            "version = :v",
-            &[(":v", n(current.0.version))],
-        )?;
-        match app.store.transact(vec![put]).await? {
-            TxOutcome::Committed => return Ok(json(StatusCode::OK, &Integration(next).to_json()?)),
-            TxOutcome::Cancelled(_) => current = load(app, call).await?,
-        }
-    }
-    Err(ApiError::conflict(
-        "the integration was modified concurrently; retry the request",
-    ))
+    let (display_name, status, client_id, sealed, scopes, touched) = (
+        &display_name,
+        &status,
+        &client_id,
+        &sealed,
+        &scopes,
+        &touched,
+    );
+    let answer = app
+        .store
+        .retry_versioned(
+            current,
+            move |_, _| async move { load(app, call).await },
+            move |current| async move {
+                let current = &current;
+                let provider = current.provider()?;
+                let mut next = current.0.clone();
+                match &display_name {
+                    Patch::Set(n) => next.display_name = Some(n.clone()),
+                    Patch::Clear => next.display_name = None,
+                    Patch::Keep => {}
+                }
+                if let Patch::Set(s) = status {
+                    next.status = *s;
+                }
+                if let Patch::Set(c) = &client_id {
+                    next.client_id = Some(c.clone());
+                }
+                if let Some(sealed) = &sealed {
+                    next.client_secret_sealed = Some(sealed.clone());
+                }
+                match &scopes {
+                    Patch::Set(s) => next.scopes = Some(s.clone()),
+                    Patch::Clear => next.scopes = None,
+                    Patch::Keep => {}
+                }
+                check_oauth_fields(provider, &next, touched)?;
+                if next == current.0 {
+                    return Ok(Step::Done(current.to_json()?));
+                }
+                next.updated_at = time::now();
+                next.version = current.0.version + 1;
+                let put = app.store.put_tx(
+                    Store::to_item(&next)?,
+                    "version = :v",
+                    &[(":v", n(current.0.version))],
+                )?;
+                Ok(Step::Write(vec![put], Integration(next).to_json()?))
+            },
+        )
+        .await?
+        .ok_or_else(|| {
+            ApiError::conflict("the integration was modified concurrently; retry the request")
+        })?;
+    Ok(json(StatusCode::OK, &answer))
 }

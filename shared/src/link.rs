@@ -37,6 +37,38 @@ pub enum Stored {
     Revoked,
 }
 
+impl Stored {
+    /// As stored (and as `serde` names it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stored::Waiting => "waiting",
+            Stored::WaitingOauth => "waiting_oauth",
+            Stored::Granted => "granted",
+            Stored::Revoked => "revoked",
+        }
+    }
+}
+
+/// The condition "the link is still open" (waiting, with or without an OAuth flow started),
+/// written once: use it with [`open_values`] and the name `#status` ([`STATUS_NAME`]).
+pub const OPEN: &str = "#status IN (:waiting, :waiting_oauth)";
+pub const STATUS_NAME: (&str, &str) = ("#status", "status");
+
+/// The values [`OPEN`] names, from [`Stored`].
+pub fn open_values() -> [(&'static str, aws_sdk_dynamodb::types::AttributeValue); 2] {
+    [
+        (":waiting", s(Stored::Waiting.as_str())),
+        (":waiting_oauth", s(Stored::WaitingOauth.as_str())),
+    ]
+}
+
+/// `values` and those [`OPEN`] names.
+pub fn with_open_values(
+    values: &[(&'static str, aws_sdk_dynamodb::types::AttributeValue)],
+) -> Vec<(&'static str, aws_sdk_dynamodb::types::AttributeValue)> {
+    values.iter().cloned().chain(open_values()).collect()
+}
+
 /// What callers see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -162,7 +194,7 @@ pub async fn record_failure(
         .update(
             item_key(id),
             "SET last_error = :error ADD failed_attempts :one",
-            "attribute_exists(pk)",
+            crate::store::EXISTS,
             &[(":error", error), (":one", n(1))],
             &[],
         )
@@ -258,14 +290,12 @@ impl Link {
             store.update_tx(
                 item_key(&self.id),
                 "SET #status = :revoked, revoked_at = :now",
-                "#status IN (:waiting, :waiting_oauth)",
-                &[
-                    (":revoked", s("revoked")),
+                OPEN,
+                &with_open_values(&[
+                    (":revoked", s(Stored::Revoked.as_str())),
                     (":now", s(time::format(&now))),
-                    (":waiting", s("waiting")),
-                    (":waiting_oauth", s("waiting_oauth")),
-                ],
-                &[("#status", "status")],
+                ]),
+                &[STATUS_NAME],
             )?,
             drop_expiry_tx(store, &self.id)?,
         ])
@@ -364,8 +394,8 @@ impl NewLink {
         expiry.insert("tenant_id".into(), s(l.tenant_id.as_str()));
         expiry.insert("link_id".into(), s(l.id.as_str()));
         Ok(vec![
-            store.put_tx(item, "attribute_not_exists(pk)", &[])?,
-            store.put_tx(expiry, "attribute_not_exists(pk)", &[])?,
+            store.put_tx(item, crate::store::IS_NEW, &[])?,
+            store.put_tx(expiry, crate::store::IS_NEW, &[])?,
         ])
     }
 
@@ -538,6 +568,19 @@ async fn revoke_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError>
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn stored_names_are_what_serde_writes() {
+        use super::Stored;
+        for st in [
+            Stored::Waiting,
+            Stored::WaitingOauth,
+            Stored::Granted,
+            Stored::Revoked,
+        ] {
+            assert_eq!(serde_json::to_value(st).unwrap(), st.as_str());
+        }
+    }
+
     use super::*;
 
     fn link(status: Stored, expires_in: i64) -> Link {

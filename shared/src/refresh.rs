@@ -17,7 +17,7 @@ use crate::integration;
 use crate::link::{LinkOptions, NewLink};
 use crate::oauth::{callback_url, OAuthApp, TokenError, Tokens};
 use crate::secret::random_bytes;
-use crate::store::{key, n, s, tenant_pk, TxOutcome};
+use crate::store::{key, n, s, tenant_pk, Step};
 use crate::{settings, time, App};
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime};
@@ -320,28 +320,34 @@ async fn write_if_leased(
     lease: &str,
     change: impl Fn(&Connection) -> Connection,
 ) -> Result<Option<Connection>, RefreshError> {
-    let mut current = locked.clone();
-    for _ in 0..3 {
-        if current.refresh_lease.as_deref() != Some(lease) || current.status != Status::Active {
-            return Ok(None);
-        }
-        let next = Connection {
-            refresh_lease: None,
-            refresh_lease_until: None,
-            updated_at: time::now(),
-            version: current.version + 1,
-            ..change(&current)
-        };
-        match app
-            .store
-            .transact(vec![next.replace_tx(&app.store, &current)?])
-            .await?
-        {
-            TxOutcome::Committed => return Ok(Some(next)),
-            TxOutcome::Cancelled(_) => current = reload(app, &current).await?,
-        }
-    }
-    Ok(None)
+    let change = &change;
+    let written = app
+        .store
+        .retry_versioned(
+            locked.clone(),
+            move |current, _| async move { Ok::<_, RefreshError>(reload(app, &current).await?) },
+            move |current| async move {
+                let current = &current;
+                if current.refresh_lease.as_deref() != Some(lease)
+                    || current.status != Status::Active
+                {
+                    return Ok(Step::Done(None));
+                }
+                let next = Connection {
+                    refresh_lease: None,
+                    refresh_lease_until: None,
+                    updated_at: time::now(),
+                    version: current.version + 1,
+                    ..change(current)
+                };
+                Ok(Step::Write(
+                    vec![next.replace_tx(&app.store, current)?],
+                    Some(next),
+                ))
+            },
+        )
+        .await?;
+    Ok(written.flatten())
 }
 
 async fn release(app: &App, locked: &Connection, lease: &str) -> Result<(), RefreshError> {
@@ -366,64 +372,75 @@ async fn mark_needs_reauth(
     reason: &str,
 ) -> Result<(), RefreshError> {
     let settings = settings::load(&app.store, &locked.tenant_id).await?;
-    let mut current = locked;
-    for _ in 0..3 {
-        if current.refresh_lease.as_deref() != Some(lease) || current.status != Status::Active {
-            return Ok(());
-        }
-        let new_link = NewLink::generate(
-            &current.tenant_id,
-            &current.id,
-            current.consumer_id.as_ref(),
-            current.integration_id.as_ref(),
-            LinkOptions {
-                redirect_url: None,
-                redirect: false,
-                ttl_seconds: settings.link_ttl_seconds(),
-                reminders: Some(settings.reminders.schedule.clone()),
-                lang: crate::connection::link_lang(
-                    app,
+    let settings = &settings;
+    let marked = app
+        .store
+        .retry_versioned(
+            locked,
+            move |current, _| async move { Ok::<_, RefreshError>(reload(app, &current).await?) },
+            move |current| async move {
+                let current = &current;
+                if current.refresh_lease.as_deref() != Some(lease)
+                    || current.status != Status::Active
+                {
+                    return Ok(Step::Done(None));
+                }
+                let new_link = NewLink::generate(
                     &current.tenant_id,
+                    &current.id,
                     current.consumer_id.as_ref(),
-                    None,
-                )
-                .await?,
+                    current.integration_id.as_ref(),
+                    LinkOptions {
+                        redirect_url: None,
+                        redirect: false,
+                        ttl_seconds: settings.link_ttl_seconds(),
+                        reminders: Some(settings.reminders.schedule.clone()),
+                        lang: crate::connection::link_lang(
+                            app,
+                            &current.tenant_id,
+                            current.consumer_id.as_ref(),
+                            None,
+                        )
+                        .await?,
+                    },
+                )?;
+                let next = Connection {
+                    status: Status::NeedsReauth,
+                    reauth_reason: Some(reason.to_owned()),
+                    open_link_id: Some(new_link.link.id.clone()),
+                    refresh_lease: None,
+                    refresh_lease_until: None,
+                    updated_at: time::now(),
+                    version: current.version + 1,
+                    ..current.clone()
+                };
+                let mut items = vec![next.replace_tx(&app.store, current)?];
+                items.extend(connection::revoke_open_link(&app.store, current).await?);
+                items.extend(new_link.items(&app.store)?);
+                items.push(event::outbox(
+                    &app.store,
+                    &current.tenant_id,
+                    event::CONNECTION_NEEDS_REAUTH,
+                    json!({
+                        "connection": next.to_json()?,
+                        "reason": reason,
+                        // Named, never carried: a link's token exists at rest only as its
+                        // hash, and events sit in the outbox, delivery log and queues for days.
+                        "reconnect_link": new_link.link.to_json(new_link.link.created_at),
+                    }),
+                )?);
+                Ok(Step::Write(items, Some(next)))
             },
-        )?;
-        let next = Connection {
-            status: Status::NeedsReauth,
-            reauth_reason: Some(reason.to_owned()),
-            open_link_id: Some(new_link.link.id.clone()),
-            refresh_lease: None,
-            refresh_lease_until: None,
-            updated_at: time::now(),
-            version: current.version + 1,
-            ..current.clone()
-        };
-        let mut items = vec![next.replace_tx(&app.store, &current)?];
-        items.extend(connection::revoke_open_link(&app.store, &current).await?);
-        items.extend(new_link.items(&app.store)?);
-        items.push(event::outbox(
-            &app.store,
-            &current.tenant_id,
-            event::CONNECTION_NEEDS_REAUTH,
-            json!({
-                "connection": next.to_json()?,
-                "reason": reason,
-                // Named, never carried: a link's token exists at rest only as its hash, and
-                // events sit in the outbox, delivery log and queues for days.
-                "reconnect_link": new_link.link.to_json(new_link.link.created_at),
-            }),
-        )?);
-        match app.store.transact(items).await? {
-            TxOutcome::Committed => {
-                tracing::warn!(connection_id = %next.id, %reason, "connection needs re-authorization");
-                return Ok(());
-            }
-            TxOutcome::Cancelled(_) => current = reload(app, &current).await?,
+        )
+        .await?;
+    match marked {
+        Some(Some(next)) => {
+            tracing::warn!(connection_id = %next.id, %reason, "connection needs re-authorization");
+            Ok(())
         }
+        Some(None) => Ok(()),
+        None => Err(ApiError::conflict("the connection kept changing; retry").into()),
     }
-    Err(ApiError::conflict("the connection kept changing; retry").into())
 }
 
 /// The scheduled refresher: every connection whose token expires within the window, a few

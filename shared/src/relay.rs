@@ -193,13 +193,12 @@ async fn announce_expiry(store: &Store, tenant: &TenantId, id: &LinkId) -> Resul
         store.update_tx(
             link::item_key(id),
             "SET expiry_announced_at = :now",
-            "attribute_not_exists(expiry_announced_at) AND #status IN (:waiting, :waiting_oauth)",
-            &[
-                (":now", s(&now)),
-                (":waiting", s("waiting")),
-                (":waiting_oauth", s("waiting_oauth")),
-            ],
-            &[("#status", "status")],
+            &format!(
+                "attribute_not_exists(expiry_announced_at) AND {}",
+                link::OPEN
+            ),
+            &link::with_open_values(&[(":now", s(&now))]),
+            &[link::STATUS_NAME],
         )?,
         event::outbox(
             store,

@@ -179,7 +179,7 @@ async fn update_settings(app: &App, call: &Call) -> Result<Response<Body>, ApiEr
             settings: next.clone(),
         })?;
         let put = if current.version == 0 {
-            app.store.put_tx(item, "attribute_not_exists(pk)", &[])?
+            app.store.put_tx(item, crate::store::IS_NEW, &[])?
         } else {
             app.store.put_tx(
                 item,

@@ -54,6 +54,27 @@ impl TxOutcome {
     pub fn failed_condition(&self, index: usize) -> bool {
         matches!(self, TxOutcome::Cancelled(codes) if codes.get(index).is_some_and(|c| c == "ConditionalCheckFailed"))
     }
+
+    /// Whether the last item failed its condition (a check appended after the rest).
+    pub fn failed_last_condition(&self) -> bool {
+        matches!(self, TxOutcome::Cancelled(codes) if codes.last().is_some_and(|c| c == "ConditionalCheckFailed"))
+    }
+}
+
+/// The condition that makes a put create only: no item has this key yet.
+pub const IS_NEW: &str = "attribute_not_exists(pk)";
+/// The condition that makes a write touch only an item that is there.
+pub const EXISTS: &str = "attribute_exists(pk)";
+
+/// How many times an optimistic write reads again and retries before it gives up.
+pub const WRITE_ATTEMPTS: usize = 3;
+
+/// What one attempt of an optimistic write decided, from the version it read.
+pub enum Step<T> {
+    /// Nothing to write: the answer as things are.
+    Done(T),
+    /// Write these items (conditioned on what was read); `T` is the answer if they commit.
+    Write(Vec<TransactWriteItem>, T),
 }
 
 #[derive(Clone, Debug)]
@@ -118,6 +139,40 @@ impl Store {
             .await
             .map_err(StoreError::sdk)?;
         Ok(out.item)
+    }
+
+    /// Optimistic concurrency, written once: `decide` looks at (a copy of) `current` and says
+    /// what to write; when the transaction is cancelled (another writer got in first),
+    /// `reload` reads again (it sees why the write was cancelled, to stop or change course)
+    /// and `decide` runs on what it read, at most [`WRITE_ATTEMPTS`] times in all. `Ok(None)`
+    /// when every attempt lost its race.
+    ///
+    /// Plain closures returning futures (`move |c| async move {…}`), not async closures:
+    /// those make the handlers' futures fail to prove `Send` for every lifetime.
+    pub async fn retry_versioned<S, T, E, D, DF, R, RF>(
+        &self,
+        mut current: S,
+        mut reload: R,
+        mut decide: D,
+    ) -> Result<Option<T>, E>
+    where
+        S: Clone,
+        E: From<StoreError>,
+        D: FnMut(S) -> DF,
+        DF: std::future::Future<Output = Result<Step<T>, E>>,
+        R: FnMut(S, TxOutcome) -> RF,
+        RF: std::future::Future<Output = Result<S, E>>,
+    {
+        for _ in 0..WRITE_ATTEMPTS {
+            match decide(current.clone()).await? {
+                Step::Done(answer) => return Ok(Some(answer)),
+                Step::Write(items, answer) => match self.transact(items).await? {
+                    TxOutcome::Committed => return Ok(Some(answer)),
+                    cancelled => current = reload(current, cancelled).await?,
+                },
+            }
+        }
+        Ok(None)
     }
 
     pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<TxOutcome, StoreError> {
@@ -335,7 +390,7 @@ impl Store {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
+            .condition_expression(IS_NEW)
             .send()
             .await;
         match result {

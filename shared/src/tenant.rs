@@ -48,7 +48,7 @@ pub async fn create(store: &Store, name: &str) -> Result<Tenant, TenantError> {
     let put = Put::builder()
         .table_name(store.table())
         .set_item(Some(item))
-        .condition_expression("attribute_not_exists(pk)")
+        .condition_expression(crate::store::IS_NEW)
         .build()
         .map_err(|e| StoreError::Sdk(e.to_string()))?;
     match store

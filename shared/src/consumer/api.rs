@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use tracing::instrument;
 
 /// Optimistic writes retried this often before answering 409.
-const WRITE_ATTEMPTS: usize = 3;
+use crate::store::WRITE_ATTEMPTS;
 
 #[instrument(skip_all)]
 pub async fn create(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {

@@ -25,7 +25,7 @@ pub fn exists_tx(
     tenant: &crate::id::TenantId,
     id: &ConsumerId,
 ) -> Result<TransactWriteItem, crate::store::StoreError> {
-    check_tx(store, tenant, id, "attribute_exists(pk)")
+    check_tx(store, tenant, id, crate::store::EXISTS)
 }
 
 /// A transaction's check that the consumer's item meets `condition`.
@@ -118,12 +118,12 @@ fn reference_guard(
 ) -> Result<TransactWriteItem, StoreError> {
     let mut item = key(tenant_pk(&c.tenant_id), ref_sk(r));
     item.insert("consumer_id".into(), s(c.id.as_str()));
-    store.put_tx(item, "attribute_not_exists(pk)", &[])
+    store.put_tx(item, crate::store::IS_NEW, &[])
 }
 
 /// The items that create `c`; the reference guard, when there is one, is the second item.
 pub fn create_items(store: &Store, c: &Consumer) -> Result<Vec<TransactWriteItem>, StoreError> {
-    let mut items = vec![store.put_tx(to_item(c)?, "attribute_not_exists(pk)", &[])?];
+    let mut items = vec![store.put_tx(to_item(c)?, crate::store::IS_NEW, &[])?];
     if let Some(r) = &c.internal_reference {
         items.push(reference_guard(store, c, r)?);
     }

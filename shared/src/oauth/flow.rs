@@ -168,13 +168,9 @@ async fn start_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
         app.store.update_tx(
             link::item_key(&link.id),
             "SET #status = :waiting_oauth, oauth_started_at = :now",
-            "#status IN (:waiting, :waiting_oauth) AND expires_at > :now",
-            &[
-                (":waiting", s("waiting")),
-                (":waiting_oauth", s("waiting_oauth")),
-                (":now", s(&now_text)),
-            ],
-            &[("#status", "status")],
+            &format!("{} AND expires_at > :now", link::OPEN),
+            &link::with_open_values(&[(":now", s(&now_text))]),
+            &[link::STATUS_NAME],
         )?,
         state::put_tx(app, &state, &pending, now).await?,
     ];
@@ -314,12 +310,8 @@ async fn failed(
             link::item_key(&link.id),
             "SET #status = :waiting",
             "#status = :waiting_oauth AND expires_at > :now",
-            &[
-                (":waiting", s("waiting")),
-                (":waiting_oauth", s("waiting_oauth")),
-                (":now", s(&now)),
-            ],
-            &[("#status", "status")],
+            &link::with_open_values(&[(":now", s(&now))]),
+            &[link::STATUS_NAME],
         )
         .await?;
     let target = redirect_target(app, link).await?;

@@ -108,7 +108,7 @@ pub async fn put_tx(
     if let Some(url) = &pending.authorize_url {
         item.insert("authorize_url".into(), s(url));
     }
-    Ok(app.store.put_tx(item, "attribute_not_exists(pk)", &[])?)
+    Ok(app.store.put_tx(item, crate::store::IS_NEW, &[])?)
 }
 
 /// Whether a state that could not be taken or bound is still alive (then it is someone

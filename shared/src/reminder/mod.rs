@@ -372,7 +372,7 @@ async fn record(app: &App, link: &Link, sent: Sent, message_id: &str) -> Result<
         app.store.update_tx(
             link::item_key(&link.id),
             "SET reminders_sent = list_append(if_not_exists(reminders_sent, :none), :entry)",
-            "attribute_exists(pk)",
+            crate::store::EXISTS,
             &[(":entry", entry), (":none", AttributeValue::L(vec![]))],
             &[],
         )?,
@@ -431,20 +431,21 @@ async fn send_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
             link::item_key(&link.id),
             "SET email_token_hashes = list_append(if_not_exists(email_token_hashes, :none), :hash), \
              last_sent_at = :now",
-            "#status IN (:waiting, :waiting_oauth) AND expires_at > :at \
-             AND (attribute_not_exists(last_sent_at) OR last_sent_at <= :cutoff) \
-             AND (attribute_not_exists(email_token_hashes) OR size(email_token_hashes) < :max)",
-            &[
+            &format!(
+                "{} AND expires_at > :at \
+                 AND (attribute_not_exists(last_sent_at) OR last_sent_at <= :cutoff) \
+                 AND (attribute_not_exists(email_token_hashes) OR size(email_token_hashes) < :max)",
+                link::OPEN
+            ),
+            &link::with_open_values(&[
                 (":hash", token_hash_value(&token)),
                 (":none", AttributeValue::L(vec![])),
                 (":now", n(now.timestamp())),
                 (":at", s(time::format(&now))),
                 (":cutoff", n(now.timestamp() - MIN_INTERVAL_SECONDS)),
                 (":max", n(MAX_EMAILS)),
-                (":waiting", s("waiting")),
-                (":waiting_oauth", s("waiting_oauth")),
-            ],
-            &[("#status", "status")],
+            ]),
+            &[link::STATUS_NAME],
         )
         .await?;
     if !claimed {
@@ -692,10 +693,9 @@ async fn remind(app: &App, item: Item, now: Timestamp, base: &str) -> Result<Don
         (":hash", token_hash_value(&token)),
         (":none", AttributeValue::L(vec![])),
         (":now", n(now.timestamp())),
-        (":waiting", s("waiting")),
-        (":waiting_oauth", s("waiting_oauth")),
         (":max", n(MAX_EMAILS)),
     ]);
+    values.extend(link::open_values());
     let claimed = app
         .store
         .update(
@@ -704,10 +704,13 @@ async fn remind(app: &App, item: Item, now: Timestamp, base: &str) -> Result<Don
                 ", email_token_hashes = list_append(if_not_exists(email_token_hashes, :none), :hash), \
                  last_sent_at = :now",
             ),
-            "gsi2sk = :seen AND #status IN (:waiting, :waiting_oauth) \
-             AND (attribute_not_exists(email_token_hashes) OR size(email_token_hashes) < :max)",
+            &format!(
+                "gsi2sk = :seen AND {} \
+                 AND (attribute_not_exists(email_token_hashes) OR size(email_token_hashes) < :max)",
+                link::OPEN
+            ),
             &values,
-            &[("#status", "status")],
+            &[link::STATUS_NAME],
         )
         .await?;
     if !claimed {
@@ -745,7 +748,7 @@ async fn remind(app: &App, item: Item, now: Timestamp, base: &str) -> Result<Don
                 .update(
                     link::item_key(&link.id),
                     "SET reminders_planned = :back, gsi2pk = :pk, gsi2sk = :seen",
-                    "attribute_exists(pk)",
+                    crate::store::EXISTS,
                     &[
                         (":back", AttributeValue::L(back.iter().map(s).collect())),
                         (":pk", s(index_partition(&link.id))),

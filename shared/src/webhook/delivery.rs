@@ -139,7 +139,7 @@ async fn mark_enqueued(app: &App, m: &Message) -> Result<(), ApiError> {
         .update(
             delivery_key(&m.tenant_id, &m.endpoint_id, &m.delivery_id),
             "SET enqueued_at = :now",
-            "attribute_exists(pk)",
+            crate::store::EXISTS,
             &[(":now", s(time::format(&time::now())))],
             &[],
         )
@@ -359,7 +359,7 @@ async fn set_status(
         .update(
             delivery_key(&m.tenant_id, &m.endpoint_id, &m.delivery_id),
             &update,
-            "attribute_exists(pk)",
+            crate::store::EXISTS,
             &vals,
             &[("#status", "status")],
         )
@@ -372,7 +372,7 @@ async fn disable(app: &App, endpoint: &Endpoint, reason: &str) -> Result<(), Api
         .update(
             key(tenant_pk(&endpoint.tenant_id), format!("WH#{}", endpoint.id)),
             "SET enabled = :false, disabled_reason = :reason, updated_at = :now, version = version + :one",
-            "attribute_exists(pk)",
+            crate::store::EXISTS,
             &[
                 (":false", AttributeValue::Bool(false)),
                 (":reason", s(reason)),

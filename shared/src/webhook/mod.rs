@@ -13,7 +13,7 @@ use crate::http::{json, list_body, no_content, serve, Access, Call};
 use crate::id::{TenantId, WebhookId};
 use crate::idempotency::{self, Idempotency};
 use crate::secret::Secret;
-use crate::store::{key, tenant_pk, Item, Store, StoreError, TxOutcome};
+use crate::store::{key, tenant_pk, Item, Step, Store, StoreError, TxOutcome};
 use crate::time::{self, Timestamp};
 use crate::App;
 use lambda_http::http::StatusCode;
@@ -28,7 +28,6 @@ const CREATE_FIELDS: &[&str] = &["url", "events", "description"];
 const UPDATE_FIELDS: &[&str] = &["url", "events", "description", "enabled"];
 /// A rotated secret keeps signing this long beside the new one.
 const ROTATION_OVERLAP_SECONDS: i64 = 24 * 60 * 60;
-const WRITE_ATTEMPTS: usize = 3;
 /// Secrets that sign at once after rotations: the new one and the two before it. Without a
 /// cap, rotating many times within the overlap kept every secret, each message carried a
 /// signature per secret and the endpoint item grew toward DynamoDB's 400 KB limit (the
@@ -356,7 +355,7 @@ async fn create_endpoint(app: &App, call: &Call) -> Result<Response<Body>, ApiEr
     let max = app.config.max_webhook_endpoints;
     let items = vec![
         app.store
-            .put_tx(endpoint.item()?, "attribute_not_exists(pk)", &[])?,
+            .put_tx(endpoint.item()?, crate::store::IS_NEW, &[])?,
         crate::quota::webhook_place_tx(&app.store, tenant, max)?,
     ];
     // The answer carries the secret: a replay of it is stored sealed.
@@ -396,7 +395,7 @@ async fn list_endpoints(app: &App, call: &Call) -> Result<Response<Body>, ApiErr
 
 async fn update_endpoint(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     call.query(&[])?;
-    let mut current = load(app, call).await?;
+    let current = load(app, call).await?;
     let mut f = Fields::new(call.json_body()?, UPDATE_FIELDS)?;
     let url = f.patch("url", false, parse_url(app));
     let events = f.patch("events", false, parse_events);
@@ -411,44 +410,48 @@ async fn update_endpoint(app: &App, call: &Call) -> Result<Response<Body>, ApiEr
             .await
             .map_err(|m| ApiError::field("url", &m))?;
     }
-    for _ in 0..WRITE_ATTEMPTS {
-        let mut next = current.clone();
-        if let Patch::Set(u) = &url {
-            next.url = u.as_str().to_owned();
-        }
-        if let Patch::Set(e) = &events {
-            next.events = e.clone();
-        }
-        match &description {
-            Patch::Set(d) => next.description = Some(d.clone()),
-            Patch::Clear => next.description = None,
-            Patch::Keep => {}
-        }
-        if let Patch::Set(e) = enabled {
-            next.enabled = e;
-            if e {
-                next.disabled_reason = None;
-            } else if current.enabled {
-                next.disabled_reason = Some("disabled by the tenant".into());
-            }
-        }
-        if next == current {
-            return Ok(json(StatusCode::OK, &current.to_json()));
-        }
-        next.updated_at = time::now();
-        next.version = current.version + 1;
-        match app
-            .store
-            .transact(vec![next.replace_tx(&app.store, &current)?])
-            .await?
-        {
-            TxOutcome::Committed => return Ok(json(StatusCode::OK, &next.to_json())),
-            TxOutcome::Cancelled(_) => current = load(app, call).await?,
-        }
-    }
-    Err(ApiError::conflict(
-        "the endpoint was modified concurrently; retry the request",
-    ))
+    let (url, events, description, enabled) = (&url, &events, &description, &enabled);
+    let answer = app
+        .store
+        .retry_versioned(
+            current,
+            move |_, _| async move { load(app, call).await },
+            move |current| async move {
+                let current = &current;
+                let mut next = current.clone();
+                if let Patch::Set(u) = &url {
+                    next.url = u.as_str().to_owned();
+                }
+                if let Patch::Set(e) = &events {
+                    next.events = e.clone();
+                }
+                match &description {
+                    Patch::Set(d) => next.description = Some(d.clone()),
+                    Patch::Clear => next.description = None,
+                    Patch::Keep => {}
+                }
+                if let Patch::Set(e) = enabled {
+                    next.enabled = *e;
+                    if *e {
+                        next.disabled_reason = None;
+                    } else if current.enabled {
+                        next.disabled_reason = Some("disabled by the tenant".into());
+                    }
+                }
+                if next == *current {
+                    return Ok(Step::Done(current.to_json()));
+                }
+                next.updated_at = time::now();
+                next.version = current.version + 1;
+                Ok(Step::Write(
+                    vec![next.replace_tx(&app.store, current)?],
+                    next.to_json(),
+                ))
+            },
+        )
+        .await?
+        .ok_or_else(modified_concurrently)?;
+    Ok(json(StatusCode::OK, &answer))
 }
 
 async fn delete_endpoint(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
@@ -459,7 +462,7 @@ async fn delete_endpoint(app: &App, call: &Call) -> Result<Response<Body>, ApiEr
     let delete = || {
         app.store.delete_tx(
             key(tenant_pk(&endpoint.tenant_id), sk(&endpoint.id)),
-            Some("attribute_exists(pk)"),
+            Some(crate::store::EXISTS),
             &[],
         )
     };
@@ -486,36 +489,41 @@ async fn delete_endpoint(app: &App, call: &Call) -> Result<Response<Body>, ApiEr
 async fn rotate(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     call.query(&[])?;
     let tenant = call.tenant()?;
-    let mut current = load(app, call).await?;
-    for _ in 0..WRITE_ATTEMPTS {
-        let now = time::now();
-        let overlap_end =
-            time::format(&(now + chrono::Duration::seconds(ROTATION_OVERLAP_SECONDS)));
-        let (secret, signing) = new_secret(app, tenant, &current.id).await?;
-        let secrets = rotated(&current.secrets, signing, now, &overlap_end);
-        let next = Endpoint {
-            secrets,
-            updated_at: now,
-            version: current.version + 1,
-            ..current.clone()
-        };
-        match app
-            .store
-            .transact(vec![next.replace_tx(&app.store, &current)?])
-            .await?
-        {
-            TxOutcome::Committed => {
+    let current = load(app, call).await?;
+    let body = app
+        .store
+        .retry_versioned(
+            current,
+            move |_, _| async move { load(app, call).await },
+            move |current| async move {
+                let current = &current;
+                let now = time::now();
+                let overlap_end =
+                    time::format(&(now + chrono::Duration::seconds(ROTATION_OVERLAP_SECONDS)));
+                let (secret, signing) = new_secret(app, tenant, &current.id).await?;
+                let secrets = rotated(&current.secrets, signing, now, &overlap_end);
+                let next = Endpoint {
+                    secrets,
+                    updated_at: now,
+                    version: current.version + 1,
+                    ..current.clone()
+                };
                 let mut body = next.to_json();
                 body["secret"] = json!(secret.expose());
                 body["previous_secrets_expire_at"] = json!(overlap_end);
-                return Ok(json(StatusCode::OK, &body));
-            }
-            TxOutcome::Cancelled(_) => current = load(app, call).await?,
-        }
-    }
-    Err(ApiError::conflict(
-        "the endpoint was modified concurrently; retry the request",
-    ))
+                Ok(Step::Write(
+                    vec![next.replace_tx(&app.store, current)?],
+                    body,
+                ))
+            },
+        )
+        .await?
+        .ok_or_else(modified_concurrently)?;
+    Ok(json(StatusCode::OK, &body))
+}
+
+fn modified_concurrently() -> ApiError {
+    ApiError::conflict("the endpoint was modified concurrently; retry the request")
 }
 
 #[cfg(test)]
