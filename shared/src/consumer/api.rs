@@ -11,8 +11,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use tracing::instrument;
 
-/// Optimistic writes retried this often before answering 409.
-use crate::store::WRITE_ATTEMPTS;
+use crate::store::Step;
 
 #[instrument(skip_all)]
 pub async fn create(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
@@ -121,34 +120,51 @@ async fn update_consumer(app: &App, call: &Call) -> Result<Response<Body>, ApiEr
     call.query(&[])?;
     // Resolve the target first: a patch to a consumer that is not there is a 404 whatever
     // the body says.
-    let mut current = load(app, call).await?;
-    let patch = ConsumerPatch::parse(call.json_body()?, app.config.stage)?;
-    for _ in 0..WRITE_ATTEMPTS {
-        let Some(next) = patch.apply(&current, time::now())? else {
-            return Ok(json(StatusCode::OK, &current.to_json()));
-        };
-        match repo::replace(&app.store, &current, &next).await? {
-            repo::Write::Done => return Ok(json(StatusCode::OK, &next.to_json())),
-            repo::Write::ReferenceTaken => return Err(reference_taken()),
-            repo::Write::Stale => current = load(app, call).await?,
-        }
-    }
-    Err(busy())
+    let current = load(app, call).await?;
+    let patch = &ConsumerPatch::parse(call.json_body()?, app.config.stage)?;
+    let answer = app
+        .store
+        .retry_versioned(
+            current,
+            move |_, cancelled| async move {
+                if repo::reference_taken(&cancelled) {
+                    return Err(reference_taken());
+                }
+                load(app, call).await
+            },
+            move |current| async move {
+                let Some(next) = patch.apply(&current, time::now())? else {
+                    return Ok(Step::Done(current.to_json()));
+                };
+                Ok(Step::Write(
+                    repo::replace_items(&app.store, &current, &next)?,
+                    next.to_json(),
+                ))
+            },
+        )
+        .await?
+        .ok_or_else(busy)?;
+    Ok(json(StatusCode::OK, &answer))
 }
 
 async fn delete_consumer(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     call.query(&[])?;
-    for _ in 0..WRITE_ATTEMPTS {
-        let current = load(app, call).await?;
-        // Its connections would lose their owner: they must be revoked first.
-        if crate::connection::has_live(&app.store, &current.tenant_id, &current.id).await? {
-            return Err(ApiError::conflict(
-                "the consumer still has connections that are not revoked; revoke them first",
-            ));
-        }
-        if let repo::Write::Done = repo::delete(&app.store, &current).await? {
-            return Ok(no_content());
-        }
-    }
-    Err(busy())
+    let current = load(app, call).await?;
+    app.store
+        .retry_versioned(
+            current,
+            move |_, _| async move { load(app, call).await },
+            move |current| async move {
+                // Its connections would lose their owner: they must be revoked first.
+                if crate::connection::has_live(&app.store, &current.tenant_id, &current.id).await? {
+                    return Err(ApiError::conflict(
+                        "the consumer still has connections that are not revoked; revoke them first",
+                    ));
+                }
+                Ok(Step::Write(repo::delete_items(&app.store, &current)?, ()))
+            },
+        )
+        .await?
+        .ok_or_else(busy)?;
+    Ok(no_content())
 }

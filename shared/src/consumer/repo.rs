@@ -171,26 +171,19 @@ pub async fn page(
     Ok((consumers, next))
 }
 
-pub enum Write {
-    Done,
-    /// Someone else wrote first; re-read and try again.
-    Stale,
-    ReferenceTaken,
-}
-
 fn version_guard(c: &Consumer) -> [(&'static str, aws_sdk_dynamodb::types::AttributeValue); 1] {
     [(":v", n(c.version))]
 }
 
-/// Replaces `current` with `next` if nobody changed it meanwhile, moving the reference guard
-/// when the reference changes.
-pub async fn replace(
+/// The write that replaces `current` with `next` if nobody changed it meanwhile, moving the
+/// reference guard when the reference changes. The versioned put is first and a new
+/// reference's guard last, so [`reference_taken`] can tell the two refusals apart.
+pub fn replace_items(
     store: &Store,
     current: &Consumer,
     next: &Consumer,
-) -> Result<Write, StoreError> {
+) -> Result<Vec<TransactWriteItem>, StoreError> {
     let mut items = vec![store.put_tx(to_item(next)?, "version = :v", &version_guard(current))?];
-    let mut new_guard_index = None;
     if current.internal_reference != next.internal_reference {
         if let Some(old) = &current.internal_reference {
             items.push(store.delete_tx(
@@ -201,19 +194,22 @@ pub async fn replace(
         }
         if let Some(new) = &next.internal_reference {
             items.push(reference_guard(store, next, new)?);
-            new_guard_index = Some(items.len() - 1);
         }
     }
-    let outcome = store.transact(items).await?;
-    Ok(match outcome {
-        TxOutcome::Committed => Write::Done,
-        _ if new_guard_index.is_some_and(|i| outcome.failed_condition(i)) => Write::ReferenceTaken,
-        TxOutcome::Cancelled(_) => Write::Stale,
-    })
+    Ok(items)
 }
 
-/// Deletes `current` and frees its reference, if nobody changed it meanwhile.
-pub async fn delete(store: &Store, current: &Consumer) -> Result<Write, StoreError> {
+/// Whether a cancelled [`replace_items`] write lost on the new reference (another consumer
+/// holds it) rather than on the version.
+pub fn reference_taken(cancelled: &TxOutcome) -> bool {
+    !cancelled.failed_condition(0) && cancelled.failed_last_condition()
+}
+
+/// The write that deletes `current` and frees its reference, if nobody changed it meanwhile.
+pub fn delete_items(
+    store: &Store,
+    current: &Consumer,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
     let mut items = vec![store.delete_tx(
         key(tenant_pk(&current.tenant_id), sk(&current.id)),
         Some("version = :v"),
@@ -226,8 +222,5 @@ pub async fn delete(store: &Store, current: &Consumer) -> Result<Write, StoreErr
             &[(":id", s(current.id.as_str()))],
         )?);
     }
-    Ok(match store.transact(items).await? {
-        TxOutcome::Committed => Write::Done,
-        TxOutcome::Cancelled(_) => Write::Stale,
-    })
+    Ok(items)
 }
