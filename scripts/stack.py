@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The local stack: template.yaml played on this machine, as strict as AWS where we can make
-it so (README, "The local stack").
+it so (docs/local-stack.md).
 
 - moto stands in for AWS (scripts/moto_server.py): the table, key, bus and queues are created
   from the template, every call a function makes is checked against the IAM role SAM would
