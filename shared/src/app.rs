@@ -10,7 +10,7 @@ use crate::seal::Sealer;
 use crate::settings::Settings;
 use crate::store::Store;
 use crate::store::StoreError;
-use lambda_http::{Body, Request, Response};
+use lambda_http::Request;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -145,8 +145,6 @@ impl App {
     }
 }
 
-/// Runs one HTTP function: logging set up, the app built once per process, then `handler`
-/// serves every invocation. The app lives as long as the process, so it is leaked on purpose.
 /// Runs a scheduled function (EventBridge Scheduler): the event says nothing it needs, and
 /// the answer is the run's counts. `run` gets the invocation's deadline.
 pub async fn run_scheduled<F, Fut>(run: F) -> Result<(), lambda_runtime::Error>
@@ -165,12 +163,35 @@ where
     .await
 }
 
-pub async fn run_http<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
-where
-    F: Fn(&'static App, Request) -> Fut,
-    Fut: Future<Output = Result<Response<Body>, lambda_http::Error>> + Send + 'static,
-{
+/// What an event-driven function does with one event's payload: boxed, like a route's
+/// handler, so functions name it rather than write their own loop.
+pub type EventHandler =
+    for<'a> fn(
+        &'a App,
+        &'a serde_json::Value,
+    ) -> futures_util::future::BoxFuture<'a, Result<serde_json::Value, ApiError>>;
+
+/// Runs one event-driven function (an SQS source, an EventBridge rule target): logging set
+/// up, the app built once per process, then `handle` answers each event. An error fails the
+/// invocation, so the source retries it (or sends it to its dead-letter queue).
+pub async fn run_event(handle: EventHandler) -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
     let app: &'static App = Box::leak(Box::new(App::from_env().await?));
-    lambda_http::run(lambda_http::service_fn(move |req| handler(app, req))).await
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+            Ok::<_, lambda_runtime::Error>(handle(app, &event.payload).await?)
+        },
+    ))
+    .await
+}
+
+/// Runs one HTTP function: logging set up, the app built once per process, then `route`
+/// serves every invocation. The app lives as long as the process, so it is leaked on purpose.
+pub async fn run_http(route: &'static crate::http::Route) -> Result<(), lambda_http::Error> {
+    crate::telemetry::init();
+    let app: &'static App = Box::leak(Box::new(App::from_env().await?));
+    lambda_http::run(lambda_http::service_fn(move |req: Request| {
+        crate::http::serve(app, req, route)
+    }))
+    .await
 }

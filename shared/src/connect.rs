@@ -11,7 +11,7 @@ use crate::connection::{self, Connection};
 use crate::credential::Credentials;
 use crate::error::ApiError;
 use crate::event;
-use crate::http::{serve, Access, Call};
+use crate::http::{Access, Call, Route};
 use crate::id::{IntegrationId, LinkId};
 use crate::integration::{self, Integration};
 use crate::lang::{t, Lang, Text};
@@ -26,7 +26,7 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use lambda_http::http::{header, HeaderValue, StatusCode};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
@@ -306,27 +306,21 @@ pub(crate) async fn finish(
     Ok(resp)
 }
 
-pub async fn show(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(
-        app,
-        req,
-        "connect.page",
-        Access::Public,
-        async |app, call| finish(show_page(app, call).await, app, call).await,
-    )
-    .await
-}
+pub const SHOW: Route = Route {
+    operation: "connect.page",
+    access: Access::Public,
+    handler: |app, call| {
+        Box::pin(async move { finish(show_page(app, call).await, app, call).await })
+    },
+};
 
-pub async fn submit(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(
-        app,
-        req,
-        "connect.submit",
-        Access::Public,
-        async |app, call| finish(submit_form(app, call).await, app, call).await,
-    )
-    .await
-}
+pub const SUBMIT: Route = Route {
+    operation: "connect.submit",
+    access: Access::Public,
+    handler: |app, call| {
+        Box::pin(async move { finish(submit_form(app, call).await, app, call).await })
+    },
+};
 
 /// The link named by the path, if `token` is its token.
 async fn resolve(app: &App, call: &Call, token: Option<&str>) -> Result<Option<Link>, ApiError> {

@@ -9,7 +9,7 @@ use crate::credential::Credentials;
 use crate::error::ApiError;
 use crate::event;
 use crate::fields::{object, string, Fields, Patch};
-use crate::http::{json, list_body, serve, Access, Call};
+use crate::http::{json, list_body, Access, Call, Route};
 use crate::id::{ConnectionId, ConsumerId, IntegrationId, LinkId, TenantId};
 use crate::idempotency::{self, Idempotency};
 use crate::integration;
@@ -24,10 +24,9 @@ use crate::store::{key, n, s, tenant_pk, Item, Step, Store, StoreError};
 use crate::time::{self, Timestamp};
 use crate::App;
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tracing::instrument;
 
 const SK_PREFIX: &str = "CONN#";
 const CREATE_FIELDS: &[&str] = &[
@@ -327,83 +326,53 @@ pub(crate) async fn link_lang(
         .and_then(|l| l.lang()))
 }
 
-#[instrument(skip_all)]
-pub async fn create(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(
-        app,
-        req,
-        "connections.create",
-        Access::Write,
-        create_connection,
-    )
-    .await
-}
+pub const CREATE: Route = Route {
+    operation: "connections.create",
+    access: Access::Write,
+    handler: |app, call| Box::pin(create_connection(app, call)),
+};
 
-#[instrument(skip_all)]
-pub async fn list_for_consumer(
-    app: &App,
-    req: Request,
-) -> Result<Response<Body>, lambda_http::Error> {
-    serve(app, req, "connections.list", Access::Read, list_connections).await
-}
+pub const LIST_FOR_CONSUMER: Route = Route {
+    operation: "connections.list",
+    access: Access::Read,
+    handler: |app, call| Box::pin(list_connections(app, call)),
+};
 
-#[instrument(skip_all)]
-pub async fn read(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(app, req, "connections.get", Access::Read, get_connection).await
-}
+pub const READ: Route = Route {
+    operation: "connections.get",
+    access: Access::Read,
+    handler: |app, call| Box::pin(get_connection(app, call)),
+};
 
-#[instrument(skip_all)]
-pub async fn update(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(
-        app,
-        req,
-        "connections.update",
-        Access::Write,
-        update_connection,
-    )
-    .await
-}
+pub const UPDATE: Route = Route {
+    operation: "connections.update",
+    access: Access::Write,
+    handler: |app, call| Box::pin(update_connection(app, call)),
+};
 
-#[instrument(skip_all)]
-pub async fn revoke(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(
-        app,
-        req,
-        "connections.revoke",
-        Access::Write,
-        revoke_connection,
-    )
-    .await
-}
+pub const REVOKE: Route = Route {
+    operation: "connections.revoke",
+    access: Access::Write,
+    handler: |app, call| Box::pin(revoke_connection(app, call)),
+};
 
-#[instrument(skip_all)]
-pub async fn import(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(
-        app,
-        req,
-        "connections.import",
-        Access::Write,
-        import_connection,
-    )
-    .await
-}
+pub const IMPORT: Route = Route {
+    operation: "connections.import",
+    access: Access::Write,
+    handler: |app, call| Box::pin(import_connection(app, call)),
+};
 
-#[instrument(skip_all)]
-pub async fn credentials(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(
-        app,
-        req,
-        "connections.credentials",
-        Access::Admin,
-        read_credentials,
-    )
-    .await
-}
+pub const CREDENTIALS: Route = Route {
+    operation: "connections.credentials",
+    access: Access::Admin,
+    handler: |app, call| Box::pin(read_credentials(app, call)),
+};
 
-#[instrument(skip_all)]
-pub async fn new_link(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(app, req, "connections.new_link", Access::Write, create_link).await
-}
+pub const NEW_LINK: Route = Route {
+    operation: "connections.new_link",
+    access: Access::Write,
+    handler: |app, call| Box::pin(create_link(app, call)),
+};
 
 async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     call.query(&[])?;

@@ -6,7 +6,7 @@
 
 use crate::error::ApiError;
 use crate::fields::{object, Fields};
-use crate::http::{serve, Access, Call};
+use crate::http::{Access, Call, Route};
 use crate::id::{CredentialId, TenantId};
 use crate::idempotency::{self, Idempotency};
 use crate::provider::{catalog, AuthMode, Provider};
@@ -14,11 +14,10 @@ use crate::seal::Sealer;
 use crate::store::{key, n, s, tenant_pk, Store, StoreError};
 use crate::time::{self, Timestamp};
 use crate::App;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::fmt;
-use tracing::instrument;
 
 /// What a sealed blob holds. `values` are the provider's credential fields, or for OAuth the
 /// token fields (`access_token`, `refresh_token`, `token_type`, `expires_at`, `scope`);
@@ -151,17 +150,11 @@ pub async fn get(
 }
 
 /// `POST /v1/credentials`.
-#[instrument(skip_all)]
-pub async fn create(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(
-        app,
-        req,
-        "credentials.create",
-        Access::Write,
-        create_credential,
-    )
-    .await
-}
+pub const CREATE: Route = Route {
+    operation: "credentials.create",
+    access: Access::Write,
+    handler: |app, call| Box::pin(create_credential(app, call)),
+};
 
 /// The provider a body names, by `provider` or by `integration_id` (exactly one).
 async fn named_provider(

@@ -15,7 +15,7 @@ use crate::credential::{self, Credentials};
 use crate::error::{ApiError, FieldError};
 use crate::event;
 use crate::fields::{string, Fields};
-use crate::http::{serve, Access, Call};
+use crate::http::{Access, Call, Route};
 use crate::id::{ConnectionId, ConsumerId, CredentialId, IntegrationId, TenantId};
 use crate::idempotency::{self, Idempotency};
 use crate::integration::{self, Integration};
@@ -29,9 +29,8 @@ use crate::store::{key, s, tenant_pk, Store, StoreError};
 use crate::{time, App};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde_json::json;
-use tracing::instrument;
 
 const FIELDS: &[&str] = &[
     "credential_id",
@@ -108,17 +107,11 @@ pub(crate) async fn release_guard_tx(
     )?))
 }
 
-#[instrument(skip_all)]
-pub async fn connect(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(
-        app,
-        req,
-        "integrations.connect",
-        Access::Write,
-        connect_integration,
-    )
-    .await
-}
+pub const CONNECT: Route = Route {
+    operation: "integrations.connect",
+    access: Access::Write,
+    handler: |app, call| Box::pin(connect_integration(app, call)),
+};
 
 /// `{id}` is an integration id or a provider id (`datadog`) of the tenant's integrations.
 async fn named_integration(

@@ -1,14 +1,16 @@
 //! `GET /health`: liveness without authentication.
 
 use crate::error::ApiError;
-use crate::http::{json, serve, Access, Call};
+use crate::http::{json, Access, Call, Route};
 use crate::App;
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 
-pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(app, req, "health", Access::Public, check).await
-}
+pub const HANDLE: Route = Route {
+    operation: "health",
+    access: Access::Public,
+    handler: |app, call| Box::pin(check(app, call)),
+};
 
 async fn check(_app: &App, _call: &Call) -> Result<Response<Body>, ApiError> {
     Ok(json(

@@ -304,21 +304,46 @@ pub fn error_response(error: &ApiError, request_id: &str) -> Response<Body> {
     resp
 }
 
-/// Runs one route: authenticates as `access` requires, calls `handler`, maps every error to
-/// the documented body, and logs the outcome. Never fails: Lambda always gets a response.
+/// What serves a route: boxed, so one table can hold every handler.
+pub type Handler =
+    for<'a> fn(
+        &'a App,
+        &'a Call,
+    ) -> futures_util::future::BoxFuture<'a, Result<Response<Body>, ApiError>>;
+
+/// One route, declared once next to its handler: the operation name the logs carry, who may
+/// call it, and what serves it. A function's `main.rs` names the route it runs.
+pub struct Route {
+    pub operation: &'static str,
+    pub access: Access,
+    pub handler: Handler,
+}
+
+/// Runs one route: authenticates as its access requires, calls its handler, maps every
+/// error to the documented body, and logs the outcome. Never fails: Lambda always gets a
+/// response.
 pub async fn serve(
     app: &App,
     req: Request,
-    operation: &'static str,
-    access: Access,
-    handler: impl AsyncFnOnce(&App, &Call) -> Result<Response<Body>, ApiError>,
+    route: &Route,
 ) -> Result<Response<Body>, lambda_http::Error> {
+    let operation = route.operation;
+    let span = tracing::info_span!("route", operation);
+    tracing::Instrument::instrument(handle(app, req, route), span).await
+}
+
+async fn handle(
+    app: &App,
+    req: Request,
+    route: &Route,
+) -> Result<Response<Body>, lambda_http::Error> {
+    let operation = route.operation;
     let started = Instant::now();
     let mut call = Call::public(req);
-    let result = match authorize(app, &call, access).await {
+    let result = match authorize(app, &call, route.access).await {
         Ok(principal) => {
             call.principal = principal;
-            handler(app, &call).await
+            (route.handler)(app, &call).await
         }
         Err(e) => Err(e),
     };

@@ -7,7 +7,7 @@
 
 use crate::error::{ApiError, FieldError};
 use crate::fields::{string, Fields, Patch};
-use crate::http::{json, list_body, serve, Access, Call};
+use crate::http::{json, list_body, Access, Call, Route};
 use crate::id::{IntegrationId, TenantId};
 use crate::idempotency::{self, Idempotency};
 use crate::provider::{catalog, AuthMode, Provider};
@@ -15,10 +15,9 @@ use crate::store::{key, n, s, tenant_pk, Item, Step, Store, StoreError};
 use crate::time::{self, Timestamp};
 use crate::App;
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tracing::instrument;
 
 const SK_PREFIX: &str = "INTEGRATION#";
 const PROVIDER_PREFIX: &str = "INTEGRATION_PROVIDER#";
@@ -306,58 +305,35 @@ fn check_oauth_fields(
     }
 }
 
-#[instrument(skip_all)]
-pub async fn create(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(
-        app,
-        req,
-        "integrations.create",
-        Access::Write,
-        create_integration,
-    )
-    .await
-}
+pub const CREATE: Route = Route {
+    operation: "integrations.create",
+    access: Access::Write,
+    handler: |app, call| Box::pin(create_integration(app, call)),
+};
 
-#[instrument(skip_all)]
-pub async fn list(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(
-        app,
-        req,
-        "integrations.list",
-        Access::Read,
-        list_integrations,
-    )
-    .await
-}
+pub const LIST: Route = Route {
+    operation: "integrations.list",
+    access: Access::Read,
+    handler: |app, call| Box::pin(list_integrations(app, call)),
+};
 
-#[instrument(skip_all)]
-pub async fn read(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(app, req, "integrations.get", Access::Read, get_integration).await
-}
+pub const READ: Route = Route {
+    operation: "integrations.get",
+    access: Access::Read,
+    handler: |app, call| Box::pin(get_integration(app, call)),
+};
 
-#[instrument(skip_all)]
-pub async fn update(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(
-        app,
-        req,
-        "integrations.update",
-        Access::Write,
-        update_integration,
-    )
-    .await
-}
+pub const UPDATE: Route = Route {
+    operation: "integrations.update",
+    access: Access::Write,
+    handler: |app, call| Box::pin(update_integration(app, call)),
+};
 
-#[instrument(skip_all)]
-pub async fn logo(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(
-        app,
-        req,
-        "integrations.logo",
-        Access::Read,
-        integration_logo,
-    )
-    .await
-}
+pub const LOGO: Route = Route {
+    operation: "integrations.logo",
+    access: Access::Read,
+    handler: |app, call| Box::pin(integration_logo(app, call)),
+};
 
 async fn create_integration(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     call.query(&[])?;

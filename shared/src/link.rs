@@ -7,7 +7,7 @@
 //! `expires_at` at read time, never left to TTL deletion, which is lazy.
 
 use crate::error::ApiError;
-use crate::http::{json, list_body, serve, Access, Call};
+use crate::http::{json, list_body, Access, Call, Route};
 use crate::id::{ConnectionId, ConsumerId, IntegrationId, LinkId, TenantId};
 use crate::redirect_url::RedirectUrl;
 use crate::secret::{random_bytes, sha256_hex, Secret};
@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -449,17 +449,23 @@ pub(crate) async fn load(app: &App, call: &Call) -> Result<Link, ApiError> {
         .ok_or_else(|| not_found(raw))
 }
 
-pub async fn list(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(app, req, "links.list", Access::Read, list_links).await
-}
+pub const LIST: Route = Route {
+    operation: "links.list",
+    access: Access::Read,
+    handler: |app, call| Box::pin(list_links(app, call)),
+};
 
-pub async fn read(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(app, req, "links.get", Access::Read, get_link).await
-}
+pub const READ: Route = Route {
+    operation: "links.get",
+    access: Access::Read,
+    handler: |app, call| Box::pin(get_link(app, call)),
+};
 
-pub async fn revoke(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(app, req, "links.revoke", Access::Write, revoke_link).await
-}
+pub const REVOKE: Route = Route {
+    operation: "links.revoke",
+    access: Access::Write,
+    handler: |app, call| Box::pin(revoke_link(app, call)),
+};
 
 /// A status filter reads links this many at a time…
 const FILTER_PAGE: usize = 100;

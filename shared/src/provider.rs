@@ -4,12 +4,12 @@
 //! a unit test proves the shipped file passes them.
 
 use crate::error::{ApiError, FieldError};
-use crate::http::{json, serve, Access, Call};
+use crate::http::{json, Access, Call, Route};
 use crate::App;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use regex_lite::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -483,9 +483,11 @@ impl Provider {
     }
 }
 
-pub async fn list(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(app, req, "providers.list", Access::Read, list_providers).await
-}
+pub const LIST: Route = Route {
+    operation: "providers.list",
+    access: Access::Read,
+    handler: |app, call| Box::pin(list_providers(app, call)),
+};
 
 async fn list_providers(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     let query = call.query(&["category", "auth_mode"])?;

@@ -5,54 +5,107 @@
 //! own `{"message":"Not Found"}`.
 
 use crate::error::ApiError;
-use crate::http::{serve, Access, Call};
+use crate::http::{Access, Call, Route};
 use crate::App;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 
-/// Every `(method, path)` the template routes to a function. A contract test holds this equal
-/// to template.yaml, the source of truth.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("GET", "/connect/{link_id}"),
-    ("POST", "/connect/{link_id}"),
-    ("GET", "/connect/{link_id}/oauth"),
-    ("GET", "/health"),
-    ("GET", "/oauth/callback"),
-    ("POST", "/v1/connections"),
-    ("DELETE", "/v1/connections/{id}"),
-    ("GET", "/v1/connections/{id}"),
-    ("PATCH", "/v1/connections/{id}"),
-    ("GET", "/v1/connections/{id}/credentials"),
-    ("POST", "/v1/connections/{id}/links"),
-    ("GET", "/v1/consumers"),
-    ("POST", "/v1/consumers"),
-    ("DELETE", "/v1/consumers/{id}"),
-    ("GET", "/v1/consumers/{id}"),
-    ("PATCH", "/v1/consumers/{id}"),
-    ("GET", "/v1/consumers/{id}/connections"),
-    ("POST", "/v1/consumers/{id}/connections"),
-    ("POST", "/v1/credentials"),
-    ("GET", "/v1/integrations"),
-    ("POST", "/v1/integrations"),
-    ("GET", "/v1/integrations/{id}"),
-    ("PATCH", "/v1/integrations/{id}"),
-    ("POST", "/v1/integrations/{id}/connect"),
-    ("GET", "/v1/integrations/{id}/logo"),
-    ("GET", "/v1/links"),
-    ("DELETE", "/v1/links/{id}"),
-    ("GET", "/v1/links/{id}"),
-    ("POST", "/v1/links/{id}/send"),
-    ("GET", "/v1/providers"),
-    ("GET", "/v1/settings"),
-    ("PATCH", "/v1/settings"),
-    ("GET", "/v1/webhooks"),
-    ("POST", "/v1/webhooks"),
-    ("DELETE", "/v1/webhooks/{id}"),
-    ("GET", "/v1/webhooks/{id}"),
-    ("PATCH", "/v1/webhooks/{id}"),
-    ("GET", "/v1/webhooks/{id}/deliveries"),
-    ("POST", "/v1/webhooks/{id}/deliveries/{delivery_id}/retry"),
-    ("POST", "/v1/webhooks/{id}/rotate-secret"),
-    ("POST", "/v1/webhooks/{id}/test"),
+/// Every route the template sends to a function: method, path, and the route that serves it
+/// (operation, access, handler), in one table. A contract test holds the methods and paths
+/// equal to template.yaml, the source of truth; each function's `main.rs` runs its route.
+pub const ROUTES: &[(&str, &str, &Route)] = &[
+    ("GET", "/connect/{link_id}", &crate::connect::SHOW),
+    ("POST", "/connect/{link_id}", &crate::connect::SUBMIT),
+    (
+        "GET",
+        "/connect/{link_id}/oauth",
+        &crate::oauth::flow::START,
+    ),
+    ("GET", "/health", &crate::health::HANDLE),
+    ("GET", "/oauth/callback", &crate::oauth::flow::CALLBACK),
+    ("POST", "/v1/connections", &crate::connection::IMPORT),
+    ("DELETE", "/v1/connections/{id}", &crate::connection::REVOKE),
+    ("GET", "/v1/connections/{id}", &crate::connection::READ),
+    ("PATCH", "/v1/connections/{id}", &crate::connection::UPDATE),
+    (
+        "GET",
+        "/v1/connections/{id}/credentials",
+        &crate::connection::CREDENTIALS,
+    ),
+    (
+        "POST",
+        "/v1/connections/{id}/links",
+        &crate::connection::NEW_LINK,
+    ),
+    ("GET", "/v1/consumers", &crate::consumer::api::LIST),
+    ("POST", "/v1/consumers", &crate::consumer::api::CREATE),
+    (
+        "DELETE",
+        "/v1/consumers/{id}",
+        &crate::consumer::api::DELETE,
+    ),
+    ("GET", "/v1/consumers/{id}", &crate::consumer::api::GET),
+    ("PATCH", "/v1/consumers/{id}", &crate::consumer::api::UPDATE),
+    (
+        "GET",
+        "/v1/consumers/{id}/connections",
+        &crate::connection::LIST_FOR_CONSUMER,
+    ),
+    (
+        "POST",
+        "/v1/consumers/{id}/connections",
+        &crate::connection::CREATE,
+    ),
+    ("POST", "/v1/credentials", &crate::credential::CREATE),
+    ("GET", "/v1/integrations", &crate::integration::LIST),
+    ("POST", "/v1/integrations", &crate::integration::CREATE),
+    ("GET", "/v1/integrations/{id}", &crate::integration::READ),
+    (
+        "PATCH",
+        "/v1/integrations/{id}",
+        &crate::integration::UPDATE,
+    ),
+    (
+        "POST",
+        "/v1/integrations/{id}/connect",
+        &crate::direct_connect::CONNECT,
+    ),
+    (
+        "GET",
+        "/v1/integrations/{id}/logo",
+        &crate::integration::LOGO,
+    ),
+    ("GET", "/v1/links", &crate::link::LIST),
+    ("DELETE", "/v1/links/{id}", &crate::link::REVOKE),
+    ("GET", "/v1/links/{id}", &crate::link::READ),
+    ("POST", "/v1/links/{id}/send", &crate::reminder::SEND),
+    ("GET", "/v1/providers", &crate::provider::LIST),
+    ("GET", "/v1/settings", &crate::settings::GET),
+    ("PATCH", "/v1/settings", &crate::settings::UPDATE),
+    ("GET", "/v1/webhooks", &crate::webhook::LIST),
+    ("POST", "/v1/webhooks", &crate::webhook::CREATE),
+    ("DELETE", "/v1/webhooks/{id}", &crate::webhook::DELETE),
+    ("GET", "/v1/webhooks/{id}", &crate::webhook::READ),
+    ("PATCH", "/v1/webhooks/{id}", &crate::webhook::UPDATE),
+    (
+        "GET",
+        "/v1/webhooks/{id}/deliveries",
+        &crate::webhook::delivery::LIST,
+    ),
+    (
+        "POST",
+        "/v1/webhooks/{id}/deliveries/{delivery_id}/retry",
+        &crate::webhook::delivery::RETRY,
+    ),
+    (
+        "POST",
+        "/v1/webhooks/{id}/rotate-secret",
+        &crate::webhook::ROTATE_SECRET,
+    ),
+    (
+        "POST",
+        "/v1/webhooks/{id}/test",
+        &crate::webhook::delivery::TEST,
+    ),
 ];
 
 /// Whether `path` fits a route's path template: same segments, a `{param}` standing for one
@@ -78,8 +131,8 @@ pub fn path_fits(template: &str, path: &str) -> bool {
 pub fn unrouted(method: &str, path: &str) -> ApiError {
     let allow: Vec<&'static str> = ROUTES
         .iter()
-        .filter(|(_, template)| path_fits(template, path))
-        .map(|(m, _)| *m)
+        .filter(|(_, template, _)| path_fits(template, path))
+        .map(|(m, _, _)| *m)
         .collect();
     if allow.is_empty() {
         ApiError::NotFound(format!(
@@ -99,9 +152,11 @@ fn bounded(s: &str, max: usize) -> Option<String> {
     (s.len() <= max && !s.chars().any(char::is_control)).then(|| s.to_owned())
 }
 
-pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(app, req, "route-fallback", Access::Public, answer).await
-}
+pub const HANDLE: Route = Route {
+    operation: "route-fallback",
+    access: Access::Public,
+    handler: |app, call| Box::pin(answer(app, call)),
+};
 
 async fn answer(_app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     let (method, path) = call.method_and_path();
@@ -111,6 +166,34 @@ async fn answer(_app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn who_may_call_what_follows_the_path_and_method() {
+        for (method, path, route) in ROUTES {
+            // Reads of secrets need an admin key, like writes.
+            let secret = *path == "/v1/connections/{id}/credentials";
+            let want = if secret {
+                Access::Admin
+            } else if path.starts_with("/v1/") {
+                if *method == "GET" {
+                    Access::Read
+                } else {
+                    Access::Write
+                }
+            } else {
+                Access::Public
+            };
+            assert_eq!(route.access, want, "{method} {path} ({})", route.operation);
+        }
+        let mut operations: Vec<&str> = ROUTES.iter().map(|(_, _, r)| r.operation).collect();
+        operations.sort_unstable();
+        operations.dedup();
+        assert_eq!(
+            operations.len(),
+            ROUTES.len(),
+            "one operation name per route"
+        );
+    }
 
     #[test]
     fn a_param_is_one_non_empty_segment() {
@@ -156,8 +239,8 @@ mod tests {
     #[test]
     fn every_route_is_listed_once() {
         let mut seen = std::collections::BTreeSet::new();
-        for r in ROUTES {
-            assert!(seen.insert(r), "{r:?} twice");
+        for (method, path, _) in ROUTES {
+            assert!(seen.insert((method, path)), "{method} {path} twice");
         }
     }
 }

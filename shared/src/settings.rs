@@ -3,14 +3,14 @@
 
 use crate::error::ApiError;
 use crate::fields::{Fields, Patch};
-use crate::http::{json, serve, Access, Call};
+use crate::http::{json, Access, Call, Route};
 use crate::id::TenantId;
 use crate::redirect_url::RedirectUrl;
 use crate::store::{tenant_pk, Store, StoreError, TxOutcome};
 use crate::time::{self, Timestamp};
 use crate::App;
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -104,13 +104,17 @@ pub async fn load(store: &Store, tenant: &TenantId) -> Result<Settings, StoreErr
     }
 }
 
-pub async fn get(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(app, req, "settings.get", Access::Read, get_settings).await
-}
+pub const GET: Route = Route {
+    operation: "settings.get",
+    access: Access::Read,
+    handler: |app, call| Box::pin(get_settings(app, call)),
+};
 
-pub async fn update(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(app, req, "settings.update", Access::Write, update_settings).await
-}
+pub const UPDATE: Route = Route {
+    operation: "settings.update",
+    access: Access::Write,
+    handler: |app, call| Box::pin(update_settings(app, call)),
+};
 
 async fn get_settings(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     call.query(&[])?;

@@ -2,5 +2,5 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    linkgate::app::run_http(linkgate::connection::list_for_consumer).await
+    linkgate::app::run_http(&linkgate::connection::LIST_FOR_CONSUMER).await
 }

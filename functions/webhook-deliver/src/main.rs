@@ -1,16 +1,7 @@
-//! SQS event source (partial batch responses). Wiring only: build the app once per process,
-//! then delegate to `linkgate`.
-
-use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use serde_json::Value;
+//! SQS event source (partial batch responses). Wiring only: build the app once per process, then delegate to
+//! `linkgate`.
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    linkgate::telemetry::init();
-    let app = linkgate::App::from_env().await?;
-    let app = &app;
-    run(service_fn(move |event: LambdaEvent<Value>| async move {
-        Ok::<Value, Error>(linkgate::webhook::delivery::deliver(app, &event.payload).await)
-    }))
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    linkgate::app::run_event(linkgate::webhook::delivery::DELIVER).await
 }

@@ -2,41 +2,45 @@
 
 use super::{repo, Consumer, ConsumerPatch, InternalReference, NewConsumer};
 use crate::error::{ApiError, FieldError};
-use crate::http::{json, list_body, no_content, serve, Access, Call};
+use crate::http::{json, list_body, no_content, Access, Call, Route};
 use crate::id::ConsumerId;
 use crate::idempotency::{self, Idempotency};
 use crate::{time, App};
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde_json::{json, Value};
-use tracing::instrument;
 
 use crate::store::Step;
 
-#[instrument(skip_all)]
-pub async fn create(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(app, req, "consumers.create", Access::Write, create_consumer).await
-}
+pub const CREATE: Route = Route {
+    operation: "consumers.create",
+    access: Access::Write,
+    handler: |app, call| Box::pin(create_consumer(app, call)),
+};
 
-#[instrument(skip_all)]
-pub async fn list(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(app, req, "consumers.list", Access::Read, list_consumers).await
-}
+pub const LIST: Route = Route {
+    operation: "consumers.list",
+    access: Access::Read,
+    handler: |app, call| Box::pin(list_consumers(app, call)),
+};
 
-#[instrument(skip_all)]
-pub async fn get(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(app, req, "consumers.get", Access::Read, get_consumer).await
-}
+pub const GET: Route = Route {
+    operation: "consumers.get",
+    access: Access::Read,
+    handler: |app, call| Box::pin(get_consumer(app, call)),
+};
 
-#[instrument(skip_all)]
-pub async fn update(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(app, req, "consumers.update", Access::Write, update_consumer).await
-}
+pub const UPDATE: Route = Route {
+    operation: "consumers.update",
+    access: Access::Write,
+    handler: |app, call| Box::pin(update_consumer(app, call)),
+};
 
-#[instrument(skip_all)]
-pub async fn delete(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(app, req, "consumers.delete", Access::Write, delete_consumer).await
-}
+pub const DELETE: Route = Route {
+    operation: "consumers.delete",
+    access: Access::Write,
+    handler: |app, call| Box::pin(delete_consumer(app, call)),
+};
 
 fn reference_taken() -> ApiError {
     ApiError::Conflict {

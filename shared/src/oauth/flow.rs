@@ -16,7 +16,7 @@ use crate::connect::{
 };
 use crate::connection;
 use crate::error::ApiError;
-use crate::http::{serve, Access, Call};
+use crate::http::{Access, Call, Route};
 use crate::id::LinkId;
 use crate::integration::{self, Integration};
 use crate::lang::t;
@@ -25,34 +25,24 @@ use crate::provider::{catalog, AuthMode};
 use crate::store::{s, TxOutcome};
 use crate::{time, App};
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
-use tracing::instrument;
 
-#[instrument(skip_all)]
-pub async fn start(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(
-        app,
-        req,
-        "connect.oauth",
-        Access::Public,
-        async |app, call| finish(start_flow(app, call).await, app, call).await,
-    )
-    .await
-}
+pub const START: Route = Route {
+    operation: "connect.oauth",
+    access: Access::Public,
+    handler: |app, call| {
+        Box::pin(async move { finish(start_flow(app, call).await, app, call).await })
+    },
+};
 
-#[instrument(skip_all)]
-pub async fn callback(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(
-        app,
-        req,
-        "oauth.callback",
-        Access::Public,
-        async |app, call| finish(callback_flow(app, call).await, app, call).await,
-    )
-    .await
-}
+pub const CALLBACK: Route = Route {
+    operation: "oauth.callback",
+    access: Access::Public,
+    handler: |app, call| {
+        Box::pin(async move { finish(callback_flow(app, call).await, app, call).await })
+    },
+};
 
 fn not_set_up() -> Outcome {
     page(StatusCode::CONFLICT, "not_set_up")

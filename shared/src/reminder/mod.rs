@@ -21,7 +21,7 @@ use crate::email::Email;
 use crate::error::ApiError;
 use crate::event;
 use crate::fields::{whole_number, Fields, Patch};
-use crate::http::{json, serve, Access, Call};
+use crate::http::{json, Access, Call, Route};
 use crate::id::LinkId;
 use crate::link::{self, Link, Status};
 use crate::secret::Secret;
@@ -32,7 +32,7 @@ use crate::{consumer, integration, tenant, App};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Duration;
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -399,9 +399,11 @@ fn token_hash_value(token: &Secret) -> AttributeValue {
 
 // ---- on demand: POST /v1/links/{id}/send ----
 
-pub async fn send(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(app, req, "links.send", Access::Write, send_link).await
-}
+pub const SEND: Route = Route {
+    operation: "links.send",
+    access: Access::Write,
+    handler: |app, call| Box::pin(send_link(app, call)),
+};
 
 async fn send_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     call.query(&[])?;

@@ -11,18 +11,17 @@
 use super::target::WebhookUrl;
 use super::{load as load_endpoint, signing, Endpoint, TEST_EVENT};
 use crate::error::ApiError;
-use crate::http::{json, list_body, serve, Access, Call};
+use crate::http::{json, list_body, Access, Call, Route};
 use crate::id::{DeliveryId, EventId, TenantId, WebhookId};
 use crate::store::{key, n, s, tenant_pk, Item};
 use crate::time;
 use crate::App;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use tracing::instrument;
 
 /// How long the delivery log is kept.
 const RETENTION_SECONDS: i64 = 30 * 24 * 60 * 60;
@@ -150,6 +149,13 @@ async fn mark_enqueued(app: &App, m: &Message) -> Result<(), ApiError> {
 /// `webhook-fanout`: one EventBridge event (`detail = {id, type, tenant_id, occurred_at,
 /// data}`) to every enabled endpoint of its tenant that wants its type. An error makes the
 /// invocation fail, and the caller's retry finds the deliveries already written.
+/// The `webhook-fanout` function (see `app::run_event`).
+pub const FAN_OUT: crate::app::EventHandler = |app, event| Box::pin(fan_out(app, event));
+
+/// The `webhook-deliver` function: its answer is the batch's failures, never an error.
+pub const DELIVER: crate::app::EventHandler =
+    |app, event| Box::pin(async move { Ok(deliver(app, event).await) });
+
 pub async fn fan_out(app: &App, event: &Value) -> Result<Value, ApiError> {
     let detail = &event["detail"];
     let (Some(tenant), Some(event_id), Some(kind)) = (
@@ -520,27 +526,23 @@ fn delivery_json(item: &Item) -> Value {
     })
 }
 
-#[instrument(skip_all)]
-pub async fn list(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(
-        app,
-        req,
-        "webhooks.deliveries",
-        Access::Read,
-        list_deliveries,
-    )
-    .await
-}
+pub const LIST: Route = Route {
+    operation: "webhooks.deliveries",
+    access: Access::Read,
+    handler: |app, call| Box::pin(list_deliveries(app, call)),
+};
 
-#[instrument(skip_all)]
-pub async fn retry(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(app, req, "webhooks.retry", Access::Write, retry_delivery).await
-}
+pub const RETRY: Route = Route {
+    operation: "webhooks.retry",
+    access: Access::Write,
+    handler: |app, call| Box::pin(retry_delivery(app, call)),
+};
 
-#[instrument(skip_all)]
-pub async fn test(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(app, req, "webhooks.test", Access::Write, send_test).await
-}
+pub const TEST: Route = Route {
+    operation: "webhooks.test",
+    access: Access::Write,
+    handler: |app, call| Box::pin(send_test(app, call)),
+};
 
 async fn list_deliveries(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     let query = call.query(&["limit", "cursor"])?;

@@ -9,7 +9,7 @@ pub mod target;
 
 use crate::error::ApiError;
 use crate::fields::{string, Fields, Patch};
-use crate::http::{json, list_body, no_content, serve, Access, Call};
+use crate::http::{json, list_body, no_content, Access, Call, Route};
 use crate::id::{TenantId, WebhookId};
 use crate::idempotency::{self, Idempotency};
 use crate::secret::Secret;
@@ -17,11 +17,10 @@ use crate::store::{key, tenant_pk, Item, Step, Store, StoreError, TxOutcome};
 use crate::time::{self, Timestamp};
 use crate::App;
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use target::WebhookUrl;
-use tracing::instrument;
 
 const SK_PREFIX: &str = "WH#";
 const CREATE_FIELDS: &[&str] = &["url", "events", "description"];
@@ -284,39 +283,48 @@ async fn new_secret(
     ))
 }
 
-#[instrument(skip_all)]
-pub async fn create(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(app, req, "webhooks.create", Access::Write, create_endpoint).await
-}
+pub const CREATE: Route = Route {
+    operation: "webhooks.create",
+    access: Access::Write,
+    handler: |app, call| Box::pin(create_endpoint(app, call)),
+};
 
-#[instrument(skip_all)]
-pub async fn list(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(app, req, "webhooks.list", Access::Read, list_endpoints).await
-}
+pub const LIST: Route = Route {
+    operation: "webhooks.list",
+    access: Access::Read,
+    handler: |app, call| Box::pin(list_endpoints(app, call)),
+};
 
-#[instrument(skip_all)]
-pub async fn read(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(app, req, "webhooks.get", Access::Read, async |app, call| {
-        call.query(&[])?;
-        Ok(json(StatusCode::OK, &load(app, call).await?.to_json()))
-    })
-    .await
-}
+pub const READ: Route = Route {
+    operation: "webhooks.get",
+    access: Access::Read,
+    handler: |app, call| {
+        Box::pin(async move {
+            {
+                call.query(&[])?;
+                Ok(json(StatusCode::OK, &load(app, call).await?.to_json()))
+            }
+        })
+    },
+};
 
-#[instrument(skip_all)]
-pub async fn update(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(app, req, "webhooks.update", Access::Write, update_endpoint).await
-}
+pub const UPDATE: Route = Route {
+    operation: "webhooks.update",
+    access: Access::Write,
+    handler: |app, call| Box::pin(update_endpoint(app, call)),
+};
 
-#[instrument(skip_all)]
-pub async fn delete(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(app, req, "webhooks.delete", Access::Write, delete_endpoint).await
-}
+pub const DELETE: Route = Route {
+    operation: "webhooks.delete",
+    access: Access::Write,
+    handler: |app, call| Box::pin(delete_endpoint(app, call)),
+};
 
-#[instrument(skip_all)]
-pub async fn rotate_secret(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    serve(app, req, "webhooks.rotate_secret", Access::Write, rotate).await
-}
+pub const ROTATE_SECRET: Route = Route {
+    operation: "webhooks.rotate_secret",
+    access: Access::Write,
+    handler: |app, call| Box::pin(rotate(app, call)),
+};
 
 async fn create_endpoint(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     call.query(&[])?;
