@@ -4,14 +4,10 @@ use crate::api_key::Authenticator;
 use crate::cache::TtlCache;
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::id::{IntegrationId, TenantId};
-use crate::integration::Integration;
+use crate::id::TenantId;
 use crate::seal::Sealer;
-use crate::settings::Settings;
 use crate::store::Store;
-use crate::store::StoreError;
-use lambda_http::Request;
-use std::future::Future;
+use std::any::Any;
 use std::sync::Arc;
 
 pub struct App {
@@ -25,8 +21,9 @@ pub struct App {
     aws: Option<aws_types::SdkConfig>,
     sqs: std::sync::OnceLock<aws_sdk_sqs::Client>,
     ses: std::sync::OnceLock<aws_sdk_sesv2::Client>,
-    settings: TtlCache<Settings>,
-    integrations: TtlCache<Vec<Integration>>,
+    /// What tenants rarely change (settings, active integrations), kept per process and
+    /// typed by the modules that own them (see [`App::cached`]).
+    tenant_cache: TtlCache<Arc<dyn Any + Send + Sync>>,
 }
 
 impl App {
@@ -47,8 +44,7 @@ impl App {
         let store = Store::new(dynamodb, config.table_name.clone());
         let keys = Authenticator::new(config.api_key_cache_ttl);
         App {
-            settings: TtlCache::new(config.tenant_cache_ttl),
-            integrations: TtlCache::new(config.tenant_cache_ttl),
+            tenant_cache: TtlCache::new(config.tenant_cache_ttl),
             config,
             store,
             keys,
@@ -68,40 +64,23 @@ impl App {
     }
 }
 
-/// A tenant's settings and active integrations, reused for `LINKGATE_TENANT_CACHE_SECONDS`.
+/// A tenant's slowly changing data, reused for `LINKGATE_TENANT_CACHE_SECONDS`. Each kind
+/// is read and typed by the module that owns it (`settings::of`, `integration::active_of`),
+/// so the process context depends on none of them.
 impl App {
-    pub async fn settings(&self, tenant: &TenantId) -> Result<Arc<Settings>, StoreError> {
-        if let Some(s) = self.settings.get(tenant.as_str()) {
-            return Ok(s);
-        }
-        let loaded = crate::settings::load(&self.store, tenant).await?;
-        Ok(self.settings.put(tenant.as_str(), loaded))
+    /// The tenant's `kind`, if cached and still fresh.
+    pub fn cached<T: Any + Send + Sync>(&self, kind: &str, tenant: &TenantId) -> Option<Arc<T>> {
+        self.tenant_cache
+            .get(&format!("{kind}#{tenant}"))
+            .and_then(|v| Arc::clone(&*v).downcast::<T>().ok())
     }
 
-    /// Active integrations, newest first (the connect page's marketplace).
-    pub async fn active_integrations(
-        &self,
-        tenant: &TenantId,
-    ) -> Result<Arc<Vec<Integration>>, StoreError> {
-        if let Some(i) = self.integrations.get(tenant.as_str()) {
-            return Ok(i);
-        }
-        let loaded = crate::integration::active(&self.store, tenant).await?;
-        Ok(self.integrations.put(tenant.as_str(), loaded))
-    }
-
-    /// One active integration of the tenant, if `id` names one.
-    pub async fn active_integration(
-        &self,
-        tenant: &TenantId,
-        id: &IntegrationId,
-    ) -> Result<Option<Integration>, StoreError> {
-        Ok(self
-            .active_integrations(tenant)
-            .await?
-            .iter()
-            .find(|i| i.id() == id)
-            .cloned())
+    /// Keeps the tenant's `kind` (when caching is on) and hands it back shared.
+    pub fn cache<T: Any + Send + Sync>(&self, kind: &str, tenant: &TenantId, value: T) -> Arc<T> {
+        let value = Arc::new(value);
+        let shared: Arc<dyn Any + Send + Sync> = value.clone();
+        self.tenant_cache.put(&format!("{kind}#{tenant}"), shared);
+        value
     }
 }
 
@@ -145,53 +124,10 @@ impl App {
     }
 }
 
-/// Runs a scheduled function (EventBridge Scheduler): the event says nothing it needs, and
-/// the answer is the run's counts. `run` gets the invocation's deadline.
-pub async fn run_scheduled<F, Fut>(run: F) -> Result<(), lambda_runtime::Error>
-where
-    F: Fn(&'static App, std::time::SystemTime) -> Fut,
-    Fut: Future<Output = Result<serde_json::Value, ApiError>> + Send + 'static,
-{
-    crate::telemetry::init();
-    let app: &'static App = Box::leak(Box::new(App::from_env().await?));
-    lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
-            let done = run(app, event.context.deadline());
-            async move { Ok::<_, lambda_runtime::Error>(done.await?) }
-        },
-    ))
-    .await
-}
-
-/// What an event-driven function does with one event's payload: boxed, like a route's
-/// handler, so functions name it rather than write their own loop.
+/// What an event-driven function does with one event's payload (see `run::event`): boxed,
+/// like a route's handler, so a function names it rather than writes its own loop.
 pub type EventHandler =
     for<'a> fn(
         &'a App,
         &'a serde_json::Value,
     ) -> futures_util::future::BoxFuture<'a, Result<serde_json::Value, ApiError>>;
-
-/// Runs one event-driven function (an SQS source, an EventBridge rule target): logging set
-/// up, the app built once per process, then `handle` answers each event. An error fails the
-/// invocation, so the source retries it (or sends it to its dead-letter queue).
-pub async fn run_event(handle: EventHandler) -> Result<(), lambda_runtime::Error> {
-    crate::telemetry::init();
-    let app: &'static App = Box::leak(Box::new(App::from_env().await?));
-    lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
-            Ok::<_, lambda_runtime::Error>(handle(app, &event.payload).await?)
-        },
-    ))
-    .await
-}
-
-/// Runs one HTTP function: logging set up, the app built once per process, then `route`
-/// serves every invocation. The app lives as long as the process, so it is leaked on purpose.
-pub async fn run_http(route: &'static crate::http::Route) -> Result<(), lambda_http::Error> {
-    crate::telemetry::init();
-    let app: &'static App = Box::leak(Box::new(App::from_env().await?));
-    lambda_http::run(lambda_http::service_fn(move |req: Request| {
-        crate::http::serve(app, req, route)
-    }))
-    .await
-}

@@ -52,17 +52,9 @@ fn content_security_policy(local: bool, brand_css: Option<&str>) -> String {
     )
 }
 
-/// What a public page knows about whose link it shows, once it has found the link: the
-/// page is then dressed in that tenant's brand.
-#[derive(Debug, Clone)]
-pub(crate) struct PageContext {
-    pub(crate) tenant: crate::id::TenantId,
-    pub(crate) lang: Option<Lang>,
-}
-
 /// Notes the link a page is about (its tenant's brand applies; first call wins).
 pub(crate) fn remember(call: &Call, link: &Link) {
-    let _ = call.page.set(PageContext {
+    let _ = call.page.set(crate::http::PageContext {
         tenant: link.tenant_id.clone(),
         lang: link.lang,
     });
@@ -289,7 +281,7 @@ pub(crate) async fn finish(
         page.lang = Lang::negotiate(ctx.and_then(|c| c.lang), call.header("accept-language"));
         if let Some(ctx) = ctx {
             // A page without its brand is better than no page: a failed read is only logged.
-            match app.settings(&ctx.tenant).await {
+            match crate::settings::of(app, &ctx.tenant).await {
                 Ok(settings) => page.brand = BrandView::from(&settings.branding),
                 Err(e) => tracing::warn!(error = %e, "no brand for this page"),
             }
@@ -371,8 +363,7 @@ pub(crate) async fn redirect_target(
             }
         }
     }
-    Ok(app
-        .settings(&link.tenant_id)
+    Ok(crate::settings::of(app, &link.tenant_id)
         .await?
         .default_redirect_url
         .clone())
@@ -451,7 +442,7 @@ pub(crate) async fn chosen_integration(
         },
         (None, None) => return Ok(None),
     };
-    Ok(app.active_integration(&link.tenant_id, &id).await?)
+    Ok(crate::integration::active_one(app, &link.tenant_id, &id).await?)
 }
 
 /// The "Continue with …" step: a plain link, or a GET form when the provider needs
@@ -550,7 +541,10 @@ async fn show_page(app: &App, call: &Call) -> Result<Outcome, ApiError> {
             t("page.marketplace.heading"),
             Some(t("page.marketplace.message")),
         );
-        for i in app.active_integrations(&link.tenant_id).await?.iter() {
+        for i in crate::integration::active_of(app, &link.tenant_id)
+            .await?
+            .iter()
+        {
             let provider = i.provider()?;
             p.cards.push(Card {
                 name: i.display_name()?,

@@ -415,7 +415,7 @@ async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
             }
         }
     };
-    let settings = app.settings(tenant).await?;
+    let settings = crate::settings::of(app, tenant).await?;
     let now = time::now();
     let id = ConnectionId::generate();
     let mut new_link = NewLink::generate(
@@ -682,7 +682,7 @@ async fn create_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError>
     let mut f = Fields::new(body, LINK_FIELDS)?;
     let (redirect_url, redirect, ttl, lang) = link_options(&mut f, app);
     f.finish()?;
-    let settings = app.settings(tenant).await?;
+    let settings = crate::settings::of(app, tenant).await?;
     // As on creation: bet the consumer has no locale (checked in the same transaction), and
     // read it only when the bet loses.
     let bet_on_no_locale = lang.is_none() && current.consumer_id.is_some();

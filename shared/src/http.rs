@@ -27,13 +27,21 @@ pub enum Access {
     Admin,
 }
 
+/// What a public page knows about whose link it shows, once it has found the link: the
+/// page is then dressed in that tenant's brand, in the link's language.
+#[derive(Debug, Clone)]
+pub(crate) struct PageContext {
+    pub(crate) tenant: crate::id::TenantId,
+    pub(crate) lang: Option<crate::lang::Lang>,
+}
+
 /// One authenticated request, as handlers see it.
 pub struct Call {
     pub request_id: String,
     principal: Option<Principal>,
     req: Request,
     /// Public pages: whose link the page shows, once found (see `connect::finish`).
-    pub(crate) page: std::sync::OnceLock<crate::connect::PageContext>,
+    pub(crate) page: std::sync::OnceLock<PageContext>,
     /// Public pages: a cookie the answer sets (the OAuth browser binding).
     pub(crate) set_cookie: std::sync::OnceLock<String>,
 }

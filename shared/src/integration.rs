@@ -239,6 +239,32 @@ pub fn active_tx(
     )
 }
 
+/// Active integrations, newest first (the connect page's marketplace), as a warm function
+/// reuses them (`LINKGATE_TENANT_CACHE_SECONDS`).
+pub async fn active_of(
+    app: &App,
+    tenant: &TenantId,
+) -> Result<std::sync::Arc<Vec<Integration>>, StoreError> {
+    if let Some(i) = app.cached::<Vec<Integration>>("integrations", tenant) {
+        return Ok(i);
+    }
+    let loaded = active(&app.store, tenant).await?;
+    Ok(app.cache("integrations", tenant, loaded))
+}
+
+/// One active integration of the tenant, if `id` names one (through [`active_of`]).
+pub async fn active_one(
+    app: &App,
+    tenant: &TenantId,
+    id: &IntegrationId,
+) -> Result<Option<Integration>, StoreError> {
+    Ok(active_of(app, tenant)
+        .await?
+        .iter()
+        .find(|i| i.id() == id)
+        .cloned())
+}
+
 /// Every active integration of `tenant`, newest first (the connect page's marketplace).
 pub async fn active(store: &Store, tenant: &TenantId) -> Result<Vec<Integration>, StoreError> {
     let mut out = Vec::new();

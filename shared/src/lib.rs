@@ -39,6 +39,7 @@ pub mod refresh;
 pub mod relay;
 pub mod reminder;
 pub mod route;
+pub mod run;
 pub mod seal;
 pub mod secret;
 pub mod settings;

@@ -73,6 +73,15 @@ struct SettingsItem {
     settings: Settings,
 }
 
+/// The tenant's settings, as a warm function reuses them (`LINKGATE_TENANT_CACHE_SECONDS`).
+pub async fn of(app: &App, tenant: &TenantId) -> Result<std::sync::Arc<Settings>, StoreError> {
+    if let Some(s) = app.cached::<Settings>("settings", tenant) {
+        return Ok(s);
+    }
+    let loaded = load(&app.store, tenant).await?;
+    Ok(app.cache("settings", tenant, loaded))
+}
+
 /// A link lifetime in seconds, within the allowed range.
 pub fn parse_link_ttl(v: &Value) -> Result<u64, String> {
     crate::fields::whole_number(v)

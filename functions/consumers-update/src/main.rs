@@ -2,5 +2,5 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    linkgate::app::run_http(&linkgate::consumer::api::UPDATE).await
+    linkgate::run::http(&linkgate::consumer::api::UPDATE).await
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    linkgate::app::run_http(&linkgate::route::HANDLE).await
+    linkgate::run::http(&linkgate::route::HANDLE).await
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    linkgate::app::run_event(linkgate::webhook::delivery::FAN_OUT).await
+    linkgate::run::event(linkgate::webhook::delivery::FAN_OUT).await
 }

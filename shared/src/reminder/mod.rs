@@ -416,7 +416,7 @@ async fn send_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     usable(&link, now)?;
     let token = link::new_token()?;
     let base = call.public_base_url(&app.config);
-    let settings = app.settings(&link.tenant_id).await?;
+    let settings = crate::settings::of(app, &link.tenant_id).await?;
     let delivery = prepare(app, &settings, &link, &token, Trigger::Request, &base)
         .await?
         .ok_or_else(|| {
@@ -663,7 +663,7 @@ async fn remind(app: &App, item: Item, now: Timestamp, base: &str) -> Result<Don
     }
     let advance = Advance::from(&link, &seen);
     let mut values = advance.values(&seen);
-    let settings = app.settings(&link.tenant_id).await?;
+    let settings = crate::settings::of(app, &link.tenant_id).await?;
     let recent = link
         .last_sent_at
         .is_some_and(|at| now.timestamp() - at < RECENT_SECONDS);

@@ -149,7 +149,7 @@ async fn mark_enqueued(app: &App, m: &Message) -> Result<(), ApiError> {
 /// `webhook-fanout`: one EventBridge event (`detail = {id, type, tenant_id, occurred_at,
 /// data}`) to every enabled endpoint of its tenant that wants its type. An error makes the
 /// invocation fail, and the caller's retry finds the deliveries already written.
-/// The `webhook-fanout` function (see `app::run_event`).
+/// The `webhook-fanout` function (see `run::event`).
 pub const FAN_OUT: crate::app::EventHandler = |app, event| Box::pin(fan_out(app, event));
 
 /// The `webhook-deliver` function: its answer is the batch's failures, never an error.
