@@ -263,16 +263,44 @@ pub struct TestTenant {
 }
 
 impl TestTenant {
-    /// A new consumer (`consumer`: its creation body) with one connection (`connection`: its
-    /// creation body): the connection as created, its first link included.
-    pub async fn connection(&self, consumer: &Value, connection: &Value) -> Value {
-        let id = self.admin.create_id("/v1/consumers", consumer).await;
+    /// A new consumer from its creation body: its id.
+    pub async fn consumer(&self, body: &Value) -> String {
+        self.admin.create_id("/v1/consumers", body).await
+    }
+
+    /// A new connection of `consumer` from its creation body: the connection as created, its
+    /// first link included.
+    pub async fn connect(&self, consumer: &str, body: &Value) -> Value {
         let r = self
             .admin
-            .post(&format!("/v1/consumers/{id}/connections"), connection)
+            .post(&format!("/v1/consumers/{consumer}/connections"), body)
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         r.json()
+    }
+
+    /// A new consumer (`consumer`: its creation body) with one connection (`connection`: its
+    /// creation body): the connection as created, its first link included.
+    pub async fn connection(&self, consumer: &Value, connection: &Value) -> Value {
+        let id = self.consumer(consumer).await;
+        self.connect(&id, connection).await
+    }
+}
+
+/// Polls `probe` (every 100 ms) until what it sees is `done`, or `limit` passes: what it saw
+/// last, for the caller to assert on. The one way tests wait for something asynchronous.
+pub async fn eventually<T>(
+    limit: std::time::Duration,
+    mut probe: impl AsyncFnMut() -> T,
+    done: impl Fn(&T) -> bool,
+) -> T {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let seen = probe().await;
+        if done(&seen) || std::time::Instant::now() >= deadline {
+            return seen;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
 

@@ -118,13 +118,6 @@ impl Receiver {
 
     /// Waits until at least `n` requests arrived (or `limit` passed) and returns them all.
     pub async fn wait_for(&self, n: usize, limit: Duration) -> Vec<Hit> {
-        let deadline = Instant::now() + limit;
-        loop {
-            let hits = self.hits();
-            if hits.len() >= n || Instant::now() > deadline {
-                return hits;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        crate::eventually(limit, async || self.hits(), |hits| hits.len() >= n).await
     }
 }

@@ -21,10 +21,7 @@ async fn brand(t: &TestTenant, body: Value) -> Reply {
 
 /// A link of `t` and its page path.
 async fn link_path(t: &TestTenant) -> String {
-    let consumer = t
-        .admin
-        .create_id("/v1/consumers", &json!({"name": "Ann"}))
-        .await;
+    let consumer = t.consumer(&json!({"name": "Ann"})).await;
     let r = t
         .admin
         .post(

@@ -3,13 +3,9 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use linkgate_tests::{assert_validation, table_mentions, Stack, TestTenant};
+use linkgate_tests::{assert_validation, table_mentions, Stack};
 use reqwest::Method;
 use serde_json::{json, Value};
-
-async fn tenant() -> TestTenant {
-    Stack::get().tenant().await
-}
 
 const GITHUB: &str = r#"{"provider": "github", "client_id": "Iv1.abc", "client_secret": "gh-client-secret-value-123"}"#;
 
@@ -19,7 +15,7 @@ fn github() -> Value {
 
 #[tokio::test]
 async fn the_catalog_lists_filters_and_carries_our_logos() {
-    let t = tenant().await;
+    let t = Stack::get().tenant().await;
     let all = t.member.get("/v1/providers").await;
     assert_eq!(all.status, 200, "{}", all.text);
     let data = all.json()["data"].as_array().unwrap().clone();
@@ -81,7 +77,7 @@ async fn the_catalog_lists_filters_and_carries_our_logos() {
 
 #[tokio::test]
 async fn oauth_integrations_seal_their_client_secret() {
-    let t = tenant().await;
+    let t = Stack::get().tenant().await;
     let r = t.admin.post("/v1/integrations", &github()).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let i = r.json();
@@ -124,7 +120,7 @@ async fn oauth_integrations_seal_their_client_secret() {
 
 #[tokio::test]
 async fn integration_bodies_are_validated_per_auth_mode() {
-    let t = tenant().await;
+    let t = Stack::get().tenant().await;
     let cases: Vec<(Value, Vec<&str>)> = vec![
         (json!({}), vec!["provider"]),
         (json!({"provider": "myspace"}), vec!["provider"]),
@@ -179,7 +175,7 @@ async fn integration_bodies_are_validated_per_auth_mode() {
 
 #[tokio::test]
 async fn one_integration_per_provider_and_idempotent_creates() {
-    let t = tenant().await;
+    let t = Stack::get().tenant().await;
     let first = t
         .admin
         .raw(
@@ -216,7 +212,7 @@ async fn one_integration_per_provider_and_idempotent_creates() {
     );
 
     // Another tenant may enable the same provider.
-    let other = tenant().await;
+    let other = Stack::get().tenant().await;
     assert_eq!(
         other.admin.post("/v1/integrations", &github()).await.status,
         201
@@ -225,7 +221,7 @@ async fn one_integration_per_provider_and_idempotent_creates() {
 
 #[tokio::test]
 async fn integrations_list_by_status_with_pagination() {
-    let t = tenant().await;
+    let t = Stack::get().tenant().await;
     for (provider, status) in [
         ("stripe", "active"),
         ("datadog", "inactive"),
@@ -271,7 +267,7 @@ async fn integrations_list_by_status_with_pagination() {
 
 #[tokio::test]
 async fn integrations_update_rotate_and_reset() {
-    let t = tenant().await;
+    let t = Stack::get().tenant().await;
     let i = t.admin.post("/v1/integrations", &github()).await.json();
     let path = format!("/v1/integrations/{}", i["id"].as_str().unwrap());
     let id = i["id"].as_str().unwrap();
@@ -348,8 +344,8 @@ async fn integrations_update_rotate_and_reset() {
 
 #[tokio::test]
 async fn integrations_respect_roles_and_tenants() {
-    let a = tenant().await;
-    let b = tenant().await;
+    let a = Stack::get().tenant().await;
+    let b = Stack::get().tenant().await;
     let i = a
         .admin
         .post("/v1/integrations", &json!({"provider": "stripe"}))
@@ -393,7 +389,7 @@ async fn integrations_respect_roles_and_tenants() {
 
 #[tokio::test]
 async fn settings_default_update_and_reset() {
-    let t = tenant().await;
+    let t = Stack::get().tenant().await;
     let d = t.member.get("/v1/settings").await;
     assert_eq!(d.status, 200, "{}", d.text);
     assert_eq!(
@@ -468,7 +464,7 @@ async fn settings_default_update_and_reset() {
     assert_eq!(reset["default_redirect_url"], Value::Null);
     assert_eq!(reset["default_link_ttl_seconds"], 1800);
 
-    let other = tenant().await;
+    let other = Stack::get().tenant().await;
     assert_eq!(
         other.admin.get("/v1/settings").await.json()["updated_at"],
         Value::Null,

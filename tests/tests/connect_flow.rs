@@ -57,24 +57,18 @@ impl Flow {
 /// The tenant's `kind` events once the relay wrote any (it works from the table's stream),
 /// or none after ten seconds.
 async fn announced(t: &TestTenant, kind: &str) -> Vec<Value> {
-    for _ in 0..100 {
-        let events = Stack::get().events(&t.id, kind).await;
-        if !events.is_empty() {
-            return events;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    Vec::new()
+    linkgate_tests::eventually(
+        std::time::Duration::from_secs(10),
+        async || Stack::get().events(&t.id, kind).await,
+        |events| !events.is_empty(),
+    )
+    .await
 }
 
 async fn flow(integration: Option<&str>, extra: Value) -> Flow {
     let t = Stack::get().tenant().await;
     let consumer = t
-        .admin
-        .create_id(
-            "/v1/consumers",
-            &json!({"name": "Acme", "redirect_url": "https://acme.example/done"}),
-        )
+        .consumer(&json!({"name": "Acme", "redirect_url": "https://acme.example/done"}))
         .await;
     let mut body = json!({"name": "Accounting"});
     if let Some(provider) = integration {

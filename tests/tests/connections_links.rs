@@ -3,31 +3,13 @@
 //! expiry decided from `expires_at`, outbox events, roles and tenants.
 
 use linkgate::time;
-use linkgate_tests::{assert_validation, table_mentions, Api, Stack, TestTenant};
+use linkgate_tests::{assert_validation, table_mentions, Stack};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-async fn tenant() -> TestTenant {
-    Stack::get().tenant().await
-}
-
-async fn consumer(api: &Api) -> String {
-    let r = api
-        .post(
-            "/v1/consumers",
-            &json!({"name": "Acme", "redirect_url": "https://acme.example/back"}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.json()["id"].as_str().unwrap().to_owned()
-}
-
-async fn connect(api: &Api, consumer: &str, body: Value) -> Value {
-    let r = api
-        .post(&format!("/v1/consumers/{consumer}/connections"), &body)
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.json()
+/// The consumer most tests here connect.
+fn acme() -> Value {
+    json!({"name": "Acme", "redirect_url": "https://acme.example/back"})
 }
 
 fn lifetime(link: &Value) -> i64 {
@@ -65,14 +47,14 @@ async fn set_link(link_id: &str, attribute: &str, value: &str) {
 #[tokio::test]
 async fn a_connection_comes_with_a_single_use_link() {
     let stack = Stack::get();
-    let t = tenant().await;
-    let c = consumer(&t.admin).await;
-    let conn = connect(
-        &t.admin,
-        &c,
-        json!({"name": "Books", "metadata": {"team": "finance"}}),
-    )
-    .await;
+    let t = Stack::get().tenant().await;
+    let c = t.consumer(&acme()).await;
+    let conn = t
+        .connect(
+            &c,
+            &json!({"name": "Books", "metadata": {"team": "finance"}}),
+        )
+        .await;
     assert!(conn["id"].as_str().unwrap().starts_with("conn_"));
     assert_eq!(conn["status"], "pending");
     assert_eq!(conn["consumer_id"], c.as_str());
@@ -125,8 +107,8 @@ async fn a_connection_comes_with_a_single_use_link() {
 
 #[tokio::test]
 async fn integrations_and_lifetimes_are_validated() {
-    let t = tenant().await;
-    let c = consumer(&t.admin).await;
+    let t = Stack::get().tenant().await;
+    let c = t.consumer(&acme()).await;
     let path = format!("/v1/consumers/{c}/connections");
     let stripe = t
         .admin
@@ -142,7 +124,7 @@ async fn integrations_and_lifetimes_are_validated() {
         .await
         .json();
 
-    let with = connect(&t.admin, &c, json!({"name": "Payments", "integration_id": stripe["id"], "link_ttl_seconds": 600, "redirect": true})).await;
+    let with = t.connect(&c, &json!({"name": "Payments", "integration_id": stripe["id"], "link_ttl_seconds": 600, "redirect": true})).await;
     assert_eq!(with["provider"], "stripe");
     assert_eq!(with["link"]["integration_id"], stripe["id"]);
     assert_eq!(with["link"]["redirect"], true);
@@ -182,7 +164,7 @@ async fn integrations_and_lifetimes_are_validated() {
     for (body, field) in cases {
         assert_validation(&t.admin.post(&path, &body).await, &[field]);
     }
-    let other_tenant = tenant().await;
+    let other_tenant = Stack::get().tenant().await;
     let foreign = other_tenant
         .admin
         .post("/v1/integrations", &json!({"provider": "stripe"}))
@@ -203,7 +185,7 @@ async fn integrations_and_lifetimes_are_validated() {
         .patch("/v1/settings", &json!({"default_link_ttl_seconds": 7200}))
         .await;
     assert_eq!(
-        lifetime(&connect(&t.admin, &c, json!({"name": "Later"})).await["link"]),
+        lifetime(&t.connect(&c, &json!({"name": "Later"})).await["link"]),
         7200
     );
 
@@ -217,9 +199,9 @@ async fn integrations_and_lifetimes_are_validated() {
 
 #[tokio::test]
 async fn connections_need_a_consumer_of_the_tenant() {
-    let a = tenant().await;
-    let b = tenant().await;
-    let c = consumer(&a.admin).await;
+    let a = Stack::get().tenant().await;
+    let b = Stack::get().tenant().await;
+    let c = a.consumer(&acme()).await;
     for r in [
         b.admin
             .post(
@@ -241,7 +223,7 @@ async fn connections_need_a_consumer_of_the_tenant() {
         assert_eq!(r.status, 404, "{}", r.text);
         assert_eq!(r.error_code(), "not_found");
     }
-    let conn = connect(&a.admin, &c, json!({"name": "Mine"})).await;
+    let conn = a.connect(&c, &json!({"name": "Mine"})).await;
     for path in [
         format!("/v1/connections/{}", conn["id"].as_str().unwrap()),
         format!("/v1/links/{}", conn["link"]["id"].as_str().unwrap()),
@@ -305,19 +287,19 @@ async fn connections_need_a_consumer_of_the_tenant() {
 
 #[tokio::test]
 async fn a_consumers_connections_list_newest_first_in_pages() {
-    let t = tenant().await;
-    let c = consumer(&t.admin).await;
-    let other = consumer(&t.admin).await;
+    let t = Stack::get().tenant().await;
+    let c = t.consumer(&acme()).await;
+    let other = t.consumer(&acme()).await;
     let mut ids = Vec::new();
     for i in 0..3 {
         ids.push(
-            connect(&t.admin, &c, json!({"name": format!("C{i}")})).await["id"]
+            t.connect(&c, &json!({"name": format!("C{i}")})).await["id"]
                 .as_str()
                 .unwrap()
                 .to_owned(),
         );
     }
-    connect(&t.admin, &other, json!({"name": "elsewhere"})).await;
+    t.connect(&other, &json!({"name": "elsewhere"})).await;
     ids.reverse();
     let mut seen = Vec::new();
     let mut path = format!("/v1/consumers/{c}/connections?limit=2");
@@ -347,14 +329,11 @@ async fn a_consumers_connections_list_newest_first_in_pages() {
 
 #[tokio::test]
 async fn connections_update_with_shallow_metadata_merge() {
-    let t = tenant().await;
-    let c = consumer(&t.admin).await;
-    let conn = connect(
-        &t.admin,
-        &c,
-        json!({"name": "Old", "metadata": {"a": 1, "b": 2}}),
-    )
-    .await;
+    let t = Stack::get().tenant().await;
+    let c = t.consumer(&acme()).await;
+    let conn = t
+        .connect(&c, &json!({"name": "Old", "metadata": {"a": 1, "b": 2}}))
+        .await;
     let path = format!("/v1/connections/{}", conn["id"].as_str().unwrap());
     let r = t
         .admin
@@ -379,9 +358,9 @@ async fn connections_update_with_shallow_metadata_merge() {
 
 #[tokio::test]
 async fn a_new_link_revokes_the_open_one_and_keeps_the_connection() {
-    let t = tenant().await;
-    let c = consumer(&t.admin).await;
-    let conn = connect(&t.admin, &c, json!({"name": "Resend"})).await;
+    let t = Stack::get().tenant().await;
+    let c = t.consumer(&acme()).await;
+    let conn = t.connect(&c, &json!({"name": "Resend"})).await;
     let cpath = format!("/v1/connections/{}", conn["id"].as_str().unwrap());
     let old = conn["link"]["id"].as_str().unwrap().to_owned();
 
@@ -445,9 +424,9 @@ async fn a_new_link_revokes_the_open_one_and_keeps_the_connection() {
 
 #[tokio::test]
 async fn revoking_a_connection_keeps_a_tombstone_and_announces_it() {
-    let t = tenant().await;
-    let c = consumer(&t.admin).await;
-    let conn = connect(&t.admin, &c, json!({"name": "Bye"})).await;
+    let t = Stack::get().tenant().await;
+    let c = t.consumer(&acme()).await;
+    let conn = t.connect(&c, &json!({"name": "Bye"})).await;
     let cpath = format!("/v1/connections/{}", conn["id"].as_str().unwrap());
     let r = t.admin.delete(&cpath).await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -502,11 +481,11 @@ async fn revoking_a_connection_keeps_a_tombstone_and_announces_it() {
 
 #[tokio::test]
 async fn link_status_expiry_and_revocation() {
-    let t = tenant().await;
-    let c = consumer(&t.admin).await;
-    let a = connect(&t.admin, &c, json!({"name": "A"})).await;
-    let b = connect(&t.admin, &c, json!({"name": "B"})).await;
-    let d = connect(&t.admin, &c, json!({"name": "D"})).await;
+    let t = Stack::get().tenant().await;
+    let c = t.consumer(&acme()).await;
+    let a = t.connect(&c, &json!({"name": "A"})).await;
+    let b = t.connect(&c, &json!({"name": "B"})).await;
+    let d = t.connect(&c, &json!({"name": "D"})).await;
     let (la, lb, ld) = (
         a["link"]["id"].as_str().unwrap(),
         b["link"]["id"].as_str().unwrap(),
@@ -553,7 +532,7 @@ async fn link_status_expiry_and_revocation() {
     assert_eq!(by("revoked").await, [lb, la]);
     assert!(by("waiting").await.is_empty());
 
-    let e = connect(&t.admin, &c, json!({"name": "E"})).await;
+    let e = t.connect(&c, &json!({"name": "E"})).await;
     let le = e["link"]["id"].as_str().unwrap().to_owned();
     set_link(&le, "expires_at", "2020-01-01T00:00:00.000Z").await;
     assert_eq!(by("expired").await, [le.as_str()]);
@@ -580,8 +559,8 @@ async fn link_status_expiry_and_revocation() {
 
 #[tokio::test]
 async fn connection_creates_replay_without_storing_the_token() {
-    let t = tenant().await;
-    let c = consumer(&t.admin).await;
+    let t = Stack::get().tenant().await;
+    let c = t.consumer(&acme()).await;
     let path = format!("/v1/consumers/{c}/connections");
     let body = b"{\"name\": \"Once\"}".to_vec();
     let first = t
@@ -623,8 +602,8 @@ async fn connection_creates_replay_without_storing_the_token() {
 #[tokio::test]
 async fn import_creates_an_active_connection_validated_against_the_provider() {
     let stack = Stack::get();
-    let t = tenant().await;
-    let c = consumer(&t.admin).await;
+    let t = Stack::get().tenant().await;
+    let c = t.consumer(&acme()).await;
     let datadog = t
         .admin
         .create_id("/v1/integrations", &json!({"provider": "datadog"}))
@@ -735,9 +714,9 @@ async fn import_creates_an_active_connection_validated_against_the_provider() {
 
 #[tokio::test]
 async fn a_consumer_with_live_connections_cannot_be_deleted() {
-    let t = tenant().await;
-    let c = consumer(&t.admin).await;
-    let conn = connect(&t.admin, &c, json!({"name": "Keeps it"})).await;
+    let t = Stack::get().tenant().await;
+    let c = t.consumer(&acme()).await;
+    let conn = t.connect(&c, &json!({"name": "Keeps it"})).await;
     let r = t.admin.delete(&format!("/v1/consumers/{c}")).await;
     assert_eq!(r.status, 409, "{}", r.text);
     assert_eq!(r.error_code(), "conflict");
@@ -763,10 +742,10 @@ async fn a_consumer_with_live_connections_cannot_be_deleted() {
 async fn a_status_filter_over_thousands_of_links_reads_a_bounded_share_per_call() {
     use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
     let stack = Stack::get();
-    let t = tenant().await;
-    let c = consumer(&t.admin).await;
+    let t = Stack::get().tenant().await;
+    let c = t.consumer(&acme()).await;
     // the one waiting link, the oldest of the tenant's
-    let conn = connect(&t.admin, &c, json!({"name": "Needle"})).await;
+    let conn = t.connect(&c, &json!({"name": "Needle"})).await;
     let needle = conn["link"]["id"].as_str().unwrap().to_owned();
     let store = stack.store().await;
     let template = store

@@ -1,14 +1,10 @@
 //! The consumers API over HTTP through `cargo lambda watch` and the real function binaries,
 //! with DynamoDB on moto. Each test makes its own tenant.
 
-use linkgate_tests::{assert_validation, table_mentions, Api, Stack, TestTenant};
+use linkgate_tests::{assert_validation, table_mentions, Api, Stack};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::HashSet;
-
-async fn tenant() -> TestTenant {
-    Stack::get().tenant().await
-}
 
 async fn create(api: &Api, body: Value) -> Value {
     let r = api.post("/v1/consumers", &body).await;
@@ -41,7 +37,7 @@ async fn health_needs_no_key() {
 
 #[tokio::test]
 async fn create_read_and_list_a_consumer() {
-    let t = tenant().await;
+    let t = Stack::get().tenant().await;
     let body = json!({
         "name": "Acme Ltd",
         "redirect_url": "https://app.example.com/done?from=linkgate",
@@ -82,7 +78,7 @@ async fn create_read_and_list_a_consumer() {
 
 #[tokio::test]
 async fn loopback_http_redirects_are_allowed_locally_only_for_loopback() {
-    let t = tenant().await;
+    let t = Stack::get().tenant().await;
     create(
         &t.admin,
         json!({"name": "Dev", "redirect_url": "http://localhost:3000/cb"}),
@@ -105,7 +101,7 @@ async fn loopback_http_redirects_are_allowed_locally_only_for_loopback() {
 
 #[tokio::test]
 async fn every_validation_rule_answers_400_naming_the_field_and_writes_nothing() {
-    let t = tenant().await;
+    let t = Stack::get().tenant().await;
     let cases: Vec<(Value, Vec<&str>)> = vec![
         (json!({}), vec!["name"]),
         (json!({"name": null}), vec!["name"]),
@@ -182,7 +178,7 @@ async fn every_validation_rule_answers_400_naming_the_field_and_writes_nothing()
 
 #[tokio::test]
 async fn malformed_bodies_and_content_types_are_refused() {
-    let t = tenant().await;
+    let t = Stack::get().tenant().await;
     let post = |ct: &'static str, body: &'static str| {
         let api = t.admin.clone();
         async move {
@@ -265,7 +261,7 @@ async fn malformed_bodies_and_content_types_are_refused() {
 
 #[tokio::test]
 async fn lists_paginate_with_opaque_cursors_and_refuse_bad_ones() {
-    let t = tenant().await;
+    let t = Stack::get().tenant().await;
     let mut created = Vec::new();
     for i in 0..5 {
         created.push(
@@ -323,7 +319,7 @@ async fn lists_paginate_with_opaque_cursors_and_refuse_bad_ones() {
     }
 
     // Another tenant's cursor only ever resumes inside the caller's own data.
-    let other = tenant().await;
+    let other = Stack::get().tenant().await;
     let r = other
         .admin
         .get(&format!("/v1/consumers?cursor={cursor}"))
@@ -334,7 +330,7 @@ async fn lists_paginate_with_opaque_cursors_and_refuse_bad_ones() {
 
 #[tokio::test]
 async fn internal_reference_is_unique_per_tenant_and_filterable() {
-    let t = tenant().await;
+    let t = Stack::get().tenant().await;
     let c = create(
         &t.admin,
         json!({"name": "A", "internal_reference": "cust-9"}),
@@ -374,7 +370,7 @@ async fn internal_reference_is_unique_per_tenant_and_filterable() {
     assert_eq!(bad.error_fields(), ["cursor"]);
 
     // Unique per tenant, not globally.
-    let other = tenant().await;
+    let other = Stack::get().tenant().await;
     create(
         &other.admin,
         json!({"name": "A", "internal_reference": "cust-9"}),
@@ -390,7 +386,7 @@ async fn internal_reference_is_unique_per_tenant_and_filterable() {
 
 #[tokio::test]
 async fn concurrent_creates_with_one_reference_yield_exactly_one_consumer() {
-    let t = tenant().await;
+    let t = Stack::get().tenant().await;
     let mut tasks = Vec::new();
     for i in 0..8 {
         let api = t.admin.clone();
@@ -421,7 +417,7 @@ async fn concurrent_creates_with_one_reference_yield_exactly_one_consumer() {
 
 #[tokio::test]
 async fn idempotency_key_replays_the_first_response_and_refuses_a_different_body() {
-    let t = tenant().await;
+    let t = Stack::get().tenant().await;
     let body = json!({"name": "Once", "internal_reference": "idem-1"});
     let send = |key: &'static str, body: String| {
         let api = t.admin.clone();
@@ -471,7 +467,7 @@ async fn idempotency_key_replays_the_first_response_and_refuses_a_different_body
     assert_eq!(r.error_fields(), ["Idempotency-Key"]);
 
     // Keys are per tenant: another tenant may use the same one.
-    let other = tenant().await;
+    let other = Stack::get().tenant().await;
     let r = other
         .admin
         .raw(
@@ -488,7 +484,7 @@ async fn idempotency_key_replays_the_first_response_and_refuses_a_different_body
 
 #[tokio::test]
 async fn concurrent_retries_with_one_idempotency_key_create_once() {
-    let t = tenant().await;
+    let t = Stack::get().tenant().await;
     let mut tasks = Vec::new();
     for _ in 0..6 {
         let api = t.admin.clone();
@@ -524,7 +520,7 @@ async fn concurrent_retries_with_one_idempotency_key_create_once() {
 #[tokio::test]
 async fn keys_are_required_and_members_may_only_read() {
     let stack = Stack::get();
-    let t = tenant().await;
+    let t = Stack::get().tenant().await;
     let c = create(&t.admin, json!({"name": "Guarded"})).await;
     let path = format!("/v1/consumers/{}", c["id"].as_str().unwrap());
 
@@ -573,8 +569,8 @@ async fn keys_are_required_and_members_may_only_read() {
 
 #[tokio::test]
 async fn another_tenants_consumer_is_always_not_found() {
-    let a = tenant().await;
-    let b = tenant().await;
+    let a = Stack::get().tenant().await;
+    let b = Stack::get().tenant().await;
     let c = create(
         &a.admin,
         json!({"name": "Private", "internal_reference": "secret-ref"}),
@@ -603,7 +599,7 @@ async fn another_tenants_consumer_is_always_not_found() {
 
 #[tokio::test]
 async fn unknown_and_malformed_ids_are_not_found() {
-    let t = tenant().await;
+    let t = Stack::get().tenant().await;
     for id in [
         "csm_0193a1b2c3d47000800000000000000a",
         "csm_nope",
@@ -624,7 +620,7 @@ async fn unknown_and_malformed_ids_are_not_found() {
 
 #[tokio::test]
 async fn patch_updates_clears_and_merges() {
-    let t = tenant().await;
+    let t = Stack::get().tenant().await;
     let c = create(
         &t.admin,
         json!({"name": "Before", "email": "a@b.example", "redirect_url": "https://x.example/cb", "internal_reference": "r-1", "metadata": {"a": 1, "b": 2}}),
@@ -695,7 +691,7 @@ async fn patch_updates_clears_and_merges() {
 
 #[tokio::test]
 async fn changing_internal_reference_moves_its_reservation() {
-    let t = tenant().await;
+    let t = Stack::get().tenant().await;
     let a = create(
         &t.admin,
         json!({"name": "A", "internal_reference": "ref-a"}),
@@ -758,7 +754,7 @@ async fn changing_internal_reference_moves_its_reservation() {
 
 #[tokio::test]
 async fn delete_removes_the_consumer_and_frees_its_reference() {
-    let t = tenant().await;
+    let t = Stack::get().tenant().await;
     let c = create(
         &t.admin,
         json!({"name": "Gone", "internal_reference": "bye"}),
@@ -780,7 +776,7 @@ async fn delete_removes_the_consumer_and_frees_its_reference() {
 
 #[tokio::test]
 async fn routes_refuse_unknown_query_parameters() {
-    let t = tenant().await;
+    let t = Stack::get().tenant().await;
     let c = create(&t.admin, json!({"name": "Q"})).await;
     let r = t
         .admin
@@ -794,7 +790,7 @@ async fn routes_refuse_unknown_query_parameters() {
 
 #[tokio::test]
 async fn the_table_holds_no_plaintext_api_key() {
-    let t = tenant().await;
+    let t = Stack::get().tenant().await;
     create(&t.admin, json!({"name": "Scan me"})).await;
     let key = t.admin.raw_key().to_owned();
     assert!(

@@ -32,12 +32,6 @@ async fn tenant_with_datadog() -> TestTenant {
     t
 }
 
-async fn consumer(t: &TestTenant) -> String {
-    t.admin
-        .create_id("/v1/consumers", &json!({"name": "Direct"}))
-        .await
-}
-
 #[tokio::test]
 async fn stored_credentials_are_validated_sealed_and_never_returned() {
     let t = tenant_with_datadog().await;
@@ -111,7 +105,7 @@ async fn stored_credentials_are_validated_sealed_and_never_returned() {
 async fn an_api_key_provider_connects_from_a_stored_credential() {
     let stack = Stack::get();
     let t = tenant_with_datadog().await;
-    let owner = consumer(&t).await;
+    let owner = t.consumer(&json!({"name": "Direct"})).await;
     let crd = credential(&t, DD_KEY).await;
 
     let r = t
@@ -151,7 +145,7 @@ async fn an_api_key_provider_connects_from_a_stored_credential() {
     assert_eq!(events[0]["data"]["change"], "connected");
 
     // Single use: the credential moved into the connection.
-    let other = consumer(&t).await;
+    let other = t.consumer(&json!({"name": "Direct"})).await;
     let r = t
         .admin
         .post(
@@ -397,7 +391,7 @@ async fn an_oauth_provider_answers_an_authorization_url_whose_callback_connects(
     let stack = Stack::get();
     let t = stack.tenant().await;
     let app = oauth::integration(&t).await;
-    let owner = consumer(&t).await;
+    let owner = t.consumer(&json!({"name": "Direct"})).await;
 
     let r = t
         .admin
@@ -506,7 +500,7 @@ async fn concurrent_oauth_connects_of_one_owner_end_in_one_connection() {
     let stack = Stack::get();
     let t = stack.tenant().await;
     let app = oauth::integration(&t).await;
-    let owner = consumer(&t).await;
+    let owner = t.consumer(&json!({"name": "Direct"})).await;
     let mut racers = Vec::new();
     for _ in 0..5 {
         let admin = t.admin.clone();
@@ -558,7 +552,7 @@ async fn an_abandoned_oauth_connect_gives_way_once_expired() {
     let stack = Stack::get();
     let t = stack.tenant().await;
     let app = oauth::integration(&t).await;
-    let owner = consumer(&t).await;
+    let owner = t.consumer(&json!({"name": "Direct"})).await;
     let start = || async {
         t.admin
             .post(

@@ -126,10 +126,7 @@ async fn activated_connection(t: &TestTenant) -> (String, String) {
         .admin
         .create_id("/v1/integrations", &json!({"provider": "stripe"}))
         .await;
-    let consumer = t
-        .admin
-        .create_id("/v1/consumers", &json!({"name": "Evented"}))
-        .await;
+    let consumer = t.consumer(&json!({"name": "Evented"})).await;
     let conn = t
         .admin
         .post(
@@ -297,10 +294,7 @@ async fn ttl_removal_of_a_waiting_link_announces_link_expired_once() {
     let stack = Stack::get();
     let t = stack.tenant().await;
     let (sqs, queue) = subscribe(&stack, t.id.as_str()).await;
-    let consumer = t
-        .admin
-        .create_id("/v1/consumers", &json!({"name": "Slow"}))
-        .await;
+    let consumer = t.consumer(&json!({"name": "Slow"})).await;
     let conn = t
         .admin
         .post(

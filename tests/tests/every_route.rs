@@ -189,10 +189,7 @@ async fn a_reused_idempotency_key_with_another_body_is_a_conflict_on_the_direct_
         .admin
         .create_id("/v1/integrations", &json!({"provider": "stripe"}))
         .await;
-    let consumer = t
-        .admin
-        .create_id("/v1/consumers", &json!({"name": "Idempotent"}))
-        .await;
+    let consumer = t.consumer(&json!({"name": "Idempotent"})).await;
     let cases = [
         (
             "/v1/credentials",
@@ -263,10 +260,7 @@ async fn the_pages_of_a_link_to_an_inactive_integration_refuse_it() {
         .create_id("/v1/integrations", &json!({"provider": "stripe"}))
         .await;
     let oauth = linkgate_tests::oauth::integration(&t).await;
-    let consumer = t
-        .admin
-        .create_id("/v1/consumers", &json!({"name": "Inactive"}))
-        .await;
+    let consumer = t.consumer(&json!({"name": "Inactive"})).await;
     // (link path with its token, link id, token) for a connection to `integration`
     let link = |integration: String| {
         let api = t.admin.clone();

@@ -229,10 +229,7 @@ async fn every_sample_event_runs_through_its_real_binary() {
                 .admin
                 .create_id("/v1/integrations", &integration_body)
                 .await;
-            let consumer = tenant
-                .admin
-                .create_id("/v1/consumers", &json!({"name": "Sample consumer"}))
-                .await;
+            let consumer = tenant.consumer(&json!({"name": "Sample consumer"})).await;
             let r = tenant
                 .admin
                 .post(
@@ -290,7 +287,7 @@ async fn every_sample_event_runs_through_its_real_binary() {
             }
             Needs::ConsumerAndIntegration => {
                 let integration = tenant.admin.create_id("/v1/integrations", &json!({"provider": "stripe"})).await;
-                let consumer = tenant.admin.create_id("/v1/consumers", &json!({"name": "Sample consumer"})).await;
+                let consumer = tenant.consumer(&json!({"name": "Sample consumer"})).await;
                 let text = event
                     .to_string()
                     .replace("csm_0193a1b2c3d47000800000000000000a", &consumer)
@@ -300,7 +297,7 @@ async fn every_sample_event_runs_through_its_real_binary() {
             }
             Needs::ActiveConnection => {
                 let integration = tenant.admin.create_id("/v1/integrations", &json!({"provider": "stripe"})).await;
-                let consumer = tenant.admin.create_id("/v1/consumers", &json!({"name": "Sample consumer"})).await;
+                let consumer = tenant.consumer(&json!({"name": "Sample consumer"})).await;
                 let body = tenant
                     .admin
                     .post(&format!("/v1/consumers/{consumer}/connections"), &json!({"name": "Sample", "integration_id": integration}))
@@ -324,12 +321,12 @@ async fn every_sample_event_runs_through_its_real_binary() {
                 Some(body["id"].as_str().unwrap().to_owned())
             }
             Needs::Consumer => Some(
-                tenant.admin.create_id("/v1/consumers", &json!({"name": "Sample consumer", "metadata": {"plan": "free", "trial": true, "region": "eu"}})).await,
+                tenant.consumer(&json!({"name": "Sample consumer", "metadata": {"plan": "free", "trial": true, "region": "eu"}})).await,
             ),
             Needs::Integration => Some(tenant.admin.create_id("/v1/integrations", &json!({"provider": "stripe"})).await),
             Needs::Connection | Needs::Link => {
                 // With an address, so the link can be emailed (links-send).
-                let consumer = tenant.admin.create_id("/v1/consumers", &json!({"name": "Sample consumer", "email": "sample@customer.example"})).await;
+                let consumer = tenant.consumer(&json!({"name": "Sample consumer", "email": "sample@customer.example"})).await;
                 let r = tenant.admin.post(&format!("/v1/consumers/{consumer}/connections"), &json!({"name": "Sample"})).await;
                 assert_eq!(r.status, 201, "{}", r.text);
                 let body = r.json();

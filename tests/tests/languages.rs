@@ -10,9 +10,7 @@ async fn consumer(t: &TestTenant, extra: Value) -> String {
     for (k, v) in extra.as_object().unwrap() {
         body[k] = v.clone();
     }
-    let r = t.admin.post("/v1/consumers", &body).await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.json()["id"].as_str().unwrap().to_owned()
+    t.consumer(&body).await
 }
 
 async fn connection(t: &TestTenant, consumer: &str, extra: Value) -> Value {
@@ -20,12 +18,7 @@ async fn connection(t: &TestTenant, consumer: &str, extra: Value) -> Value {
     for (k, v) in extra.as_object().unwrap() {
         body[k] = v.clone();
     }
-    let r = t
-        .admin
-        .post(&format!("/v1/consumers/{consumer}/connections"), &body)
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.json()
+    t.connect(consumer, &body).await
 }
 
 async fn open(c: &Value, accept_language: Option<&str>) -> Reply {

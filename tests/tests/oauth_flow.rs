@@ -50,9 +50,7 @@ async fn fixture(link_options: Value) -> Fixture {
     let t = Stack::get().tenant().await;
     let app = oauth::integration(&t).await;
     let consumer = t
-        .admin
-        .create_id(
-            "/v1/consumers",
+        .consumer(
             &json!({"name": "OAuth customer", "redirect_url": "http://localhost:3000/connected"}),
         )
         .await;

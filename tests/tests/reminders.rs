@@ -122,7 +122,7 @@ async fn link(t: &TestTenant, email: Option<&str>, integration: Option<&str>, tt
     if let Some(e) = email {
         consumer["email"] = json!(e);
     }
-    let consumer = t.admin.create_id("/v1/consumers", &consumer).await;
+    let consumer = t.consumer(&consumer).await;
     let mut body = json!({"name": "Accounting", "link_ttl_seconds": ttl});
     if let Some(i) = integration {
         body["integration_id"] = json!(i);
@@ -764,11 +764,7 @@ async fn emails_speak_the_link_or_consumer_language() {
         // The consumer's locale chooses; a link's own `lang` would win (checked below).
         let to = address(&format!("lang-{code}"));
         let consumer = t
-            .admin
-            .create_id(
-                "/v1/consumers",
-                &json!({"name": "Zoë", "email": to, "locale": code}),
-            )
+            .consumer(&json!({"name": "Zoë", "email": to, "locale": code}))
             .await;
         let c = t
             .admin
@@ -794,11 +790,7 @@ async fn emails_speak_the_link_or_consumer_language() {
     }
     let to = address("lang-override");
     let consumer = t
-        .admin
-        .create_id(
-            "/v1/consumers",
-            &json!({"name": "Zoë", "email": to, "locale": "de"}),
-        )
+        .consumer(&json!({"name": "Zoë", "email": to, "locale": "de"}))
         .await;
     let c = t
         .admin

@@ -150,10 +150,7 @@ async fn no_secret_reaches_the_logs_at_the_most_verbose_level() {
             &json!({"provider": "datadog", "values": {"api_key": dd_key, "application_key": "0123456789abcdef0123456789abcdef01234567"}, "connection_fields": {"site": "datadoghq.eu"}}),
         )
         .await;
-    let owner = t
-        .admin
-        .create_id("/v1/consumers", &json!({"name": "Direct"}))
-        .await;
+    let owner = t.consumer(&json!({"name": "Direct"})).await;
     let r = t
         .admin
         .post(

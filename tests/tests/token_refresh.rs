@@ -515,10 +515,7 @@ async fn revoking_a_connection_revokes_the_grant_at_the_provider() {
             &json!({"provider": "github", "client_id": "Iv1.rev", "client_secret": "s"}),
         )
         .await;
-    let consumer = t
-        .admin
-        .create_id("/v1/consumers", &json!({"name": "Imported"}))
-        .await;
+    let consumer = t.consumer(&json!({"name": "Imported"})).await;
     let imported = t
         .admin
         .post(

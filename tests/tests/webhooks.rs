@@ -4,7 +4,7 @@
 //! schedule is 0, 1, 1, 1, 2 seconds (five attempts).
 
 use linkgate_tests::receiver::{Answer, Receiver};
-use linkgate_tests::{assert_validation, table_mentions, Stack, TestTenant};
+use linkgate_tests::{assert_validation, eventually, table_mentions, Stack, TestTenant};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -42,16 +42,13 @@ async fn deliveries(t: &TestTenant, wh: &str) -> Vec<Value> {
 /// Waits until the endpoint's newest delivery is `status` (the log is written after the
 /// receiver answers).
 async fn settled(t: &TestTenant, wh: &str, status: &str) -> Value {
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let all = deliveries(t, wh).await;
-        if all.first().is_some_and(|d| d["status"] == status)
-            || std::time::Instant::now() > deadline
-        {
-            return all.first().cloned().unwrap_or(Value::Null);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let all = eventually(
+        WAIT,
+        async || deliveries(t, wh).await,
+        |all| all.first().is_some_and(|d| d["status"] == status),
+    )
+    .await;
+    all.first().cloned().unwrap_or(Value::Null)
 }
 
 async fn send_test(t: &TestTenant, wh: &str) -> Value {
@@ -502,14 +499,17 @@ async fn two_hundred_events_to_five_endpoints_none_lost() {
         .collect();
     assert_eq!(sent.len(), 200);
     for r in &receivers {
-        let deadline = std::time::Instant::now() + Duration::from_secs(240);
-        let got = loop {
-            let got: BTreeSet<String> = r.hits().iter().map(|h| h.header("webhook-id")).collect();
-            if got.len() >= 200 || std::time::Instant::now() > deadline {
-                break got;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        };
+        let got = eventually(
+            Duration::from_secs(240),
+            async || {
+                r.hits()
+                    .iter()
+                    .map(|h| h.header("webhook-id"))
+                    .collect::<BTreeSet<String>>()
+            },
+            |got| got.len() >= 200,
+        )
+        .await;
         assert_eq!(got, sent, "every event, once per id");
     }
 }
