@@ -23,7 +23,6 @@ pub mod email;
 pub mod error;
 pub mod event;
 pub mod fields;
-pub mod health;
 pub mod http;
 pub mod id;
 pub mod idempotency;

@@ -20,7 +20,7 @@ pub const ROUTES: &[(&str, &str, &Route)] = &[
         "/connect/{link_id}/oauth",
         &crate::oauth::flow::START,
     ),
-    ("GET", "/health", &crate::health::HANDLE),
+    ("GET", "/health", &HEALTH),
     ("GET", "/oauth/callback", &crate::oauth::flow::CALLBACK),
     ("POST", "/v1/connections", &crate::connection::IMPORT),
     ("DELETE", "/v1/connections/{id}", &crate::connection::REVOKE),
@@ -55,7 +55,7 @@ pub const ROUTES: &[(&str, &str, &Route)] = &[
         "/v1/consumers/{id}/connections",
         &crate::connection::CREATE,
     ),
-    ("POST", "/v1/credentials", &crate::credential::CREATE),
+    ("POST", "/v1/credentials", &crate::credential::api::CREATE),
     ("GET", "/v1/integrations", &crate::integration::LIST),
     ("POST", "/v1/integrations", &crate::integration::CREATE),
     ("GET", "/v1/integrations/{id}", &crate::integration::READ),
@@ -78,9 +78,9 @@ pub const ROUTES: &[(&str, &str, &Route)] = &[
     ("DELETE", "/v1/links/{id}", &crate::link::REVOKE),
     ("GET", "/v1/links/{id}", &crate::link::READ),
     ("POST", "/v1/links/{id}/send", &crate::reminder::SEND),
-    ("GET", "/v1/providers", &crate::provider::LIST),
-    ("GET", "/v1/settings", &crate::settings::GET),
-    ("PATCH", "/v1/settings", &crate::settings::UPDATE),
+    ("GET", "/v1/providers", &crate::provider::api::LIST),
+    ("GET", "/v1/settings", &crate::settings::api::GET),
+    ("PATCH", "/v1/settings", &crate::settings::api::UPDATE),
     ("GET", "/v1/webhooks", &crate::webhook::LIST),
     ("POST", "/v1/webhooks", &crate::webhook::CREATE),
     ("DELETE", "/v1/webhooks/{id}", &crate::webhook::DELETE),
@@ -151,6 +151,20 @@ pub fn unrouted(method: &str, path: &str) -> ApiError {
 fn bounded(s: &str, max: usize) -> Option<String> {
     (s.len() <= max && !s.chars().any(char::is_control)).then(|| s.to_owned())
 }
+
+/// `GET /health`: liveness without authentication.
+pub const HEALTH: Route = Route {
+    operation: "health",
+    access: Access::Public,
+    handler: |_, _| {
+        Box::pin(async {
+            Ok(crate::http::json(
+                lambda_http::http::StatusCode::OK,
+                &serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}),
+            ))
+        })
+    },
+};
 
 pub const HANDLE: Route = Route {
     operation: "route-fallback",

@@ -46,17 +46,13 @@ const FOUNDATION_HTTP: &[&str] = &["error.rs", "telemetry.rs"];
 const KNOWN_HTTP_MIXERS: &[&str] = &[
     "connect.rs",
     "connection.rs",
-    "credential.rs",
     "direct_connect.rs",
-    "health.rs",
     "idempotency.rs",
     "integration.rs",
     "link.rs",
     "oauth/browser.rs",
     "oauth/flow.rs",
-    "provider.rs",
     "reminder/mod.rs",
-    "settings.rs",
     "webhook/delivery.rs",
     "webhook/mod.rs",
 ];

@@ -2,5 +2,5 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    linkgate::run::http(&linkgate::credential::CREATE).await
+    linkgate::run::http(&linkgate::credential::api::CREATE).await
 }

@@ -4,19 +4,17 @@
 //! a unit test proves the shipped file passes them.
 
 use crate::error::{ApiError, FieldError};
-use crate::http::{json, Access, Call, Route};
-use crate::App;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use lambda_http::http::StatusCode;
-use lambda_http::{Body, Response};
 use regex_lite::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
 
-const CATALOG_JSON: &str = include_str!("../catalog/providers.json");
+pub mod api;
+
+const CATALOG_JSON: &str = include_str!("../../catalog/providers.json");
 /// The longest value one field may hold (a PEM key or a service-account JSON fits).
 pub const MAX_FIELD_CHARS: usize = 4096;
 
@@ -481,48 +479,6 @@ impl Provider {
         }
         v
     }
-}
-
-pub const LIST: Route = Route {
-    operation: "providers.list",
-    access: Access::Read,
-    handler: |app, call| Box::pin(list_providers(app, call)),
-};
-
-async fn list_providers(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
-    let query = call.query(&["category", "auth_mode"])?;
-    if let Some(c) = query.get("category") {
-        if !CATEGORIES.contains(&c) {
-            return Err(ApiError::field(
-                "category",
-                &format!("must be one of {}", CATEGORIES.join(", ")),
-            ));
-        }
-    }
-    if let Some(m) = query.get("auth_mode") {
-        if !["oauth2", "api_key", "basic"].contains(&m) {
-            return Err(ApiError::field(
-                "auth_mode",
-                "must be one of oauth2, api_key, basic",
-            ));
-        }
-    }
-    let data: Vec<Value> = catalog()?
-        .providers()
-        .iter()
-        .filter(|p| !p.local_only || app.config.stage == crate::config::Stage::Local)
-        .filter(|p| query.get("category").is_none_or(|c| p.category == c))
-        .filter(|p| {
-            query
-                .get("auth_mode")
-                .is_none_or(|m| p.auth_mode.as_str() == m)
-        })
-        .map(Provider::to_json)
-        .collect();
-    Ok(json(
-        StatusCode::OK,
-        &json!({"data": data, "next_cursor": null}),
-    ))
 }
 
 #[cfg(test)]
