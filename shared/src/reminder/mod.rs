@@ -411,7 +411,7 @@ async fn send_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     if !call.body_is_empty() {
         Fields::new(call.json_body()?, &[])?.finish()?;
     }
-    let link = link::load(app, call).await?;
+    let link = link::api::load(app, call).await?;
     let now = time::now();
     usable(&link, now)?;
     let token = link::new_token()?;
@@ -453,7 +453,7 @@ async fn send_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     if !claimed {
         crate::quota::release_email(app, allowance).await;
         // Explain from what the link is now.
-        let current = link::load(app, call).await?;
+        let current = link::api::load(app, call).await?;
         usable(&current, now)?;
         return Err(refusal(&current, now));
     }

@@ -8,8 +8,9 @@
 //! longer waits hop through the queue); 410 disables the endpoint; after the last attempt the
 //! message goes to the dead-letter queue and the delivery is `failed`.
 
+use super::api::load as load_endpoint;
 use super::target::WebhookUrl;
-use super::{load as load_endpoint, signing, Endpoint, TEST_EVENT};
+use super::{signing, Endpoint, TEST_EVENT};
 use crate::error::ApiError;
 use crate::http::{json, list_body, Access, Call, Route};
 use crate::id::{DeliveryId, EventId, TenantId, WebhookId};
