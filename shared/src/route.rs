@@ -93,12 +93,12 @@ pub const ROUTES: &[(&str, &str, &Route)] = &[
     (
         "GET",
         "/v1/webhooks/{id}/deliveries",
-        &crate::webhook::delivery::LIST,
+        &crate::webhook::delivery::api::LIST,
     ),
     (
         "POST",
         "/v1/webhooks/{id}/deliveries/{delivery_id}/retry",
-        &crate::webhook::delivery::RETRY,
+        &crate::webhook::delivery::api::RETRY,
     ),
     (
         "POST",
@@ -108,7 +108,7 @@ pub const ROUTES: &[(&str, &str, &Route)] = &[
     (
         "POST",
         "/v1/webhooks/{id}/test",
-        &crate::webhook::delivery::TEST,
+        &crate::webhook::delivery::api::TEST,
     ),
 ];
 

@@ -2,5 +2,5 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    linkgate::run::http(&linkgate::webhook::delivery::RETRY).await
+    linkgate::run::http(&linkgate::webhook::delivery::api::RETRY).await
 }
