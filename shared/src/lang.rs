@@ -279,7 +279,7 @@ mod tests {
         let english: HashMap<String, String> = serde_json::from_str(SOURCES[0].1).unwrap();
         let code = [
             include_str!("connect.rs"),
-            include_str!("oauth/flow.rs"),
+            include_str!("oauth/api.rs"),
             include_str!("reminder/message.rs"),
         ]
         .concat();

@@ -2,5 +2,5 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    linkgate::run::http(&linkgate::connection::READ).await
+    linkgate::run::http(&linkgate::connection::api::READ).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    linkgate::run::http(&linkgate::connection::LIST_FOR_CONSUMER).await
+    linkgate::run::http(&linkgate::connection::api::LIST_FOR_CONSUMER).await
 }

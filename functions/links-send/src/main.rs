@@ -2,5 +2,5 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    linkgate::run::http(&linkgate::reminder::SEND).await
+    linkgate::run::http(&linkgate::reminder::api::SEND).await
 }

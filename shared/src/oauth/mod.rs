@@ -3,8 +3,7 @@
 //! one timeout), and the one distinction callers need: did the provider refuse the grant
 //! (permanent: the customer must reconnect) or did the call fail in a way that may pass.
 
-pub mod browser;
-pub mod flow;
+pub mod api;
 pub mod revocation;
 pub mod state;
 

@@ -5,7 +5,6 @@
 //! binding, and a direct connect's state, made before any browser was involved, is bound to
 //! the first browser that passes through our domain with it.
 
-use super::browser::Browser;
 use crate::error::ApiError;
 use crate::id::{ConnectionId, IntegrationId, LinkId, TenantId};
 use crate::secret::{random_bytes, sha256_hex, Secret};
@@ -124,7 +123,8 @@ async fn refused(app: &App, pk: String) -> Result<bool, ApiError> {
 
 /// Consumes a state for the browser that started it: the flow it started, or why not. A
 /// browser without the binding never consumes it, so the one with it can still finish.
-pub async fn take(app: &App, state: &str, browser: Option<&Browser>) -> Result<Taken, ApiError> {
+/// `browser` is the hash of the binding the request carries, if any.
+pub async fn take(app: &App, state: &str, browser: Option<&str>) -> Result<Taken, ApiError> {
     let pk = pk(state);
     let Some(browser) = browser else {
         return Ok(if refused(app, pk).await? {
@@ -140,7 +140,7 @@ pub async fn take(app: &App, state: &str, browser: Option<&Browser>) -> Result<T
             "attribute_exists(pk) AND expires_at > :now AND browser = :browser",
             &[
                 (":now", s(time::format(&time::now()))),
-                (":browser", s(browser.hash())),
+                (":browser", s(browser)),
             ],
         )
         .await?
@@ -165,12 +165,7 @@ pub async fn take(app: &App, state: &str, browser: Option<&Browser>) -> Result<T
 
 /// Binds a direct connect's state to the first browser that brings it to our domain (the
 /// same browser may come again); answers where to send it.
-pub async fn bind(
-    app: &App,
-    state: &str,
-    link: &LinkId,
-    browser: &Browser,
-) -> Result<Bound, ApiError> {
+pub async fn bind(app: &App, state: &str, link: &LinkId, browser: &str) -> Result<Bound, ApiError> {
     let pk = pk(state);
     let bound = app
         .store
@@ -180,7 +175,7 @@ pub async fn bind(
             "attribute_exists(authorize_url) AND link_id = :link AND expires_at > :now \
              AND (attribute_not_exists(browser) OR browser = :browser)",
             &[
-                (":browser", s(browser.hash())),
+                (":browser", s(browser)),
                 (":link", s(link.as_str())),
                 (":now", s(time::format(&time::now()))),
             ],

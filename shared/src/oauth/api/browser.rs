@@ -7,9 +7,9 @@
 //! One value per browser, not per flow: a start reuses the value the browser already has, so
 //! two links finished in two tabs of one browser both come back.
 
-use super::state::LIFETIME_SECONDS;
 use crate::error::ApiError;
 use crate::http::Call;
+use crate::oauth::state::LIFETIME_SECONDS;
 use crate::secret::{random_bytes, sha256_hex, Secret};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -7,7 +7,8 @@
 //! is refused anywhere else. A direct connect's `authorization_url` is this start with the
 //! state instead of the token: it binds the first browser that opens it and passes it on.
 
-use super::browser::Browser;
+pub mod browser;
+
 use super::state::{self, Bound, Pending, Taken};
 use super::{callback_url, OAuthApp};
 use crate::connect::{
@@ -24,6 +25,7 @@ use crate::link::{self, Link};
 use crate::provider::{catalog, AuthMode};
 use crate::store::{s, TxOutcome};
 use crate::{time, App};
+use browser::Browser;
 use lambda_http::http::StatusCode;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -62,14 +64,16 @@ async fn pass_through(app: &App, call: &Call, state: &str) -> Result<Outcome, Ap
     };
     let base = call.public_base_url(&app.config);
     let browser = Browser::of(call, &base)?;
-    Ok(match state::bind(app, state, &link, &browser).await? {
-        Bound::Provider(url) => {
-            let _ = call.set_cookie.set(browser.set_cookie(&base));
-            Outcome::Redirect(StatusCode::FOUND, url)
-        }
-        Bound::OtherBrowser => other_browser(),
-        Bound::Gone => page(StatusCode::BAD_REQUEST, "state_gone"),
-    })
+    Ok(
+        match state::bind(app, state, &link, &browser.hash()).await? {
+            Bound::Provider(url) => {
+                let _ = call.set_cookie.set(browser.set_cookie(&base));
+                Outcome::Redirect(StatusCode::FOUND, url)
+            }
+            Bound::OtherBrowser => other_browser(),
+            Bound::Gone => page(StatusCode::BAD_REQUEST, "state_gone"),
+        },
+    )
 }
 
 async fn start_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
@@ -204,7 +208,7 @@ async fn callback_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
         return Ok(gone());
     };
     let browser = Browser::presented(call, &call.public_base_url(&app.config));
-    let pending = match state::take(app, &raw_state, browser.as_ref()).await? {
+    let pending = match state::take(app, &raw_state, browser.map(|b| b.hash()).as_deref()).await? {
         Taken::Flow(pending) => pending,
         Taken::OtherBrowser => return Ok(other_browser()),
         Taken::Gone => return Ok(gone()),
