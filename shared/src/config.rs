@@ -166,7 +166,7 @@ impl Config {
         let max_webhook_endpoints = bounded(
             "LINKGATE_MAX_WEBHOOK_ENDPOINTS",
             DEFAULT_MAX_WEBHOOK_ENDPOINTS,
-            1000,
+            100_000,
         )?;
         let max_emails_per_hour = bounded(
             "LINKGATE_MAX_EMAILS_PER_HOUR",
@@ -237,7 +237,7 @@ pub(crate) mod tests {
             ("LINKGATE_WEBHOOK_ALLOWED_PRIVATE", "localhost"),
             ("LINKGATE_WEBHOOK_TIMEOUT_SECONDS", "0"),
             ("LINKGATE_MAX_WEBHOOK_ENDPOINTS", "0"),
-            ("LINKGATE_MAX_WEBHOOK_ENDPOINTS", "1001"),
+            ("LINKGATE_MAX_WEBHOOK_ENDPOINTS", "100001"),
             ("LINKGATE_MAX_EMAILS_PER_HOUR", "many"),
         ] {
             assert!(
