@@ -154,6 +154,19 @@ impl Stack {
             .collect()
     }
 
+    /// Everything moto holds (queues' messages, the emails SES accepted…), read through its
+    /// own API, so nothing is received or changed.
+    pub async fn moto_state(&self) -> Value {
+        client()
+            .get(format!("{}/moto-api/data.json", self.aws_endpoint_url))
+            .send()
+            .await
+            .expect("moto's state")
+            .json()
+            .await
+            .expect("moto's state is JSON")
+    }
+
     /// A store client on the stack's table, through the real DynamoDB wire API (moto).
     pub async fn store(&self) -> Store {
         let creds = aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests");
@@ -602,15 +615,7 @@ pub async fn table_mentions(needle: &str) -> Vec<String> {
 /// or not, whose dump mentions `needle`. Read from moto's own state, so nothing is received
 /// and no receive count moves.
 pub async fn queue_mentions(needle: &str) -> Vec<String> {
-    let stack = Stack::get();
-    let data: Value = client()
-        .get(format!("{}/moto-api/data.json", stack.aws_endpoint_url))
-        .send()
-        .await
-        .expect("moto's state")
-        .json()
-        .await
-        .expect("moto's state is JSON");
+    let data = Stack::get().moto_state().await;
     let messages = data["sqs"]["Message"]
         .as_array()
         .cloned()

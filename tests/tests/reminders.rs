@@ -68,12 +68,7 @@ impl Email {
 /// Every email moto's SES accepted for `to`, oldest first.
 async fn emails_to(to: &str) -> Vec<Email> {
     let stack = Stack::get();
-    let data: Value = reqwest::get(format!("{}/moto-api/data.json", stack.aws_endpoint_url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let data = stack.moto_state().await;
     data["ses"]["RawMessage"]
         .as_array()
         .cloned()

@@ -161,35 +161,45 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Http<'_> {
     }
 }
 
+impl From<Transport> for TokenError {
+    fn from(t: Transport) -> TokenError {
+        match t {
+            Transport::Busy {
+                status,
+                retry_after,
+            } => TokenError::Unavailable {
+                reason: format!("HTTP {status}"),
+                retry_after,
+            },
+            Transport::Failed(reason) => TokenError::Unavailable {
+                reason,
+                retry_after: None,
+            },
+        }
+    }
+}
+
+/// The OAuth `error` code of a provider's JSON answer, if it has one.
+fn error_code(body: &[u8]) -> Option<String> {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(Value::as_str).map(String::from))
+}
+
 fn classify(e: RequestTokenError<Transport, BasicErrorResponse>) -> TokenError {
     match e {
         RequestTokenError::ServerResponse(r) => TokenError::Refused {
             code: r.error().as_ref().to_owned(),
         },
-        RequestTokenError::Request(Transport::Busy {
-            status,
-            retry_after,
-        }) => TokenError::Unavailable {
-            reason: format!("HTTP {status}"),
-            retry_after,
-        },
-        RequestTokenError::Request(Transport::Failed(reason)) => TokenError::Unavailable {
-            reason,
-            retry_after: None,
-        },
+        RequestTokenError::Request(transport) => transport.into(),
         // Some providers answer 200 with an error object instead of a token.
-        RequestTokenError::Parse(_, body) => {
-            match serde_json::from_slice::<Value>(&body)
-                .ok()
-                .and_then(|v| v.get("error").and_then(Value::as_str).map(String::from))
-            {
-                Some(code) => TokenError::Refused { code },
-                None => TokenError::Unavailable {
-                    reason: "unreadable token answer".into(),
-                    retry_after: None,
-                },
-            }
-        }
+        RequestTokenError::Parse(_, body) => match error_code(&body) {
+            Some(code) => TokenError::Refused { code },
+            None => TokenError::Unavailable {
+                reason: "unreadable token answer".into(),
+                retry_after: None,
+            },
+        },
         RequestTokenError::Other(reason) => TokenError::Unavailable {
             reason,
             retry_after: None,
@@ -406,11 +416,6 @@ pub enum Revocable<'a> {
 }
 
 impl OAuthApp {
-    /// Whether the provider offers RFC 7009 revocation.
-    pub fn can_revoke(&self) -> bool {
-        self.revocation.is_some()
-    }
-
     /// Revokes a token at the provider (RFC 7009: an unknown token is no error there).
     ///
     /// Written here rather than with the `oauth2` crate, which refuses any revocation URL
@@ -456,25 +461,11 @@ impl OAuthApp {
                 reason: e.to_string(),
                 retry_after: None,
             })?;
-        let answer = send(http, request).await.map_err(|e| match e {
-            Transport::Failed(reason) => TokenError::Unavailable {
-                reason,
-                retry_after: None,
-            },
-            Transport::Busy {
-                status,
-                retry_after,
-            } => TokenError::Unavailable {
-                reason: format!("HTTP {status}"),
-                retry_after,
-            },
-        })?;
+        let answer = send(http, request).await?;
         if answer.status().is_success() {
             return Ok(());
         }
-        let code = serde_json::from_slice::<Value>(answer.body())
-            .ok()
-            .and_then(|v| v.get("error").and_then(Value::as_str).map(String::from))
+        let code = error_code(answer.body())
             .unwrap_or_else(|| format!("http_{}", answer.status().as_u16()));
         Err(TokenError::Refused { code })
     }

@@ -77,9 +77,6 @@ async fn try_revoke(
     )
     .await
     .map_err(|e| e.to_string())?;
-    if !oauth.can_revoke() {
-        return Ok(ProviderRevocation::NotOffered);
-    }
     let refresh = credentials
         .refresh_token()
         .map(|t| crate::secret::Secret::new(t.to_owned()));

@@ -126,25 +126,22 @@ async fn refused(app: &App, pk: String) -> Result<bool, ApiError> {
 /// `browser` is the hash of the binding the request carries, if any.
 pub async fn take(app: &App, state: &str, browser: Option<&str>) -> Result<Taken, ApiError> {
     let pk = pk(state);
-    let Some(browser) = browser else {
-        return Ok(if refused(app, pk).await? {
-            Taken::OtherBrowser
-        } else {
-            Taken::Gone
-        });
+    let taken = match browser {
+        Some(browser) => {
+            app.store
+                .take(
+                    key(pk.clone(), SK),
+                    "attribute_exists(pk) AND expires_at > :now AND browser = :browser",
+                    &[
+                        (":now", s(time::format(&time::now()))),
+                        (":browser", s(browser)),
+                    ],
+                )
+                .await?
+        }
+        None => None,
     };
-    let Some(item) = app
-        .store
-        .take(
-            key(pk.clone(), SK),
-            "attribute_exists(pk) AND expires_at > :now AND browser = :browser",
-            &[
-                (":now", s(time::format(&time::now()))),
-                (":browser", s(browser)),
-            ],
-        )
-        .await?
-    else {
+    let Some(item) = taken else {
         return Ok(if refused(app, pk).await? {
             Taken::OtherBrowser
         } else {
