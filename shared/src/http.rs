@@ -4,6 +4,7 @@
 use crate::api_key::{Principal, Role};
 use crate::error::{ApiError, FieldError};
 use crate::id::TenantId;
+use crate::idempotency::{self, Answer, Idempotency};
 use crate::App;
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::request::RequestContext;
@@ -123,6 +124,20 @@ impl Call {
     pub fn body_is_empty(&self) -> bool {
         let bytes: &[u8] = self.req.body().as_ref();
         bytes.iter().all(u8::is_ascii_whitespace)
+    }
+
+    /// The request's `Idempotency-Key` for `operation`, if it sent one.
+    pub fn idempotency(
+        &self,
+        operation: &str,
+        body: &Value,
+    ) -> Result<Option<Idempotency>, ApiError> {
+        Idempotency::parse(
+            self.header(idempotency::HEADER),
+            self.header_present(idempotency::HEADER),
+            operation,
+            body,
+        )
     }
 
     /// Whether the header was sent at all, even with a value that is not visible ASCII.
@@ -282,6 +297,17 @@ pub fn json(status: StatusCode, body: &Value) -> Response<Body> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    resp
+}
+
+/// An operation's answer; a replay says so (`Idempotent-Replayed: true`).
+pub fn answer(answer: &Answer) -> Response<Body> {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    let mut resp = json(status, &answer.body);
+    if answer.replayed {
+        resp.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
     resp
 }
 

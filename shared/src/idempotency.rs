@@ -3,14 +3,11 @@
 //! refused. Records expire after 24 hours.
 
 use crate::error::ApiError;
-use crate::http::{json, Call};
 use crate::id::TenantId;
 use crate::seal::Sealer;
 use crate::secret::sha256_hex;
 use crate::store::{n, s, tenant_pk, Store, StoreError};
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
-use lambda_http::http::{HeaderValue, StatusCode};
-use lambda_http::{Body, Response};
 use serde_json::Value;
 
 pub const HEADER: &str = "idempotency-key";
@@ -19,6 +16,33 @@ const RETENTION_SECONDS: i64 = 24 * 60 * 60;
 pub struct Idempotency {
     sk: String,
     fingerprint: String,
+}
+
+/// What an operation answers: its status and body, fresh or replayed from the record of an
+/// earlier request with the same key. Boundaries render it (`http::answer`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub replayed: bool,
+}
+
+impl Answer {
+    pub fn created(body: Value) -> Answer {
+        Answer {
+            status: 201,
+            body,
+            replayed: false,
+        }
+    }
+
+    pub fn ok(body: Value) -> Answer {
+        Answer {
+            status: 200,
+            body,
+            replayed: false,
+        }
+    }
 }
 
 /// JSON with object keys sorted at every level, so formatting and key order don't matter.
@@ -44,15 +68,17 @@ fn canonical(value: &Value) -> String {
 }
 
 impl Idempotency {
-    /// The caller's key for `operation`, if it sent one; a malformed key is a 400.
-    pub fn from_call(
-        call: &Call,
+    /// The caller's key for `operation`, if it sent one (`raw`, or `present` without a
+    /// readable value); a malformed key is a 400.
+    pub fn parse(
+        raw: Option<&str>,
+        present: bool,
         operation: &str,
         body: &Value,
     ) -> Result<Option<Idempotency>, ApiError> {
-        let Some(raw) = call.header(HEADER) else {
+        let Some(raw) = raw else {
             // Present but not visible ASCII is refused rather than ignored.
-            return match call.header_present(HEADER) {
+            return match present {
                 true => Err(bad_key()),
                 false => Ok(None),
             };
@@ -72,7 +98,7 @@ impl Idempotency {
         &self,
         store: &Store,
         tenant: &TenantId,
-        status: StatusCode,
+        status: u16,
         body: &Value,
         sealer: Option<&Sealer>,
     ) -> Result<TransactWriteItem, ApiError> {
@@ -92,7 +118,7 @@ impl Idempotency {
             .item("pk", s(tenant_pk(tenant)))
             .item("sk", s(&self.sk))
             .item("fingerprint", s(&self.fingerprint))
-            .item("status", n(status.as_u16()))
+            .item("status", n(status))
             .item(attribute, s(stored))
             .item("ttl", n(now + RETENTION_SECONDS))
             .condition_expression(crate::store::IS_NEW)
@@ -108,7 +134,7 @@ impl Idempotency {
         store: &Store,
         tenant: &TenantId,
         sealer: Option<&Sealer>,
-    ) -> Result<Option<Response<Body>>, ApiError> {
+    ) -> Result<Option<Answer>, ApiError> {
         let Some(item) = store.get(tenant_pk(tenant), &self.sk).await? else {
             return Ok(None);
         };
@@ -120,7 +146,6 @@ impl Idempotency {
         }
         let status = field("status")
             .and_then(|s| s.parse::<u16>().ok())
-            .and_then(|s| StatusCode::from_u16(s).ok())
             .ok_or_else(|| ApiError::internal("idempotency record without status"))?;
         let text = match (field("body"), field("body_sealed"), sealer) {
             (Some(plain), _, _) => plain.clone(),
@@ -137,51 +162,35 @@ impl Idempotency {
             }
         };
         let body: Value = serde_json::from_str(&text).map_err(ApiError::internal)?;
-        let mut resp = json(status, &body);
-        resp.headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
-        Ok(Some(resp))
+        Ok(Some(Answer {
+            status,
+            body,
+            replayed: true,
+        }))
     }
 }
 
-/// Commits a create's `items` together with its idempotency record, so either both exist
-/// or neither. Answers the response (fresh or replayed), or the outcome of a transaction
+/// Commits an operation's `items` together with its idempotency record, so either both
+/// exist or neither. Answers `answer` (or the one replayed), or the outcome of a transaction
 /// that failed for the caller's own conditions, whose item indexes are those of `items`.
-pub async fn commit_create(
-    store: &Store,
-    tenant: &TenantId,
-    idempotency: Option<&Idempotency>,
-    items: Vec<TransactWriteItem>,
-    response: &Value,
-    sealer: Option<&Sealer>,
-) -> Result<Result<Response<Body>, crate::store::TxOutcome>, ApiError> {
-    commit(
-        store,
-        tenant,
-        idempotency,
-        items,
-        (StatusCode::CREATED, response),
-        sealer,
-    )
-    .await
-}
-
-/// As [`commit_create`], for operations that answer another status (direct connect: 200).
 pub async fn commit(
     store: &Store,
     tenant: &TenantId,
     idempotency: Option<&Idempotency>,
     mut items: Vec<TransactWriteItem>,
-    (status, response): (StatusCode, &Value),
+    answer: Answer,
     sealer: Option<&Sealer>,
-) -> Result<Result<Response<Body>, crate::store::TxOutcome>, ApiError> {
+) -> Result<Result<Answer, crate::store::TxOutcome>, ApiError> {
     let record_index = items.len();
     if let Some(i) = idempotency {
-        items.push(i.record(store, tenant, status, response, sealer).await?);
+        items.push(
+            i.record(store, tenant, answer.status, &answer.body, sealer)
+                .await?,
+        );
     }
     let outcome = store.transact(items).await?;
     if let crate::store::TxOutcome::Committed = outcome {
-        return Ok(Ok(json(status, response)));
+        return Ok(Ok(answer));
     }
     if let Some(i) = idempotency {
         if outcome.failed_condition(record_index) {

@@ -34,7 +34,6 @@ pub mod oauth;
 pub mod provider;
 pub mod quota;
 pub mod redirect_url;
-pub mod refresh;
 pub mod relay;
 pub mod reminder;
 pub mod route;

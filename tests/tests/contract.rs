@@ -463,7 +463,7 @@ fn no_locked_crate_has_a_known_advisory() {
 #[test]
 fn functions_that_refresh_tokens_outlast_the_slowest_refresh() {
     let t = template();
-    let worst = linkgate::refresh::worst_case(std::time::Duration::from_secs(
+    let worst = linkgate::connection::refresh::worst_case(std::time::Duration::from_secs(
         linkgate::config::DEFAULT_OAUTH_TIMEOUT_SECONDS,
     ));
     for logical in ["ConnectionsCredentialsFunction", "TokenRefresherFunction"] {

@@ -145,7 +145,7 @@ async fn concurrent_reads_refresh_once_and_all_get_the_new_token() {
 /// as two Lambda containers have) refresh one connection at the same moment.
 #[tokio::test]
 async fn two_containers_refreshing_at_once_make_one_provider_call() {
-    use linkgate::refresh::{ensure_fresh, Outcome, READ_WINDOW};
+    use linkgate::connection::refresh::{ensure_fresh, Outcome, READ_WINDOW};
     let stack = Stack::get();
     let c = connected("racer").await;
     stack

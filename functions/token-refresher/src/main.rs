@@ -3,5 +3,5 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    linkgate::run::scheduled(linkgate::refresh::sweep).await
+    linkgate::run::scheduled(linkgate::connection::refresh::sweep).await
 }

@@ -10,14 +10,12 @@ use crate::error::ApiError;
 use crate::event;
 use crate::fields::{object, string, Fields, Patch};
 use crate::id::{ConnectionId, ConsumerId, IntegrationId, LinkId, TenantId};
-use crate::idempotency::{self, Idempotency};
+use crate::idempotency::{self, Answer, Idempotency};
 use crate::integration;
 use crate::lang::Lang;
 use crate::link::{self, LinkOptions, NewLink};
 use crate::metadata::Metadata;
-use crate::oauth::revocation::ProviderRevocation;
 use crate::redirect_url::RedirectUrl;
-use crate::refresh;
 use crate::settings;
 use crate::store::{key, n, s, tenant_pk, Item, Step, Store, StoreError};
 use crate::time::{self, Timestamp};
@@ -26,6 +24,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 pub mod api;
+pub mod guard;
+pub mod refresh;
+pub mod revocation;
+
+use revocation::ProviderRevocation;
 
 const SK_PREFIX: &str = "CONN#";
 const CREATE_FIELDS: &[&str] = &[
@@ -242,6 +245,15 @@ pub async fn has_live(
         .any(|c| c.status != Status::Revoked))
 }
 
+/// Whether the consumer has a connection that is not revoked.
+pub async fn any_live(
+    app: &App,
+    tenant: &TenantId,
+    consumer: &ConsumerId,
+) -> Result<bool, ApiError> {
+    Ok(has_live(&app.store, tenant, consumer).await?)
+}
+
 /// The items that revoke the connection's open link, if it still has one.
 pub(crate) async fn revoke_open_link(
     store: &Store,
@@ -257,7 +269,7 @@ pub(crate) async fn revoke_open_link(
     }
 }
 
-fn not_found(raw: &str) -> ApiError {
+pub(crate) fn not_found(raw: &str) -> ApiError {
     ApiError::no_such("connection", raw)
 }
 
@@ -377,4 +389,681 @@ fn parse_oauth_tokens(v: &Value) -> Result<serde_json::Map<String, Value>, Strin
         }
     }
     Ok(map.clone())
+}
+
+// Operations: typed in, typed out; `api.rs` parses the request and renders the answer.
+
+/// The tenant's connection `id`, or a 404.
+pub async fn load(app: &App, tenant: &TenantId, id: &ConnectionId) -> Result<Connection, ApiError> {
+    get(&app.store, tenant, id)
+        .await?
+        .ok_or_else(|| not_found(id.as_str()))
+}
+
+/// The tenant's integration `id`, which must be active (a field error on `field` otherwise).
+async fn active_integration(
+    app: &App,
+    tenant: &TenantId,
+    id: &IntegrationId,
+) -> Result<integration::Integration, ApiError> {
+    match integration::get(&app.store, tenant, id).await? {
+        Some(i) if i.is_active() => Ok(i),
+        Some(_) => Err(ApiError::field(
+            "integration_id",
+            "names an inactive integration; activate it first",
+        )),
+        None => Err(ApiError::field(
+            "integration_id",
+            "names no integration of this tenant",
+        )),
+    }
+}
+
+/// A connection to create for a consumer, as the request gives it.
+pub struct NewConnection {
+    name: String,
+    integration_id: Option<IntegrationId>,
+    link: LinkFields,
+    metadata: Metadata,
+}
+
+impl NewConnection {
+    pub fn parse(app: &App, body: Value) -> Result<NewConnection, ApiError> {
+        let mut f = Fields::new(body, CREATE_FIELDS)?;
+        let name = f.required("name", |v| string(v, 1, 200));
+        let integration_id = f.optional("integration_id", |v| {
+            v.as_str()
+                .and_then(IntegrationId::parse)
+                .ok_or_else(|| "must be an integration id (int_…)".to_string())
+        });
+        let link = link_options(&mut f, app);
+        let metadata = f.optional("metadata", Metadata::parse).unwrap_or_default();
+        f.finish()?;
+        Ok(NewConnection {
+            name: name.unwrap_or_default(),
+            integration_id,
+            link,
+            metadata,
+        })
+    }
+}
+
+/// Creates a pending connection for the consumer with its first link. The consumer is not
+/// read: the transaction checks it still exists (404 otherwise). `base_url` is the public
+/// base of the link's page.
+pub async fn create(
+    app: &App,
+    tenant: &TenantId,
+    consumer_id: &ConsumerId,
+    new: NewConnection,
+    base_url: &str,
+    idempotency: Option<&Idempotency>,
+) -> Result<Answer, ApiError> {
+    let NewConnection {
+        name,
+        integration_id,
+        link: (redirect_url, redirect, ttl, lang),
+        metadata,
+    } = new;
+    let integration = match &integration_id {
+        None => None,
+        Some(id) => Some(active_integration(app, tenant, id).await?),
+    };
+    let settings = crate::settings::of(app, tenant).await?;
+    let now = time::now();
+    let id = ConnectionId::generate();
+    let mut new_link = NewLink::generate(
+        tenant,
+        &id,
+        Some(consumer_id),
+        integration_id.as_ref(),
+        LinkOptions {
+            redirect_url: redirect_url.clone(),
+            redirect: redirect.unwrap_or(false),
+            ttl_seconds: ttl.unwrap_or_else(|| settings.link_ttl_seconds()),
+            reminders: Some(settings.reminders.schedule.clone()),
+            lang,
+        },
+    )?;
+    let connection = Connection {
+        id,
+        tenant_id: tenant.clone(),
+        consumer_id: Some(consumer_id.clone()),
+        name,
+        integration_id,
+        provider: integration.as_ref().map(|i| i.provider_id().to_owned()),
+        status: Status::Pending,
+        disabled: false,
+        redirect_url,
+        metadata: metadata.to_json_string(),
+        credentials_sealed: None,
+        open_link_id: Some(new_link.link.id.clone()),
+        created_at: now,
+        updated_at: now,
+        activated_at: None,
+        revoked_at: None,
+        token_expires_at: None,
+        refreshable: false,
+        refresh_lease: None,
+        refresh_lease_until: None,
+        reauth_reason: None,
+        version: 1,
+    };
+    let mut response = connection.to_json()?;
+    response["link"] = new_link.to_json(base_url);
+
+    // Without a `lang`, the link takes the consumer's locale. Most consumers have none, so
+    // the write first bets on that (its consumer check also asks for no locale) and only
+    // when it loses reads the consumer and writes again: one round trip in the common case.
+    let mut bet_on_no_locale = lang.is_none();
+    loop {
+        let consumer_check = if bet_on_no_locale {
+            "attribute_exists(pk) AND attribute_not_exists(locale)"
+        } else {
+            crate::store::EXISTS
+        };
+        let mut items = vec![
+            // the consumer must still exist when the connection is written
+            crate::consumer::check_tx(&app.store, tenant, consumer_id, consumer_check)?,
+            app.store
+                .put_tx(connection.item()?, crate::store::IS_NEW, &[])?,
+        ];
+        items.extend(new_link.items(&app.store)?);
+        // The answer carries the link's token: a replay of it is stored sealed.
+        let answer = Answer::created(response.clone());
+        match idempotency::commit(
+            &app.store,
+            tenant,
+            idempotency,
+            items,
+            answer,
+            Some(app.sealer()?),
+        )
+        .await?
+        {
+            Ok(answer) => return Ok(answer),
+            Err(failed) if failed.failed_condition(0) => {
+                if !bet_on_no_locale {
+                    return Err(consumer_not_found(consumer_id.as_str()));
+                }
+                new_link.link.lang = link_lang(app, tenant, Some(consumer_id), None).await?;
+                response["link"] = new_link.to_json(base_url);
+                bet_on_no_locale = false;
+            }
+            Err(_) => return Err(ApiError::conflict("concurrent request; retry")),
+        }
+    }
+}
+/// A page of the consumer's connections after the cursor's id.
+pub async fn page_of_consumer(
+    app: &App,
+    tenant: &TenantId,
+    consumer: &ConsumerId,
+    limit: usize,
+    after: Option<String>,
+) -> Result<(Vec<Connection>, Option<String>), ApiError> {
+    let list_pk = consumer_list_pk(tenant, consumer);
+    let start = after.map(|id| {
+        let mut k = key(tenant_pk(tenant), format!("{SK_PREFIX}{id}"));
+        k.insert("gsi1pk".into(), s(&list_pk));
+        k.insert("gsi1sk".into(), s(id));
+        k
+    });
+    let (items, more) = app.store.index_page(&list_pk, limit, start).await?;
+    let connections = items
+        .into_iter()
+        .map(from_item)
+        .collect::<Result<Vec<_>, _>>()?;
+    let next = if more {
+        connections.last().map(|c| c.id.to_string())
+    } else {
+        None
+    };
+    Ok((connections, next))
+}
+
+/// A PATCH of a connection.
+pub struct ConnectionPatch {
+    name: Patch<String>,
+    redirect_url: Patch<RedirectUrl>,
+    disabled: Patch<bool>,
+    metadata: Patch<Metadata>,
+}
+
+impl ConnectionPatch {
+    pub fn parse(app: &App, body: Value) -> Result<ConnectionPatch, ApiError> {
+        let mut f = Fields::new(body, UPDATE_FIELDS)?;
+        let name = f.patch("name", false, |v| string(v, 1, 200));
+        let redirect_url = f.patch("redirect_url", true, parse_redirect_url(app.config.stage));
+        let disabled = f.patch("disabled", false, parse_bool);
+        let metadata = f.patch("metadata", true, Metadata::parse);
+        f.finish()?;
+        Ok(ConnectionPatch {
+            name,
+            redirect_url,
+            disabled,
+            metadata,
+        })
+    }
+}
+
+/// Applies `patch` (refused once revoked); a metadata change of a connection past pending
+/// is announced. Re-reads and re-applies when another write came first.
+pub async fn update(
+    app: &App,
+    current: Connection,
+    patch: &ConnectionPatch,
+) -> Result<Connection, ApiError> {
+    let ConnectionPatch {
+        name,
+        redirect_url,
+        disabled,
+        metadata,
+    } = patch;
+    let (tenant, id) = (&current.tenant_id.clone(), &current.id.clone());
+    app.store
+        .retry_versioned(
+            current,
+            move |_, _| async move { load(app, tenant, id).await },
+            move |current| async move {
+                let current = &current;
+                if current.status == Status::Revoked {
+                    return Err(revoked_conflict());
+                }
+                let mut next = current.clone();
+                if let Patch::Set(n) = &name {
+                    next.name = n.clone();
+                }
+                match &redirect_url {
+                    Patch::Set(u) => next.redirect_url = Some(u.clone()),
+                    Patch::Clear => next.redirect_url = None,
+                    Patch::Keep => {}
+                }
+                if let Patch::Set(d) = disabled {
+                    next.disabled = *d;
+                }
+                match &metadata {
+                    Patch::Set(m) => {
+                        next.metadata = current
+                            .metadata()?
+                            .merge(m)
+                            .map_err(|msg| ApiError::field("metadata", &msg))?
+                            .to_json_string()
+                    }
+                    Patch::Clear => next.metadata = Metadata::default().to_json_string(),
+                    Patch::Keep => {}
+                }
+                if next == *current {
+                    return Ok(Step::Done(current.clone()));
+                }
+                next.updated_at = time::now();
+                next.version = current.version + 1;
+                let mut items = vec![next.replace_tx(&app.store, current)?];
+                if *metadata != Patch::Keep && current.status != Status::Pending {
+                    items.push(event::outbox(
+                        &app.store,
+                        tenant,
+                        event::CONNECTION_UPDATED,
+                        json!({"connection": next.to_json()?, "change": "metadata"}),
+                    )?);
+                }
+                Ok(Step::Write(items, next))
+            },
+        )
+        .await?
+        .ok_or_else(modified_concurrently)
+}
+/// Revokes the connection: its credentials erased, its open link revoked, its owner's place
+/// for the provider freed, `connection.revoked` announced; then the provider is asked once
+/// to end the grant. Revoking a revoked connection changes nothing.
+pub async fn revoke(
+    app: &App,
+    current: Connection,
+    base_url: &str,
+) -> Result<(Connection, ProviderRevocation), ApiError> {
+    let (tenant, id) = (&current.tenant_id.clone(), &current.id.clone());
+    let (next, erased) = app
+        .store
+        .retry_versioned(
+            current,
+            move |_, _| async move { load(app, tenant, id).await },
+            move |current| async move {
+                let current = &current;
+                if current.status == Status::Revoked {
+                    return Ok(Step::Done((current.clone(), None)));
+                }
+                let now = time::now();
+                let next = Connection {
+                    status: Status::Revoked,
+                    credentials_sealed: None,
+                    open_link_id: None,
+                    token_expires_at: None,
+                    refreshable: false,
+                    refresh_lease: None,
+                    refresh_lease_until: None,
+                    revoked_at: Some(time::format(&now)),
+                    updated_at: now,
+                    version: current.version + 1,
+                    ..current.clone()
+                };
+                let mut items = vec![next.replace_tx(&app.store, current)?];
+                items.extend(revoke_open_link(&app.store, current).await?);
+                items.extend(guard::release_guard_tx(&app.store, current).await?);
+                items.push(event::outbox(
+                    &app.store,
+                    tenant,
+                    event::CONNECTION_REVOKED,
+                    json!({"connection": next.to_json()?}),
+                )?);
+                // `current` is what the write replaces: the tokens it erases.
+                Ok(Step::Write(items, (next, Some(current.clone()))))
+            },
+        )
+        .await?
+        .ok_or_else(modified_concurrently)?;
+    let outcome = match &erased {
+        Some(erased) => revocation::revoke_grant(app, erased, base_url).await,
+        None => ProviderRevocation::NotNeeded,
+    };
+    Ok((next, outcome))
+}
+/// The options of a new link for a connection (every one has a default).
+pub struct LinkRequest(LinkFields);
+
+impl LinkRequest {
+    pub fn parse(app: &App, body: Value) -> Result<LinkRequest, ApiError> {
+        let mut f = Fields::new(body, LINK_FIELDS)?;
+        let options = link_options(&mut f, app);
+        f.finish()?;
+        Ok(LinkRequest(options))
+    }
+}
+
+/// A new link for the connection, replacing its open one (refused once revoked or while
+/// disabled).
+pub async fn new_link(
+    app: &App,
+    current: Connection,
+    request: LinkRequest,
+) -> Result<NewLink, ApiError> {
+    let LinkRequest((redirect_url, redirect, ttl, lang)) = request;
+    let (tenant, id) = (&current.tenant_id.clone(), &current.id.clone());
+    let settings = crate::settings::of(app, tenant).await?;
+    // As on creation: bet the consumer has no locale (checked in the same transaction), and
+    // read it only when the bet loses.
+    let bet_on_no_locale = lang.is_none() && current.consumer_id.is_some();
+    let (redirect_url, settings) = (&redirect_url, &settings);
+    app.store
+        .retry_versioned(
+            (current, lang, bet_on_no_locale),
+            move |(current, mut lang, mut bet), cancelled| async move {
+                if bet && cancelled.failed_last_condition() {
+                    lang = link_lang(app, tenant, current.consumer_id.as_ref(), None).await?;
+                    bet = false;
+                }
+                Ok((load(app, tenant, id).await?, lang, bet))
+            },
+            move |(current, lang, bet)| async move {
+                let (current, lang, bet) = (&current, &lang, &bet);
+                if current.status == Status::Revoked {
+                    return Err(revoked_conflict());
+                }
+                if current.disabled {
+                    return Err(disabled_conflict());
+                }
+                let new_link = NewLink::generate(
+                    tenant,
+                    &current.id,
+                    current.consumer_id.as_ref(),
+                    current.integration_id.as_ref(),
+                    LinkOptions {
+                        redirect_url: redirect_url.clone(),
+                        redirect: redirect.unwrap_or(false),
+                        ttl_seconds: ttl.unwrap_or_else(|| settings.link_ttl_seconds()),
+                        reminders: Some(settings.reminders.schedule.clone()),
+                        lang: *lang,
+                    },
+                )?;
+                let next = Connection {
+                    open_link_id: Some(new_link.link.id.clone()),
+                    updated_at: time::now(),
+                    version: current.version + 1,
+                    ..current.clone()
+                };
+                let mut items = vec![next.replace_tx(&app.store, current)?];
+                items.extend(revoke_open_link(&app.store, current).await?);
+                items.extend(new_link.items(&app.store)?);
+                if let (true, Some(consumer)) = (*bet, &current.consumer_id) {
+                    // last, so a lost bet is the last condition that failed
+                    items.push(crate::consumer::check_tx(
+                        &app.store,
+                        tenant,
+                        consumer,
+                        "attribute_not_exists(locale)",
+                    )?);
+                }
+                Ok(Step::Write(items, new_link))
+            },
+        )
+        .await?
+        .ok_or_else(modified_concurrently)
+}
+/// The decrypted credentials, for the platform to call the provider. Every read is recorded
+/// (who, when, which request) before the secret leaves.
+/// Who reads credentials: the API key and the request, for the audit record.
+pub struct Reader<'a> {
+    pub api_key_id: &'a str,
+    pub request_id: &'a str,
+}
+
+/// Credentials as read, and when.
+pub struct CredentialsRead {
+    pub credentials: Credentials,
+    pub read_at: String,
+}
+
+pub async fn read_credentials(
+    app: &App,
+    connection: &Connection,
+    reader: Reader<'_>,
+    base_url: &str,
+    deadline: Option<std::time::SystemTime>,
+) -> Result<CredentialsRead, ApiError> {
+    let tenant = &connection.tenant_id;
+    match (connection.status, &connection.credentials_sealed) {
+        (Status::Revoked, _) => {
+            return Err(ApiError::conflict(
+                "the connection is revoked; its credentials were destroyed",
+            ))
+        }
+        (Status::NeedsReauth, _) => return Err(needs_reauth()),
+        _ if connection.disabled => return Err(disabled_conflict()),
+        (_, None) => {
+            return Err(ApiError::conflict(
+                "the connection has no credentials yet: its link was not completed",
+            ))
+        }
+        _ => {}
+    }
+    let stored = match refresh::ensure_fresh(
+        app,
+        connection.clone(),
+        refresh::READ_WINDOW,
+        base_url,
+        deadline,
+    )
+    .await
+    {
+        Ok((_, credentials, _)) => credentials,
+        Err(refresh::RefreshError::NeedsReauth(_)) => return Err(needs_reauth()),
+        Err(refresh::RefreshError::Unavailable(reason)) => {
+            // The provider is down: a token that still works is better than none.
+            let sealed = connection.credentials_sealed.as_deref().unwrap_or_default();
+            let current =
+                Credentials::open(app.sealer()?, tenant, connection.id.as_str(), sealed).await?;
+            match current.expires_at() {
+                Some(e) if e > time::now() => current,
+                _ => {
+                    return Err(ApiError::ProviderUnavailable(format!(
+                        "the provider could not refresh the expired token ({reason}); retry later"
+                    )))
+                }
+            }
+        }
+        Err(refresh::RefreshError::Api(e)) => return Err(e),
+    };
+    let now = chrono::Utc::now();
+    let audit = std::collections::HashMap::from([
+        ("pk".to_string(), s(tenant_pk(tenant))),
+        (
+            "sk".to_string(),
+            s(format!(
+                "CREDREAD#{}#{}",
+                connection.id,
+                uuid::Uuid::now_v7().simple()
+            )),
+        ),
+        ("connection_id".to_string(), s(connection.id.as_str())),
+        ("api_key_id".to_string(), s(reader.api_key_id)),
+        ("request_id".to_string(), s(reader.request_id)),
+        ("read_at".to_string(), s(time::format(&now))),
+        (
+            "ttl".to_string(),
+            n(now.timestamp() + CREDENTIAL_READ_RETENTION_SECONDS),
+        ),
+    ]);
+    app.store
+        .client()
+        .put_item()
+        .table_name(app.store.table())
+        .set_item(Some(audit))
+        .send()
+        .await
+        .map_err(StoreError::sdk)?;
+    tracing::info!(connection_id = %connection.id, api_key_id = %reader.api_key_id, "credentials read");
+    Ok(CredentialsRead {
+        credentials: stored,
+        read_at: time::format(&now),
+    })
+}
+/// A connection to import, as the request gives it.
+pub struct ImportRequest {
+    consumer_id: ConsumerId,
+    integration_id: IntegrationId,
+    name: String,
+    credentials: serde_json::Map<String, Value>,
+    connection_fields: serde_json::Map<String, Value>,
+    metadata: Metadata,
+}
+
+impl ImportRequest {
+    pub fn parse(body: Value) -> Result<ImportRequest, ApiError> {
+        let mut f = Fields::new(body, IMPORT_FIELDS)?;
+        let consumer_id = f.required("consumer_id", |v| {
+            v.as_str()
+                .and_then(ConsumerId::parse)
+                .ok_or_else(|| "must be a consumer id (csm_…)".to_string())
+        });
+        let integration_id = f.required("integration_id", |v| {
+            v.as_str()
+                .and_then(IntegrationId::parse)
+                .ok_or_else(|| "must be an integration id (int_…)".to_string())
+        });
+        let name = f.required("name", |v| string(v, 1, 200));
+        let credentials = f.required("credentials", object);
+        let connection_fields = f.optional("connection_fields", object).unwrap_or_default();
+        let metadata = f.optional("metadata", Metadata::parse).unwrap_or_default();
+        f.finish()?;
+        let (Some(consumer_id), Some(integration_id), Some(name), Some(credentials)) =
+            (consumer_id, integration_id, name, credentials)
+        else {
+            return Err(ApiError::internal("required fields parsed without values"));
+        };
+        Ok(ImportRequest {
+            consumer_id,
+            integration_id,
+            name,
+            credentials,
+            connection_fields,
+            metadata,
+        })
+    }
+}
+
+/// An active connection from credentials the caller already holds (`connection.created`
+/// with `change: imported`).
+pub async fn import(
+    app: &App,
+    tenant: &TenantId,
+    request: ImportRequest,
+    idempotency: Option<&Idempotency>,
+) -> Result<Answer, ApiError> {
+    let ImportRequest {
+        consumer_id,
+        integration_id,
+        name,
+        credentials,
+        connection_fields,
+        metadata,
+    } = request;
+    let integration = active_integration(app, tenant, &integration_id).await?;
+    let provider = integration.provider()?;
+    let catalog = crate::provider::catalog()?;
+    let mut errors = Vec::new();
+    let values = match provider.auth_mode {
+        crate::provider::AuthMode::Oauth2 => parse_oauth_tokens(&Value::Object(credentials))
+            .map_err(|m| errors.push(crate::error::FieldError::new("credentials", m)))
+            .ok()
+            .map(Value::Object),
+        _ => catalog
+            .check_values(
+                provider,
+                &provider.credential_fields,
+                "credentials.",
+                &credentials,
+            )
+            .map_err(|e| errors.extend(e))
+            .ok()
+            .map(|v| json!(v)),
+    };
+    let fields = catalog
+        .check_values(
+            provider,
+            &provider.connection_fields,
+            "connection_fields.",
+            &connection_fields,
+        )
+        .map_err(|e| errors.extend(e))
+        .ok();
+    let (Some(values), Some(fields)) = (values, fields) else {
+        return Err(ApiError::validation("invalid request body", errors));
+    };
+    if crate::consumer::find(&app.store, tenant, &consumer_id)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::field(
+            "consumer_id",
+            "names no consumer of this tenant",
+        ));
+    }
+
+    let id = ConnectionId::generate();
+    let credentials = Credentials {
+        auth_mode: provider.auth_mode,
+        provider: provider.id.clone(),
+        values: match values {
+            Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        },
+        connection_fields: fields.into_iter().map(|(k, v)| (k, json!(v))).collect(),
+        raw: None,
+    };
+    let sealed = credentials.seal(app.sealer()?, tenant, id.as_str()).await?;
+    let now = time::now();
+    let connection = Connection {
+        id,
+        tenant_id: tenant.clone(),
+        consumer_id: Some(consumer_id.clone()),
+        name,
+        integration_id: Some(integration_id),
+        provider: Some(provider.id.clone()),
+        status: Status::Active,
+        disabled: false,
+        redirect_url: None,
+        metadata: metadata.to_json_string(),
+        credentials_sealed: Some(sealed),
+        open_link_id: None,
+        created_at: now,
+        updated_at: now,
+        activated_at: Some(time::format(&now)),
+        revoked_at: None,
+        token_expires_at: credentials.expires_at().map(|e| time::format(&e)),
+        refreshable: credentials.refresh_token().is_some(),
+        refresh_lease: None,
+        refresh_lease_until: None,
+        reauth_reason: None,
+        version: 1,
+    };
+    let response = connection.to_json()?;
+    let items = vec![
+        crate::consumer::exists_tx(&app.store, tenant, &consumer_id)?,
+        app.store
+            .put_tx(connection.item()?, crate::store::IS_NEW, &[])?,
+        event::outbox(
+            &app.store,
+            tenant,
+            event::CONNECTION_CREATED,
+            json!({"connection": response.clone(), "change": "imported"}),
+        )?,
+    ];
+    let answer = Answer::created(response);
+    match idempotency::commit(&app.store, tenant, idempotency, items, answer, None).await? {
+        Ok(answer) => Ok(answer),
+        Err(failed) if failed.failed_condition(0) => Err(ApiError::field(
+            "consumer_id",
+            "names no consumer of this tenant",
+        )),
+        Err(_) => Err(ApiError::conflict("concurrent request; retry")),
+    }
 }

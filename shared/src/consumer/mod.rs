@@ -1,17 +1,20 @@
 //! Consumers: a tenant's end customers, the owners of connections.
 
 pub mod api;
-mod repo;
+pub mod repo;
 
 use crate::config::Stage;
 use crate::email::Email;
 use crate::error::ApiError;
 use crate::fields::{string, Fields, Patch};
 use crate::id::{ConsumerId, TenantId};
+use crate::idempotency::{self, Answer, Idempotency};
 use crate::lang::Locale;
 use crate::metadata::Metadata;
 use crate::redirect_url::RedirectUrl;
+use crate::store::Step;
 use crate::time::{self, Timestamp};
+use crate::App;
 use serde_json::{json, Value};
 
 pub use repo::{check_tx, exists_tx, get, sk};
@@ -235,6 +238,129 @@ impl ConsumerPatch {
             ..next
         }))
     }
+}
+
+// Operations: typed in, typed out; `api.rs` parses the request and renders the answer.
+
+fn reference_taken() -> ApiError {
+    ApiError::Conflict {
+        message: "another consumer already has this internal_reference".into(),
+        details: vec![crate::error::FieldError::new(
+            "internal_reference",
+            "already in use",
+        )],
+    }
+}
+
+pub fn not_found(raw: &str) -> ApiError {
+    ApiError::no_such("consumer", raw)
+}
+
+fn busy() -> ApiError {
+    ApiError::conflict("the consumer was modified concurrently; retry the request")
+}
+
+/// The tenant's consumer `id`, or a 404.
+pub async fn load(app: &App, tenant: &TenantId, id: &ConsumerId) -> Result<Consumer, ApiError> {
+    repo::get(&app.store, tenant, id)
+        .await?
+        .ok_or_else(|| not_found(id.as_str()))
+}
+
+/// Creates a consumer (and the guard of its reference) with the request's idempotency record.
+pub async fn create(
+    app: &App,
+    tenant: &TenantId,
+    new: NewConsumer,
+    idempotency: Option<&Idempotency>,
+) -> Result<Answer, ApiError> {
+    let consumer = new.into_consumer(tenant.clone(), time::now());
+    let items = repo::create_items(&app.store, &consumer)?;
+    let answer = Answer::created(consumer.to_json());
+    match idempotency::commit(&app.store, tenant, idempotency, items, answer, None).await? {
+        Ok(answer) => Ok(answer),
+        // the reference guard is the second item
+        Err(failed) if failed.failed_condition(1) => Err(reference_taken()),
+        Err(_) => Err(busy()),
+    }
+}
+
+/// The consumer with this reference, if there is one.
+pub async fn with_reference(
+    app: &App,
+    tenant: &TenantId,
+    reference: &InternalReference,
+) -> Result<Option<Consumer>, ApiError> {
+    Ok(repo::find_by_reference(&app.store, tenant, reference).await?)
+}
+
+/// A page of the tenant's consumers after the cursor's key.
+pub async fn page(
+    app: &App,
+    tenant: &TenantId,
+    limit: usize,
+    after: Option<&str>,
+) -> Result<(Vec<Consumer>, Option<String>), ApiError> {
+    Ok(repo::page(&app.store, tenant, limit, after).await?)
+}
+
+/// Applies `patch` to the consumer, re-reading and re-applying when another write came first.
+pub async fn update(
+    app: &App,
+    current: Consumer,
+    patch: &ConsumerPatch,
+) -> Result<Consumer, ApiError> {
+    let (tenant, id) = (&current.tenant_id.clone(), &current.id.clone());
+    app.store
+        .retry_versioned(
+            current,
+            move |_, cancelled| async move {
+                if repo::reference_taken(&cancelled) {
+                    return Err(reference_taken());
+                }
+                load(app, tenant, id).await
+            },
+            move |current| async move {
+                let Some(next) = patch.apply(&current, time::now())? else {
+                    return Ok(Step::Done(current));
+                };
+                let items = repo::replace_items(&app.store, &current, &next)?;
+                Ok(Step::Write(items, next))
+            },
+        )
+        .await?
+        .ok_or_else(busy)
+}
+
+/// Deletes the consumer, which must have no connection that is not revoked: asked of
+/// `has_live_connections` (connections are above consumers), again on every retry.
+pub async fn delete<F, Fut>(
+    app: &App,
+    current: Consumer,
+    has_live_connections: F,
+) -> Result<(), ApiError>
+where
+    F: Fn(Consumer) -> Fut + Sync,
+    Fut: std::future::Future<Output = Result<bool, ApiError>> + Send,
+{
+    let (tenant, id) = (&current.tenant_id.clone(), &current.id.clone());
+    let has_live = &has_live_connections;
+    app.store
+        .retry_versioned(
+            current,
+            move |_, _| async move { load(app, tenant, id).await },
+            move |current| async move {
+                // Its connections would lose their owner: they must be revoked first.
+                if has_live(current.clone()).await? {
+                    return Err(ApiError::conflict(
+                        "the consumer still has connections that are not revoked; revoke them first",
+                    ));
+                }
+                Ok(Step::Write(repo::delete_items(&app.store, &current)?, ()))
+            },
+        )
+        .await?
+        .ok_or_else(busy)
 }
 
 #[cfg(test)]

@@ -4,19 +4,16 @@
 //! platform sends its user to, and our callback completes the connection and then
 //! redirects to the platform's `redirect_url`.
 //!
-//! One live connection per owner (a consumer, or the tenant itself) and provider: a guard
-//! item `T#<tenant>` / `CONNECTED#<owner>#<provider>` written in the same transaction makes
-//! two concurrent connects end in one connection and one `409 already_connected`. An OAuth
-//! connect holds it from its start (with `pending_until`, its link's expiry, so an abandoned
-//! one gives way) and the callback's activation confirms it is still its own.
+//! One live connection per owner and provider is held by `connection::guard`.
 
+use crate::connection::guard::{claim_tx, hold_tx};
 use crate::connection::{self, Connection, Status};
 use crate::credential::{self, Credentials};
 use crate::error::{ApiError, FieldError};
 use crate::event;
 use crate::fields::{string, Fields};
 use crate::id::{ConnectionId, ConsumerId, CredentialId, IntegrationId, TenantId};
-use crate::idempotency::{self, Idempotency};
+use crate::idempotency::{self, Answer, Idempotency};
 use crate::integration::{self, Integration};
 use crate::link::{LinkOptions, NewLink, Stored};
 use crate::metadata::Metadata;
@@ -24,7 +21,7 @@ use crate::oauth::state::{self, Pending};
 use crate::oauth::{callback_url, OAuthApp};
 use crate::provider::{catalog, AuthMode};
 use crate::redirect_url::RedirectUrl;
-use crate::store::{key, s, tenant_pk, Store, StoreError};
+use crate::store::{key, tenant_pk};
 use crate::{time, App};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use serde_json::json;
@@ -38,73 +35,6 @@ const FIELDS: &[&str] = &[
     "name",
     "metadata",
 ];
-
-fn guard_sk(consumer: Option<&ConsumerId>, provider: &str) -> String {
-    let owner = consumer.map_or("TENANT", ConsumerId::as_str);
-    format!("CONNECTED#{owner}#{provider}")
-}
-
-/// At an OAuth start: the guard, held for the pending `connection` until `until` (its
-/// link's expiry), unless a live connection or an unexpired start holds it.
-fn hold_tx(
-    store: &Store,
-    connection: &Connection,
-    until: time::Timestamp,
-) -> Result<TransactWriteItem, StoreError> {
-    let provider = connection.provider.as_deref().unwrap_or_default();
-    let mut guard = key(
-        tenant_pk(&connection.tenant_id),
-        guard_sk(connection.consumer_id.as_ref(), provider),
-    );
-    guard.insert("connection_id".into(), s(connection.id.as_str()));
-    guard.insert("pending_until".into(), crate::store::n(until.timestamp()));
-    store.put_tx(
-        guard,
-        "attribute_not_exists(pk) OR pending_until < :now",
-        &[(":now", crate::store::n(time::now().timestamp()))],
-    )
-}
-
-/// At the callback's activation: the guard becomes the live connection's, if it is still
-/// held for this one.
-pub(crate) fn confirm_hold_tx(
-    store: &Store,
-    connection: &Connection,
-) -> Result<TransactWriteItem, StoreError> {
-    let provider = connection.provider.as_deref().unwrap_or_default();
-    store.update_tx(
-        key(
-            tenant_pk(&connection.tenant_id),
-            guard_sk(connection.consumer_id.as_ref(), provider),
-        ),
-        "REMOVE pending_until",
-        "connection_id = :id",
-        &[(":id", s(connection.id.as_str()))],
-        &[],
-    )
-}
-
-/// The delete of a connection's guard, if the guard is this connection's (for revocation).
-pub(crate) async fn release_guard_tx(
-    store: &Store,
-    c: &Connection,
-) -> Result<Option<TransactWriteItem>, StoreError> {
-    let Some(provider) = &c.provider else {
-        return Ok(None);
-    };
-    let sk = guard_sk(c.consumer_id.as_ref(), provider);
-    let Some(guard) = store.get(tenant_pk(&c.tenant_id), sk.clone()).await? else {
-        return Ok(None);
-    };
-    if guard.get("connection_id").and_then(|v| v.as_s().ok()) != Some(&c.id.to_string()) {
-        return Ok(None);
-    }
-    Ok(Some(store.delete_tx(
-        key(tenant_pk(&c.tenant_id), sk),
-        Some("connection_id = :id"),
-        &[(":id", s(c.id.as_str()))],
-    )?))
-}
 
 /// `{id}` is an integration id or a provider id (`datadog`) of the tenant's integrations.
 async fn named_integration(
@@ -140,7 +70,7 @@ async fn named_integration(
     Ok(found)
 }
 
-struct ConnectRequest {
+pub struct ConnectRequest {
     credential_id: Option<CredentialId>,
     redirect_url: Option<RedirectUrl>,
     consumer_id: Option<ConsumerId>,
@@ -209,4 +139,287 @@ fn consumer_check(
         .map(|c| crate::consumer::exists_tx(&app.store, tenant, c))
         .transpose()
         .map_err(ApiError::from)
+}
+
+// Operations: typed in, typed out; `api.rs` parses the request and renders the answer.
+
+impl ConnectRequest {
+    pub fn parse(
+        body: serde_json::Value,
+        stage: crate::config::Stage,
+    ) -> Result<ConnectRequest, ApiError> {
+        let mut f = Fields::new(body, FIELDS)?;
+        let request = ConnectRequest {
+            credential_id: f.optional("credential_id", |v| {
+                v.as_str()
+                    .and_then(CredentialId::parse)
+                    .ok_or_else(|| "must be a credential id (crd_…)".to_string())
+            }),
+            redirect_url: f.optional("redirect_url", move |v| match v {
+                serde_json::Value::String(s) => RedirectUrl::parse(s, stage),
+                _ => Err("must be a string".into()),
+            }),
+            consumer_id: f.optional("consumer_id", |v| {
+                v.as_str()
+                    .and_then(ConsumerId::parse)
+                    .ok_or_else(|| "must be a consumer id (csm_…)".to_string())
+            }),
+            name: f.optional("name", |v| string(v, 1, 200)),
+            metadata: f.optional("metadata", Metadata::parse).unwrap_or_default(),
+        };
+        f.finish()?;
+        Ok(request)
+    }
+}
+
+/// Connects the integration named by `integration` (an id or a provider id): from a stored
+/// credential at once, or by starting an OAuth consent whose URL the answer carries.
+/// `base_url` is the public base of our pages.
+pub async fn connect(
+    app: &App,
+    tenant: &TenantId,
+    integration: &str,
+    request: ConnectRequest,
+    base_url: &str,
+    idempotency: Option<&Idempotency>,
+) -> Result<Answer, ApiError> {
+    // A retry of a connect that went through: its checks (credential used up, already
+    // connected) would now fail, so the stored answer comes first.
+    if let Some(i) = idempotency {
+        if let Some(replayed) = i.replay(&app.store, tenant, app.sealer().ok()).await? {
+            return Ok(replayed);
+        }
+    }
+    let integration = named_integration(app, tenant, integration).await?;
+    let provider = integration.provider()?;
+    let oauth = provider.auth_mode == AuthMode::Oauth2;
+    let mut errors = Vec::new();
+    match (oauth, &request.credential_id, &request.redirect_url) {
+        (false, None, _) => errors.push(FieldError::new(
+            "credential_id",
+            format!(
+                "is required: {} connects with API credentials (POST /v1/credentials)",
+                provider.id
+            ),
+        )),
+        (false, _, Some(_)) => errors.push(FieldError::new(
+            "redirect_url",
+            "is only for OAuth providers",
+        )),
+        (true, _, None) => errors.push(FieldError::new(
+            "redirect_url",
+            format!("is required: {} connects with OAuth", provider.id),
+        )),
+        (true, Some(_), _) => errors.push(FieldError::new(
+            "credential_id",
+            "is only for API-key and basic providers",
+        )),
+        _ => {}
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation("invalid request body", errors));
+    }
+    if let Some(c) = &request.consumer_id {
+        if crate::consumer::find(&app.store, tenant, c)
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::field(
+                "consumer_id",
+                "names no consumer of this tenant",
+            ));
+        }
+    }
+    let owner = request.consumer_id.as_ref();
+    if let Some(live) = connection::of_owner(&app.store, tenant, owner)
+        .await?
+        .into_iter()
+        .find(|c| {
+            c.provider.as_deref() == Some(provider.id.as_str())
+                && matches!(c.status, Status::Active | Status::NeedsReauth)
+        })
+    {
+        return Err(already_connected(owner, &provider.id, Some(&live.id)));
+    }
+    if oauth {
+        start_oauth(app, base_url, tenant, &integration, request, idempotency).await
+    } else {
+        connect_with_credential(app, tenant, &integration, request, idempotency).await
+    }
+}
+async fn connect_with_credential(
+    app: &App,
+    tenant: &TenantId,
+    integration: &Integration,
+    request: ConnectRequest,
+    idempotency: Option<&Idempotency>,
+) -> Result<Answer, ApiError> {
+    let provider = integration.provider()?;
+    let Some(credential_id) = request.credential_id.clone() else {
+        return Err(ApiError::internal("credential_id checked above"));
+    };
+    let not_found = || {
+        ApiError::CredentialNotFound(format!(
+            "no unused credential with id '{credential_id}' (credentials are single-use and expire after a day)"
+        ))
+    };
+    let stored = credential::get(&app.store, tenant, &credential_id)
+        .await?
+        .ok_or_else(not_found)?;
+    if stored.provider != provider.id {
+        return Err(ApiError::field(
+            "credential_id",
+            &format!("holds {} credentials, not {}", stored.provider, provider.id),
+        ));
+    }
+    let credentials = Credentials::open(
+        app.sealer()?,
+        tenant,
+        credential_id.as_str(),
+        &stored.sealed,
+    )
+    .await?;
+    let mut connection = new_connection(tenant, integration, &request, Status::Active)?;
+    connection.credentials_sealed = Some(
+        credentials
+            .seal(app.sealer()?, tenant, connection.id.as_str())
+            .await?,
+    );
+    connection.activated_at = Some(time::format(&connection.created_at));
+    let answer = Answer::ok(json!({
+        "connection_id": connection.id,
+        "provider": provider.id,
+        "status": "connected",
+        "connected_at": connection.activated_at,
+        "consumer_id": connection.consumer_id,
+    }));
+
+    let mut items = vec![
+        claim_tx(&app.store, &connection)?,
+        app.store.delete_tx(
+            key(tenant_pk(tenant), credential::sk(&credential_id)),
+            Some(crate::store::EXISTS),
+            &[],
+        )?,
+        app.store
+            .put_tx(connection.item()?, crate::store::IS_NEW, &[])?,
+        event::outbox(
+            &app.store,
+            tenant,
+            event::CONNECTION_CREATED,
+            json!({"connection": connection.to_json()?, "change": "connected"}),
+        )?,
+    ];
+    items.extend(consumer_check(app, tenant, request.consumer_id.as_ref())?);
+    match idempotency::commit(&app.store, tenant, idempotency, items, answer, None).await? {
+        Ok(answer) => Ok(answer),
+        Err(failed) if failed.failed_condition(0) => Err(already_connected(
+            request.consumer_id.as_ref(),
+            &provider.id,
+            None,
+        )),
+        Err(failed) if failed.failed_condition(1) => Err(not_found()),
+        Err(failed) if failed.failed_condition(4) => Err(ApiError::field(
+            "consumer_id",
+            "names no consumer of this tenant",
+        )),
+        Err(_) => Err(ApiError::conflict("concurrent request; retry")),
+    }
+}
+/// A pending connection and an internal link (already `waiting_oauth`, redirecting to the
+/// platform's URL) that the callback completes like any other.
+async fn start_oauth(
+    app: &App,
+    base: &str,
+    tenant: &TenantId,
+    integration: &Integration,
+    request: ConnectRequest,
+    idempotency: Option<&Idempotency>,
+) -> Result<Answer, ApiError> {
+    let connection = new_connection(tenant, integration, &request, Status::Pending)?;
+    let mut new_link = NewLink::generate(
+        tenant,
+        &connection.id,
+        request.consumer_id.as_ref(),
+        Some(integration.id()),
+        LinkOptions {
+            redirect_url: request.redirect_url.clone(),
+            redirect: true,
+            ttl_seconds: u64::try_from(state::LIFETIME_SECONDS).unwrap_or(600),
+            reminders: None,
+            lang: None,
+        },
+    )?;
+    new_link.link.status = Stored::WaitingOauth;
+    let connection = Connection {
+        open_link_id: Some(new_link.link.id.clone()),
+        ..connection
+    };
+    let redirect_uri = callback_url(base);
+    let oauth = OAuthApp::new(
+        app,
+        integration,
+        &std::collections::BTreeMap::new(),
+        &redirect_uri,
+    )
+    .await?;
+    let state_value = state::generate()?;
+    let (url, verifier) = oauth.authorize_url(&state_value);
+    let pending = Pending {
+        link_id: new_link.link.id.clone(),
+        tenant_id: tenant.clone(),
+        connection_id: connection.id.clone(),
+        integration_id: integration.id().clone(),
+        redirect_uri,
+        verifier,
+        connection_fields: serde_json::Map::new(),
+        direct: true,
+        // No browser yet: the first to open `authorization_url` on our domain is bound to
+        // the consent, then sent to the provider.
+        browser: None,
+        authorize_url: Some(url),
+    };
+    let mut start = url::Url::parse(&format!("{base}/connect/{}/oauth", new_link.link.id))
+        .map_err(|e| ApiError::internal(format!("public base URL: {e}")))?;
+    start
+        .query_pairs_mut()
+        .append_pair("state", state_value.expose());
+    let answer = Answer::ok(json!({
+        "authorization_url": start.as_str(),
+        "state": state_value.expose(),
+        "connection_id": connection.id,
+        "expires_at": time::format(&new_link.link.expires_at),
+    }));
+    let mut items = vec![
+        hold_tx(&app.store, &connection, new_link.link.expires_at)?,
+        app.store
+            .put_tx(connection.item()?, crate::store::IS_NEW, &[])?,
+    ];
+    items.extend(new_link.items(&app.store)?);
+    items.push(state::put_tx(app, &state_value, &pending, time::now()).await?);
+    let consumer_index = items.len();
+    items.extend(consumer_check(app, tenant, request.consumer_id.as_ref())?);
+    // The answer carries the state, a secret: a replay of it is stored sealed.
+    match idempotency::commit(
+        &app.store,
+        tenant,
+        idempotency,
+        items,
+        answer,
+        Some(app.sealer()?),
+    )
+    .await?
+    {
+        Ok(answer) => Ok(answer),
+        Err(failed) if failed.failed_condition(0) => Err(already_connected(
+            request.consumer_id.as_ref(),
+            &integration.provider()?.id,
+            None,
+        )),
+        Err(failed) if failed.failed_condition(consumer_index) => Err(ApiError::field(
+            "consumer_id",
+            "names no consumer of this tenant",
+        )),
+        Err(_) => Err(ApiError::conflict("concurrent request; retry")),
+    }
 }

@@ -8,7 +8,7 @@
 use crate::error::{ApiError, FieldError};
 use crate::fields::{string, Fields, Patch};
 use crate::id::{IntegrationId, TenantId};
-use crate::idempotency::{self, Idempotency};
+use crate::idempotency::{self, Answer, Idempotency};
 use crate::provider::{catalog, AuthMode, Provider};
 use crate::store::{key, n, s, tenant_pk, Item, Step, Store, StoreError};
 use crate::time::{self, Timestamp};
@@ -36,7 +36,7 @@ pub enum Status {
     Inactive,
 }
 
-fn parse_status(v: &Value) -> Result<Status, String> {
+pub(crate) fn parse_status(v: &Value) -> Result<Status, String> {
     match v.as_str() {
         Some("active") => Ok(Status::Active),
         Some("inactive") => Ok(Status::Inactive),
@@ -182,7 +182,7 @@ fn sk(id: &IntegrationId) -> String {
     format!("{SK_PREFIX}{id}")
 }
 
-fn is_integration_sk(sk: &str) -> bool {
+pub(crate) fn is_integration_sk(sk: &str) -> bool {
     sk.strip_prefix(SK_PREFIX)
         .and_then(IntegrationId::parse)
         .is_some()
@@ -276,7 +276,7 @@ pub async fn active(store: &Store, tenant: &TenantId) -> Result<Vec<Integration>
     Ok(out)
 }
 
-fn not_found(raw: &str) -> ApiError {
+pub(crate) fn not_found(raw: &str) -> ApiError {
     ApiError::no_such("integration", raw)
 }
 
@@ -320,4 +320,288 @@ fn check_oauth_fields(
     } else {
         Err(ApiError::validation("invalid request body", errors))
     }
+}
+
+// Operations: typed in, typed out; `api.rs` parses the request and renders the answer.
+
+/// The tenant's integration `id`, or a 404.
+pub async fn load(
+    app: &App,
+    tenant: &TenantId,
+    id: &IntegrationId,
+) -> Result<Integration, ApiError> {
+    get(&app.store, tenant, id)
+        .await?
+        .ok_or_else(|| not_found(id.as_str()))
+}
+
+/// An integration, as the create request gives it.
+pub struct NewIntegration {
+    provider: &'static Provider,
+    display_name: Option<String>,
+    status: Status,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    scopes: Option<Vec<String>>,
+    touched: Vec<&'static str>,
+}
+
+impl NewIntegration {
+    pub fn parse(app: &App, body: Value) -> Result<NewIntegration, ApiError> {
+        let touched: Vec<&str> = FIELDS
+            .iter()
+            .copied()
+            .filter(|f| body.get(*f).is_some_and(|v| !v.is_null()))
+            .collect();
+        let mut f = Fields::new(body.clone(), FIELDS)?;
+        let provider = f.required("provider", |v| {
+            let id = v.as_str().ok_or("must be a string")?;
+            catalog()
+                .map_err(|_| "catalog unavailable".to_string())?
+                .available(id, app.config.stage)
+                .ok_or_else(|| {
+                    "is not a provider of the catalog (see GET /v1/providers)".to_string()
+                })
+        });
+        let display_name = f.optional("display_name", parse_display_name);
+        let status = f.optional("status", parse_status).unwrap_or(Status::Active);
+        let client_id = f.optional("client_id", parse_client_id);
+        let client_secret = f.optional("client_secret", parse_client_secret);
+        let scopes = f.optional("scopes", parse_scopes);
+        f.finish()?;
+        let Some(provider) = provider else {
+            return Err(ApiError::internal("provider parsed without a value"));
+        };
+        Ok(NewIntegration {
+            provider,
+            display_name,
+            status,
+            client_id,
+            client_secret,
+            scopes,
+            touched,
+        })
+    }
+}
+
+/// Enables a provider for the tenant (one integration per provider).
+pub async fn create(
+    app: &App,
+    tenant: &TenantId,
+    new: NewIntegration,
+    idempotency: Option<&Idempotency>,
+) -> Result<Answer, ApiError> {
+    let NewIntegration {
+        provider,
+        display_name,
+        status,
+        client_id,
+        client_secret,
+        scopes,
+        touched,
+    } = new;
+
+    let id = IntegrationId::generate();
+    let client_secret_sealed = match &client_secret {
+        Some(secret) => Some(
+            app.sealer()?
+                .seal(tenant.as_str(), id.as_str(), secret.as_bytes())
+                .await
+                .map_err(ApiError::internal)?,
+        ),
+        None => None,
+    };
+    let now = time::now();
+    let item = IntegrationItem {
+        pk: tenant_pk(tenant),
+        sk: sk(&id),
+        id: id.clone(),
+        tenant_id: tenant.clone(),
+        provider: provider.id.clone(),
+        display_name,
+        status,
+        client_id,
+        client_secret_sealed,
+        scopes,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    check_oauth_fields(provider, &item, &touched)?;
+    let integration = Integration(item);
+    let answer = Answer::created(integration.to_json()?);
+
+    let mut guard = key(
+        tenant_pk(tenant),
+        format!("{PROVIDER_PREFIX}{}", provider.id),
+    );
+    guard.insert("integration_id".into(), s(id.as_str()));
+    let items = vec![
+        app.store
+            .put_tx(Store::to_item(&integration.0)?, crate::store::IS_NEW, &[])?,
+        app.store.put_tx(guard, crate::store::IS_NEW, &[])?,
+    ];
+    match idempotency::commit(&app.store, tenant, idempotency, items, answer, None).await? {
+        Ok(answer) => Ok(answer),
+        Err(failed) if failed.failed_condition(1) => Err(ApiError::Conflict {
+            message: format!(
+                "{} is already enabled for this tenant; update that integration instead",
+                provider.name
+            ),
+            details: vec![FieldError::new("provider", "already has an integration")],
+        }),
+        Err(_) => Err(ApiError::conflict("concurrent request; retry")),
+    }
+}
+/// A page of the tenant's integrations, of `status` when given. A status filter reads on
+/// until the page is full, so pages are never short: bounded, since a tenant has at most one
+/// integration per provider of the catalog.
+pub async fn page(
+    app: &App,
+    tenant: &TenantId,
+    status: Option<Status>,
+    limit: usize,
+    after: Option<String>,
+) -> Result<(Vec<Integration>, Option<String>), ApiError> {
+    let mut data = Vec::new();
+    let mut after = after;
+    let next = loop {
+        let (items, next) = app
+            .store
+            .page(&tenant_pk(tenant), SK_PREFIX, limit, after.as_deref())
+            .await?;
+        let last_sk = items
+            .last()
+            .and_then(|i| i.get("sk"))
+            .and_then(|v| v.as_s().ok())
+            .cloned();
+        for item in items {
+            let integration = from_item(item)?;
+            if data.len() < limit && status.is_none_or(|s| integration.0.status == s) {
+                data.push(integration);
+            }
+        }
+        match next {
+            Some(_) if data.len() >= limit => break last_sk,
+            Some(sk) => after = Some(sk),
+            None => break None,
+        }
+    };
+    Ok((data, next))
+}
+
+/// A PATCH of an integration.
+pub struct IntegrationPatch {
+    display_name: Patch<String>,
+    status: Patch<Status>,
+    client_id: Patch<String>,
+    client_secret: Patch<String>,
+    scopes: Patch<Vec<String>>,
+    touched: Vec<&'static str>,
+}
+
+impl IntegrationPatch {
+    pub fn parse(body: Value) -> Result<IntegrationPatch, ApiError> {
+        let touched: Vec<&str> = FIELDS
+            .iter()
+            .copied()
+            .filter(|f| body.get(*f).is_some())
+            .collect();
+        let mut f = Fields::new(body, &FIELDS[1..])?;
+        let display_name = f.patch("display_name", true, parse_display_name);
+        let status = f.patch("status", false, parse_status);
+        let client_id = f.patch("client_id", false, parse_client_id);
+        let client_secret = f.patch("client_secret", false, parse_client_secret);
+        let scopes = f.patch("scopes", true, parse_scopes);
+        f.finish()?;
+        Ok(IntegrationPatch {
+            display_name,
+            status,
+            client_id,
+            client_secret,
+            scopes,
+            touched,
+        })
+    }
+}
+
+/// Applies `patch`, re-reading and re-applying when another write came first.
+pub async fn update(
+    app: &App,
+    current: Integration,
+    patch: IntegrationPatch,
+) -> Result<Integration, ApiError> {
+    let IntegrationPatch {
+        display_name,
+        status,
+        client_id,
+        client_secret,
+        scopes,
+        touched,
+    } = patch;
+    let tenant = current.0.tenant_id.clone();
+    let id = &current.id().clone();
+    let sealed = match &client_secret {
+        Patch::Set(secret) => Some(
+            app.sealer()?
+                .seal(tenant.as_str(), current.id().as_str(), secret.as_bytes())
+                .await
+                .map_err(ApiError::internal)?,
+        ),
+        _ => None,
+    };
+    let (display_name, status, client_id, sealed, scopes, touched) = (
+        &display_name,
+        &status,
+        &client_id,
+        &sealed,
+        &scopes,
+        &touched,
+    );
+    let current_tenant = &tenant;
+    app.store
+        .retry_versioned(
+            current,
+            move |_, _| async move { load(app, current_tenant, id).await },
+            move |current| async move {
+                let current = &current;
+                let provider = current.provider()?;
+                let mut next = current.0.clone();
+                match &display_name {
+                    Patch::Set(n) => next.display_name = Some(n.clone()),
+                    Patch::Clear => next.display_name = None,
+                    Patch::Keep => {}
+                }
+                if let Patch::Set(s) = status {
+                    next.status = *s;
+                }
+                if let Patch::Set(c) = &client_id {
+                    next.client_id = Some(c.clone());
+                }
+                if let Some(sealed) = &sealed {
+                    next.client_secret_sealed = Some(sealed.clone());
+                }
+                match &scopes {
+                    Patch::Set(s) => next.scopes = Some(s.clone()),
+                    Patch::Clear => next.scopes = None,
+                    Patch::Keep => {}
+                }
+                check_oauth_fields(provider, &next, touched)?;
+                if next == current.0 {
+                    return Ok(Step::Done(current.clone()));
+                }
+                next.updated_at = time::now();
+                next.version = current.0.version + 1;
+                let put = app.store.put_tx(
+                    Store::to_item(&next)?,
+                    "version = :v",
+                    &[(":v", n(current.0.version))],
+                )?;
+                Ok(Step::Write(vec![put], Integration(next)))
+            },
+        )
+        .await?
+        .ok_or_else(|| {
+            ApiError::conflict("the integration was modified concurrently; retry the request")
+        })
 }

@@ -26,6 +26,29 @@ const EXPIRY_SK: &str = "EXPIRY";
 /// After this many refused submissions the relay announces `link.failed` (once).
 pub const FAILED_AFTER: u64 = 3;
 
+/// Why an email was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// The tenant's reminder schedule.
+    Schedule,
+    /// `POST /v1/links/{id}/send`.
+    Request,
+}
+
+/// One email sent for a link, as the link records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sent {
+    pub at: String,
+    pub trigger: Trigger,
+}
+
+/// The index partition of a link's reminders (sixteen, so no partition gets hot).
+pub fn reminder_partition(id: &LinkId) -> String {
+    let shard = id.as_str().chars().last().unwrap_or('0');
+    format!("REMIND#{shard}")
+}
+
 /// What is stored; `expired` is never stored, it is derived from `expires_at`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -129,7 +152,7 @@ pub struct Link {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reminders_planned: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub reminders_sent: Vec<crate::reminder::Sent>,
+    pub reminders_sent: Vec<Sent>,
     /// Hashes of the tokens sent by email: each email carries a token of its own, since the
     /// link's own token is kept only as a hash and cannot be put in an email later.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -322,7 +345,7 @@ pub struct LinkOptions {
     pub redirect: bool,
     pub ttl_seconds: u64,
     /// The tenant's reminder schedule; `None` for links no person is sent (API OAuth).
-    pub reminders: Option<crate::reminder::Schedule>,
+    pub reminders: Option<crate::settings::reminders::Schedule>,
     pub lang: Option<crate::lang::Lang>,
 }
 
@@ -384,7 +407,7 @@ impl NewLink {
             gsi2pk: l
                 .reminders_planned
                 .first()
-                .map(|_| crate::reminder::index_partition(&l.id)),
+                .map(|_| reminder_partition(&l.id)),
             gsi2sk: l.reminders_planned.first().cloned(),
             link: l.clone(),
         })?;

@@ -264,7 +264,7 @@ async fn callback_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
             // same transaction, if it is still this connection's
             let held = pending
                 .direct
-                .then(|| crate::direct_connect::confirm_hold_tx(&app.store, &connection))
+                .then(|| crate::connection::guard::confirm_hold_tx(&app.store, &connection))
                 .transpose()?;
             match activate(
                 app,

@@ -4,7 +4,6 @@
 //! (permanent: the customer must reconnect) or did the call fail in a way that may pass.
 
 pub mod api;
-pub mod revocation;
 pub mod state;
 
 use crate::credential::Credentials;

@@ -20,216 +20,26 @@ mod message;
 use crate::email::Email;
 use crate::error::ApiError;
 use crate::event;
-use crate::fields::{whole_number, Fields, Patch};
-use crate::id::LinkId;
-use crate::link::{self, Link, Status};
+use crate::fields::Fields;
+use crate::link::{self, Link, Sent, Status, Trigger};
 use crate::secret::Secret;
 use crate::settings::Settings as TenantSettings;
+
 use crate::store::{n, s, Item, TxOutcome};
 use crate::time::{self, Timestamp};
 use crate::{consumer, integration, tenant, App};
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::Duration;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 pub mod api;
 
 pub use message::{Message, MessageError};
 
-/// Reminders closer than this to creation or expiry are not planned, nor two reminders
-/// closer than [`MIN_GAP_HOURS`] to each other: a link must live long enough to be reminded of.
-const EDGE_HOURS: i64 = 1;
-const MIN_GAP_HOURS: i64 = 6;
 /// Per link: at most one email every five minutes, and ten in all.
 pub const MIN_INTERVAL_SECONDS: i64 = 300;
 pub const MAX_EMAILS: usize = 10;
 /// A scheduled reminder is skipped when an email went out less than this ago.
 const RECENT_SECONDS: i64 = 3600;
-const MAX_HOURS: u64 = 168;
-const MAX_PER_LIST: usize = 5;
-const MAX_SENDER_NAME: usize = 64;
-
-/// Why an email was sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Trigger {
-    /// The tenant's reminder schedule.
-    Schedule,
-    /// `POST /v1/links/{id}/send`.
-    Request,
-}
-
-/// One email sent for a link, as the link records it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sent {
-    pub at: String,
-    pub trigger: Trigger,
-}
-
-/// When reminders go out, in hours after creation and before expiry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Schedule {
-    pub after_creation_hours: Vec<u64>,
-    pub before_expiry_hours: Vec<u64>,
-}
-
-impl Default for Schedule {
-    fn default() -> Self {
-        Schedule {
-            after_creation_hours: vec![24],
-            before_expiry_hours: vec![4],
-        }
-    }
-}
-
-impl Schedule {
-    /// The reminder times of a link living from `created` to `expires`, earliest first: none
-    /// within an hour of either end, none within six hours of the previous one.
-    pub fn plan(&self, created: Timestamp, expires: Timestamp) -> Vec<Timestamp> {
-        let hours = |h: u64| Duration::hours(i64::try_from(h).unwrap_or(i64::MAX / 7200));
-        let mut times: Vec<Timestamp> = self
-            .after_creation_hours
-            .iter()
-            .map(|h| created + hours(*h))
-            .chain(self.before_expiry_hours.iter().map(|h| expires - hours(*h)))
-            .filter(|t| {
-                *t >= created + Duration::hours(EDGE_HOURS)
-                    && *t <= expires - Duration::hours(EDGE_HOURS)
-            })
-            .collect();
-        times.sort();
-        let mut planned: Vec<Timestamp> = Vec::new();
-        for t in times {
-            if planned
-                .last()
-                .is_none_or(|last| t - *last >= Duration::hours(MIN_GAP_HOURS))
-            {
-                planned.push(t);
-            }
-        }
-        planned
-    }
-}
-
-/// The tenant's reminder settings (`settings.reminders`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Settings {
-    #[serde(default)]
-    pub enabled: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sender_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reply_to: Option<Email>,
-    #[serde(default)]
-    pub schedule: Schedule,
-}
-
-impl Settings {
-    pub fn to_json(&self) -> Value {
-        json!({
-            "enabled": self.enabled,
-            "sender_name": self.sender_name,
-            "reply_to": self.reply_to,
-            "schedule": self.schedule,
-        })
-    }
-
-    /// A PATCH of `reminders`: the fields given replace the current ones (`null` resets
-    /// one to its default); `schedule` lists given replace that list.
-    pub fn patch(&self, f: &mut Fields) -> Settings {
-        let mut next = self.clone();
-        match f.patch("enabled", false, |v| {
-            v.as_bool()
-                .ok_or_else(|| "must be true or false".to_string())
-        }) {
-            Patch::Set(on) => next.enabled = on,
-            Patch::Clear | Patch::Keep => {}
-        }
-        match f.patch("sender_name", true, sender_name) {
-            Patch::Set(name) => next.sender_name = Some(name),
-            Patch::Clear => next.sender_name = None,
-            Patch::Keep => {}
-        }
-        match f.patch("reply_to", true, |v| match v {
-            Value::String(raw) => Email::parse(raw),
-            _ => Err("must be a string".into()),
-        }) {
-            Patch::Set(e) => next.reply_to = Some(e),
-            Patch::Clear => next.reply_to = None,
-            Patch::Keep => {}
-        }
-        let lists = ["after_creation_hours", "before_expiry_hours"];
-        match f.patch_object("schedule", &lists, |s| {
-            let mut schedule = next.schedule.clone();
-            let defaults = Schedule::default();
-            for (name, current, default) in [
-                (
-                    lists[0],
-                    &mut schedule.after_creation_hours,
-                    defaults.after_creation_hours,
-                ),
-                (
-                    lists[1],
-                    &mut schedule.before_expiry_hours,
-                    defaults.before_expiry_hours,
-                ),
-            ] {
-                match s.patch(name, true, hours) {
-                    Patch::Set(h) => *current = h,
-                    Patch::Clear => *current = default,
-                    Patch::Keep => {}
-                }
-            }
-            schedule
-        }) {
-            Patch::Set(schedule) => next.schedule = schedule,
-            Patch::Clear => next.schedule = Schedule::default(),
-            Patch::Keep => {}
-        }
-        next
-    }
-}
-
-/// The fields `reminders` takes in a settings PATCH.
-pub const SETTINGS_FIELDS: &[&str] = &["enabled", "sender_name", "reply_to", "schedule"];
-
-fn sender_name(v: &Value) -> Result<String, String> {
-    let name = crate::fields::string(v, 1, MAX_SENDER_NAME)?;
-    // Quotes, brackets and backslashes would need escaping in the From header that mail
-    // clients render inconsistently (control characters are already refused).
-    if name.chars().any(|c| matches!(c, '"' | '<' | '>' | '\\')) {
-        return Err("may not contain quotes, angle brackets or backslashes".into());
-    }
-    Ok(name)
-}
-
-fn hours(v: &Value) -> Result<Vec<u64>, String> {
-    let message = format!(
-        "must be a list of at most {MAX_PER_LIST} different whole numbers of hours from 1 to {MAX_HOURS}"
-    );
-    let Value::Array(items) = v else {
-        return Err(message);
-    };
-    let mut out = Vec::new();
-    for item in items {
-        match whole_number(item).filter(|h| (1..=MAX_HOURS).contains(h)) {
-            Some(h) if !out.contains(&h) => out.push(h),
-            _ => return Err(message),
-        }
-    }
-    if out.len() > MAX_PER_LIST {
-        return Err(message);
-    }
-    out.sort_unstable();
-    Ok(out)
-}
-
-/// The index partition of a link's reminders (sixteen, so no partition gets hot).
-pub fn index_partition(id: &LinkId) -> String {
-    let shard = id.as_str().chars().last().unwrap_or('0');
-    format!("REMIND#{shard}")
-}
 
 /// Who the email goes to and what it says, read when it is sent (so a changed address or
 /// name is honoured).
@@ -643,7 +453,7 @@ async fn remind(app: &App, item: Item, now: Timestamp, base: &str) -> Result<Don
                     crate::store::EXISTS,
                     &[
                         (":back", AttributeValue::L(back.iter().map(s).collect())),
-                        (":pk", s(index_partition(&link.id))),
+                        (":pk", s(link::reminder_partition(&link.id))),
                         (":seen", s(&seen)),
                     ],
                     &[],

@@ -37,7 +37,7 @@ async fn update_settings(app: &App, call: &Call) -> Result<Response<Body>, ApiEr
     let ttl = f.patch("default_link_ttl_seconds", true, parse_link_ttl);
     // Read before the fields are checked: a reminders PATCH merges over what is stored.
     let mut current = load(&app.store, tenant).await?;
-    let reminders = f.patch_object("reminders", crate::reminder::SETTINGS_FIELDS, |r| {
+    let reminders = f.patch_object("reminders", super::reminders::SETTINGS_FIELDS, |r| {
         current.reminders.patch(r)
     });
     let branding = f.patch_object("branding", crate::branding::SETTINGS_FIELDS, |b| {
@@ -54,7 +54,7 @@ async fn update_settings(app: &App, call: &Call) -> Result<Response<Body>, ApiEr
             // version condition and this request answers a conflict rather than lose it.
             Patch::Set(r) if attempt == 0 => next.reminders = r.clone(),
             Patch::Set(_) => break,
-            Patch::Clear => next.reminders = crate::reminder::Settings::default(),
+            Patch::Clear => next.reminders = super::reminders::Settings::default(),
             Patch::Keep => {}
         }
         match &branding {

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 pub mod api;
+pub mod reminders;
 
 const SK: &str = "SETTINGS";
 const FIELDS: &[&str] = &[
@@ -31,7 +32,7 @@ pub struct Settings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_link_ttl_seconds: Option<u64>,
     #[serde(default)]
-    pub reminders: crate::reminder::Settings,
+    pub reminders: reminders::Settings,
     #[serde(default)]
     pub branding: crate::branding::Branding,
     #[serde(

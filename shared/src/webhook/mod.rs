@@ -10,7 +10,7 @@ pub mod target;
 use crate::error::ApiError;
 use crate::fields::{string, Fields, Patch};
 use crate::id::{TenantId, WebhookId};
-use crate::idempotency::{self, Idempotency};
+use crate::idempotency::{self, Answer, Idempotency};
 use crate::secret::Secret;
 use crate::store::{key, tenant_pk, Item, Step, Store, StoreError, TxOutcome};
 use crate::time::{self, Timestamp};
@@ -276,6 +276,282 @@ async fn new_secret(
 
 fn modified_concurrently() -> ApiError {
     ApiError::conflict("the endpoint was modified concurrently; retry the request")
+}
+
+// Operations: typed in, typed out; `api.rs` parses the request and renders the answer.
+
+/// The tenant's endpoint `id`, or a 404.
+pub async fn load(app: &App, tenant: &TenantId, id: &WebhookId) -> Result<Endpoint, ApiError> {
+    get(&app.store, tenant, id)
+        .await?
+        .ok_or_else(|| not_found(id.as_str()))
+}
+
+pub fn not_found_raw(raw: &str) -> ApiError {
+    not_found(raw)
+}
+
+/// A new endpoint, as the create request gives it.
+pub struct NewEndpoint {
+    url: WebhookUrl,
+    events: Vec<String>,
+    description: Option<String>,
+}
+
+impl NewEndpoint {
+    pub fn parse(app: &App, body: Value) -> Result<NewEndpoint, ApiError> {
+        let mut f = Fields::new(body, CREATE_FIELDS)?;
+        let url = f.required("url", parse_url(app));
+        let events = f.required("events", parse_events);
+        let description = f.optional("description", |v| string(v, 0, 500));
+        f.finish()?;
+        let (Some(url), Some(events)) = (url, events) else {
+            return Err(ApiError::internal("required fields parsed without values"));
+        };
+        Ok(NewEndpoint {
+            url,
+            events,
+            description,
+        })
+    }
+}
+
+/// A PATCH of an endpoint.
+pub struct EndpointPatch {
+    url: Patch<WebhookUrl>,
+    events: Patch<Vec<String>>,
+    description: Patch<String>,
+    enabled: Patch<bool>,
+}
+
+impl EndpointPatch {
+    pub fn parse(app: &App, body: Value) -> Result<EndpointPatch, ApiError> {
+        let mut f = Fields::new(body, UPDATE_FIELDS)?;
+        let url = f.patch("url", false, parse_url(app));
+        let events = f.patch("events", false, parse_events);
+        let description = f.patch("description", true, |v| string(v, 0, 500));
+        let enabled = f.patch("enabled", false, |v| {
+            v.as_bool()
+                .ok_or_else(|| "must be true or false".to_string())
+        });
+        f.finish()?;
+        Ok(EndpointPatch {
+            url,
+            events,
+            description,
+            enabled,
+        })
+    }
+
+    /// `current` with the patch applied, or `None` when nothing changes.
+    fn apply(&self, current: &Endpoint) -> Option<Endpoint> {
+        let mut next = current.clone();
+        if let Patch::Set(u) = &self.url {
+            next.url = u.as_str().to_owned();
+        }
+        if let Patch::Set(e) = &self.events {
+            next.events = e.clone();
+        }
+        match &self.description {
+            Patch::Set(d) => next.description = Some(d.clone()),
+            Patch::Clear => next.description = None,
+            Patch::Keep => {}
+        }
+        if let Patch::Set(e) = self.enabled {
+            next.enabled = e;
+            if e {
+                next.disabled_reason = None;
+            } else if current.enabled {
+                next.disabled_reason = Some("disabled by the tenant".into());
+            }
+        }
+        if next == *current {
+            return None;
+        }
+        next.updated_at = time::now();
+        next.version = current.version + 1;
+        Some(next)
+    }
+}
+
+/// Registers an endpoint within the tenant's limit; the answer carries its signing secret,
+/// so a replay of it is stored sealed.
+pub async fn create(
+    app: &App,
+    tenant: &TenantId,
+    new: NewEndpoint,
+    idempotency: Option<&Idempotency>,
+) -> Result<Answer, ApiError> {
+    new.url
+        .check_now(&app.config.webhook_allowed_private)
+        .await
+        .map_err(|m| ApiError::field("url", &m))?;
+    let id = WebhookId::generate();
+    let (secret, signing) = new_secret(app, tenant, &id).await?;
+    let now = time::now();
+    let endpoint = Endpoint {
+        id,
+        tenant_id: tenant.clone(),
+        url: new.url.as_str().to_owned(),
+        events: new.events,
+        description: new.description,
+        enabled: true,
+        disabled_reason: None,
+        secrets: vec![signing],
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    let mut body = endpoint.to_json();
+    body["secret"] = json!(secret.expose());
+    let max = app.config.max_webhook_endpoints;
+    let items = vec![
+        app.store
+            .put_tx(endpoint.item()?, crate::store::IS_NEW, &[])?,
+        crate::quota::webhook_place_tx(&app.store, tenant, max)?,
+    ];
+    let answer = Answer::created(body);
+    match idempotency::commit(
+        &app.store,
+        tenant,
+        idempotency,
+        items,
+        answer,
+        Some(app.sealer()?),
+    )
+    .await?
+    {
+        Ok(answer) => Ok(answer),
+        Err(failed) if failed.failed_condition(1) => Err(crate::quota::webhooks_full(max)),
+        Err(_) => Err(ApiError::conflict("concurrent request; retry")),
+    }
+}
+
+/// Whether `sk` is an endpoint's sort key (a cursor must point at one).
+pub fn is_endpoint_sk(sk: &str) -> bool {
+    sk.strip_prefix(SK_PREFIX)
+        .is_some_and(|id| WebhookId::parse(id).is_some())
+}
+
+/// A page of the tenant's endpoints after the cursor's key.
+pub async fn page(
+    app: &App,
+    tenant: &TenantId,
+    limit: usize,
+    after: Option<&str>,
+) -> Result<(Vec<Endpoint>, Option<String>), ApiError> {
+    let (items, next) = app
+        .store
+        .page(&tenant_pk(tenant), SK_PREFIX, limit, after)
+        .await?;
+    let endpoints = items
+        .into_iter()
+        .map(from_item)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((endpoints, next))
+}
+
+/// Applies `patch`, re-reading and re-applying when another write came first.
+pub async fn update(
+    app: &App,
+    current: Endpoint,
+    patch: &EndpointPatch,
+) -> Result<Endpoint, ApiError> {
+    if let Patch::Set(u) = &patch.url {
+        u.check_now(&app.config.webhook_allowed_private)
+            .await
+            .map_err(|m| ApiError::field("url", &m))?;
+    }
+    let (tenant, id) = (&current.tenant_id.clone(), &current.id.clone());
+    app.store
+        .retry_versioned(
+            current,
+            move |_, _| async move { load(app, tenant, id).await },
+            move |current| async move {
+                let Some(next) = patch.apply(&current) else {
+                    return Ok(Step::Done(current));
+                };
+                Ok(Step::Write(
+                    vec![next.replace_tx(&app.store, &current)?],
+                    next,
+                ))
+            },
+        )
+        .await?
+        .ok_or_else(modified_concurrently)
+}
+
+/// Removes the endpoint and gives its place back, once: a second delete finds no endpoint.
+/// Deliveries already queued find no endpoint and stop; their log stays until it expires.
+pub async fn delete(app: &App, endpoint: &Endpoint) -> Result<(), ApiError> {
+    let delete = || {
+        app.store.delete_tx(
+            key(tenant_pk(&endpoint.tenant_id), sk(&endpoint.id)),
+            Some(crate::store::EXISTS),
+            &[],
+        )
+    };
+    let outcome = app
+        .store
+        .transact(vec![
+            delete()?,
+            crate::quota::webhook_release_tx(&app.store, &endpoint.tenant_id)?,
+        ])
+        .await?;
+    match outcome {
+        TxOutcome::Committed => Ok(()),
+        TxOutcome::Cancelled(_) if outcome.failed_condition(0) => {
+            Err(not_found(endpoint.id.as_str()))
+        }
+        // No place counted (an endpoint older than the counter): delete it alone.
+        TxOutcome::Cancelled(_) => match app.store.transact(vec![delete()?]).await? {
+            TxOutcome::Committed => Ok(()),
+            TxOutcome::Cancelled(_) => Err(not_found(endpoint.id.as_str())),
+        },
+    }
+}
+
+/// An endpoint after rotation, with the new secret (shown once) and when the previous ones
+/// stop signing.
+pub struct Rotated {
+    pub endpoint: Endpoint,
+    pub secret: Secret,
+    pub previous_secrets_expire_at: String,
+}
+
+/// Gives the endpoint a new signing secret; the previous ones keep signing for the overlap.
+pub async fn rotate(app: &App, current: Endpoint) -> Result<Rotated, ApiError> {
+    let (tenant, id) = (&current.tenant_id.clone(), &current.id.clone());
+    app.store
+        .retry_versioned(
+            current,
+            move |_, _| async move { load(app, tenant, id).await },
+            move |current| async move {
+                let current = &current;
+                let now = time::now();
+                let overlap_end =
+                    time::format(&(now + chrono::Duration::seconds(ROTATION_OVERLAP_SECONDS)));
+                let (secret, signing) = new_secret(app, tenant, &current.id).await?;
+                let secrets = rotated(&current.secrets, signing, now, &overlap_end);
+                let next = Endpoint {
+                    secrets,
+                    updated_at: now,
+                    version: current.version + 1,
+                    ..current.clone()
+                };
+                let write = vec![next.replace_tx(&app.store, current)?];
+                Ok(Step::Write(
+                    write,
+                    Rotated {
+                        endpoint: next,
+                        secret,
+                        previous_secrets_expire_at: overlap_end,
+                    },
+                ))
+            },
+        )
+        .await?
+        .ok_or_else(modified_concurrently)
 }
 
 #[cfg(test)]

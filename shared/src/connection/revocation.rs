@@ -3,10 +3,10 @@
 //! tokens are erased in that write); the provider is then told once, and the answer says how
 //! that went, so a platform can follow up with the provider when it failed.
 
-use super::{callback_url, OAuthApp, Revocable, TokenError};
-use crate::connection::Connection;
+use super::Connection;
 use crate::credential::Credentials;
 use crate::integration;
+use crate::oauth::{callback_url, OAuthApp, Revocable, TokenError};
 use crate::provider::AuthMode;
 use crate::App;
 use serde::Serialize;
