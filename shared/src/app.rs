@@ -57,6 +57,14 @@ impl App {
     }
 
     /// Envelope encryption for secrets; configured where the template grants the KMS key.
+    /// The caller an `Authorization` header names (cached per key, see `api_key`).
+    pub async fn authenticate(
+        &self,
+        authorization: Option<&str>,
+    ) -> Result<crate::api_key::Principal, ApiError> {
+        self.keys.authenticate(&self.store, authorization).await
+    }
+
     pub fn sealer(&self) -> Result<&Sealer, ApiError> {
         self.sealer
             .as_ref()

@@ -406,8 +406,7 @@ async fn authorize(app: &App, call: &Call, access: Access) -> Result<Option<Prin
         return Ok(None);
     }
     let principal = app
-        .keys
-        .authenticate(&app.store, call.header(header::AUTHORIZATION.as_str()))
+        .authenticate(call.header(header::AUTHORIZATION.as_str()))
         .await?;
     if matches!(access, Access::Write | Access::Admin) && principal.role != Role::Admin {
         return Err(ApiError::Forbidden);

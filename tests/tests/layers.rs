@@ -50,14 +50,7 @@ const KNOWN_HTTP_MIXERS: &[&str] = &["connect.rs"];
 
 /// Files that know HTTP and still talk to the store. Target: none (a boundary parses, calls
 /// the domain and renders; keys, conditions and transactions live in the domain).
-const KNOWN_HTTP_WITH_STORE: &[&str] = &[
-    "connect.rs",
-    "http.rs",
-    "link/api.rs",
-    "oauth/api.rs",
-    "reminder/api.rs",
-    "settings/api.rs",
-];
+const KNOWN_HTTP_WITH_STORE: &[&str] = &["connect.rs", "oauth/api.rs"];
 
 /// What talks to the store: the SDK, the store module, the shared table client, conditional
 /// expressions and transaction items.
@@ -247,6 +240,68 @@ fn no_cycle_between_modules() {
         }
     }
     assert!(in_cycles.is_empty(), "cycles through {in_cycles:?}");
+}
+
+/// The module path of a file (`webhook/delivery/mod.rs` → `[webhook, delivery]`).
+fn module_path(file: &str) -> Vec<String> {
+    let mut path: Vec<String> = file
+        .trim_end_matches(".rs")
+        .split('/')
+        .map(str::to_owned)
+        .collect();
+    if path.last().is_some_and(|l| l == "mod") {
+        path.pop();
+    }
+    path
+}
+
+/// The modules whose boundary `code` names by a path (`link::api::…`, `super::api::…`),
+/// however the path was brought in scope; `super` and `self` are resolved from `file`.
+fn boundaries_named(code: &str, file: &str) -> BTreeSet<String> {
+    let path = module_path(file);
+    let mut out = BTreeSet::new();
+    for (i, _) in code.match_indices("::api") {
+        let after = code[i + "::api".len()..].chars().next();
+        if after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        let owner: String = code[..i]
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        let resolved = match owner.as_str() {
+            "self" => path.last().cloned().unwrap_or_default(),
+            "super" if path.len() >= 2 => path[path.len() - 2].clone(),
+            _ => owner,
+        };
+        out.insert(resolved);
+    }
+    out
+}
+
+#[test]
+fn a_boundary_is_named_only_by_the_route_table_and_its_own_resource() {
+    for (file, code) in sources() {
+        let path = module_path(&file);
+        if ENTRY.contains(&path[0].as_str()) {
+            continue;
+        }
+        let named = boundaries_named(&code, &file);
+        if is_boundary(&file) {
+            // Its own parts: `webhook/delivery/api.rs` may name `webhook::api`.
+            let others: Vec<&String> = named.iter().filter(|r| !path.contains(r)).collect();
+            assert!(others.is_empty(), "{file} names the boundary of {others:?}");
+        } else {
+            assert!(
+                named.is_empty(),
+                "{file} (domain) names the boundary of {named:?}"
+            );
+        }
+    }
 }
 
 #[test]

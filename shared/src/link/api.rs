@@ -1,18 +1,22 @@
 //! `/v1/links` routes: list (with the bounded status filter), read, revoke.
 
-use super::*;
+use super::{Link, Status};
+use crate::error::ApiError;
 use crate::http::{json, list_body, Access, Call, Route};
+use crate::id::LinkId;
+use crate::redirect_url::RedirectUrl;
+use crate::{time, App};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
+use serde_json::json;
 
 /// The link the path's `id` names, of the caller's tenant (404 otherwise).
 pub(crate) async fn load(app: &App, call: &Call) -> Result<Link, ApiError> {
     let raw = call.path_param("id").unwrap_or_default();
-    let id = LinkId::parse(raw).ok_or_else(|| not_found(raw))?;
-    get(&app.store, call.tenant()?, &id)
-        .await?
-        .ok_or_else(|| not_found(raw))
+    let id = LinkId::parse(raw).ok_or_else(|| super::not_found(raw))?;
+    super::load(app, call.tenant()?, &id).await
 }
+
 pub const LIST: Route = Route {
     operation: "links.list",
     access: Access::Read,
@@ -43,47 +47,9 @@ async fn list_links(app: &App, call: &Call) -> Result<Response<Body>, ApiError> 
         .transpose()?;
     let tenant = call.tenant()?;
     let (limit, after) = query.page(|sk| LinkId::parse(sk).is_some())?;
+    let (links, next) = super::page(app, tenant, wanted, limit, after).await?;
     let now = time::now();
-    let start_key = |id: &str| -> Item {
-        let mut k = key(format!("LINK#{id}"), SK);
-        k.insert("gsi1pk".into(), s(list_pk(tenant)));
-        k.insert("gsi1sk".into(), s(id));
-        k
-    };
-    let mut start = after.as_deref().map(start_key);
-    let mut data = Vec::new();
-    // Without a filter one query serves the page. With one, links are read a page of
-    // FILTER_PAGE at a time until `limit` match or FILTER_READ_BUDGET were read: a rare
-    // status cannot make a call read a tenant's whole history (and outrun the function's
-    // timeout); a short, even empty, page then comes with the cursor to go on from.
-    let page_size = if wanted.is_some() { FILTER_PAGE } else { limit };
-    let mut read = 0;
-    let next = loop {
-        let size = page_size
-            .min(FILTER_READ_BUDGET.saturating_sub(read))
-            .max(1);
-        let (items, more) = app.store.index_page(&list_pk(tenant), size, start).await?;
-        let count = items.len();
-        let mut last = None;
-        let mut unread = false;
-        for (i, item) in items.into_iter().enumerate() {
-            let link = from_item(item)?;
-            read += 1;
-            last = Some(link.id.to_string());
-            if wanted.is_none_or(|w| link.status_at(now) == w) {
-                data.push(link.to_json(now));
-                if data.len() == limit {
-                    unread = i + 1 < count;
-                    break;
-                }
-            }
-        }
-        let more_after_last = more || unread;
-        if data.len() == limit || read >= FILTER_READ_BUDGET || !more_after_last {
-            break last.filter(|_| more_after_last);
-        }
-        start = last.as_deref().map(start_key);
-    };
+    let data = links.iter().map(|l| l.to_json(now)).collect();
     Ok(json(StatusCode::OK, &list_body(data, next)))
 }
 async fn get_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
@@ -98,30 +64,6 @@ async fn get_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
 }
 async fn revoke_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     call.query(&[])?;
-    let link = load(app, call).await?;
-    let now = time::now();
-    match link.status_at(now) {
-        Status::Revoked => return Ok(json(StatusCode::OK, &link.to_json(now))),
-        Status::Granted => {
-            return Err(ApiError::conflict(
-                "the link was already used; revoke the connection instead",
-            ))
-        }
-        _ => {}
-    }
-    if let TxOutcome::Committed = app
-        .store
-        .transact(link.revoke_items(&app.store, now)?)
-        .await?
-    {
-        return Ok(json(StatusCode::OK, &link.revoked(now).to_json(now)));
-    }
-    // Cancelled means it was used or revoked meanwhile; either way, report what it is now.
-    let now_link = load(app, call).await?;
-    if now_link.status == Stored::Granted {
-        return Err(ApiError::conflict(
-            "the link was already used; revoke the connection instead",
-        ));
-    }
-    Ok(json(StatusCode::OK, &now_link.to_json(time::now())))
+    let revoked = super::revoke(app, load(app, call).await?).await?;
+    Ok(json(StatusCode::OK, &revoked.to_json(time::now())))
 }

@@ -458,7 +458,7 @@ pub async fn get(
     Ok(get_any(store, id).await?.filter(|l| &l.tenant_id == tenant))
 }
 
-fn not_found(raw: &str) -> ApiError {
+pub(crate) fn not_found(raw: &str) -> ApiError {
     ApiError::no_such("link", raw)
 }
 
@@ -466,6 +466,92 @@ fn not_found(raw: &str) -> ApiError {
 const FILTER_PAGE: usize = 100;
 /// …and at most this many for one call.
 pub const FILTER_READ_BUDGET: usize = 500;
+
+// Operations: typed in, typed out; `api.rs` parses the request and renders the answer.
+
+/// The tenant's link `id`, or a 404.
+pub async fn load(app: &App, tenant: &TenantId, id: &LinkId) -> Result<Link, ApiError> {
+    get(&app.store, tenant, id)
+        .await?
+        .ok_or_else(|| not_found(id.as_str()))
+}
+
+/// A page of the tenant's links after the cursor's id, of status `wanted` when given.
+pub async fn page(
+    app: &App,
+    tenant: &TenantId,
+    wanted: Option<Status>,
+    limit: usize,
+    after: Option<String>,
+) -> Result<(Vec<Link>, Option<String>), ApiError> {
+    let now = time::now();
+    let start_key = |id: &str| -> Item {
+        let mut k = key(format!("LINK#{id}"), SK);
+        k.insert("gsi1pk".into(), s(list_pk(tenant)));
+        k.insert("gsi1sk".into(), s(id));
+        k
+    };
+    let mut start = after.as_deref().map(start_key);
+    let mut data = Vec::new();
+    // Without a filter one query serves the page. With one, links are read a page of
+    // FILTER_PAGE at a time until `limit` match or FILTER_READ_BUDGET were read: a rare
+    // status cannot make a call read a tenant's whole history (and outrun the function's
+    // timeout); a short, even empty, page then comes with the cursor to go on from.
+    let page_size = if wanted.is_some() { FILTER_PAGE } else { limit };
+    let mut read = 0;
+    let next = loop {
+        let size = page_size
+            .min(FILTER_READ_BUDGET.saturating_sub(read))
+            .max(1);
+        let (items, more) = app.store.index_page(&list_pk(tenant), size, start).await?;
+        let count = items.len();
+        let mut last = None;
+        let mut unread = false;
+        for (i, item) in items.into_iter().enumerate() {
+            let link = from_item(item)?;
+            read += 1;
+            last = Some(link.id.to_string());
+            if wanted.is_none_or(|w| link.status_at(now) == w) {
+                data.push(link);
+                if data.len() == limit {
+                    unread = i + 1 < count;
+                    break;
+                }
+            }
+        }
+        let more_after_last = more || unread;
+        if data.len() == limit || read >= FILTER_READ_BUDGET || !more_after_last {
+            break last.filter(|_| more_after_last);
+        }
+        start = last.as_deref().map(start_key);
+    };
+    Ok((data, next))
+}
+
+/// Revokes an open link; a revoked one stays as it is, a used one is a conflict (its
+/// connection is what to revoke).
+pub async fn revoke(app: &App, link: Link) -> Result<Link, ApiError> {
+    let used = || ApiError::conflict("the link was already used; revoke the connection instead");
+    let now = time::now();
+    match link.status_at(now) {
+        Status::Revoked => return Ok(link),
+        Status::Granted => return Err(used()),
+        _ => {}
+    }
+    if let TxOutcome::Committed = app
+        .store
+        .transact(link.revoke_items(&app.store, now)?)
+        .await?
+    {
+        return Ok(link.revoked(now));
+    }
+    // Cancelled means it was used or revoked meanwhile; either way, report what it is now.
+    let now_link = load(app, &link.tenant_id, &link.id).await?;
+    if now_link.status == Stored::Granted {
+        return Err(used());
+    }
+    Ok(now_link)
+}
 
 #[cfg(test)]
 mod tests {

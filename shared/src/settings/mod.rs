@@ -5,7 +5,7 @@ use crate::error::ApiError;
 use crate::fields::{Fields, Patch};
 use crate::id::TenantId;
 use crate::redirect_url::RedirectUrl;
-use crate::store::{tenant_pk, Store, StoreError, TxOutcome};
+use crate::store::{tenant_pk, Step, Store, StoreError};
 use crate::time::{self, Timestamp};
 use crate::App;
 use serde::{Deserialize, Serialize};
@@ -111,6 +111,92 @@ pub async fn load(store: &Store, tenant: &TenantId) -> Result<Settings, StoreErr
         None => Ok(Settings::default()),
         Some(item) => Ok(Store::from_item::<SettingsItem>(item)?.settings),
     }
+}
+
+// Operations: typed in, typed out; `api.rs` parses the request and renders the answer.
+
+/// The tenant's settings (defaults where none are stored).
+pub async fn read(app: &App, tenant: &TenantId) -> Result<Settings, ApiError> {
+    Ok(load(&app.store, tenant).await?)
+}
+
+fn concurrent_change() -> ApiError {
+    ApiError::conflict("settings were modified concurrently; retry the request")
+}
+
+/// Merges a PATCH `body` over the stored settings. Nested objects (`reminders`, `branding`)
+/// merge over the settings read first: when another write came in between, the request
+/// answers a conflict rather than lose that change; plain fields are re-applied.
+pub async fn update(app: &App, tenant: &TenantId, body: Value) -> Result<Settings, ApiError> {
+    let stage = app.config.stage;
+    let mut f = Fields::new(body, FIELDS)?;
+    let redirect = f.patch("default_redirect_url", true, |v| match v {
+        Value::String(s) => RedirectUrl::parse(s, stage),
+        _ => Err("must be a string".into()),
+    });
+    let ttl = f.patch("default_link_ttl_seconds", true, parse_link_ttl);
+    // Read before the fields are checked: a nested PATCH merges over what is stored.
+    let current = load(&app.store, tenant).await?;
+    let reminders = f.patch_object("reminders", reminders::SETTINGS_FIELDS, |r| {
+        current.reminders.patch(r)
+    });
+    let branding = f.patch_object("branding", crate::branding::SETTINGS_FIELDS, |b| {
+        current.branding.patch(b)
+    });
+    f.finish()?;
+    let (redirect, ttl, reminders, branding) = (&redirect, &ttl, &reminders, &branding);
+    app.store
+        .retry_versioned(
+            (current, true),
+            move |_, _| async move { Ok((load(&app.store, tenant).await?, false)) },
+            move |(current, first_read)| async move {
+                let mut next = current.clone();
+                match reminders {
+                    Patch::Set(r) if first_read => next.reminders = r.clone(),
+                    Patch::Set(_) => return Err(concurrent_change()),
+                    Patch::Clear => next.reminders = reminders::Settings::default(),
+                    Patch::Keep => {}
+                }
+                match branding {
+                    Patch::Set(b) if first_read => next.branding = b.clone(),
+                    Patch::Set(_) => return Err(concurrent_change()),
+                    Patch::Clear => next.branding = crate::branding::Branding::default(),
+                    Patch::Keep => {}
+                }
+                match redirect {
+                    Patch::Set(u) => next.default_redirect_url = Some(u.clone()),
+                    Patch::Clear => next.default_redirect_url = None,
+                    Patch::Keep => {}
+                }
+                match ttl {
+                    Patch::Set(t) => next.default_link_ttl_seconds = Some(*t),
+                    Patch::Clear => next.default_link_ttl_seconds = None,
+                    Patch::Keep => {}
+                }
+                if next == current {
+                    return Ok(Step::Done(current));
+                }
+                next.updated_at = Some(time::now());
+                next.version = current.version + 1;
+                let item = Store::to_item(&SettingsItem {
+                    pk: tenant_pk(tenant),
+                    sk: SK.into(),
+                    settings: next.clone(),
+                })?;
+                let put = if current.version == 0 {
+                    app.store.put_tx(item, crate::store::IS_NEW, &[])?
+                } else {
+                    app.store.put_tx(
+                        item,
+                        "version = :v",
+                        &[(":v", crate::store::n(current.version))],
+                    )?
+                };
+                Ok(Step::Write(vec![put], next))
+            },
+        )
+        .await?
+        .ok_or_else(concurrent_change)
 }
 
 #[cfg(test)]

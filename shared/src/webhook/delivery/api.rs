@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::http::{json, list_body, Access, Call, Route};
+use crate::webhook::api::load as load_endpoint;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 

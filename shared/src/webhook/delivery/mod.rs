@@ -8,7 +8,6 @@
 //! longer waits hop through the queue); 410 disables the endpoint; after the last attempt the
 //! message goes to the dead-letter queue and the delivery is `failed`.
 
-use super::api::load as load_endpoint;
 use super::target::WebhookUrl;
 use super::{signing, Endpoint, TEST_EVENT};
 use crate::error::ApiError;
