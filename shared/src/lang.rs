@@ -278,8 +278,9 @@ mod tests {
     fn every_key_the_code_uses_is_in_english() {
         let english: HashMap<String, String> = serde_json::from_str(SOURCES[0].1).unwrap();
         let code = [
-            include_str!("connect.rs"),
-            include_str!("oauth/api.rs"),
+            include_str!("connect/api.rs"),
+            include_str!("connect/api/page.rs"),
+            include_str!("connect/api/oauth.rs"),
             include_str!("reminder/message.rs"),
         ]
         .concat();

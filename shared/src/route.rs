@@ -13,11 +13,19 @@ use lambda_http::{Body, Response};
 /// (operation, access, handler), in one table. A contract test holds the methods and paths
 /// equal to template.yaml, the source of truth; each function's `main.rs` runs its route.
 pub const ROUTES: &[(&str, &str, &Route)] = &[
-    ("GET", "/connect/{link_id}", &crate::connect::SHOW),
-    ("POST", "/connect/{link_id}", &crate::connect::SUBMIT),
-    ("GET", "/connect/{link_id}/oauth", &crate::oauth::api::START),
+    ("GET", "/connect/{link_id}", &crate::connect::api::SHOW),
+    ("POST", "/connect/{link_id}", &crate::connect::api::SUBMIT),
+    (
+        "GET",
+        "/connect/{link_id}/oauth",
+        &crate::connect::api::oauth::START,
+    ),
     ("GET", "/health", &HEALTH),
-    ("GET", "/oauth/callback", &crate::oauth::api::CALLBACK),
+    (
+        "GET",
+        "/oauth/callback",
+        &crate::connect::api::oauth::CALLBACK,
+    ),
     ("POST", "/v1/connections", &crate::connection::api::IMPORT),
     (
         "DELETE",

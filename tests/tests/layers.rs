@@ -3,9 +3,6 @@
 //! `crate::<other>` outside its unit tests. A resource's boundary (its `api.rs`, or what lives
 //! under an `api/` folder) counts as a module of its own, `<resource>::api`, one layer above
 //! the domain: the route table uses it, it uses the domain, and the domain never uses it.
-//!
-//! The list below records what the code has not yet reached. It only shrinks: a new entry
-//! fails the test, and so does an entry the code no longer needs, so the list is kept exact.
 
 use linkgate_tests::root;
 use std::collections::{BTreeMap, BTreeSet};
@@ -43,14 +40,6 @@ const ENTRY: &[&str] = &["route", "run"];
 /// Foundation files that may name `lambda_http`: the one mapping of errors to HTTP statuses,
 /// and the runtime's logging.
 const FOUNDATION_HTTP: &[&str] = &["error.rs", "telemetry.rs"];
-
-/// Domain files that still mix HTTP with rules and storage. Target: none (only `api.rs` and
-/// what lives under an `api/` folder).
-const KNOWN_HTTP_MIXERS: &[&str] = &["connect.rs"];
-
-/// Files that know HTTP and still talk to the store. Target: none (a boundary parses, calls
-/// the domain and renders; keys, conditions and transactions live in the domain).
-const KNOWN_HTTP_WITH_STORE: &[&str] = &["connect.rs", "oauth/api.rs"];
 
 /// What talks to the store: the SDK, the store module, the shared table client, conditional
 /// expressions and transaction items.
@@ -339,16 +328,9 @@ fn only_the_boundary_knows_http() {
             mixers.insert(file);
         }
     }
-    let known: BTreeSet<String> = KNOWN_HTTP_MIXERS.iter().map(|f| f.to_string()).collect();
-    let new: Vec<_> = mixers.difference(&known).collect();
-    let gone: Vec<_> = known.difference(&mixers).collect();
     assert!(
-        new.is_empty(),
-        "HTTP in a domain file outside api.rs: {new:?}"
-    );
-    assert!(
-        gone.is_empty(),
-        "no longer mixes HTTP (remove from KNOWN_HTTP_MIXERS): {gone:?}"
+        mixers.is_empty(),
+        "HTTP in a domain file outside api.rs: {mixers:?}"
     );
 }
 
@@ -369,15 +351,8 @@ fn no_file_mixes_http_with_the_store() {
             mixers.insert(file, store);
         }
     }
-    let known: BTreeSet<&str> = KNOWN_HTTP_WITH_STORE.iter().copied().collect();
-    let new: Vec<_> = mixers
-        .iter()
-        .filter(|(f, _)| !known.contains(f.as_str()))
-        .collect();
-    let gone: Vec<_> = known.iter().filter(|f| !mixers.contains_key(**f)).collect();
-    assert!(new.is_empty(), "HTTP and the store in one file: {new:?}");
     assert!(
-        gone.is_empty(),
-        "no longer mixes HTTP with the store (remove from KNOWN_HTTP_WITH_STORE): {gone:?}"
+        mixers.is_empty(),
+        "HTTP and the store in one file: {mixers:?}"
     );
 }

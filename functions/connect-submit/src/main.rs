@@ -2,5 +2,5 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    linkgate::run::http(&linkgate::connect::SUBMIT).await
+    linkgate::run::http(&linkgate::connect::api::SUBMIT).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    linkgate::run::http(&linkgate::oauth::api::CALLBACK).await
+    linkgate::run::http(&linkgate::connect::api::oauth::CALLBACK).await
 }

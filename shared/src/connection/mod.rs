@@ -23,6 +23,7 @@ use crate::App;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+pub mod activation;
 pub mod api;
 pub mod guard;
 pub mod refresh;
@@ -392,6 +393,15 @@ fn parse_oauth_tokens(v: &Value) -> Result<serde_json::Map<String, Value>, Strin
 }
 
 // Operations: typed in, typed out; `api.rs` parses the request and renders the answer.
+
+/// The tenant's connection `id`, if it exists.
+pub async fn find(
+    app: &App,
+    tenant: &TenantId,
+    id: &ConnectionId,
+) -> Result<Option<Connection>, ApiError> {
+    Ok(get(&app.store, tenant, id).await?)
+}
 
 /// The tenant's connection `id`, or a 404.
 pub async fn load(app: &App, tenant: &TenantId, id: &ConnectionId) -> Result<Connection, ApiError> {

@@ -324,6 +324,17 @@ fn check_oauth_fields(
 
 // Operations: typed in, typed out; `api.rs` parses the request and renders the answer.
 
+/// The tenant's integration `id`, read now (not from the warm cache), if it is active.
+pub async fn find_active(
+    app: &App,
+    tenant: &TenantId,
+    id: &IntegrationId,
+) -> Result<Option<Integration>, ApiError> {
+    Ok(get(&app.store, tenant, id)
+        .await?
+        .filter(Integration::is_active))
+}
+
 /// The tenant's integration `id`, or a 404.
 pub async fn load(
     app: &App,

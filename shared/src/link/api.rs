@@ -58,7 +58,7 @@ async fn get_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     let mut body = link.to_json(time::now());
     // Where the flow will send the customer (or offer a link back to): the link's URL, else
     // the consumer's, else the tenant default, as of now.
-    let target = crate::connect::redirect_target(app, &link).await?;
+    let target = super::redirect_target(app, &link).await?;
     body["redirect_target"] = json!(target.as_ref().map(RedirectUrl::as_str));
     Ok(json(StatusCode::OK, &body))
 }

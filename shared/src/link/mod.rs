@@ -200,11 +200,8 @@ pub fn item_key(id: &LinkId) -> Item {
 
 /// Records a submission the provider's fields refused (names only), in one write. The
 /// relay announces `link.failed` when the count reaches [`FAILED_AFTER`].
-pub async fn record_failure(
-    store: &Store,
-    id: &LinkId,
-    fields: Vec<String>,
-) -> Result<(), StoreError> {
+pub async fn record_failure(app: &App, id: &LinkId, fields: Vec<String>) -> Result<(), ApiError> {
+    let store = &app.store;
     let error = LinkError {
         at: time::format(&time::now()),
         code: "validation_error".into(),
@@ -551,6 +548,132 @@ pub async fn revoke(app: &App, link: Link) -> Result<Link, ApiError> {
         return Err(used());
     }
     Ok(now_link)
+}
+
+/// Any tenant's link `id` (the public pages know only the id).
+pub async fn find(app: &App, id: &LinkId) -> Result<Option<Link>, ApiError> {
+    Ok(get_any(&app.store, id).await?)
+}
+
+/// The link `id`, if `token` is its token (its own or one it was emailed with).
+pub async fn with_token(app: &App, id: &LinkId, token: &str) -> Result<Option<Link>, ApiError> {
+    Ok(find(app, id).await?.filter(|l| l.token_matches(token)))
+}
+
+/// The link read and its first open recorded in one conditional write that only succeeds for
+/// the right token on a usable link (the relay announces `link.opened` from the stream);
+/// `None` for anything else, which the caller explains from a plain read.
+pub async fn open(app: &App, id: &LinkId, token: &str) -> Result<Option<Link>, ApiError> {
+    let now = time::format(&time::now());
+    let opened = app
+        .store
+        .update_returning(
+            item_key(id),
+            "SET opened_at = if_not_exists(opened_at, :now) ADD open_count :one",
+            // an emailed link carries a token of its own (see `reminder`)
+            &format!(
+                "(token_hash = :hash OR contains(email_token_hashes, :hash)) \
+                 AND {OPEN} AND expires_at > :now"
+            ),
+            &with_open_values(&[
+                (":now", s(&now)),
+                (":one", n(1)),
+                (":hash", s(token_hash(token))),
+            ]),
+            &[STATUS_NAME],
+        )
+        .await?;
+    Ok(opened.map(from_item).transpose()?)
+}
+
+/// The write that marks an open link as waiting for the provider's sign-in.
+pub fn oauth_started_tx(
+    store: &Store,
+    id: &LinkId,
+    now: Timestamp,
+) -> Result<TransactWriteItem, StoreError> {
+    store.update_tx(
+        item_key(id),
+        "SET #status = :waiting_oauth, oauth_started_at = :now",
+        &format!("{OPEN} AND expires_at > :now"),
+        &with_open_values(&[(":now", s(time::format(&now)))]),
+        &[STATUS_NAME],
+    )
+}
+
+/// A sign-in that did not complete: the link is usable again while it is valid.
+pub async fn oauth_abandoned(app: &App, id: &LinkId) -> Result<(), ApiError> {
+    let now = time::format(&time::now());
+    app.store
+        .update(
+            item_key(id),
+            "SET #status = :waiting",
+            "#status = :waiting_oauth AND expires_at > :now",
+            &with_open_values(&[(":now", s(&now))]),
+            &[STATUS_NAME],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The write that uses an open link up: granted, for `integration`.
+pub fn granted_tx(
+    store: &Store,
+    id: &LinkId,
+    integration: &IntegrationId,
+    now: Timestamp,
+) -> Result<TransactWriteItem, StoreError> {
+    store.update_tx(
+        item_key(id),
+        "SET #status = :granted, granted_at = :now, integration_id = :integration",
+        &format!("{OPEN} AND expires_at > :now"),
+        &with_open_values(&[
+            (":granted", s(Stored::Granted.as_str())),
+            (":now", s(time::format(&now))),
+            (":integration", s(integration.as_str())),
+        ]),
+        &[STATUS_NAME],
+    )
+}
+
+/// Where the browser goes after the flow: the link's URL, else the consumer's, else the
+/// tenant default.
+pub async fn redirect_target(app: &App, link: &Link) -> Result<Option<RedirectUrl>, ApiError> {
+    if let Some(u) = &link.redirect_url {
+        return Ok(Some(u.clone()));
+    }
+    if let Some(consumer) = &link.consumer_id {
+        if let Some(c) = crate::consumer::find(&app.store, &link.tenant_id, consumer).await? {
+            if let Some(u) = c.redirect_url {
+                return Ok(Some(u));
+            }
+        }
+    }
+    Ok(crate::settings::of(app, &link.tenant_id)
+        .await?
+        .default_redirect_url
+        .clone())
+}
+
+/// `url` with what the platform learns of the flow (Chift's parameters): consumer,
+/// connection, status, and whether the link had expired.
+pub fn with_params(url: &RedirectUrl, link: &Link, status: &str, expired: bool) -> String {
+    let mut u = match url::Url::parse(url.as_str()) {
+        Ok(u) => u,
+        Err(_) => return url.as_str().to_owned(),
+    };
+    {
+        let mut q = u.query_pairs_mut();
+        if let Some(consumer) = &link.consumer_id {
+            q.append_pair("consumerId", consumer.as_str());
+        }
+        q.append_pair("connectionId", link.connection_id.as_str());
+        q.append_pair("status", status);
+        if expired {
+            q.append_pair("isExpiredError", "true");
+        }
+    }
+    u.into()
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 //! one timeout), and the one distinction callers need: did the provider refuse the grant
 //! (permanent: the customer must reconnect) or did the call fail in a way that may pass.
 
-pub mod api;
 pub mod state;
 
 use crate::credential::Credentials;

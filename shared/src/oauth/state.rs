@@ -124,6 +124,25 @@ async fn refused(app: &App, pk: String) -> Result<bool, ApiError> {
 /// Consumes a state for the browser that started it: the flow it started, or why not. A
 /// browser without the binding never consumes it, so the one with it can still finish.
 /// `browser` is the hash of the binding the request carries, if any.
+/// Starts a sign-in: the link waits for the provider and the state is stored, in one
+/// transaction; `false` when the link was no longer open.
+pub async fn begin(
+    app: &App,
+    link: &LinkId,
+    state: &Secret,
+    pending: &Pending,
+    now: Timestamp,
+) -> Result<bool, ApiError> {
+    let items = vec![
+        crate::link::oauth_started_tx(&app.store, link, now)?,
+        put_tx(app, state, pending, now).await?,
+    ];
+    Ok(matches!(
+        app.store.transact(items).await?,
+        crate::store::TxOutcome::Committed
+    ))
+}
+
 pub async fn take(app: &App, state: &str, browser: Option<&str>) -> Result<Taken, ApiError> {
     let pk = pk(state);
     let taken = match browser {

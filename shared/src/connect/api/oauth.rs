@@ -3,29 +3,28 @@
 //! connection exactly as a submitted form does (one transaction with the link and the
 //! event); a failed one leaves the connection as it was and the link usable again.
 //!
-//! Both ends know the browser (see `browser`): the start binds the flow to it, the callback
+//! Both ends know the browser (see `super::browser`): the start binds the flow to it, the callback
 //! is refused anywhere else. A direct connect's `authorization_url` is this start with the
 //! state instead of the token: it binds the first browser that opens it and passes it on.
 
-pub mod browser;
-
-use super::state::{self, Bound, Pending, Taken};
-use super::{callback_url, OAuthApp};
-use crate::connect::{
-    activate, chosen_integration, closed, finish, invalid, logo_uri, oauth_view, page,
-    redirect_target, usable_link, with_params, Outcome, Page,
+use super::browser::Browser;
+use super::page::{
+    activated, closed, finish, invalid, logo_uri, oauth_view, page, refused, remember, Outcome,
+    Page,
 };
+use super::{chosen_integration, usable_link};
 use crate::connection;
+use crate::connection::activation::{self, refusal, Activation};
 use crate::error::ApiError;
 use crate::http::{Access, Call, Route};
 use crate::id::LinkId;
 use crate::integration::{self, Integration};
 use crate::lang::t;
 use crate::link::{self, Link};
+use crate::oauth::state::{self, Bound, Pending, Taken};
+use crate::oauth::{callback_url, OAuthApp};
 use crate::provider::{catalog, AuthMode};
-use crate::store::{s, TxOutcome};
 use crate::{time, App};
-use browser::Browser;
 use lambda_http::http::StatusCode;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -126,8 +125,7 @@ async fn start_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
             let status = if given.is_empty() {
                 StatusCode::OK
             } else {
-                crate::link::record_failure(&app.store, &link.id, errors.keys().cloned().collect())
-                    .await?;
+                link::record_failure(app, &link.id, errors.keys().cloned().collect()).await?;
                 StatusCode::UNPROCESSABLE_ENTITY
             };
             return Ok(Outcome::Page(status, Box::new(p)));
@@ -145,7 +143,6 @@ async fn start_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
     let state = state::generate()?;
     let (url, verifier) = oauth.authorize_url(&state);
     let now = time::now();
-    let now_text = time::format(&now);
     let pending = Pending {
         link_id: link.id.clone(),
         tenant_id: link.tenant_id.clone(),
@@ -158,26 +155,14 @@ async fn start_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
         browser: Some(browser.hash()),
         authorize_url: None,
     };
-    let items = vec![
-        app.store.update_tx(
-            link::item_key(&link.id),
-            "SET #status = :waiting_oauth, oauth_started_at = :now",
-            &format!("{} AND expires_at > :now", link::OPEN),
-            &link::with_open_values(&[(":now", s(&now_text))]),
-            &[link::STATUS_NAME],
-        )?,
-        state::put_tx(app, &state, &pending, now).await?,
-    ];
-    match app.store.transact(items).await? {
-        TxOutcome::Committed => {
-            let _ = call.set_cookie.set(browser.set_cookie(&base));
-            Ok(Outcome::Redirect(StatusCode::FOUND, url))
-        }
-        TxOutcome::Cancelled(_) => Ok(match link::get_any(&app.store, &link.id).await? {
-            Some(l) => closed(app, &l).await?.unwrap_or_else(invalid),
-            None => invalid(),
-        }),
+    if state::begin(app, &link.id, &state, &pending, now).await? {
+        let _ = call.set_cookie.set(browser.set_cookie(&base));
+        return Ok(Outcome::Redirect(StatusCode::FOUND, url));
     }
+    Ok(match link::find(app, &link.id).await? {
+        Some(l) => closed(app, &l).await?.unwrap_or_else(invalid),
+        None => invalid(),
+    })
 }
 
 /// A provider's error code as we repeat it: only `[a-z0-9_]`, bounded, never raw input.
@@ -213,26 +198,24 @@ async fn callback_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
         Taken::OtherBrowser => return Ok(other_browser()),
         Taken::Gone => return Ok(gone()),
     };
-    let Some(link) = link::get_any(&app.store, &pending.link_id).await? else {
+    let Some(link) = link::find(app, &pending.link_id).await? else {
         return Ok(invalid());
     };
-    crate::connect::remember(call, &link);
+    remember(call, &link);
     if let Some(outcome) = closed(app, &link).await? {
         return Ok(outcome);
     }
-    let Some(integration) = integration::get(&app.store, &link.tenant_id, &pending.integration_id)
-        .await?
-        .filter(Integration::is_active)
+    let Some(integration) =
+        integration::find_active(app, &link.tenant_id, &pending.integration_id).await?
     else {
         return Ok(not_set_up());
     };
-    let Some(connection) =
-        connection::get(&app.store, &link.tenant_id, &pending.connection_id).await?
+    let Some(connection) = connection::find(app, &link.tenant_id, &pending.connection_id).await?
     else {
         return Ok(invalid());
     };
-    if let Some(refused) = crate::connect::refusal(&connection) {
-        return Ok(refused);
+    if let Some(refusal) = refusal(&connection) {
+        return Ok(refused(refusal));
     }
     if let Some(error) = call.query_param("error") {
         return failed(app, &link, &integration, &safe_code(&error)).await;
@@ -262,24 +245,20 @@ async fn callback_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
             let credentials = tokens.into_credentials(provider, pending.connection_fields, None);
             // a direct connect's hold on the owner becomes the live connection's, in the
             // same transaction, if it is still this connection's
-            let held = pending
-                .direct
-                .then(|| crate::connection::guard::confirm_hold_tx(&app.store, &connection))
-                .transpose()?;
-            match activate(
+            let activation = activation::activate(
                 app,
-                link.clone(),
+                &link,
                 connection,
                 &integration,
                 &credentials,
-                held,
+                pending.direct,
             )
-            .await
-            {
-                Err(ApiError::AlreadyConnected { .. }) => {
+            .await?;
+            match activation {
+                Activation::HeldElsewhere => {
                     failed(app, &link, &integration, "already_connected").await
                 }
-                other => other,
+                other => activated(app, &link, &integration, other).await,
             }
         }
         Err(e) => {
@@ -298,19 +277,10 @@ async fn failed(
     integration: &Integration,
     code: &str,
 ) -> Result<Outcome, ApiError> {
-    let now = time::format(&time::now());
-    app.store
-        .update(
-            link::item_key(&link.id),
-            "SET #status = :waiting",
-            "#status = :waiting_oauth AND expires_at > :now",
-            &link::with_open_values(&[(":now", s(&now))]),
-            &[link::STATUS_NAME],
-        )
-        .await?;
-    let target = redirect_target(app, link).await?;
+    link::oauth_abandoned(app, &link.id).await?;
+    let target = link::redirect_target(app, link).await?;
     let with_error = |t: &crate::redirect_url::RedirectUrl| {
-        let base = with_params(t, link, "error", false);
+        let base = link::with_params(t, link, "error", false);
         match url::Url::parse(&base) {
             Ok(mut u) => {
                 u.query_pairs_mut().append_pair("error", code);
