@@ -2,7 +2,6 @@
 //! baseline in the same run. See bench/README.md for what each number means.
 
 mod aws;
-mod lambda;
 mod report;
 mod scenarios;
 
@@ -218,7 +217,7 @@ async fn quiet_inits(
         for f in functions {
             let log = ctx.logs.join(format!("{f}.log"));
             let mut instance =
-                lambda::Instance::start(&binary(&args.bins, f), f, &ctx.env, &log).await?;
+                lambda_emulator::Instance::start(&binary(&args.bins, f), f, &ctx.env, &log).await?;
             let init = instance.init().await?;
             instance.stop().await;
             inits.entry((*f).to_owned()).or_default().push(init);
@@ -244,7 +243,7 @@ async fn measure(
 
     // Warm: one process, every invocation timed from hand-over to answer.
     proxy.take();
-    let mut instance = lambda::Instance::start(&binary, function, &ctx.env, &log).await?;
+    let mut instance = lambda_emulator::Instance::start(&binary, function, &ctx.env, &log).await?;
     instance.init().await?;
     let mut latencies = Vec::with_capacity(args.invocations);
     let mut floor = Vec::with_capacity(args.invocations);
@@ -270,7 +269,8 @@ async fn measure(
     let mut cold = Vec::with_capacity(args.spawns);
     for (j, event) in scenario.events[args.invocations..].iter().enumerate() {
         proxy.take();
-        let mut instance = lambda::Instance::start(&binary, function, &ctx.env, &log).await?;
+        let mut instance =
+            lambda_emulator::Instance::start(&binary, function, &ctx.env, &log).await?;
         instance.init().await?;
         let (answer, at, _) = instance.invoke(event.clone()).await?;
         check(scenario.expect, &answer).map_err(|e| format!("{function} (cold #{j}): {e}"))?;

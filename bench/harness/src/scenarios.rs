@@ -5,7 +5,7 @@
 //! Fixtures come from the functions themselves (their own release binaries, kept warm in
 //! "setup" instances), so the bench needs nothing but moto and the binaries.
 
-use crate::lambda::Instance;
+use lambda_emulator::Instance;
 use linkgate::id::TenantId;
 use linkgate::store::Store;
 use serde_json::{json, Value};

@@ -1,6 +1,8 @@
 //! One function process run the way Lambda runs it: a runtime API of our own on loopback,
 //! the binary polling `/invocation/next` and posting its answer back. Each instance records
-//! when the process was spawned and when it first asked for work (the end of init).
+//! when the process was spawned and when it first asked for work (the end of init). The
+//! tests feed a function one event (`invoke_once`); the benchmark harness keeps an instance
+//! warm and times it.
 
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -16,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, watch, Mutex};
 
 struct Shared {
+    name: String,
     events: Mutex<mpsc::UnboundedReceiver<Value>>,
     first_next: watch::Sender<Option<Instant>>,
     answers: mpsc::UnboundedSender<(Instant, Result<Value, String>)>,
@@ -53,7 +56,13 @@ async fn next(State(rt): State<Arc<Shared>>) -> Result<(HeaderMap, String), Stat
         ),
         (
             "lambda-runtime-invoked-function-arn",
-            "arn:aws:lambda:us-east-1:123456789012:function:bench".to_string(),
+            format!("arn:aws:lambda:us-east-1:123456789012:function:{}", rt.name),
+        ),
+        (
+            "lambda-runtime-trace-id",
+            format!(
+                "Root=1-5759e988-bd862e3fe1be46a9942727{n:02x};Parent=53995c3f42cd8ad8;Sampled=1"
+            ),
         ),
         ("content-type", "application/json".to_string()),
     ] {
@@ -107,7 +116,8 @@ pub struct Instance {
 }
 
 impl Instance {
-    /// Spawns `binary` with `env` plus what Lambda sets; its output goes to `log`.
+    /// Spawns `binary` with `env` (and nothing else of ours: pass `PATH` when it must find
+    /// programs) plus what Lambda sets; its output goes to `log`.
     pub async fn start(
         binary: &Path,
         name: &str,
@@ -118,6 +128,7 @@ impl Instance {
         let (answers_tx, answers_rx) = mpsc::unbounded_channel();
         let (first_tx, first_rx) = watch::channel(None);
         let shared = Arc::new(Shared {
+            name: name.to_owned(),
             events: Mutex::new(events_rx),
             first_next: first_tx,
             answers: answers_tx,
@@ -157,7 +168,7 @@ impl Instance {
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
             .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/12/01/[$LATEST]emulator")
             .stdin(Stdio::null())
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err))
@@ -234,4 +245,19 @@ impl Drop for Instance {
         let _ = self.child.start_kill();
         self.server.abort();
     }
+}
+
+/// Runs `binary` (named `name`) with `env`, invokes it once with `event` and answers its
+/// response; the process is stopped afterwards. Its output goes to `log`.
+pub async fn invoke_once(
+    binary: &Path,
+    name: &str,
+    event: Value,
+    env: &HashMap<String, String>,
+    log: &Path,
+) -> Result<Value, String> {
+    let mut instance = Instance::start(binary, name, env, log).await?;
+    let outcome = instance.invoke(event).await.map(|(answer, _, _)| answer);
+    instance.stop().await;
+    outcome.map_err(|e| format!("{e} (log: {})", log.display()))
 }
