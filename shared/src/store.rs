@@ -16,6 +16,8 @@ use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
 
 pub type Item = HashMap<String, AttributeValue>;
+/// One write of a transaction, as the domain passes them around (built by the `repo.rs` files).
+pub type TxItem = TransactWriteItem;
 
 pub const GSI1: &str = "gsi1";
 /// Sparse index the scheduled sweeps walk: refreshable OAuth connections by token expiry

@@ -52,7 +52,34 @@ const STORE_MARKERS: &[&str] = &[
     "condition_expression",
     "attribute_exists",
     "attribute_not_exists",
+    "tenant_pk(",
 ];
+
+/// What only a resource's `repo.rs` (or what lives under its `repo/`) writes: keys, condition
+/// and update expressions, and the store's item-level calls.
+const EXPRESSION_MARKERS: &[&str] = &[
+    "aws_sdk_dynamodb",
+    "attribute_exists",
+    "attribute_not_exists",
+    "\"SET ",
+    "\"REMOVE ",
+    "tenant_pk(",
+    ".put_tx(",
+    ".update_tx(",
+    ".delete_tx(",
+    ".check_tx(",
+    ".check_tx_with(",
+    ".update_returning(",
+    ".put_new(",
+    ".index_page(",
+    ".page_all(",
+    ".due_all(",
+    "condition_expression",
+];
+
+fn without_whitespace(text: &str) -> String {
+    text.chars().filter(|c| !c.is_whitespace()).collect()
+}
 
 /// Every source file of the crate (path relative to `shared/src`), without its unit tests.
 fn sources() -> BTreeMap<String, String> {
@@ -342,10 +369,12 @@ fn no_file_mixes_http_with_the_store() {
         if !http || FOUNDATION_HTTP.contains(&file.as_str()) {
             continue;
         }
+        // `app\n    .store` is `app.store`: compare without whitespace.
+        let compact = without_whitespace(&code);
         let store: Vec<&str> = STORE_MARKERS
             .iter()
             .copied()
-            .filter(|m| code.contains(m))
+            .filter(|m| compact.contains(&without_whitespace(m)))
             .collect();
         if !store.is_empty() {
             mixers.insert(file, store);
@@ -354,5 +383,30 @@ fn no_file_mixes_http_with_the_store() {
     assert!(
         mixers.is_empty(),
         "HTTP and the store in one file: {mixers:?}"
+    );
+}
+
+#[test]
+fn a_resource_keeps_its_keys_and_conditions_in_its_repo() {
+    let mut outside = BTreeMap::new();
+    for (file, code) in sources() {
+        let in_folder = file.contains('/');
+        let repo = file.ends_with("/repo.rs") || file.contains("/repo/");
+        if !in_folder || repo {
+            continue;
+        }
+        let compact = without_whitespace(&code);
+        let found: Vec<&str> = EXPRESSION_MARKERS
+            .iter()
+            .copied()
+            .filter(|m| compact.contains(&without_whitespace(m)))
+            .collect();
+        if !found.is_empty() {
+            outside.insert(file, found);
+        }
+    }
+    assert!(
+        outside.is_empty(),
+        "store expressions outside a repo.rs: {outside:?}"
     );
 }

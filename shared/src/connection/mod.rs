@@ -13,11 +13,11 @@ use crate::id::{ConnectionId, ConsumerId, IntegrationId, LinkId, TenantId};
 use crate::idempotency::{self, Answer, Idempotency};
 use crate::integration;
 use crate::lang::Lang;
-use crate::link::{self, LinkOptions, NewLink};
+use crate::link::{LinkOptions, NewLink};
 use crate::metadata::Metadata;
 use crate::redirect_url::RedirectUrl;
 use crate::settings;
-use crate::store::{key, n, s, tenant_pk, Item, Step, Store, StoreError};
+use crate::store::{Step, StoreError};
 use crate::time::{self, Timestamp};
 use crate::App;
 use serde::{Deserialize, Serialize};
@@ -25,13 +25,17 @@ use serde_json::{json, Value};
 
 pub mod activation;
 pub mod api;
-pub mod guard;
 pub mod refresh;
+pub(crate) mod repo;
+
+pub use repo::guard;
 pub mod revocation;
+
+pub use repo::{create_tx, get};
+pub(crate) use repo::{has_live, of_owner, revoke_open_link};
 
 use revocation::ProviderRevocation;
 
-const SK_PREFIX: &str = "CONN#";
 const CREATE_FIELDS: &[&str] = &[
     "name",
     "integration_id",
@@ -102,36 +106,6 @@ pub struct Connection {
     pub version: u64,
 }
 
-#[derive(Serialize, Deserialize)]
-struct ConnectionItem {
-    pk: String,
-    sk: String,
-    gsi1pk: String,
-    gsi1sk: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    gsi2pk: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    gsi2sk: Option<String>,
-    #[serde(flatten)]
-    connection: Connection,
-}
-
-pub(crate) fn sk(id: &ConnectionId) -> String {
-    format!("{SK_PREFIX}{id}")
-}
-
-fn consumer_list_pk(tenant: &TenantId, consumer: &ConsumerId) -> String {
-    format!("T#{tenant}#CSM#{consumer}#CONNS")
-}
-
-/// The index partition listing an owner's connections: a consumer's, or the tenant's own.
-pub(crate) fn owner_list_pk(tenant: &TenantId, consumer: Option<&ConsumerId>) -> String {
-    match consumer {
-        Some(c) => consumer_list_pk(tenant, c),
-        None => format!("T#{tenant}#OWN#CONNS"),
-    }
-}
-
 impl Connection {
     pub fn metadata(&self) -> Result<Metadata, StoreError> {
         Metadata::from_json_string(&self.metadata).map_err(StoreError::Corrupt)
@@ -157,93 +131,6 @@ impl Connection {
             "reauth_reason": self.reauth_reason,
         }))
     }
-
-    /// The refresher's index entry: only active connections with a refresh token and a known
-    /// expiry, spread over 16 partitions by the id's random tail.
-    fn refresh_index(&self) -> (Option<String>, Option<String>) {
-        match (&self.status, self.refreshable, &self.token_expires_at) {
-            (Status::Active, true, Some(expires)) => {
-                let shard = self.id.as_str().chars().last().unwrap_or('0');
-                (Some(format!("REFRESH#{shard}")), Some(expires.clone()))
-            }
-            _ => (None, None),
-        }
-    }
-
-    pub fn item(&self) -> Result<Item, StoreError> {
-        Store::to_item(&ConnectionItem {
-            pk: tenant_pk(&self.tenant_id),
-            sk: sk(&self.id),
-            gsi1pk: owner_list_pk(&self.tenant_id, self.consumer_id.as_ref()),
-            gsi1sk: self.id.to_string(),
-            gsi2pk: self.refresh_index().0,
-            gsi2sk: self.refresh_index().1,
-            connection: self.clone(),
-        })
-    }
-
-    /// A put of `self` that only succeeds over `previous` (optimistic concurrency).
-    pub fn replace_tx(
-        &self,
-        store: &Store,
-        previous: &Connection,
-    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
-        store.put_tx(self.item()?, "version = :v", &[(":v", n(previous.version))])
-    }
-}
-
-pub(crate) fn from_item(item: Item) -> Result<Connection, StoreError> {
-    Ok(Store::from_item::<ConnectionItem>(item)?.connection)
-}
-
-pub async fn get(
-    store: &Store,
-    tenant: &TenantId,
-    id: &ConnectionId,
-) -> Result<Option<Connection>, StoreError> {
-    store
-        .get(tenant_pk(tenant), sk(id))
-        .await?
-        .map(from_item)
-        .transpose()
-}
-
-/// Every connection of an owner (a consumer, or the tenant itself), newest first.
-pub(crate) async fn of_owner(
-    store: &Store,
-    tenant: &TenantId,
-    consumer: Option<&ConsumerId>,
-) -> Result<Vec<Connection>, StoreError> {
-    let list_pk = owner_list_pk(tenant, consumer);
-    let mut start = None;
-    let mut all = Vec::new();
-    loop {
-        let (items, more) = store.index_page(&list_pk, 100, start).await?;
-        for item in items {
-            all.push(from_item(item)?);
-        }
-        match (more, all.last()) {
-            (true, Some(last)) => {
-                let mut k = key(tenant_pk(tenant), sk(&last.id));
-                k.insert("gsi1pk".into(), s(&list_pk));
-                k.insert("gsi1sk".into(), s(last.id.as_str()));
-                start = Some(k);
-            }
-            _ => return Ok(all),
-        }
-    }
-}
-
-/// Whether the consumer has any connection that is not revoked.
-pub async fn has_live(
-    store: &Store,
-    tenant: &TenantId,
-    consumer: &ConsumerId,
-) -> Result<bool, StoreError> {
-    Ok(of_owner(store, tenant, Some(consumer))
-        .await?
-        .iter()
-        .any(|c| c.status != Status::Revoked))
 }
 
 /// Whether the consumer has a connection that is not revoked.
@@ -253,21 +140,6 @@ pub async fn any_live(
     consumer: &ConsumerId,
 ) -> Result<bool, ApiError> {
     Ok(has_live(&app.store, tenant, consumer).await?)
-}
-
-/// The items that revoke the connection's open link, if it still has one.
-pub(crate) async fn revoke_open_link(
-    store: &Store,
-    connection: &Connection,
-) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, StoreError> {
-    let Some(open) = &connection.open_link_id else {
-        return Ok(Vec::new());
-    };
-    let now = time::now();
-    match link::get(store, &connection.tenant_id, open).await? {
-        Some(l) if l.is_open(now) => l.revoke_items(store, now),
-        _ => Ok(Vec::new()),
-    }
 }
 
 pub(crate) fn not_found(raw: &str) -> ApiError {
@@ -339,9 +211,6 @@ fn needs_reauth() -> ApiError {
         "the provider no longer accepts this connection's grant; the customer must reconnect: send the link named in connection.needs_reauth (POST /v1/links/{id}/send) or make a new one (POST /v1/connections/{id}/links)".into(),
     )
 }
-
-/// How long the record of a credentials read is kept.
-const CREDENTIAL_READ_RETENTION_SECONDS: i64 = 90 * 24 * 60 * 60;
 
 const IMPORT_FIELDS: &[&str] = &[
     "consumer_id",
@@ -527,17 +396,13 @@ pub async fn create(
     // when it loses reads the consumer and writes again: one round trip in the common case.
     let mut bet_on_no_locale = lang.is_none();
     loop {
+        // the consumer must still exist when the connection is written
         let consumer_check = if bet_on_no_locale {
-            "attribute_exists(pk) AND attribute_not_exists(locale)"
+            crate::consumer::exists_without_locale_tx(&app.store, tenant, consumer_id)?
         } else {
-            crate::store::EXISTS
+            crate::consumer::exists_tx(&app.store, tenant, consumer_id)?
         };
-        let mut items = vec![
-            // the consumer must still exist when the connection is written
-            crate::consumer::check_tx(&app.store, tenant, consumer_id, consumer_check)?,
-            app.store
-                .put_tx(connection.item()?, crate::store::IS_NEW, &[])?,
-        ];
+        let mut items = vec![consumer_check, repo::create_tx(&app.store, &connection)?];
         items.extend(new_link.items(&app.store)?);
         // The answer carries the link's token: a replay of it is stored sealed.
         let answer = Answer::created(response.clone());
@@ -572,18 +437,8 @@ pub async fn page_of_consumer(
     limit: usize,
     after: Option<String>,
 ) -> Result<(Vec<Connection>, Option<String>), ApiError> {
-    let list_pk = consumer_list_pk(tenant, consumer);
-    let start = after.map(|id| {
-        let mut k = key(tenant_pk(tenant), format!("{SK_PREFIX}{id}"));
-        k.insert("gsi1pk".into(), s(&list_pk));
-        k.insert("gsi1sk".into(), s(id));
-        k
-    });
-    let (items, more) = app.store.index_page(&list_pk, limit, start).await?;
-    let connections = items
-        .into_iter()
-        .map(from_item)
-        .collect::<Result<Vec<_>, _>>()?;
+    let (connections, more) =
+        repo::page_of_owner(&app.store, tenant, Some(consumer), limit, after.as_deref()).await?;
     let next = if more {
         connections.last().map(|c| c.id.to_string())
     } else {
@@ -805,11 +660,8 @@ pub async fn new_link(
                 items.extend(new_link.items(&app.store)?);
                 if let (true, Some(consumer)) = (*bet, &current.consumer_id) {
                     // last, so a lost bet is the last condition that failed
-                    items.push(crate::consumer::check_tx(
-                        &app.store,
-                        tenant,
-                        consumer,
-                        "attribute_not_exists(locale)",
+                    items.push(crate::consumer::without_locale_tx(
+                        &app.store, tenant, consumer,
                     )?);
                 }
                 Ok(Step::Write(items, new_link))
@@ -883,33 +735,7 @@ pub async fn read_credentials(
         Err(refresh::RefreshError::Api(e)) => return Err(e),
     };
     let now = chrono::Utc::now();
-    let audit = std::collections::HashMap::from([
-        ("pk".to_string(), s(tenant_pk(tenant))),
-        (
-            "sk".to_string(),
-            s(format!(
-                "CREDREAD#{}#{}",
-                connection.id,
-                uuid::Uuid::now_v7().simple()
-            )),
-        ),
-        ("connection_id".to_string(), s(connection.id.as_str())),
-        ("api_key_id".to_string(), s(reader.api_key_id)),
-        ("request_id".to_string(), s(reader.request_id)),
-        ("read_at".to_string(), s(time::format(&now))),
-        (
-            "ttl".to_string(),
-            n(now.timestamp() + CREDENTIAL_READ_RETENTION_SECONDS),
-        ),
-    ]);
-    app.store
-        .client()
-        .put_item()
-        .table_name(app.store.table())
-        .set_item(Some(audit))
-        .send()
-        .await
-        .map_err(StoreError::sdk)?;
+    repo::record_credentials_read(&app.store, connection, &reader, now).await?;
     tracing::info!(connection_id = %connection.id, api_key_id = %reader.api_key_id, "credentials read");
     Ok(CredentialsRead {
         credentials: stored,
@@ -1058,8 +884,7 @@ pub async fn import(
     let response = connection.to_json()?;
     let items = vec![
         crate::consumer::exists_tx(&app.store, tenant, &consumer_id)?,
-        app.store
-            .put_tx(connection.item()?, crate::store::IS_NEW, &[])?,
+        repo::create_tx(&app.store, &connection)?,
         event::outbox(
             &app.store,
             tenant,

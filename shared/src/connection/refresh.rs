@@ -17,7 +17,7 @@ use crate::integration;
 use crate::link::{LinkOptions, NewLink};
 use crate::oauth::{callback_url, OAuthApp, TokenError, Tokens};
 use crate::secret::random_bytes;
-use crate::store::{key, n, s, tenant_pk, Step};
+use crate::store::Step;
 use crate::{settings, time, App};
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime};
@@ -172,23 +172,14 @@ pub async fn ensure_fresh(
         let lease = hex::encode(
             random_bytes::<16>().map_err(|e| ApiError::internal(format!("no randomness: {e}")))?,
         );
-        let acquired = app
-            .store
-            .update(
-                key(tenant_pk(&current.tenant_id), connection::sk(&current.id)),
-                "SET refresh_lease = :lease, refresh_lease_until = :until, version = version + :one",
-                "#status = :active AND version = :v AND (attribute_not_exists(refresh_lease_until) OR refresh_lease_until <= :now)",
-                &[
-                    (":lease", s(&lease)),
-                    (":until", n(now.saturating_add(lease_seconds))),
-                    (":one", n(1)),
-                    (":active", s("active")),
-                    (":v", n(current.version)),
-                    (":now", n(now)),
-                ],
-                &[("#status", "status")],
-            )
-            .await?;
+        let acquired = connection::repo::take_lease(
+            &app.store,
+            &current,
+            &lease,
+            now.saturating_add(lease_seconds),
+            now,
+        )
+        .await?;
         if !acquired {
             waited = true;
             current = reload(app, &current).await?;
@@ -351,15 +342,7 @@ async fn write_if_leased(
 }
 
 async fn release(app: &App, locked: &Connection, lease: &str) -> Result<(), RefreshError> {
-    app.store
-        .update(
-            key(tenant_pk(&locked.tenant_id), connection::sk(&locked.id)),
-            "REMOVE refresh_lease, refresh_lease_until SET version = version + :one",
-            "refresh_lease = :lease",
-            &[(":lease", s(lease)), (":one", n(1))],
-            &[],
-        )
-        .await?;
+    connection::repo::release_lease(&app.store, locked, lease).await?;
     Ok(())
 }
 
@@ -450,13 +433,7 @@ pub async fn sweep(app: &App, deadline: SystemTime) -> Result<Value, ApiError> {
         &(time::now() + chrono::Duration::from_std(SCHEDULE_WINDOW).unwrap_or_default()),
     );
     let base = app.config.public_base_url.clone().unwrap_or_default();
-    let due_connections = app
-        .store
-        .due_all("REFRESH#", &upto)
-        .await?
-        .into_iter()
-        .map(connection::from_item)
-        .collect::<Result<Vec<_>, _>>()?;
+    let due_connections = connection::repo::due_for_refresh(&app.store, &upto).await?;
     use futures_util::StreamExt;
     let results: Vec<&str> = futures_util::stream::iter(due_connections)
         .map(|c| {

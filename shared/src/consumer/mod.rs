@@ -17,7 +17,7 @@ use crate::time::{self, Timestamp};
 use crate::App;
 use serde_json::{json, Value};
 
-pub use repo::{check_tx, exists_tx, get, sk};
+pub use repo::{check_tx, exists_tx, exists_without_locale_tx, get, sk, without_locale_tx};
 
 /// A consumer of `tenant`, if it exists.
 pub async fn find(

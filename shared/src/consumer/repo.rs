@@ -41,6 +41,30 @@ pub fn check_tx(
     )
 }
 
+/// A transaction's check that the consumer exists and has no locale (a link made beside it
+/// bets on following the browser's language).
+pub fn exists_without_locale_tx(
+    store: &Store,
+    tenant: &TenantId,
+    id: &ConsumerId,
+) -> Result<TransactWriteItem, StoreError> {
+    check_tx(
+        store,
+        tenant,
+        id,
+        "attribute_exists(pk) AND attribute_not_exists(locale)",
+    )
+}
+
+/// A transaction's check that the consumer has no locale (or is gone).
+pub fn without_locale_tx(
+    store: &Store,
+    tenant: &TenantId,
+    id: &ConsumerId,
+) -> Result<TransactWriteItem, StoreError> {
+    check_tx(store, tenant, id, "attribute_not_exists(locale)")
+}
+
 fn ref_sk(r: &InternalReference) -> String {
     format!("{REF_PREFIX}{}", r.as_str())
 }

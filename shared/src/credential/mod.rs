@@ -10,7 +10,6 @@ use crate::id::{CredentialId, TenantId};
 use crate::idempotency::{self, Answer, Idempotency};
 use crate::provider::{catalog, AuthMode, Provider};
 use crate::seal::Sealer;
-use crate::store::{key, n, s, tenant_pk, Store, StoreError};
 use crate::time::{self, Timestamp};
 use crate::App;
 use serde::{Deserialize, Serialize};
@@ -18,6 +17,9 @@ use serde_json::{json, Map, Value};
 use std::fmt;
 
 pub mod api;
+mod repo;
+
+pub use repo::{get, use_up_tx};
 
 /// What a sealed blob holds. `values` are the provider's credential fields, or for OAuth the
 /// token fields (`access_token`, `refresh_token`, `token_type`, `expires_at`, `scope`);
@@ -104,14 +106,9 @@ impl Credentials {
     }
 }
 
-const SK_PREFIX: &str = "CRD#";
 const FIELDS: &[&str] = &["provider", "integration_id", "values", "connection_fields"];
 /// Unused stored credentials are destroyed after a day: they exist only to be connected.
 const UNUSED_LIFETIME_SECONDS: i64 = 24 * 60 * 60;
-
-pub fn sk(id: &CredentialId) -> String {
-    format!("{SK_PREFIX}{id}")
-}
 
 /// A stored, not yet connected credential.
 pub struct Stored {
@@ -119,34 +116,6 @@ pub struct Stored {
     pub provider: String,
     pub sealed: String,
     pub expires_at: Timestamp,
-}
-
-/// A stored credential of `tenant`, if it exists and has not expired.
-pub async fn get(
-    store: &Store,
-    tenant: &TenantId,
-    id: &CredentialId,
-) -> Result<Option<Stored>, StoreError> {
-    let Some(item) = store.get(tenant_pk(tenant), sk(id)).await? else {
-        return Ok(None);
-    };
-    let text = |k: &str| {
-        item.get(k)
-            .and_then(|v| v.as_s().ok())
-            .cloned()
-            .ok_or_else(|| StoreError::Corrupt(format!("credential without {k}")))
-    };
-    let expires_at = time::parse(&text("expires_at")?)
-        .ok_or_else(|| StoreError::Corrupt("credential expires_at".into()))?;
-    if expires_at <= time::now() {
-        return Ok(None);
-    }
-    Ok(Some(Stored {
-        id: id.clone(),
-        provider: text("provider")?,
-        sealed: text("sealed")?,
-        expires_at,
-    }))
 }
 
 // Operations: typed in, typed out; `api.rs` parses the request and renders the answer.
@@ -266,19 +235,19 @@ pub async fn create(
     let sealed = credentials.seal(app.sealer()?, tenant, id.as_str()).await?;
     let now = time::now();
     let expires_at = now + chrono::Duration::seconds(UNUSED_LIFETIME_SECONDS);
-    let mut item = key(tenant_pk(tenant), sk(&id));
-    item.insert("provider".into(), s(&provider.id));
-    item.insert("sealed".into(), s(sealed));
-    item.insert("created_at".into(), s(time::format(&now)));
-    item.insert("expires_at".into(), s(time::format(&expires_at)));
-    item.insert("ttl".into(), n(expires_at.timestamp()));
+    let stored = Stored {
+        id: id.clone(),
+        provider: provider.id.clone(),
+        sealed,
+        expires_at,
+    };
     let answer = Answer::created(json!({
         "id": id,
         "provider": provider.id,
         "created_at": time::format(&now),
         "expires_at": time::format(&expires_at),
     }));
-    let items = vec![app.store.put_tx(item, crate::store::IS_NEW, &[])?];
+    let items = vec![repo::create_tx(&app.store, tenant, &stored, now)?];
     match idempotency::commit(&app.store, tenant, idempotency, items, answer, None).await? {
         Ok(answer) => Ok(answer),
         Err(_) => Err(ApiError::conflict("concurrent request; retry")),

@@ -21,9 +21,8 @@ use crate::oauth::state::{self, Pending};
 use crate::oauth::{callback_url, OAuthApp};
 use crate::provider::{catalog, AuthMode};
 use crate::redirect_url::RedirectUrl;
-use crate::store::{key, tenant_pk};
+use crate::store::TxItem;
 use crate::{time, App};
-use aws_sdk_dynamodb::types::TransactWriteItem;
 use serde_json::json;
 
 pub mod api;
@@ -134,7 +133,7 @@ fn consumer_check(
     app: &App,
     tenant: &TenantId,
     consumer: Option<&ConsumerId>,
-) -> Result<Option<TransactWriteItem>, ApiError> {
+) -> Result<Option<TxItem>, ApiError> {
     consumer
         .map(|c| crate::consumer::exists_tx(&app.store, tenant, c))
         .transpose()
@@ -296,13 +295,8 @@ async fn connect_with_credential(
 
     let mut items = vec![
         claim_tx(&app.store, &connection)?,
-        app.store.delete_tx(
-            key(tenant_pk(tenant), credential::sk(&credential_id)),
-            Some(crate::store::EXISTS),
-            &[],
-        )?,
-        app.store
-            .put_tx(connection.item()?, crate::store::IS_NEW, &[])?,
+        credential::use_up_tx(&app.store, tenant, &credential_id)?,
+        connection::create_tx(&app.store, &connection)?,
         event::outbox(
             &app.store,
             tenant,
@@ -392,8 +386,7 @@ async fn start_oauth(
     }));
     let mut items = vec![
         hold_tx(&app.store, &connection, new_link.link.expires_at)?,
-        app.store
-            .put_tx(connection.item()?, crate::store::IS_NEW, &[])?,
+        connection::create_tx(&app.store, &connection)?,
     ];
     items.extend(new_link.items(&app.store)?);
     items.push(state::put_tx(app, &state_value, &pending, time::now()).await?);

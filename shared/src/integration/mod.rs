@@ -10,16 +10,18 @@ use crate::fields::{string, Fields, Patch};
 use crate::id::{IntegrationId, TenantId};
 use crate::idempotency::{self, Answer, Idempotency};
 use crate::provider::{catalog, AuthMode, Provider};
-use crate::store::{key, n, s, tenant_pk, Item, Step, Store, StoreError};
+use crate::store::{Step, StoreError};
 use crate::time::{self, Timestamp};
 use crate::App;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 pub mod api;
+mod repo;
 
-const SK_PREFIX: &str = "INTEGRATION#";
-const PROVIDER_PREFIX: &str = "INTEGRATION_PROVIDER#";
+pub(crate) use repo::is_integration_sk;
+pub use repo::{active, active_tx, find_by_provider, get};
+
 const FIELDS: &[&str] = &[
     "provider",
     "display_name",
@@ -178,66 +180,6 @@ impl Integration {
     }
 }
 
-fn sk(id: &IntegrationId) -> String {
-    format!("{SK_PREFIX}{id}")
-}
-
-pub(crate) fn is_integration_sk(sk: &str) -> bool {
-    sk.strip_prefix(SK_PREFIX)
-        .and_then(IntegrationId::parse)
-        .is_some()
-}
-
-fn from_item(item: Item) -> Result<Integration, StoreError> {
-    Store::from_item(item).map(Integration)
-}
-
-pub async fn get(
-    store: &Store,
-    tenant: &TenantId,
-    id: &IntegrationId,
-) -> Result<Option<Integration>, StoreError> {
-    store
-        .get(tenant_pk(tenant), sk(id))
-        .await?
-        .map(from_item)
-        .transpose()
-}
-
-/// The tenant's integration of `provider`, if it enabled one.
-pub async fn find_by_provider(
-    store: &Store,
-    tenant: &TenantId,
-    provider: &str,
-) -> Result<Option<Integration>, StoreError> {
-    let Some(guard) = store
-        .get(tenant_pk(tenant), format!("{PROVIDER_PREFIX}{provider}"))
-        .await?
-    else {
-        return Ok(None);
-    };
-    let id = guard
-        .get("integration_id")
-        .and_then(|v| v.as_s().ok())
-        .and_then(|id| IntegrationId::parse(id))
-        .ok_or_else(|| StoreError::Corrupt("provider guard without integration_id".into()))?;
-    get(store, tenant, &id).await
-}
-
-/// Inside a transaction: the integration still exists and is active.
-pub fn active_tx(
-    store: &Store,
-    tenant: &TenantId,
-    id: &IntegrationId,
-) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
-    store.check_tx_with(
-        crate::store::key(tenant_pk(tenant), sk(id)),
-        "#status = :active",
-        &[(":active", crate::store::s("active"))],
-        &[("#status", "status")],
-    )
-}
-
 /// Active integrations, newest first (the connect page's marketplace), as a warm function
 /// reuses them (`LINKGATE_TENANT_CACHE_SECONDS`).
 pub async fn active_of(
@@ -262,18 +204,6 @@ pub async fn active_one(
         .iter()
         .find(|i| i.id() == id)
         .cloned())
-}
-
-/// Every active integration of `tenant`, newest first (the connect page's marketplace).
-pub async fn active(store: &Store, tenant: &TenantId) -> Result<Vec<Integration>, StoreError> {
-    let mut out = Vec::new();
-    for item in store.page_all(&tenant_pk(tenant), SK_PREFIX).await? {
-        let i = from_item(item)?;
-        if i.is_active() {
-            out.push(i);
-        }
-    }
-    Ok(out)
 }
 
 pub(crate) fn not_found(raw: &str) -> ApiError {
@@ -424,8 +354,8 @@ pub async fn create(
     };
     let now = time::now();
     let item = IntegrationItem {
-        pk: tenant_pk(tenant),
-        sk: sk(&id),
+        pk: repo::pk(tenant),
+        sk: repo::sk(&id),
         id: id.clone(),
         tenant_id: tenant.clone(),
         provider: provider.id.clone(),
@@ -442,16 +372,7 @@ pub async fn create(
     let integration = Integration(item);
     let answer = Answer::created(integration.to_json()?);
 
-    let mut guard = key(
-        tenant_pk(tenant),
-        format!("{PROVIDER_PREFIX}{}", provider.id),
-    );
-    guard.insert("integration_id".into(), s(id.as_str()));
-    let items = vec![
-        app.store
-            .put_tx(Store::to_item(&integration.0)?, crate::store::IS_NEW, &[])?,
-        app.store.put_tx(guard, crate::store::IS_NEW, &[])?,
-    ];
+    let items = repo::create_items(&app.store, &integration)?;
     match idempotency::commit(&app.store, tenant, idempotency, items, answer, None).await? {
         Ok(answer) => Ok(answer),
         Err(failed) if failed.failed_condition(1) => Err(ApiError::Conflict {
@@ -477,17 +398,9 @@ pub async fn page(
     let mut data = Vec::new();
     let mut after = after;
     let next = loop {
-        let (items, next) = app
-            .store
-            .page(&tenant_pk(tenant), SK_PREFIX, limit, after.as_deref())
-            .await?;
-        let last_sk = items
-            .last()
-            .and_then(|i| i.get("sk"))
-            .and_then(|v| v.as_s().ok())
-            .cloned();
-        for item in items {
-            let integration = from_item(item)?;
+        let (integrations, next) = repo::page(&app.store, tenant, limit, after.as_deref()).await?;
+        let last_sk = integrations.last().map(|i| repo::sk(i.id()));
+        for integration in integrations {
             if data.len() < limit && status.is_none_or(|s| integration.0.status == s) {
                 data.push(integration);
             }
@@ -603,12 +516,9 @@ pub async fn update(
                 }
                 next.updated_at = time::now();
                 next.version = current.0.version + 1;
-                let put = app.store.put_tx(
-                    Store::to_item(&next)?,
-                    "version = :v",
-                    &[(":v", n(current.0.version))],
-                )?;
-                Ok(Step::Write(vec![put], Integration(next)))
+                let next = Integration(next);
+                let put = repo::replace_tx(&app.store, &next, current)?;
+                Ok(Step::Write(vec![put], next))
             },
         )
         .await?

@@ -10,19 +10,23 @@ use crate::error::ApiError;
 use crate::id::{ConnectionId, ConsumerId, IntegrationId, LinkId, TenantId};
 use crate::redirect_url::RedirectUrl;
 use crate::secret::{random_bytes, sha256_hex, Secret};
-use crate::store::{key, n, s, Item, Store, StoreError, TxOutcome};
+use crate::store::TxOutcome;
 use crate::time::{self, Timestamp};
 use crate::App;
-use aws_sdk_dynamodb::types::TransactWriteItem;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 pub mod api;
+mod repo;
 
-pub const SK: &str = "LINK";
-const EXPIRY_SK: &str = "EXPIRY";
+pub(crate) use repo::from_item;
+pub use repo::{
+    drop_expiry_tx, get, get_any, granted_tx, item_key, oauth_started_tx, open_values,
+    reminder_partition, with_open_values, OPEN, SK, STATUS_NAME,
+};
+
 /// After this many refused submissions the relay announces `link.failed` (once).
 pub const FAILED_AFTER: u64 = 3;
 
@@ -41,12 +45,6 @@ pub enum Trigger {
 pub struct Sent {
     pub at: String,
     pub trigger: Trigger,
-}
-
-/// The index partition of a link's reminders (sixteen, so no partition gets hot).
-pub fn reminder_partition(id: &LinkId) -> String {
-    let shard = id.as_str().chars().last().unwrap_or('0');
-    format!("REMIND#{shard}")
 }
 
 /// What is stored; `expired` is never stored, it is derived from `expires_at`.
@@ -69,26 +67,6 @@ impl Stored {
             Stored::Revoked => "revoked",
         }
     }
-}
-
-/// The condition "the link is still open" (waiting, with or without an OAuth flow started),
-/// written once: use it with [`open_values`] and the name `#status` ([`STATUS_NAME`]).
-pub const OPEN: &str = "#status IN (:waiting, :waiting_oauth)";
-pub const STATUS_NAME: (&str, &str) = ("#status", "status");
-
-/// The values [`OPEN`] names, from [`Stored`].
-pub fn open_values() -> [(&'static str, aws_sdk_dynamodb::types::AttributeValue); 2] {
-    [
-        (":waiting", s(Stored::Waiting.as_str())),
-        (":waiting_oauth", s(Stored::WaitingOauth.as_str())),
-    ]
-}
-
-/// `values` and those [`OPEN`] names.
-pub fn with_open_values(
-    values: &[(&'static str, aws_sdk_dynamodb::types::AttributeValue)],
-) -> Vec<(&'static str, aws_sdk_dynamodb::types::AttributeValue)> {
-    values.iter().cloned().chain(open_values()).collect()
 }
 
 /// What callers see.
@@ -174,60 +152,15 @@ pub struct LinkError {
     pub fields: Vec<String>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct LinkItem {
-    pk: String,
-    sk: String,
-    gsi1pk: String,
-    gsi1sk: String,
-    /// The sparse index of due reminders (`REMIND#<shard>`, next reminder time).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    gsi2pk: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    gsi2sk: Option<String>,
-    #[serde(flatten)]
-    link: Link,
-}
-
-fn pk(id: &LinkId) -> String {
-    format!("LINK#{id}")
-}
-
-/// The key of a link's own item.
-pub fn item_key(id: &LinkId) -> Item {
-    key(pk(id), SK)
-}
-
 /// Records a submission the provider's fields refused (names only), in one write. The
 /// relay announces `link.failed` when the count reaches [`FAILED_AFTER`].
 pub async fn record_failure(app: &App, id: &LinkId, fields: Vec<String>) -> Result<(), ApiError> {
-    let store = &app.store;
     let error = LinkError {
         at: time::format(&time::now()),
         code: "validation_error".into(),
         fields,
     };
-    let error =
-        serde_dynamo::to_attribute_value(&error).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    store
-        .update(
-            item_key(id),
-            "SET last_error = :error ADD failed_attempts :one",
-            crate::store::EXISTS,
-            &[(":error", error), (":one", n(1))],
-            &[],
-        )
-        .await?;
-    Ok(())
-}
-
-/// Drops a link's expiry marker (it is used or revoked: no `link.expired` for it).
-pub fn drop_expiry_tx(store: &Store, id: &LinkId) -> Result<TransactWriteItem, StoreError> {
-    store.delete_tx(key(pk(id), EXPIRY_SK), None, &[])
-}
-
-fn list_pk(tenant: &TenantId) -> String {
-    format!("T#{tenant}#LINKS")
+    Ok(repo::record_failure(&app.store, id, &error).await?)
 }
 
 impl Link {
@@ -297,27 +230,6 @@ impl Link {
 
     pub fn url(&self, base: &str, token: &Secret) -> String {
         format!("{base}/connect/{}?token={}", self.id, token.expose())
-    }
-
-    /// Marks this link revoked if it is still waiting, and drops its expiry marker.
-    pub fn revoke_items(
-        &self,
-        store: &Store,
-        now: Timestamp,
-    ) -> Result<Vec<TransactWriteItem>, StoreError> {
-        Ok(vec![
-            store.update_tx(
-                item_key(&self.id),
-                "SET #status = :revoked, revoked_at = :now",
-                OPEN,
-                &with_open_values(&[
-                    (":revoked", s(Stored::Revoked.as_str())),
-                    (":now", s(time::format(&now))),
-                ]),
-                &[STATUS_NAME],
-            )?,
-            drop_expiry_tx(store, &self.id)?,
-        ])
     }
 
     /// The link as committed `revoke_items(_, now)` leave it.
@@ -394,30 +306,6 @@ impl NewLink {
         Ok(NewLink { link, token })
     }
 
-    pub fn items(&self, store: &Store) -> Result<Vec<TransactWriteItem>, StoreError> {
-        let l = &self.link;
-        let item = Store::to_item(&LinkItem {
-            pk: pk(&l.id),
-            sk: SK.into(),
-            gsi1pk: list_pk(&l.tenant_id),
-            gsi1sk: l.id.to_string(),
-            gsi2pk: l
-                .reminders_planned
-                .first()
-                .map(|_| reminder_partition(&l.id)),
-            gsi2sk: l.reminders_planned.first().cloned(),
-            link: l.clone(),
-        })?;
-        let mut expiry = key(pk(&l.id), EXPIRY_SK);
-        expiry.insert("ttl".into(), n(l.expires_at.timestamp()));
-        expiry.insert("tenant_id".into(), s(l.tenant_id.as_str()));
-        expiry.insert("link_id".into(), s(l.id.as_str()));
-        Ok(vec![
-            store.put_tx(item, crate::store::IS_NEW, &[])?,
-            store.put_tx(expiry, crate::store::IS_NEW, &[])?,
-        ])
-    }
-
     pub fn to_json(&self, base: &str) -> Value {
         let mut v = self.link.to_json(self.link.created_at);
         v["url"] = json!(self.link.url(base, &self.token));
@@ -435,24 +323,6 @@ pub(crate) fn new_token() -> Result<Secret, ApiError> {
 /// What is stored for a token: only its SHA-256.
 pub(crate) fn token_hash(token: &str) -> String {
     sha256_hex(token.as_bytes())
-}
-
-pub(crate) fn from_item(item: Item) -> Result<Link, StoreError> {
-    Ok(Store::from_item::<LinkItem>(item)?.link)
-}
-
-/// A link by id alone (the public pages know no tenant).
-pub async fn get_any(store: &Store, id: &LinkId) -> Result<Option<Link>, StoreError> {
-    store.get(pk(id), SK).await?.map(from_item).transpose()
-}
-
-/// A link of `tenant`; another tenant's link is as absent as a missing one.
-pub async fn get(
-    store: &Store,
-    tenant: &TenantId,
-    id: &LinkId,
-) -> Result<Option<Link>, StoreError> {
-    Ok(get_any(store, id).await?.filter(|l| &l.tenant_id == tenant))
 }
 
 pub(crate) fn not_found(raw: &str) -> ApiError {
@@ -482,13 +352,7 @@ pub async fn page(
     after: Option<String>,
 ) -> Result<(Vec<Link>, Option<String>), ApiError> {
     let now = time::now();
-    let start_key = |id: &str| -> Item {
-        let mut k = key(format!("LINK#{id}"), SK);
-        k.insert("gsi1pk".into(), s(list_pk(tenant)));
-        k.insert("gsi1sk".into(), s(id));
-        k
-    };
-    let mut start = after.as_deref().map(start_key);
+    let mut start = after;
     let mut data = Vec::new();
     // Without a filter one query serves the page. With one, links are read a page of
     // FILTER_PAGE at a time until `limit` match or FILTER_READ_BUDGET were read: a rare
@@ -500,12 +364,11 @@ pub async fn page(
         let size = page_size
             .min(FILTER_READ_BUDGET.saturating_sub(read))
             .max(1);
-        let (items, more) = app.store.index_page(&list_pk(tenant), size, start).await?;
-        let count = items.len();
+        let (links, more) = repo::page(&app.store, tenant, size, start.as_deref()).await?;
+        let count = links.len();
         let mut last = None;
         let mut unread = false;
-        for (i, item) in items.into_iter().enumerate() {
-            let link = from_item(item)?;
+        for (i, link) in links.into_iter().enumerate() {
             read += 1;
             last = Some(link.id.to_string());
             if wanted.is_none_or(|w| link.status_at(now) == w) {
@@ -520,7 +383,7 @@ pub async fn page(
         if data.len() == limit || read >= FILTER_READ_BUDGET || !more_after_last {
             break last.filter(|_| more_after_last);
         }
-        start = last.as_deref().map(start_key);
+        start = last;
     };
     Ok((data, next))
 }
@@ -564,76 +427,12 @@ pub async fn with_token(app: &App, id: &LinkId, token: &str) -> Result<Option<Li
 /// the right token on a usable link (the relay announces `link.opened` from the stream);
 /// `None` for anything else, which the caller explains from a plain read.
 pub async fn open(app: &App, id: &LinkId, token: &str) -> Result<Option<Link>, ApiError> {
-    let now = time::format(&time::now());
-    let opened = app
-        .store
-        .update_returning(
-            item_key(id),
-            "SET opened_at = if_not_exists(opened_at, :now) ADD open_count :one",
-            // an emailed link carries a token of its own (see `reminder`)
-            &format!(
-                "(token_hash = :hash OR contains(email_token_hashes, :hash)) \
-                 AND {OPEN} AND expires_at > :now"
-            ),
-            &with_open_values(&[
-                (":now", s(&now)),
-                (":one", n(1)),
-                (":hash", s(token_hash(token))),
-            ]),
-            &[STATUS_NAME],
-        )
-        .await?;
-    Ok(opened.map(from_item).transpose()?)
-}
-
-/// The write that marks an open link as waiting for the provider's sign-in.
-pub fn oauth_started_tx(
-    store: &Store,
-    id: &LinkId,
-    now: Timestamp,
-) -> Result<TransactWriteItem, StoreError> {
-    store.update_tx(
-        item_key(id),
-        "SET #status = :waiting_oauth, oauth_started_at = :now",
-        &format!("{OPEN} AND expires_at > :now"),
-        &with_open_values(&[(":now", s(time::format(&now)))]),
-        &[STATUS_NAME],
-    )
+    Ok(repo::record_open(&app.store, id, &token_hash(token), time::now()).await?)
 }
 
 /// A sign-in that did not complete: the link is usable again while it is valid.
 pub async fn oauth_abandoned(app: &App, id: &LinkId) -> Result<(), ApiError> {
-    let now = time::format(&time::now());
-    app.store
-        .update(
-            item_key(id),
-            "SET #status = :waiting",
-            "#status = :waiting_oauth AND expires_at > :now",
-            &with_open_values(&[(":now", s(&now))]),
-            &[STATUS_NAME],
-        )
-        .await?;
-    Ok(())
-}
-
-/// The write that uses an open link up: granted, for `integration`.
-pub fn granted_tx(
-    store: &Store,
-    id: &LinkId,
-    integration: &IntegrationId,
-    now: Timestamp,
-) -> Result<TransactWriteItem, StoreError> {
-    store.update_tx(
-        item_key(id),
-        "SET #status = :granted, granted_at = :now, integration_id = :integration",
-        &format!("{OPEN} AND expires_at > :now"),
-        &with_open_values(&[
-            (":granted", s(Stored::Granted.as_str())),
-            (":now", s(time::format(&now))),
-            (":integration", s(integration.as_str())),
-        ]),
-        &[STATUS_NAME],
-    )
+    Ok(repo::oauth_abandoned(&app.store, id, time::now()).await?)
 }
 
 /// Where the browser goes after the flow: the link's URL, else the consumer's, else the
@@ -719,7 +518,7 @@ mod tests {
         let conf = aws_sdk_dynamodb::Config::builder()
             .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
             .build();
-        let store = Store::new(aws_sdk_dynamodb::Client::from_conf(conf), "t");
+        let store = crate::store::Store::new(aws_sdk_dynamodb::Client::from_conf(conf), "t");
         let open = link(Stored::Waiting, 60);
         let now = time::now();
         let items = open.revoke_items(&store, now).unwrap();

@@ -3,6 +3,7 @@
 //! one timeout), and the one distinction callers need: did the provider refuse the grant
 //! (permanent: the customer must reconnect) or did the call fail in a way that may pass.
 
+mod repo;
 pub mod state;
 
 use crate::credential::Credentials;

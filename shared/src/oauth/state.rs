@@ -5,19 +5,18 @@
 //! binding, and a direct connect's state, made before any browser was involved, is bound to
 //! the first browser that passes through our domain with it.
 
+use super::repo::{self, pk};
 use crate::error::ApiError;
 use crate::id::{ConnectionId, IntegrationId, LinkId, TenantId};
-use crate::secret::{random_bytes, sha256_hex, Secret};
-use crate::store::{key, n, s, Item};
+use crate::secret::{random_bytes, Secret};
+use crate::store::TxItem;
 use crate::time::{self, Timestamp};
 use crate::App;
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{Map, Value};
 
 pub const LIFETIME_SECONDS: i64 = 10 * 60;
-const SK: &str = "STATE";
 
 /// What the callback needs to finish what the start began.
 #[derive(Debug)]
@@ -57,10 +56,6 @@ pub enum Bound {
     Gone,
 }
 
-fn pk(state: &str) -> String {
-    format!("OAUTH#{}", sha256_hex(state.as_bytes()))
-}
-
 pub fn generate() -> Result<Secret, ApiError> {
     let bytes =
         random_bytes::<32>().map_err(|e| ApiError::internal(format!("no randomness: {e}")))?;
@@ -73,7 +68,7 @@ pub async fn put_tx(
     state: &Secret,
     pending: &Pending,
     now: Timestamp,
-) -> Result<TransactWriteItem, ApiError> {
+) -> Result<TxItem, ApiError> {
     let pk = pk(state.expose());
     let verifier = app
         .sealer()?
@@ -85,45 +80,11 @@ pub async fn put_tx(
         .await
         .map_err(ApiError::internal)?;
     let expires_at = now + chrono::Duration::seconds(LIFETIME_SECONDS);
-    let mut item = key(pk, SK);
-    item.insert("link_id".into(), s(pending.link_id.as_str()));
-    item.insert("tenant_id".into(), s(pending.tenant_id.as_str()));
-    item.insert("connection_id".into(), s(pending.connection_id.as_str()));
-    item.insert("integration_id".into(), s(pending.integration_id.as_str()));
-    item.insert("redirect_uri".into(), s(&pending.redirect_uri));
-    item.insert("verifier_sealed".into(), s(verifier));
-    item.insert(
-        "connection_fields".into(),
-        s(Value::Object(pending.connection_fields.clone()).to_string()),
-    );
-    item.insert("expires_at".into(), s(time::format(&expires_at)));
-    item.insert("ttl".into(), n(expires_at.timestamp()));
-    if pending.direct {
-        item.insert("direct".into(), AttributeValue::Bool(true));
-    }
-    if let Some(browser) = &pending.browser {
-        item.insert("browser".into(), s(browser));
-    }
-    if let Some(url) = &pending.authorize_url {
-        item.insert("authorize_url".into(), s(url));
-    }
-    Ok(app.store.put_tx(item, crate::store::IS_NEW, &[])?)
+    Ok(repo::put_tx(
+        &app.store, &pk, pending, &verifier, expires_at,
+    )?)
 }
 
-/// Whether a state that could not be taken or bound is still alive (then it is someone
-/// else's) or gone. Only refusals pay for this read.
-async fn refused(app: &App, pk: String) -> Result<bool, ApiError> {
-    let now = time::format(&time::now());
-    Ok(app.store.get(pk, SK).await?.is_some_and(|item| {
-        item.get("expires_at")
-            .and_then(|v| v.as_s().ok())
-            .is_some_and(|at| *at > now)
-    }))
-}
-
-/// Consumes a state for the browser that started it: the flow it started, or why not. A
-/// browser without the binding never consumes it, so the one with it can still finish.
-/// `browser` is the hash of the binding the request carries, if any.
 /// Starts a sign-in: the link waits for the provider and the state is stored, in one
 /// transaction; `false` when the link was no longer open.
 pub async fn begin(
@@ -143,31 +104,24 @@ pub async fn begin(
     ))
 }
 
+/// Consumes a state for the browser that started it: the flow it started, or why not. A
+/// browser without the binding never consumes it, so the one with it can still finish.
+/// `browser` is the hash of the binding the request carries, if any.
 pub async fn take(app: &App, state: &str, browser: Option<&str>) -> Result<Taken, ApiError> {
     let pk = pk(state);
     let taken = match browser {
-        Some(browser) => {
-            app.store
-                .take(
-                    key(pk.clone(), SK),
-                    "attribute_exists(pk) AND expires_at > :now AND browser = :browser",
-                    &[
-                        (":now", s(time::format(&time::now()))),
-                        (":browser", s(browser)),
-                    ],
-                )
-                .await?
-        }
+        Some(browser) => repo::take(&app.store, &pk, browser, time::now()).await?,
         None => None,
     };
     let Some(item) = taken else {
-        return Ok(if refused(app, pk).await? {
+        return Ok(if repo::alive(&app.store, &pk, time::now()).await? {
             Taken::OtherBrowser
         } else {
             Taken::Gone
         });
     };
-    let pending = read(&item).ok_or_else(|| ApiError::internal("malformed OAuth state item"))?;
+    let pending =
+        repo::read(&item).ok_or_else(|| ApiError::internal("malformed OAuth state item"))?;
     let verifier = app
         .sealer()?
         .open(pending.0.as_str(), &pk, &pending.1)
@@ -183,59 +137,11 @@ pub async fn take(app: &App, state: &str, browser: Option<&str>) -> Result<Taken
 /// same browser may come again); answers where to send it.
 pub async fn bind(app: &App, state: &str, link: &LinkId, browser: &str) -> Result<Bound, ApiError> {
     let pk = pk(state);
-    let bound = app
-        .store
-        .update_returning(
-            key(pk.clone(), SK),
-            "SET browser = :browser",
-            "attribute_exists(authorize_url) AND link_id = :link AND expires_at > :now \
-             AND (attribute_not_exists(browser) OR browser = :browser)",
-            &[
-                (":browser", s(browser)),
-                (":link", s(link.as_str())),
-                (":now", s(time::format(&time::now()))),
-            ],
-            &[],
-        )
-        .await?;
-    match bound.and_then(|item| {
-        item.get("authorize_url")
-            .and_then(|v| v.as_s().ok())
-            .cloned()
-    }) {
+    match repo::bind(&app.store, &pk, link, browser, time::now()).await? {
         Some(url) => Ok(Bound::Provider(url)),
-        None if refused(app, pk).await? => Ok(Bound::OtherBrowser),
+        None if repo::alive(&app.store, &pk, time::now()).await? => Ok(Bound::OtherBrowser),
         None => Ok(Bound::Gone),
     }
-}
-
-fn read(item: &Item) -> Option<(TenantId, String, Pending)> {
-    let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
-    let tenant_id = TenantId::parse(&text("tenant_id")?)?;
-    let fields = match serde_json::from_str(&text("connection_fields")?).ok()? {
-        Value::Object(m) => m,
-        _ => return None,
-    };
-    Some((
-        tenant_id.clone(),
-        text("verifier_sealed")?,
-        Pending {
-            link_id: LinkId::parse(&text("link_id")?)?,
-            tenant_id,
-            connection_id: ConnectionId::parse(&text("connection_id")?)?,
-            integration_id: IntegrationId::parse(&text("integration_id")?)?,
-            redirect_uri: text("redirect_uri")?,
-            verifier: Secret::new(String::new()),
-            connection_fields: fields,
-            direct: item
-                .get("direct")
-                .and_then(|v| v.as_bool().ok())
-                .copied()
-                .unwrap_or(false),
-            browser: text("browser"),
-            authorize_url: text("authorize_url"),
-        },
-    ))
 }
 
 #[cfg(test)]

@@ -24,13 +24,15 @@ use crate::link::{self, Link, Sent, Status, Trigger};
 use crate::secret::Secret;
 use crate::settings::Settings as TenantSettings;
 
-use crate::store::{n, s, Item, TxOutcome};
+use crate::store::{Item, TxOutcome};
 use crate::time::{self, Timestamp};
 use crate::{consumer, integration, tenant, App};
-use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{json, Value};
 
 pub mod api;
+mod repo;
+
+use repo::Advance;
 
 pub use message::{Message, MessageError};
 
@@ -171,19 +173,11 @@ async fn send_email(app: &App, d: &Delivery) -> Result<String, SendError> {
 
 /// Records a sent email on the link and announces it, in one transaction.
 async fn record(app: &App, link: &Link, sent: Sent, message_id: &str) -> Result<Link, ApiError> {
-    let entry = serde_dynamo::to_attribute_value(vec![&sent])
-        .map_err(|e| ApiError::internal(e.to_string()))?;
     let mut recorded = link.clone();
     recorded.reminders_sent.push(sent.clone());
     let now = time::now();
     let items = vec![
-        app.store.update_tx(
-            link::item_key(&link.id),
-            "SET reminders_sent = list_append(if_not_exists(reminders_sent, :none), :entry)",
-            crate::store::EXISTS,
-            &[(":entry", entry), (":none", AttributeValue::L(vec![]))],
-            &[],
-        )?,
+        repo::sent_tx(&app.store, &link.id, &sent)?,
         event::outbox(
             &app.store,
             &link.tenant_id,
@@ -199,10 +193,6 @@ async fn record(app: &App, link: &Link, sent: Sent, message_id: &str) -> Result<
         // Only a link removed meanwhile (TTL) cancels this; the email went out regardless.
         TxOutcome::Cancelled(_) => Err(ApiError::NotFound("the link disappeared".into())),
     }
-}
-
-fn token_hash_value(token: &Secret) -> AttributeValue {
-    AttributeValue::L(vec![s(link::token_hash(token.expose()))])
 }
 
 // ---- on demand: POST /v1/links/{id}/send ----
@@ -272,7 +262,7 @@ impl Done {
 pub async fn sweep(app: &App, _deadline: std::time::SystemTime) -> Result<Value, ApiError> {
     let now = time::now();
     let upto = time::format(&now);
-    let due = app.store.due_all("REMIND#", &upto).await?;
+    let due = repo::due(&app.store, &upto).await?;
     let base = app.config.public_base_url.clone().unwrap_or_default();
     use futures_util::StreamExt;
     let results: Vec<Done> = futures_util::stream::iter(due)
@@ -299,46 +289,6 @@ pub async fn sweep(app: &App, _deadline: std::time::SystemTime) -> Result<Value,
     Ok(json!(counts))
 }
 
-/// How the index moves on from `seen`: to the next planned reminder, or out of the index.
-struct Advance {
-    rest: Vec<String>,
-}
-
-impl Advance {
-    fn from(link: &Link, seen: &str) -> Advance {
-        Advance {
-            rest: link
-                .reminders_planned
-                .iter()
-                .filter(|t| t.as_str() > seen)
-                .cloned()
-                .collect(),
-        }
-    }
-
-    /// The update expression, with `also` (`, a = :b…`) set in the same write.
-    fn expression(&self, also: &str) -> String {
-        match self.rest.first() {
-            Some(_) => format!("SET reminders_planned = :rest, gsi2sk = :next{also}"),
-            None => format!("SET reminders_planned = :rest{also} REMOVE gsi2pk, gsi2sk"),
-        }
-    }
-
-    fn values(&self, seen: &str) -> Vec<(&'static str, AttributeValue)> {
-        let mut v = vec![
-            (
-                ":rest",
-                AttributeValue::L(self.rest.iter().map(s).collect()),
-            ),
-            (":seen", s(seen)),
-        ];
-        if let Some(next) = self.rest.first() {
-            v.push((":next", s(next)));
-        }
-        v
-    }
-}
-
 async fn remind(app: &App, item: Item, now: Timestamp, base: &str) -> Result<Done, ApiError> {
     let seen = item
         .get("gsi2sk")
@@ -346,22 +296,11 @@ async fn remind(app: &App, item: Item, now: Timestamp, base: &str) -> Result<Don
         .cloned()
         .ok_or_else(|| ApiError::internal("an index entry without gsi2sk"))?;
     let link = link::from_item(item)?;
-    let guard = "gsi2sk = :seen";
     if !link.is_open(now) {
-        let done = app
-            .store
-            .update(
-                link::item_key(&link.id),
-                "SET reminders_planned = :none REMOVE gsi2pk, gsi2sk",
-                guard,
-                &[(":none", AttributeValue::L(vec![])), (":seen", s(&seen))],
-                &[],
-            )
-            .await?;
+        let done = repo::leave_index(&app.store, &link.id, &seen).await?;
         return Ok(if done { Done::Closed } else { Done::Taken });
     }
     let advance = Advance::from(&link, &seen);
-    let mut values = advance.values(&seen);
     let settings = crate::settings::of(app, &link.tenant_id).await?;
     let recent = link
         .last_sent_at
@@ -373,16 +312,7 @@ async fn remind(app: &App, item: Item, now: Timestamp, base: &str) -> Result<Don
         None
     };
     let Some(delivery) = delivery else {
-        let done = app
-            .store
-            .update(
-                link::item_key(&link.id),
-                &advance.expression(""),
-                guard,
-                &values,
-                &[],
-            )
-            .await?;
+        let done = repo::move_on(&app.store, &link.id, &advance, &seen).await?;
         return Ok(if done { Done::Skipped } else { Done::Taken });
     };
     // The tenant's hourly allowance: over it, the reminder stays due, untouched.
@@ -390,30 +320,7 @@ async fn remind(app: &App, item: Item, now: Timestamp, base: &str) -> Result<Don
         return Ok(Done::Throttled);
     };
     // Claim: move the index on and accept the email's token, only if nobody else did.
-    values.extend([
-        (":hash", token_hash_value(&token)),
-        (":none", AttributeValue::L(vec![])),
-        (":now", n(now.timestamp())),
-        (":max", n(MAX_EMAILS)),
-    ]);
-    values.extend(link::open_values());
-    let claimed = app
-        .store
-        .update(
-            link::item_key(&link.id),
-            &advance.expression(
-                ", email_token_hashes = list_append(if_not_exists(email_token_hashes, :none), :hash), \
-                 last_sent_at = :now",
-            ),
-            &format!(
-                "gsi2sk = :seen AND {} \
-                 AND (attribute_not_exists(email_token_hashes) OR size(email_token_hashes) < :max)",
-                link::OPEN
-            ),
-            &values,
-            &[link::STATUS_NAME],
-        )
-        .await?;
+    let claimed = repo::claim_scheduled(&app.store, &link.id, &advance, &seen, &token, now).await?;
     if !claimed {
         crate::quota::release_email(app, allowance).await;
         return Ok(Done::Taken);
@@ -445,19 +352,7 @@ async fn remind(app: &App, item: Item, now: Timestamp, base: &str) -> Result<Don
             // Put the reminder back where the sweep will find it again.
             let mut back = link.reminders_planned.clone();
             back.retain(|t| t.as_str() >= seen.as_str());
-            app.store
-                .update(
-                    link::item_key(&link.id),
-                    "SET reminders_planned = :back, gsi2pk = :pk, gsi2sk = :seen",
-                    crate::store::EXISTS,
-                    &[
-                        (":back", AttributeValue::L(back.iter().map(s).collect())),
-                        (":pk", s(link::reminder_partition(&link.id))),
-                        (":seen", s(&seen)),
-                    ],
-                    &[],
-                )
-                .await?;
+            repo::put_back(&app.store, &link.id, &back, &seen).await?;
             Ok(Done::Failed)
         }
     }
@@ -483,29 +378,7 @@ pub async fn send_now(app: &App, link: Link, base_url: &str) -> Result<Link, Api
     // The tenant's hourly allowance first: over it, nothing about the link changes.
     let allowance = crate::quota::claim_email(app, &link.tenant_id, now).await??;
     // The claim: usable, not rate-limited, under the cap; the token becomes valid with it.
-    let claimed = app
-        .store
-        .update(
-            link::item_key(&link.id),
-            "SET email_token_hashes = list_append(if_not_exists(email_token_hashes, :none), :hash), \
-             last_sent_at = :now",
-            &format!(
-                "{} AND expires_at > :at \
-                 AND (attribute_not_exists(last_sent_at) OR last_sent_at <= :cutoff) \
-                 AND (attribute_not_exists(email_token_hashes) OR size(email_token_hashes) < :max)",
-                link::OPEN
-            ),
-            &link::with_open_values(&[
-                (":hash", token_hash_value(&token)),
-                (":none", AttributeValue::L(vec![])),
-                (":now", n(now.timestamp())),
-                (":at", s(time::format(&now))),
-                (":cutoff", n(now.timestamp() - MIN_INTERVAL_SECONDS)),
-                (":max", n(MAX_EMAILS)),
-            ]),
-            &[link::STATUS_NAME],
-        )
-        .await?;
+    let claimed = repo::claim_request(&app.store, &link.id, &token, now).await?;
     if !claimed {
         crate::quota::release_email(app, allowance).await;
         // Explain from what the link is now.
@@ -518,24 +391,7 @@ pub async fn send_now(app: &App, link: Link, base_url: &str) -> Result<Link, Api
         Err(e) => {
             crate::quota::release_email(app, allowance).await;
             // Not sent: free the rate limit again (the unused token is harmless).
-            let (restore, mut values) = match link.last_sent_at {
-                Some(previous) => (
-                    "SET last_sent_at = :previous",
-                    vec![(":previous", n(previous))],
-                ),
-                None => ("REMOVE last_sent_at", vec![]),
-            };
-            values.push((":now", n(now.timestamp())));
-            let _ = app
-                .store
-                .update(
-                    link::item_key(&link.id),
-                    restore,
-                    "last_sent_at = :now",
-                    &values,
-                    &[],
-                )
-                .await;
+            let _ = repo::unclaim(&app.store, &link, now).await;
             return Err(match e {
                 SendError::Refused(m) => {
                     tracing::warn!(link_id = %link.id, error = %m, "SES refused the email");

@@ -5,7 +5,7 @@ use crate::error::ApiError;
 use crate::fields::{Fields, Patch};
 use crate::id::TenantId;
 use crate::redirect_url::RedirectUrl;
-use crate::store::{tenant_pk, Step, Store, StoreError};
+use crate::store::{Step, StoreError};
 use crate::time::{self, Timestamp};
 use crate::App;
 use serde::{Deserialize, Serialize};
@@ -13,8 +13,10 @@ use serde_json::{json, Value};
 
 pub mod api;
 pub mod reminders;
+mod repo;
 
-const SK: &str = "SETTINGS";
+pub use repo::load;
+
 const FIELDS: &[&str] = &[
     "default_redirect_url",
     "default_link_ttl_seconds",
@@ -65,14 +67,6 @@ mod optional_time {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct SettingsItem {
-    pk: String,
-    sk: String,
-    #[serde(flatten)]
-    settings: Settings,
-}
-
 /// The tenant's settings, as a warm function reuses them (`LINKGATE_TENANT_CACHE_SECONDS`).
 pub async fn of(app: &App, tenant: &TenantId) -> Result<std::sync::Arc<Settings>, StoreError> {
     if let Some(s) = app.cached::<Settings>("settings", tenant) {
@@ -103,13 +97,6 @@ impl Settings {
             "branding": self.branding.to_json(),
             "updated_at": self.updated_at.as_ref().map(time::format),
         })
-    }
-}
-
-pub async fn load(store: &Store, tenant: &TenantId) -> Result<Settings, StoreError> {
-    match store.get(tenant_pk(tenant), SK).await? {
-        None => Ok(Settings::default()),
-        Some(item) => Ok(Store::from_item::<SettingsItem>(item)?.settings),
     }
 }
 
@@ -178,20 +165,7 @@ pub async fn update(app: &App, tenant: &TenantId, body: Value) -> Result<Setting
                 }
                 next.updated_at = Some(time::now());
                 next.version = current.version + 1;
-                let item = Store::to_item(&SettingsItem {
-                    pk: tenant_pk(tenant),
-                    sk: SK.into(),
-                    settings: next.clone(),
-                })?;
-                let put = if current.version == 0 {
-                    app.store.put_tx(item, crate::store::IS_NEW, &[])?
-                } else {
-                    app.store.put_tx(
-                        item,
-                        "version = :v",
-                        &[(":v", crate::store::n(current.version))],
-                    )?
-                };
+                let put = repo::replace_tx(&app.store, tenant, &next, &current)?;
                 Ok(Step::Write(vec![put], next))
             },
         )

@@ -12,7 +12,7 @@ use crate::fields::{string, Fields, Patch};
 use crate::id::{TenantId, WebhookId};
 use crate::idempotency::{self, Answer, Idempotency};
 use crate::secret::Secret;
-use crate::store::{key, tenant_pk, Item, Step, Store, StoreError, TxOutcome};
+use crate::store::{Step, TxOutcome};
 use crate::time::{self, Timestamp};
 use crate::App;
 use serde::{Deserialize, Serialize};
@@ -20,8 +20,10 @@ use serde_json::{json, Value};
 use target::WebhookUrl;
 
 pub mod api;
+mod repo;
 
-const SK_PREFIX: &str = "WH#";
+pub use repo::{all, disable, get, is_endpoint_sk};
+
 const CREATE_FIELDS: &[&str] = &["url", "events", "description"];
 const UPDATE_FIELDS: &[&str] = &["url", "events", "description", "enabled"];
 /// A rotated secret keeps signing this long beside the new one.
@@ -111,18 +113,6 @@ pub struct Endpoint {
     pub version: u64,
 }
 
-#[derive(Serialize, Deserialize)]
-struct EndpointItem {
-    pk: String,
-    sk: String,
-    #[serde(flatten)]
-    endpoint: Endpoint,
-}
-
-fn sk(id: &WebhookId) -> String {
-    format!("{SK_PREFIX}{id}")
-}
-
 impl Endpoint {
     pub fn wants(&self, kind: &str) -> bool {
         self.enabled && self.events.iter().any(|e| e == "*" || e == kind)
@@ -139,26 +129,6 @@ impl Endpoint {
             "created_at": time::format(&self.created_at),
             "updated_at": time::format(&self.updated_at),
         })
-    }
-
-    fn item(&self) -> Result<Item, StoreError> {
-        Store::to_item(&EndpointItem {
-            pk: tenant_pk(&self.tenant_id),
-            sk: sk(&self.id),
-            endpoint: self.clone(),
-        })
-    }
-
-    pub fn replace_tx(
-        &self,
-        store: &Store,
-        previous: &Endpoint,
-    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
-        store.put_tx(
-            self.item()?,
-            "version = :v",
-            &[(":v", crate::store::n(previous.version))],
-        )
     }
 
     /// The secrets that sign now: the current one and any rotated one still in its overlap.
@@ -182,32 +152,6 @@ impl Endpoint {
         }
         Ok(out)
     }
-}
-
-fn from_item(item: Item) -> Result<Endpoint, StoreError> {
-    Ok(Store::from_item::<EndpointItem>(item)?.endpoint)
-}
-
-pub async fn get(
-    store: &Store,
-    tenant: &TenantId,
-    id: &WebhookId,
-) -> Result<Option<Endpoint>, StoreError> {
-    store
-        .get(tenant_pk(tenant), sk(id))
-        .await?
-        .map(from_item)
-        .transpose()
-}
-
-/// Every endpoint of a tenant (for fan-out).
-pub async fn all(store: &Store, tenant: &TenantId) -> Result<Vec<Endpoint>, StoreError> {
-    store
-        .page_all(&tenant_pk(tenant), SK_PREFIX)
-        .await?
-        .into_iter()
-        .map(from_item)
-        .collect()
 }
 
 fn not_found(raw: &str) -> ApiError {
@@ -406,8 +350,7 @@ pub async fn create(
     body["secret"] = json!(secret.expose());
     let max = app.config.max_webhook_endpoints;
     let items = vec![
-        app.store
-            .put_tx(endpoint.item()?, crate::store::IS_NEW, &[])?,
+        repo::create_tx(&app.store, &endpoint)?,
         crate::quota::webhook_place_tx(&app.store, tenant, max)?,
     ];
     let answer = Answer::created(body);
@@ -427,12 +370,6 @@ pub async fn create(
     }
 }
 
-/// Whether `sk` is an endpoint's sort key (a cursor must point at one).
-pub fn is_endpoint_sk(sk: &str) -> bool {
-    sk.strip_prefix(SK_PREFIX)
-        .is_some_and(|id| WebhookId::parse(id).is_some())
-}
-
 /// A page of the tenant's endpoints after the cursor's key.
 pub async fn page(
     app: &App,
@@ -440,15 +377,7 @@ pub async fn page(
     limit: usize,
     after: Option<&str>,
 ) -> Result<(Vec<Endpoint>, Option<String>), ApiError> {
-    let (items, next) = app
-        .store
-        .page(&tenant_pk(tenant), SK_PREFIX, limit, after)
-        .await?;
-    let endpoints = items
-        .into_iter()
-        .map(from_item)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((endpoints, next))
+    Ok(repo::page(&app.store, tenant, limit, after).await?)
 }
 
 /// Applies `patch`, re-reading and re-applying when another write came first.
@@ -484,13 +413,7 @@ pub async fn update(
 /// Removes the endpoint and gives its place back, once: a second delete finds no endpoint.
 /// Deliveries already queued find no endpoint and stop; their log stays until it expires.
 pub async fn delete(app: &App, endpoint: &Endpoint) -> Result<(), ApiError> {
-    let delete = || {
-        app.store.delete_tx(
-            key(tenant_pk(&endpoint.tenant_id), sk(&endpoint.id)),
-            Some(crate::store::EXISTS),
-            &[],
-        )
-    };
+    let delete = || repo::delete_tx(&app.store, endpoint);
     let outcome = app
         .store
         .transact(vec![

@@ -12,18 +12,16 @@ use super::target::WebhookUrl;
 use super::{signing, Endpoint, TEST_EVENT};
 use crate::error::ApiError;
 use crate::id::{DeliveryId, EventId, TenantId, WebhookId};
-use crate::store::{key, n, s, tenant_pk, Item};
 use crate::time;
 use crate::App;
-use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 pub mod api;
+mod repo;
 
 /// How long the delivery log is kept.
-const RETENTION_SECONDS: i64 = 30 * 24 * 60 * 60;
 /// SQS's longest message delay.
 const MAX_QUEUE_DELAY: u64 = 900;
 /// A receiver's `Retry-After` is honoured up to this.
@@ -42,14 +40,6 @@ pub struct Message {
     /// A retry asked for through the API: one attempt, no schedule after it.
     #[serde(default)]
     pub manual: bool,
-}
-
-fn sk(endpoint: &WebhookId, delivery: &DeliveryId) -> String {
-    format!("DLV#{endpoint}#{delivery}")
-}
-
-fn delivery_key(tenant: &TenantId, endpoint: &WebhookId, delivery: &DeliveryId) -> Item {
-    key(tenant_pk(tenant), sk(endpoint, delivery))
 }
 
 fn sqs_error<E: std::fmt::Display>(e: E) -> ApiError {
@@ -71,27 +61,19 @@ async fn record_delivery(
     body: &str,
 ) -> Result<Option<DeliveryId>, ApiError> {
     let delivery = DeliveryId::of(event_id);
-    let now = chrono::Utc::now();
-    let mut item = delivery_key(&endpoint.tenant_id, &endpoint.id, &delivery);
-    item.insert("id".into(), s(delivery.as_str()));
-    item.insert("endpoint_id".into(), s(endpoint.id.as_str()));
-    item.insert("event_id".into(), s(event_id.as_str()));
-    item.insert("event_type".into(), s(kind));
-    item.insert("payload".into(), s(body));
-    item.insert("status".into(), s("pending"));
-    item.insert("attempts".into(), AttributeValue::L(Vec::new()));
-    item.insert("created_at".into(), s(time::format(&now)));
-    item.insert("updated_at".into(), s(time::format(&now)));
-    item.insert("ttl".into(), n(now.timestamp() + RETENTION_SECONDS));
-    if app.store.put_new(item).await? {
+    let new = repo::New {
+        endpoint,
+        delivery: &delivery,
+        event_id,
+        kind,
+        body,
+    };
+    if repo::create(&app.store, &new, chrono::Utc::now()).await? {
         return Ok(Some(delivery));
     }
     // Fanned out before: queue again only if the message never left.
-    let existing = app
-        .store
-        .get(tenant_pk(&endpoint.tenant_id), sk(&endpoint.id, &delivery))
-        .await?;
-    let queued = existing.is_some_and(|i| i.contains_key("enqueued_at"));
+    let existing = repo::get(&app.store, &endpoint.tenant_id, &endpoint.id, &delivery).await?;
+    let queued = existing.is_some_and(|d| d.was_enqueued());
     Ok((!queued).then_some(delivery))
 }
 
@@ -133,16 +115,7 @@ async fn enqueue(app: &App, messages: &[(Message, u64)]) -> Result<(), ApiError>
 }
 
 async fn mark_enqueued(app: &App, m: &Message) -> Result<(), ApiError> {
-    app.store
-        .update(
-            delivery_key(&m.tenant_id, &m.endpoint_id, &m.delivery_id),
-            "SET enqueued_at = :now",
-            crate::store::EXISTS,
-            &[(":now", s(time::format(&time::now())))],
-            &[],
-        )
-        .await?;
-    Ok(())
+    Ok(repo::mark_enqueued(&app.store, m, time::now()).await?)
 }
 
 /// `webhook-fanout`: one EventBridge event (`detail = {id, type, tenant_id, occurred_at,
@@ -335,59 +308,25 @@ async fn set_status(
     log: Option<&AttemptLog>,
     next_retry_at: Option<String>,
 ) -> Result<(), ApiError> {
-    let now = time::format(&time::now());
-    let mut update = "SET #status = :status, updated_at = :now".to_string();
-    let mut vals = vec![(":status", s(status)), (":now", s(&now))];
-    if let Some(l) = log {
-        let mut a = std::collections::HashMap::new();
-        a.insert("attempt".to_string(), n(m.attempt));
-        a.insert("at".to_string(), s(&now));
-        a.insert("latency_ms".to_string(), n(l.latency_ms));
-        if let Some(code) = l.status_code {
-            a.insert("status_code".to_string(), n(code));
-        }
-        if let Some(e) = &l.error {
-            a.insert("error".to_string(), s(e));
-        }
-        update.push_str(", attempts = list_append(if_not_exists(attempts, :none), :attempt)");
-        vals.push((":none", AttributeValue::L(Vec::new())));
-        vals.push((":attempt", AttributeValue::L(vec![AttributeValue::M(a)])));
-    }
-    match next_retry_at {
-        Some(at) => {
-            update.push_str(", next_retry_at = :next");
-            vals.push((":next", s(at)));
-        }
-        None => update.push_str(" REMOVE next_retry_at"),
-    }
-    app.store
-        .update(
-            delivery_key(&m.tenant_id, &m.endpoint_id, &m.delivery_id),
-            &update,
-            crate::store::EXISTS,
-            &vals,
-            &[("#status", "status")],
-        )
-        .await?;
-    Ok(())
+    let attempt = log.map(|l| repo::AttemptRecord {
+        attempt: m.attempt,
+        status_code: l.status_code,
+        error: l.error.as_deref(),
+        latency_ms: l.latency_ms,
+    });
+    Ok(repo::set_status(
+        &app.store,
+        m,
+        status,
+        attempt.as_ref(),
+        next_retry_at,
+        time::now(),
+    )
+    .await?)
 }
 
 async fn disable(app: &App, endpoint: &Endpoint, reason: &str) -> Result<(), ApiError> {
-    app.store
-        .update(
-            key(tenant_pk(&endpoint.tenant_id), format!("WH#{}", endpoint.id)),
-            "SET enabled = :false, disabled_reason = :reason, updated_at = :now, version = version + :one",
-            crate::store::EXISTS,
-            &[
-                (":false", AttributeValue::Bool(false)),
-                (":reason", s(reason)),
-                (":now", s(time::format(&time::now()))),
-                (":one", n(1)),
-            ],
-            &[],
-        )
-        .await?;
-    Ok(())
+    Ok(super::disable(&app.store, endpoint, reason, time::now()).await?)
 }
 
 /// One message: wait if early, attempt, log, and queue what comes next.
@@ -399,21 +338,13 @@ async fn handle(app: &App, m: Message) -> Result<(), ApiError> {
             .max(1);
         return requeue(app, m, wait).await;
     }
-    let Some(delivery) = app
-        .store
-        .get(tenant_pk(&m.tenant_id), sk(&m.endpoint_id, &m.delivery_id))
-        .await?
+    let Some(delivery) =
+        repo::get(&app.store, &m.tenant_id, &m.endpoint_id, &m.delivery_id).await?
     else {
         tracing::warn!(delivery_id = %m.delivery_id, "delivery gone; message dropped");
         return Ok(());
     };
-    let text = |k: &str| {
-        delivery
-            .get(k)
-            .and_then(|v| v.as_s().ok())
-            .cloned()
-            .unwrap_or_default()
-    };
+    let text = |k: &str| delivery.text(k).unwrap_or_default();
     if text("status") == "succeeded" && !m.manual {
         return Ok(()); // a duplicate message after success
     }
@@ -487,41 +418,109 @@ pub async fn deliver(app: &App, event: &Value) -> Value {
     json!({"batchItemFailures": failures})
 }
 
-fn delivery_json(item: &Item) -> Value {
-    let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
-    let attempts: Vec<Value> = item
-        .get("attempts")
-        .and_then(|v| v.as_l().ok())
-        .map(|l| {
-            l.iter()
-                .filter_map(|a| a.as_m().ok())
-                .map(|a| {
-                    let num = |k: &str| {
-                        a.get(k)
-                            .and_then(|v| v.as_n().ok())
-                            .and_then(|n| n.parse::<u64>().ok())
-                    };
-                    json!({
-                        "attempt": num("attempt"),
-                        "at": a.get("at").and_then(|v| v.as_s().ok()),
-                        "status_code": num("status_code"),
-                        "latency_ms": num("latency_ms"),
-                        "error": a.get("error").and_then(|v| v.as_s().ok()),
-                    })
+// Operations for the delivery log's routes.
+
+/// One delivery as logged: its event, status and attempts.
+pub struct Delivery(repo::Record);
+
+impl Delivery {
+    pub fn to_json(&self) -> Value {
+        let r = &self.0;
+        let attempts: Vec<Value> = r
+            .attempts()
+            .iter()
+            .map(|a| {
+                json!({
+                    "attempt": a.attempt,
+                    "at": a.at,
+                    "status_code": a.status_code,
+                    "latency_ms": a.latency_ms,
+                    "error": a.error,
                 })
-                .collect()
+            })
+            .collect();
+        json!({
+            "id": r.text("id"),
+            "endpoint_id": r.text("endpoint_id"),
+            "event_id": r.text("event_id"),
+            "event_type": r.text("event_type"),
+            "status": r.text("status"),
+            "attempts": attempts,
+            "next_retry_at": r.text("next_retry_at"),
+            "created_at": r.text("created_at"),
+            "updated_at": r.text("updated_at"),
         })
-        .unwrap_or_default();
-    json!({
-        "id": text("id"),
-        "endpoint_id": text("endpoint_id"),
-        "event_id": text("event_id"),
-        "event_type": text("event_type"),
-        "status": text("status"),
-        "attempts": attempts,
-        "next_retry_at": text("next_retry_at"),
-        "created_at": text("created_at"),
-        "updated_at": text("updated_at"),
+    }
+}
+
+pub use repo::is_delivery_sk;
+
+/// A page of the endpoint's deliveries after the sort key `after`.
+pub async fn page(
+    app: &App,
+    endpoint: &Endpoint,
+    limit: usize,
+    after: Option<&str>,
+) -> Result<(Vec<Delivery>, Option<String>), ApiError> {
+    let (records, next) = repo::page(&app.store, endpoint, limit, after).await?;
+    Ok((records.into_iter().map(Delivery).collect(), next))
+}
+
+/// One more attempt at a delivery of an enabled endpoint, now and outside its schedule.
+pub async fn retry(app: &App, endpoint: &Endpoint, raw: &str) -> Result<Delivery, ApiError> {
+    let missing = || ApiError::no_such("delivery", raw);
+    let id = DeliveryId::parse(raw).ok_or_else(missing)?;
+    let record = repo::get(&app.store, &endpoint.tenant_id, &endpoint.id, &id)
+        .await?
+        .ok_or_else(missing)?;
+    if !endpoint.enabled {
+        return Err(endpoint_disabled());
+    }
+    let m = Message {
+        tenant_id: endpoint.tenant_id.clone(),
+        endpoint_id: endpoint.id.clone(),
+        delivery_id: id,
+        attempt: u32::try_from(record.attempts().len() + 1).unwrap_or(u32::MAX),
+        not_before: 0,
+        manual: true,
+    };
+    enqueue(app, &[(m, 0)]).await?;
+    Ok(Delivery(record))
+}
+
+/// A `webhook.test` event, delivered to this endpoint alone.
+pub struct TestSent {
+    pub delivery_id: DeliveryId,
+    pub event_id: EventId,
+}
+
+pub async fn send_test(app: &App, endpoint: &Endpoint) -> Result<TestSent, ApiError> {
+    if !endpoint.enabled {
+        return Err(endpoint_disabled());
+    }
+    let event_id = EventId::generate();
+    let body = payload(
+        &event_id,
+        TEST_EVENT,
+        &time::format(&time::now()),
+        &json!({"endpoint_id": endpoint.id, "message": "A test event from Linkgate."}),
+    );
+    let Some(delivery) = record_delivery(app, endpoint, &event_id, TEST_EVENT, &body).await? else {
+        return Err(ApiError::internal("a fresh event already had a delivery"));
+    };
+    let m = Message {
+        tenant_id: endpoint.tenant_id.clone(),
+        endpoint_id: endpoint.id.clone(),
+        delivery_id: delivery.clone(),
+        attempt: 1,
+        not_before: 0,
+        manual: false,
+    };
+    enqueue(app, &[(m.clone(), 0)]).await?;
+    mark_enqueued(app, &m).await?;
+    Ok(TestSent {
+        delivery_id: delivery,
+        event_id,
     })
 }
 

@@ -5,7 +5,7 @@
 //! one gives way) and the callback's activation confirms it is still its own; revocation
 //! releases it.
 
-use super::Connection;
+use crate::connection::Connection;
 use crate::id::ConsumerId;
 use crate::store::{key, s, tenant_pk, Store, StoreError};
 use crate::time;
