@@ -11,7 +11,7 @@ use linkgate::store::Store;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -297,6 +297,68 @@ impl TestTenant {
     pub async fn connection(&self, consumer: &Value, connection: &Value) -> Value {
         let id = self.consumer(consumer).await;
         self.connect(&id, connection).await
+    }
+
+    /// A new consumer and connection whose link waits to be opened.
+    pub async fn open_link(&self) -> OpenLink {
+        let connection = self
+            .connection(&json!({"name": "Waiting"}), &json!({"name": "Waiting"}))
+            .await;
+        OpenLink::of(&connection)
+    }
+}
+
+/// A link as the platform hands it out (`link` in a connection's answer, or a link's own
+/// answer with its `url`): what a customer's browser opens and submits.
+pub struct OpenLink {
+    pub id: String,
+    pub token: String,
+    /// `/connect/lnk_…?token=…`, relative to the API base.
+    pub path: String,
+}
+
+impl OpenLink {
+    /// The link of a connection's answer (`link`), or a link answer itself.
+    pub fn of(answer: &Value) -> OpenLink {
+        let link = if answer["link"].is_object() {
+            &answer["link"]
+        } else {
+            answer
+        };
+        let url = link["url"].as_str().expect("a link with its url");
+        OpenLink {
+            id: link["id"].as_str().expect("a link id").to_owned(),
+            token: url.split("token=").nth(1).expect("a token").to_owned(),
+            path: url
+                .trim_start_matches(&Stack::get().api_base_url)
+                .to_owned(),
+        }
+    }
+
+    /// Opens the page in `browser`.
+    pub async fn open(&self, browser: &Api) -> Reply {
+        browser.get(&self.path).await
+    }
+
+    /// Submits the page's form from `browser` as the customer would: the token, then
+    /// `fields` (`integration_id`, `f_<field>`…).
+    pub async fn complete(&self, browser: &Api, fields: &[(&str, &str)]) -> Reply {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("token", &self.token);
+        for (k, v) in fields {
+            form.append_pair(k, v);
+        }
+        browser
+            .raw(
+                reqwest::Method::POST,
+                &format!("/connect/{}", self.id),
+                Some((
+                    "application/x-www-form-urlencoded",
+                    form.finish().into_bytes(),
+                )),
+                &[],
+            )
+            .await
     }
 }
 

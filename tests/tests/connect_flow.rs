@@ -2,7 +2,7 @@
 //! watch`, DynamoDB and KMS on moto. Consumer → connection → open link → (marketplace) →
 //! submit → redirect → connection active → exactly one outbox event.
 
-use linkgate_tests::{table_mentions, Api, Reply, Stack, TestTenant};
+use linkgate_tests::{table_mentions, Api, OpenLink, Reply, Stack, TestTenant};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -35,22 +35,12 @@ impl Flow {
     }
 
     async fn submit(&self, fields: &[(&str, &str)]) -> Reply {
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        form.append_pair("token", &self.token);
-        for (k, v) in fields {
-            form.append_pair(k, v);
-        }
-        self.public()
-            .raw(
-                Method::POST,
-                &format!("/connect/{}", self.link_id()),
-                Some((
-                    "application/x-www-form-urlencoded",
-                    form.finish().into_bytes(),
-                )),
-                &[],
-            )
-            .await
+        let link = OpenLink {
+            id: self.link_id().to_owned(),
+            token: self.token.clone(),
+            path: self.path.clone(),
+        };
+        link.complete(&self.public(), fields).await
     }
 }
 

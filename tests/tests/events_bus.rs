@@ -3,8 +3,7 @@
 //! to an SQS queue, as a platform's rule would. Also: EventBridge down, link expiry.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use linkgate_tests::{root, runtime_api, Stack, TestTenant};
-use reqwest::Method;
+use linkgate_tests::{root, runtime_api, OpenLink, Stack, TestTenant};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -135,24 +134,16 @@ async fn activated_connection(t: &TestTenant) -> (String, String) {
         )
         .await
         .json();
-    let url = conn["link"]["url"].as_str().unwrap();
-    let token = url.split("token=").nth(1).unwrap();
+    let link = OpenLink::of(&conn);
     let anon = stack.anonymous();
-    assert_eq!(
-        anon.get(url.trim_start_matches(&stack.api_base_url))
-            .await
-            .status,
-        200
-    );
-    let form = format!(
-        "token={token}&integration_id={integration}&f_secret_key=rk_test_51BusKey000000000000"
-    );
-    let r = anon
-        .raw(
-            Method::POST,
-            &format!("/connect/{}", conn["link"]["id"].as_str().unwrap()),
-            Some(("application/x-www-form-urlencoded", form.into_bytes())),
-            &[],
+    assert_eq!(link.open(&anon).await.status, 200);
+    let r = link
+        .complete(
+            &anon,
+            &[
+                ("integration_id", &integration),
+                ("f_secret_key", "rk_test_51BusKey000000000000"),
+            ],
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -365,19 +356,6 @@ async fn ttl_removal_of_a_waiting_link_announces_link_expired_once() {
     assert_eq!(of_type(&got, "link.expired").len(), 1);
 }
 
-/// A fresh connection's link: (link id, the page path with its token).
-async fn open_link(t: &TestTenant) -> (String, String) {
-    let conn = t
-        .connection(&json!({"name": "Waiting"}), &json!({"name": "Waiting"}))
-        .await;
-    let url = conn["link"]["url"].as_str().unwrap();
-    (
-        conn["link"]["id"].as_str().unwrap().to_owned(),
-        url.trim_start_matches(&Stack::get().api_base_url)
-            .to_owned(),
-    )
-}
-
 fn now_seconds() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -404,7 +382,7 @@ async fn a_link_expiring_by_ttl_is_announced_to_rules_and_webhooks() {
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
-    let (link, _) = open_link(&t).await;
+    let link = t.open_link().await.id;
 
     // time passes: the link's expiry is now (moto cannot wait half an hour)
     let store = stack.store().await;
@@ -469,7 +447,8 @@ async fn a_stream_record_outside_the_filters_never_reaches_the_relay() {
     let stack = Stack::get();
     let t = stack.tenant().await;
     let (sqs, queue) = subscribe(&stack, t.id.as_str()).await;
-    let (link, page) = open_link(&t).await;
+    let open = t.open_link().await;
+    let link = open.id.clone();
     let since = now_seconds() - 1.0;
     let marker = format!("outside-the-filters-{link}");
     let store = stack.store().await;
@@ -484,7 +463,7 @@ async fn a_stream_record_outside_the_filters_never_reaches_the_relay() {
         .await
         .unwrap();
     // then a change the filters let through: the first open, announced as link.opened
-    assert_eq!(stack.anonymous().get(&page).await.status, 200);
+    assert_eq!(open.open(&stack.anonymous()).await.status, 200);
     let got = receive(&sqs, &queue, |m| !of_type(m, "link.opened").is_empty()).await;
     assert_eq!(of_type(&got, "link.opened").len(), 1);
 

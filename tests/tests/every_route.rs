@@ -3,7 +3,7 @@
 //! fresh tenant, and nothing is written. (scripts/status_coverage.py then checks that every
 //! documented status was answered by some test.)
 
-use linkgate_tests::{openapi, table_mentions, Api, Reply, Stack, TestTenant};
+use linkgate_tests::{openapi, table_mentions, Api, OpenLink, Reply, Stack, TestTenant};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -261,28 +261,18 @@ async fn the_pages_of_a_link_to_an_inactive_integration_refuse_it() {
         .await;
     let oauth = linkgate_tests::oauth::integration(&t).await;
     let consumer = t.consumer(&json!({"name": "Inactive"})).await;
-    // (link path with its token, link id, token) for a connection to `integration`
-    let link = |integration: String| {
-        let api = t.admin.clone();
-        let consumer = consumer.clone();
-        let base = stack.api_base_url.clone();
-        async move {
-            let r = api
-                .post(
-                    &format!("/v1/consumers/{consumer}/connections"),
-                    &json!({"name": "Inactive", "integration_id": integration}),
-                )
-                .await;
-            assert_eq!(r.status, 201, "{}", r.text);
-            let url = r.json()["link"]["url"].as_str().unwrap().to_owned();
-            let path = url.trim_start_matches(&base).to_owned();
-            let token = url.split("token=").nth(1).unwrap().to_owned();
-            let id = r.json()["link"]["id"].as_str().unwrap().to_owned();
-            (path, id, token)
-        }
+    // a connection to `integration`, its link waiting
+    let link = async |integration: &str| {
+        OpenLink::of(
+            &t.connect(
+                &consumer,
+                &json!({"name": "Inactive", "integration_id": integration}),
+            )
+            .await,
+        )
     };
-    let (form_page, form_link, form_token) = link(stripe.clone()).await;
-    let (_, oauth_link, oauth_token) = link(oauth.integration_id.clone()).await;
+    let form = link(&stripe).await;
+    let oauth_link = link(&oauth.integration_id).await;
     for integration in [&stripe, &oauth.integration_id] {
         let r = t
             .admin
@@ -294,17 +284,15 @@ async fn the_pages_of_a_link_to_an_inactive_integration_refuse_it() {
         assert_eq!(r.status, 200, "{}", r.text);
     }
     let anon = stack.anonymous();
-    let r = anon.get(&form_page).await;
+    let r = form.open(&anon).await;
     assert_eq!(r.status, 409, "{}", r.text);
-    let form = format!(
-        "token={form_token}&integration_id={stripe}&f_secret_key=rk_test_51Inactive000000000000"
-    );
-    let r = anon
-        .raw(
-            Method::POST,
-            &format!("/connect/{form_link}"),
-            Some(("application/x-www-form-urlencoded", form.into_bytes())),
-            &[],
+    let r = form
+        .complete(
+            &anon,
+            &[
+                ("integration_id", stripe.as_str()),
+                ("f_secret_key", "rk_test_51Inactive000000000000"),
+            ],
         )
         .await;
     // a submit for it goes back to the choice, saying so
@@ -315,7 +303,10 @@ async fn the_pages_of_a_link_to_an_inactive_integration_refuse_it() {
         r.text
     );
     let r = anon
-        .get(&format!("/connect/{oauth_link}/oauth?token={oauth_token}"))
+        .get(&format!(
+            "/connect/{}/oauth?token={}",
+            oauth_link.id, oauth_link.token
+        ))
         .await;
     assert_eq!(r.status, 409, "{}", r.text);
     let connections: Value = t

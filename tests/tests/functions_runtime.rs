@@ -303,18 +303,13 @@ async fn every_sample_event_runs_through_its_real_binary() {
                     .post(&format!("/v1/consumers/{consumer}/connections"), &json!({"name": "Sample", "integration_id": integration}))
                     .await
                     .json();
-                let url = body["link"]["url"].as_str().unwrap();
-                let form = format!(
-                    "token={}&integration_id={integration}&f_secret_key=rk_test_51SampleRestrictedKey0000",
-                    url.split("token=").nth(1).unwrap()
-                );
-                let r = stack
-                    .anonymous()
-                    .raw(
-                        reqwest::Method::POST,
-                        &format!("/connect/{}", body["link"]["id"].as_str().unwrap()),
-                        Some(("application/x-www-form-urlencoded", form.into_bytes())),
-                        &[],
+                let r = linkgate_tests::OpenLink::of(&body)
+                    .complete(
+                        &stack.anonymous(),
+                        &[
+                            ("integration_id", integration.as_str()),
+                            ("f_secret_key", "rk_test_51SampleRestrictedKey0000"),
+                        ],
                     )
                     .await;
                 assert_eq!(r.status, 200, "{}", r.text);

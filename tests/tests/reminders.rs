@@ -411,19 +411,13 @@ async fn no_reminder_for_used_revoked_expired_links_or_without_email_or_when_off
 
     let granted_to = address("granted");
     let granted = link(&on, Some(&granted_to), stripe["id"].as_str(), WEEK).await;
-    let url = granted["link"]["url"].as_str().unwrap().to_owned();
-    let token = url.split("token=").nth(1).unwrap();
-    let form = format!(
-        "token={token}&integration_id={}&f_secret_key={STRIPE_KEY}",
-        stripe["id"].as_str().unwrap()
-    );
-    let done = stack
-        .anonymous()
-        .raw(
-            reqwest::Method::POST,
-            &format!("/connect/{}", link_id(&granted)),
-            Some(("application/x-www-form-urlencoded", form.into_bytes())),
-            &[],
+    let done = linkgate_tests::OpenLink::of(&granted)
+        .complete(
+            &stack.anonymous(),
+            &[
+                ("integration_id", stripe["id"].as_str().unwrap()),
+                ("f_secret_key", STRIPE_KEY),
+            ],
         )
         .await;
     assert!(done.status == 200 || done.status == 303, "{}", done.text);

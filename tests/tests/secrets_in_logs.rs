@@ -5,7 +5,6 @@
 
 use linkgate_tests::oauth::{self, local_path, query_param, sign_in};
 use linkgate_tests::{root, Stack};
-use reqwest::Method;
 use serde_json::{json, Value};
 
 fn random(tag: &str) -> String {
@@ -64,17 +63,14 @@ async fn no_secret_reaches_the_logs_at_the_most_verbose_level() {
             &json!({"name": "Form", "integration_id": stripe}),
         )
         .await;
-    let url = form["link"]["url"].as_str().unwrap();
-    let token = url.split("token=").nth(1).unwrap().to_owned();
+    let link = linkgate_tests::OpenLink::of(&form);
+    let token = link.token.clone();
     let pasted = random("rk_test_51LogProbe");
-    assert_eq!(anon.get(&local_path(url)).await.status, 200);
-    let body = format!("token={token}&integration_id={stripe}&f_secret_key={pasted}");
-    let r = anon
-        .raw(
-            Method::POST,
-            &format!("/connect/{}", form["link"]["id"].as_str().unwrap()),
-            Some(("application/x-www-form-urlencoded", body.into_bytes())),
-            &[],
+    assert_eq!(link.open(&anon).await.status, 200);
+    let r = link
+        .complete(
+            &anon,
+            &[("integration_id", &stripe), ("f_secret_key", &pasted)],
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
