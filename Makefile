@@ -138,7 +138,7 @@ test: tools check-template
 
 # Every function, built as `sam build` builds it (cargo lambda, release profile), measured
 # against a bare lambda_http baseline. Takes ~55 min on 2 cores: ~27 building (fat-LTO links), ~28 measuring.
-FUNCTION_PACKAGES := $(foreach f,$(sort $(notdir $(wildcard functions/*))),-p $(f))
+FUNCTION_PACKAGES := -p linkgate-functions
 LAMBDA := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda
 
 bench: $(VENV)/.installed

@@ -30,12 +30,17 @@ fn router_routes() -> Vec<Route> {
     out
 }
 
-fn function_crates() -> BTreeSet<String> {
-    std::fs::read_dir(root().join("functions"))
+/// The functions: one binary each, `functions/src/bin/<name>.rs`.
+fn function_binaries() -> BTreeSet<String> {
+    std::fs::read_dir(root().join("functions/src/bin"))
         .unwrap()
         .filter_map(|e| e.ok())
-        .filter(|e| e.path().join("Cargo.toml").exists())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter_map(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .strip_suffix(".rs")
+                .map(str::to_owned)
+        })
         .collect()
 }
 
@@ -98,7 +103,7 @@ fn openapi_paths_match_template() {
 }
 
 #[test]
-fn every_function_crate_is_deployed_and_every_deployed_binary_exists() {
+fn every_function_binary_is_deployed_and_every_deployed_binary_exists() {
     let t = template();
     let mut binaries = BTreeSet::new();
     for (name, res) in t["Resources"].as_mapping().unwrap() {
@@ -124,7 +129,7 @@ fn every_function_crate_is_deployed_and_every_deployed_binary_exists() {
                 .to_owned(),
         );
     }
-    assert_eq!(binaries, function_crates());
+    assert_eq!(binaries, function_binaries());
     let globals = &t["Globals"]["Function"];
     assert_eq!(globals["Runtime"].as_str(), Some("provided.al2023"));
     assert_eq!(globals["Architectures"][0].as_str(), Some("arm64"));
@@ -149,12 +154,12 @@ fn every_function_runs_a_single_threaded_runtime_on_a_fraction_of_a_vcpu() {
             assert!(own < 1769, "{name:?}: {own} MB gives it more than one vCPU");
         }
     }
-    for function in function_crates() {
-        let main = root().join("functions").join(&function).join("src/main.rs");
+    for function in function_binaries() {
+        let main = root().join(format!("functions/src/bin/{function}.rs"));
         let text = std::fs::read_to_string(&main).unwrap();
         assert!(
             text.contains(r#"#[tokio::main(flavor = "current_thread")]"#),
-            "{function}: main.rs should use #[tokio::main(flavor = \"current_thread\")]"
+            "{function}: its main should use #[tokio::main(flavor = \"current_thread\")]"
         );
     }
 }

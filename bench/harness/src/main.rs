@@ -154,10 +154,15 @@ fn routes() -> Result<HashMap<String, (String, String)>, String> {
 }
 
 fn functions() -> Result<Vec<String>, String> {
-    let mut found: Vec<String> = std::fs::read_dir(root().join("functions"))
+    let mut found: Vec<String> = std::fs::read_dir(root().join("functions/src/bin"))
         .map_err(|e| e.to_string())?
         .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter_map(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .strip_suffix(".rs")
+                .map(str::to_owned)
+        })
         .collect();
     found.sort();
     let missing: Vec<&String> = found
