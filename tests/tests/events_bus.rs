@@ -127,13 +127,11 @@ async fn activated_connection(t: &TestTenant) -> (String, String) {
         .await;
     let consumer = t.consumer(&json!({"name": "Evented"})).await;
     let conn = t
-        .admin
-        .post(
-            &format!("/v1/consumers/{consumer}/connections"),
+        .connect(
+            &consumer,
             &json!({"name": "Bus", "integration_id": integration}),
         )
-        .await
-        .json();
+        .await;
     let link = OpenLink::of(&conn);
     let anon = stack.anonymous();
     assert_eq!(link.open(&anon).await.status, 200);
@@ -286,22 +284,8 @@ async fn ttl_removal_of_a_waiting_link_announces_link_expired_once() {
     let t = stack.tenant().await;
     let (sqs, queue) = subscribe(&stack, t.id.as_str()).await;
     let consumer = t.consumer(&json!({"name": "Slow"})).await;
-    let conn = t
-        .admin
-        .post(
-            &format!("/v1/consumers/{consumer}/connections"),
-            &json!({"name": "Late"}),
-        )
-        .await
-        .json();
-    let used = t
-        .admin
-        .post(
-            &format!("/v1/consumers/{consumer}/connections"),
-            &json!({"name": "Revoked"}),
-        )
-        .await
-        .json();
+    let conn = t.connect(&consumer, &json!({"name": "Late"})).await;
+    let used = t.connect(&consumer, &json!({"name": "Revoked"})).await;
     let store = stack.store().await;
     let mut records = Vec::new();
     for (n, link) in [&conn["link"]["id"], &used["link"]["id"]]

@@ -366,22 +366,9 @@ async fn an_oauth_integration_picked_in_the_marketplace() {
     let anon = stack.anonymous();
     let t = stack.tenant().await;
     let app = oauth::integration(&t).await;
-    let consumer = t
-        .admin
-        .post("/v1/consumers", &json!({"name": "Picker"}))
-        .await
-        .json();
     let conn = t
-        .admin
-        .post(
-            &format!(
-                "/v1/consumers/{}/connections",
-                consumer["id"].as_str().unwrap()
-            ),
-            &json!({"name": "Any"}),
-        )
-        .await
-        .json();
+        .connection(&json!({"name": "Picker"}), &json!({"name": "Any"}))
+        .await;
     let market = anon
         .get(&local_path(conn["link"]["url"].as_str().unwrap()))
         .await;
@@ -434,13 +421,11 @@ async fn the_start_refuses_what_it_cannot_begin() {
             .await
             .json();
     let conn =
-        f.t.admin
-            .post(
-                &format!("/v1/consumers/{}/connections", f.consumer),
-                &json!({"name": "Keys", "integration_id": stripe["id"]}),
-            )
-            .await
-            .json();
+        f.t.connect(
+            &f.consumer,
+            &json!({"name": "Keys", "integration_id": stripe["id"]}),
+        )
+        .await;
     let url = conn["link"]["url"].as_str().unwrap();
     let token = query_param(url, "token").unwrap();
     let r = anon
@@ -478,22 +463,12 @@ async fn connection_fields_complete_the_provider_url_before_leaving() {
         )
         .await;
     assert_eq!(shopify.status, 201, "{}", shopify.text);
-    let consumer = t
-        .admin
-        .post("/v1/consumers", &json!({"name": "Shop owner"}))
-        .await
-        .json();
     let conn = t
-        .admin
-        .post(
-            &format!(
-                "/v1/consumers/{}/connections",
-                consumer["id"].as_str().unwrap()
-            ),
+        .connection(
+            &json!({"name": "Shop owner"}),
             &json!({"name": "Store", "integration_id": shopify.json()["id"]}),
         )
-        .await
-        .json();
+        .await;
     let link = conn["link"]["id"].as_str().unwrap();
     let token = query_param(conn["link"]["url"].as_str().unwrap(), "token").unwrap();
 

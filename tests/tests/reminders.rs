@@ -122,12 +122,7 @@ async fn link(t: &TestTenant, email: Option<&str>, integration: Option<&str>, tt
     if let Some(i) = integration {
         body["integration_id"] = json!(i);
     }
-    let r = t
-        .admin
-        .post(&format!("/v1/consumers/{consumer}/connections"), &body)
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.json()
+    t.connect(&consumer, &body).await
 }
 
 fn link_id(connection: &Value) -> String {
@@ -755,14 +750,7 @@ async fn emails_speak_the_link_or_consumer_language() {
         let consumer = t
             .consumer(&json!({"name": "Zoë", "email": to, "locale": code}))
             .await;
-        let c = t
-            .admin
-            .post(
-                &format!("/v1/consumers/{consumer}/connections"),
-                &json!({"name": "Books"}),
-            )
-            .await
-            .json();
+        let c = t.connect(&consumer, &json!({"name": "Books"})).await;
         assert_eq!(send(&t, &link_id(&c)).await.status, 200);
         let sent = emails_to(&to).await;
         assert_eq!(sent.len(), 1, "{code}");
@@ -782,13 +770,8 @@ async fn emails_speak_the_link_or_consumer_language() {
         .consumer(&json!({"name": "Zoë", "email": to, "locale": "de"}))
         .await;
     let c = t
-        .admin
-        .post(
-            &format!("/v1/consumers/{consumer}/connections"),
-            &json!({"name": "Books", "lang": "nl"}),
-        )
-        .await
-        .json();
+        .connect(&consumer, &json!({"name": "Books", "lang": "nl"}))
+        .await;
     assert_eq!(send(&t, &link_id(&c)).await.status, 200);
     assert!(emails_to(&to).await[0].text().contains("Beste Zoë"));
 }

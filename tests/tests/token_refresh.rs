@@ -44,22 +44,12 @@ async fn connected(name: &str) -> Connected {
     let stack = Stack::get();
     let t = stack.tenant().await;
     let app = oauth::integration(&t).await;
-    let consumer = t
-        .admin
-        .post("/v1/consumers", &json!({"name": name}))
-        .await
-        .json();
     let conn = t
-        .admin
-        .post(
-            &format!(
-                "/v1/consumers/{}/connections",
-                consumer["id"].as_str().unwrap()
-            ),
+        .connection(
+            &json!({"name": name}),
             &json!({"name": name, "integration_id": app.integration_id}),
         )
-        .await
-        .json();
+        .await;
     let sub = format!("{name}-{}", app.client_id);
     let r = oauth::complete(
         &stack.anonymous(),
@@ -332,14 +322,10 @@ async fn an_expired_token_with_the_provider_down_is_a_503_not_a_status_change() 
     let stack = Stack::get();
     let t = stack.tenant().await;
     let app = oauth::integration(&t).await;
-    let consumer = t
-        .admin
-        .post("/v1/consumers", &json!({"name": "Imported"}))
-        .await
-        .json();
+    let consumer = t.consumer(&json!({"name": "Imported"})).await;
     let import = |expires_at: &str| {
         json!({
-            "consumer_id": consumer["id"], "integration_id": app.integration_id, "name": "Imported",
+            "consumer_id": consumer, "integration_id": app.integration_id, "name": "Imported",
             "credentials": {"access_token": "at-imported", "refresh_token": "rt-imported", "expires_at": expires_at}
         })
     };

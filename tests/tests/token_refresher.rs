@@ -8,22 +8,12 @@ use serde_json::{json, Value};
 
 async fn oauth_connection(t: &TestTenant, app: &oauth::OAuthApp, sub: &str) -> String {
     let stack = Stack::get();
-    let consumer = t
-        .admin
-        .post("/v1/consumers", &json!({"name": sub}))
-        .await
-        .json();
     let conn = t
-        .admin
-        .post(
-            &format!(
-                "/v1/consumers/{}/connections",
-                consumer["id"].as_str().unwrap()
-            ),
+        .connection(
+            &json!({"name": sub}),
             &json!({"name": sub, "integration_id": app.integration_id}),
         )
-        .await
-        .json();
+        .await;
     let r = oauth::complete(
         &stack.anonymous(),
         conn["link"]["url"].as_str().unwrap(),
@@ -73,17 +63,13 @@ async fn the_scheduled_refresher_keeps_tokens_alive() {
     // Another tenant's token that is good for hours is not touched.
     let other = stack.tenant().await;
     let other_app = oauth::integration(&other).await;
-    let consumer = other
-        .admin
-        .post("/v1/consumers", &json!({"name": "Later"}))
-        .await
-        .json();
+    let consumer = other.consumer(&json!({"name": "Later"})).await;
     let fresh = other
         .admin
         .post(
             "/v1/connections",
             &json!({
-                "consumer_id": consumer["id"], "integration_id": other_app.integration_id, "name": "Later",
+                "consumer_id": consumer, "integration_id": other_app.integration_id, "name": "Later",
                 "credentials": {"access_token": "at", "refresh_token": "rt", "expires_at": "2099-01-01T00:00:00Z"}
             }),
         )

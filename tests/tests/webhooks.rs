@@ -73,16 +73,12 @@ async fn connection_created(t: &TestTenant) -> String {
             .unwrap()
             .to_owned(),
     };
-    let consumer = t
-        .admin
-        .post("/v1/consumers", &json!({"name": "Hooked"}))
-        .await
-        .json();
+    let consumer = t.consumer(&json!({"name": "Hooked"})).await;
     let r = t
         .admin
         .post(
             "/v1/connections",
-            &json!({"consumer_id": consumer["id"], "integration_id": integration, "name": "Hooked",
+            &json!({"consumer_id": consumer, "integration_id": integration, "name": "Hooked",
                     "credentials": {"secret_key": "rk_test_51HookedKey000000"}}),
         )
         .await;
