@@ -41,7 +41,7 @@ pub struct Call {
     pub request_id: String,
     principal: Option<Principal>,
     req: Request,
-    /// Public pages: whose link the page shows, once found (see `connect::finish`).
+    /// Public pages: whose link the page shows, once found (see `finish` in the connect pages).
     pub(crate) page: std::sync::OnceLock<PageContext>,
     /// Public pages: a cookie the answer sets (the OAuth browser binding).
     pub(crate) set_cookie: std::sync::OnceLock<String>,

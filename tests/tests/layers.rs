@@ -114,7 +114,7 @@ fn sources() -> BTreeMap<String, String> {
 }
 
 /// The module a file belongs to: its resource (`consumer/mod.rs` → `consumer`), or the
-/// resource's boundary (`consumer/api.rs`, `oauth/api/browser.rs` → `consumer::api`).
+/// resource's boundary (`consumer/api.rs`, `connect/api/browser.rs` → `consumer::api`, `connect::api`).
 fn module_of(file: &str) -> String {
     let resource = file.split('/').next().unwrap().trim_end_matches(".rs");
     if is_boundary(file) {

@@ -1,7 +1,6 @@
 //! Connections: a consumer's account at one integration, activated through a link.
 //!
-//! Item: `T#<tenant>` / `CONN#<id>`, listed per consumer through `gsi1`
-//! (`T#<tenant>#CSM#<consumer>#CONNS`). Status `pending` → `active` (first completed link)
+//! Status `pending` → `active` (first completed link)
 //! → `needs_reauth` → `active` again through a new link on the same id; any → `revoked`
 //! (credentials destroyed, record kept as a tombstone).
 

@@ -1,10 +1,7 @@
 //! Links: single-use, expiring activation links for a connection.
 //!
-//! Items: `LINK#<id>` / `LINK` is the link itself (its own partition, so the public connect
-//! page finds it by id in one read, then checks the token hash); `LINK#<id>` / `EXPIRY`
-//! carries `ttl = expires_at` so DynamoDB's TTL removal can announce `link.expired`. Links
-//! are listed per tenant through `gsi1` (`T#<tenant>#LINKS`). Expiry is always decided from
-//! `expires_at` at read time, never left to TTL deletion, which is lazy.
+//! Expiry is always decided from `expires_at` at read time, never left to TTL deletion, which
+//! is lazy (how links are stored: `repo`).
 
 use crate::error::ApiError;
 use crate::id::{ConnectionId, ConsumerId, IntegrationId, LinkId, TenantId};

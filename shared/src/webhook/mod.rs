@@ -1,7 +1,7 @@
 //! Webhook endpoints: a tenant's URLs subscribed to event types, with signing secrets
 //! (sealed; shown at creation and rotation only).
 //!
-//! Item `T#<tenant>` / `WH#<id>`. Deliveries and their attempts live in `delivery`.
+//! Stored as `repo` says; deliveries and their attempts live in `delivery`.
 
 pub mod delivery;
 pub mod signing;
