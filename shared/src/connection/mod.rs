@@ -31,7 +31,7 @@ pub use repo::guard;
 pub mod revocation;
 
 pub use repo::{create_tx, get};
-pub(crate) use repo::{has_live, of_owner, revoke_open_link};
+pub(crate) use repo::{of_owner, revoke_open_link};
 
 use revocation::ProviderRevocation;
 
@@ -106,6 +106,42 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// A new connection: pending, unconnected, version 1. Each flow sets what it knows
+    /// (integration, first link, credentials) over it.
+    pub fn new(
+        id: ConnectionId,
+        tenant: &TenantId,
+        consumer: Option<&ConsumerId>,
+        name: String,
+        metadata: &Metadata,
+        now: Timestamp,
+    ) -> Connection {
+        Connection {
+            id,
+            tenant_id: tenant.clone(),
+            consumer_id: consumer.cloned(),
+            name,
+            integration_id: None,
+            provider: None,
+            status: Status::Pending,
+            disabled: false,
+            redirect_url: None,
+            metadata: metadata.to_json_string(),
+            credentials_sealed: None,
+            open_link_id: None,
+            created_at: now,
+            updated_at: now,
+            activated_at: None,
+            revoked_at: None,
+            token_expires_at: None,
+            refreshable: false,
+            refresh_lease: None,
+            refresh_lease_until: None,
+            reauth_reason: None,
+            version: 1,
+        }
+    }
+
     pub fn metadata(&self) -> Result<Metadata, StoreError> {
         Metadata::from_json_string(&self.metadata).map_err(StoreError::Corrupt)
     }
@@ -138,7 +174,10 @@ pub async fn any_live(
     tenant: &TenantId,
     consumer: &ConsumerId,
 ) -> Result<bool, ApiError> {
-    Ok(has_live(&app.store, tenant, consumer).await?)
+    Ok(of_owner(&app.store, tenant, Some(consumer))
+        .await?
+        .iter()
+        .any(|c| c.status != Status::Revoked))
 }
 
 pub(crate) fn not_found(raw: &str) -> ApiError {
@@ -364,28 +403,11 @@ pub async fn create(
         },
     )?;
     let connection = Connection {
-        id,
-        tenant_id: tenant.clone(),
-        consumer_id: Some(consumer_id.clone()),
-        name,
         integration_id,
         provider: integration.as_ref().map(|i| i.provider_id().to_owned()),
-        status: Status::Pending,
-        disabled: false,
         redirect_url,
-        metadata: metadata.to_json_string(),
-        credentials_sealed: None,
         open_link_id: Some(new_link.link.id.clone()),
-        created_at: now,
-        updated_at: now,
-        activated_at: None,
-        revoked_at: None,
-        token_expires_at: None,
-        refreshable: false,
-        refresh_lease: None,
-        refresh_lease_until: None,
-        reauth_reason: None,
-        version: 1,
+        ..Connection::new(id, tenant, Some(consumer_id), name, &metadata, now)
     };
     let mut response = connection.to_json()?;
     response["link"] = new_link.to_json(base_url);
@@ -857,28 +879,14 @@ pub async fn import(
     let sealed = credentials.seal(app.sealer()?, tenant, id.as_str()).await?;
     let now = time::now();
     let connection = Connection {
-        id,
-        tenant_id: tenant.clone(),
-        consumer_id: Some(consumer_id.clone()),
-        name,
         integration_id: Some(integration_id),
         provider: Some(provider.id.clone()),
         status: Status::Active,
-        disabled: false,
-        redirect_url: None,
-        metadata: metadata.to_json_string(),
         credentials_sealed: Some(sealed),
-        open_link_id: None,
-        created_at: now,
-        updated_at: now,
         activated_at: Some(time::format(&now)),
-        revoked_at: None,
         token_expires_at: credentials.expires_at().map(|e| time::format(&e)),
         refreshable: credentials.refresh_token().is_some(),
-        refresh_lease: None,
-        refresh_lease_until: None,
-        reauth_reason: None,
-        version: 1,
+        ..Connection::new(id, tenant, Some(&consumer_id), name, &metadata, now)
     };
     let response = connection.to_json()?;
     let items = vec![

@@ -129,18 +129,6 @@ pub async fn of_owner(
     }
 }
 
-/// Whether the consumer has any connection that is not revoked.
-pub async fn has_live(
-    store: &Store,
-    tenant: &TenantId,
-    consumer: &ConsumerId,
-) -> Result<bool, StoreError> {
-    Ok(of_owner(store, tenant, Some(consumer))
-        .await?
-        .iter()
-        .any(|c| c.status != Status::Revoked))
-}
-
 /// The connections whose tokens expire by `upto` (the refresher's index).
 pub async fn due_for_refresh(store: &Store, upto: &str) -> Result<Vec<Connection>, StoreError> {
     store

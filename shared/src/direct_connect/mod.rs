@@ -99,33 +99,22 @@ fn new_connection(
     status: Status,
 ) -> Result<Connection, ApiError> {
     let provider = integration.provider()?;
-    let now = time::now();
+    let name = request
+        .name
+        .clone()
+        .unwrap_or_else(|| provider.name.clone());
     Ok(Connection {
-        id: ConnectionId::generate(),
-        tenant_id: tenant.clone(),
-        consumer_id: request.consumer_id.clone(),
-        name: request
-            .name
-            .clone()
-            .unwrap_or_else(|| provider.name.clone()),
         integration_id: Some(integration.id().clone()),
         provider: Some(provider.id.clone()),
         status,
-        disabled: false,
-        redirect_url: None,
-        metadata: request.metadata.to_json_string(),
-        credentials_sealed: None,
-        open_link_id: None,
-        created_at: now,
-        updated_at: now,
-        activated_at: None,
-        revoked_at: None,
-        token_expires_at: None,
-        refreshable: false,
-        refresh_lease: None,
-        refresh_lease_until: None,
-        reauth_reason: None,
-        version: 1,
+        ..Connection::new(
+            ConnectionId::generate(),
+            tenant,
+            request.consumer_id.as_ref(),
+            name,
+            &request.metadata,
+            time::now(),
+        )
     })
 }
 
