@@ -145,6 +145,18 @@ impl Call {
         self.req.headers().contains_key(name)
     }
 
+    /// The id the path's `name` parameter holds; a malformed one names nothing either, so it
+    /// is `missing(raw)`, the same 404 as an unknown id.
+    pub fn path_id<T>(
+        &self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+        missing: impl FnOnce(&str) -> ApiError,
+    ) -> Result<T, ApiError> {
+        let raw = self.path_param(name).unwrap_or_default();
+        parse(raw).ok_or_else(|| missing(raw))
+    }
+
     pub fn path_param(&self, name: &str) -> Option<&str> {
         self.req.path_parameters_ref().and_then(|p| p.first(name))
     }

@@ -10,13 +10,11 @@ use lambda_http::{Body, Response};
 use serde_json::json;
 
 async fn load(app: &App, call: &Call) -> Result<Connection, ApiError> {
-    let raw = call.path_param("id").unwrap_or_default();
-    let id = ConnectionId::parse(raw).ok_or_else(|| super::not_found(raw))?;
+    let id = call.path_id("id", ConnectionId::parse, super::not_found)?;
     super::load(app, call.tenant()?, &id).await
 }
 async fn load_consumer(app: &App, call: &Call) -> Result<crate::consumer::Consumer, ApiError> {
-    let raw = call.path_param("id").unwrap_or_default();
-    let id = ConsumerId::parse(raw).ok_or_else(|| crate::consumer::not_found(raw))?;
+    let id = call.path_id("id", ConsumerId::parse, crate::consumer::not_found)?;
     crate::consumer::load(app, call.tenant()?, &id).await
 }
 pub const CREATE: Route = Route {
@@ -61,8 +59,7 @@ pub const NEW_LINK: Route = Route {
 };
 async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     call.query(&[])?;
-    let raw = call.path_param("id").unwrap_or_default();
-    let consumer_id = ConsumerId::parse(raw).ok_or_else(|| crate::consumer::not_found(raw))?;
+    let consumer_id = call.path_id("id", ConsumerId::parse, crate::consumer::not_found)?;
     let body = call.json_body()?;
     let idempotency = call.idempotency("connections.create", &body)?;
     let new = super::NewConnection::parse(app, body)?;

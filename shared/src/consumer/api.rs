@@ -41,8 +41,7 @@ pub const DELETE: Route = Route {
 
 /// The consumer named by the path, which must belong to the caller's tenant.
 async fn load(app: &App, call: &Call) -> Result<Consumer, ApiError> {
-    let raw = call.path_param("id").unwrap_or_default();
-    let id = ConsumerId::parse(raw).ok_or_else(|| super::not_found(raw))?;
+    let id = call.path_id("id", ConsumerId::parse, super::not_found)?;
     super::load(app, call.tenant()?, &id).await
 }
 

@@ -10,8 +10,7 @@ use lambda_http::{Body, Response};
 use serde_json::Value;
 
 async fn load(app: &App, call: &Call) -> Result<Integration, ApiError> {
-    let raw = call.path_param("id").unwrap_or_default();
-    let id = IntegrationId::parse(raw).ok_or_else(|| super::not_found(raw))?;
+    let id = call.path_id("id", IntegrationId::parse, super::not_found)?;
     super::load(app, call.tenant()?, &id).await
 }
 

@@ -12,8 +12,7 @@ use serde_json::json;
 
 /// The link the path's `id` names, of the caller's tenant (404 otherwise).
 pub(crate) async fn load(app: &App, call: &Call) -> Result<Link, ApiError> {
-    let raw = call.path_param("id").unwrap_or_default();
-    let id = LinkId::parse(raw).ok_or_else(|| super::not_found(raw))?;
+    let id = call.path_id("id", LinkId::parse, super::not_found)?;
     super::load(app, call.tenant()?, &id).await
 }
 

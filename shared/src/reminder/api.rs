@@ -20,8 +20,7 @@ async fn send_link(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     if !call.body_is_empty() {
         Fields::new(call.json_body()?, &[])?.finish()?;
     }
-    let raw = call.path_param("id").unwrap_or_default();
-    let id = LinkId::parse(raw).ok_or_else(|| link::not_found(raw))?;
+    let id = call.path_id("id", LinkId::parse, link::not_found)?;
     let link = link::load(app, call.tenant()?, &id).await?;
     let sent = super::send_now(app, link, &call.public_base_url(&app.config)).await?;
     Ok(json(StatusCode::OK, &sent.to_json(time::now())))

@@ -11,8 +11,7 @@ use serde_json::json;
 
 /// The endpoint named by the path, which must belong to the caller's tenant.
 pub(crate) async fn load(app: &App, call: &Call) -> Result<Endpoint, ApiError> {
-    let raw = call.path_param("id").unwrap_or_default();
-    let id = WebhookId::parse(raw).ok_or_else(|| super::not_found_raw(raw))?;
+    let id = call.path_id("id", WebhookId::parse, super::not_found)?;
     super::load(app, call.tenant()?, &id).await
 }
 

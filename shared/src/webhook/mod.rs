@@ -154,7 +154,7 @@ impl Endpoint {
     }
 }
 
-fn not_found(raw: &str) -> ApiError {
+pub(crate) fn not_found(raw: &str) -> ApiError {
     ApiError::no_such("webhook endpoint", raw)
 }
 
@@ -229,10 +229,6 @@ pub async fn load(app: &App, tenant: &TenantId, id: &WebhookId) -> Result<Endpoi
     get(&app.store, tenant, id)
         .await?
         .ok_or_else(|| not_found(id.as_str()))
-}
-
-pub fn not_found_raw(raw: &str) -> ApiError {
-    not_found(raw)
 }
 
 /// A new endpoint, as the create request gives it.

@@ -3,7 +3,9 @@
 use super::Delivery;
 use crate::error::ApiError;
 use crate::http::{json, list_body, Access, Call, Route};
+use crate::id::DeliveryId;
 use crate::webhook::api::load as load_endpoint;
+use crate::webhook::TEST_EVENT;
 use crate::App;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
@@ -39,8 +41,8 @@ async fn list_deliveries(app: &App, call: &Call) -> Result<Response<Body>, ApiEr
 async fn retry_delivery(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     call.query(&[])?;
     let endpoint = load_endpoint(app, call).await?;
-    let raw = call.path_param("delivery_id").unwrap_or_default();
-    let delivery = super::retry(app, &endpoint, raw).await?;
+    let id = call.path_id("delivery_id", DeliveryId::parse, super::not_found)?;
+    let delivery = super::retry(app, &endpoint, id).await?;
     Ok(json(StatusCode::ACCEPTED, &delivery.to_json()))
 }
 
@@ -50,6 +52,6 @@ async fn send_test(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     let sent = super::send_test(app, &endpoint).await?;
     Ok(json(
         StatusCode::ACCEPTED,
-        &json!({"delivery_id": sent.delivery_id, "event_id": sent.event_id, "event_type": super::super::TEST_EVENT}),
+        &json!({"delivery_id": sent.delivery_id, "event_id": sent.event_id, "event_type": TEST_EVENT}),
     ))
 }

@@ -467,9 +467,8 @@ pub async fn page(
 }
 
 /// One more attempt at a delivery of an enabled endpoint, now and outside its schedule.
-pub async fn retry(app: &App, endpoint: &Endpoint, raw: &str) -> Result<Delivery, ApiError> {
-    let missing = || ApiError::no_such("delivery", raw);
-    let id = DeliveryId::parse(raw).ok_or_else(missing)?;
+pub async fn retry(app: &App, endpoint: &Endpoint, id: DeliveryId) -> Result<Delivery, ApiError> {
+    let missing = || not_found(id.as_str());
     let record = repo::get(&app.store, &endpoint.tenant_id, &endpoint.id, &id)
         .await?
         .ok_or_else(missing)?;
@@ -522,6 +521,10 @@ pub async fn send_test(app: &App, endpoint: &Endpoint) -> Result<TestSent, ApiEr
         delivery_id: delivery,
         event_id,
     })
+}
+
+pub fn not_found(raw: &str) -> ApiError {
+    ApiError::no_such("delivery", raw)
 }
 
 fn endpoint_disabled() -> ApiError {
