@@ -12,14 +12,12 @@ struct Flow {
     t: TestTenant,
     consumer: String,
     connection: Value,
-    /// `/connect/lnk_…?token=…`, relative to the API base.
-    path: String,
-    token: String,
+    link: OpenLink,
 }
 
 impl Flow {
     fn link_id(&self) -> &str {
-        self.connection["link"]["id"].as_str().unwrap()
+        &self.link.id
     }
 
     fn connection_id(&self) -> &str {
@@ -31,16 +29,11 @@ impl Flow {
     }
 
     async fn open(&self) -> Reply {
-        self.public().get(&self.path).await
+        self.link.open(&self.public()).await
     }
 
     async fn submit(&self, fields: &[(&str, &str)]) -> Reply {
-        let link = OpenLink {
-            id: self.link_id().to_owned(),
-            token: self.token.clone(),
-            path: self.path.clone(),
-        };
-        link.complete(&self.public(), fields).await
+        self.link.complete(&self.public(), fields).await
     }
 }
 
@@ -78,17 +71,11 @@ async fn flow(integration: Option<&str>, extra: Value) -> Flow {
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let connection = r.json();
-    let url = connection["link"]["url"].as_str().unwrap().to_owned();
-    let path = url
-        .trim_start_matches(&Stack::get().api_base_url)
-        .to_owned();
-    let token = url.split("token=").nth(1).unwrap().to_owned();
     Flow {
         t,
         consumer,
+        link: OpenLink::of(&connection),
         connection,
-        path,
-        token,
     }
 }
 
@@ -286,7 +273,7 @@ async fn marketplace_lists_active_integrations_and_leads_to_their_form() {
     };
     let github = f
         .public()
-        .get(&format!("{}&integration={}", f.path, id_of("github")))
+        .get(&format!("{}&integration={}", f.link.path, id_of("github")))
         .await;
     assert!(
         github.text.contains("Continue with GitHub"),
@@ -299,7 +286,7 @@ async fn marketplace_lists_active_integrations_and_leads_to_their_form() {
     let datadog_id = id_of("datadog");
     let form = f
         .public()
-        .get(&format!("{}&integration={datadog_id}", f.path))
+        .get(&format!("{}&integration={datadog_id}", f.link.path))
         .await;
     assert!(form.text.contains("<select id=\"f_site\""));
     assert_eq!(form.text.matches("type=\"password\"").count(), 2);
@@ -373,7 +360,7 @@ async fn invalid_expired_and_revoked_links_get_clear_pages() {
         "/connect/lnk_nope?token=x".to_string(),
         format!(
             "/connect/lnk_0193a1b2c3d47000800000000000000d?token={}",
-            f.token
+            f.link.token
         ),
     ] {
         let r = anon.get(&path).await;
@@ -381,10 +368,8 @@ async fn invalid_expired_and_revoked_links_get_clear_pages() {
         assert!(r.text.contains("This link is not valid"));
         assert_safe_page(&r);
     }
-    let wrong = Flow {
-        token: "wrong".into(),
-        ..flow(Some("stripe"), json!({})).await
-    };
+    let mut wrong = flow(Some("stripe"), json!({})).await;
+    wrong.link.token = "wrong".into();
     assert_eq!(
         wrong.submit(&[("f_secret_key", STRIPE_KEY)]).await.status,
         404
@@ -500,18 +485,7 @@ async fn reauthentication_keeps_the_connection_id_and_announces_an_update() {
             .await
             .json();
     let g = Flow {
-        path: fresh["url"]
-            .as_str()
-            .unwrap()
-            .trim_start_matches(&stack.api_base_url)
-            .to_owned(),
-        token: fresh["url"]
-            .as_str()
-            .unwrap()
-            .split("token=")
-            .nth(1)
-            .unwrap()
-            .to_owned(),
+        link: OpenLink::of(&fresh),
         connection: json!({"id": f.connection_id(), "link": {"id": fresh["id"]}, "integration_id": integration}),
         ..f
     };
@@ -556,7 +530,7 @@ async fn fifty_concurrent_submissions_consume_a_link_once() {
     for i in 0..50 {
         let api = f.public();
         let mut form = url::form_urlencoded::Serializer::new(String::new());
-        form.append_pair("token", &f.token);
+        form.append_pair("token", &f.link.token);
         form.append_pair("integration_id", &integration);
         form.append_pair("f_secret_key", &format!("rk_test_51Concurrent{i:020}"));
         let body = form.finish().into_bytes();
