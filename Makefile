@@ -150,8 +150,11 @@ bench: $(VENV)/.installed
 
 # Proves the harness still measures every function (a new function needs a scenario);
 # debug builds and a handful of samples, so its numbers mean nothing.
+# Built as `make test` builds (same packages, same features), so after it this is no build at
+# all: a subset would unify features differently and link every function a second time
+# (~2 GB more of a clean clone's disk).
 bench-smoke: $(VENV)/.installed
-	cargo build --quiet --bins $(FUNCTION_PACKAGES) -p bench-baseline -p linkgate-bench
+	cargo build --quiet --workspace --all-targets
 	target/debug/linkgate-bench --bins target/debug --spawns 3 --invocations 20 \
 		--out target/bench-smoke --build "debug profile: a smoke run, the numbers mean nothing"
 

@@ -2,6 +2,7 @@
 //! query parsing, and turning every outcome (including errors) into a response.
 
 use crate::api_key::{Principal, Role};
+use crate::dialect::Dialect;
 use crate::error::{ApiError, FieldError};
 use crate::id::TenantId;
 use crate::idempotency::{self, Answer, Idempotency};
@@ -329,8 +330,9 @@ pub fn no_content() -> Response<Body> {
     resp
 }
 
-pub fn error_response(error: &ApiError, request_id: &str) -> Response<Body> {
-    let mut resp = json(error.status(), &error.body(request_id));
+/// `error` as the dialect of the request's path documents it.
+pub fn error_response(error: &ApiError, request_id: &str, dialect: Dialect) -> Response<Body> {
+    let mut resp = json(error.status(), &dialect.error_body(error, request_id));
     match error {
         ApiError::Unauthorized => {
             resp.headers_mut()
@@ -399,7 +401,8 @@ async fn handle(
             if let ApiError::Internal(source) = &e {
                 tracing::error!(operation, request_id = %call.request_id, error = %source, "request failed");
             }
-            error_response(&e, &call.request_id)
+            let (_, path) = call.method_and_path();
+            error_response(&e, &call.request_id, Dialect::of_path(path))
         }
     };
     tracing::info!(

@@ -20,6 +20,21 @@ pub const ROUTES: &[(&str, &str, &Route)] = &[
         "/connect/{link_id}/oauth",
         &crate::connect::api::oauth::START,
     ),
+    (
+        "POST",
+        "/compat/causeflow/v1/credentials",
+        &crate::compat::causeflow::api::STORE_CREDENTIALS,
+    ),
+    (
+        "GET",
+        "/compat/causeflow/v1/integrations",
+        &crate::compat::causeflow::api::LIST_INTEGRATIONS,
+    ),
+    (
+        "POST",
+        "/compat/causeflow/v1/integrations/{provider}/connect",
+        &crate::compat::causeflow::api::CONNECT,
+    ),
     ("GET", "/health", &HEALTH),
     (
         "GET",
@@ -204,7 +219,7 @@ mod tests {
             let secret = *path == "/v1/connections/{id}/credentials";
             let want = if secret {
                 Access::Admin
-            } else if path.starts_with("/v1/") {
+            } else if path.starts_with("/v1/") || path.starts_with("/compat/") {
                 if *method == "GET" {
                     Access::Read
                 } else {

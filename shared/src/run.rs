@@ -6,7 +6,8 @@ use crate::app::EventHandler;
 use crate::error::ApiError;
 use crate::http::Route;
 use crate::App;
-use lambda_http::Request;
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
 use std::future::Future;
 
 async fn app() -> Result<&'static App, crate::config::ConfigError> {
@@ -22,6 +23,44 @@ pub async fn http(route: &'static Route) -> Result<(), lambda_http::Error> {
     }))
     .await
 }
+
+/// Runs one HTTP function that serves several routes (an operation in our dialect and in
+/// others, see `dialect`): each request goes to the route its `routeKey` names, given here as
+/// API Gateway spells it (`POST /v1/credentials`); a contract test holds the keys equal to the
+/// function's routes in template.yaml.
+pub async fn http_routes(
+    routes: &'static [(&'static str, &'static Route)],
+) -> Result<(), lambda_http::Error> {
+    let app = app().await?;
+    lambda_http::run(lambda_http::service_fn(move |req: Request| {
+        let route = route_of(&req, routes);
+        crate::http::serve(app, req, route)
+    }))
+    .await
+}
+
+/// The route `req` came in by; a request with no route key (invoked directly) takes the
+/// first, and one whose key is not among them (a template that sends this function a route
+/// it does not serve) gets a 404 rather than another route's answer.
+fn route_of(req: &Request, routes: &'static [(&'static str, &'static Route)]) -> &'static Route {
+    let key = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.route_key.as_deref(),
+        _ => None,
+    };
+    match key {
+        None => routes.first().map_or(&MISROUTED, |(_, r)| *r),
+        Some(key) => routes
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or(&MISROUTED, |(_, r)| *r),
+    }
+}
+
+const MISROUTED: Route = Route {
+    operation: "misrouted",
+    access: crate::http::Access::Public,
+    handler: |_, _| Box::pin(async { Err(ApiError::NotFound("no route for this path".into())) }),
+};
 
 /// Runs one event-driven function (an SQS source, an EventBridge rule target): `handle`
 /// answers each event. An error fails the invocation, so the source retries it (or sends it

@@ -98,8 +98,100 @@ fn openapi_paths_match_template() {
             }
         }
     }
-    let deployed: BTreeSet<_> = routed().into_iter().map(|r| (r.method, r.path)).collect();
+    let deployed: BTreeSet<_> = routed()
+        .into_iter()
+        .filter(|r| !r.path.starts_with("/compat/"))
+        .map(|r| (r.method, r.path))
+        .collect();
     assert_eq!(documented, deployed);
+}
+
+/// Each dialect's routes, `/compat/<name>/…`, are those of its own document
+/// (`compat/<name>.openapi.yaml`, whose server URL ends in `/compat/<name>`), and every
+/// dialect route has one.
+#[test]
+fn each_dialect_document_matches_its_routes_in_the_template() {
+    let mut documented = BTreeSet::new();
+    for entry in std::fs::read_dir(root().join("compat")).unwrap() {
+        let path = entry.unwrap().path();
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".openapi.yaml"))
+        else {
+            continue;
+        };
+        let doc: serde_yaml::Value =
+            serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let prefix = format!("/compat/{name}");
+        let server = doc["servers"][0]["url"].as_str().unwrap();
+        assert!(
+            server.ends_with(&prefix),
+            "{}: server {server}",
+            path.display()
+        );
+        for (p, item) in doc["paths"].as_mapping().expect("paths") {
+            for (method, _) in item.as_mapping().unwrap() {
+                let method = method.as_str().unwrap();
+                if ["get", "put", "post", "patch", "delete"].contains(&method) {
+                    documented.insert((
+                        method.to_uppercase(),
+                        format!("{prefix}{}", p.as_str().unwrap()),
+                    ));
+                }
+            }
+        }
+    }
+    let deployed: BTreeSet<_> = routed()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/compat/"))
+        .map(|r| (r.method, r.path))
+        .collect();
+    assert!(!deployed.is_empty());
+    assert_eq!(documented, deployed);
+}
+
+/// A function serving several routes names each by its route key in its `main.rs`
+/// (`run::http_routes`), and those keys are exactly its routes in the template; one serving
+/// a single route runs it with `run::http`.
+#[test]
+fn every_function_dispatches_exactly_the_routes_the_template_sends_it() {
+    let routes = template_routes();
+    for function in function_binaries() {
+        let text = std::fs::read_to_string(root().join(format!("functions/src/bin/{function}.rs")))
+            .unwrap();
+        let mine: BTreeSet<String> = routes
+            .iter()
+            .filter(|r| r.function == function && !r.is_default())
+            .map(Route::key)
+            .collect();
+        if text.contains("run::http_routes(") {
+            // The string literals that are route keys: `"POST /v1/credentials"`.
+            let named: BTreeSet<String> = text
+                .split('"')
+                .skip(1)
+                .step_by(2)
+                .filter(|lit| {
+                    lit.split_once(" /").is_some_and(|(method, _)| {
+                        ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&method)
+                    })
+                })
+                .map(String::from)
+                .collect();
+            assert_eq!(named, mine, "{function}");
+            assert!(mine.len() > 1, "{function}: one route runs with run::http");
+        } else if text.contains("run::http(") {
+            assert!(
+                mine.len() <= 1,
+                "{function} serves {mine:?}: name each in run::http_routes"
+            );
+        } else {
+            assert!(
+                mine.is_empty(),
+                "{function} serves {mine:?} but runs no HTTP loop"
+            );
+        }
+    }
 }
 
 #[test]
@@ -389,9 +481,14 @@ fn the_documented_event_types_are_the_ones_endpoints_may_subscribe_to() {
         .iter()
         .map(|v| v.as_str().unwrap().to_owned())
         .collect();
+    let aliases: Vec<&str> = linkgate::webhook::EVENT_ALIASES
+        .iter()
+        .map(|(alias, _)| *alias)
+        .collect();
     let known: BTreeSet<String> = linkgate::webhook::EVENT_TYPES
         .iter()
         .chain(&["*"])
+        .chain(&aliases)
         .map(|t| t.to_string())
         .collect();
     assert_eq!(documented, known);

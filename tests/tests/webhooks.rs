@@ -86,6 +86,34 @@ async fn connection_created(t: &TestTenant) -> String {
     r.json()["id"].as_str().unwrap().to_owned()
 }
 
+/// A platform moving from Chift or CauseFlow subscribes by the names it knows; the endpoint
+/// holds ours, so what it lists is what it receives.
+#[tokio::test]
+async fn the_seed_services_event_names_subscribe_to_ours() {
+    let t = Stack::get().tenant().await;
+    for alias in ["account.connection.created", "integration.connected"] {
+        let r = t
+            .admin
+            .post(
+                "/v1/webhooks",
+                &json!({"url": "https://hooks.platform.example/moved", "events": [alias, "link.expired"]}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(
+            r.json()["events"],
+            json!(["connection.created", "link.expired"])
+        );
+        let id = r.json()["id"].as_str().unwrap().to_owned();
+        let r = t
+            .admin
+            .patch(&format!("/v1/webhooks/{id}"), &json!({"events": [alias]}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json()["events"], json!(["connection.created"]));
+    }
+}
+
 #[tokio::test]
 async fn the_endpoints_api_validates_everything_and_shows_secrets_once() {
     let stack = Stack::get();
@@ -171,6 +199,10 @@ async fn the_endpoints_api_validates_everything_and_shows_secrets_once() {
         ),
         (
             json!({"url": "https://h.platform.example/x", "events": ["*", "link.opened"]}),
+            vec!["events"],
+        ),
+        (
+            json!({"url": "https://h.platform.example/x", "events": ["integration.connected", "connection.created"]}),
             vec!["events"],
         ),
         (

@@ -1,6 +1,13 @@
-//! `GET /v1/integrations`. Wiring only: build the app once per process, then delegate to `linkgate`.
+//! GET /v1/integrations, GET /compat/causeflow/v1/integrations. Wiring only: build the app once per process, then delegate to `linkgate`.
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    linkgate::run::http(&linkgate::integration::api::LIST).await
+    linkgate::run::http_routes(&[
+        ("GET /v1/integrations", &linkgate::integration::api::LIST),
+        (
+            "GET /compat/causeflow/v1/integrations",
+            &linkgate::compat::causeflow::api::LIST_INTEGRATIONS,
+        ),
+    ])
+    .await
 }

@@ -1016,8 +1016,11 @@ export interface components {
             data: components["schemas"]["Consumer"][];
             next_cursor: string | null;
         };
-        /** @enum {string} */
-        WebhookEventType: "*" | "connection.created" | "connection.updated" | "connection.revoked" | "connection.needs_reauth" | "link.opened" | "link.expired" | "link.failed" | "link.reminder_sent" | "webhook.test";
+        /**
+         * @description `account.connection.created` (Chift) and `integration.connected` (CauseFlow) are accepted in a subscription as other names of `connection.created`, and stored as it.
+         * @enum {string}
+         */
+        WebhookEventType: "*" | "connection.created" | "connection.updated" | "connection.revoked" | "connection.needs_reauth" | "link.opened" | "link.expired" | "link.failed" | "link.reminder_sent" | "webhook.test" | "account.connection.created" | "integration.connected";
         /** @description Event types, each at most once, or `["*"]` alone for all. */
         WebhookEvents: unknown[] | [
             "*"

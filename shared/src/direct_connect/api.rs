@@ -18,7 +18,7 @@ async fn connect_integration(app: &App, call: &Call) -> Result<Response<Body>, A
     let connected = super::connect(
         app,
         call.tenant()?,
-        call.path_param("id").unwrap_or_default(),
+        super::Target::Named(call.path_param("id").unwrap_or_default().to_owned()),
         request,
         &call.public_base_url(&app.config),
         idempotency.as_ref(),

@@ -69,6 +69,14 @@ async fn named_integration(
     Ok(found)
 }
 
+/// What a connect connects: an integration named by its id or provider id, or one it
+/// enables in the same transaction (CauseFlow's connect, see `compat::causeflow`).
+pub enum Target {
+    Named(String),
+    Enabling(Box<integration::Enabling>),
+}
+
+#[derive(Clone)]
 pub struct ConnectRequest {
     credential_id: Option<CredentialId>,
     redirect_url: Option<RedirectUrl>,
@@ -166,7 +174,7 @@ impl ConnectRequest {
 pub async fn connect(
     app: &App,
     tenant: &TenantId,
-    integration: &str,
+    target: Target,
     request: ConnectRequest,
     base_url: &str,
     idempotency: Option<&Idempotency>,
@@ -178,7 +186,13 @@ pub async fn connect(
             return Ok(replayed);
         }
     }
-    let integration = named_integration(app, tenant, integration).await?;
+    let (integration, enabling) = match target {
+        Target::Named(raw) => (named_integration(app, tenant, &raw).await?, Vec::new()),
+        Target::Enabling(e) => {
+            let integration::Enabling { integration, items } = *e;
+            (integration, items)
+        }
+    };
     let provider = integration.provider()?;
     let oauth = provider.auth_mode == AuthMode::Oauth2;
     let mut errors = Vec::new();
@@ -230,9 +244,18 @@ pub async fn connect(
         return Err(already_connected(owner, &provider.id, Some(&live.id)));
     }
     if oauth {
-        start_oauth(app, base_url, tenant, &integration, request, idempotency).await
+        start_oauth(
+            app,
+            base_url,
+            tenant,
+            &integration,
+            request,
+            enabling,
+            idempotency,
+        )
+        .await
     } else {
-        connect_with_credential(app, tenant, &integration, request, idempotency).await
+        connect_with_credential(app, tenant, &integration, request, enabling, idempotency).await
     }
 }
 async fn connect_with_credential(
@@ -240,6 +263,7 @@ async fn connect_with_credential(
     tenant: &TenantId,
     integration: &Integration,
     request: ConnectRequest,
+    enabling: Vec<TxItem>,
     idempotency: Option<&Idempotency>,
 ) -> Result<Answer, ApiError> {
     let provider = integration.provider()?;
@@ -294,6 +318,8 @@ async fn connect_with_credential(
         )?,
     ];
     items.extend(consumer_check(app, tenant, request.consumer_id.as_ref())?);
+    // Last, so the indexes above hold: when they fail, the provider was enabled meanwhile.
+    items.extend(enabling);
     match idempotency::commit(&app.store, tenant, idempotency, items, answer, None).await? {
         Ok(answer) => Ok(answer),
         Err(failed) if failed.failed_condition(0) => Err(already_connected(
@@ -317,6 +343,7 @@ async fn start_oauth(
     tenant: &TenantId,
     integration: &Integration,
     request: ConnectRequest,
+    enabling: Vec<TxItem>,
     idempotency: Option<&Idempotency>,
 ) -> Result<Answer, ApiError> {
     let connection = new_connection(tenant, integration, &request, Status::Pending)?;
@@ -381,6 +408,7 @@ async fn start_oauth(
     items.push(state::put_tx(app, &state_value, &pending, time::now()).await?);
     let consumer_index = items.len();
     items.extend(consumer_check(app, tenant, request.consumer_id.as_ref())?);
+    items.extend(enabling);
     // The answer carries the state, a secret: a replay of it is stored sealed.
     match idempotency::commit(
         &app.store,

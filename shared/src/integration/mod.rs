@@ -10,7 +10,7 @@ use crate::fields::{string, Fields, Patch};
 use crate::id::{IntegrationId, TenantId};
 use crate::idempotency::{self, Answer, Idempotency};
 use crate::provider::{catalog, AuthMode, Provider};
-use crate::store::{Step, StoreError};
+use crate::store::{Step, StoreError, TxItem};
 use crate::time::{self, Timestamp};
 use crate::App;
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,7 @@ pub mod api;
 mod repo;
 
 pub(crate) use repo::is_integration_sk;
-pub use repo::{active, active_tx, find_by_provider, get};
+pub use repo::{active, active_tx, find_by_provider, get, id_for_provider};
 
 const FIELDS: &[&str] = &[
     "provider",
@@ -325,13 +325,32 @@ impl NewIntegration {
     }
 }
 
-/// Enables a provider for the tenant (one integration per provider).
-pub async fn create(
-    app: &App,
-    tenant: &TenantId,
-    new: NewIntegration,
-    idempotency: Option<&Idempotency>,
-) -> Result<Answer, ApiError> {
+impl NewIntegration {
+    /// The provider enabled as it is, with no OAuth app of the tenant's own (so an OAuth
+    /// provider is refused, with what it needs).
+    pub fn enabling(provider: &'static Provider) -> NewIntegration {
+        NewIntegration {
+            provider,
+            display_name: None,
+            status: Status::Active,
+            client_id: None,
+            client_secret: None,
+            scopes: None,
+            touched: Vec::new(),
+        }
+    }
+}
+
+/// An integration about to be created by another operation's transaction (a connect that
+/// enables the provider it connects): the integration, and the items that create it, which
+/// fail if the provider was enabled meanwhile.
+pub struct Enabling {
+    pub integration: Integration,
+    pub items: Vec<TxItem>,
+}
+
+/// The integration `new` describes, checked, its OAuth client secret sealed.
+async fn build(app: &App, tenant: &TenantId, new: NewIntegration) -> Result<Integration, ApiError> {
     let NewIntegration {
         provider,
         display_name,
@@ -369,7 +388,29 @@ pub async fn create(
         version: 1,
     };
     check_oauth_fields(provider, &item, &touched)?;
-    let integration = Integration(item);
+    Ok(Integration(item))
+}
+
+/// `new`, to be created with another operation's writes (see [`Enabling`]).
+pub async fn enabling(
+    app: &App,
+    tenant: &TenantId,
+    new: NewIntegration,
+) -> Result<Enabling, ApiError> {
+    let integration = build(app, tenant, new).await?;
+    let items = repo::create_items(&app.store, &integration)?;
+    Ok(Enabling { integration, items })
+}
+
+/// Enables a provider for the tenant (one integration per provider).
+pub async fn create(
+    app: &App,
+    tenant: &TenantId,
+    new: NewIntegration,
+    idempotency: Option<&Idempotency>,
+) -> Result<Answer, ApiError> {
+    let provider = new.provider;
+    let integration = build(app, tenant, new).await?;
     let answer = Answer::created(integration.to_json()?);
 
     let items = repo::create_items(&app.store, &integration)?;

@@ -41,23 +41,35 @@ pub async fn get(
 }
 
 /// The tenant's integration of `provider`, if it enabled one.
-pub async fn find_by_provider(
+/// The id of the tenant's integration of `provider`, from its guard item alone (one read).
+pub async fn id_for_provider(
     store: &Store,
     tenant: &TenantId,
     provider: &str,
-) -> Result<Option<Integration>, StoreError> {
+) -> Result<Option<IntegrationId>, StoreError> {
     let Some(guard) = store
         .get(tenant_pk(tenant), format!("{PROVIDER_PREFIX}{provider}"))
         .await?
     else {
         return Ok(None);
     };
-    let id = guard
+    guard
         .get("integration_id")
         .and_then(|v| v.as_s().ok())
         .and_then(|id| IntegrationId::parse(id))
-        .ok_or_else(|| StoreError::Corrupt("provider guard without integration_id".into()))?;
-    get(store, tenant, &id).await
+        .map(Some)
+        .ok_or_else(|| StoreError::Corrupt("provider guard without integration_id".into()))
+}
+
+pub async fn find_by_provider(
+    store: &Store,
+    tenant: &TenantId,
+    provider: &str,
+) -> Result<Option<Integration>, StoreError> {
+    match id_for_provider(store, tenant, provider).await? {
+        Some(id) => get(store, tenant, &id).await,
+        None => Ok(None),
+    }
 }
 
 /// Inside a transaction: the integration still exists and is active.

@@ -48,6 +48,18 @@ pub const EVENT_TYPES: &[&str] = &[
 ];
 pub const TEST_EVENT: &str = "webhook.test";
 
+/// The seed services' names for our events, accepted in a subscription so a platform moving
+/// over keeps its configuration (docs/compat.md): each is stored, listed and delivered as
+/// ours. Chift's `account.connection.created` and CauseFlow's `integration.connected` both
+/// fire when a connection goes live, which is our `connection.created`.
+pub const EVENT_ALIASES: &[(&str, &str)] = &[
+    (
+        "account.connection.created",
+        crate::event::CONNECTION_CREATED,
+    ),
+    ("integration.connected", crate::event::CONNECTION_CREATED),
+];
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SigningSecret {
     /// Sealed `whsec_…` (see `seal`).
@@ -178,6 +190,10 @@ fn parse_events(v: &Value) -> Result<Vec<String>, String> {
     let mut out: Vec<String> = Vec::new();
     for e in list {
         let e = e.as_str().ok_or("must hold strings")?;
+        let e = EVENT_ALIASES
+            .iter()
+            .find(|(alias, _)| *alias == e)
+            .map_or(e, |(_, ours)| *ours);
         if e != "*" && !EVENT_TYPES.contains(&e) {
             return Err(format!(
                 "has an unknown event type {}; known: {}",
@@ -186,7 +202,9 @@ fn parse_events(v: &Value) -> Result<Vec<String>, String> {
             ));
         }
         if out.iter().any(|o| o == e) {
-            return Err("must not repeat an event type".into());
+            return Err(format!(
+                "must not repeat an event type ({e}, by its name or another's)"
+            ));
         }
         out.push(e.to_owned());
     }

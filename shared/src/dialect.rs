@@ -1,0 +1,217 @@
+//! The API dialects one deployment speaks: our own (`/v1`) and, under `/compat/<name>`, those
+//! of the services Linkgate replaces, so a platform moving over keeps its client. A dialect
+//! is a thin adapter over the same domain operations; what differs is the shape of bodies,
+//! which each dialect's boundary under `compat` translates, and the shape of errors, which this module renders
+//! for every answer under the dialect's prefix (the fallback's 404 and 405 included, and the
+//! authentication failures no handler sees). docs/compat.md documents each one.
+
+use crate::error::{ApiError, FieldError};
+use serde_json::{json, Map, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// `/v1`, the hosted pages and everything else.
+    Native,
+    /// CauseFlow's integrations API: our paths and error codes, camelCase bodies.
+    CauseFlow,
+}
+
+impl Dialect {
+    /// The dialect a request path speaks, by its prefix.
+    pub fn of_path(path: &str) -> Dialect {
+        if path == "/compat/causeflow" || path.starts_with("/compat/causeflow/") {
+            Dialect::CauseFlow
+        } else {
+            Dialect::Native
+        }
+    }
+
+    /// The error body this dialect documents for `error`.
+    pub fn error_body(self, error: &ApiError, request_id: &str) -> Value {
+        let native = error.body(request_id);
+        match self {
+            Dialect::Native => native,
+            Dialect::CauseFlow => {
+                let e = &native["error"];
+                let mut body = json!({
+                    "code": e["code"],
+                    "message": e["message"],
+                    "requestId": request_id,
+                });
+                if let Some(details) = e.get("details") {
+                    body["details"] = details.clone();
+                }
+                json!({ "error": body })
+            }
+        }
+    }
+}
+
+/// `error` with the fields its details name in camelCase, for a dialect whose bodies are
+/// camelCase: what the domain says of `credential_id` the caller sent as `credentialId`.
+pub fn camel_fields(error: ApiError) -> ApiError {
+    let camel_all = |details: Vec<FieldError>| -> Vec<FieldError> {
+        details
+            .into_iter()
+            .map(|d| FieldError::new(camel_path(&d.field), d.message))
+            .collect()
+    };
+    match error {
+        ApiError::Validation { message, details } => ApiError::Validation {
+            message,
+            details: camel_all(details),
+        },
+        ApiError::Conflict { message, details } => ApiError::Conflict {
+            message,
+            details: camel_all(details),
+        },
+        ApiError::AlreadyConnected { message, details } => ApiError::AlreadyConnected {
+            message,
+            details: camel_all(details),
+        },
+        other => other,
+    }
+}
+
+/// `credential_id` → `credentialId`; a dotted path converts segment by segment, but only its
+/// first segment is ours (`values.api_key` names a provider's own field, kept as it is).
+pub fn camel_path(field: &str) -> String {
+    match field.split_once('.') {
+        Some((head, rest)) => format!("{}.{rest}", camel(head)),
+        None => camel(field),
+    }
+}
+
+/// `credential_id` → `credentialId`.
+pub fn camel(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = false;
+    for c in name.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `credentialId` → `credential_id`. Keys already in snake case, or with characters a camel
+/// name never has, come back as they were, so a native key sent to a dialect still parses.
+pub fn snake(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for c in name.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A camelCase body in our names (`redirectUrl` → `redirect_url`), its own keys only. A key
+/// that is not camelCase is refused as unknown (so `credential_id` beside `credentialId`
+/// cannot pick one of two values silently), with the other unknown keys `parse` reports.
+pub fn from_camel(value: Value) -> Result<Value, ApiError> {
+    if let Value::Object(map) = &value {
+        let mut wrong: Vec<FieldError> = map
+            .keys()
+            .filter(|k| k.contains('_'))
+            .map(|k| FieldError::new(k.as_str(), "unknown field"))
+            .collect();
+        if !wrong.is_empty() {
+            wrong.sort_by(|a, b| a.field.cmp(&b.field));
+            return Err(ApiError::validation("invalid request body", wrong));
+        }
+    }
+    Ok(rename_keys(value, snake))
+}
+
+/// An object's own keys (not those of the values inside it: metadata and a provider's
+/// fields are the caller's names) converted by `convert`; anything else as it is.
+pub fn rename_keys(value: Value, convert: impl Fn(&str) -> String) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (convert(&k), v))
+                .collect::<Map<String, Value>>(),
+        ),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_convert_both_ways() {
+        assert_eq!(camel("credential_id"), "credentialId");
+        assert_eq!(camel("connected_at"), "connectedAt");
+        assert_eq!(camel("provider"), "provider");
+        assert_eq!(snake("redirectUrl"), "redirect_url");
+        assert_eq!(snake("credential_id"), "credential_id");
+        assert_eq!(
+            camel_path("connection_fields.api_key"),
+            "connectionFields.api_key"
+        );
+        for name in ["consumer_id", "next_cursor", "authorization_url"] {
+            assert_eq!(snake(&camel(name)), name);
+        }
+    }
+
+    #[test]
+    fn only_the_top_level_keys_are_renamed() {
+        let v = rename_keys(json!({"credentialId": "x", "values": {"apiKey": 1}}), snake);
+        assert_eq!(v, json!({"credential_id": "x", "values": {"apiKey": 1}}));
+        assert_eq!(rename_keys(json!([1]), snake), json!([1]));
+    }
+
+    #[test]
+    fn a_camel_body_refuses_snake_keys_instead_of_choosing_between_two() {
+        let e = from_camel(json!({"credentialId": "a", "credential_id": "b"})).unwrap_err();
+        let b = Dialect::CauseFlow.error_body(&e, "r");
+        assert_eq!(
+            b["error"]["details"][0]["field"], "credential_id",
+            "named as sent"
+        );
+        assert_eq!(
+            from_camel(json!({"redirectUrl": "x"})).unwrap(),
+            json!({"redirect_url": "x"})
+        );
+    }
+
+    #[test]
+    fn the_dialect_follows_the_path_prefix() {
+        assert_eq!(
+            Dialect::of_path("/compat/causeflow/v1/integrations"),
+            Dialect::CauseFlow
+        );
+        assert_eq!(Dialect::of_path("/compat/causeflowx"), Dialect::Native);
+        assert_eq!(Dialect::of_path("/v1/integrations"), Dialect::Native);
+    }
+
+    #[test]
+    fn causeflow_errors_keep_our_codes_in_camel_case() {
+        let e = ApiError::validation(
+            "invalid request body",
+            vec![FieldError::new("credential_id", "is required")],
+        );
+        let b = Dialect::CauseFlow.error_body(&camel_fields(e), "req-1");
+        assert_eq!(b["error"]["code"], "validation_error");
+        assert_eq!(b["error"]["requestId"], "req-1");
+        assert_eq!(b["error"]["details"][0]["field"], "credentialId");
+        let e = ApiError::validation(
+            "invalid request body",
+            vec![FieldError::new("credential_id", "is required")],
+        );
+        assert!(b["error"].get("request_id").is_none());
+        let native = Dialect::Native.error_body(&e, "req-1");
+        assert_eq!(native, e.body("req-1"));
+    }
+}
