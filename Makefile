@@ -7,13 +7,14 @@ VENV := .venv
 SAM_VENV := .venv-sam
 FUZZ_VENV := .venv-fuzz
 CHECKOV_VENV := .venv-checkov
+COMPAT_VENV := .venv-compat
 STACK := $(VENV)/bin/python scripts/stack.py
 
 export AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= $(AWS_REGION)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help dev test tools check-template unit stack-test iam-report stop fmt clean bench bench-smoke sdk-test contract-test browser-test screenshots fuzz
+.PHONY: help dev test tools check-template unit stack-test iam-report stop fmt clean bench bench-smoke sdk-test contract-test compat-test browser-test screenshots fuzz
 
 help:
 	@echo "make dev             start the local stack, seed a demo tenant, print a key and a curl"
@@ -24,6 +25,7 @@ help:
 	@echo "make iam-report      per function, what its policy grants that the last run never used"
 	@echo "make sdk-test        the TypeScript SDK's tests against a running stack (make dev)"
 	@echo "make contract-test   schemathesis against a running stack (make dev), from openapi.yaml"
+	@echo "make compat-test     the dialects through Chift's and OpenInt's own clients (make dev)"
 	@echo "make browser-test    the connect pages in headless Chromium against a running stack"
 	@echo "make screenshots     the same, saving the pictures the README shows (docs/screenshots)"
 	@echo "make fuzz            coverage-guided fuzzing of the input parsers (cargo fuzz; not in CI)"
@@ -45,6 +47,12 @@ $(SAM_VENV)/.installed: requirements/sam.txt
 $(CHECKOV_VENV)/.installed: requirements/checkov.txt
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/checkov.txt
+	touch $@
+
+# The seed services' official clients (chift, openint), for the dialect tests.
+$(COMPAT_VENV)/.installed: requirements/compat.txt
+	$(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/compat.txt
 	touch $@
 
 $(FUZZ_VENV)/.installed: requirements/fuzz.txt
@@ -70,7 +78,7 @@ $(BROWSER)/node_modules/.installed: $(BROWSER)/package.json $(BROWSER)/package-l
 	npm ci --prefix $(BROWSER) --no-audit --no-fund --loglevel=error
 	touch $@
 
-tools: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(FUZZ_VENV)/.installed $(SDK)/node_modules/.installed \
+tools: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(FUZZ_VENV)/.installed $(COMPAT_VENV)/.installed $(SDK)/node_modules/.installed \
 	$(BROWSER)/node_modules/.installed $(CHROMIUM)
 
 dev: $(VENV)/.installed
@@ -98,6 +106,11 @@ iam-report: $(VENV)/.installed
 
 sdk-test: $(SDK)/node_modules/.installed
 	npm test --prefix $(SDK)
+
+# The dialects through the seed services' own clients (tests/compat), against a running stack.
+COMPAT_TEST := cd tests/compat && ../../$(COMPAT_VENV)/bin/python -m unittest discover -v
+compat-test: $(COMPAT_VENV)/.installed
+	$(COMPAT_TEST)
 
 browser-test: $(BROWSER)/node_modules/.installed $(CHROMIUM)
 	npm test --prefix $(BROWSER)
@@ -130,6 +143,7 @@ test: tools check-template
 	status=0; cargo test --workspace --no-fail-fast || status=$$?; \
 		npm test --prefix $(SDK) || status=$$?; \
 		npm test --prefix $(BROWSER) || status=$$?; \
+		( $(COMPAT_TEST) ) || status=$$?; \
 		$(FUZZ_VENV)/bin/python scripts/contract_fuzz.py || status=$$?; \
 		$(VENV)/bin/python scripts/status_coverage.py || status=$$?; \
 		$(VENV)/bin/python scripts/iam_report.py --check || status=$$?; \
@@ -165,4 +179,4 @@ fmt:
 	cargo fmt --all
 
 clean: stop
-	rm -rf target/dev $(VENV) $(SAM_VENV) $(FUZZ_VENV) $(CHECKOV_VENV)
+	rm -rf target/dev $(VENV) $(SAM_VENV) $(FUZZ_VENV) $(CHECKOV_VENV) $(COMPAT_VENV)

@@ -327,7 +327,12 @@ impl Authenticator {
             .map(|(_, key)| key.trim())
             .filter(|key| well_formed(key))
             .ok_or(ApiError::Unauthorized)?;
-        let hash = sha256_hex(raw.as_bytes());
+        self.key_of_hash(store, sha256_hex(raw.as_bytes())).await
+    }
+
+    /// The live key whose secret hashes to `hash` (cached as `authenticate` caches it): the
+    /// check behind an access token that stands for a key (`access_token`).
+    pub async fn key_of_hash(&self, store: &Store, hash: String) -> Result<Principal, ApiError> {
         let cached = self
             .cache
             .lock()

@@ -65,6 +65,21 @@ impl App {
         self.keys.authenticate(&self.store, authorization).await
     }
 
+    /// As [`App::authenticate`], for an access token standing for a key (`access_token`).
+    pub async fn authenticate_token(
+        &self,
+        authorization: Option<&str>,
+    ) -> Result<crate::api_key::Principal, ApiError> {
+        crate::access_token::verify(
+            &self.keys,
+            &self.store,
+            self.sealer()?,
+            authorization,
+            crate::time::now().timestamp(),
+        )
+        .await
+    }
+
     pub fn sealer(&self) -> Result<&Sealer, ApiError> {
         self.sealer
             .as_ref()

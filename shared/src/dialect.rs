@@ -14,16 +14,30 @@ pub enum Dialect {
     Native,
     /// CauseFlow's integrations API: our paths and error codes, camelCase bodies.
     CauseFlow,
+    /// Chift's consumers and connections API: bearer tokens from `POST /token`, UUID ids.
+    Chift,
 }
 
 impl Dialect {
     /// The dialect a request path speaks, by its prefix.
     pub fn of_path(path: &str) -> Dialect {
-        if path == "/compat/causeflow" || path.starts_with("/compat/causeflow/") {
+        let under = |prefix: &str| {
+            path.strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        };
+        if under("/compat/causeflow") {
             Dialect::CauseFlow
+        } else if under("/compat/chift") {
+            Dialect::Chift
         } else {
             Dialect::Native
         }
+    }
+
+    /// Whether callers authenticate with an access token (`access_token`) rather than the
+    /// API key itself.
+    pub fn uses_access_tokens(self) -> bool {
+        self == Dialect::Chift
     }
 
     /// The error body this dialect documents for `error`.
@@ -42,6 +56,33 @@ impl Dialect {
                     body["details"] = details.clone();
                 }
                 json!({ "error": body })
+            }
+            // Chift's `ChiftError`: its client raises on `status: "error"` and shows
+            // `message`, `error_code` and `detail` (a string).
+            Dialect::Chift => {
+                let e = &native["error"];
+                let detail = e["details"]
+                    .as_array()
+                    .map(|d| {
+                        d.iter()
+                            .map(|f| {
+                                format!(
+                                    "{}: {}",
+                                    f["field"].as_str().unwrap_or_default(),
+                                    f["message"].as_str().unwrap_or_default()
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    })
+                    .unwrap_or_default();
+                json!({
+                    "status": "error",
+                    "message": e["message"],
+                    "error_code": e["code"],
+                    "detail": detail,
+                    "request_id": request_id,
+                })
             }
         }
     }
@@ -173,6 +214,23 @@ mod tests {
     }
 
     #[test]
+    fn chift_errors_are_what_its_client_raises_on() {
+        let e = ApiError::validation(
+            "invalid request body",
+            vec![FieldError::new("name", "is required")],
+        );
+        let b = Dialect::Chift.error_body(&e, "r");
+        assert_eq!(b["status"], "error");
+        assert_eq!(b["error_code"], "validation_error");
+        assert_eq!(b["message"], "invalid request body");
+        assert_eq!(b["detail"], "name: is required");
+        assert_eq!(
+            Dialect::Chift.error_body(&ApiError::Unauthorized, "r")["detail"],
+            ""
+        );
+    }
+
+    #[test]
     fn a_camel_body_refuses_snake_keys_instead_of_choosing_between_two() {
         let e = from_camel(json!({"credentialId": "a", "credential_id": "b"})).unwrap_err();
         let b = Dialect::CauseFlow.error_body(&e, "r");
@@ -193,6 +251,9 @@ mod tests {
             Dialect::CauseFlow
         );
         assert_eq!(Dialect::of_path("/compat/causeflowx"), Dialect::Native);
+        assert_eq!(Dialect::of_path("/compat/chift/token"), Dialect::Chift);
+        assert_eq!(Dialect::of_path("/compat/chift"), Dialect::Chift);
+        assert!(Dialect::Chift.uses_access_tokens() && !Dialect::Native.uses_access_tokens());
         assert_eq!(Dialect::of_path("/v1/integrations"), Dialect::Native);
     }
 

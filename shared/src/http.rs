@@ -388,7 +388,8 @@ async fn handle(
     let operation = route.operation;
     let started = Instant::now();
     let mut call = Call::public(req);
-    let result = match authorize(app, &call, route.access).await {
+    let dialect = Dialect::of_path(call.method_and_path().1);
+    let result = match authorize(app, &call, route.access, dialect).await {
         Ok(principal) => {
             call.principal = principal;
             (route.handler)(app, &call).await
@@ -401,8 +402,7 @@ async fn handle(
             if let ApiError::Internal(source) = &e {
                 tracing::error!(operation, request_id = %call.request_id, error = %source, "request failed");
             }
-            let (_, path) = call.method_and_path();
-            error_response(&e, &call.request_id, Dialect::of_path(path))
+            error_response(&e, &call.request_id, dialect)
         }
     };
     tracing::info!(
@@ -416,13 +416,21 @@ async fn handle(
     Ok(with_common_headers(resp, &call.request_id))
 }
 
-async fn authorize(app: &App, call: &Call, access: Access) -> Result<Option<Principal>, ApiError> {
+async fn authorize(
+    app: &App,
+    call: &Call,
+    access: Access,
+    dialect: Dialect,
+) -> Result<Option<Principal>, ApiError> {
     if access == Access::Public {
         return Ok(None);
     }
-    let principal = app
-        .authenticate(call.header(header::AUTHORIZATION.as_str()))
-        .await?;
+    let authorization = call.header(header::AUTHORIZATION.as_str());
+    let principal = if dialect.uses_access_tokens() {
+        app.authenticate_token(authorization).await?
+    } else {
+        app.authenticate(authorization).await?
+    };
     if matches!(access, Access::Write | Access::Admin) && principal.role != Role::Admin {
         return Err(ApiError::Forbidden);
     }

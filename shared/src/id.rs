@@ -40,6 +40,29 @@ macro_rules! prefixed_id {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
+
+            /// The id as a UUID (`0193a1b2-c3d4-7000-8000-00000000000a`): the same 128 bits,
+            /// for APIs that name things by UUID (see `compat`).
+            pub fn to_uuid(&self) -> String {
+                let hex = &self.0[$prefix.len()..];
+                format!(
+                    "{}-{}-{}-{}-{}",
+                    &hex[..8],
+                    &hex[8..12],
+                    &hex[12..16],
+                    &hex[16..20],
+                    &hex[20..]
+                )
+            }
+
+            /// The id a UUID stands for (hyphenated, either case); only a UUIDv7 can be one.
+            pub fn from_uuid(s: &str) -> Option<Self> {
+                if s.len() != 36 {
+                    return None;
+                }
+                let u = uuid::Uuid::try_parse(s).ok()?;
+                Self::parse(&format!("{}{}", $prefix, u.simple()))
+            }
         }
 
         impl TryFrom<String> for $name {
@@ -123,6 +146,21 @@ impl DeliveryId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_id_and_its_uuid_form_are_the_same_bits() {
+        let id = ConsumerId::generate();
+        let u = id.to_uuid();
+        assert_eq!(u.len(), 36);
+        assert_eq!(ConsumerId::from_uuid(&u), Some(id.clone()));
+        assert_eq!(ConsumerId::from_uuid(&u.to_uppercase()), Some(id.clone()));
+        assert_eq!(u.replace('-', ""), id.as_str()["csm_".len()..]);
+        // Not a UUID, not hyphenated, or not a v7 (ours never are anything else).
+        assert!(ConsumerId::from_uuid(id.as_str()).is_none());
+        assert!(ConsumerId::from_uuid(&u.replace('-', "")).is_none());
+        assert!(ConsumerId::from_uuid("6fa459ea-ee8a-3ca4-894e-db77e160355e").is_none());
+        assert!(ConsumerId::from_uuid(&format!("{{{u}}}")).is_none());
+    }
 
     #[test]
     fn generated_ids_parse_and_sort_by_time() {

@@ -7,6 +7,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod access_token;
 pub mod api_key;
 pub mod app;
 pub mod aws;

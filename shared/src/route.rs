@@ -35,6 +35,76 @@ pub const ROUTES: &[(&str, &str, &Route)] = &[
         "/compat/causeflow/v1/integrations/{provider}/connect",
         &crate::compat::causeflow::api::CONNECT,
     ),
+    (
+        "GET",
+        "/compat/chift/integrations",
+        &crate::compat::chift::api::INTEGRATIONS,
+    ),
+    (
+        "GET",
+        "/compat/chift/integrations/{integrationid}/logo.json",
+        &crate::compat::chift::api::LOGO,
+    ),
+    (
+        "GET",
+        "/compat/chift/integrations/{integrationid}/icon.json",
+        &crate::compat::chift::api::ICON,
+    ),
+    (
+        "POST",
+        "/compat/chift/consumers",
+        &crate::compat::chift::api::CONSUMERS_CREATE,
+    ),
+    (
+        "GET",
+        "/compat/chift/consumers",
+        &crate::compat::chift::api::CONSUMERS_LIST,
+    ),
+    (
+        "GET",
+        "/compat/chift/consumers/{consumer_id}",
+        &crate::compat::chift::api::CONSUMERS_GET,
+    ),
+    (
+        "PATCH",
+        "/compat/chift/consumers/{consumer_id}",
+        &crate::compat::chift::api::CONSUMERS_UPDATE,
+    ),
+    (
+        "DELETE",
+        "/compat/chift/consumers/{consumer_id}",
+        &crate::compat::chift::api::CONSUMERS_DELETE,
+    ),
+    (
+        "GET",
+        "/compat/chift/consumers/{consumer_id}/connections",
+        &crate::compat::chift::api::CONNECTIONS_LIST,
+    ),
+    (
+        "POST",
+        "/compat/chift/consumers/{consumer_id}/connections",
+        &crate::compat::chift::api::CONNECTIONS_CREATE,
+    ),
+    (
+        "GET",
+        "/compat/chift/consumers/{consumer_id}/connections/{connectionid}",
+        &crate::compat::chift::api::CONNECTIONS_GET,
+    ),
+    (
+        "PATCH",
+        "/compat/chift/consumers/{consumer_id}/connections/{connectionid}",
+        &crate::compat::chift::api::CONNECTIONS_UPDATE,
+    ),
+    (
+        "DELETE",
+        "/compat/chift/consumers/{consumer_id}/connections/{connectionid}",
+        &crate::compat::chift::api::CONNECTIONS_DELETE,
+    ),
+    (
+        "POST",
+        "/compat/chift/token",
+        &crate::compat::chift::api::TOKEN,
+    ),
     ("GET", "/health", &HEALTH),
     (
         "GET",
@@ -217,7 +287,10 @@ mod tests {
         for (method, path, route) in ROUTES {
             // Reads of secrets need an admin key, like writes.
             let secret = *path == "/v1/connections/{id}/credentials";
-            let want = if secret {
+            let token = *path == "/compat/chift/token";
+            let want = if token {
+                Access::Public
+            } else if secret {
                 Access::Admin
             } else if path.starts_with("/v1/") || path.starts_with("/compat/") {
                 if *method == "GET" {

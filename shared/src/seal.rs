@@ -56,6 +56,7 @@ pub fn record_kind(record: &str) -> &'static str {
         (WebhookId::PREFIX, "webhook"),
         ("OAUTH#", "oauth_state"),
         ("IDEM#", "replay"),
+        ("TOKEN#", "access_token"),
     ];
     KINDS
         .iter()

@@ -253,15 +253,17 @@ impl Stack {
         let tenant = linkgate::tenant::create(&store, "Test Platform")
             .await
             .expect("create tenant");
-        let (_, admin) = api_key::create(&store, &tenant.id, Role::Admin, Some("test admin"))
-            .await
-            .expect("create admin key");
+        let (admin_key, admin) =
+            api_key::create(&store, &tenant.id, Role::Admin, Some("test admin"))
+                .await
+                .expect("create admin key");
         let (member_key, member) = api_key::create(&store, &tenant.id, Role::Member, None)
             .await
             .expect("create member key");
         TestTenant {
             id: tenant.id,
             admin: self.api(admin.expose()),
+            admin_key_id: admin_key.id,
             member: self.api(member.expose()),
             member_key_id: member_key.id,
         }
@@ -271,6 +273,7 @@ impl Stack {
 pub struct TestTenant {
     pub id: TenantId,
     pub admin: Api,
+    pub admin_key_id: linkgate::id::ApiKeyId,
     pub member: Api,
     pub member_key_id: linkgate::id::ApiKeyId,
 }

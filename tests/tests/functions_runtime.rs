@@ -25,6 +25,95 @@ enum Needs {
     Webhook,
     /// A webhook endpoint with one (test) delivery.
     Delivery,
+    /// A consumer's pending connection to a Stripe integration (Chift lists only those).
+    ChiftConnection,
+}
+
+/// The ids Chift's samples name, in the UUID form Chift uses.
+const SAMPLE_CONSUMER_UUID: &str = "0193a1b2-c3d4-7000-8000-00000000000a";
+const SAMPLE_CONNECTION_UUID: &str = "0193a1b2-c3d4-7000-8000-00000000000c";
+const SAMPLE_ACCOUNT_UUID: &str = "0193a1b2-c3d4-7000-8000-000000000001";
+const SAMPLE_KEY_ID: &str = "key_0193a1b2c3d47000800000000000000b";
+const SAMPLE_API_KEY: &str = "lgk_SAMPLEsampleSAMPLEsampleSAMPLEsampleSAMPLE0";
+const SAMPLE_CHIFT_TOKEN: &str = "lgt_SAMPLEsampleSAMPLEsampleSAMPLEsampleSAMPLE0";
+const SAMPLE_INTEGRATION_NUMBER: &str = "518877";
+
+/// What a dialect's sample (`events/<function>.<dialect>.json`) must get, where it differs
+/// from its function's native sample.
+fn dialect_expectation(sample: &str) -> Option<(Needs, u16, fn(&Value))> {
+    Some(match sample {
+        "chift-token" => (Needs::Nothing, 200, |b| {
+            assert!(b["access_token"].as_str().unwrap().starts_with("lgt_"));
+            assert_eq!(b["token_type"], "bearer");
+        }),
+        "integrations-list.causeflow" => (Needs::Integration, 200, |b| {
+            assert_eq!(b["data"][0]["provider"], "stripe");
+            assert!(b["data"][0]["integrationId"]
+                .as_str()
+                .unwrap()
+                .starts_with("int_"));
+        }),
+        "integrations-list.chift" => (Needs::Integration, 200, |b| {
+            assert_eq!(b[0]["name"], "Stripe");
+            assert_eq!(b[0]["status"], "active");
+        }),
+        "integrations-logo.chift" | "integrations-logo.chift-icon" => (Needs::Nothing, 200, |b| {
+            assert_eq!(
+                b["integrationid"],
+                linkgate::compat::chift::integration_number("stripe")
+            );
+            assert!(!b["data"].as_str().unwrap().is_empty());
+        }),
+        "credentials-create.causeflow" => (Needs::Nothing, 201, |b| {
+            assert!(b["credentialId"].as_str().unwrap().starts_with("crd_"));
+            assert!(!b.to_string().contains("0123456789abcdef0123456789abcdef"));
+        }),
+        "integrations-connect.causeflow" => (Needs::StoredCredential, 200, |b| {
+            assert_eq!(b["status"], "connected");
+            assert!(b["integrationId"].as_str().unwrap().starts_with("int_"));
+            assert!(b["connectedAt"].as_str().is_some());
+        }),
+        "consumers-create.chift" => (Needs::Nothing, 200, |b| {
+            assert_eq!(b["name"], "Acme Bakery");
+            assert_eq!(b["consumerid"].as_str().unwrap().len(), 36);
+        }),
+        "consumers-list.chift" => (Needs::Nothing, 200, |b| assert_eq!(b, &json!([]))),
+        "consumers-get.chift" => (Needs::Consumer, 200, |b| {
+            assert_eq!(b["name"], "Sample consumer")
+        }),
+        "consumers-update.chift" => (Needs::Consumer, 200, |b| {
+            assert_eq!(b["name"], "Acme Bakery Ltd")
+        }),
+        "consumers-delete.chift" => (Needs::Consumer, 204, |_| {}),
+        "connections-list.chift" => (Needs::ChiftConnection, 200, |b| {
+            assert_eq!(b[0]["integration"], "Stripe");
+            assert_eq!(b[0]["status"], "inactive");
+        }),
+        "connections-create.chift" => (Needs::ConsumerAndIntegration, 200, |b| {
+            assert!(b["url"].as_str().unwrap().contains("/connect/lnk_"))
+        }),
+        "connections-get.chift" => (Needs::ChiftConnection, 200, |b| {
+            assert_eq!(b["integration"], "Stripe")
+        }),
+        "connection-links-create.chift" => (Needs::ChiftConnection, 200, |b| {
+            assert!(b["url"].as_str().unwrap().contains("/connect/lnk_"))
+        }),
+        "connections-revoke.chift" => (Needs::ChiftConnection, 204, |_| {}),
+        _ => return None,
+    })
+}
+
+/// Our id `csm_0193…` in the UUID form Chift names it by.
+fn uuid_of(id: &str) -> String {
+    let hex = id.split_once('_').unwrap().1;
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 const SAMPLE_WEBHOOK: &str = "wh_0193a1b2c3d47000800000000000000f";
@@ -212,13 +301,40 @@ async fn every_sample_event_runs_through_its_real_binary() {
                 .unwrap()
                 .to_owned(),
         };
-        let (needs, status, check) = expectation(&function);
+        let sample = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let (needs, status, check) =
+            dialect_expectation(&sample).unwrap_or_else(|| expectation(&function));
 
         // The samples carry a placeholder key and id: give them real ones on a fresh tenant.
         let tenant = stack.tenant().await;
-        if event["headers"].get("authorization").is_some() {
+        let chift = event["headers"]["authorization"].as_str()
+            == Some(&format!("Bearer {SAMPLE_CHIFT_TOKEN}"));
+        if chift {
+            let r = stack
+                .anonymous()
+                .post(
+                    "/compat/chift/token",
+                    &json!({"clientId": tenant.admin_key_id, "clientSecret": tenant.admin.raw_key(), "accountId": tenant.id}),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            event["headers"]["authorization"] = json!(format!(
+                "Bearer {}",
+                r.json()["access_token"].as_str().unwrap()
+            ));
+        } else if event["headers"].get("authorization").is_some() {
             event["headers"]["authorization"] = json!(format!("Bearer {}", tenant.admin.raw_key()));
         }
+        let text = event
+            .to_string()
+            .replace(SAMPLE_KEY_ID, tenant.admin_key_id.as_str())
+            .replace(SAMPLE_API_KEY, tenant.admin.raw_key())
+            .replace(SAMPLE_ACCOUNT_UUID, &uuid_of(tenant.id.as_str()))
+            .replace(
+                SAMPLE_INTEGRATION_NUMBER,
+                &linkgate::compat::chift::integration_number("stripe").to_string(),
+            );
+        event = serde_json::from_str(&text).unwrap();
         if let Needs::OpenLink | Needs::OAuthLink = needs {
             let integration_body = if let Needs::OAuthLink = needs {
                 json!({"provider": "oidc-mock", "client_id": "sample-client", "client_secret": "sample-secret"})
@@ -267,7 +383,10 @@ async fn every_sample_event_runs_through_its_real_binary() {
                 .await;
                 let mut text = event.to_string().replace(SAMPLE_WEBHOOK, &webhook);
                 if let Needs::Delivery = needs {
-                    let r = tenant.admin.post(&format!("/v1/webhooks/{webhook}/test"), &json!({})).await;
+                    let r = tenant
+                        .admin
+                        .post(&format!("/v1/webhooks/{webhook}/test"), &json!({}))
+                        .await;
                     assert_eq!(r.status, 202, "{}", r.text);
                     text = text.replace(SAMPLE_DELIVERY, r.json()["delivery_id"].as_str().unwrap());
                 }
@@ -275,7 +394,10 @@ async fn every_sample_event_runs_through_its_real_binary() {
                 None
             }
             Needs::StoredCredential => {
-                tenant.admin.create_id("/v1/integrations", &json!({"provider": "stripe"})).await;
+                tenant
+                    .admin
+                    .create_id("/v1/integrations", &json!({"provider": "stripe"}))
+                    .await;
                 let credential = tenant.admin.create_id("/v1/credentials", &json!({"provider": "stripe", "values": {"secret_key": "rk_test_51SampleRestrictedKey0000"}}),
                 )
                 .await;
@@ -286,21 +408,31 @@ async fn every_sample_event_runs_through_its_real_binary() {
                 None
             }
             Needs::ConsumerAndIntegration => {
-                let integration = tenant.admin.create_id("/v1/integrations", &json!({"provider": "stripe"})).await;
+                let integration = tenant
+                    .admin
+                    .create_id("/v1/integrations", &json!({"provider": "stripe"}))
+                    .await;
                 let consumer = tenant.consumer(&json!({"name": "Sample consumer"})).await;
                 let text = event
                     .to_string()
                     .replace("csm_0193a1b2c3d47000800000000000000a", &consumer)
+                    .replace(SAMPLE_CONSUMER_UUID, &uuid_of(&consumer))
                     .replace(SAMPLE_INTEGRATION, &integration);
                 event = serde_json::from_str(&text).unwrap();
                 None
             }
             Needs::ActiveConnection => {
-                let integration = tenant.admin.create_id("/v1/integrations", &json!({"provider": "stripe"})).await;
+                let integration = tenant
+                    .admin
+                    .create_id("/v1/integrations", &json!({"provider": "stripe"}))
+                    .await;
                 let consumer = tenant.consumer(&json!({"name": "Sample consumer"})).await;
                 let body = tenant
                     .admin
-                    .post(&format!("/v1/consumers/{consumer}/connections"), &json!({"name": "Sample", "integration_id": integration}))
+                    .post(
+                        &format!("/v1/consumers/{consumer}/connections"),
+                        &json!({"name": "Sample", "integration_id": integration}),
+                    )
                     .await
                     .json();
                 let r = linkgate_tests::OpenLink::of(&body)
@@ -315,17 +447,63 @@ async fn every_sample_event_runs_through_its_real_binary() {
                 assert_eq!(r.status, 200, "{}", r.text);
                 Some(body["id"].as_str().unwrap().to_owned())
             }
-            Needs::Consumer => Some(
-                tenant.consumer(&json!({"name": "Sample consumer", "metadata": {"plan": "free", "trial": true, "region": "eu"}})).await,
+            Needs::Consumer => {
+                let consumer = tenant.consumer(&json!({"name": "Sample consumer", "metadata": {"plan": "free", "trial": true, "region": "eu"}})).await;
+                let text = event
+                    .to_string()
+                    .replace(SAMPLE_CONSUMER_UUID, &uuid_of(&consumer));
+                event = serde_json::from_str(&text).unwrap();
+                Some(consumer)
+            }
+            Needs::ChiftConnection => {
+                let integration = tenant
+                    .admin
+                    .create_id("/v1/integrations", &json!({"provider": "stripe"}))
+                    .await;
+                let consumer = tenant.consumer(&json!({"name": "Sample consumer"})).await;
+                let connection = tenant
+                    .connect(
+                        &consumer,
+                        &json!({"name": "Sample", "integration_id": integration}),
+                    )
+                    .await;
+                let text = event
+                    .to_string()
+                    .replace(SAMPLE_CONSUMER_UUID, &uuid_of(&consumer))
+                    .replace(
+                        SAMPLE_CONNECTION_UUID,
+                        &uuid_of(connection["id"].as_str().unwrap()),
+                    );
+                event = serde_json::from_str(&text).unwrap();
+                None
+            }
+            Needs::Integration => Some(
+                tenant
+                    .admin
+                    .create_id("/v1/integrations", &json!({"provider": "stripe"}))
+                    .await,
             ),
-            Needs::Integration => Some(tenant.admin.create_id("/v1/integrations", &json!({"provider": "stripe"})).await),
             Needs::Connection | Needs::Link => {
                 // With an address, so the link can be emailed (links-send).
-                let consumer = tenant.consumer(&json!({"name": "Sample consumer", "email": "sample@customer.example"})).await;
-                let r = tenant.admin.post(&format!("/v1/consumers/{consumer}/connections"), &json!({"name": "Sample"})).await;
+                let consumer = tenant
+                    .consumer(
+                        &json!({"name": "Sample consumer", "email": "sample@customer.example"}),
+                    )
+                    .await;
+                let r = tenant
+                    .admin
+                    .post(
+                        &format!("/v1/consumers/{consumer}/connections"),
+                        &json!({"name": "Sample"}),
+                    )
+                    .await;
                 assert_eq!(r.status, 201, "{}", r.text);
                 let body = r.json();
-                let key = if matches!(needs, Needs::Link) { &body["link"]["id"] } else { &body["id"] };
+                let key = if matches!(needs, Needs::Link) {
+                    &body["link"]["id"]
+                } else {
+                    &body["id"]
+                };
                 Some(key.as_str().unwrap().to_owned())
             }
         };

@@ -32,7 +32,14 @@ const FOUNDATION: &[&str] = &[
 /// The process and the request: who is calling (`tenant`, `api_key`), what a function
 /// builds once (`app`), one request and its answer (`http`). Uses only the foundation and
 /// each other.
-const PLATFORM: &[&str] = &["api_key", "app", "dialect", "http", "tenant"];
+const PLATFORM: &[&str] = &[
+    "access_token",
+    "api_key",
+    "app",
+    "dialect",
+    "http",
+    "tenant",
+];
 
 /// What binds routes and triggers to handlers: uses the domain, and nothing uses it.
 const ENTRY: &[&str] = &["route", "run"];

@@ -1,6 +1,17 @@
-//! `POST /v1/connections/{id}/links`. Wiring only: build the app once per process, then delegate to `linkgate`.
+//! `POST /v1/connections/{id}/links`, `PATCH /compat/chift/consumers/{consumer_id}/connections/{connectionid}`.
+//! Wiring only: build the app once per process, then delegate to `linkgate`.
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    linkgate::run::http(&linkgate::connection::api::NEW_LINK).await
+    linkgate::run::http_routes(&[
+        (
+            "POST /v1/connections/{id}/links",
+            &linkgate::connection::api::NEW_LINK,
+        ),
+        (
+            "PATCH /compat/chift/consumers/{consumer_id}/connections/{connectionid}",
+            &linkgate::compat::chift::api::CONNECTIONS_UPDATE,
+        ),
+    ])
+    .await
 }

@@ -1,6 +1,17 @@
-//! `POST /v1/consumers/{id}/connections`. Wiring only: build the app once per process, then delegate to `linkgate`.
+//! `POST /v1/consumers/{id}/connections`, `POST /compat/chift/consumers/{consumer_id}/connections`.
+//! Wiring only: build the app once per process, then delegate to `linkgate`.
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    linkgate::run::http(&linkgate::connection::api::CREATE).await
+    linkgate::run::http_routes(&[
+        (
+            "POST /v1/consumers/{id}/connections",
+            &linkgate::connection::api::CREATE,
+        ),
+        (
+            "POST /compat/chift/consumers/{consumer_id}/connections",
+            &linkgate::compat::chift::api::CONNECTIONS_CREATE,
+        ),
+    ])
+    .await
 }

@@ -1,6 +1,17 @@
-//! `DELETE /v1/consumers/{id}`. Wiring only: build the app once per process, then delegate to `linkgate`.
+//! `DELETE /v1/consumers/{id}`, `DELETE /compat/chift/consumers/{consumer_id}`.
+//! Wiring only: build the app once per process, then delegate to `linkgate`.
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    linkgate::run::http(&linkgate::consumer::api::DELETE).await
+    linkgate::run::http_routes(&[
+        (
+            "DELETE /v1/consumers/{id}",
+            &linkgate::consumer::api::DELETE,
+        ),
+        (
+            "DELETE /compat/chift/consumers/{consumer_id}",
+            &linkgate::compat::chift::api::CONSUMERS_DELETE,
+        ),
+    ])
+    .await
 }

@@ -1,4 +1,5 @@
-//! GET /v1/integrations, GET /compat/causeflow/v1/integrations. Wiring only: build the app once per process, then delegate to `linkgate`.
+//! `GET /v1/integrations`, `GET /compat/causeflow/v1/integrations`, `GET /compat/chift/integrations`.
+//! Wiring only: build the app once per process, then delegate to `linkgate`.
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -7,6 +8,10 @@ async fn main() -> Result<(), lambda_http::Error> {
         (
             "GET /compat/causeflow/v1/integrations",
             &linkgate::compat::causeflow::api::LIST_INTEGRATIONS,
+        ),
+        (
+            "GET /compat/chift/integrations",
+            &linkgate::compat::chift::api::INTEGRATIONS,
         ),
     ])
     .await

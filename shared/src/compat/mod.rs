@@ -4,3 +4,4 @@
 //! docs/compat.md.
 
 pub mod causeflow;
+pub mod chift;

@@ -342,6 +342,7 @@ pub struct NewConnection {
     integration_id: Option<IntegrationId>,
     link: LinkFields,
     metadata: Metadata,
+    ids_as_uuid: bool,
 }
 
 impl NewConnection {
@@ -361,7 +362,16 @@ impl NewConnection {
             integration_id,
             link,
             metadata,
+            ids_as_uuid: false,
         })
+    }
+
+    /// Its link's redirect names ids by UUID (see `link::Link::ids_as_uuid`).
+    pub fn with_uuid_ids(self) -> NewConnection {
+        NewConnection {
+            ids_as_uuid: true,
+            ..self
+        }
     }
 }
 
@@ -381,6 +391,7 @@ pub async fn create(
         integration_id,
         link: (redirect_url, redirect, ttl, lang),
         metadata,
+        ids_as_uuid,
     } = new;
     let integration = match &integration_id {
         None => None,
@@ -400,6 +411,7 @@ pub async fn create(
             ttl_seconds: ttl.unwrap_or_else(|| settings.link_ttl_seconds()),
             reminders: Some(settings.reminders.schedule.clone()),
             lang,
+            ids_as_uuid,
         },
     )?;
     let connection = Connection {
@@ -614,14 +626,19 @@ pub async fn revoke(
     Ok((next, outcome))
 }
 /// The options of a new link for a connection (every one has a default).
-pub struct LinkRequest(LinkFields);
+pub struct LinkRequest(LinkFields, bool);
 
 impl LinkRequest {
     pub fn parse(app: &App, body: Value) -> Result<LinkRequest, ApiError> {
         let mut f = Fields::new(body, LINK_FIELDS)?;
         let options = link_options(&mut f, app);
         f.finish()?;
-        Ok(LinkRequest(options))
+        Ok(LinkRequest(options, false))
+    }
+
+    /// The link's redirect names ids by UUID (see `link::Link::ids_as_uuid`).
+    pub fn with_uuid_ids(self) -> LinkRequest {
+        LinkRequest(self.0, true)
     }
 }
 
@@ -632,7 +649,7 @@ pub async fn new_link(
     current: Connection,
     request: LinkRequest,
 ) -> Result<NewLink, ApiError> {
-    let LinkRequest((redirect_url, redirect, ttl, lang)) = request;
+    let LinkRequest((redirect_url, redirect, ttl, lang), ids_as_uuid) = request;
     let (tenant, id) = (&current.tenant_id.clone(), &current.id.clone());
     let settings = crate::settings::of(app, tenant).await?;
     // As on creation: bet the consumer has no locale (checked in the same transaction), and
@@ -668,6 +685,7 @@ pub async fn new_link(
                         ttl_seconds: ttl.unwrap_or_else(|| settings.link_ttl_seconds()),
                         reminders: Some(settings.reminders.schedule.clone()),
                         lang: *lang,
+                        ids_as_uuid,
                     },
                 )?;
                 let next = Connection {

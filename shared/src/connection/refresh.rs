@@ -385,6 +385,7 @@ async fn mark_needs_reauth(
                             None,
                         )
                         .await?,
+                        ids_as_uuid: false,
                     },
                 )?;
                 let next = Connection {

@@ -358,6 +358,7 @@ async fn start_oauth(
             ttl_seconds: u64::try_from(state::LIFETIME_SECONDS).unwrap_or(600),
             reminders: None,
             lang: None,
+            ids_as_uuid: false,
         },
     )?;
     new_link.link.status = Stored::WaitingOauth;

@@ -105,6 +105,10 @@ pub struct Link {
     pub redirect_url: Option<RedirectUrl>,
     #[serde(default)]
     pub redirect: bool,
+    /// The redirect names the consumer and connection by UUID (a link made through Chift's
+    /// dialect, whose platform knows them so; see `compat::chift`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ids_as_uuid: bool,
     #[serde(with = "time::rfc3339")]
     pub expires_at: Timestamp,
     #[serde(with = "time::rfc3339")]
@@ -253,6 +257,8 @@ pub struct LinkOptions {
     /// The tenant's reminder schedule; `None` for links no person is sent (API OAuth).
     pub reminders: Option<crate::settings::reminders::Schedule>,
     pub lang: Option<crate::lang::Lang>,
+    /// See [`Link::ids_as_uuid`].
+    pub ids_as_uuid: bool,
 }
 
 impl NewLink {
@@ -280,6 +286,7 @@ impl NewLink {
             token_hash: sha256_hex(token.expose().as_bytes()),
             redirect_url: options.redirect_url,
             redirect: options.redirect,
+            ids_as_uuid: options.ids_as_uuid,
             expires_at: now + ttl,
             created_at: now,
             opened_at: None,
@@ -461,9 +468,17 @@ pub fn with_params(url: &RedirectUrl, link: &Link, status: &str, expired: bool) 
     {
         let mut q = u.query_pairs_mut();
         if let Some(consumer) = &link.consumer_id {
-            q.append_pair("consumerId", consumer.as_str());
+            if link.ids_as_uuid {
+                q.append_pair("consumerId", &consumer.to_uuid());
+            } else {
+                q.append_pair("consumerId", consumer.as_str());
+            }
         }
-        q.append_pair("connectionId", link.connection_id.as_str());
+        if link.ids_as_uuid {
+            q.append_pair("connectionId", &link.connection_id.to_uuid());
+        } else {
+            q.append_pair("connectionId", link.connection_id.as_str());
+        }
         q.append_pair("status", status);
         if expired {
             q.append_pair("isExpiredError", "true");
@@ -501,6 +516,7 @@ mod tests {
                 ttl_seconds: 1800,
                 reminders: None,
                 lang: None,
+                ids_as_uuid: false,
             },
         )
         .unwrap()
@@ -564,6 +580,7 @@ mod tests {
                 ttl_seconds: 300,
                 reminders: None,
                 lang: None,
+                ids_as_uuid: false,
             },
         )
         .unwrap();

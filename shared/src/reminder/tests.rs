@@ -98,6 +98,7 @@ fn new_link(ttl_seconds: u64, reminders: Option<Schedule>) -> crate::link::NewLi
             ttl_seconds,
             reminders,
             lang: None,
+            ids_as_uuid: false,
         },
     )
     .unwrap()
