@@ -16,6 +16,8 @@ pub enum Dialect {
     CauseFlow,
     /// Chift's consumers and connections API: bearer tokens from `POST /token`, UUID ids.
     Chift,
+    /// OpenInt's connections API: the platform's own customer ids, `settings` for secrets.
+    OpenInt,
 }
 
 impl Dialect {
@@ -29,9 +31,27 @@ impl Dialect {
             Dialect::CauseFlow
         } else if under("/compat/chift") {
             Dialect::Chift
+        } else if under("/compat/openint") {
+            Dialect::OpenInt
         } else {
             Dialect::Native
         }
+    }
+
+    /// What OpenInt's client reads in `x-should-retry`: whether retrying the same request
+    /// can succeed (its client retries 408, 409, 429 and 5xx unless told not to). Other
+    /// dialects send nothing.
+    pub fn should_retry(self, error: &ApiError) -> Option<bool> {
+        (self == Dialect::OpenInt).then_some({
+            matches!(
+                error,
+                ApiError::RateLimited { .. }
+                    | ApiError::Conflict { .. }
+                    | ApiError::ProviderUnavailable(_)
+                    | ApiError::EmailUnavailable(_)
+                    | ApiError::Internal(_)
+            )
+        })
     }
 
     /// Whether callers authenticate with an access token (`access_token`) rather than the
@@ -56,6 +76,45 @@ impl Dialect {
                     body["details"] = details.clone();
                 }
                 json!({ "error": body })
+            }
+            // OpenInt's errors name a tRPC code; ours rides beside it, and each problem is an
+            // issue with the path of the field it is about.
+            Dialect::OpenInt => {
+                let e = &native["error"];
+                let code = match error.status().as_u16() {
+                    400 => "BAD_REQUEST",
+                    401 => "UNAUTHORIZED",
+                    403 => "FORBIDDEN",
+                    404 => "NOT_FOUND",
+                    405 => "METHOD_NOT_SUPPORTED",
+                    409 => "CONFLICT",
+                    410 => "PRECONDITION_FAILED",
+                    413 => "PAYLOAD_TOO_LARGE",
+                    415 => "UNSUPPORTED_MEDIA_TYPE",
+                    429 => "TOO_MANY_REQUESTS",
+                    503 => "SERVICE_UNAVAILABLE",
+                    _ => "INTERNAL_SERVER_ERROR",
+                };
+                let issues: Vec<Value> = e["details"]
+                    .as_array()
+                    .map(|d| {
+                        d.iter()
+                            .map(|f| {
+                                json!({
+                                    "path": f["field"].as_str().unwrap_or_default().split('.').collect::<Vec<_>>(),
+                                    "message": f["message"],
+                                })
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                json!({
+                    "code": code,
+                    "message": e["message"],
+                    "error_code": e["code"],
+                    "issues": issues,
+                    "request_id": request_id,
+                })
             }
             // Chift's `ChiftError`: its client raises on `status: "error"` and shows
             // `message`, `error_code` and `detail` (a string).
@@ -227,6 +286,28 @@ mod tests {
         assert_eq!(
             Dialect::Chift.error_body(&ApiError::Unauthorized, "r")["detail"],
             ""
+        );
+    }
+
+    #[test]
+    fn openint_errors_name_a_trpc_code_and_whether_to_retry() {
+        let e = ApiError::validation(
+            "invalid request body",
+            vec![FieldError::new("data.connector_name", "is required")],
+        );
+        let b = Dialect::OpenInt.error_body(&e, "r");
+        assert_eq!(b["code"], "BAD_REQUEST");
+        assert_eq!(b["error_code"], "validation_error");
+        assert_eq!(b["issues"][0]["path"], json!(["data", "connector_name"]));
+        assert_eq!(Dialect::OpenInt.should_retry(&e), Some(false));
+        assert_eq!(
+            Dialect::OpenInt.should_retry(&ApiError::conflict("concurrent request; retry")),
+            Some(true)
+        );
+        assert_eq!(Dialect::Native.should_retry(&e), None);
+        assert_eq!(
+            Dialect::of_path("/compat/openint/v2/connection"),
+            Dialect::OpenInt
         );
     }
 

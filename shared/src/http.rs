@@ -164,12 +164,19 @@ impl Call {
 
     /// The query string, refusing parameters the route does not know and repeated ones.
     pub fn query(&self, allowed: &[&str]) -> Result<Query, ApiError> {
+        self.query_with_lists(allowed, &[])
+    }
+
+    /// As [`Call::query`], but the names in `lists` may repeat (read with [`Query::all`]).
+    pub fn query_with_lists(&self, allowed: &[&str], lists: &[&str]) -> Result<Query, ApiError> {
         let mut pairs: Vec<(String, String)> = Vec::new();
         let mut errors = Vec::new();
         if let Some(q) = self.req.query_string_parameters_ref() {
             for (k, v) in q.iter() {
-                if !allowed.contains(&k) {
+                if !allowed.contains(&k) && !lists.contains(&k) {
                     errors.push(FieldError::new(k, "unknown query parameter"));
+                } else if lists.contains(&k) {
+                    pairs.push((k.to_owned(), v.to_owned()));
                 } else if pairs.iter().any(|(seen, _)| seen == k) {
                     errors.push(FieldError::new(k, "may be given only once"));
                 } else {
@@ -240,6 +247,16 @@ impl Query {
             ),
         };
         Ok((limit, after))
+    }
+
+    /// Every value of `name`, in order (a list parameter; comma-separated values split).
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .flat_map(|(_, v)| v.split(','))
+            .filter(|v| !v.is_empty())
+            .collect()
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -333,6 +350,12 @@ pub fn no_content() -> Response<Body> {
 /// `error` as the dialect of the request's path documents it.
 pub fn error_response(error: &ApiError, request_id: &str, dialect: Dialect) -> Response<Body> {
     let mut resp = json(error.status(), &dialect.error_body(error, request_id));
+    if let Some(retry) = dialect.should_retry(error) {
+        resp.headers_mut().insert(
+            "x-should-retry",
+            HeaderValue::from_static(if retry { "true" } else { "false" }),
+        );
+    }
     match error {
         ApiError::Unauthorized => {
             resp.headers_mut()

@@ -105,6 +105,41 @@ pub const ROUTES: &[(&str, &str, &Route)] = &[
         "/compat/chift/token",
         &crate::compat::chift::api::TOKEN,
     ),
+    (
+        "POST",
+        "/compat/openint/v2/connection",
+        &crate::compat::openint::api::CREATE,
+    ),
+    (
+        "POST",
+        "/compat/openint/connection",
+        &crate::compat::openint::api::CREATE_SEED,
+    ),
+    (
+        "GET",
+        "/compat/openint/v2/connection",
+        &crate::compat::openint::api::LIST,
+    ),
+    (
+        "GET",
+        "/compat/openint/v2/connection/{id}",
+        &crate::compat::openint::api::GET,
+    ),
+    (
+        "POST",
+        "/compat/openint/v1/connection/{id}/check",
+        &crate::compat::openint::api::CHECK,
+    ),
+    (
+        "DELETE",
+        "/compat/openint/v2/connection/{id}",
+        &crate::compat::openint::api::DELETE,
+    ),
+    (
+        "POST",
+        "/compat/openint/v1/customer/{customer_id}/token",
+        &crate::compat::openint::api::TOKEN,
+    ),
     ("GET", "/health", &HEALTH),
     (
         "GET",

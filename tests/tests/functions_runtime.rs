@@ -27,7 +27,11 @@ enum Needs {
     Delivery,
     /// A consumer's pending connection to a Stripe integration (Chift lists only those).
     ChiftConnection,
+    /// A Stripe integration, named in the body as OpenInt's connector config (`ccfg_…`).
+    ConnectorConfig,
 }
+
+const SAMPLE_CONNECTOR_CONFIG: &str = "ccfg_0193a1b2c3d47000800000000000000b";
 
 /// The ids Chift's samples name, in the UUID form Chift uses.
 const SAMPLE_CONSUMER_UUID: &str = "0193a1b2-c3d4-7000-8000-00000000000a";
@@ -40,7 +44,7 @@ const SAMPLE_INTEGRATION_NUMBER: &str = "518877";
 
 /// What a dialect's sample (`events/<function>.<dialect>.json`) must get, where it differs
 /// from its function's native sample.
-fn dialect_expectation(sample: &str) -> Option<(Needs, u16, fn(&Value))> {
+fn dialect_expectation(sample: &str) -> Option<Expectation> {
     Some(match sample {
         "chift-token" => (Needs::Nothing, 200, |b| {
             assert!(b["access_token"].as_str().unwrap().starts_with("lgt_"));
@@ -99,6 +103,39 @@ fn dialect_expectation(sample: &str) -> Option<(Needs, u16, fn(&Value))> {
             assert!(b["url"].as_str().unwrap().contains("/connect/lnk_"))
         }),
         "connections-revoke.chift" => (Needs::ChiftConnection, 204, |_| {}),
+        "connections-import.openint" | "connections-import.openint-seed" => {
+            (Needs::ConnectorConfig, 200, |b| {
+                assert_eq!(b["connector_name"], "stripe");
+                assert_eq!(b["customer_id"], "cust-42");
+                assert_eq!(b["status"], "healthy");
+                assert_eq!(b["settings"], json!({}), "no secrets unless asked");
+            })
+        }
+        "connections-list.openint" => (Needs::Nothing, 200, |b| {
+            assert_eq!(
+                b,
+                &json!({"items": [], "total": 0, "offset": 0, "limit": 10})
+            )
+        }),
+        "connections-credentials.openint" => (Needs::ActiveConnection, 200, |b| {
+            assert_eq!(
+                b["settings"]["secret_key"],
+                "rk_test_51SampleRestrictedKey0000"
+            )
+        }),
+        "connections-credentials.openint-check" => (Needs::ActiveConnection, 200, |b| {
+            assert_eq!(b["status"], "healthy")
+        }),
+        "connections-revoke.openint" => (Needs::Connection, 200, |b| {
+            assert!(b["id"].as_str().unwrap().starts_with("conn_"))
+        }),
+        "connections-create.openint" => (Needs::Nothing, 200, |b| {
+            assert!(b["magic_link_url"]
+                .as_str()
+                .unwrap()
+                .contains("/connect/lnk_"));
+            assert!(!b["token"].as_str().unwrap().is_empty());
+        }),
         _ => return None,
     })
 }
@@ -123,8 +160,11 @@ const SAMPLE_TENANT: &str = "ten_0193a1b2c3d470008000000000000012";
 const SAMPLE_TOKEN: &str = "sampleTokenSampleTokenSampleTokenSampleTok0";
 const SAMPLE_INTEGRATION: &str = "int_0193a1b2c3d47000800000000000000b";
 
+/// What a sample needs, the status it must get, and a check of the body.
+type Expectation = (Needs, u16, fn(&Value));
+
 /// What each function must answer to its sample, and a check of the body.
-fn expectation(function: &str) -> (Needs, u16, fn(&Value)) {
+fn expectation(function: &str) -> Expectation {
     match function {
         "health" => (Needs::Nothing, 200, |b| assert_eq!(b["status"], "ok")),
         "consumers-create" => (Needs::Nothing, 201, |b| {
@@ -454,6 +494,20 @@ async fn every_sample_event_runs_through_its_real_binary() {
                     .replace(SAMPLE_CONSUMER_UUID, &uuid_of(&consumer));
                 event = serde_json::from_str(&text).unwrap();
                 Some(consumer)
+            }
+            Needs::ConnectorConfig => {
+                let integration = tenant
+                    .admin
+                    .create_id("/v1/integrations", &json!({"provider": "stripe"}))
+                    .await;
+                let ccfg = linkgate::compat::openint::connector_config_id(
+                    &linkgate::id::IntegrationId::parse(&integration).unwrap(),
+                );
+                event = serde_json::from_str(
+                    &event.to_string().replace(SAMPLE_CONNECTOR_CONFIG, &ccfg),
+                )
+                .unwrap();
+                None
             }
             Needs::ChiftConnection => {
                 let integration = tenant

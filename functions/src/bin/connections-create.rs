@@ -1,4 +1,4 @@
-//! `POST /v1/consumers/{id}/connections`, `POST /compat/chift/consumers/{consumer_id}/connections`.
+//! `POST /v1/consumers/{id}/connections`, `POST /compat/chift/consumers/{consumer_id}/connections`, `POST /compat/openint/v1/customer/{customer_id}/token`.
 //! Wiring only: build the app once per process, then delegate to `linkgate`.
 
 #[tokio::main(flavor = "current_thread")]
@@ -11,6 +11,10 @@ async fn main() -> Result<(), lambda_http::Error> {
         (
             "POST /compat/chift/consumers/{consumer_id}/connections",
             &linkgate::compat::chift::api::CONNECTIONS_CREATE,
+        ),
+        (
+            "POST /compat/openint/v1/customer/{customer_id}/token",
+            &linkgate::compat::openint::api::TOKEN,
         ),
     ])
     .await

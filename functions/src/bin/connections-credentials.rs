@@ -1,6 +1,21 @@
-//! `GET /v1/connections/{id}/credentials`. Wiring only: build the app once per process, then delegate to `linkgate`.
+//! `GET /v1/connections/{id}/credentials`, `GET /compat/openint/v2/connection/{id}`, `POST /compat/openint/v1/connection/{id}/check`.
+//! Wiring only: build the app once per process, then delegate to `linkgate`.
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    linkgate::run::http(&linkgate::connection::api::CREDENTIALS).await
+    linkgate::run::http_routes(&[
+        (
+            "GET /v1/connections/{id}/credentials",
+            &linkgate::connection::api::CREDENTIALS,
+        ),
+        (
+            "GET /compat/openint/v2/connection/{id}",
+            &linkgate::compat::openint::api::GET,
+        ),
+        (
+            "POST /compat/openint/v1/connection/{id}/check",
+            &linkgate::compat::openint::api::CHECK,
+        ),
+    ])
+    .await
 }

@@ -1,4 +1,4 @@
-//! `GET /v1/consumers/{id}/connections`, `GET /compat/chift/consumers/{consumer_id}/connections`.
+//! `GET /v1/consumers/{id}/connections`, `GET /compat/chift/consumers/{consumer_id}/connections`, `GET /compat/openint/v2/connection`.
 //! Wiring only: build the app once per process, then delegate to `linkgate`.
 
 #[tokio::main(flavor = "current_thread")]
@@ -11,6 +11,10 @@ async fn main() -> Result<(), lambda_http::Error> {
         (
             "GET /compat/chift/consumers/{consumer_id}/connections",
             &linkgate::compat::chift::api::CONNECTIONS_LIST,
+        ),
+        (
+            "GET /compat/openint/v2/connection",
+            &linkgate::compat::openint::api::LIST,
         ),
     ])
     .await

@@ -5,3 +5,4 @@
 
 pub mod causeflow;
 pub mod chift;
+pub mod openint;

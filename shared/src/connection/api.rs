@@ -66,7 +66,7 @@ async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
     let created = super::create(
         app,
         call.tenant()?,
-        &consumer_id,
+        crate::consumer::Owner::Existing(consumer_id),
         new,
         &call.public_base_url(&app.config),
         idempotency.as_ref(),

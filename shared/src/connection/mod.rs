@@ -184,6 +184,12 @@ pub(crate) fn not_found(raw: &str) -> ApiError {
     ApiError::no_such("connection", raw)
 }
 
+/// A consumer created with a connection lost to one created concurrently for the same
+/// customer: retrying finds that one.
+fn new_consumer_raced() -> ApiError {
+    ApiError::conflict("the customer was created by a concurrent request; retry")
+}
+
 fn consumer_not_found(raw: &str) -> ApiError {
     ApiError::no_such("consumer", raw)
 }
@@ -381,7 +387,7 @@ impl NewConnection {
 pub async fn create(
     app: &App,
     tenant: &TenantId,
-    consumer_id: &ConsumerId,
+    owner: crate::consumer::Owner,
     new: NewConnection,
     base_url: &str,
     idempotency: Option<&Idempotency>,
@@ -400,6 +406,7 @@ pub async fn create(
     let settings = crate::settings::of(app, tenant).await?;
     let now = time::now();
     let id = ConnectionId::generate();
+    let consumer_id = &owner.id().clone();
     let mut new_link = NewLink::generate(
         tenant,
         &id,
@@ -427,15 +434,25 @@ pub async fn create(
     // Without a `lang`, the link takes the consumer's locale. Most consumers have none, so
     // the write first bets on that (its consumer check also asks for no locale) and only
     // when it loses reads the consumer and writes again: one round trip in the common case.
+    // A consumer created with the connection has none.
     let mut bet_on_no_locale = lang.is_none();
     loop {
-        // the consumer must still exist when the connection is written
-        let consumer_check = if bet_on_no_locale {
-            crate::consumer::exists_without_locale_tx(&app.store, tenant, consumer_id)?
-        } else {
-            crate::consumer::exists_tx(&app.store, tenant, consumer_id)?
+        // the consumer must still exist when the connection is written (or is created now)
+        let mut items = match &owner {
+            crate::consumer::Owner::New(_) => owner.items(&app.store, tenant)?,
+            crate::consumer::Owner::Existing(_) if bet_on_no_locale => {
+                vec![crate::consumer::exists_without_locale_tx(
+                    &app.store,
+                    tenant,
+                    consumer_id,
+                )?]
+            }
+            crate::consumer::Owner::Existing(_) => {
+                vec![crate::consumer::exists_tx(&app.store, tenant, consumer_id)?]
+            }
         };
-        let mut items = vec![consumer_check, repo::create_tx(&app.store, &connection)?];
+        let owner_items = items.len();
+        items.push(repo::create_tx(&app.store, &connection)?);
         items.extend(new_link.items(&app.store)?);
         // The answer carries the link's token: a replay of it is stored sealed.
         let answer = Answer::created(response.clone());
@@ -450,6 +467,12 @@ pub async fn create(
         .await?
         {
             Ok(answer) => return Ok(answer),
+            Err(failed)
+                if matches!(owner, crate::consumer::Owner::New(_))
+                    && (0..owner_items).any(|i| failed.failed_condition(i)) =>
+            {
+                return Err(new_consumer_raced());
+            }
             Err(failed) if failed.failed_condition(0) => {
                 if !bet_on_no_locale {
                     return Err(consumer_not_found(consumer_id.as_str()));
@@ -783,7 +806,7 @@ pub async fn read_credentials(
 }
 /// A connection to import, as the request gives it.
 pub struct ImportRequest {
-    consumer_id: ConsumerId,
+    owner: crate::consumer::Owner,
     integration_id: IntegrationId,
     name: String,
     credentials: serde_json::Map<String, Value>,
@@ -815,13 +838,23 @@ impl ImportRequest {
             return Err(ApiError::internal("required fields parsed without values"));
         };
         Ok(ImportRequest {
-            consumer_id,
+            owner: crate::consumer::Owner::Existing(consumer_id),
             integration_id,
             name,
             credentials,
             connection_fields,
             metadata,
         })
+    }
+}
+
+impl ImportRequest {
+    /// The same import for a consumer created with it (see `consumer::Owner`).
+    pub fn for_new_consumer(self, consumer: crate::consumer::Consumer) -> ImportRequest {
+        ImportRequest {
+            owner: crate::consumer::Owner::New(Box::new(consumer)),
+            ..self
+        }
     }
 }
 
@@ -834,7 +867,7 @@ pub async fn import(
     idempotency: Option<&Idempotency>,
 ) -> Result<Answer, ApiError> {
     let ImportRequest {
-        consumer_id,
+        owner,
         integration_id,
         name,
         credentials,
@@ -873,14 +906,17 @@ pub async fn import(
     let (Some(values), Some(fields)) = (values, fields) else {
         return Err(ApiError::validation("invalid request body", errors));
     };
-    if crate::consumer::find(&app.store, tenant, &consumer_id)
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::field(
-            "consumer_id",
-            "names no consumer of this tenant",
-        ));
+    let consumer_id = owner.id().clone();
+    if let crate::consumer::Owner::Existing(existing) = &owner {
+        if crate::consumer::find(&app.store, tenant, existing)
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::field(
+                "consumer_id",
+                "names no consumer of this tenant",
+            ));
+        }
     }
 
     let id = ConnectionId::generate();
@@ -907,23 +943,25 @@ pub async fn import(
         ..Connection::new(id, tenant, Some(&consumer_id), name, &metadata, now)
     };
     let response = connection.to_json()?;
-    let items = vec![
-        crate::consumer::exists_tx(&app.store, tenant, &consumer_id)?,
-        repo::create_tx(&app.store, &connection)?,
-        event::outbox(
-            &app.store,
-            tenant,
-            event::CONNECTION_CREATED,
-            json!({"connection": response.clone(), "change": "imported"}),
-        )?,
-    ];
+    let mut items = owner.items(&app.store, tenant)?;
+    let owner_items = items.len();
+    items.push(repo::create_tx(&app.store, &connection)?);
+    items.push(event::outbox(
+        &app.store,
+        tenant,
+        event::CONNECTION_CREATED,
+        json!({"connection": response.clone(), "change": "imported"}),
+    )?);
     let answer = Answer::created(response);
     match idempotency::commit(&app.store, tenant, idempotency, items, answer, None).await? {
         Ok(answer) => Ok(answer),
-        Err(failed) if failed.failed_condition(0) => Err(ApiError::field(
-            "consumer_id",
-            "names no consumer of this tenant",
-        )),
+        Err(failed) if (0..owner_items).any(|i| failed.failed_condition(i)) => match owner {
+            crate::consumer::Owner::Existing(_) => Err(ApiError::field(
+                "consumer_id",
+                "names no consumer of this tenant",
+            )),
+            crate::consumer::Owner::New(_) => Err(new_consumer_raced()),
+        },
         Err(_) => Err(ApiError::conflict("concurrent request; retry")),
     }
 }

@@ -172,6 +172,37 @@ impl NewConsumer {
     }
 }
 
+/// Whose a new connection is: a consumer that exists, or one created in the same
+/// transaction (a customer another API names by its own id for the first time, see
+/// `compat::openint`).
+pub enum Owner {
+    Existing(ConsumerId),
+    New(Box<Consumer>),
+}
+
+impl Owner {
+    pub fn id(&self) -> &ConsumerId {
+        match self {
+            Owner::Existing(id) => id,
+            Owner::New(c) => &c.id,
+        }
+    }
+
+    /// The items that hold the owner when a connection is written beside them: the consumer
+    /// still exists, or is created now with its internal reference, which must still be
+    /// free (when it is not, a concurrent request created that customer first).
+    pub fn items(
+        &self,
+        store: &crate::store::Store,
+        tenant: &TenantId,
+    ) -> Result<Vec<crate::store::TxItem>, crate::store::StoreError> {
+        match self {
+            Owner::Existing(id) => Ok(vec![repo::exists_tx(store, tenant, id)?]),
+            Owner::New(c) => repo::create_items(store, c),
+        }
+    }
+}
+
 /// A valid `PATCH /v1/consumers/{id}` body. `metadata` merges shallowly (a `null` value
 /// removes that key; `"metadata": null` removes them all).
 #[derive(Debug, Clone, PartialEq)]
@@ -292,6 +323,39 @@ pub async fn with_reference(
     reference: &InternalReference,
 ) -> Result<Option<Consumer>, ApiError> {
     Ok(repo::find_by_reference(&app.store, tenant, reference).await?)
+}
+
+/// The id of the consumer with internal reference `reference`, if any (one read).
+pub async fn id_with_reference(
+    app: &App,
+    tenant: &TenantId,
+    reference: &InternalReference,
+) -> Result<Option<ConsumerId>, ApiError> {
+    Ok(repo::id_by_reference(&app.store, tenant, reference).await?)
+}
+
+/// Whose a connection for the platform's customer `reference` is: the consumer with that
+/// internal reference (one read), or a new one named after it, created with the connection
+/// (`Owner::New`).
+pub async fn owner_by_reference(
+    app: &App,
+    tenant: &TenantId,
+    reference: InternalReference,
+) -> Result<Owner, ApiError> {
+    if let Some(id) = repo::id_by_reference(&app.store, tenant, &reference).await? {
+        return Ok(Owner::Existing(id));
+    }
+    let new = NewConsumer {
+        name: reference.as_str().to_owned(),
+        redirect_url: None,
+        internal_reference: Some(reference),
+        email: None,
+        locale: None,
+        metadata: Metadata::default(),
+    };
+    Ok(Owner::New(Box::new(
+        new.into_consumer(tenant.clone(), time::now()),
+    )))
 }
 
 /// A page of the tenant's consumers after the cursor's key.

@@ -166,20 +166,32 @@ pub async fn get(
         .transpose()
 }
 
+/// The id of the consumer with internal reference `r`, from its guard alone (one read).
+pub async fn id_by_reference(
+    store: &Store,
+    tenant: &TenantId,
+    r: &InternalReference,
+) -> Result<Option<ConsumerId>, StoreError> {
+    let Some(guard) = store.get(tenant_pk(tenant), ref_sk(r)).await? else {
+        return Ok(None);
+    };
+    guard
+        .get("consumer_id")
+        .and_then(|v| v.as_s().ok())
+        .and_then(|id| ConsumerId::parse(id))
+        .map(Some)
+        .ok_or_else(|| StoreError::Corrupt("reference guard without consumer_id".into()))
+}
+
 pub async fn find_by_reference(
     store: &Store,
     tenant: &TenantId,
     r: &InternalReference,
 ) -> Result<Option<Consumer>, StoreError> {
-    let Some(guard) = store.get(tenant_pk(tenant), ref_sk(r)).await? else {
-        return Ok(None);
-    };
-    let id = guard
-        .get("consumer_id")
-        .and_then(|v| v.as_s().ok())
-        .and_then(|id| ConsumerId::parse(id))
-        .ok_or_else(|| StoreError::Corrupt("reference guard without consumer_id".into()))?;
-    get(store, tenant, &id).await
+    match id_by_reference(store, tenant, r).await? {
+        Some(id) => get(store, tenant, &id).await,
+        None => Ok(None),
+    }
 }
 
 pub async fn page(

@@ -272,7 +272,15 @@ async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
     let native = super::native_connection(app, tenant, body, redirect).await?;
     let new = NewConnection::parse(app, native)?.with_uuid_ids();
     let base = call.public_base_url(&app.config);
-    let created = connection::create(app, tenant, &owner, new, &base, idempotency.as_ref()).await?;
+    let created = connection::create(
+        app,
+        tenant,
+        crate::consumer::Owner::Existing(owner),
+        new,
+        &base,
+        idempotency.as_ref(),
+    )
+    .await?;
     Ok(json(
         StatusCode::OK,
         &json!({"url": created.body["link"]["url"]}),
