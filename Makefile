@@ -91,7 +91,7 @@ check-template: tools
 	AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test $(SAM_VENV)/bin/sam validate --lint --template-file template.yaml
 	mkdir -p target && $(VENV)/bin/python scripts/stack.py cfn > target/template.cfn.json
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -f target/template.cfn.json --config-file .checkov.yaml
-	$(VENV)/bin/openapi-spec-validator openapi.yaml
+	$(VENV)/bin/openapi-spec-validator openapi.yaml compat/*.openapi.yaml
 
 unit:
 	cargo test -p linkgate

@@ -18,6 +18,8 @@ pub enum Dialect {
     Chift,
     /// OpenInt's connections API: the platform's own customer ids, `settings` for secrets.
     OpenInt,
+    /// Albato's connection-by-link sharings: `{success, data}` envelopes, integer ids.
+    Albato,
 }
 
 impl Dialect {
@@ -33,6 +35,8 @@ impl Dialect {
             Dialect::Chift
         } else if under("/compat/openint") {
             Dialect::OpenInt
+        } else if under("/compat/albato") {
+            Dialect::Albato
         } else {
             Dialect::Native
         }
@@ -76,6 +80,19 @@ impl Dialect {
                     body["details"] = details.clone();
                 }
                 json!({ "error": body })
+            }
+            // Albato's envelope, `success: false`, with our error inside.
+            Dialect::Albato => {
+                let e = &native["error"];
+                let mut error = json!({
+                    "code": e["code"],
+                    "message": e["message"],
+                    "requestId": request_id,
+                });
+                if let Some(details) = e.get("details") {
+                    error["details"] = details.clone();
+                }
+                json!({"success": false, "error": error})
             }
             // OpenInt's errors name a tRPC code; ours rides beside it, and each problem is an
             // issue with the path of the field it is about.

@@ -140,6 +140,36 @@ pub const ROUTES: &[(&str, &str, &Route)] = &[
         "/compat/openint/v1/customer/{customer_id}/token",
         &crate::compat::openint::api::TOKEN,
     ),
+    (
+        "POST",
+        "/compat/albato/credentials/grant-access-sharing",
+        &crate::compat::albato::api::CREATE,
+    ),
+    (
+        "GET",
+        "/compat/albato/credentials/grant-access-sharing",
+        &crate::compat::albato::api::LIST,
+    ),
+    (
+        "GET",
+        "/compat/albato/credentials/grant-access-sharing/{id}",
+        &crate::compat::albato::api::GET,
+    ),
+    (
+        "PUT",
+        "/compat/albato/credentials/grant-access-sharing/{id}",
+        &crate::compat::albato::api::RENEW,
+    ),
+    (
+        "DELETE",
+        "/compat/albato/credentials/grant-access-sharing/{id}",
+        &crate::compat::albato::api::DELETE,
+    ),
+    (
+        "GET",
+        "/compat/albato/connect",
+        &crate::compat::albato::api::CONNECT,
+    ),
     ("GET", "/health", &HEALTH),
     (
         "GET",
@@ -322,7 +352,7 @@ mod tests {
         for (method, path, route) in ROUTES {
             // Reads of secrets need an admin key, like writes.
             let secret = *path == "/v1/connections/{id}/credentials";
-            let token = *path == "/compat/chift/token";
+            let token = *path == "/compat/chift/token" || *path == "/compat/albato/connect";
             let want = if token {
                 Access::Public
             } else if secret {

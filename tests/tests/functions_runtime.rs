@@ -29,7 +29,11 @@ enum Needs {
     ChiftConnection,
     /// A Stripe integration, named in the body as OpenInt's connector config (`ccfg_…`).
     ConnectorConfig,
+    /// An Albato sharing for Stripe, named by its number (and token, where the sample has one).
+    AlbatoSharing,
 }
+
+const SAMPLE_SHARING: &str = "1234567890123";
 
 const SAMPLE_CONNECTOR_CONFIG: &str = "ccfg_0193a1b2c3d47000800000000000000b";
 
@@ -111,6 +115,31 @@ fn dialect_expectation(sample: &str) -> Option<Expectation> {
                 assert_eq!(b["settings"], json!({}), "no secrets unless asked");
             })
         }
+        "connections-create.albato" => (Needs::Integration, 200, |b| {
+            assert_eq!(b["success"], true);
+            assert_eq!(b["data"]["status"], 0);
+            assert!(b["data"]["token"].as_str().is_some_and(|t| !t.is_empty()));
+            assert!(b["data"]["url"]
+                .as_str()
+                .unwrap()
+                .contains("/compat/albato/connect?id="));
+        }),
+        "links-list.albato" => (Needs::AlbatoSharing, 200, |b| {
+            assert_eq!(b["data"][0]["status"], 0);
+            assert_eq!(b["meta"]["totalItemsCount"], 1);
+        }),
+        "links-get.albato" => (Needs::AlbatoSharing, 200, |b| {
+            assert_eq!(b["data"]["status"], 0);
+            assert_eq!(b["data"]["token"], Value::Null, "kept hashed");
+        }),
+        "connection-links-create.albato" => (Needs::AlbatoSharing, 200, |b| {
+            assert_eq!(b["data"]["status"], 0);
+            assert!(b["data"]["token"].as_str().is_some());
+        }),
+        "links-revoke.albato" => (Needs::AlbatoSharing, 200, |b| {
+            assert_eq!(b["data"]["status"], 3)
+        }),
+        "connect-page.albato" => (Needs::AlbatoSharing, 302, |_| {}),
         "connections-list.openint" => (Needs::Nothing, 200, |b| {
             assert_eq!(
                 b,
@@ -509,6 +538,27 @@ async fn every_sample_event_runs_through_its_real_binary() {
                 .unwrap();
                 None
             }
+            Needs::AlbatoSharing => {
+                tenant
+                    .admin
+                    .create_id("/v1/integrations", &json!({"provider": "stripe"}))
+                    .await;
+                let r = tenant
+                    .admin
+                    .post(
+                        "/compat/albato/credentials/grant-access-sharing",
+                        &json!({"partnerId": linkgate::compat::provider_number("stripe")}),
+                    )
+                    .await;
+                assert_eq!(r.status, 200, "{}", r.text);
+                let data = r.json()["data"].clone();
+                let text = event
+                    .to_string()
+                    .replace(SAMPLE_SHARING, &data["id"].to_string())
+                    .replace(SAMPLE_TOKEN, data["token"].as_str().unwrap());
+                event = serde_json::from_str(&text).unwrap();
+                None
+            }
             Needs::ChiftConnection => {
                 let integration = tenant
                     .admin
@@ -585,7 +635,11 @@ async fn every_sample_event_runs_through_its_real_binary() {
                 .or(answer["multiValueHeaders"][name][0].as_str())
                 .map(String::from)
         };
-        if status == 302 {
+        if sample == "connect-page.albato" {
+            let location = header("location").unwrap_or_default();
+            assert!(location.contains("/connect/lnk_"), "{answer}");
+            assert!(location.contains("token="), "{location}");
+        } else if status == 302 {
             let location = header("location").unwrap_or_default();
             assert!(
                 location.starts_with("http://127.0.0.1:9400/oauth2/authorize?"),

@@ -349,6 +349,10 @@ pub struct NewConnection {
     link: LinkFields,
     metadata: Metadata,
     ids_as_uuid: bool,
+    /// Written in the same transaction, last (a dialect's own item for the connection).
+    also: Vec<crate::store::TxItem>,
+    /// The connection's id when the caller drew it (to name it in `also`).
+    id: Option<ConnectionId>,
 }
 
 impl NewConnection {
@@ -369,7 +373,26 @@ impl NewConnection {
             link,
             metadata,
             ids_as_uuid: false,
+            also: Vec::new(),
+            id: None,
         })
+    }
+
+    /// `items` written with the connection, last in its transaction: when one fails, the
+    /// create answers a retryable conflict and writes nothing.
+    pub fn with_items(self, items: Vec<crate::store::TxItem>) -> NewConnection {
+        NewConnection {
+            also: items,
+            ..self
+        }
+    }
+
+    /// The connection takes `id` (drawn by the caller, which names it in `with_items`).
+    pub fn with_id(self, id: ConnectionId) -> NewConnection {
+        NewConnection {
+            id: Some(id),
+            ..self
+        }
     }
 
     /// Its link's redirect names ids by UUID (see `link::Link::ids_as_uuid`).
@@ -398,6 +421,8 @@ pub async fn create(
         link: (redirect_url, redirect, ttl, lang),
         metadata,
         ids_as_uuid,
+        also,
+        id: chosen_id,
     } = new;
     let integration = match &integration_id {
         None => None,
@@ -405,7 +430,7 @@ pub async fn create(
     };
     let settings = crate::settings::of(app, tenant).await?;
     let now = time::now();
-    let id = ConnectionId::generate();
+    let id = chosen_id.unwrap_or_else(ConnectionId::generate);
     let consumer_id = &owner.id().clone();
     let mut new_link = NewLink::generate(
         tenant,
@@ -454,6 +479,7 @@ pub async fn create(
         let owner_items = items.len();
         items.push(repo::create_tx(&app.store, &connection)?);
         items.extend(new_link.items(&app.store)?);
+        items.extend(also.iter().cloned());
         // The answer carries the link's token: a replay of it is stored sealed.
         let answer = Answer::created(response.clone());
         match idempotency::commit(

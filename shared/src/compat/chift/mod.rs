@@ -22,30 +22,9 @@ use crate::provider::{catalog, Provider};
 use crate::App;
 use serde_json::{json, Value};
 
-/// Chift's number for one of our providers: a 32-bit FNV-1a of its id folded into six
-/// digits. Stable (it depends on the id alone, so adding a provider renumbers none) and
-/// unique over the catalog (a unit test holds it; a provider whose number collided would
-/// need a different id).
-pub fn integration_number(provider_id: &str) -> u32 {
-    let mut hash: u32 = 0x811c_9dc5;
-    for b in provider_id.bytes() {
-        hash ^= u32::from(b);
-        hash = hash.wrapping_mul(0x0100_0193);
-    }
-    100_000 + hash % 900_000
-}
-
-/// The provider of the catalog Chift's `number` names, if any (and if offered on this stage).
-pub fn provider_numbered(
-    number: u64,
-    stage: crate::config::Stage,
-) -> Result<Option<&'static Provider>, ApiError> {
-    let c = catalog()?;
-    Ok(c.providers()
-        .iter()
-        .find(|p| u64::from(integration_number(&p.id)) == number)
-        .and_then(|p| c.available(&p.id, stage)))
-}
+/// Chift's number for one of our providers (`compat::provider_number`).
+pub use super::provider_number as integration_number;
+pub use super::provider_numbered;
 
 /// Chift's `api` (the vertical a connector belongs to) for one of our categories; what
 /// Chift has no vertical for is `Custom`.
