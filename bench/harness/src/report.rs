@@ -54,7 +54,7 @@ pub fn percentile(samples: &[Duration], p: f64) -> Option<f64> {
     Some(ms[rank.clamp(1, ms.len()) - 1])
 }
 
-fn count(calls: &BTreeMap<String, BTreeMap<String, u32>>, service: &str) -> u32 {
+pub fn count(calls: &BTreeMap<String, BTreeMap<String, u32>>, service: &str) -> u32 {
     calls
         .get(service)
         .map(|ops| ops.values().sum())
@@ -164,10 +164,30 @@ fn machine() -> Value {
     })
 }
 
+/// A dialect's form of an operation against the native scenarios it stands for.
+#[derive(serde::Serialize)]
+pub struct DialectRow {
+    pub what: String,
+    pub function: String,
+    pub dynamodb: u32,
+    pub native: u32,
+    pub native_of: Vec<String>,
+    pub lookups: u32,
+    pub why: String,
+}
+
+impl DialectRow {
+    /// Whether it costs at most the native calls and the lookups its id form needs.
+    pub fn within(&self) -> bool {
+        self.dynamodb <= self.native + self.lookups
+    }
+}
+
 pub fn write(
     out: &Path,
     settings: &Settings,
     results: &[Measured],
+    dialects: &[DialectRow],
     failed: &[(String, String)],
 ) -> Result<(), String> {
     let when = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
@@ -293,6 +313,22 @@ pub fn write(
             m.minimum.why
         ));
     }
+    if !dialects.is_empty() {
+        md.push_str("\n## Dialects\n\nEach dialect's form of an operation (`/compat/<name>`, docs/compat.md) on the same function, held to the steady DynamoDB calls of the native scenarios it stands for plus the lookups its id form needs.\n\n| Dialect call | Function | DynamoDB calls | Native (scenarios) | + lookups | Why |\n|---|---|---|---|---|---|\n");
+        for d in dialects {
+            md.push_str(&format!(
+                "| {} | {} | {} {} | {} ({}) | {} | {} |\n",
+                d.what,
+                d.function,
+                d.dynamodb,
+                mark(d.within()),
+                d.native,
+                d.native_of.join(" + "),
+                d.lookups,
+                d.why
+            ));
+        }
+    }
     if !failed.is_empty() {
         md.push_str("\n## Not measured\n\n");
         for (f, e) in failed {
@@ -308,6 +344,7 @@ pub fn write(
         "targets": {"init_ratio": TARGET_INIT_RATIO, "zip_bytes": TARGET_ZIP_BYTES,
                     "rss_bytes": TARGET_RSS_BYTES, "overhead_ms": TARGET_OVERHEAD_MS},
         "functions": json_rows,
+        "dialects": dialects,
         "failed": failed.iter().map(|(f, e)| json!({"function": f, "error": e})).collect::<Vec<_>>(),
     });
     std::fs::write(
@@ -320,6 +357,22 @@ pub fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dialect_may_cost_the_native_calls_and_its_lookups_no_more() {
+        let row = |dynamodb| DialectRow {
+            what: "x".into(),
+            function: "f".into(),
+            dynamodb,
+            native: 2,
+            native_of: vec!["f".into()],
+            lookups: 1,
+            why: "y".into(),
+        };
+        assert!(row(3).within());
+        assert!(row(2).within());
+        assert!(!row(4).within());
+    }
 
     #[test]
     fn nearest_rank_percentiles() {

@@ -48,6 +48,17 @@ pub struct Scenario {
     pub minimum: Minimum,
 }
 
+/// A dialect's form of a function's operation: it may cost the DynamoDB calls of the native
+/// scenarios it stands for (`native`, summed) and `lookups` more, the one its id form needs.
+pub struct DialectScenario {
+    pub what: &'static str,
+    pub function: &'static str,
+    pub native: &'static [&'static str],
+    pub lookups: u32,
+    pub why: &'static str,
+    pub events: Vec<Value>,
+}
+
 const STRIPE_KEY: &str = "rk_test_51BenchRestrictedKey00000";
 
 /// Shared state for building scenarios: the tenants, their keys and the setup instances.
@@ -385,6 +396,212 @@ impl Ctx {
         self.produced.get(function).cloned().unwrap_or_default()
     }
 
+    /// `POST /compat/chift/token`'s body for a new admin key of the main tenant.
+    async fn chift_credentials(&self) -> Result<Value, String> {
+        let (key, secret) = linkgate::api_key::create(
+            &self.store,
+            &self.tenant,
+            linkgate::api_key::Role::Admin,
+            Some("bench chift"),
+        )
+        .await
+        .map_err(|e| format!("create key: {e}"))?;
+        Ok(json!({"clientId": key.id, "clientSecret": secret.expose(), "accountId": self.tenant}))
+    }
+
+    /// An event for `function` taken by another of its routes (a dialect's): `method` and
+    /// `route` as the template has them, `auth` the whole Authorization header's value.
+    fn http_route(
+        &self,
+        function: &str,
+        (method, route): (&str, &str),
+        params: &[(&str, &str)],
+        query: &str,
+        auth: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let mut event = self.http(
+            function,
+            params,
+            query,
+            None,
+            body.map(|b| ("application/json", b.to_string())),
+        );
+        let mut path = route.to_owned();
+        for (k, v) in params {
+            path = path.replace(&format!("{{{k}}}"), v);
+        }
+        let key = format!("{method} {route}");
+        event["routeKey"] = json!(key);
+        event["requestContext"]["routeKey"] = json!(key);
+        event["rawPath"] = json!(path);
+        event["requestContext"]["http"]["path"] = json!(path);
+        event["requestContext"]["http"]["method"] = json!(method);
+        event["headers"]["authorization"] = json!(auth);
+        event
+    }
+
+    /// Each dialect's form of an operation, with the native scenarios it is held to.
+    pub async fn dialect_scenarios(
+        &mut self,
+        count: usize,
+    ) -> Result<Vec<DialectScenario>, String> {
+        let bearer = format!("Bearer {}", self.key);
+        let token_answer = {
+            let body = self.chift_credentials().await?.to_string();
+            let event = self.http(
+                "chift-token",
+                &[],
+                "",
+                None,
+                Some(("application/json", body)),
+            );
+            body_json(&self.call("chift-token", event).await?)
+        };
+        let chift = format!(
+            "Bearer {}",
+            token_answer["access_token"]
+                .as_str()
+                .ok_or("no Chift token")?
+        );
+        let consumer = linkgate::id::ConsumerId::parse(&self.consumer)
+            .ok_or("the main consumer's id")?
+            .to_uuid();
+        let mut out = Vec::new();
+        out.push(DialectScenario {
+            what: "Chift: read a consumer by its UUID",
+            function: "consumers-get",
+            native: &["consumers-get"],
+            lookups: 0,
+            why: "a UUID is our id's 128 bits",
+            events: vec![
+                self.http_route(
+                    "consumers-get",
+                    ("GET", "/compat/chift/consumers/{consumer_id}"),
+                    &[("consumer_id", &consumer)],
+                    "",
+                    &chift,
+                    None,
+                );
+                count
+            ],
+        });
+        out.push(DialectScenario {
+            what: "Chift: a consumer's connection link (marketplace)",
+            function: "connections-create",
+            native: &["connections-create"],
+            lookups: 0,
+            why: "the consumer's UUID is its id",
+            events: vec![
+                self.http_route(
+                    "connections-create",
+                    ("POST", "/compat/chift/consumers/{consumer_id}/connections"),
+                    &[("consumer_id", &consumer)],
+                    "redirect=true",
+                    &chift,
+                    Some(json!({"name": "Bench"})),
+                );
+                count
+            ],
+        });
+        out.push(DialectScenario {
+            what: "CauseFlow: the active integrations",
+            function: "integrations-list",
+            native: &["integrations-list"],
+            lookups: 0,
+            why: "same query, other names",
+            events: vec![
+                self.http_route(
+                    "integrations-list",
+                    ("GET", "/compat/causeflow/v1/integrations"),
+                    &[],
+                    "",
+                    &bearer,
+                    None,
+                );
+                count
+            ],
+        });
+        let direct = format!("Bearer {}", self.direct_key);
+        let ccfg = linkgate::id::IntegrationId::parse(&self.direct_stripe)
+            .map(|i| linkgate::compat::openint::connector_config_id(&i))
+            .ok_or("the direct tenant's Stripe integration")?;
+        out.push(DialectScenario {
+            what: "OpenInt: import for a customer named the first time",
+            function: "connections-import",
+            native: &["connections-import"],
+            lookups: 1,
+            why: "customer_id, the platform's id, is found through its reference guard",
+            events: (0..count)
+                .map(|i| {
+                    self.http_route(
+                        "connections-import",
+                        ("POST", "/compat/openint/v2/connection"),
+                        &[],
+                        "",
+                        &direct,
+                        Some(json!({
+                            "connector_config_id": ccfg,
+                            "customer_id": format!("bench-customer-{i}"),
+                            "data": {"connector_name": "stripe", "settings": {"secretKey": STRIPE_KEY}},
+                        })),
+                    )
+                })
+                .collect(),
+        });
+        out.push(DialectScenario {
+            what: "OpenInt: a customer's connections",
+            function: "connections-list",
+            native: &["connections-list"],
+            lookups: 1,
+            why: "customer_id is found through its reference guard",
+            events: vec![
+                self.http_route(
+                    "connections-list",
+                    ("GET", "/compat/openint/v2/connection"),
+                    &[],
+                    "customer_id=bench-customer-0",
+                    &direct,
+                    None,
+                );
+                count
+            ],
+        });
+        let sharing = {
+            let event = self.http_route(
+                "connections-create",
+                ("POST", "/compat/albato/credentials/grant-access-sharing"),
+                &[],
+                "",
+                &bearer,
+                Some(json!({"partnerId": linkgate::compat::provider_number("stripe")})),
+            );
+            body_json(&self.call("connections-create", event).await?)["data"]["id"]
+                .as_u64()
+                .ok_or("no Albato sharing")?
+                .to_string()
+        };
+        out.push(DialectScenario {
+            what: "Albato: a sharing's status",
+            function: "links-get",
+            native: &["links-get", "connections-get"],
+            lookups: 1,
+            why: "its number is a key of its own, naming the connection; status is the connection's and its link's",
+            events: vec![
+                self.http_route(
+                    "links-get",
+                    ("GET", "/compat/albato/credentials/grant-access-sharing/{id}"),
+                    &[("id", &sharing)],
+                    "",
+                    &bearer,
+                    None,
+                );
+                count
+            ],
+        });
+        Ok(out)
+    }
+
     /// Drops the setup instances (their memory is not the measured functions').
     pub fn stop_setup(&mut self) {
         self.setup.clear();
@@ -421,6 +638,15 @@ impl Ctx {
                 same(self.http(function, &[], "", None, None)),
                 min(0, "answers from the process"),
             ),
+            "chift-token" => {
+                let body = self.chift_credentials().await?.to_string();
+                s(
+                    "POST /compat/chift/token (Chift's SDK asks before every call)",
+                    Status(200),
+                    same(self.http(function, &[], "", None, Some(("application/json", body)))),
+                    min(0, "the key authenticates as any request's (cached); the data key too"),
+                )
+            }
             "route-fallback" => s(
                 "DELETE /v1/settings (no such route: 405)",
                 Status(405),

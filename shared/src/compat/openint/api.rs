@@ -101,14 +101,18 @@ async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
         return Err(ApiError::internal("required fields parsed without values"));
     };
     let tenant = call.tenant()?;
-    let integration = crate::integration::load(app, tenant, &integration_id)
-        .await
-        .map_err(|_| {
-            ApiError::field(
-                "connector_config_id",
-                "names no connector config of this organization",
-            )
-        })?;
+    let integration = crate::integration::active_now(
+        app,
+        tenant,
+        crate::integration::Wanted::Id(&integration_id),
+    )
+    .await?
+    .ok_or_else(|| {
+        ApiError::field(
+            "connector_config_id",
+            "names no active connector config of this organization",
+        )
+    })?;
     let (credentials, connection_fields) = credentials_from(&integration, &data)?;
     let customer_id = reference.as_str().to_owned();
     let owner = consumer::owner_by_reference(app, tenant, reference).await?;
@@ -129,15 +133,10 @@ async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
     let imported = connection::import(app, tenant, request, idempotency.as_ref())
         .await
         .map_err(in_openint_names)?;
-    // The answer is the import's (replayed as it was): OpenInt's shape of it.
-    let id = imported.body["id"].as_str().and_then(ConnectionId::parse);
-    let Some(id) = id else {
-        return Err(ApiError::internal("an import answered without an id"));
-    };
-    let created = connection::load(app, tenant, &id).await?;
+    // The import's answer (replayed as it was), in OpenInt's shape.
     Ok(json(
         StatusCode::OK,
-        &connection_json(&created, Some(&customer_id), json!({}))?,
+        &super::imported_json(&imported.body, &customer_id),
     ))
 }
 

@@ -76,6 +76,32 @@ pub fn connection_json(
     }))
 }
 
+/// An import's answer (our connection's JSON) as OpenInt's connection, without secrets.
+pub fn imported_json(native: &Value, customer_id: &str) -> Value {
+    let status = match native["status"].as_str() {
+        Some("active") if native["disabled"] != json!(true) => "healthy",
+        _ => "unknown",
+    };
+    json!({
+        "id": native["id"],
+        "customer_id": customer_id,
+        "connector_config_id": native["integration_id"]
+            .as_str()
+            .and_then(IntegrationId::parse)
+            .map(|i| connector_config_id(&i)),
+        "connector_name": native["provider"],
+        "integration_id": null,
+        "display_name": native["name"],
+        "disabled": native["disabled"],
+        "status": status,
+        "status_message": null,
+        "metadata": native["metadata"],
+        "settings": {},
+        "created_at": native["created_at"],
+        "updated_at": native["updated_at"],
+    })
+}
+
 /// Credentials as OpenInt's `settings`: a provider's fields (and connection fields) flat,
 /// or for OAuth `{oauth: {credentials: {access_token, …}}}`.
 pub fn settings_of(credentials: &Credentials) -> Value {
