@@ -833,6 +833,8 @@ pub async fn read_credentials(
 /// A connection to import, as the request gives it.
 pub struct ImportRequest {
     owner: crate::consumer::Owner,
+    /// The integration, when the caller read it already (checked again, not re-read).
+    read: Option<integration::Integration>,
     integration_id: IntegrationId,
     name: String,
     credentials: serde_json::Map<String, Value>,
@@ -865,6 +867,7 @@ impl ImportRequest {
         };
         Ok(ImportRequest {
             owner: crate::consumer::Owner::Existing(consumer_id),
+            read: None,
             integration_id,
             name,
             credentials,
@@ -875,6 +878,14 @@ impl ImportRequest {
 }
 
 impl ImportRequest {
+    /// The same import of an integration the caller has read (it must be the one named).
+    pub fn with_integration(self, read: integration::Integration) -> ImportRequest {
+        ImportRequest {
+            read: Some(read),
+            ..self
+        }
+    }
+
     /// The same import for a consumer created with it (see `consumer::Owner`).
     pub fn for_new_consumer(self, consumer: crate::consumer::Consumer) -> ImportRequest {
         ImportRequest {
@@ -894,13 +905,23 @@ pub async fn import(
 ) -> Result<Answer, ApiError> {
     let ImportRequest {
         owner,
+        read,
         integration_id,
         name,
         credentials,
         connection_fields,
         metadata,
     } = request;
-    let integration = active_integration(app, tenant, &integration_id).await?;
+    let integration = match read.filter(|i| i.id() == &integration_id) {
+        Some(i) if i.is_active() => i,
+        Some(_) => {
+            return Err(ApiError::field(
+                "integration_id",
+                "names an inactive integration; activate it first",
+            ))
+        }
+        None => active_integration(app, tenant, &integration_id).await?,
+    };
     let provider = integration.provider()?;
     let catalog = crate::provider::catalog()?;
     let mut errors = Vec::new();

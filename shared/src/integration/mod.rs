@@ -206,35 +206,6 @@ pub async fn active_one(
         .cloned())
 }
 
-/// The tenant's active integration `id` (or of `provider`): from the warm function's copy
-/// of [`active_of`] when it holds it (no read), else read, so one enabled a moment ago is
-/// found before that copy expires.
-pub async fn active_now(
-    app: &App,
-    tenant: &TenantId,
-    wanted: Wanted<'_>,
-) -> Result<Option<Integration>, StoreError> {
-    let fits = |i: &Integration| match wanted {
-        Wanted::Id(id) => i.id() == id,
-        Wanted::Provider(p) => i.provider_id() == p,
-    };
-    if let Some(found) = active_of(app, tenant).await?.iter().find(|i| fits(i)) {
-        return Ok(Some(found.clone()));
-    }
-    let read = match wanted {
-        Wanted::Id(id) => get(&app.store, tenant, id).await?,
-        Wanted::Provider(p) => find_by_provider(&app.store, tenant, p).await?,
-    };
-    Ok(read.filter(Integration::is_active))
-}
-
-/// Which integration [`active_now`] looks for.
-#[derive(Clone, Copy)]
-pub enum Wanted<'a> {
-    Id(&'a IntegrationId),
-    Provider(&'a str),
-}
-
 pub(crate) fn not_found(raw: &str) -> ApiError {
     ApiError::no_such("integration", raw)
 }

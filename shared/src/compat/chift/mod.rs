@@ -238,19 +238,15 @@ pub async fn native_connection(
         })?),
     };
     if let Some(p) = provider {
-        let id = crate::integration::active_now(
-            app,
-            tenant,
-            crate::integration::Wanted::Provider(&p.id),
-        )
-        .await?
-        .map(|i| i.id().clone())
-        .ok_or_else(|| {
-            ApiError::field(
-                "integrationid",
-                "is not active for this account: enable it first (POST /v1/integrations)",
-            )
-        })?;
+        // One read (the provider's guard); the create then checks it is active.
+        let id = crate::integration::id_for_provider(&app.store, tenant, &p.id)
+            .await?
+            .ok_or_else(|| {
+                ApiError::field(
+                    "integrationid",
+                    "is not active for this account: enable it first (POST /v1/integrations)",
+                )
+            })?;
         native["integration_id"] = json!(id);
     }
     native["name"] = json!(name

@@ -101,18 +101,16 @@ async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
         return Err(ApiError::internal("required fields parsed without values"));
     };
     let tenant = call.tenant()?;
-    let integration = crate::integration::active_now(
-        app,
-        tenant,
-        crate::integration::Wanted::Id(&integration_id),
-    )
-    .await?
-    .ok_or_else(|| {
-        ApiError::field(
-            "connector_config_id",
-            "names no active connector config of this organization",
-        )
-    })?;
+    // Read once, here: the import takes it as read instead of reading it again.
+    let integration = crate::integration::load(app, tenant, &integration_id)
+        .await
+        .map_err(|e| match e {
+            ApiError::NotFound(_) => ApiError::field(
+                "connector_config_id",
+                "names no connector config of this organization",
+            ),
+            other => other,
+        })?;
     let (credentials, connection_fields) = credentials_from(&integration, &data)?;
     let customer_id = reference.as_str().to_owned();
     let owner = consumer::owner_by_reference(app, tenant, reference).await?;
@@ -126,7 +124,9 @@ async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
     if let Some(m) = metadata.filter(|m| !m.is_null()) {
         native["metadata"] = m;
     }
-    let mut request = ImportRequest::parse(native).map_err(in_openint_names)?;
+    let mut request = ImportRequest::parse(native)
+        .map_err(in_openint_names)?
+        .with_integration(integration);
     if let Owner::New(c) = owner {
         request = request.for_new_consumer(*c);
     }
