@@ -341,3 +341,36 @@ async fn another_tenants_credential_and_integration_are_not_found() {
         .await;
     assert_eq!(causeflow_error(&r, 404), "not_found");
 }
+
+#[tokio::test]
+async fn the_integrations_list_pages_by_cursor() {
+    let t = Stack::get().tenant().await;
+    for provider in ["stripe", "datadog"] {
+        let r = t
+            .admin
+            .post("/v1/integrations", &json!({"provider": provider}))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let first = t
+        .admin
+        .get(&format!("{BASE}/integrations?limit=1"))
+        .await
+        .json();
+    assert_eq!(first["data"].as_array().unwrap().len(), 1, "{first}");
+    let cursor = first["nextCursor"]
+        .as_str()
+        .expect("a next page")
+        .to_owned();
+    let second = t
+        .admin
+        .get(&format!("{BASE}/integrations?limit=1&cursor={cursor}"))
+        .await
+        .json();
+    assert_eq!(second["data"].as_array().unwrap().len(), 1, "{second}");
+    assert_ne!(
+        second["data"][0]["integrationId"],
+        first["data"][0]["integrationId"]
+    );
+    assert_eq!(second["nextCursor"], Value::Null);
+}
