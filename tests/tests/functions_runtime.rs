@@ -170,18 +170,9 @@ fn dialect_expectation(sample: &str) -> Option<Expectation> {
 }
 
 /// Our id `csm_0193…` in the UUID form Chift names it by.
-fn uuid_of(id: &str) -> String {
-    let hex = id.split_once('_').unwrap().1;
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+fn consumer_uuid(id: &str) -> String {
+    linkgate::id::ConsumerId::parse(id).unwrap().to_uuid()
 }
-
 const SAMPLE_WEBHOOK: &str = "wh_0193a1b2c3d47000800000000000000f";
 const SAMPLE_DELIVERY: &str = "dlv_0193a1b2c3d470008000000000000010";
 const SAMPLE_TENANT: &str = "ten_0193a1b2c3d470008000000000000012";
@@ -398,7 +389,7 @@ async fn every_sample_event_runs_through_its_real_binary() {
             .to_string()
             .replace(SAMPLE_KEY_ID, tenant.admin_key_id.as_str())
             .replace(SAMPLE_API_KEY, tenant.admin.raw_key())
-            .replace(SAMPLE_ACCOUNT_UUID, &uuid_of(tenant.id.as_str()))
+            .replace(SAMPLE_ACCOUNT_UUID, &tenant.id.to_uuid())
             .replace(
                 SAMPLE_INTEGRATION_NUMBER,
                 &linkgate::compat::chift::integration_number("stripe").to_string(),
@@ -485,7 +476,7 @@ async fn every_sample_event_runs_through_its_real_binary() {
                 let text = event
                     .to_string()
                     .replace("csm_0193a1b2c3d47000800000000000000a", &consumer)
-                    .replace(SAMPLE_CONSUMER_UUID, &uuid_of(&consumer))
+                    .replace(SAMPLE_CONSUMER_UUID, &consumer_uuid(&consumer))
                     .replace(SAMPLE_INTEGRATION, &integration);
                 event = serde_json::from_str(&text).unwrap();
                 None
@@ -520,7 +511,7 @@ async fn every_sample_event_runs_through_its_real_binary() {
                 let consumer = tenant.consumer(&json!({"name": "Sample consumer", "metadata": {"plan": "free", "trial": true, "region": "eu"}})).await;
                 let text = event
                     .to_string()
-                    .replace(SAMPLE_CONSUMER_UUID, &uuid_of(&consumer));
+                    .replace(SAMPLE_CONSUMER_UUID, &consumer_uuid(&consumer));
                 event = serde_json::from_str(&text).unwrap();
                 Some(consumer)
             }
@@ -573,10 +564,12 @@ async fn every_sample_event_runs_through_its_real_binary() {
                     .await;
                 let text = event
                     .to_string()
-                    .replace(SAMPLE_CONSUMER_UUID, &uuid_of(&consumer))
+                    .replace(SAMPLE_CONSUMER_UUID, &consumer_uuid(&consumer))
                     .replace(
                         SAMPLE_CONNECTION_UUID,
-                        &uuid_of(connection["id"].as_str().unwrap()),
+                        &linkgate::id::ConnectionId::parse(connection["id"].as_str().unwrap())
+                            .unwrap()
+                            .to_uuid(),
                     );
                 event = serde_json::from_str(&text).unwrap();
                 None

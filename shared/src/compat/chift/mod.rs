@@ -41,30 +41,16 @@ pub fn api_of(category: &str) -> &'static str {
 /// A consumer (our JSON) as Chift's `ConsumerItem`.
 pub fn consumer_item(native: &Value) -> Value {
     json!({
-        "consumerid": uuid_of::<crate::id::ConsumerId>(&native["id"]),
+        "consumerid": native["id"]
+            .as_str()
+            .and_then(crate::id::ConsumerId::parse)
+            .map(|id| id.to_uuid()),
         "name": native["name"],
         "email": native["email"],
         "internal_reference": native["internal_reference"],
         "redirect_url": native["redirect_url"],
         "created_on": native["created_at"],
     })
-}
-
-fn uuid_of<T: UuidForm>(id: &Value) -> Value {
-    id.as_str()
-        .and_then(T::uuid_of)
-        .map_or(Value::Null, Value::String)
-}
-
-/// Ids with a UUID form, for rendering them from JSON.
-trait UuidForm {
-    fn uuid_of(raw: &str) -> Option<String>;
-}
-
-impl UuidForm for crate::id::ConsumerId {
-    fn uuid_of(raw: &str) -> Option<String> {
-        Self::parse(raw).map(|id| id.to_uuid())
-    }
 }
 
 /// A connection as Chift's `ConnectionItem`, if Chift would show it: one with a connector

@@ -290,18 +290,7 @@ async fn get_connection(app: &App, call: &Call) -> Result<Response<Body>, ApiErr
         if principal.role != Role::Admin {
             return Err(ApiError::Forbidden);
         }
-        let read = connection::read_credentials(
-            app,
-            &found,
-            Reader {
-                api_key_id: principal.key_id.as_str(),
-                request_id: &call.request_id,
-            },
-            &call.public_base_url(&app.config),
-            call.deadline(),
-        )
-        .await?;
-        settings_of(&read.credentials)
+        settings_of(&read_credentials(app, call, &found).await?.credentials)
     } else {
         json!({})
     };
@@ -309,6 +298,26 @@ async fn get_connection(app: &App, call: &Call) -> Result<Response<Body>, ApiErr
         StatusCode::OK,
         &connection_json(&found, customer.as_deref(), settings)?,
     ))
+}
+
+/// The audited credentials read, recorded as the caller's (its key and request).
+async fn read_credentials(
+    app: &App,
+    call: &Call,
+    found: &Connection,
+) -> Result<connection::CredentialsRead, ApiError> {
+    let principal = call.principal()?;
+    connection::read_credentials(
+        app,
+        found,
+        Reader {
+            api_key_id: principal.key_id.as_str(),
+            request_id: &call.request_id,
+        },
+        &call.public_base_url(&app.config),
+        call.deadline(),
+    )
+    .await
 }
 
 /// `DELETE /v2/connection/{id}`: revoked (at the provider too where it can), `{id}`.
@@ -332,19 +341,7 @@ async fn check_connection(app: &App, call: &Call) -> Result<Response<Body>, ApiE
             &json!({"id": found.id, "status": super::status_of(&found), "status_message": found.reauth_reason}),
         ));
     }
-    let principal = call.principal()?;
-    let read = connection::read_credentials(
-        app,
-        &found,
-        Reader {
-            api_key_id: principal.key_id.as_str(),
-            request_id: &call.request_id,
-        },
-        &call.public_base_url(&app.config),
-        call.deadline(),
-    )
-    .await;
-    let (status, message) = match read {
+    let (status, message) = match read_credentials(app, call, &found).await {
         Ok(_) => ("healthy", None),
         Err(ApiError::NeedsReauth(m)) => ("disconnected", Some(m)),
         Err(ApiError::ProviderUnavailable(m)) => ("error", Some(m)),
