@@ -2,6 +2,7 @@
 //! baseline in the same run. See bench/README.md for what each number means.
 
 mod aws;
+mod hot;
 mod report;
 mod scenarios;
 
@@ -100,6 +101,19 @@ struct Args {
         default_value = "release profile, cargo lambda build --release --x86-64"
     )]
     build: String,
+    /// Only the hot path (`hot::HOT`), compared with `--accepted` (see bench/README.md).
+    #[arg(long)]
+    hot: bool,
+    /// How many times the baseline is measured, spread over the run: how far its repeats
+    /// disagree is the run's noise.
+    #[arg(long, default_value_t = 1)]
+    baseline_repeats: usize,
+    /// The accepted hot run, compared with in `--hot` runs.
+    #[arg(long, default_value = "bench/hot-baseline.json")]
+    accepted: PathBuf,
+    /// Make this hot run the accepted one (writes `--accepted`).
+    #[arg(long)]
+    accept: bool,
 }
 
 /// A function's binary: `<dir>/<name>` (cargo's layout) or `<dir>/<name>/bootstrap`
@@ -227,8 +241,13 @@ async fn quiet_inits(
     for _ in 0..args.spawns {
         for f in functions {
             let log = ctx.logs.join(format!("{f}.log"));
-            let mut instance =
-                lambda_emulator::Instance::start(&binary(&args.bins, f), f, &ctx.env, &log).await?;
+            let mut instance = lambda_emulator::Instance::start(
+                &binary(&args.bins, hot::binary_of(f)),
+                f,
+                &ctx.env,
+                &log,
+            )
+            .await?;
             let init = instance.init().await?;
             instance.stop().await;
             inits.entry((*f).to_owned()).or_default().push(init);
@@ -241,9 +260,11 @@ async fn measure(
     ctx: &mut Ctx,
     proxy: &aws::Proxy,
     args: &Args,
-    function: &str,
+    label: &str,
     init: Vec<Duration>,
 ) -> Result<Measured, String> {
+    // a label is the function, or a repeat of the baseline (`bench-baseline#2`)
+    let function = hot::binary_of(label);
     let scenario = ctx
         .scenario(function, args.invocations + args.spawns)
         .await?;
@@ -300,7 +321,7 @@ async fn measure(
         .and_then(|z| std::fs::metadata(z.join(function).join("bootstrap.zip")).ok())
         .map(|m| m.len());
     Ok(Measured {
-        function: function.to_owned(),
+        function: label.to_owned(),
         what: scenario.what.to_owned(),
         binary_bytes: std::fs::metadata(&binary).map(|m| m.len()).ok(),
         zip_bytes,
@@ -376,7 +397,9 @@ async fn run(args: Args) -> Result<bool, String> {
     let logs = root.join("target/bench/logs");
     std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
     let all = functions()?;
-    let wanted: Vec<String> = if args.only.is_empty() {
+    let wanted: Vec<String> = if args.hot {
+        hot::HOT.iter().map(|s| s.to_string()).collect()
+    } else if args.only.is_empty() {
         all
     } else {
         // Everything up to the last wanted function: later scenarios reuse earlier fixtures.
@@ -386,7 +409,13 @@ async fn run(args: Args) -> Result<bool, String> {
             .ok_or("--only names no function")?;
         all[..=last].to_vec()
     };
-    for f in wanted.iter().map(String::as_str).chain([BASELINE]) {
+    let setup: &[&str] = if args.hot { hot::SETUP } else { &[] };
+    for f in wanted
+        .iter()
+        .map(String::as_str)
+        .chain([BASELINE])
+        .chain(setup.iter().copied())
+    {
         if !binary(&args.bins, f).is_file() {
             return Err(format!(
                 "{} is missing: build first (make bench builds everything)",
@@ -431,10 +460,23 @@ async fn run(args: Args) -> Result<bool, String> {
     )
     .await?;
 
-    let everything: Vec<&str> = [BASELINE]
-        .into_iter()
-        .chain(wanted.iter().map(String::as_str))
-        .collect();
+    // The baseline's repeats are spread over the run, so drift on the machine shows in them.
+    let repeats = args.baseline_repeats.max(1);
+    let baselines: Vec<String> = (0..repeats).map(hot::baseline_label).collect();
+    let every = wanted.len().div_ceil(repeats).max(1);
+    let mut order: Vec<String> = Vec::new();
+    for (i, f) in wanted.iter().enumerate() {
+        if i % every == 0 {
+            order.push(baselines[i / every].clone());
+        }
+        order.push(f.clone());
+    }
+    for b in &baselines {
+        if !order.contains(b) {
+            order.push(b.clone());
+        }
+    }
+    let everything: Vec<&str> = order.iter().map(String::as_str).collect();
     eprintln!(
         "[bench] init of {} binaries, {} rounds",
         everything.len(),
@@ -443,21 +485,23 @@ async fn run(args: Args) -> Result<bool, String> {
     let mut inits = quiet_inits(&ctx, &args, &everything).await?;
     let mut results = Vec::new();
     let mut failed = Vec::new();
-    eprintln!("[bench] {BASELINE}");
-    let init = inits.remove(BASELINE).unwrap_or_default();
-    results.push(measure(&mut ctx, &proxy, &args, BASELINE, init).await?);
-    for f in &wanted {
+    let mut probes = Vec::new();
+    for f in &order {
         eprintln!("[bench] {f}");
+        if args.hot {
+            probes.extend((0..5).map(|_| hot::probe()));
+        }
         let init = inits.remove(f.as_str()).unwrap_or_default();
         match measure(&mut ctx, &proxy, &args, f, init).await {
             Ok(m) => results.push(m),
+            Err(e) if hot::binary_of(f) == BASELINE => return Err(format!("{f}: {e}")),
             Err(e) => {
                 eprintln!("[bench] {f} FAILED: {e}");
                 failed.push((f.clone(), e));
             }
         }
     }
-    let dialects = if args.only.is_empty() {
+    let dialects = if args.only.is_empty() && !args.hot {
         eprintln!("[bench] dialects");
         match dialects(&mut ctx, &proxy, &args, &results).await {
             Ok(rows) => rows,
@@ -483,7 +527,7 @@ async fn run(args: Args) -> Result<bool, String> {
     } else {
         results
             .into_iter()
-            .filter(|m| m.function == BASELINE || args.only.contains(&m.function))
+            .filter(|m| hot::binary_of(&m.function) == BASELINE || args.only.contains(&m.function))
             .collect()
     };
     let settings = report::Settings {
@@ -498,9 +542,62 @@ async fn run(args: Args) -> Result<bool, String> {
         args.out.join("RESULTS.md").display(),
         args.out.join("results.json").display()
     );
+    let mut worse = false;
+    if args.hot {
+        worse = hot_verdict(&args, &keep, &probes)?;
+    }
     drop(moto);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    Ok(failed.is_empty())
+    Ok(failed.is_empty() && !worse)
+}
+
+/// A hot run against the accepted one: the table and what moved, printed and kept in
+/// `--out` (hot.md, hot.json); `--accept` makes it the accepted run. True if a figure got
+/// worse beyond the noise (and the run was not accepted).
+fn hot_verdict(args: &Args, results: &[Measured], probes: &[Duration]) -> Result<bool, String> {
+    let now = hot::figures(
+        results,
+        probes,
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+        report::machine(),
+        serde_json::json!({"spawns": args.spawns, "invocations": args.invocations,
+                           "baseline_repeats": args.baseline_repeats, "build": args.build}),
+    );
+    let accepted = hot::load(&args.accepted)?;
+    let changes = accepted
+        .as_ref()
+        .map(|a| hot::compare(a, &now))
+        .unwrap_or_default();
+    let mut text = hot::render(accepted.as_ref(), &now, &changes);
+    let base_overhead = results
+        .iter()
+        .find(|m| m.function == BASELINE)
+        .and_then(|b| b.overhead_ms())
+        .unwrap_or(0.0);
+    let per_call = hot::per_call_ms(&now, base_overhead);
+    if let Some(c) = per_call {
+        text.push_str(&format!(
+            "\nOne DynamoDB call adds {c:.2} ms of overhead in this run (the SDK's work and the hop to the counting proxy).\n"
+        ));
+    }
+    let missed = hot::missed_goals(&now, per_call);
+    if missed.is_empty() {
+        text.push_str("\nEvery hot-path function meets its goals.\n");
+    } else {
+        text.push_str("\nGoals missed:\n");
+        for m in &missed {
+            text.push_str(&format!("- {m}\n"));
+        }
+    }
+    println!("{text}");
+    std::fs::write(args.out.join("hot.md"), &text).map_err(|e| e.to_string())?;
+    hot::save(&args.out.join("hot.json"), &now)?;
+    if args.accept {
+        hot::save(&args.accepted, &now)?;
+        eprintln!("[bench] accepted: wrote {}", args.accepted.display());
+        return Ok(false);
+    }
+    Ok(changes.iter().any(|c| c.verdict == hot::Verdict::Worse))
 }
 
 #[tokio::main]

@@ -82,28 +82,28 @@ fn describe(calls: &BTreeMap<String, BTreeMap<String, u32>>) -> String {
 }
 
 impl Measured {
-    fn init_p(&self, p: f64) -> Option<f64> {
+    pub fn init_p(&self, p: f64) -> Option<f64> {
         percentile(&self.init, p)
     }
-    fn first_p(&self, p: f64) -> Option<f64> {
+    pub fn first_p(&self, p: f64) -> Option<f64> {
         percentile(
             &self.cold.iter().map(|c| c.first_invoke).collect::<Vec<_>>(),
             p,
         )
     }
-    fn peak_rss_bytes(&self) -> u64 {
+    pub fn peak_rss_bytes(&self) -> u64 {
         let cold = self.cold.iter().map(|c| c.rss_kib).max().unwrap_or(0);
         cold.max(self.warm.rss_kib) * 1024
     }
     /// The median of each invocation's own time: its latency less the time AWS took.
-    fn overhead_ms(&self) -> Option<f64> {
+    pub fn overhead_ms(&self) -> Option<f64> {
         percentile(&own_time(&self.warm.latencies, &self.warm.floor), 50.0)
     }
 }
 
 /// Latency less AWS time, invocation by invocation (AWS time ≤ latency: its calls are made
 /// inside the invocation).
-fn own_time(latencies: &[Duration], aws: &[Duration]) -> Vec<Duration> {
+pub fn own_time(latencies: &[Duration], aws: &[Duration]) -> Vec<Duration> {
     latencies
         .iter()
         .zip(aws.iter().copied().chain(std::iter::repeat(Duration::ZERO)))
@@ -123,7 +123,7 @@ fn mark(ok: bool) -> &'static str {
     }
 }
 
-fn machine() -> Value {
+pub fn machine() -> Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
@@ -153,7 +153,7 @@ fn machine() -> Value {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default();
     let commit = std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
+        .args(["describe", "--always", "--dirty", "--abbrev=7"])
         .output()
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
