@@ -14,7 +14,7 @@ export AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= $(AWS_REGION)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help dev test tools check-template unit stack-test iam-report stop fmt clean bench bench-smoke sdk-test contract-test compat-test browser-test screenshots fuzz
+.PHONY: help dev test tools check-template unit stack-test iam-report stop fmt clean bench bench-hot bench-smoke sdk-test contract-test compat-test browser-test screenshots fuzz
 
 help:
 	@echo "make dev             start the local stack, seed a demo tenant, print a key and a curl"
@@ -31,6 +31,7 @@ help:
 	@echo "make fuzz            coverage-guided fuzzing of the input parsers (cargo fuzz; not in CI)"
 	@echo "make stop            stop a stack left running by 'make dev' or a test run"
 	@echo "make bench           release-build every function and measure it (bench/RESULTS.md)"
+	@echo "make bench-hot       the hot path only, in release, against bench/hot-baseline.json (~15 min)"
 	@echo "make bench-smoke     the bench on debug builds with a few samples (part of make test)"
 
 # Pinned Python tools, each set in its own virtualenv (SAM pins an older boto3).
@@ -154,13 +155,41 @@ test: tools check-template
 # against a bare lambda_http baseline. Takes ~55 min on 2 cores: ~27 building (fat-LTO links), ~28 measuring.
 FUNCTION_PACKAGES := -p linkgate-functions
 LAMBDA := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda
+# Non-PIE, as .cargo/config.toml builds the deployed (arm64) functions; set here for x86_64,
+# where a config entry would also reach host builds (proc macros must stay PIC). With
+# --target (cargo lambda's --x86-64), RUSTFLAGS never reach build scripts or proc macros.
+LAMBDA_RUSTFLAGS := CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C relocation-model=static"
+
+# Building the harness without --output-format moves every binary cargo lambda built to
+# target/lambda/<name>/bootstrap, next to its zip: that is where the harness finds them.
+HARNESS := target/lambda/linkgate-bench/bootstrap
 
 bench: $(VENV)/.installed
-	$(LAMBDA) build --release --x86-64 --output-format zip $(FUNCTION_PACKAGES) -p bench-baseline
+	$(LAMBDA_RUSTFLAGS) $(LAMBDA) build --release --x86-64 --output-format zip $(FUNCTION_PACKAGES) -p bench-baseline
 	# the harness on its own, so its dependencies' features do not leak into the functions
-	# (cargo lambda moves every binary to target/lambda/<name>/bootstrap)
-	$(LAMBDA) build --release --x86-64 -p linkgate-bench
-	target/lambda/linkgate-bench/bootstrap --bins target/lambda --zips target/lambda --out bench
+	$(LAMBDA_RUSTFLAGS) $(LAMBDA) build --release --x86-64 -p linkgate-bench
+	$(HARNESS) --bins target/lambda --zips target/lambda --out bench
+
+# The hot path only (a connect link's life), built and measured as `make bench` does but
+# alone: the five functions, the two the fixtures are made with, the baseline. Compared with
+# bench/hot-baseline.json; `make bench-hot ACCEPT=1` makes the run the accepted one.
+# ~15 min from a clean tree on 2 cores, ~6 min when only our crates changed.
+HOT_FUNCTIONS := consumers-create connections-create connect-page connect-submit links-get
+HOT_SETUP := integrations-create webhooks-create
+# CATALOG_SIZE=N builds them with a generated catalogue of N providers instead (never accepted).
+HOT_CATALOG := $(if $(CATALOG_SIZE),$(CURDIR)/target/bench-hot/catalog-$(CATALOG_SIZE).json)
+bench-hot: $(VENV)/.installed
+	@if [ -n "$(CATALOG_SIZE)" ] && [ -n "$(ACCEPT)" ]; then \
+		echo "a grown catalogue's run is compared, never accepted"; exit 2; fi
+	$(if $(HOT_CATALOG),$(PYTHON) bench/grow_catalog.py $(CATALOG_SIZE) $(HOT_CATALOG))
+	$(if $(HOT_CATALOG),LINKGATE_CATALOG=$(HOT_CATALOG)) $(LAMBDA_RUSTFLAGS) $(LAMBDA) build --release --x86-64 --output-format zip \
+		$(FUNCTION_PACKAGES) $(foreach f,$(HOT_FUNCTIONS) $(HOT_SETUP),--bin $(f)) \
+		-p bench-baseline --bin bench-baseline
+	$(LAMBDA_RUSTFLAGS) $(LAMBDA) build --release --x86-64 -p linkgate-bench
+	$(HARNESS) --hot --baseline-repeats 3 --spawns 20 --invocations 500 \
+		--bins target/lambda --zips target/lambda --out target/bench-hot$(if $(CATALOG_SIZE),-$(CATALOG_SIZE)) \
+		--build "release profile, cargo lambda build --release --x86-64$(if $(CATALOG_SIZE),; a generated catalogue of $(CATALOG_SIZE) providers)" \
+		$(if $(ACCEPT),--accept)
 
 # Proves the harness still measures every function (a new function needs a scenario);
 # debug builds and a handful of samples, so its numbers mean nothing.
