@@ -34,7 +34,7 @@ impl App {
         let kms = config
             .kms_key_id
             .as_ref()
-            .map(|key| Sealer::new(aws_sdk_kms::Config::from(&aws), key.clone()));
+            .map(|key| Sealer::new(aws.clone(), key.clone()));
         let mut app = App::new(config, aws_sdk_dynamodb::Client::new(&aws), kms);
         app.aws = Some(aws);
         Ok(app)

@@ -99,7 +99,9 @@ pub struct Sealer {
     /// Built on first use: building a client costs ~0.15 ms of TLS set-up, which a cold
     /// start that never seals or opens anything should not pay.
     kms: std::sync::OnceLock<aws_sdk_kms::Client>,
-    kms_config: aws_sdk_kms::Config,
+    /// The KMS client is built from these on first use: building its config resolves the
+    /// SDK's endpoint rules, cold-start work most invocations of most functions never need.
+    aws: aws_types::SdkConfig,
     key_id: String,
     keys: Mutex<Keys>,
 }
@@ -189,18 +191,17 @@ fn decode(sealed: &str) -> Result<Envelope, SealError> {
 }
 
 impl Sealer {
-    pub fn new(kms_config: aws_sdk_kms::Config, key_id: impl Into<String>) -> Sealer {
+    pub fn new(aws: aws_types::SdkConfig, key_id: impl Into<String>) -> Sealer {
         Sealer {
             kms: std::sync::OnceLock::new(),
-            kms_config,
+            aws,
             key_id: key_id.into(),
             keys: Mutex::new(Keys::default()),
         }
     }
 
     fn kms(&self) -> &aws_sdk_kms::Client {
-        self.kms
-            .get_or_init(|| aws_sdk_kms::Client::from_conf(self.kms_config.clone()))
+        self.kms.get_or_init(|| aws_sdk_kms::Client::new(&self.aws))
     }
 
     async fn data_key(&self, tenant: &str, record: &str) -> Result<([u8; 32], Vec<u8>), SealError> {

@@ -201,7 +201,7 @@ impl Stack {
         let sealer = config
             .kms_key_id
             .clone()
-            .map(|key| linkgate::seal::Sealer::new(aws_sdk_kms::Config::from(&sdk), key));
+            .map(|key| linkgate::seal::Sealer::new(sdk.clone(), key));
         linkgate::App::new(config, aws_sdk_dynamodb::Client::new(&sdk), sealer)
     }
 
