@@ -184,22 +184,20 @@ const SOURCES: [(Lang, &str); 4] = [
     (Lang::De, include_str!("../lang/de.json")),
 ];
 
+/// A language's catalogue, parsed the first time that language is spoken: a page costs
+/// one language's parse, however many languages there are.
 fn catalogue(lang: Lang) -> &'static HashMap<String, String> {
-    static ALL_CATALOGUES: OnceLock<HashMap<Lang, HashMap<String, String>>> = OnceLock::new();
+    static CATALOGUES: [OnceLock<HashMap<String, String>>; SOURCES.len()] =
+        [const { OnceLock::new() }; SOURCES.len()];
     static EMPTY: OnceLock<HashMap<String, String>> = OnceLock::new();
-    ALL_CATALOGUES
-        .get_or_init(|| {
-            SOURCES
-                .iter()
-                .map(|(l, src)| {
-                    // A malformed catalogue is caught by the tests; at run time it reads empty
-                    // and English (or the key's absence) shows instead of a failure.
-                    (*l, serde_json::from_str(src).unwrap_or_default())
-                })
-                .collect()
-        })
-        .get(&lang)
-        .unwrap_or_else(|| EMPTY.get_or_init(HashMap::new))
+    match SOURCES.iter().position(|(l, _)| *l == lang) {
+        // A malformed catalogue is caught by the tests; at run time it reads empty and
+        // English (or the key's absence) shows instead of a failure.
+        Some(i) => {
+            CATALOGUES[i].get_or_init(|| serde_json::from_str(SOURCES[i].1).unwrap_or_default())
+        }
+        None => EMPTY.get_or_init(HashMap::new),
+    }
 }
 
 /// Text a page shows, chosen by key when the page is built and put into words when it is

@@ -18,7 +18,7 @@ use crate::id::{IntegrationId, LinkId};
 use crate::integration::Integration;
 use crate::lang::t;
 use crate::link::{self, Link};
-use crate::provider::{catalog, AuthMode};
+use crate::provider::AuthMode;
 use crate::App;
 use lambda_http::http::StatusCode;
 use page::{
@@ -225,15 +225,12 @@ async fn submit_form(app: &App, call: &Call) -> Result<Outcome, ApiError> {
                 .filter_map(|f| values.get(&f.name).map(|v| (f.name.clone(), json!(v))))
                 .collect()
         };
-    let c = catalog()?;
-    let checked_conn = c.check_values(
-        provider,
+    let checked_conn = crate::provider::check_values(
         &provider.connection_fields,
         "",
         &as_json(&provider.connection_fields),
     );
-    let checked_cred = c.check_values(
-        provider,
+    let checked_cred = crate::provider::check_values(
         &provider.credential_fields,
         "",
         &as_json(&provider.credential_fields),

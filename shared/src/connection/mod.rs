@@ -923,33 +923,26 @@ pub async fn import(
         None => active_integration(app, tenant, &integration_id).await?,
     };
     let provider = integration.provider()?;
-    let catalog = crate::provider::catalog()?;
     let mut errors = Vec::new();
     let values = match provider.auth_mode {
         crate::provider::AuthMode::Oauth2 => parse_oauth_tokens(&Value::Object(credentials))
             .map_err(|m| errors.push(crate::error::FieldError::new("credentials", m)))
             .ok()
             .map(Value::Object),
-        _ => catalog
-            .check_values(
-                provider,
-                &provider.credential_fields,
-                "credentials.",
-                &credentials,
-            )
-            .map_err(|e| errors.extend(e))
-            .ok()
-            .map(|v| json!(v)),
+        _ => {
+            crate::provider::check_values(&provider.credential_fields, "credentials.", &credentials)
+                .map_err(|e| errors.extend(e))
+                .ok()
+                .map(|v| json!(v))
+        }
     };
-    let fields = catalog
-        .check_values(
-            provider,
-            &provider.connection_fields,
-            "connection_fields.",
-            &connection_fields,
-        )
-        .map_err(|e| errors.extend(e))
-        .ok();
+    let fields = crate::provider::check_values(
+        &provider.connection_fields,
+        "connection_fields.",
+        &connection_fields,
+    )
+    .map_err(|e| errors.extend(e))
+    .ok();
     let (Some(values), Some(fields)) = (values, fields) else {
         return Err(ApiError::validation("invalid request body", errors));
     };

@@ -207,11 +207,9 @@ pub async fn create(
             "connects with OAuth: call POST /v1/integrations/{provider}/connect with a redirect_url instead",
         ));
     }
-    let c = catalog()?;
     let checked = (
-        c.check_values(provider, &provider.credential_fields, "values.", &values),
-        c.check_values(
-            provider,
+        crate::provider::check_values(&provider.credential_fields, "values.", &values),
+        crate::provider::check_values(
             &provider.connection_fields,
             "connection_fields.",
             &connection_fields,

@@ -1,7 +1,9 @@
 //! The built-in provider catalog (`shared/catalog/providers.json`): what can be connected,
 //! how (OAuth 2.0, API key, basic), which fields a customer fills in, and how those fields
 //! complete the provider's URLs. The file is data; [`Catalog::parse`] checks every rule, and
-//! a unit test proves the shipped file passes them.
+//! a unit test proves the shipped file passes them, so a function only loads it
+//! ([`Catalog::load`]: parsed and indexed once per process; each pattern compiled and each logo
+//! encoded the first time it is needed), and nothing a request does grows with its size.
 
 use crate::error::{ApiError, FieldError};
 use base64::engine::general_purpose::STANDARD;
@@ -14,7 +16,9 @@ use std::sync::OnceLock;
 
 pub mod api;
 
-const CATALOG_JSON: &str = include_str!("../../catalog/providers.json");
+/// `catalog/providers.json`, or the file `LINKGATE_CATALOG` named at build time (the bench's
+/// grown catalogue, see build.rs).
+const CATALOG_JSON: &str = include_str!(env!("LINKGATE_CATALOG_FILE"));
 /// The longest value one field may hold (a PEM key or a service-account JSON fits).
 pub const MAX_FIELD_CHARS: usize = 4096;
 
@@ -81,6 +85,19 @@ pub struct Field {
     pub placeholder: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<Vec<String>>,
+    /// `pattern`, compiled on first use.
+    #[serde(skip)]
+    compiled: OnceLock<Option<Regex>>,
+}
+
+impl Field {
+    /// The compiled pattern; `None` without one (or, at run time, for one that does not
+    /// compile, which [`Catalog::parse`] never lets into the shipped catalog).
+    fn regex(&self) -> Option<&Regex> {
+        self.compiled
+            .get_or_init(|| self.pattern.as_deref().and_then(|p| Regex::new(p).ok()))
+            .as_ref()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -105,6 +122,9 @@ pub struct Provider {
     /// only when running locally, and the only kind allowed plain-`http` loopback URLs.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub local_only: bool,
+    /// The logo's SVG in base64, encoded on first use.
+    #[serde(skip)]
+    logo_base64: OnceLock<String>,
 }
 
 #[derive(Deserialize)]
@@ -116,7 +136,8 @@ struct CatalogFile {
 
 pub struct Catalog {
     providers: Vec<Provider>,
-    patterns: HashMap<(String, String), Regex>,
+    /// Provider id → its place in `providers`.
+    index: HashMap<String, usize>,
 }
 
 fn is_slug(s: &str, sep: char) -> bool {
@@ -161,11 +182,28 @@ fn sample_value(field: &Field) -> String {
 }
 
 impl Catalog {
+    /// Parses and indexes a catalog without checking its rules: what a function does with
+    /// the shipped one, which the tests hold to them.
+    pub fn load(text: &str) -> Result<Catalog, Vec<String>> {
+        let file: CatalogFile = serde_json::from_str(text).map_err(|e| vec![e.to_string()])?;
+        let mut index = HashMap::with_capacity(file.providers.len());
+        for (i, p) in file.providers.iter().enumerate() {
+            // the first of a repeated id wins, as a scan would; `parse` reports it
+            index.entry(p.id.clone()).or_insert(i);
+        }
+        if file.version != 1 {
+            return Err(vec![format!("unknown catalog version {}", file.version)]);
+        }
+        Ok(Catalog {
+            providers: file.providers,
+            index,
+        })
+    }
+
     /// Parses and checks a catalog; every broken rule is reported.
     pub fn parse(text: &str) -> Result<Catalog, Vec<String>> {
         let file: CatalogFile = serde_json::from_str(text).map_err(|e| vec![e.to_string()])?;
         let mut errors = Vec::new();
-        let mut patterns = HashMap::new();
         let mut ids = HashSet::new();
         if file.version != 1 {
             errors.push(format!("unknown catalog version {}", file.version));
@@ -216,11 +254,8 @@ impl Catalog {
                             field.name
                         ));
                     }
-                    match Regex::new(pattern) {
-                        Ok(re) => {
-                            patterns.insert((p.id.clone(), field.name.clone()), re);
-                        }
-                        Err(e) => err(format!("pattern of {} does not compile: {e}", field.name)),
+                    if let Err(e) = Regex::new(pattern) {
+                        err(format!("pattern of {} does not compile: {e}", field.name));
                     }
                 }
             }
@@ -293,10 +328,7 @@ impl Catalog {
             ));
         }
         if errors.is_empty() {
-            Ok(Catalog {
-                providers: file.providers,
-                patterns,
-            })
+            Catalog::load(text)
         } else {
             Err(errors)
         }
@@ -307,7 +339,7 @@ impl Catalog {
     }
 
     pub fn get(&self, id: &str) -> Option<&Provider> {
-        self.providers.iter().find(|p| p.id == id)
+        self.index.get(id).and_then(|&i| self.providers.get(i))
     }
 
     /// A provider a tenant may use on this stage (local-only ones exist only locally).
@@ -315,86 +347,80 @@ impl Catalog {
         self.get(id)
             .filter(|p| !p.local_only || stage == crate::config::Stage::Local)
     }
+}
 
-    /// Checks submitted values against a provider's fields: every field required, patterns
-    /// and options honoured, nothing unknown. Messages never echo the values.
-    pub fn check_values(
-        &self,
-        provider: &Provider,
-        fields: &[Field],
-        prefix: &str,
-        values: &Map<String, Value>,
-    ) -> Result<BTreeMap<String, String>, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        let mut out = BTreeMap::new();
-        for key in values.keys() {
-            if !fields.iter().any(|f| &f.name == key) {
-                errors.push(FieldError::new(
-                    format!("{prefix}{key}"),
-                    "unknown field for this provider",
-                ));
-            }
+/// Checks submitted values against a provider's fields: every field required, patterns
+/// and options honoured, nothing unknown. Messages never echo the values.
+pub fn check_values(
+    fields: &[Field],
+    prefix: &str,
+    values: &Map<String, Value>,
+) -> Result<BTreeMap<String, String>, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut out = BTreeMap::new();
+    for key in values.keys() {
+        if !fields.iter().any(|f| &f.name == key) {
+            errors.push(FieldError::new(
+                format!("{prefix}{key}"),
+                "unknown field for this provider",
+            ));
         }
-        for field in fields {
-            let name = format!("{prefix}{}", field.name);
-            let value = match values.get(&field.name) {
-                None | Some(Value::Null) => {
-                    errors.push(FieldError::new(
-                        name,
-                        format!("{} is required", field.label),
-                    ));
-                    continue;
-                }
-                Some(Value::String(s)) => s.trim(),
-                Some(_) => {
-                    errors.push(FieldError::new(name, "must be a string"));
-                    continue;
-                }
-            };
-            if value.is_empty() {
+    }
+    for field in fields {
+        let name = format!("{prefix}{}", field.name);
+        let value = match values.get(&field.name) {
+            None | Some(Value::Null) => {
                 errors.push(FieldError::new(
                     name,
                     format!("{} is required", field.label),
                 ));
-            } else if value.chars().count() > MAX_FIELD_CHARS {
-                errors.push(FieldError::new(
-                    name,
-                    format!("must be at most {MAX_FIELD_CHARS} characters"),
-                ));
-            } else if value.chars().any(char::is_control) {
-                errors.push(FieldError::new(name, "must not contain control characters"));
-            } else if field
-                .options
-                .as_ref()
-                .is_some_and(|o| !o.iter().any(|v| v == value))
-            {
-                errors.push(FieldError::new(name, "is not one of the allowed values"));
-            } else if self
-                .patterns
-                .get(&(provider.id.clone(), field.name.clone()))
-                .is_some_and(|re| !re.is_match(value))
-            {
-                errors.push(FieldError::new(
-                    name,
-                    format!("does not look like a valid {}", field.label),
-                ));
-            } else {
-                out.insert(field.name.clone(), value.to_owned());
+                continue;
             }
-        }
-        if errors.is_empty() {
-            Ok(out)
+            Some(Value::String(s)) => s.trim(),
+            Some(_) => {
+                errors.push(FieldError::new(name, "must be a string"));
+                continue;
+            }
+        };
+        if value.is_empty() {
+            errors.push(FieldError::new(
+                name,
+                format!("{} is required", field.label),
+            ));
+        } else if value.chars().count() > MAX_FIELD_CHARS {
+            errors.push(FieldError::new(
+                name,
+                format!("must be at most {MAX_FIELD_CHARS} characters"),
+            ));
+        } else if value.chars().any(char::is_control) {
+            errors.push(FieldError::new(name, "must not contain control characters"));
+        } else if field
+            .options
+            .as_ref()
+            .is_some_and(|o| !o.iter().any(|v| v == value))
+        {
+            errors.push(FieldError::new(name, "is not one of the allowed values"));
+        } else if field.regex().is_some_and(|re| !re.is_match(value)) {
+            errors.push(FieldError::new(
+                name,
+                format!("does not look like a valid {}", field.label),
+            ));
         } else {
-            Err(errors)
+            out.insert(field.name.clone(), value.to_owned());
         }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
     }
 }
 
-/// The shipped catalog, parsed on first use (not at cold start: most functions never need it).
+/// The shipped catalog, loaded on first use (not at cold start: most functions never need it).
 pub fn catalog() -> Result<&'static Catalog, ApiError> {
     static CATALOG: OnceLock<Result<Catalog, Vec<String>>> = OnceLock::new();
     CATALOG
-        .get_or_init(|| Catalog::parse(CATALOG_JSON))
+        .get_or_init(|| Catalog::load(CATALOG_JSON))
         .as_ref()
         .map_err(|e| ApiError::internal(format!("provider catalog is invalid: {}", e.join("; "))))
 }
@@ -455,8 +481,15 @@ impl Provider {
         )
     }
 
+    /// The logo's SVG in base64 (what the JSON logo and the page's data URI carry), encoded
+    /// once per process.
+    pub fn logo_base64(&self) -> &str {
+        self.logo_base64
+            .get_or_init(|| STANDARD.encode(self.logo_svg()))
+    }
+
     pub fn logo_json(&self) -> Value {
-        json!({"content_type": "image/svg+xml", "data": STANDARD.encode(self.logo_svg())})
+        json!({"content_type": "image/svg+xml", "data": self.logo_base64()})
     }
 
     /// The API representation.
@@ -520,6 +553,40 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_loaded_catalog_finds_every_provider_by_its_id() {
+        let c = Catalog::load(CATALOG_JSON).unwrap_or_else(|e| panic!("{e:#?}"));
+        for p in c.providers() {
+            assert_eq!(c.get(&p.id).map(|found| &found.name), Some(&p.name));
+        }
+        assert!(c.get("no-such-provider").is_none());
+        assert!(c.get("").is_none());
+    }
+
+    #[test]
+    fn loading_does_not_check_the_rules_but_parsing_does() {
+        let mut file: Value = serde_json::from_str(CATALOG_JSON).unwrap();
+        file["providers"][0]["color"] = json!("teal");
+        let text = file.to_string();
+        assert!(Catalog::load(&text).is_ok());
+        assert!(Catalog::parse(&text).is_err());
+        file["version"] = json!(2);
+        assert!(Catalog::load(&file.to_string()).is_err());
+    }
+
+    #[test]
+    fn a_logo_is_encoded_once_and_is_the_svg_in_base64() {
+        let c = catalog().unwrap();
+        let stripe = c.get("stripe").unwrap();
+        let first = stripe.logo_base64();
+        assert_eq!(first, STANDARD.encode(stripe.logo_svg()));
+        assert!(
+            std::ptr::eq(first, stripe.logo_base64()),
+            "the same encoding, not a new one"
+        );
+        assert_eq!(stripe.logo_json()["data"], json!(first));
+    }
+
     fn with_provider(edit: impl Fn(&mut Value)) -> Result<Catalog, Vec<String>> {
         let mut file: Value = serde_json::from_str(CATALOG_JSON).unwrap();
         edit(&mut file["providers"][0]);
@@ -578,19 +645,17 @@ mod tests {
         let c = catalog().unwrap();
         let dd = c.get("datadog").unwrap();
         let good = json!({"api_key": "0123456789abcdef0123456789abcdef", "application_key": "0123456789abcdef0123456789abcdef01234567"});
-        let ok = c
-            .check_values(dd, &dd.credential_fields, "", good.as_object().unwrap())
-            .unwrap();
+        let ok =
+            crate::provider::check_values(&dd.credential_fields, "", good.as_object().unwrap())
+                .unwrap();
         assert_eq!(ok.len(), 2);
         let bad = json!({"api_key": "nope", "extra": "x"});
-        let errs = c
-            .check_values(
-                dd,
-                &dd.credential_fields,
-                "credentials.",
-                bad.as_object().unwrap(),
-            )
-            .unwrap_err();
+        let errs = crate::provider::check_values(
+            &dd.credential_fields,
+            "credentials.",
+            bad.as_object().unwrap(),
+        )
+        .unwrap_err();
         let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
@@ -605,9 +670,12 @@ mod tests {
             "messages never echo values"
         );
         let site = json!({"site": "datadoghq.evil"});
-        assert!(c
-            .check_values(dd, &dd.connection_fields, "", site.as_object().unwrap())
-            .is_err());
+        assert!(crate::provider::check_values(
+            &dd.connection_fields,
+            "",
+            site.as_object().unwrap()
+        )
+        .is_err());
     }
 
     #[test]
@@ -616,8 +684,7 @@ mod tests {
         let stripe = c.get("stripe").unwrap();
         let field = &stripe.credential_fields[0].name;
         let check = |v: String| {
-            c.check_values(
-                stripe,
+            crate::provider::check_values(
                 &stripe.credential_fields,
                 "",
                 json!({ field.as_str(): v }).as_object().unwrap(),

@@ -23,7 +23,7 @@ use crate::lang::t;
 use crate::link::{self, Link};
 use crate::oauth::state::{self, Bound, Pending, Taken};
 use crate::oauth::{callback_url, OAuthApp};
-use crate::provider::{catalog, AuthMode};
+use crate::provider::AuthMode;
 use crate::{time, App};
 use lambda_http::http::StatusCode;
 use serde_json::{json, Map, Value};
@@ -103,8 +103,7 @@ async fn start_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
         })
         .collect();
     let as_json: Map<String, Value> = given.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-    let fields = match catalog()?.check_values(provider, &provider.connection_fields, "", &as_json)
-    {
+    let fields = match crate::provider::check_values(&provider.connection_fields, "", &as_json) {
         Ok(f) => f,
         Err(errors) => {
             let errors: BTreeMap<String, String> =

@@ -308,10 +308,7 @@ pub(crate) async fn closed(app: &App, link: &Link) -> Result<Option<Outcome>, Ap
 }
 
 pub(crate) fn logo_uri(p: &Provider) -> String {
-    format!(
-        "data:image/svg+xml;base64,{}",
-        STANDARD.encode(p.logo_svg())
-    )
+    format!("data:image/svg+xml;base64,{}", p.logo_base64())
 }
 
 pub(crate) fn connect_href(
