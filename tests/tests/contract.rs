@@ -467,9 +467,8 @@ fn the_documented_provider_ids_are_the_catalog() {
         .collect();
     let catalog: BTreeSet<String> = linkgate::provider::catalog()
         .unwrap()
-        .providers()
-        .iter()
-        .map(|p| p.id.clone())
+        .ids()
+        .map(str::to_owned)
         .collect();
     assert_eq!(documented, catalog);
 }

@@ -31,8 +31,8 @@ pub fn provider_numbered(
     stage: crate::config::Stage,
 ) -> Result<Option<&'static Provider>, ApiError> {
     let c = catalog()?;
-    Ok(c.providers()
-        .iter()
-        .find(|p| u64::from(provider_number(&p.id)) == number)
-        .and_then(|p| c.available(&p.id, stage)))
+    // by id, so only the provider named is parsed
+    Ok(c.ids()
+        .find(|id| u64::from(provider_number(id)) == number)
+        .and_then(|id| c.available(id, stage)))
 }

@@ -34,7 +34,6 @@ async fn list_providers(app: &App, call: &Call) -> Result<Response<Body>, ApiErr
     }
     let data: Vec<Value> = catalog()?
         .providers()
-        .iter()
         .filter(|p| !p.local_only || app.config.stage == crate::config::Stage::Local)
         .filter(|p| query.get("category").is_none_or(|c| p.category == c))
         .filter(|p| {

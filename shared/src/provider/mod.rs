@@ -1,9 +1,11 @@
 //! The built-in provider catalog (`shared/catalog/providers.json`): what can be connected,
 //! how (OAuth 2.0, API key, basic), which fields a customer fills in, and how those fields
 //! complete the provider's URLs. The file is data; [`Catalog::parse`] checks every rule, and
-//! a unit test proves the shipped file passes them, so a function only loads it
-//! ([`Catalog::load`]: parsed and indexed once per process; each pattern compiled and each logo
-//! encoded the first time it is needed), and nothing a request does grows with its size.
+//! a unit test proves the shipped file passes them. A function never reads the whole file:
+//! the build splits it into each provider's id and JSON (build.rs), and a provider is parsed
+//! the first time it is looked up (by id, through an index), its patterns compiled and its
+//! logo encoded the first time they are needed. Nothing a request does, and no more of a
+//! process's memory than the providers it uses, grows with the catalogue.
 
 use crate::error::{ApiError, FieldError};
 use base64::engine::general_purpose::STANDARD;
@@ -11,14 +13,20 @@ use base64::Engine;
 use regex_lite::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
 
 pub mod api;
 
 /// `catalog/providers.json`, or the file `LINKGATE_CATALOG` named at build time (the bench's
-/// grown catalogue, see build.rs).
+/// grown catalogue, see build.rs): what the tests check.
+#[cfg(test)]
 const CATALOG_JSON: &str = include_str!(env!("LINKGATE_CATALOG_FILE"));
+
+mod shipped {
+    include!(concat!(env!("OUT_DIR"), "/catalog_entries.rs"));
+}
 /// The longest value one field may hold (a PEM key or a service-account JSON fits).
 pub const MAX_FIELD_CHARS: usize = 4096;
 
@@ -135,9 +143,38 @@ struct CatalogFile {
 }
 
 pub struct Catalog {
-    providers: Vec<Provider>,
-    /// Provider id → its place in `providers`.
-    index: HashMap<String, usize>,
+    entries: Vec<Entry>,
+    /// Provider id → its place in `entries`.
+    index: HashMap<Cow<'static, str>, usize>,
+}
+
+/// One provider: its id and JSON, parsed on first use.
+struct Entry {
+    id: Cow<'static, str>,
+    json: Cow<'static, str>,
+    parsed: OnceLock<Option<Provider>>,
+}
+
+impl Entry {
+    fn provider(&self) -> Option<&Provider> {
+        self.parsed
+            .get_or_init(|| match serde_json::from_str(&self.json) {
+                Ok(p) => Some(p),
+                // the tests hold the shipped catalogue to its rules; should one still not
+                // parse, it is unknown rather than a failure of every request
+                Err(error) => {
+                    tracing::error!(%error, "a catalog provider does not parse");
+                    None
+                }
+            })
+            .as_ref()
+    }
+}
+
+#[derive(Deserialize)]
+struct LooseFile {
+    version: u32,
+    providers: Vec<Value>,
 }
 
 fn is_slug(s: &str, sep: char) -> bool {
@@ -182,22 +219,52 @@ fn sample_value(field: &Field) -> String {
 }
 
 impl Catalog {
-    /// Parses and indexes a catalog without checking its rules: what a function does with
-    /// the shipped one, which the tests hold to them.
-    pub fn load(text: &str) -> Result<Catalog, Vec<String>> {
-        let file: CatalogFile = serde_json::from_str(text).map_err(|e| vec![e.to_string()])?;
-        let mut index = HashMap::with_capacity(file.providers.len());
-        for (i, p) in file.providers.iter().enumerate() {
-            // the first of a repeated id wins, as a scan would; `parse` reports it
-            index.entry(p.id.clone()).or_insert(i);
+    fn from_entries(entries: Vec<(Cow<'static, str>, Cow<'static, str>)>) -> Catalog {
+        let mut index = HashMap::with_capacity(entries.len());
+        let entries = entries
+            .into_iter()
+            .enumerate()
+            .map(|(i, (id, json))| {
+                // the first of a repeated id wins, as a scan would; `parse` reports it
+                index.entry(id.clone()).or_insert(i);
+                Entry {
+                    id,
+                    json,
+                    parsed: OnceLock::new(),
+                }
+            })
+            .collect();
+        Catalog { entries, index }
+    }
+
+    /// The catalogue compiled in, split by the build: indexed, nothing parsed.
+    fn shipped() -> Result<Catalog, Vec<String>> {
+        if let Some(e) = shipped::SPLIT_ERROR {
+            return Err(vec![e.to_owned()]);
         }
+        Ok(Catalog::from_entries(
+            shipped::ENTRIES
+                .iter()
+                .map(|(id, json)| (Cow::Borrowed(*id), Cow::Borrowed(*json)))
+                .collect(),
+        ))
+    }
+
+    /// Indexes a catalog without checking its rules (providers are parsed when looked up).
+    pub fn load(text: &str) -> Result<Catalog, Vec<String>> {
+        let file: LooseFile = serde_json::from_str(text).map_err(|e| vec![e.to_string()])?;
         if file.version != 1 {
             return Err(vec![format!("unknown catalog version {}", file.version)]);
         }
-        Ok(Catalog {
-            providers: file.providers,
-            index,
-        })
+        let entries = file
+            .providers
+            .iter()
+            .map(|p| {
+                let id = p["id"].as_str().unwrap_or_default().to_owned();
+                (Cow::Owned(id), Cow::Owned(p.to_string()))
+            })
+            .collect();
+        Ok(Catalog::from_entries(entries))
     }
 
     /// Parses and checks a catalog; every broken rule is reported.
@@ -334,12 +401,21 @@ impl Catalog {
         }
     }
 
-    pub fn providers(&self) -> &[Provider] {
-        &self.providers
+    /// Every provider, in the file's order: parses each not parsed yet (the listings only).
+    pub fn providers(&self) -> impl Iterator<Item = &Provider> {
+        self.entries.iter().filter_map(Entry::provider)
+    }
+
+    /// Every provider's id, in the file's order, without parsing any.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|e| e.id.as_ref())
     }
 
     pub fn get(&self, id: &str) -> Option<&Provider> {
-        self.index.get(id).and_then(|&i| self.providers.get(i))
+        self.index
+            .get(id)
+            .and_then(|&i| self.entries.get(i))
+            .and_then(Entry::provider)
     }
 
     /// A provider a tenant may use on this stage (local-only ones exist only locally).
@@ -420,7 +496,7 @@ pub fn check_values(
 pub fn catalog() -> Result<&'static Catalog, ApiError> {
     static CATALOG: OnceLock<Result<Catalog, Vec<String>>> = OnceLock::new();
     CATALOG
-        .get_or_init(|| Catalog::load(CATALOG_JSON))
+        .get_or_init(Catalog::shipped)
         .as_ref()
         .map_err(|e| ApiError::internal(format!("provider catalog is invalid: {}", e.join("; "))))
 }
@@ -521,7 +597,7 @@ mod tests {
     #[test]
     fn the_shipped_catalog_passes_every_rule() {
         let c = Catalog::parse(CATALOG_JSON).unwrap_or_else(|e| panic!("{e:#?}"));
-        assert!(c.providers().len() >= 25);
+        assert!(c.providers().count() >= 25);
         for wanted in [
             "xero",
             "quickbooks",
@@ -549,8 +625,42 @@ mod tests {
             assert!(c.get(wanted).is_some(), "{wanted} missing");
         }
         for mode in [AuthMode::Oauth2, AuthMode::ApiKey, AuthMode::Basic] {
-            assert!(c.providers().iter().any(|p| p.auth_mode == mode));
+            assert!(c.providers().any(|p| p.auth_mode == mode));
         }
+    }
+
+    #[test]
+    fn the_build_splits_the_catalog_into_every_provider_in_order() {
+        assert_eq!(shipped::SPLIT_ERROR, None);
+        let parsed = Catalog::parse(CATALOG_JSON).unwrap_or_else(|e| panic!("{e:#?}"));
+        let shipped = Catalog::shipped().unwrap();
+        let ids = |c: &Catalog| c.providers().map(|p| p.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&shipped), ids(&parsed));
+        assert_eq!(shipped.ids().collect::<Vec<_>>(), ids(&parsed));
+        for p in parsed.providers() {
+            let s = shipped.get(&p.id).unwrap();
+            assert_eq!(
+                serde_json::to_value(s).unwrap(),
+                serde_json::to_value(p).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn a_provider_is_parsed_when_first_looked_up_and_only_then() {
+        let c = Catalog::shipped().unwrap();
+        let parsed = |c: &Catalog| {
+            c.entries
+                .iter()
+                .filter(|e| e.parsed.get().is_some())
+                .count()
+        };
+        assert_eq!(parsed(&c), 0);
+        assert!(c.get("stripe").is_some());
+        assert!(c.get("no-such-provider").is_none());
+        assert_eq!(parsed(&c), 1);
+        assert!(c.ids().count() >= 25);
+        assert_eq!(parsed(&c), 1, "listing ids parses nothing");
     }
 
     #[test]

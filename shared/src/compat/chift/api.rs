@@ -114,7 +114,6 @@ async fn integrations(app: &App, call: &Call) -> Result<Response<Body>, ApiError
     let catalog = crate::provider::catalog()?;
     let items: Vec<Value> = catalog
         .providers()
-        .iter()
         .filter(|p| catalog.available(&p.id, app.config.stage).is_some())
         .map(|p| (p, enabled.iter().any(|i| i.provider_id() == p.id)))
         .filter(|(_, active)| wanted.is_none_or(|w| w == *active))
