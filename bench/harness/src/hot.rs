@@ -14,28 +14,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-/// A fixed piece of CPU work in the harness's own process (JSON out and back in, what a
-/// function's overhead is mostly made of), timed between measurements: how fast this
-/// machine runs, now. Warm and first-invoke times are compared per unit of it, so a run on a
-/// machine that has slowed down (a noisy neighbour, a throttled VM) does not read as code
-/// that got slower.
-pub fn probe() -> Duration {
-    let doc: Value = serde_json::json!({
-        "items": (0..400).map(|i| serde_json::json!({
-            "id": format!("con_{i:026}"), "status": "active", "n": i,
-            "fields": {"shop": "example", "region": "eu-west-1"}})).collect::<Vec<_>>()
-    });
-    let started = std::time::Instant::now();
-    let mut total = 0usize;
-    for _ in 0..40 {
-        let text = serde_json::to_string(std::hint::black_box(&doc)).unwrap_or_default();
-        let back: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        total += back["items"].as_array().map_or(0, Vec::len);
-    }
-    std::hint::black_box(total);
-    started.elapsed()
-}
-
 /// What a connect link's life runs through, in the order the harness needs them (the connect
 /// page and submit open and complete the links `connections-create` made).
 pub const HOT: &[&str] = &[
@@ -72,7 +50,7 @@ struct Figure {
     /// the baseline's own; the others are too small in the baseline to tell anything).
     noise_of: Option<&'static str>,
     floor: f64,
-    /// Compared per unit of the machine's speed (see [`probe`]).
+    /// Compared per unit of the machine's speed (see [`HotRun::hop_ms`]).
     per_speed: bool,
 }
 
@@ -140,9 +118,13 @@ pub struct HotRun {
     /// Function → figure → relative spread of the quarters of its own samples.
     #[serde(default)]
     pub sample_noise: BTreeMap<String, BTreeMap<String, f64>>,
-    /// The median [`probe`] of the run, in ms.
+    /// The baseline's warm p50 (the median of its repeats), in ms: one runtime-API round
+    /// trip over loopback, how fast this machine hands an event over and answers it, now.
+    /// Warm and first-invoke times are compared per unit of it, so a run on a machine whose
+    /// kernel has slowed down (a noisy neighbour, a throttled VM) does not read as code that
+    /// got slower. (A CPU-bound probe did not see those slowdowns; this does.)
     #[serde(default)]
-    pub probe_ms: Option<f64>,
+    pub hop_ms: Option<f64>,
 }
 
 /// (max − min) / median of `p` over the four interleaved quarters of `samples`.
@@ -205,6 +187,11 @@ fn figures_of(m: &Measured, base_init: Option<f64>) -> BTreeMap<String, f64> {
     f
 }
 
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
+}
+
 /// (max − min) / median of each figure over the baseline's repeats.
 fn spread(repeats: &[BTreeMap<String, f64>]) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
@@ -229,7 +216,6 @@ fn spread(repeats: &[BTreeMap<String, f64>]) -> BTreeMap<String, f64> {
 /// full report) and the noise its baseline repeats show.
 pub fn figures(
     results: &[Measured],
-    probes: &[Duration],
     measured_at: String,
     machine: Value,
     settings: Value,
@@ -259,7 +245,12 @@ pub fn figures(
         sample_noise: measured()
             .map(|m| (m.function.clone(), sample_noise_of(m)))
             .collect(),
-        probe_ms: report::percentile(probes, 50.0),
+        hop_ms: median(
+            repeats
+                .iter()
+                .filter_map(|r| r.get("warm_ms_p50").copied())
+                .collect(),
+        ),
     }
 }
 
@@ -285,7 +276,7 @@ pub struct Change {
 pub fn compare(accepted: &HotRun, now: &HotRun) -> Vec<Change> {
     let mut out = Vec::new();
     // now / accepted time for the same work: > 1 when this machine runs slower today
-    let slower = match (now.probe_ms, accepted.probe_ms) {
+    let slower = match (now.hop_ms, accepted.hop_ms) {
         (Some(n), Some(a)) if n > 0.0 && a > 0.0 => n / a,
         _ => 1.0,
     };
@@ -430,9 +421,9 @@ pub fn render(accepted: Option<&HotRun>, now: &HotRun, changes: &[Change]) -> St
             {
                 s.push_str("Note: it was measured on another machine; only the ratios to the baseline compare across machines.\n\n");
             }
-            if let (Some(n), Some(p)) = (now.probe_ms, a.probe_ms) {
+            if let (Some(n), Some(p)) = (now.hop_ms, a.hop_ms) {
                 s.push_str(&format!(
-                    "This machine ran the harness's fixed CPU work in {n:.1} ms, against {p:.1} ms then: the accepted times below are scaled by {:.2}.\n\n",
+                    "The baseline's warm round trip took {n:.3} ms, against {p:.3} ms then: the accepted times below are scaled by {:.2}. Only a comparison within one run is exact: to compare two builds, measure both in one run (see bench/README.md).\n\n",
                     n / p
                 ));
             }
@@ -500,7 +491,7 @@ mod tests {
                 .collect(),
             noise: noise.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             sample_noise: BTreeMap::new(),
-            probe_ms: None,
+            hop_ms: None,
         }
     }
 
@@ -562,21 +553,16 @@ mod tests {
     fn times_are_compared_at_the_machine_speed_of_the_run_and_sizes_as_they_are() {
         let mut accepted = run(&[("f", &[("overhead_ms", 0.50), ("zip_mb", 3.0)])], &[]);
         let mut now = run(&[("f", &[("overhead_ms", 0.95), ("zip_mb", 3.1)])], &[]);
-        accepted.probe_ms = Some(10.0);
-        // the machine runs the same work twice as slowly today: 0.95 is within 2 × 0.50
-        now.probe_ms = Some(20.0);
+        accepted.hop_ms = Some(0.07);
+        // the machine hands events over twice as slowly today: 0.95 is within 2 × 0.50
+        now.hop_ms = Some(0.14);
         let changes = compare(&accepted, &now);
         let of = |fig: &str| changes.iter().find(|c| c.figure == fig).unwrap();
         assert_eq!(of("overhead_ms").verdict, Verdict::Same);
         assert_eq!(of("zip_mb").verdict, Verdict::Worse);
         // at the same speed it is worse
-        now.probe_ms = Some(10.0);
+        now.hop_ms = Some(0.07);
         assert_eq!(compare(&accepted, &now)[0].verdict, Verdict::Worse);
-    }
-
-    #[test]
-    fn the_probe_does_work() {
-        assert!(probe() > Duration::ZERO);
     }
 
     #[test]

@@ -485,12 +485,8 @@ async fn run(args: Args) -> Result<bool, String> {
     let mut inits = quiet_inits(&ctx, &args, &everything).await?;
     let mut results = Vec::new();
     let mut failed = Vec::new();
-    let mut probes = Vec::new();
     for f in &order {
         eprintln!("[bench] {f}");
-        if args.hot {
-            probes.extend((0..5).map(|_| hot::probe()));
-        }
         let init = inits.remove(f.as_str()).unwrap_or_default();
         match measure(&mut ctx, &proxy, &args, f, init).await {
             Ok(m) => results.push(m),
@@ -544,7 +540,7 @@ async fn run(args: Args) -> Result<bool, String> {
     );
     let mut worse = false;
     if args.hot {
-        worse = hot_verdict(&args, &keep, &probes)?;
+        worse = hot_verdict(&args, &keep)?;
     }
     drop(moto);
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -554,10 +550,9 @@ async fn run(args: Args) -> Result<bool, String> {
 /// A hot run against the accepted one: the table and what moved, printed and kept in
 /// `--out` (hot.md, hot.json); `--accept` makes it the accepted run. True if a figure got
 /// worse beyond the noise (and the run was not accepted).
-fn hot_verdict(args: &Args, results: &[Measured], probes: &[Duration]) -> Result<bool, String> {
+fn hot_verdict(args: &Args, results: &[Measured]) -> Result<bool, String> {
     let now = hot::figures(
         results,
-        probes,
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
         report::machine(),
         serde_json::json!({"spawns": args.spawns, "invocations": args.invocations,
