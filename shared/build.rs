@@ -1,6 +1,7 @@
 //! The provider catalogue, split at build time: `$OUT_DIR/catalog_entries.rs` holds each
-//! provider's id and its own JSON, so a function finds a provider by id and parses only the
-//! providers it uses, however large the catalogue grows. The file is
+//! provider's id and its own JSON, and the ids' order, so a function finds a provider by a
+//! binary search over the ids and parses only the providers it uses, however large the
+//! catalogue grows. The file is
 //! `catalog/providers.json`, or the one `LINKGATE_CATALOG` names (the bench's grown
 //! catalogue, `make bench-hot CATALOG_SIZE=N`). Its rules are checked by the unit tests
 //! (`provider::Catalog::parse`), not here: a broken file still builds, and fails them.
@@ -23,12 +24,23 @@ fn main() {
         Ok(entries) => (entries, None),
         Err(e) => (Vec::new(), Some(e)),
     };
-    let mut out = String::from("/// Each provider's id and JSON, in the file's order.\n");
-    out.push_str("pub(crate) const ENTRIES: &[(&str, &str)] = &[\n");
-    for (id, json) in &entries {
-        let _ = writeln!(out, "    ({id:?}, {json:?}),");
+    // Ids and JSON apart, so that a lookup reads only the ids' few pages of the binary.
+    let mut out = String::from("/// Each provider's id, in the file's order.\n");
+    out.push_str("pub(crate) const IDS: &[&str] = &[\n");
+    for (id, _) in &entries {
+        let _ = writeln!(out, "    {id:?},");
     }
-    out.push_str("];\n");
+    out.push_str("];\n/// Each provider's JSON, in the file's order.\n");
+    out.push_str("pub(crate) const JSON: &[&str] = &[\n");
+    for (_, json) in &entries {
+        let _ = writeln!(out, "    {json:?},");
+    }
+    // Positions sorted by id; of a repeated id, the first (Catalog::parse reports it).
+    let mut by_id: Vec<usize> = (0..entries.len()).collect();
+    by_id.sort_by(|&a, &b| entries[a].0.cmp(&entries[b].0).then(a.cmp(&b)));
+    by_id.dedup_by(|b, a| entries[*a].0 == entries[*b].0);
+    out.push_str("];\n/// Positions in IDS, sorted by id.\n");
+    let _ = writeln!(out, "pub(crate) const BY_ID: &[u32] = &{by_id:?};");
     let _ = writeln!(
         out,
         "/// Why the file could not be split, if it could not.\npub(crate) const SPLIT_ERROR: Option<&str> = {error:?};"

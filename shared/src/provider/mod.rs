@@ -13,7 +13,6 @@ use base64::Engine;
 use regex_lite::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
 
@@ -143,31 +142,57 @@ struct CatalogFile {
 }
 
 pub struct Catalog {
-    entries: Vec<Entry>,
-    /// Provider id → its place in `entries`.
-    index: HashMap<Cow<'static, str>, usize>,
+    source: Source,
+    /// Each provider, parsed the first time it is looked up (boxed: most stay unparsed).
+    parsed: Box<[OnceLock<Option<Box<Provider>>>]>,
 }
 
-/// One provider: its id and JSON, parsed on first use.
-struct Entry {
-    id: Cow<'static, str>,
-    json: Cow<'static, str>,
-    parsed: OnceLock<Option<Provider>>,
+/// Where a catalogue's providers come from.
+enum Source {
+    /// Split by the build (the shipped catalogue): each provider's id and JSON in the file's
+    /// order, and their positions sorted by id, so a lookup is a binary search over the ids
+    /// alone and building the catalogue reads and allocates nothing per provider.
+    Built {
+        ids: &'static [&'static str],
+        json: &'static [&'static str],
+        by_id: &'static [u32],
+    },
+    /// Read from a file's text at run time (tests and tools).
+    Read {
+        ids: Vec<String>,
+        json: Vec<String>,
+        index: HashMap<String, usize>,
+    },
 }
 
-impl Entry {
-    fn provider(&self) -> Option<&Provider> {
-        self.parsed
-            .get_or_init(|| match serde_json::from_str(&self.json) {
-                Ok(p) => Some(p),
-                // the tests hold the shipped catalogue to its rules; should one still not
-                // parse, it is unknown rather than a failure of every request
-                Err(error) => {
-                    tracing::error!(%error, "a catalog provider does not parse");
-                    None
-                }
-            })
-            .as_ref()
+impl Source {
+    fn ids(&self) -> impl Iterator<Item = &str> {
+        let (built, read) = match self {
+            Source::Built { ids, .. } => (Some(ids.iter().copied()), None),
+            Source::Read { ids, .. } => (None, Some(ids.iter().map(String::as_str))),
+        };
+        built
+            .into_iter()
+            .flatten()
+            .chain(read.into_iter().flatten())
+    }
+
+    fn json(&self, i: usize) -> Option<&str> {
+        match self {
+            Source::Built { json, .. } => json.get(i).copied(),
+            Source::Read { json, .. } => json.get(i).map(String::as_str),
+        }
+    }
+
+    fn position(&self, id: &str) -> Option<usize> {
+        match self {
+            Source::Built { ids, by_id, .. } => by_id
+                .binary_search_by(|&p| ids.get(p as usize).copied().unwrap_or_default().cmp(id))
+                .ok()
+                .and_then(|k| by_id.get(k))
+                .map(|&p| p as usize),
+            Source::Read { index, .. } => index.get(id).copied(),
+        }
     }
 }
 
@@ -219,35 +244,24 @@ fn sample_value(field: &Field) -> String {
 }
 
 impl Catalog {
-    fn from_entries(entries: Vec<(Cow<'static, str>, Cow<'static, str>)>) -> Catalog {
-        let mut index = HashMap::with_capacity(entries.len());
-        let entries = entries
-            .into_iter()
-            .enumerate()
-            .map(|(i, (id, json))| {
-                // the first of a repeated id wins, as a scan would; `parse` reports it
-                index.entry(id.clone()).or_insert(i);
-                Entry {
-                    id,
-                    json,
-                    parsed: OnceLock::new(),
-                }
-            })
-            .collect();
-        Catalog { entries, index }
+    fn with_source(source: Source, len: usize) -> Catalog {
+        Catalog {
+            source,
+            parsed: (0..len).map(|_| OnceLock::new()).collect(),
+        }
     }
 
-    /// The catalogue compiled in, split by the build: indexed, nothing parsed.
+    /// The catalogue compiled in, split by the build: nothing parsed until looked up.
     fn shipped() -> Result<Catalog, Vec<String>> {
         if let Some(e) = shipped::SPLIT_ERROR {
             return Err(vec![e.to_owned()]);
         }
-        Ok(Catalog::from_entries(
-            shipped::ENTRIES
-                .iter()
-                .map(|(id, json)| (Cow::Borrowed(*id), Cow::Borrowed(*json)))
-                .collect(),
-        ))
+        let source = Source::Built {
+            ids: shipped::IDS,
+            json: shipped::JSON,
+            by_id: shipped::BY_ID,
+        };
+        Ok(Catalog::with_source(source, shipped::IDS.len()))
     }
 
     /// Indexes a catalog without checking its rules (providers are parsed when looked up).
@@ -256,15 +270,35 @@ impl Catalog {
         if file.version != 1 {
             return Err(vec![format!("unknown catalog version {}", file.version)]);
         }
-        let entries = file
+        let ids: Vec<String> = file
             .providers
             .iter()
-            .map(|p| {
-                let id = p["id"].as_str().unwrap_or_default().to_owned();
-                (Cow::Owned(id), Cow::Owned(p.to_string()))
-            })
+            .map(|p| p["id"].as_str().unwrap_or_default().to_owned())
             .collect();
-        Ok(Catalog::from_entries(entries))
+        let mut index = HashMap::with_capacity(ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            // the first of a repeated id wins, as a scan would; `parse` reports it
+            index.entry(id.clone()).or_insert(i);
+        }
+        let json = file.providers.iter().map(Value::to_string).collect();
+        let len = ids.len();
+        Ok(Catalog::with_source(Source::Read { ids, json, index }, len))
+    }
+
+    /// Provider `i`, parsed now if it was not yet.
+    fn provider_at(&self, i: usize) -> Option<&Provider> {
+        self.parsed
+            .get(i)?
+            .get_or_init(|| match serde_json::from_str(self.source.json(i)?) {
+                Ok(p) => Some(Box::new(p)),
+                // the tests hold the shipped catalogue to its rules; should one still not
+                // parse, it is unknown rather than a failure of every request
+                Err(error) => {
+                    tracing::error!(%error, "a catalog provider does not parse");
+                    None
+                }
+            })
+            .as_deref()
     }
 
     /// Parses and checks a catalog; every broken rule is reported.
@@ -403,19 +437,16 @@ impl Catalog {
 
     /// Every provider, in the file's order: parses each not parsed yet (the listings only).
     pub fn providers(&self) -> impl Iterator<Item = &Provider> {
-        self.entries.iter().filter_map(Entry::provider)
+        (0..self.parsed.len()).filter_map(|i| self.provider_at(i))
     }
 
     /// Every provider's id, in the file's order, without parsing any.
     pub fn ids(&self) -> impl Iterator<Item = &str> {
-        self.entries.iter().map(|e| e.id.as_ref())
+        self.source.ids()
     }
 
     pub fn get(&self, id: &str) -> Option<&Provider> {
-        self.index
-            .get(id)
-            .and_then(|&i| self.entries.get(i))
-            .and_then(Entry::provider)
+        self.source.position(id).and_then(|i| self.provider_at(i))
     }
 
     /// A provider a tenant may use on this stage (local-only ones exist only locally).
@@ -649,12 +680,7 @@ mod tests {
     #[test]
     fn a_provider_is_parsed_when_first_looked_up_and_only_then() {
         let c = Catalog::shipped().unwrap();
-        let parsed = |c: &Catalog| {
-            c.entries
-                .iter()
-                .filter(|e| e.parsed.get().is_some())
-                .count()
-        };
+        let parsed = |c: &Catalog| c.parsed.iter().filter(|p| p.get().is_some()).count();
         assert_eq!(parsed(&c), 0);
         assert!(c.get("stripe").is_some());
         assert!(c.get("no-such-provider").is_none());
