@@ -199,14 +199,17 @@ fn spread(repeats: &[BTreeMap<String, f64>]) -> BTreeMap<String, f64> {
         return out;
     };
     for key in first.keys() {
-        let mut v: Vec<f64> = repeats.iter().filter_map(|r| r.get(key).copied()).collect();
+        let v: Vec<f64> = repeats.iter().filter_map(|r| r.get(key).copied()).collect();
         if v.len() < 2 {
             continue;
         }
-        v.sort_by(f64::total_cmp);
-        let median = v[v.len() / 2];
-        if median > 0.0 {
-            out.insert(key.clone(), (v[v.len() - 1] - v[0]) / median);
+        let (min, max) = v
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+                (lo.min(*x), hi.max(*x))
+            });
+        if let Some(m) = median(v).filter(|m| *m > 0.0) {
+            out.insert(key.clone(), (max - min) / m);
         }
     }
     out
@@ -323,20 +326,18 @@ pub fn compare(accepted: &HotRun, now: &HotRun) -> Vec<Change> {
 
 /// What one DynamoDB call adds to an invocation's overhead in this run (the SDK's work for
 /// it and the hop to the counting proxy): the median, over the functions that make exactly
-/// one, of their overhead less the baseline's.
-pub fn per_call_ms(now: &HotRun, baseline_overhead_ms: f64) -> Option<f64> {
-    let mut one: Vec<f64> = now
-        .functions
-        .values()
-        .filter(|f| f.get("dynamodb_calls") == Some(&1.0))
-        .filter_map(|f| f.get("overhead_ms"))
-        .map(|o| (o - baseline_overhead_ms).max(0.0))
-        .collect();
-    if one.is_empty() {
-        return None;
-    }
-    one.sort_by(f64::total_cmp);
-    Some(one[one.len() / 2])
+/// one, of their overhead less the baseline's (its round trip, `hop_ms`: it makes no call,
+/// so its overhead is its warm time).
+pub fn per_call_ms(now: &HotRun) -> Option<f64> {
+    let baseline = now.hop_ms.unwrap_or(0.0);
+    median(
+        now.functions
+            .values()
+            .filter(|f| f.get("dynamodb_calls") == Some(&1.0))
+            .filter_map(|f| f.get("overhead_ms"))
+            .map(|o| (o - baseline).max(0.0))
+            .collect(),
+    )
 }
 
 /// The goals the hot path is held to, failed ones by name: init ≤ 1.3× the baseline; an
@@ -600,7 +601,7 @@ mod tests {
 
     #[test]
     fn several_calls_are_judged_beyond_what_they_cost_apart() {
-        let now = run(
+        let mut now = run(
             &[
                 ("one", &[("dynamodb_calls", 1.0), ("overhead_ms", 0.45)]),
                 (
@@ -611,8 +612,9 @@ mod tests {
             ],
             &[],
         );
+        now.hop_ms = Some(0.1);
         // per call: median of 0.35 and 0.45 over the baseline's 0.1 → the upper one, 0.45
-        let per_call = per_call_ms(&now, 0.1).unwrap();
+        let per_call = per_call_ms(&now).unwrap();
         assert!((per_call - 0.45).abs() < 1e-9);
         // 1.6 − 3 × 0.45 = 0.25 beyond its calls: within
         assert!(missed_goals(&now, Some(per_call)).is_empty());

@@ -564,12 +564,7 @@ fn hot_verdict(args: &Args, results: &[Measured]) -> Result<bool, String> {
         .map(|a| hot::compare(a, &now))
         .unwrap_or_default();
     let mut text = hot::render(accepted.as_ref(), &now, &changes);
-    let base_overhead = results
-        .iter()
-        .find(|m| m.function == BASELINE)
-        .and_then(|b| b.overhead_ms())
-        .unwrap_or(0.0);
-    let per_call = hot::per_call_ms(&now, base_overhead);
+    let per_call = hot::per_call_ms(&now);
     if let Some(c) = per_call {
         text.push_str(&format!(
             "\nOne DynamoDB call adds {c:.2} ms of overhead in this run (the SDK's work and the hop to the counting proxy).\n"
