@@ -166,15 +166,11 @@ enum Source {
 }
 
 impl Source {
-    fn ids(&self) -> impl Iterator<Item = &str> {
-        let (built, read) = match self {
-            Source::Built { ids, .. } => (Some(ids.iter().copied()), None),
-            Source::Read { ids, .. } => (None, Some(ids.iter().map(String::as_str))),
-        };
-        built
-            .into_iter()
-            .flatten()
-            .chain(read.into_iter().flatten())
+    fn ids(&self) -> Box<dyn Iterator<Item = &str> + '_> {
+        match self {
+            Source::Built { ids, .. } => Box::new(ids.iter().copied()),
+            Source::Read { ids, .. } => Box::new(ids.iter().map(String::as_str)),
+        }
     }
 
     fn json(&self, i: usize) -> Option<&str> {
