@@ -515,6 +515,39 @@ impl Api {
         .await
     }
 
+    /// Every page of a cursor-paged list, first to last (each must answer 200): follows
+    /// `next_cursor` by adding `cursor=` to `path`, and stops after `limit` pages so a cursor
+    /// that never ends fails the test instead of hanging it.
+    pub async fn pages(&self, path: &str, limit: usize) -> Vec<Value> {
+        let joiner = if path.contains('?') { '&' } else { '?' };
+        let mut pages: Vec<Value> = Vec::new();
+        let mut next = path.to_owned();
+        loop {
+            let r = self.get(&next).await;
+            assert_eq!(r.status, 200, "GET {next}: {}", r.text);
+            let page = r.json();
+            let cursor = page["next_cursor"].as_str().map(str::to_owned);
+            pages.push(page);
+            match cursor {
+                Some(c) => next = format!("{path}{joiner}cursor={c}"),
+                None => return pages,
+            }
+            assert!(
+                pages.len() < limit,
+                "GET {path}: the cursors end within {limit} pages"
+            );
+        }
+    }
+
+    /// The items of every page of a cursor-paged list, in order.
+    pub async fn all(&self, path: &str) -> Vec<Value> {
+        self.pages(path, 1_000)
+            .await
+            .iter()
+            .flat_map(|page| page["data"].as_array().cloned().unwrap_or_default())
+            .collect()
+    }
+
     /// Creates a resource and returns its id (the create must answer 201).
     pub async fn create_id(&self, path: &str, body: &Value) -> String {
         let r = self.post(path, body).await;

@@ -242,21 +242,18 @@ async fn integrations_list_by_status_with_pagination() {
         ("active", vec!["mollie", "sentry", "stripe"]),
         ("inactive", vec!["twilio", "datadog"]),
     ] {
-        let mut seen = Vec::new();
-        let mut path = format!("/v1/integrations?status={status}&limit=1");
-        loop {
-            let body = t.member.get(&path).await.json();
-            let data = body["data"].as_array().unwrap();
-            assert!(data.len() <= 1);
-            seen.extend(
-                data.iter()
-                    .map(|i| i["provider"].as_str().unwrap().to_owned()),
-            );
-            match body["next_cursor"].as_str() {
-                Some(c) => path = format!("/v1/integrations?status={status}&limit=1&cursor={c}"),
-                None => break,
-            }
-        }
+        let pages = t
+            .member
+            .pages(&format!("/v1/integrations?status={status}&limit=1"), 10)
+            .await;
+        assert!(pages
+            .iter()
+            .all(|p| p["data"].as_array().unwrap().len() <= 1));
+        let seen: Vec<String> = pages
+            .iter()
+            .flat_map(|p| p["data"].as_array().unwrap().clone())
+            .map(|i| i["provider"].as_str().unwrap().to_owned())
+            .collect();
         assert_eq!(seen, expected, "{status}");
     }
     for bad in ["status=on", "limit=0", "cursor=nope"] {

@@ -301,22 +301,13 @@ async fn a_consumers_connections_list_newest_first_in_pages() {
     }
     t.connect(&other, &json!({"name": "elsewhere"})).await;
     ids.reverse();
-    let mut seen = Vec::new();
-    let mut path = format!("/v1/consumers/{c}/connections?limit=2");
-    loop {
-        let body = t.member.get(&path).await.json();
-        seen.extend(
-            body["data"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c["id"].as_str().unwrap().to_owned()),
-        );
-        match body["next_cursor"].as_str() {
-            Some(cur) => path = format!("/v1/consumers/{c}/connections?limit=2&cursor={cur}"),
-            None => break,
-        }
-    }
+    let seen: Vec<String> = t
+        .member
+        .all(&format!("/v1/consumers/{c}/connections?limit=2"))
+        .await
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(seen, ids);
     assert_eq!(
         t.member
@@ -785,39 +776,25 @@ async fn a_status_filter_over_thousands_of_links_reads_a_bounded_share_per_call(
             .unwrap();
     }
 
-    let mut found = Vec::new();
-    let mut calls = 0;
-    let mut cursor: Option<String> = None;
-    loop {
-        let path = match &cursor {
-            None => "/v1/links?status=waiting&limit=10".to_owned(),
-            Some(c) => format!("/v1/links?status=waiting&limit=10&cursor={c}"),
-        };
-        let page = t.admin.get(&path).await;
-        assert_eq!(page.status, 200, "{}", page.text);
-        let page = page.json();
-        calls += 1;
-        if calls == 1 {
-            assert_eq!(
-                page["data"],
-                json!([]),
-                "the first call reads its share of the 3,000 newer links, not all of them"
-            );
-            assert!(page["next_cursor"].is_string(), "and says where to go on");
-        }
-        found.extend(
-            page["data"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|l| l["id"].as_str().unwrap().to_owned()),
-        );
-        match page["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => break,
-        }
-        assert!(calls <= HAY, "the cursors end");
-    }
+    let pages = t
+        .admin
+        .pages("/v1/links?status=waiting&limit=10", HAY)
+        .await;
+    assert_eq!(
+        pages[0]["data"],
+        json!([]),
+        "the first call reads its share of the 3,000 newer links, not all of them"
+    );
+    assert!(
+        pages[0]["next_cursor"].is_string(),
+        "and says where to go on"
+    );
+    let found: Vec<String> = pages
+        .iter()
+        .flat_map(|p| p["data"].as_array().unwrap().clone())
+        .map(|l| l["id"].as_str().unwrap().to_owned())
+        .collect();
+    let calls = pages.len();
     assert_eq!(found, vec![needle], "found once, at the end");
     assert!(calls > 2, "{calls} calls: each read a bounded share");
 }

@@ -14,18 +14,7 @@ async fn create(api: &Api, body: Value) -> Value {
 
 /// Every consumer of the tenant, following cursors.
 async fn all(api: &Api) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut path = "/v1/consumers?limit=100".to_string();
-    loop {
-        let r = api.get(&path).await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        let body = r.json();
-        out.extend(body["data"].as_array().unwrap().iter().cloned());
-        match body["next_cursor"].as_str() {
-            Some(c) => path = format!("/v1/consumers?limit=100&cursor={c}"),
-            None => return out,
-        }
-    }
+    api.all("/v1/consumers?limit=100").await
 }
 
 #[tokio::test]
@@ -273,23 +262,16 @@ async fn lists_paginate_with_opaque_cursors_and_refuse_bad_ones() {
     }
     created.reverse(); // newest first
 
-    let mut seen = Vec::new();
-    let mut path = "/v1/consumers?limit=2".to_string();
-    let mut pages = 0;
-    loop {
-        let r = t.admin.get(&path).await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        let body = r.json();
-        let data = body["data"].as_array().unwrap();
-        assert!(data.len() <= 2);
-        seen.extend(data.iter().map(|c| c["id"].as_str().unwrap().to_owned()));
-        pages += 1;
-        match body["next_cursor"].as_str() {
-            Some(c) => path = format!("/v1/consumers?limit=2&cursor={c}"),
-            None => break,
-        }
-    }
-    assert_eq!(pages, 3);
+    let pages = t.admin.pages("/v1/consumers?limit=2", 10).await;
+    assert!(pages
+        .iter()
+        .all(|p| p["data"].as_array().unwrap().len() <= 2));
+    let seen: Vec<String> = pages
+        .iter()
+        .flat_map(|p| p["data"].as_array().unwrap().clone())
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(pages.len(), 3);
     assert_eq!(seen, created);
 
     let default = t.admin.get("/v1/consumers").await.json();

@@ -3,7 +3,7 @@
 //! to an SQS queue, as a platform's rule would. Also: EventBridge down, link expiry.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use linkgate_tests::{root, runtime_api, OpenLink, Stack, TestTenant};
+use linkgate_tests::{eventually, root, runtime_api, OpenLink, Stack, TestTenant};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -87,29 +87,30 @@ async fn receive(
     done: impl Fn(&[Value]) -> bool,
 ) -> Vec<Value> {
     let mut got = Vec::new();
-    for _ in 0..120 {
-        let out = sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap();
-        for m in out.messages() {
-            got.push(serde_json::from_str::<Value>(m.body().unwrap()).unwrap());
-            sqs.delete_message()
+    eventually(
+        Duration::from_secs(60),
+        async || {
+            let out = sqs
+                .receive_message()
                 .queue_url(url)
-                .receipt_handle(m.receipt_handle().unwrap())
+                .max_number_of_messages(10)
                 .send()
                 .await
                 .unwrap();
-        }
-        if done(&got) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    got
+            for m in out.messages() {
+                got.push(serde_json::from_str::<Value>(m.body().unwrap()).unwrap());
+                sqs.delete_message()
+                    .queue_url(url)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            got.clone()
+        },
+        |got| done(got),
+    )
+    .await
 }
 
 fn of_type<'a>(messages: &'a [Value], kind: &str) -> Vec<&'a Value> {

@@ -415,28 +415,24 @@ async fn exhausted_retries_land_in_the_dead_letter_queue_and_the_log_says_failed
     let delivery = sent["delivery_id"].as_str().unwrap();
     // Read the whole queue (each message hidden for a while so the next read moves on);
     // the function sends it just after logging `failed`.
-    let mut found = false;
-    for _ in 0..50 {
-        let got = sqs
-            .receive_message()
-            .queue_url(&queue)
-            .max_number_of_messages(10)
-            .visibility_timeout(20)
-            .send()
-            .await
-            .unwrap();
-        if got
-            .messages()
-            .iter()
-            .any(|m| m.body().unwrap_or_default().contains(delivery))
-        {
-            found = true;
-            break;
-        }
-        if got.messages().is_empty() {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
+    let found = eventually(
+        WAIT,
+        async || {
+            let got = sqs
+                .receive_message()
+                .queue_url(&queue)
+                .max_number_of_messages(10)
+                .visibility_timeout(20)
+                .send()
+                .await
+                .unwrap();
+            got.messages()
+                .iter()
+                .any(|m| m.body().unwrap_or_default().contains(delivery))
+        },
+        |found| *found,
+    )
+    .await;
     assert!(found, "the delivery's message is in the dead-letter queue");
 
     // A manual retry makes one more attempt, logged like the others.
