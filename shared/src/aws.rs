@@ -2,8 +2,14 @@
 
 use crate::config::ConfigError;
 use aws_sdk_dynamodb::config::SharedHttpClient;
+use aws_sdk_dynamodb::config::{ConfigBag, RuntimeComponents};
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsContext, TrustStore};
 use aws_smithy_http_client::Builder;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpConnector,
+};
 
 /// The roots of every AWS service endpoint's certificate chain. Trusting only these, instead
 /// of the system's store, saves reading and parsing ~150 certificates (twice: the bundle and
@@ -46,7 +52,7 @@ impl Roots {
 /// HTTPS for the SDK: rustls on ring, the crypto reqwest already links (see Cargo.toml).
 pub fn http_client_with(roots: Roots) -> SharedHttpClient {
     let builder = Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring));
-    match TlsContext::builder()
+    let https = match TlsContext::builder()
         .with_trust_store(roots.trust_store())
         .build()
     {
@@ -57,6 +63,40 @@ pub fn http_client_with(roots: Roots) -> SharedHttpClient {
             tracing::warn!(%error, "TLS context for AWS failed; using the system roots");
             builder.build_https()
         }
+    };
+    SharedHttpClient::new(ConnectorOnFirstRequest(https))
+}
+
+/// The SDK's HTTPS client, minus the connector it builds at every client construction.
+///
+/// To "validate" it, the SDK's hyper client builds a connector (TLS settings, trust roots
+/// decoded from PEM) each time an SDK client is constructed, and throws it away; the first
+/// request then builds the one it keeps. That warm-up exists to read a system trust store
+/// early: ours is compiled in, so it was a second build of the same thing, ~0.1 ms of every
+/// cold start (docs/performance.md). Connectors are still built, once per timeout setting
+/// and cached, by the first request that needs one; a final-config check still runs.
+#[derive(Debug)]
+struct ConnectorOnFirstRequest(SharedHttpClient);
+
+impl HttpClient for ConnectorOnFirstRequest {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn validate_final_config(
+        &self,
+        components: &RuntimeComponents,
+        config: &ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.validate_final_config(components, config)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
     }
 }
 
@@ -324,5 +364,83 @@ mod tests {
                 "{region}"
             );
         }
+    }
+
+    /// An HTTP client that counts the SDK's calls into it.
+    #[derive(Debug, Default)]
+    struct Counts {
+        validations: std::sync::atomic::AtomicUsize,
+        connectors: std::sync::atomic::AtomicUsize,
+    }
+
+    #[derive(Debug, Clone, Default)]
+    struct Counting(std::sync::Arc<Counts>);
+
+    impl HttpClient for Counting {
+        fn http_connector(
+            &self,
+            settings: &HttpConnectorSettings,
+            components: &RuntimeComponents,
+        ) -> SharedHttpConnector {
+            self.0
+                .connectors
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Builder::new()
+                .tls_provider(Provider::Rustls(CryptoMode::Ring))
+                .build_https()
+                .http_connector(settings, components)
+        }
+
+        fn validate_base_client_config(
+            &self,
+            _: &aws_sdk_dynamodb::config::RuntimeComponentsBuilder,
+            _: &ConfigBag,
+        ) -> Result<(), BoxError> {
+            self.0
+                .validations
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    fn client_over(http: SharedHttpClient) -> aws_sdk_dynamodb::Client {
+        let config = from_lambda_environment(lookup(&[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ]))
+        .unwrap();
+        let config = aws_sdk_dynamodb::config::Builder::from(&config)
+            .http_client(http)
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(config)
+    }
+
+    #[test]
+    fn constructing_an_sdk_client_builds_no_connector() {
+        // The SDK does ask the client to build one when it is constructed…
+        let bare = Counting::default();
+        let _client = client_over(SharedHttpClient::new(bare.clone()));
+        assert_eq!(
+            bare.0.validations.load(std::sync::atomic::Ordering::SeqCst),
+            1
+        );
+
+        // …which ours does not pass on: the first request builds the one it keeps.
+        let inner = Counting::default();
+        let _client = client_over(SharedHttpClient::new(ConnectorOnFirstRequest(
+            SharedHttpClient::new(inner.clone()),
+        )));
+        assert_eq!(
+            inner
+                .0
+                .validations
+                .load(std::sync::atomic::Ordering::SeqCst),
+            0
+        );
+        assert_eq!(
+            inner.0.connectors.load(std::sync::atomic::Ordering::SeqCst),
+            0
+        );
     }
 }

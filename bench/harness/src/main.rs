@@ -391,7 +391,17 @@ async fn dialects(
     Ok(rows)
 }
 
-async fn run(args: Args) -> Result<bool, String> {
+/// How a run ended, when it ran to the end.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    Measured,
+    /// Some functions failed to build, start or answer (printed as they failed).
+    Unmeasured,
+    /// A hot run in which a figure got worse than the accepted run's beyond the noise.
+    Worse,
+}
+
+async fn run(args: Args) -> Result<Outcome, String> {
     let root = root();
     std::env::set_current_dir(&root).map_err(|e| e.to_string())?;
     let logs = root.join("target/bench/logs");
@@ -544,7 +554,13 @@ async fn run(args: Args) -> Result<bool, String> {
     }
     drop(moto);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    Ok(failed.is_empty() && !worse)
+    Ok(if !failed.is_empty() {
+        Outcome::Unmeasured
+    } else if worse {
+        Outcome::Worse
+    } else {
+        Outcome::Measured
+    })
 }
 
 /// A hot run against the accepted one: the table and what moved, printed and kept in
@@ -593,9 +609,13 @@ fn hot_verdict(args: &Args, results: &[Measured]) -> Result<bool, String> {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     match run(Args::parse()).await {
-        Ok(true) => std::process::ExitCode::SUCCESS,
-        Ok(false) => {
+        Ok(Outcome::Measured) => std::process::ExitCode::SUCCESS,
+        Ok(Outcome::Unmeasured) => {
             eprintln!("[bench] some functions could not be measured (see above)");
+            std::process::ExitCode::FAILURE
+        }
+        Ok(Outcome::Worse) => {
+            eprintln!("[bench] figures got worse than the accepted run's (listed above)");
             std::process::ExitCode::FAILURE
         }
         Err(e) => {
