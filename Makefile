@@ -169,6 +169,9 @@ bench: $(VENV)/.installed
 	# the harness on its own, so its dependencies' features do not leak into the functions
 	$(LAMBDA_RUSTFLAGS) $(LAMBDA) build --release --x86-64 -p linkgate-bench
 	$(HARNESS) --bins target/lambda --zips target/lambda --out bench
+	# before and after: the committed run against this one
+	git show HEAD:bench/results.json > target/bench-before.json
+	python3 bench/compare.py target/bench-before.json bench/results.json >> bench/RESULTS.md
 
 # The hot path only (a connect link's life), built and measured as `make bench` does but
 # alone: the five functions, the two the fixtures are made with, the baseline. Compared with
