@@ -171,7 +171,7 @@ bench: $(VENV)/.installed
 	$(HARNESS) --bins target/lambda --zips target/lambda --out bench
 	# before and after: the committed run against this one
 	git show HEAD:bench/results.json > target/bench-before.json
-	python3 bench/compare.py target/bench-before.json bench/results.json >> bench/RESULTS.md
+	$(PYTHON) bench/compare.py target/bench-before.json bench/results.json >> bench/RESULTS.md
 
 # The hot path only (a connect link's life), built and measured as `make bench` does but
 # alone: the five functions, the two the fixtures are made with, the baseline. Compared with

@@ -1,8 +1,7 @@
 //! AWS settings for every client, loaded once per process.
 
 use crate::config::ConfigError;
-use aws_sdk_dynamodb::config::SharedHttpClient;
-use aws_sdk_dynamodb::config::{ConfigBag, RuntimeComponents};
+use aws_sdk_dynamodb::config::{ConfigBag, RuntimeComponents, SharedHttpClient};
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsContext, TrustStore};
 use aws_smithy_http_client::Builder;
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -72,8 +71,8 @@ pub fn http_client_with(roots: Roots) -> SharedHttpClient {
 /// To "validate" it, the SDK's hyper client builds a connector (TLS settings, trust roots
 /// decoded from PEM) each time an SDK client is constructed, and throws it away; the first
 /// request then builds the one it keeps. That warm-up exists to read a system trust store
-/// early: ours is compiled in, so it was a second build of the same thing, ~0.1 ms of every
-/// cold start (docs/performance.md). Connectors are still built, once per timeout setting
+/// early: ours is compiled in, so it was a second build of the same thing, ~0.04 ms of every
+/// cold start and of every later SDK client (docs/performance.md). Connectors are still built, once per timeout setting
 /// and cached, by the first request that needs one; a final-config check still runs.
 #[derive(Debug)]
 struct ConnectorOnFirstRequest(SharedHttpClient);

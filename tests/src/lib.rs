@@ -541,11 +541,7 @@ impl Api {
 
     /// The items of every page of a cursor-paged list, in order.
     pub async fn all(&self, path: &str) -> Vec<Value> {
-        self.pages(path, 1_000)
-            .await
-            .iter()
-            .flat_map(|page| page["data"].as_array().cloned().unwrap_or_default())
-            .collect()
+        items(&self.pages(path, 1_000).await)
     }
 
     /// Creates a resource and returns its id (the create must answer 201).
@@ -564,6 +560,14 @@ impl Api {
         )
         .await
     }
+}
+
+/// The items of pages of a list (each page's `data`, which every page must have), in order.
+pub fn items(pages: &[Value]) -> Vec<Value> {
+    pages
+        .iter()
+        .flat_map(|page| page["data"].as_array().expect("a page has data").clone())
+        .collect()
 }
 
 /// The template parsed as YAML, short-form tags kept as YAML tags.

@@ -3,7 +3,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use linkgate_tests::{assert_validation, table_mentions, Stack};
+use linkgate_tests::{assert_validation, items, table_mentions, Stack};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -249,9 +249,8 @@ async fn integrations_list_by_status_with_pagination() {
         assert!(pages
             .iter()
             .all(|p| p["data"].as_array().unwrap().len() <= 1));
-        let seen: Vec<String> = pages
+        let seen: Vec<String> = items(&pages)
             .iter()
-            .flat_map(|p| p["data"].as_array().unwrap().clone())
             .map(|i| i["provider"].as_str().unwrap().to_owned())
             .collect();
         assert_eq!(seen, expected, "{status}");

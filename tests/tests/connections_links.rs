@@ -3,7 +3,7 @@
 //! expiry decided from `expires_at`, outbox events, roles and tenants.
 
 use linkgate::time;
-use linkgate_tests::{assert_validation, table_mentions, Stack};
+use linkgate_tests::{assert_validation, items, table_mentions, Stack};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -789,9 +789,8 @@ async fn a_status_filter_over_thousands_of_links_reads_a_bounded_share_per_call(
         pages[0]["next_cursor"].is_string(),
         "and says where to go on"
     );
-    let found: Vec<String> = pages
+    let found: Vec<String> = items(&pages)
         .iter()
-        .flat_map(|p| p["data"].as_array().unwrap().clone())
         .map(|l| l["id"].as_str().unwrap().to_owned())
         .collect();
     let calls = pages.len();

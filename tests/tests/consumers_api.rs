@@ -1,7 +1,7 @@
 //! The consumers API over HTTP through `cargo lambda watch` and the real function binaries,
 //! with DynamoDB on moto. Each test makes its own tenant.
 
-use linkgate_tests::{assert_validation, table_mentions, Api, Stack};
+use linkgate_tests::{assert_validation, items, table_mentions, Api, Stack};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -266,9 +266,8 @@ async fn lists_paginate_with_opaque_cursors_and_refuse_bad_ones() {
     assert!(pages
         .iter()
         .all(|p| p["data"].as_array().unwrap().len() <= 2));
-    let seen: Vec<String> = pages
+    let seen: Vec<String> = items(&pages)
         .iter()
-        .flat_map(|p| p["data"].as_array().unwrap().clone())
         .map(|c| c["id"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(pages.len(), 3);
