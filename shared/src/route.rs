@@ -12,267 +12,89 @@ use lambda_http::{Body, Response};
 /// Every route the template sends to a function: method, path, and the route that serves it
 /// (operation, access, handler), in one table. A contract test holds the methods and paths
 /// equal to template.yaml, the source of truth; each function's `main.rs` runs its route.
-pub const ROUTES: &[(&str, &str, &Route)] = &[
-    ("GET", "/connect/{link_id}", &crate::connect::api::SHOW),
-    ("POST", "/connect/{link_id}", &crate::connect::api::SUBMIT),
-    (
-        "GET",
-        "/connect/{link_id}/oauth",
-        &crate::connect::api::oauth::START,
-    ),
-    (
-        "POST",
-        "/compat/causeflow/v1/credentials",
-        &crate::compat::causeflow::api::STORE_CREDENTIALS,
-    ),
-    (
-        "GET",
-        "/compat/causeflow/v1/integrations",
-        &crate::compat::causeflow::api::LIST_INTEGRATIONS,
-    ),
-    (
-        "POST",
-        "/compat/causeflow/v1/integrations/{provider}/connect",
-        &crate::compat::causeflow::api::CONNECT,
-    ),
-    (
-        "GET",
-        "/compat/chift/integrations",
-        &crate::compat::chift::api::INTEGRATIONS,
-    ),
-    (
-        "GET",
-        "/compat/chift/integrations/{integrationid}/logo.json",
-        &crate::compat::chift::api::LOGO,
-    ),
-    (
-        "GET",
-        "/compat/chift/integrations/{integrationid}/icon.json",
-        &crate::compat::chift::api::ICON,
-    ),
-    (
-        "POST",
-        "/compat/chift/consumers",
-        &crate::compat::chift::api::CONSUMERS_CREATE,
-    ),
-    (
-        "GET",
-        "/compat/chift/consumers",
-        &crate::compat::chift::api::CONSUMERS_LIST,
-    ),
-    (
-        "GET",
-        "/compat/chift/consumers/{consumer_id}",
-        &crate::compat::chift::api::CONSUMERS_GET,
-    ),
-    (
-        "PATCH",
-        "/compat/chift/consumers/{consumer_id}",
-        &crate::compat::chift::api::CONSUMERS_UPDATE,
-    ),
-    (
-        "DELETE",
-        "/compat/chift/consumers/{consumer_id}",
-        &crate::compat::chift::api::CONSUMERS_DELETE,
-    ),
-    (
-        "GET",
-        "/compat/chift/consumers/{consumer_id}/connections",
-        &crate::compat::chift::api::CONNECTIONS_LIST,
-    ),
-    (
-        "POST",
-        "/compat/chift/consumers/{consumer_id}/connections",
-        &crate::compat::chift::api::CONNECTIONS_CREATE,
-    ),
-    (
-        "GET",
-        "/compat/chift/consumers/{consumer_id}/connections/{connectionid}",
-        &crate::compat::chift::api::CONNECTIONS_GET,
-    ),
-    (
-        "PATCH",
-        "/compat/chift/consumers/{consumer_id}/connections/{connectionid}",
-        &crate::compat::chift::api::CONNECTIONS_UPDATE,
-    ),
-    (
-        "DELETE",
-        "/compat/chift/consumers/{consumer_id}/connections/{connectionid}",
-        &crate::compat::chift::api::CONNECTIONS_DELETE,
-    ),
-    (
-        "POST",
-        "/compat/chift/token",
-        &crate::compat::chift::api::TOKEN,
-    ),
-    (
-        "POST",
-        "/compat/openint/v2/connection",
-        &crate::compat::openint::api::CREATE,
-    ),
-    (
-        "POST",
-        "/compat/openint/connection",
-        &crate::compat::openint::api::CREATE_SEED,
-    ),
-    (
-        "GET",
-        "/compat/openint/v2/connection",
-        &crate::compat::openint::api::LIST,
-    ),
-    (
-        "GET",
-        "/compat/openint/v2/connection/{id}",
-        &crate::compat::openint::api::GET,
-    ),
-    (
-        "POST",
-        "/compat/openint/v1/connection/{id}/check",
-        &crate::compat::openint::api::CHECK,
-    ),
-    (
-        "DELETE",
-        "/compat/openint/v2/connection/{id}",
-        &crate::compat::openint::api::DELETE,
-    ),
-    (
-        "POST",
-        "/compat/openint/v1/customer/{customer_id}/token",
-        &crate::compat::openint::api::TOKEN,
-    ),
-    (
-        "POST",
-        "/compat/albato/credentials/grant-access-sharing",
-        &crate::compat::albato::api::CREATE,
-    ),
-    (
-        "GET",
-        "/compat/albato/credentials/grant-access-sharing",
-        &crate::compat::albato::api::LIST,
-    ),
-    (
-        "GET",
-        "/compat/albato/credentials/grant-access-sharing/{id}",
-        &crate::compat::albato::api::GET,
-    ),
-    (
-        "PUT",
-        "/compat/albato/credentials/grant-access-sharing/{id}",
-        &crate::compat::albato::api::RENEW,
-    ),
-    (
-        "DELETE",
-        "/compat/albato/credentials/grant-access-sharing/{id}",
-        &crate::compat::albato::api::DELETE,
-    ),
-    (
-        "GET",
-        "/compat/albato/connect",
-        &crate::compat::albato::api::CONNECT,
-    ),
-    ("GET", "/health", &HEALTH),
-    (
-        "GET",
-        "/oauth/callback",
-        &crate::connect::api::oauth::CALLBACK,
-    ),
-    ("POST", "/v1/connections", &crate::connection::api::IMPORT),
-    (
-        "DELETE",
-        "/v1/connections/{id}",
-        &crate::connection::api::REVOKE,
-    ),
-    ("GET", "/v1/connections/{id}", &crate::connection::api::READ),
-    (
-        "PATCH",
-        "/v1/connections/{id}",
-        &crate::connection::api::UPDATE,
-    ),
-    (
-        "GET",
-        "/v1/connections/{id}/credentials",
-        &crate::connection::api::CREDENTIALS,
-    ),
-    (
-        "POST",
-        "/v1/connections/{id}/links",
-        &crate::connection::api::NEW_LINK,
-    ),
-    ("GET", "/v1/consumers", &crate::consumer::api::LIST),
-    ("POST", "/v1/consumers", &crate::consumer::api::CREATE),
-    (
-        "DELETE",
-        "/v1/consumers/{id}",
-        &crate::consumer::api::DELETE,
-    ),
-    ("GET", "/v1/consumers/{id}", &crate::consumer::api::GET),
-    ("PATCH", "/v1/consumers/{id}", &crate::consumer::api::UPDATE),
-    (
-        "GET",
-        "/v1/consumers/{id}/connections",
-        &crate::connection::api::LIST_FOR_CONSUMER,
-    ),
-    (
-        "POST",
-        "/v1/consumers/{id}/connections",
-        &crate::connection::api::CREATE,
-    ),
-    ("POST", "/v1/credentials", &crate::credential::api::CREATE),
-    ("GET", "/v1/integrations", &crate::integration::api::LIST),
-    ("POST", "/v1/integrations", &crate::integration::api::CREATE),
-    (
-        "GET",
-        "/v1/integrations/{id}",
-        &crate::integration::api::READ,
-    ),
-    (
-        "PATCH",
-        "/v1/integrations/{id}",
-        &crate::integration::api::UPDATE,
-    ),
-    (
-        "POST",
-        "/v1/integrations/{id}/connect",
-        &crate::direct_connect::api::CONNECT,
-    ),
-    (
-        "GET",
-        "/v1/integrations/{id}/logo",
-        &crate::integration::api::LOGO,
-    ),
-    ("GET", "/v1/links", &crate::link::api::LIST),
-    ("DELETE", "/v1/links/{id}", &crate::link::api::REVOKE),
-    ("GET", "/v1/links/{id}", &crate::link::api::READ),
-    ("POST", "/v1/links/{id}/send", &crate::reminder::api::SEND),
-    ("GET", "/v1/providers", &crate::provider::api::LIST),
-    ("GET", "/v1/settings", &crate::settings::api::GET),
-    ("PATCH", "/v1/settings", &crate::settings::api::UPDATE),
-    ("GET", "/v1/webhooks", &crate::webhook::api::LIST),
-    ("POST", "/v1/webhooks", &crate::webhook::api::CREATE),
-    ("DELETE", "/v1/webhooks/{id}", &crate::webhook::api::DELETE),
-    ("GET", "/v1/webhooks/{id}", &crate::webhook::api::READ),
-    ("PATCH", "/v1/webhooks/{id}", &crate::webhook::api::UPDATE),
-    (
-        "GET",
-        "/v1/webhooks/{id}/deliveries",
-        &crate::webhook::delivery::api::LIST,
-    ),
-    (
-        "POST",
-        "/v1/webhooks/{id}/deliveries/{delivery_id}/retry",
-        &crate::webhook::delivery::api::RETRY,
-    ),
-    (
-        "POST",
-        "/v1/webhooks/{id}/rotate-secret",
-        &crate::webhook::api::ROTATE_SECRET,
-    ),
-    (
-        "POST",
-        "/v1/webhooks/{id}/test",
-        &crate::webhook::delivery::api::TEST,
-    ),
-];
+macro_rules! routes {
+    ($($method:literal $path:literal => $route:path,)*) => {
+        /// Every route: method, path, and what serves it.
+        pub const ROUTES: &[(&str, &str, &Route)] = &[$(($method, $path, &$route)),*];
+        /// The same methods and paths without their handlers, for the fallback: naming a
+        /// path's methods must not link every handler into its binary.
+        pub const METHODS_AND_PATHS: &[(&str, &str)] = &[$(($method, $path)),*];
+    };
+}
+
+routes! {
+    "GET" "/connect/{link_id}" => crate::connect::api::SHOW,
+    "POST" "/connect/{link_id}" => crate::connect::api::SUBMIT,
+    "GET" "/connect/{link_id}/oauth" => crate::connect::api::oauth::START,
+    "POST" "/compat/causeflow/v1/credentials" => crate::compat::causeflow::api::STORE_CREDENTIALS,
+    "GET" "/compat/causeflow/v1/integrations" => crate::compat::causeflow::api::LIST_INTEGRATIONS,
+    "POST" "/compat/causeflow/v1/integrations/{provider}/connect" => crate::compat::causeflow::api::CONNECT,
+    "GET" "/compat/chift/integrations" => crate::compat::chift::api::INTEGRATIONS,
+    "GET" "/compat/chift/integrations/{integrationid}/logo.json" => crate::compat::chift::api::LOGO,
+    "GET" "/compat/chift/integrations/{integrationid}/icon.json" => crate::compat::chift::api::ICON,
+    "POST" "/compat/chift/consumers" => crate::compat::chift::api::CONSUMERS_CREATE,
+    "GET" "/compat/chift/consumers" => crate::compat::chift::api::CONSUMERS_LIST,
+    "GET" "/compat/chift/consumers/{consumer_id}" => crate::compat::chift::api::CONSUMERS_GET,
+    "PATCH" "/compat/chift/consumers/{consumer_id}" => crate::compat::chift::api::CONSUMERS_UPDATE,
+    "DELETE" "/compat/chift/consumers/{consumer_id}" => crate::compat::chift::api::CONSUMERS_DELETE,
+    "GET" "/compat/chift/consumers/{consumer_id}/connections" => crate::compat::chift::api::CONNECTIONS_LIST,
+    "POST" "/compat/chift/consumers/{consumer_id}/connections" => crate::compat::chift::api::CONNECTIONS_CREATE,
+    "GET" "/compat/chift/consumers/{consumer_id}/connections/{connectionid}" => crate::compat::chift::api::CONNECTIONS_GET,
+    "PATCH" "/compat/chift/consumers/{consumer_id}/connections/{connectionid}" => crate::compat::chift::api::CONNECTIONS_UPDATE,
+    "DELETE" "/compat/chift/consumers/{consumer_id}/connections/{connectionid}" => crate::compat::chift::api::CONNECTIONS_DELETE,
+    "POST" "/compat/chift/token" => crate::compat::chift::api::TOKEN,
+    "POST" "/compat/openint/v2/connection" => crate::compat::openint::api::CREATE,
+    "POST" "/compat/openint/connection" => crate::compat::openint::api::CREATE_SEED,
+    "GET" "/compat/openint/v2/connection" => crate::compat::openint::api::LIST,
+    "GET" "/compat/openint/v2/connection/{id}" => crate::compat::openint::api::GET,
+    "POST" "/compat/openint/v1/connection/{id}/check" => crate::compat::openint::api::CHECK,
+    "DELETE" "/compat/openint/v2/connection/{id}" => crate::compat::openint::api::DELETE,
+    "POST" "/compat/openint/v1/customer/{customer_id}/token" => crate::compat::openint::api::TOKEN,
+    "POST" "/compat/albato/credentials/grant-access-sharing" => crate::compat::albato::api::CREATE,
+    "GET" "/compat/albato/credentials/grant-access-sharing" => crate::compat::albato::api::LIST,
+    "GET" "/compat/albato/credentials/grant-access-sharing/{id}" => crate::compat::albato::api::GET,
+    "PUT" "/compat/albato/credentials/grant-access-sharing/{id}" => crate::compat::albato::api::RENEW,
+    "DELETE" "/compat/albato/credentials/grant-access-sharing/{id}" => crate::compat::albato::api::DELETE,
+    "GET" "/compat/albato/connect" => crate::compat::albato::api::CONNECT,
+    "GET" "/health" => HEALTH,
+    "GET" "/oauth/callback" => crate::connect::api::oauth::CALLBACK,
+    "POST" "/v1/connections" => crate::connection::api::IMPORT,
+    "DELETE" "/v1/connections/{id}" => crate::connection::api::REVOKE,
+    "GET" "/v1/connections/{id}" => crate::connection::api::READ,
+    "PATCH" "/v1/connections/{id}" => crate::connection::api::UPDATE,
+    "GET" "/v1/connections/{id}/credentials" => crate::connection::api::CREDENTIALS,
+    "POST" "/v1/connections/{id}/links" => crate::connection::api::NEW_LINK,
+    "GET" "/v1/consumers" => crate::consumer::api::LIST,
+    "POST" "/v1/consumers" => crate::consumer::api::CREATE,
+    "DELETE" "/v1/consumers/{id}" => crate::consumer::api::DELETE,
+    "GET" "/v1/consumers/{id}" => crate::consumer::api::GET,
+    "PATCH" "/v1/consumers/{id}" => crate::consumer::api::UPDATE,
+    "GET" "/v1/consumers/{id}/connections" => crate::connection::api::LIST_FOR_CONSUMER,
+    "POST" "/v1/consumers/{id}/connections" => crate::connection::api::CREATE,
+    "POST" "/v1/credentials" => crate::credential::api::CREATE,
+    "GET" "/v1/integrations" => crate::integration::api::LIST,
+    "POST" "/v1/integrations" => crate::integration::api::CREATE,
+    "GET" "/v1/integrations/{id}" => crate::integration::api::READ,
+    "PATCH" "/v1/integrations/{id}" => crate::integration::api::UPDATE,
+    "POST" "/v1/integrations/{id}/connect" => crate::direct_connect::api::CONNECT,
+    "GET" "/v1/integrations/{id}/logo" => crate::integration::api::LOGO,
+    "GET" "/v1/links" => crate::link::api::LIST,
+    "DELETE" "/v1/links/{id}" => crate::link::api::REVOKE,
+    "GET" "/v1/links/{id}" => crate::link::api::READ,
+    "POST" "/v1/links/{id}/send" => crate::reminder::api::SEND,
+    "GET" "/v1/providers" => crate::provider::api::LIST,
+    "GET" "/v1/settings" => crate::settings::api::GET,
+    "PATCH" "/v1/settings" => crate::settings::api::UPDATE,
+    "GET" "/v1/webhooks" => crate::webhook::api::LIST,
+    "POST" "/v1/webhooks" => crate::webhook::api::CREATE,
+    "DELETE" "/v1/webhooks/{id}" => crate::webhook::api::DELETE,
+    "GET" "/v1/webhooks/{id}" => crate::webhook::api::READ,
+    "PATCH" "/v1/webhooks/{id}" => crate::webhook::api::UPDATE,
+    "GET" "/v1/webhooks/{id}/deliveries" => crate::webhook::delivery::api::LIST,
+    "POST" "/v1/webhooks/{id}/deliveries/{delivery_id}/retry" => crate::webhook::delivery::api::RETRY,
+    "POST" "/v1/webhooks/{id}/rotate-secret" => crate::webhook::api::ROTATE_SECRET,
+    "POST" "/v1/webhooks/{id}/test" => crate::webhook::delivery::api::TEST,
+}
 
 /// Whether `path` fits a route's path template: same segments, a `{param}` standing for one
 /// non-empty segment (as API Gateway matches them).
@@ -295,10 +117,10 @@ pub fn path_fits(template: &str, path: &str) -> bool {
 
 /// Why no route took `method path`: 405 with the methods the path has, or 404.
 pub fn unrouted(method: &str, path: &str) -> ApiError {
-    let allow: Vec<&'static str> = ROUTES
+    let allow: Vec<&'static str> = METHODS_AND_PATHS
         .iter()
-        .filter(|(_, template, _)| path_fits(template, path))
-        .map(|(m, _, _)| *m)
+        .filter(|(_, template)| path_fits(template, path))
+        .map(|(m, _)| *m)
         .collect();
     if allow.is_empty() {
         ApiError::NotFound(format!(

@@ -73,13 +73,18 @@ fn the_api_has_one_default_route_and_the_fallback_knows_every_other() {
         .collect();
     assert_eq!(defaults.len(), 1, "{defaults:?}");
     assert_eq!(defaults[0].function, "route-fallback");
-    let known: BTreeSet<(String, String)> = linkgate::route::ROUTES
+    let known: BTreeSet<(String, String)> = linkgate::route::METHODS_AND_PATHS
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    let served: BTreeSet<(String, String)> = linkgate::route::ROUTES
         .iter()
         .map(|(m, p, _)| (m.to_string(), p.to_string()))
         .collect();
     let deployed: BTreeSet<(String, String)> =
         routed().into_iter().map(|r| (r.method, r.path)).collect();
     assert_eq!(known, deployed);
+    assert_eq!(served, deployed);
 }
 
 #[test]
