@@ -606,7 +606,7 @@ fn hot_verdict(args: &Args, results: &[Measured]) -> Result<bool, String> {
     Ok(changes.iter().any(|c| c.verdict == hot::Verdict::Worse))
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
     match run(Args::parse()).await {
         Ok(Outcome::Measured) => std::process::ExitCode::SUCCESS,

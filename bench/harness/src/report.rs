@@ -285,8 +285,8 @@ pub fn write(
         "Cold: {} spawns per function. Init = spawn → first `GET /invocation/next`, taken for every function and the baseline \
          in turn before any scenario runs (init touches no AWS, so a busy moto must not weigh on it); first invoke = spawn \
          → first answer, taken after the function's warm run. \
-         Warm: {} invocations on one process, hand-over → answer; floor = the p50 of the time AWS took to answer \
-         an invocation's calls, timed at the counting proxy during that invocation; overhead = the p50 of each \
+         Warm: {} invocations on one process, hand-over → answer; floor = the p50 of the time the counting proxy held \
+         an invocation's calls (AWS's answer and the proxy's own forwarding), during that invocation; overhead = the p50 of each \
          invocation's latency less its AWS time. AWS calls are a steady-state invocation's \
          (API key, settings and KMS data key cached), next to the fewest the data model allows. Targets: init ≤ {}× the \
          baseline, zip ≤ {} MB, peak RSS < {} MB, overhead < {} ms, DynamoDB calls at the minimum.\n\n",
