@@ -187,7 +187,7 @@ bench-hot: $(VENV)/.installed
 	$(if $(HOT_CATALOG),$(PYTHON) bench/grow_catalog.py $(CATALOG_SIZE) $(HOT_CATALOG))
 	$(if $(HOT_CATALOG),LINKGATE_CATALOG=$(HOT_CATALOG)) $(LAMBDA_RUSTFLAGS) $(LAMBDA) build --release --x86-64 --output-format zip \
 		$(FUNCTION_PACKAGES) $(foreach f,$(HOT_FUNCTIONS) $(HOT_SETUP),--bin $(f)) \
-		-p bench-baseline --bin bench-baseline
+		-p bench-baseline --bin bench-baseline --bin bench-baseline-sdk
 	$(LAMBDA_RUSTFLAGS) $(LAMBDA) build --release --x86-64 -p linkgate-bench
 	$(HARNESS) --hot --baseline-repeats 3 --spawns 20 --invocations 500 \
 		--bins target/lambda --zips target/lambda --out target/bench-hot$(if $(CATALOG_SIZE),-$(CATALOG_SIZE)) \

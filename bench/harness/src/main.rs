@@ -166,6 +166,7 @@ fn routes() -> Result<HashMap<String, (String, String)>, String> {
     // The baseline answers any path; give it one. The `$default` route's function is not in
     // the router (it takes what no route does): a request for a path with another method.
     out.insert(BASELINE.to_owned(), ("GET".into(), "/".into()));
+    out.insert(hot::SDK_FLOOR.to_owned(), ("GET".into(), "/".into()));
     out.insert(
         "route-fallback".to_owned(),
         ("DELETE".into(), "/v1/settings".into()),
@@ -408,7 +409,11 @@ async fn run(args: Args) -> Result<Outcome, String> {
     std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
     let all = functions()?;
     let wanted: Vec<String> = if args.hot {
-        hot::HOT.iter().map(|s| s.to_string()).collect()
+        hot::HOT
+            .iter()
+            .chain([&hot::SDK_FLOOR])
+            .map(|s| s.to_string())
+            .collect()
     } else if args.only.is_empty() {
         all
     } else {
@@ -585,6 +590,9 @@ fn hot_verdict(args: &Args, results: &[Measured]) -> Result<bool, String> {
         text.push_str(&format!(
             "\nOne DynamoDB call adds {c:.2} ms of overhead in this run (the SDK's work and the hop to the counting proxy).\n"
         ));
+    }
+    if let Some(line) = hot::sdk_floor_line(&now) {
+        text.push_str(&line);
     }
     let missed = hot::missed_goals(&now, per_call);
     if missed.is_empty() {

@@ -632,6 +632,12 @@ impl Ctx {
                 same(self.http("health", &[], "", None, None)),
                 min(0, "no AWS calls"),
             ),
+            crate::hot::SDK_FLOOR => s(
+                "GET / (the hello, holding a DynamoDB client built as ours are)",
+                Status(200),
+                same(self.http("health", &[], "", None, None)),
+                min(0, "no AWS calls"),
+            ),
             "health" => s(
                 "GET /health",
                 Status(200),
