@@ -151,8 +151,9 @@ impl Drop for Proxy {
     }
 }
 
-/// How long at least one of `calls` was held by the proxy: the union of their intervals, so calls a function makes concurrently are not counted twice.
-pub fn waiting_on_aws(calls: &[Call]) -> Duration {
+/// How long at least one of `calls` was held by the proxy: the union of their intervals,
+/// so calls a function makes concurrently are not counted twice.
+pub fn held_by_proxy(calls: &[Call]) -> Duration {
     let mut spans: Vec<(Instant, Instant)> = calls.iter().map(|c| c.held).collect();
     spans.sort_by_key(|s| s.0);
     let mut total = Duration::ZERO;
@@ -270,7 +271,7 @@ mod tests {
             call_between(t, 12, 20), // concurrent with the first
             call_between(t, 5, 6),
         ];
-        assert_eq!(waiting_on_aws(&calls), Duration::from_millis(3 + 1 + 10));
-        assert_eq!(waiting_on_aws(&[]), Duration::ZERO);
+        assert_eq!(held_by_proxy(&calls), Duration::from_millis(3 + 1 + 10));
+        assert_eq!(held_by_proxy(&[]), Duration::ZERO);
     }
 }

@@ -349,7 +349,7 @@ pub fn per_call_ms(now: &HotRun) -> Option<f64> {
 /// beyond what its calls cost apart (`per_call`).
 pub fn missed_goals(now: &HotRun, per_call: Option<f64>) -> Vec<String> {
     let mut out = Vec::new();
-    for (function, f) in now.functions.iter().filter(|(f, _)| *f != SDK_FLOOR) {
+    for (function, f) in hot_path(now) {
         if let Some(r) = f
             .get("init_ratio")
             .filter(|r| **r > report::TARGET_INIT_RATIO)
@@ -384,15 +384,17 @@ pub fn missed_goals(now: &HotRun, per_call: Option<f64>) -> Vec<String> {
     out
 }
 
+/// The run's hot-path functions and their figures: everything measured but the SDK floor.
+fn hot_path(now: &HotRun) -> impl Iterator<Item = (&String, &BTreeMap<String, f64>)> {
+    now.functions.iter().filter(|(f, _)| *f != SDK_FLOOR)
+}
+
 /// Where the SDK floor's init sits against the baseline, and the hot path's against it.
 pub fn sdk_floor_line(now: &HotRun) -> Option<String> {
     let floor = now.functions.get(SDK_FLOOR)?;
     let floor_ratio = *floor.get("init_ratio")?;
     let init = *floor.get("init_ms_p50")?;
-    let ours: Vec<f64> = now
-        .functions
-        .iter()
-        .filter(|(f, _)| *f != SDK_FLOOR)
+    let ours: Vec<f64> = hot_path(now)
         .filter_map(|(_, v)| v.get("init_ms_p50"))
         .map(|ms| ms / init)
         .collect();

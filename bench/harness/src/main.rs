@@ -289,7 +289,7 @@ async fn measure(
         produced.push(produced_body(&answer));
         latencies.push(took);
         let calls = proxy.take();
-        floor.push(aws::waiting_on_aws(&calls));
+        floor.push(aws::held_by_proxy(&calls));
         if i == 0 {
             first_calls = calls.clone();
         }
