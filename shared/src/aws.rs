@@ -72,8 +72,9 @@ pub fn http_client_with(roots: Roots) -> SharedHttpClient {
 /// decoded from PEM) each time an SDK client is constructed, and throws it away; the first
 /// request then builds the one it keeps. That warm-up exists to read a system trust store
 /// early: ours is compiled in, so it was a second build of the same thing, ~0.04 ms of every
-/// cold start and of every later SDK client (docs/performance.md). Connectors are still built, once per timeout setting
-/// and cached, by the first request that needs one; a final-config check still runs.
+/// cold start and of every later SDK client (docs/performance.md). Connectors are still
+/// built, once per timeout setting and cached, by the first request that needs one; a
+/// final-config check still runs.
 #[derive(Debug)]
 struct ConnectorOnFirstRequest(SharedHttpClient);
 

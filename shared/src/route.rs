@@ -9,12 +9,12 @@ use crate::http::{Access, Call, Route};
 use crate::App;
 use lambda_http::{Body, Response};
 
-/// Every route the template sends to a function: method, path, and the route that serves it
-/// (operation, access, handler), in one table. A contract test holds the methods and paths
-/// equal to template.yaml, the source of truth; each function's `main.rs` runs its route.
+/// Declares both tables below from one list, so they cannot disagree.
 macro_rules! routes {
     ($($method:literal $path:literal => $route:path,)*) => {
-        /// Every route: method, path, and what serves it.
+        /// Every route the template sends to a function: method, path, and the route that
+        /// serves it (operation, access, handler). A contract test holds the methods and paths
+        /// equal to template.yaml, the source of truth; each function's `main.rs` runs its route.
         pub const ROUTES: &[(&str, &str, &Route)] = &[$(($method, $path, &$route)),*];
         /// The same methods and paths without their handlers, for the fallback: naming a
         /// path's methods must not link every handler into its binary.
