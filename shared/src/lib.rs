@@ -34,6 +34,7 @@ pub mod lang;
 pub mod link;
 pub mod metadata;
 pub mod oauth;
+pub mod outbound;
 pub mod provider;
 pub mod quota;
 pub mod redirect_url;

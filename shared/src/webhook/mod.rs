@@ -5,19 +5,18 @@
 
 pub mod delivery;
 pub mod signing;
-pub mod target;
 
 use crate::error::ApiError;
 use crate::fields::{string, Fields, Patch};
 use crate::id::{TenantId, WebhookId};
 use crate::idempotency::{self, Answer, Idempotency};
+use crate::outbound::OutboundUrl;
 use crate::secret::Secret;
 use crate::store::{Step, TxOutcome};
 use crate::time::{self, Timestamp};
 use crate::App;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use target::WebhookUrl;
 
 pub mod api;
 mod repo;
@@ -170,9 +169,9 @@ pub(crate) fn not_found(raw: &str) -> ApiError {
     ApiError::no_such("webhook endpoint", raw)
 }
 
-fn parse_url(app: &App) -> impl Fn(&Value) -> Result<WebhookUrl, String> + '_ {
+fn parse_url(app: &App) -> impl Fn(&Value) -> Result<OutboundUrl, String> + '_ {
     move |v| match v {
-        Value::String(s) => WebhookUrl::parse(s, &app.config.webhook_allowed_private),
+        Value::String(s) => OutboundUrl::parse(s, &app.config.webhook_allowed_private),
         _ => Err("must be a string".into()),
     }
 }
@@ -251,7 +250,7 @@ pub async fn load(app: &App, tenant: &TenantId, id: &WebhookId) -> Result<Endpoi
 
 /// A new endpoint, as the create request gives it.
 pub struct NewEndpoint {
-    url: WebhookUrl,
+    url: OutboundUrl,
     events: Vec<String>,
     description: Option<String>,
 }
@@ -276,7 +275,7 @@ impl NewEndpoint {
 
 /// A PATCH of an endpoint.
 pub struct EndpointPatch {
-    url: Patch<WebhookUrl>,
+    url: Patch<OutboundUrl>,
     events: Patch<Vec<String>>,
     description: Patch<String>,
     enabled: Patch<bool>,

@@ -8,10 +8,10 @@
 //! longer waits hop through the queue); 410 disables the endpoint; after the last attempt the
 //! message goes to the dead-letter queue and the delivery is `failed`.
 
-use super::target::WebhookUrl;
 use super::{signing, Endpoint, TEST_EVENT};
 use crate::error::ApiError;
 use crate::id::{DeliveryId, EventId, TenantId, WebhookId};
+use crate::outbound::OutboundUrl;
 use crate::time;
 use crate::App;
 use serde::{Deserialize, Serialize};
@@ -204,7 +204,7 @@ async fn attempt(app: &App, endpoint: &Endpoint, event_id: &str, body: &str) -> 
         latency_ms: 0,
     };
     let allow = &app.config.webhook_allowed_private;
-    let url = match WebhookUrl::parse(&endpoint.url, allow) {
+    let url = match OutboundUrl::parse(&endpoint.url, allow) {
         Ok(u) => u,
         Err(e) => return failed(format!("refused: the URL {e}")),
     };

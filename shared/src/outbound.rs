@@ -1,18 +1,19 @@
-//! Where webhooks may go. Only `https` URLs whose every address is public: private,
-//! loopback, link-local (cloud metadata), shared, reserved and documentation ranges are
-//! refused, at creation and again at each delivery (against DNS rebinding: the addresses
-//! checked are the ones connected to). A local stack may allow named private addresses,
-//! and plain `http` to exactly those.
+//! Where Linkgate's own outbound calls may go (webhook deliveries, credential checks at
+//! providers). Only `https` URLs whose every address is public: private, loopback,
+//! link-local (cloud metadata), shared, reserved and documentation ranges are refused, when
+//! the URL is given and again at each call (against DNS rebinding: the addresses checked
+//! are the ones connected to). A local stack may allow named private addresses, and plain
+//! `http` to exactly those.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 const MAX_LEN: usize = 2048;
 
-/// A webhook URL that passed the static checks (scheme, form, host names and literals),
+/// An outbound URL that passed the static checks (scheme, form, host names and literals),
 /// kept as the caller wrote it (answers give it back as sent) and parsed for delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebhookUrl {
+pub struct OutboundUrl {
     raw: String,
     url: url::Url,
 }
@@ -55,7 +56,7 @@ fn v6_is_public(ip: Ipv6Addr) -> bool {
         && !(s[0] == 0x3fff && s[1] < 0x1000) // documentation 3fff::/20
 }
 
-/// Whether an address may receive webhooks.
+/// Whether an address may be called.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4_is_public(v4),
@@ -67,8 +68,8 @@ fn allowed(ip: IpAddr, allow: &[IpAddr]) -> bool {
     is_public(ip) || allow.contains(&ip)
 }
 
-impl WebhookUrl {
-    pub fn parse(raw: &str, allow: &[IpAddr]) -> Result<WebhookUrl, String> {
+impl OutboundUrl {
+    pub fn parse(raw: &str, allow: &[IpAddr]) -> Result<OutboundUrl, String> {
         let url = crate::redirect_url::uri(raw, MAX_LEN)?;
         if !url.username().is_empty() || url.password().is_some() {
             return Err("must not carry credentials".into());
@@ -104,7 +105,7 @@ impl WebhookUrl {
             "http" if literal.is_some_and(|ip| allow.contains(&ip)) => {}
             _ => return Err("must be an https URL".into()),
         }
-        Ok(WebhookUrl {
+        Ok(OutboundUrl {
             raw: raw.to_owned(),
             url,
         })
@@ -165,7 +166,7 @@ mod tests {
     use super::*;
 
     fn ok(raw: &str) -> bool {
-        WebhookUrl::parse(raw, &[]).is_ok()
+        OutboundUrl::parse(raw, &[]).is_ok()
     }
 
     #[test]
@@ -245,32 +246,32 @@ mod tests {
     fn only_uri_characters_kept_as_sent() {
         // non-ASCII used to be stored percent-encoded, up to 3× longer than checked
         let accented = format!("https://hooks.example.com/{}", "é".repeat(10));
-        assert!(WebhookUrl::parse(&accented, &[])
+        assert!(OutboundUrl::parse(&accented, &[])
             .unwrap_err()
             .contains("RFC 3986"));
         // found by schemathesis: a bare host of the documented length gained `/` when
         // normalised; now the answer is the URL as sent
         let bare = format!("https://{}.example.com", "a".repeat(MAX_LEN - 20));
         assert_eq!(bare.len(), MAX_LEN);
-        assert_eq!(WebhookUrl::parse(&bare, &[]).unwrap().as_str(), bare);
+        assert_eq!(OutboundUrl::parse(&bare, &[]).unwrap().as_str(), bare);
         let long = format!("{bare}x");
-        assert!(WebhookUrl::parse(&long, &[]).is_err());
+        assert!(OutboundUrl::parse(&long, &[]).is_err());
     }
 
     #[test]
     fn a_local_stack_may_allow_exactly_its_own_receivers() {
         let allow = ["127.0.0.1".parse().unwrap()];
-        assert!(WebhookUrl::parse("http://127.0.0.1:8080/hook", &allow).is_ok());
-        assert!(WebhookUrl::parse("https://127.0.0.1:8080/hook", &allow).is_ok());
-        assert!(WebhookUrl::parse("http://127.0.0.2:8080/hook", &allow).is_err());
-        assert!(WebhookUrl::parse("http://localhost:8080/hook", &allow).is_err());
-        assert!(WebhookUrl::parse("http://hooks.example.com/hook", &allow).is_err());
+        assert!(OutboundUrl::parse("http://127.0.0.1:8080/hook", &allow).is_ok());
+        assert!(OutboundUrl::parse("https://127.0.0.1:8080/hook", &allow).is_ok());
+        assert!(OutboundUrl::parse("http://127.0.0.2:8080/hook", &allow).is_err());
+        assert!(OutboundUrl::parse("http://localhost:8080/hook", &allow).is_err());
+        assert!(OutboundUrl::parse("http://hooks.example.com/hook", &allow).is_err());
     }
 
     #[tokio::test]
     async fn addresses_are_checked_when_resolving() {
         let url =
-            WebhookUrl::parse("http://127.0.0.1:9/x", &["127.0.0.1".parse().unwrap()]).unwrap();
+            OutboundUrl::parse("http://127.0.0.1:9/x", &["127.0.0.1".parse().unwrap()]).unwrap();
         assert!(url.resolve(&[], Duration::from_secs(1)).await.is_err());
         let ok = url
             .resolve(&["127.0.0.1".parse().unwrap()], Duration::from_secs(1))
