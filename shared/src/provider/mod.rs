@@ -75,6 +75,65 @@ pub struct OAuthSpec {
     pub revocation_url: Option<String>,
 }
 
+/// How to ask a provider whether API-key or basic credentials work, before anything is
+/// stored: one cheap authenticated request. Placeholders (`{name}`) in the URL take
+/// connection fields only (never a secret in a path); headers, query and basic auth take
+/// any declared field. Statuses in `valid` or `refused` are the provider's verdict; any
+/// other answer (5xx, 429, a redirect, a timeout) is no verdict (see `credential::verify`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifySpec {
+    #[serde(default)]
+    pub method: VerifyMethod,
+    pub url: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub query: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_auth: Option<BasicAuth>,
+    #[serde(default = "default_valid")]
+    pub valid: Vec<u16>,
+    #[serde(default = "default_refused")]
+    pub refused: Vec<u16>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VerifyMethod {
+    #[default]
+    #[serde(rename = "GET")]
+    Get,
+    #[serde(rename = "HEAD")]
+    Head,
+    #[serde(rename = "POST")]
+    Post,
+}
+
+/// `Authorization: Basic`, from two templates (`{api_key}` and `X` for Freshdesk).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    pub username: String,
+    pub password: String,
+}
+
+fn default_valid() -> Vec<u16> {
+    vec![200]
+}
+
+fn default_refused() -> Vec<u16> {
+    vec![401, 403]
+}
+
+/// Header names a verification request may not set: the client owns them.
+const RESERVED_HEADERS: &[&str] = &["host", "content-length", "transfer-encoding", "connection"];
+
+fn is_header_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
 /// One input a customer fills in: a credential (`secret` ones are never shown back) or a
 /// connection field that completes URL templates (`{shop}`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -125,6 +184,13 @@ pub struct Provider {
     pub connection_fields: Vec<Field>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_base_url: Option<String>,
+    /// How submitted credentials are checked with the provider (API-key and basic only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifySpec>,
+    /// Why an API-key or basic provider has no `verify` (its API has no cheap authenticated
+    /// request): the catalogue says so rather than forgetting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unverifiable: Option<String>,
     /// A loopback test provider (the local stack's `oidc-provider-mock`): listed and usable
     /// only when running locally, and the only kind allowed plain-`http` loopback URLs.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -223,11 +289,77 @@ pub fn placeholders(template: &str) -> Vec<&str> {
         .collect()
 }
 
-/// Fills `{name}` placeholders; values were validated against their field patterns.
+/// Fills `{name}` placeholders in one pass: a value is never read as a template itself
+/// (a key that happens to contain `{site}` stays as typed). Unknown names stay as written.
 pub fn fill(template: &str, values: &BTreeMap<String, String>) -> String {
-    values.iter().fold(template.to_owned(), |acc, (k, v)| {
-        acc.replace(&format!("{{{k}}}"), v)
-    })
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.split_once('}') {
+            Some((name, tail)) if values.contains_key(name) => {
+                out.push_str(&values[name]);
+                rest = tail;
+            }
+            _ => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// What is wrong with a provider's verification request (see [`VerifySpec`]).
+fn verify_problems(p: &Provider, v: &VerifySpec) -> Vec<String> {
+    let mut problems = Vec::new();
+    // The URL's own placeholders are held to the connection fields with the other URLs.
+    let all: HashSet<&str> = p
+        .credential_fields
+        .iter()
+        .chain(&p.connection_fields)
+        .map(|f| f.name.as_str())
+        .collect();
+    let mut templates: Vec<(String, &str)> = Vec::new();
+    for (name, value) in &v.headers {
+        if !is_header_name(name) || RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            problems.push(format!("verify.headers.{name} is not a header it may set"));
+        }
+        templates.push((format!("verify.headers.{name}"), value));
+    }
+    for (name, value) in &v.query {
+        templates.push((format!("verify.query.{name}"), value));
+    }
+    if let Some(b) = &v.basic_auth {
+        templates.push(("verify.basic_auth.username".into(), &b.username));
+        templates.push(("verify.basic_auth.password".into(), &b.password));
+    }
+    for (at, template) in templates {
+        for name in placeholders(template) {
+            if !all.contains(name) {
+                problems.push(format!("{at} uses {{{name}}}, which is no field"));
+            }
+        }
+    }
+    if v.basic_auth.is_some()
+        && v.headers
+            .keys()
+            .any(|h| h.eq_ignore_ascii_case("authorization"))
+    {
+        problems.push("verify sets Authorization twice (headers and basic_auth)".into());
+    }
+    if v.valid.is_empty() || v.valid.iter().any(|s| !(200..300).contains(s)) {
+        problems.push("verify.valid must list 2xx statuses".into());
+    }
+    if v.refused.is_empty() || v.refused.iter().any(|s| !(400..500).contains(s)) {
+        problems.push("verify.refused must list 4xx statuses".into());
+    }
+    if v.refused.contains(&429) {
+        problems.push("verify.refused cannot hold 429: a busy provider has not judged".into());
+    }
+    problems
 }
 
 fn sample_value(field: &Field) -> String {
@@ -387,12 +519,33 @@ impl Catalog {
                     err("basic providers have exactly the fields username and password".into());
                 }
             }
+            match (p.auth_mode, &p.verify, &p.unverifiable) {
+                (AuthMode::Oauth2, None, None) => {}
+                (AuthMode::Oauth2, _, _) => {
+                    err("oauth2 providers are verified by their grant: no verify".into())
+                }
+                (_, Some(_), Some(_)) => err("give verify or unverifiable, not both".into()),
+                (_, None, None) => err(
+                    "api_key and basic providers need a verify request (or unverifiable: why not)"
+                        .into(),
+                ),
+                (_, None, Some(why)) if why.trim().len() < 10 => {
+                    err("unverifiable must say why".into())
+                }
+                (_, Some(v), None) => {
+                    for problem in verify_problems(p, v) {
+                        err(problem);
+                    }
+                }
+                _ => {}
+            }
             let connection: BTreeMap<String, String> = p
                 .connection_fields
                 .iter()
                 .map(|f| (f.name.clone(), sample_value(f)))
                 .collect();
             let mut templates: Vec<&str> = p.api_base_url.iter().map(String::as_str).collect();
+            templates.extend(p.verify.as_ref().map(|v| v.url.as_str()));
             if let Some(o) = &p.oauth {
                 templates.extend([o.authorize_url.as_str(), o.token_url.as_str()]);
                 templates.extend(o.revocation_url.as_deref());
@@ -606,6 +759,7 @@ impl Provider {
             "credential_fields": self.credential_fields,
             "connection_fields": self.connection_fields,
             "logo": self.logo_json(),
+            "verifies_credentials": self.verify.is_some(),
         });
         if let Some(o) = &self.oauth {
             v["oauth"] = json!({"authorize_url": o.authorize_url, "token_url": o.token_url, "revocation_url": o.revocation_url, "default_scopes": o.scopes});
