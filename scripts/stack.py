@@ -76,6 +76,8 @@ LAMBDA_PORT = int(os.environ.get("LINKGATE_LAMBDA_PORT", "9010"))
 # Fixed: the local-only catalog provider `oidc-mock` names these URLs.
 OIDC_PORT = 9400
 OIDC_PROXY_PORT = 9401
+# Fixed: the local-only catalog providers `key-mock` and `basic-mock` name this URL.
+KEY_PROVIDER_PORT = 9402
 # Short enough that "slow provider" tests stay quick; long enough for a loaded laptop.
 OIDC_TOKEN_MAX_AGE = 240
 LAMBDA_URL = f"http://{HOST}:{LAMBDA_PORT}"
@@ -100,6 +102,10 @@ LOCAL_ENV = {
     "LINKGATE_WEBHOOK_RETRY_SCHEDULE": "0,1,1,1,2",
     "LINKGATE_WEBHOOK_TIMEOUT_SECONDS": "3",
     "LINKGATE_WEBHOOK_ALLOWED_PRIVATE": "127.0.0.1",
+    # Provider calls stay on this machine: a catalogue provider's credential check answers
+    # "unreachable" here with or without a network, so tests give the same results
+    # everywhere; the local providers (key-mock, basic-mock, oidc-mock) still answer.
+    "LINKGATE_OUTBOUND_PUBLIC": "off",
 }
 # The account's own credentials (not a function's): tests, the admin CLI, the stack.
 ACCOUNT_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
@@ -334,7 +340,8 @@ def compile_deployment(template=TEMPLATE):
 
 def up():
     down()  # whatever a previous run left behind
-    for port, what in ((OIDC_PORT, "the OAuth provider"), (OIDC_PROXY_PORT, "the OAuth proxy")):
+    for port, what in ((OIDC_PORT, "the OAuth provider"), (OIDC_PROXY_PORT, "the OAuth proxy"),
+                       (KEY_PROVIDER_PORT, "the API-key provider")):
         if not port_free(port):
             raise SystemExit(f"[stack] port {port} for {what} is taken by another program; stop it")
     for port, what, setting in (
@@ -380,8 +387,15 @@ def up():
          "--upstream", f"http://{HOST}:{OIDC_PORT}"],
         base_env,
     )
+    # A provider that takes API keys and basic credentials, for credential checks.
+    pids["key-provider"] = spawn(
+        "key-provider",
+        [sys.executable, str(ROOT / "scripts" / "key_provider.py"), "-H", HOST, "-p", str(KEY_PROVIDER_PORT)],
+        base_env,
+    )
     save_pids(pids)
     wait_for(f"{MOTO_URL}/moto-api/", 60, "moto", pids["moto"], "moto")
+    wait_for(f"http://{HOST}:{KEY_PROVIDER_PORT}/_health", 30, "the API-key provider", pids["key-provider"], "key-provider")
     wait_for(f"http://{HOST}:{OIDC_PORT}/.well-known/openid-configuration", 60, "oidc-provider-mock", pids["oidc"], "oidc")
     wait_for(f"http://{HOST}:{OIDC_PROXY_PORT}/_calls/warmup", 30, "the OAuth proxy", pids["oidc-proxy"], "oidc-proxy")
     created = create_resources(resolver)

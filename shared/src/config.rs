@@ -44,8 +44,13 @@ pub struct Config {
     /// Base of public links (`https://connect.example.com`); empty means the domain the
     /// request came in on.
     pub public_base_url: Option<String>,
-    /// Limit on one call to a provider's token endpoint (connect and refresh).
+    /// Limit on one call to a provider: its token endpoint (connect and refresh) or its
+    /// credential check (`credential::verify`).
     pub oauth_timeout: Duration,
+    /// Whether calls to providers may leave for public hosts. Off in the local stack
+    /// (`LINKGATE_OUTBOUND_PUBLIC=off`), so its tests give the same answers with or without a
+    /// network: a catalogue provider's check is then "unreachable", a local one still runs.
+    pub outbound_public: bool,
     /// Webhooks: the delivery queue, its dead-letter queue, the retry schedule (seconds to
     /// wait before each attempt; its length is the number of attempts), the per-attempt
     /// timeout, and the private addresses a local stack may deliver to.
@@ -173,6 +178,16 @@ impl Config {
             DEFAULT_MAX_EMAILS_PER_HOUR,
             1_000_000,
         )?;
+        let outbound_public = match lookup("LINKGATE_OUTBOUND_PUBLIC").as_deref() {
+            None | Some("" | "on") => true,
+            Some("off") => false,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "LINKGATE_OUTBOUND_PUBLIC",
+                    reason: "expected on or off".into(),
+                })
+            }
+        };
         let non_empty = |name: &str| lookup(name).filter(|v| !v.is_empty());
         let email_from = non_empty("LINKGATE_EMAIL_FROM")
             .map(|raw| crate::email::Email::parse(&raw))
@@ -191,6 +206,7 @@ impl Config {
             webhook_timeout: Duration::from_secs(webhook_timeout),
             webhook_allowed_private,
             oauth_timeout: Duration::from_secs(oauth_timeout),
+            outbound_public,
             table_name,
             stage,
             api_key_cache_ttl: Duration::from_secs(cache_seconds),

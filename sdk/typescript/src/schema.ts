@@ -110,7 +110,9 @@ export interface paths {
         /**
          * Import a connection from credentials you already hold
          * @description Requires role `admin`. Creates an `active` connection without a link, for accounts
-         *     connected before Linkgate. `credentials` follow the integration's provider: its
+         *     connected before Linkgate. API-key and basic credentials are checked with the provider
+         *     first (see `verifies_credentials`): refused, a 400 on the credential fields and
+         *     nothing stored. `credentials` follow the integration's provider: its
          *     credential fields for API-key and basic providers, or OAuth tokens
          *     (`access_token`, and optionally `refresh_token`, `expires_at`, `token_type`, `scope`).
          *     Emits `connection.created`.
@@ -485,8 +487,9 @@ export interface paths {
         /**
          * Store API-key credentials for a direct connect
          * @description Requires role `admin`. For platforms that collect their customers' API keys
-         *     themselves. The values are checked against the provider's fields, sealed at once and
-         *     never returned. A credential is single-use (connecting moves it into the connection)
+         *     themselves. The values are checked against the provider's fields and then with the
+         *     provider itself (see `verifies_credentials`; refused: a 400 on the credential fields),
+         *     sealed at once and never returned. A credential is single-use (connecting moves it into the connection)
          *     and expires unused after 24 hours.
          */
         post: operations["createCredential"];
@@ -853,7 +856,25 @@ export interface components {
             token_expires_at: string | null;
             /** @description While `needs_reauth`, the provider's refusal (`invalid_grant`…). */
             reauth_reason: string | null;
+            /** @description The provider confirmed the stored credentials, by its credential check (API-key and basic providers with `verifies_credentials`) or by issuing them (OAuth). False for credentials stored without a verdict (the provider could not be reached and the integration accepts that) or imported OAuth tokens. */
+            verified: boolean;
+            /**
+             * Format: date-time
+             * @description When the credentials were last checked with the provider.
+             */
+            last_checked_at: string | null;
+            last_check_result: components["schemas"]["CheckResult"] | null;
         };
+        /**
+         * @description What the provider made of the credentials. `unreachable` is no verdict (a timeout, a 5xx, a redirect, an answer that is neither valid nor refused).
+         * @enum {string}
+         */
+        CheckResult: "valid" | "refused" | "unreachable";
+        /**
+         * @description What an API-key or basic integration does with credentials its provider could not judge. `accept` (the default) stores them with `verified` false; `refuse` answers 503 `provider_unavailable` (the hosted page asks the customer to try again; the link stays open).
+         * @enum {string}
+         */
+        UnverifiedCredentials: "accept" | "refuse";
         ConnectionCreate: {
             name: string;
             integration_id?: string | null;
@@ -904,8 +925,10 @@ export interface components {
             credential_fields: components["schemas"]["ProviderField"][];
             connection_fields: components["schemas"]["ProviderField"][];
             logo: components["schemas"]["Logo"];
-            /** @description Only on the local stack (its own OAuth test provider); never listed when deployed. */
+            /** @description Only on the local stack (its own test providers); never listed when deployed. */
             local_only?: boolean;
+            /** @description Submitted API keys or basic credentials are checked with the provider (one cheap authenticated request) before anything is stored; a refusal is a 400 on the credential fields. */
+            verifies_credentials?: boolean;
         };
         /** @enum {string} */
         IntegrationStatus: "active" | "inactive";
@@ -921,6 +944,8 @@ export interface components {
             /** @description Whether a client secret is stored. The secret itself is never returned. */
             client_secret_set: boolean;
             scopes: components["schemas"]["Scopes"] | null;
+            /** @description Null for OAuth providers. */
+            unverified_credentials: components["schemas"]["UnverifiedCredentials"] | null;
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -933,6 +958,7 @@ export interface components {
             client_id?: string | null;
             client_secret?: string | null;
             scopes?: components["schemas"]["Scopes"] | null;
+            unverified_credentials?: components["schemas"]["UnverifiedCredentials"] | null;
         };
         IntegrationUpdate: {
             display_name?: string | null;
@@ -940,6 +966,7 @@ export interface components {
             client_id?: string;
             client_secret?: string;
             scopes?: components["schemas"]["Scopes"] | null;
+            unverified_credentials?: components["schemas"]["UnverifiedCredentials"] | null;
         };
         Settings: {
             default_redirect_url: components["schemas"]["RedirectUrl"] | null;
@@ -968,10 +995,10 @@ export interface components {
          */
         RedirectUrl: string;
         /**
-         * @description A catalog provider (`GET /v1/providers`); `oidc-mock` exists only on a local stack.
+         * @description A catalog provider (`GET /v1/providers`); `oidc-mock`, `key-mock` and `basic-mock` exist only on a local stack.
          * @enum {string}
          */
-        ProviderId: "airtable" | "atlassian" | "bamboohr" | "datadog" | "exact-online" | "freshbooks" | "freshdesk" | "github" | "gitlab" | "google-workspace" | "hubspot" | "linear" | "mailchimp" | "microsoft-365" | "mollie" | "notion" | "oidc-mock" | "pagerduty" | "pipedrive" | "quickbooks" | "sage-accounting" | "salesforce" | "sentry" | "shopify" | "slack" | "stripe" | "twilio" | "woocommerce" | "xero" | "zendesk" | "zoho-crm" | "zoom";
+        ProviderId: "airtable" | "atlassian" | "bamboohr" | "datadog" | "exact-online" | "freshbooks" | "freshdesk" | "github" | "gitlab" | "google-workspace" | "hubspot" | "linear" | "mailchimp" | "microsoft-365" | "mollie" | "notion" | "oidc-mock" | "key-mock" | "basic-mock" | "pagerduty" | "pipedrive" | "quickbooks" | "sage-accounting" | "salesforce" | "sentry" | "shopify" | "slack" | "stripe" | "twilio" | "woocommerce" | "xero" | "zendesk" | "zoho-crm" | "zoom";
         /** @description Free-form JSON object, at most 8 KB serialised. */
         Metadata: {
             [key: string]: unknown;
@@ -1541,6 +1568,15 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["Internal"];
+            /** @description `provider_unavailable`: the provider could not judge the credentials (unreachable, slow, failing) and the integration's `unverified_credentials` is `refuse`; nothing was stored, retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getConnection: {
@@ -2447,6 +2483,9 @@ export interface operations {
                     "application/json": {
                         id: string;
                         provider: string;
+                        /** @description The provider accepted the values (see `verifies_credentials`); the connection made from them carries it. */
+                        verified: boolean;
+                        last_check_result: components["schemas"]["CheckResult"] | null;
                         /** Format: date-time */
                         created_at: string;
                         /** Format: date-time */
@@ -2461,6 +2500,15 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["Internal"];
+            /** @description `provider_unavailable`: the provider could not judge the credentials (unreachable, slow, failing) and the integration's `unverified_credentials` is `refuse`; nothing was stored, retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     connectIntegration: {

@@ -11,6 +11,7 @@ pub mod page;
 
 use crate::connection;
 use crate::connection::activation::{self, refusal};
+use crate::credential::verify::{self, Decision};
 use crate::credential::Credentials;
 use crate::error::ApiError;
 use crate::http::{Access, Call, Route};
@@ -245,7 +246,13 @@ async fn submit_form(app: &App, call: &Call) -> Result<Outcome, ApiError> {
                 .flatten()
                 .map(|e| (e.field, e.message))
                 .collect();
-            link::record_failure(app, &link.id, errors.keys().cloned().collect()).await?;
+            link::record_failure(
+                app,
+                &link.id,
+                "validation_error",
+                errors.keys().cloned().collect(),
+            )
+            .await?;
             let mut p = Page::new(
                 t("page.connect.heading").with("software", integration.display_name()?),
                 None,
@@ -263,6 +270,45 @@ async fn submit_form(app: &App, call: &Call) -> Result<Outcome, ApiError> {
         }
     };
 
+    // Asked before anything is stored: a refusal keeps the link open and counts as a
+    // failed attempt; no verdict follows the integration's setting.
+    let checked = verify::check(app, provider, &credential_values, &connection_values).await;
+    let verification = match verify::decide(checked.as_ref(), integration.unverified_credentials())
+    {
+        Decision::Store(v) => v,
+        refusal => {
+            let (status, notice) = if refusal == Decision::Refused {
+                let fields = provider
+                    .credential_fields
+                    .iter()
+                    .map(|f| f.name.clone())
+                    .collect();
+                link::record_failure(app, &link.id, "credentials_refused", fields).await?;
+                (StatusCode::UNPROCESSABLE_ENTITY, "page.form.refused")
+            } else {
+                (StatusCode::SERVICE_UNAVAILABLE, "page.form.unreachable")
+            };
+            let errors: BTreeMap<String, String> = if refusal == Decision::Refused {
+                verify::refused_fields(provider, "")
+                    .into_iter()
+                    .map(|e| (e.field, e.message))
+                    .collect()
+            } else {
+                BTreeMap::new()
+            };
+            let mut p = Page::new(
+                t("page.connect.heading").with("software", integration.display_name()?),
+                None,
+            );
+            p.logo = Some(logo_uri(provider));
+            p.form = Some(
+                form_view(&link, &token, &integration, provider, &values, &errors)
+                    .with_notice(t(notice).with("provider", provider.name.clone())),
+            );
+            return Ok(Outcome::Page(status, Box::new(p)));
+        }
+    };
+
     let credentials = Credentials {
         auth_mode: provider.auth_mode,
         provider: provider.id.clone(),
@@ -276,7 +322,15 @@ async fn submit_form(app: &App, call: &Call) -> Result<Outcome, ApiError> {
             .collect(),
         raw: None,
     };
-    let activation =
-        activation::activate(app, &link, connection, &integration, &credentials, false).await?;
+    let activation = activation::activate(
+        app,
+        &link,
+        connection,
+        &integration,
+        &credentials,
+        &verification,
+        false,
+    )
+    .await?;
     activated(app, &link, &integration, activation).await
 }

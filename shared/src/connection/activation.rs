@@ -3,6 +3,7 @@
 //! the outbox, so a link is used once and a connection is announced once.
 
 use super::{Connection, Status};
+use crate::credential::verify::Verification;
 use crate::credential::Credentials;
 use crate::error::ApiError;
 use crate::event;
@@ -52,6 +53,8 @@ pub enum Activation {
 /// new credentials, and the outbox gets `connection.created` (first activation) or
 /// `connection.updated` (re-authentication of the same connection, with its previous status).
 ///
+/// `verification`: what the provider made of the credentials (see `credential::verify`).
+///
 /// `direct`: the flow began with a direct connect, whose hold on the owner's one live
 /// connection to the provider must still be this connection's (and becomes it).
 pub async fn activate(
@@ -60,6 +63,7 @@ pub async fn activate(
     connection: Connection,
     integration: &Integration,
     credentials: &Credentials,
+    verification: &Verification,
     direct: bool,
 ) -> Result<Activation, ApiError> {
     let sealed = credentials
@@ -85,7 +89,8 @@ pub async fn activate(
         updated_at: now,
         version: connection.version + 1,
         ..connection.clone()
-    };
+    }
+    .with_verification(verification);
     let kind = if first {
         event::CONNECTION_CREATED
     } else {

@@ -4,6 +4,7 @@
 //! → `needs_reauth` → `active` again through a new link on the same id; any → `revoked`
 //! (credentials destroyed, record kept as a tombstone).
 
+use crate::credential::verify::{self, Verification};
 use crate::credential::Credentials;
 use crate::error::ApiError;
 use crate::event;
@@ -102,6 +103,14 @@ pub struct Connection {
     /// Why the provider stopped accepting the grant (`invalid_grant`…), while `needs_reauth`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reauth_reason: Option<String>,
+    /// The provider confirmed the stored credentials (a `valid` check, or its OAuth grant).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub verified: bool,
+    /// The last check of the credentials with the provider (`credential::verify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_checked_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_check_result: Option<crate::credential::verify::Outcome>,
     pub version: u64,
 }
 
@@ -138,7 +147,20 @@ impl Connection {
             refresh_lease: None,
             refresh_lease_until: None,
             reauth_reason: None,
+            verified: false,
+            last_checked_at: None,
+            last_check_result: None,
             version: 1,
+        }
+    }
+
+    /// The same connection, recording what its credentials' check found.
+    pub fn with_verification(self, v: &crate::credential::verify::Verification) -> Connection {
+        Connection {
+            verified: v.verified,
+            last_checked_at: v.last.as_ref().map(|(_, at)| at.clone()),
+            last_check_result: v.last.as_ref().map(|(o, _)| *o),
+            ..self
         }
     }
 
@@ -164,6 +186,9 @@ impl Connection {
             "revoked_at": self.revoked_at,
             "token_expires_at": self.token_expires_at,
             "reauth_reason": self.reauth_reason,
+            "verified": self.verified,
+            "last_checked_at": self.last_checked_at,
+            "last_check_result": self.last_check_result,
         }))
     }
 }
@@ -946,6 +971,27 @@ pub async fn import(
     let (Some(values), Some(fields)) = (values, fields) else {
         return Err(ApiError::validation("invalid request body", errors));
     };
+    // API-key values are asked of the provider before anything is written (OAuth tokens
+    // handed over by the caller are stored as given, unverified).
+    let verification = match provider.auth_mode {
+        crate::provider::AuthMode::Oauth2 => Verification::default(),
+        _ => {
+            let as_text = |v: &Value| -> std::collections::BTreeMap<String, String> {
+                v.as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                    .collect()
+            };
+            let checked = verify::check(app, provider, &as_text(&values), &fields).await;
+            verified_or_refused(
+                provider,
+                Some(&integration),
+                checked.as_ref(),
+                "credentials.",
+            )?
+        }
+    };
     let consumer_id = owner.id().clone();
     if let crate::consumer::Owner::Existing(existing) = &owner {
         if crate::consumer::find(&app.store, tenant, existing)
@@ -981,7 +1027,8 @@ pub async fn import(
         token_expires_at: credentials.expires_at().map(|e| time::format(&e)),
         refreshable: credentials.refresh_token().is_some(),
         ..Connection::new(id, tenant, Some(&consumer_id), name, &metadata, now)
-    };
+    }
+    .with_verification(&verification);
     let response = connection.to_json()?;
     let mut items = owner.items(&app.store, tenant)?;
     let owner_items = items.len();
@@ -1003,5 +1050,31 @@ pub async fn import(
             crate::consumer::Owner::New(_) => Err(new_consumer_raced()),
         },
         Err(_) => Err(ApiError::conflict("concurrent request; retry")),
+    }
+}
+
+/// The check's decision for an API call: stored (with what was found), or the error the
+/// caller gets: 400 on the credential fields when the provider refused them, 503
+/// `provider_unavailable` when it could not judge and the integration refuses unverified
+/// credentials. Shared by import and `POST /v1/credentials`.
+pub(crate) fn verified_or_refused(
+    provider: &crate::provider::Provider,
+    integration: Option<&integration::Integration>,
+    checked: Option<&verify::Checked>,
+    prefix: &str,
+) -> Result<Verification, ApiError> {
+    let policy = integration
+        .map(|i| i.unverified_credentials())
+        .unwrap_or_default();
+    match verify::decide(checked, policy) {
+        verify::Decision::Store(v) => Ok(v),
+        verify::Decision::Refused => Err(ApiError::validation(
+            verify::refused_message(provider),
+            verify::refused_fields(provider, prefix),
+        )),
+        verify::Decision::Unavailable => Err(ApiError::ProviderUnavailable(format!(
+            "{} could not be reached to check these credentials, and this integration refuses unverified ones; nothing was stored, retry later",
+            provider.name
+        ))),
     }
 }

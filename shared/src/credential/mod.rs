@@ -18,6 +18,7 @@ use std::fmt;
 
 pub mod api;
 mod repo;
+pub mod verify;
 
 pub use repo::{get, use_up_tx};
 
@@ -116,6 +117,8 @@ pub struct Stored {
     pub provider: String,
     pub sealed: String,
     pub expires_at: Timestamp,
+    /// What the provider made of it when it was stored.
+    pub verification: verify::Verification,
 }
 
 // Operations: typed in, typed out; `api.rs` parses the request and renders the answer.
@@ -126,7 +129,7 @@ async fn named_provider(
     tenant: &TenantId,
     provider: Option<String>,
     integration: Option<crate::id::IntegrationId>,
-) -> Result<&'static Provider, ApiError> {
+) -> Result<(&'static Provider, Option<crate::integration::Integration>), ApiError> {
     let c = catalog()?;
     match (provider, integration) {
         (Some(_), Some(_)) => Err(ApiError::field(
@@ -137,14 +140,17 @@ async fn named_provider(
             "provider",
             "is required (or integration_id)",
         )),
-        (Some(p), None) => c.available(&p, app.config.stage).ok_or_else(|| {
-            ApiError::field(
-                "provider",
-                "is not a provider of the catalog (see GET /v1/providers)",
-            )
-        }),
+        (Some(p), None) => c
+            .available(&p, app.config.stage)
+            .map(|p| (p, None))
+            .ok_or_else(|| {
+                ApiError::field(
+                    "provider",
+                    "is not a provider of the catalog (see GET /v1/providers)",
+                )
+            }),
         (None, Some(id)) => match crate::integration::get(&app.store, tenant, &id).await? {
-            Some(i) => i.provider(),
+            Some(i) => Ok((i.provider()?, Some(i))),
             None => Err(ApiError::field(
                 "integration_id",
                 "names no integration of this tenant",
@@ -200,7 +206,7 @@ pub async fn create(
         values,
         connection_fields,
     } = new;
-    let provider = named_provider(app, tenant, provider, integration).await?;
+    let (provider, integration) = named_provider(app, tenant, provider, integration).await?;
     if provider.auth_mode == AuthMode::Oauth2 {
         return Err(ApiError::field(
             "provider",
@@ -222,6 +228,16 @@ pub async fn create(
             return Err(ApiError::validation("invalid request body", errors));
         }
     };
+    // Asked of the provider before anything is stored; a credential stored without a
+    // verdict is asked again by the direct connect that uses it, if its integration refuses
+    // unverified credentials.
+    let checked = verify::check(app, provider, &values, &fields).await;
+    let verification = crate::connection::verified_or_refused(
+        provider,
+        integration.as_ref(),
+        checked.as_ref(),
+        "values.",
+    )?;
     let id = CredentialId::generate();
     let credentials = Credentials {
         auth_mode: provider.auth_mode,
@@ -238,10 +254,13 @@ pub async fn create(
         provider: provider.id.clone(),
         sealed,
         expires_at,
+        verification: verification.clone(),
     };
     let answer = Answer::created(json!({
         "id": id,
         "provider": provider.id,
+        "verified": verification.verified,
+        "last_check_result": verification.last.as_ref().map(|(o, _)| o),
         "created_at": time::format(&now),
         "expires_at": time::format(&expires_at),
     }));

@@ -33,11 +33,28 @@ pub async fn get(
     if expires_at <= time::now() {
         return Ok(None);
     }
+    let verification = super::verify::Verification {
+        verified: item
+            .get("verified")
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false),
+        last: match (
+            item.get("last_check_result").and_then(|v| v.as_s().ok()),
+            item.get("last_checked_at").and_then(|v| v.as_s().ok()),
+        ) {
+            (Some(result), Some(at)) => {
+                super::verify::Outcome::parse(result).map(|o| (o, at.clone()))
+            }
+            _ => None,
+        },
+    };
     Ok(Some(Stored {
         id: id.clone(),
         provider: text("provider")?,
         sealed: text("sealed")?,
         expires_at,
+        verification,
     }))
 }
 
@@ -54,6 +71,14 @@ pub fn create_tx(
     item.insert("created_at".into(), s(time::format(&now)));
     item.insert("expires_at".into(), s(time::format(&stored.expires_at)));
     item.insert("ttl".into(), n(stored.expires_at.timestamp()));
+    item.insert(
+        "verified".into(),
+        aws_sdk_dynamodb::types::AttributeValue::Bool(stored.verification.verified),
+    );
+    if let Some((result, at)) = &stored.verification.last {
+        item.insert("last_check_result".into(), s(result.as_str()));
+        item.insert("last_checked_at".into(), s(at));
+    }
     store.put_tx(item, crate::store::IS_NEW, &[])
 }
 

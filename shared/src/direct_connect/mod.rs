@@ -8,6 +8,7 @@
 
 use crate::connection::guard::{claim_tx, hold_tx};
 use crate::connection::{self, Connection, Status};
+use crate::credential::verify;
 use crate::credential::{self, Credentials};
 use crate::error::{ApiError, FieldError};
 use crate::event;
@@ -291,7 +292,22 @@ async fn connect_with_credential(
         &stored.sealed,
     )
     .await?;
-    let mut connection = new_connection(tenant, integration, &request, Status::Active)?;
+    // Stored without a verdict, and now for an integration that refuses that: asked again.
+    let verification = if !stored.verification.verified
+        && integration.unverified_credentials() == verify::Unverified::Refuse
+    {
+        let values = credentials
+            .values
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+            .collect();
+        let checked = verify::check(app, provider, &values, &credentials.connection_values()).await;
+        connection::verified_or_refused(provider, Some(integration), checked.as_ref(), "values.")?
+    } else {
+        stored.verification.clone()
+    };
+    let mut connection = new_connection(tenant, integration, &request, Status::Active)?
+        .with_verification(&verification);
     connection.credentials_sealed = Some(
         credentials
             .seal(app.sealer()?, tenant, connection.id.as_str())

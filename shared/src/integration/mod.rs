@@ -5,6 +5,7 @@
 //! Items: `T#<tenant>` / `INTEGRATION#<id>`, and `T#<tenant>` / `INTEGRATION_PROVIDER#<provider>`
 //! guarding uniqueness, written in the same transaction.
 
+use crate::credential::verify::{parse_unverified, Unverified};
 use crate::error::{ApiError, FieldError};
 use crate::fields::{string, Fields, Patch};
 use crate::id::{IntegrationId, TenantId};
@@ -29,6 +30,7 @@ const FIELDS: &[&str] = &[
     "client_id",
     "client_secret",
     "scopes",
+    "unverified_credentials",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +97,10 @@ struct IntegrationItem {
     client_secret_sealed: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     scopes: Option<Vec<String>>,
+    /// API-key and basic providers: what to do when the provider cannot judge submitted
+    /// credentials (see `credential::verify`); absent is the default, accept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    unverified_credentials: Option<Unverified>,
     #[serde(with = "time::rfc3339")]
     created_at: Timestamp,
     #[serde(with = "time::rfc3339")]
@@ -154,6 +160,11 @@ impl Integration {
         })
     }
 
+    /// What to do with credentials the provider could not judge.
+    pub fn unverified_credentials(&self) -> Unverified {
+        self.0.unverified_credentials.unwrap_or_default()
+    }
+
     pub fn display_name(&self) -> Result<String, ApiError> {
         Ok(match &self.0.display_name {
             Some(n) => n.clone(),
@@ -174,6 +185,7 @@ impl Integration {
             "client_id": i.client_id,
             "client_secret_set": i.client_secret_sealed.is_some(),
             "scopes": if provider.auth_mode == AuthMode::Oauth2 { json!(self.scopes()?) } else { Value::Null },
+            "unverified_credentials": if provider.auth_mode == AuthMode::Oauth2 { Value::Null } else { json!(self.unverified_credentials()) },
             "created_at": time::format(&i.created_at),
             "updated_at": time::format(&i.updated_at),
         }))
@@ -219,6 +231,15 @@ fn check_oauth_fields(
 ) -> Result<(), ApiError> {
     let mut errors = Vec::new();
     if provider.auth_mode == AuthMode::Oauth2 {
+        if touched.contains(&"unverified_credentials") {
+            errors.push(FieldError::new(
+                "unverified_credentials",
+                format!(
+                    "only applies to API-key and basic providers; {} uses OAuth 2.0",
+                    provider.name
+                ),
+            ));
+        }
         if item.client_id.is_none() {
             errors.push(FieldError::new(
                 "client_id",
@@ -284,6 +305,7 @@ pub struct NewIntegration {
     client_id: Option<String>,
     client_secret: Option<String>,
     scopes: Option<Vec<String>>,
+    unverified_credentials: Option<Unverified>,
     touched: Vec<&'static str>,
 }
 
@@ -309,6 +331,7 @@ impl NewIntegration {
         let client_id = f.optional("client_id", parse_client_id);
         let client_secret = f.optional("client_secret", parse_client_secret);
         let scopes = f.optional("scopes", parse_scopes);
+        let unverified_credentials = f.optional("unverified_credentials", parse_unverified);
         f.finish()?;
         let Some(provider) = provider else {
             return Err(ApiError::internal("provider parsed without a value"));
@@ -320,6 +343,7 @@ impl NewIntegration {
             client_id,
             client_secret,
             scopes,
+            unverified_credentials,
             touched,
         })
     }
@@ -336,6 +360,7 @@ impl NewIntegration {
             client_id: None,
             client_secret: None,
             scopes: None,
+            unverified_credentials: None,
             touched: Vec::new(),
         }
     }
@@ -358,6 +383,7 @@ async fn build(app: &App, tenant: &TenantId, new: NewIntegration) -> Result<Inte
         client_id,
         client_secret,
         scopes,
+        unverified_credentials,
         touched,
     } = new;
 
@@ -383,6 +409,7 @@ async fn build(app: &App, tenant: &TenantId, new: NewIntegration) -> Result<Inte
         client_id,
         client_secret_sealed,
         scopes,
+        unverified_credentials,
         created_at: now,
         updated_at: now,
         version: 1,
@@ -462,6 +489,7 @@ pub struct IntegrationPatch {
     client_id: Patch<String>,
     client_secret: Patch<String>,
     scopes: Patch<Vec<String>>,
+    unverified_credentials: Patch<Unverified>,
     touched: Vec<&'static str>,
 }
 
@@ -478,6 +506,7 @@ impl IntegrationPatch {
         let client_id = f.patch("client_id", false, parse_client_id);
         let client_secret = f.patch("client_secret", false, parse_client_secret);
         let scopes = f.patch("scopes", true, parse_scopes);
+        let unverified_credentials = f.patch("unverified_credentials", true, parse_unverified);
         f.finish()?;
         Ok(IntegrationPatch {
             display_name,
@@ -485,6 +514,7 @@ impl IntegrationPatch {
             client_id,
             client_secret,
             scopes,
+            unverified_credentials,
             touched,
         })
     }
@@ -502,6 +532,7 @@ pub async fn update(
         client_id,
         client_secret,
         scopes,
+        unverified_credentials,
         touched,
     } = patch;
     let tenant = current.0.tenant_id.clone();
@@ -515,12 +546,13 @@ pub async fn update(
         ),
         _ => None,
     };
-    let (display_name, status, client_id, sealed, scopes, touched) = (
+    let (display_name, status, client_id, sealed, scopes, unverified, touched) = (
         &display_name,
         &status,
         &client_id,
         &sealed,
         &scopes,
+        &unverified_credentials,
         &touched,
     );
     let current_tenant = &tenant;
@@ -549,6 +581,11 @@ pub async fn update(
                 match &scopes {
                     Patch::Set(s) => next.scopes = Some(s.clone()),
                     Patch::Clear => next.scopes = None,
+                    Patch::Keep => {}
+                }
+                match unverified {
+                    Patch::Set(u) => next.unverified_credentials = Some(*u),
+                    Patch::Clear => next.unverified_credentials = None,
                     Patch::Keep => {}
                 }
                 check_oauth_fields(provider, &next, touched)?;

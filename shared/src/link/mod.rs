@@ -155,10 +155,17 @@ pub struct LinkError {
 
 /// Records a submission the provider's fields refused (names only), in one write. The
 /// relay announces `link.failed` when the count reaches [`FAILED_AFTER`].
-pub async fn record_failure(app: &App, id: &LinkId, fields: Vec<String>) -> Result<(), ApiError> {
+/// A failed attempt on an open link: `code` says what failed (`validation_error`, or
+/// `credentials_refused` by the provider), `fields` which fields (names, never values).
+pub async fn record_failure(
+    app: &App,
+    id: &LinkId,
+    code: &str,
+    fields: Vec<String>,
+) -> Result<(), ApiError> {
     let error = LinkError {
         at: time::format(&time::now()),
-        code: "validation_error".into(),
+        code: code.into(),
         fields,
     };
     Ok(repo::record_failure(&app.store, id, &error).await?)

@@ -124,7 +124,13 @@ async fn start_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
             let status = if given.is_empty() {
                 StatusCode::OK
             } else {
-                link::record_failure(app, &link.id, errors.keys().cloned().collect()).await?;
+                link::record_failure(
+                    app,
+                    &link.id,
+                    "validation_error",
+                    errors.keys().cloned().collect(),
+                )
+                .await?;
                 StatusCode::UNPROCESSABLE_ENTITY
             };
             return Ok(Outcome::Page(status, Box::new(p)));
@@ -250,6 +256,7 @@ async fn callback_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
                 connection,
                 &integration,
                 &credentials,
+                &crate::credential::verify::Verification::granted(),
                 pending.direct,
             )
             .await?;

@@ -102,6 +102,16 @@ pub(crate) struct FormView {
     error: Option<Text>,
 }
 
+impl FormView {
+    /// The notice above the fields, in place of "correct the highlighted fields".
+    pub(crate) fn with_notice(self, notice: Text) -> FormView {
+        FormView {
+            error: Some(notice),
+            ..self
+        }
+    }
+}
+
 pub(crate) struct OAuthView {
     href: String,
     provider_name: String,

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""A loopback provider that takes API keys and basic credentials, for credential checks.
+
+The local-only catalog providers `key-mock` and `basic-mock` send their verification
+requests here (see `verify` in shared/catalog/providers.json):
+
+    GET /v1/workspaces/<ws>/me   Authorization: Bearer <key>; 200 for an accepted key, else 401
+    GET /v1/me                   Authorization: Basic; 200 for demo / demo-password, else 401
+
+Accepted: the key `lg_valid_key_123` (and any key starting `lg_valid_`), the user `demo` with
+`demo-password`. Tests arm faults per credential (the key, or the basic user name), so each
+test's provider misbehaves for it alone, and read back the calls made with it:
+
+    POST   /_faults        {"credential", "mode": "slow"|"status"|"redirect", "seconds"?, "status"?}
+    DELETE /_faults/<credential>
+    GET    /_calls/<credential>   the checks seen with it, oldest first (method, path, scheme)
+"""
+
+import argparse
+import base64
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOCK = threading.Lock()
+FAULTS = {}  # credential -> fault
+CALLS = {}  # credential -> calls
+BASIC_USERS = {"demo": "demo-password"}
+
+
+def key_accepted(key):
+    return key == "lg_valid_key_123" or key.startswith("lg_valid_")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *_):
+        pass
+
+    def answer(self, status, body=None, headers=()):
+        raw = json.dumps(body if body is not None else {}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(raw)
+
+    def credential(self):
+        """(scheme, credential, verdict) from the Authorization header."""
+        auth = self.headers.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            key = auth[7:]
+            return "bearer", key, key_accepted(key)
+        if auth.startswith("Basic "):
+            try:
+                user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+            except ValueError:
+                return "basic", "", False
+            return "basic", user, BASIC_USERS.get(user) == password
+        return "none", "", False
+
+    def check(self, scheme_wanted):
+        scheme, credential, ok = self.credential()
+        with LOCK:
+            CALLS.setdefault(credential, []).append(
+                {"method": self.command, "path": self.path, "scheme": scheme,
+                 "user_agent": self.headers.get("User-Agent", "")})
+            fault = FAULTS.get(credential)
+        if fault:
+            mode = fault.get("mode")
+            if mode == "slow":
+                time.sleep(float(fault.get("seconds", 5)))
+            elif mode == "status":
+                return self.answer(int(fault.get("status", 500)), {"error": "armed fault"})
+            elif mode == "redirect":
+                return self.answer(302, {}, [("Location", "http://127.0.0.1:9402/v1/elsewhere")])
+        if scheme != scheme_wanted or not ok:
+            return self.answer(401, {"error": "unauthorized"})
+        return self.answer(200, {"ok": True})
+
+    def do_GET(self):
+        parts = self.path.split("?")[0].strip("/").split("/")
+        if parts == ["_health"]:
+            return self.answer(200, {"ok": True})
+        if len(parts) == 2 and parts[0] == "_calls":
+            with LOCK:
+                return self.answer(200, CALLS.get(parts[1], []))
+        if parts == ["v1", "me"]:
+            return self.check("basic")
+        if len(parts) == 4 and parts[:2] == ["v1", "workspaces"] and parts[3] == "me":
+            return self.check("bearer")
+        return self.answer(404, {"error": "not found"})
+
+    do_HEAD = do_GET
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if self.path == "/_faults":
+            fault = json.loads(body or b"{}")
+            with LOCK:
+                FAULTS[fault["credential"]] = fault
+            return self.answer(200, fault)
+        return self.do_GET()
+
+    def do_DELETE(self):
+        parts = self.path.strip("/").split("/")
+        if len(parts) == 2 and parts[0] == "_faults":
+            with LOCK:
+                FAULTS.pop(parts[1], None)
+            return self.answer(200, {})
+        return self.answer(404, {"error": "not found"})
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, default=9402)
+    args = parser.parse_args()
+    server = ThreadingHTTPServer((args.host, args.port), Handler)
+    server.daemon_threads = True
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
