@@ -926,6 +926,112 @@ mod tests {
         assert!(bad_regex.is_err());
     }
 
+    /// Edits the catalogue's provider `id`, then parses the whole file.
+    fn with_entry(id: &str, edit: impl Fn(&mut Value)) -> Result<Catalog, Vec<String>> {
+        let mut file: Value = serde_json::from_str(CATALOG_JSON).unwrap();
+        let entry = file["providers"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|p| p["id"] == id)
+            .unwrap();
+        edit(entry);
+        Catalog::parse(&file.to_string())
+    }
+
+    #[test]
+    fn every_key_provider_says_how_its_credentials_are_checked() {
+        let c = Catalog::parse(CATALOG_JSON).unwrap();
+        for p in c.providers() {
+            match p.auth_mode {
+                AuthMode::Oauth2 => assert!(p.verify.is_none() && p.unverifiable.is_none()),
+                _ => assert!(p.verify.is_some() != p.unverifiable.is_some(), "{}", p.id),
+            }
+        }
+    }
+
+    #[test]
+    fn broken_verify_requests_are_reported_by_what_is_wrong() {
+        type Edit = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(&str, Edit, &str)> = vec![
+            (
+                "no verify",
+                Box::new(|p| {
+                    p.as_object_mut().unwrap().remove("verify");
+                }),
+                "need a verify request",
+            ),
+            (
+                "a secret in the path",
+                Box::new(|p| p["verify"]["url"] = json!("https://api.stripe.com/{secret_key}")),
+                "which is no connection field",
+            ),
+            (
+                "plain http",
+                Box::new(|p| p["verify"]["url"] = json!("http://api.stripe.com/v1/balance")),
+                "is not an https URL",
+            ),
+            (
+                "an undeclared placeholder",
+                Box::new(|p| p["verify"]["headers"]["Authorization"] = json!("Bearer {token}")),
+                "uses {token}, which is no field",
+            ),
+            (
+                "a reserved header",
+                Box::new(|p| p["verify"]["headers"]["Host"] = json!("example.com")),
+                "is not a header it may set",
+            ),
+            (
+                "429 as a refusal",
+                Box::new(|p| p["verify"]["refused"] = json!([401, 429])),
+                "cannot hold 429",
+            ),
+            (
+                "a 3xx as valid",
+                Box::new(|p| p["verify"]["valid"] = json!([302])),
+                "must list 2xx",
+            ),
+            (
+                "both",
+                Box::new(|p| p["unverifiable"] = json!("no cheap endpoint at all")),
+                "not both",
+            ),
+            (
+                "an unknown key",
+                Box::new(|p| p["verify"]["timeout"] = json!(3)),
+                "unknown field",
+            ),
+        ];
+        for (what, edit, says) in cases {
+            let errors = with_entry("stripe", edit).err().unwrap_or_default();
+            assert!(
+                errors.iter().any(|e| e.contains(says)),
+                "{what}: {errors:?}"
+            );
+        }
+        let twice = with_entry("twilio", |p| {
+            p["verify"]["headers"] = json!({"Authorization": "Bearer {password}"})
+        });
+        assert!(twice
+            .err()
+            .unwrap_or_default()
+            .iter()
+            .any(|e| e.contains("twice")));
+        let oauth = with_entry("github", |p| {
+            p["unverifiable"] = json!("because of reasons")
+        });
+        assert!(oauth.is_err());
+    }
+
+    #[test]
+    fn fill_never_reads_a_value_as_a_template() {
+        let values = BTreeMap::from([
+            ("a".to_string(), "{b}".to_string()),
+            ("b".to_string(), "x".to_string()),
+        ]);
+        assert_eq!(fill("{a}/{b}/{c}/{", &values), "{b}/x/{c}/{");
+    }
+
     #[test]
     fn values_are_checked_against_fields() {
         let c = catalog().unwrap();
