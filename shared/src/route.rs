@@ -62,6 +62,7 @@ routes! {
     "DELETE" "/v1/connections/{id}" => crate::connection::api::REVOKE,
     "GET" "/v1/connections/{id}" => crate::connection::api::READ,
     "PATCH" "/v1/connections/{id}" => crate::connection::api::UPDATE,
+    "POST" "/v1/connections/{id}/check" => crate::connection::api::CHECK,
     "GET" "/v1/connections/{id}/credentials" => crate::connection::api::CREDENTIALS,
     "POST" "/v1/connections/{id}/links" => crate::connection::api::NEW_LINK,
     "GET" "/v1/consumers" => crate::consumer::api::LIST,

@@ -33,6 +33,26 @@ class OpenIntFlow(unittest.TestCase):
             **extra,
         )
 
+    def test_a_check_asks_the_provider(self):
+        """Through the local API-key provider: healthy while it accepts the key, then
+        disconnected (and needing re-authorization) once it refuses it."""
+        r = self.t.api("POST", "/v1/integrations", {"provider": "key-mock"})
+        assert r.status == 201, r.body
+        key = f"lg_valid_openint_{id(self)}"
+        created = self.client.create_connection(
+            connector_config_id=ccfg(r.json()["id"]),
+            customer_id="cust-checked",
+            data={"connector_name": "key-mock", "settings": {"apiKey": key, "workspace": "demo"}},
+        )
+        self.assertEqual(self.client.check_connection(created.id).status, "healthy")
+        http("POST", "http://127.0.0.1:9402/_faults", {"credential": key, "mode": "status", "status": 401})
+        check = self.client.check_connection(created.id)
+        self.assertEqual(check.status, "disconnected")
+        self.assertEqual(check.status_message, "answered 401")
+        native = self.t.api("GET", f"/v1/connections/{created.id}").json()
+        self.assertEqual(native["status"], "needs_reauth")
+        self.assertEqual(native["reauth_reason"], "credentials_refused")
+
     def test_the_connection_lifecycle_through_the_client(self):
         created = self.import_one("cust-lifecycle", metadata={"plan": "pro"})
         self.assertTrue(created.id.startswith("conn_"))
@@ -65,9 +85,12 @@ class OpenIntFlow(unittest.TestCase):
         events = self.t.api("GET", f"/v1/connections/{created.id}").json()
         self.assertEqual(events["status"], "active")
 
+        # The check asks Stripe itself; the local stack keeps provider calls on the machine,
+        # so there is no verdict here (see test_a_check_asks_the_provider for one).
         check = self.client.check_connection(created.id)
         self.assertEqual(check.id, created.id)
-        self.assertEqual(check.status, "healthy")
+        self.assertEqual(check.status, "error")
+        self.assertIn("public hosts", check.status_message)
 
         gone = self.client.delete_connection(created.id)
         self.assertEqual(gone.id, created.id)

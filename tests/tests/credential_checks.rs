@@ -353,3 +353,157 @@ async fn the_setting_is_only_for_key_providers() {
     assert_eq!(find("key-mock")["verifies_credentials"], true);
     assert_eq!(find("oidc-mock")["verifies_credentials"], false);
 }
+
+async fn check(t: &TestTenant, id: &str) -> linkgate_tests::Reply {
+    t.admin
+        .post(&format!("/v1/connections/{id}/check"), &json!({}))
+        .await
+}
+
+#[tokio::test]
+async fn a_check_asks_the_provider_again_and_a_refusal_needs_reauth() {
+    let (t, integration) = tenant_with("key-mock", json!({})).await;
+    let consumer = t.consumer(&json!({"name": "Checked"})).await;
+    let key = good_key();
+    let r = t
+        .admin
+        .post(
+            "/v1/connections",
+            &json!({"consumer_id": consumer, "integration_id": integration, "name": "Keys",
+                    "credentials": {"api_key": key}, "connection_fields": {"workspace": "demo"}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+
+    let r = check(&t, &id).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let report = r.json();
+    assert_eq!(report["result"], "valid");
+    assert_eq!(report["method"], "verify_request");
+    assert_eq!(report["connection"]["last_check_result"], "valid");
+    assert_eq!(
+        report["connection"]["last_checked_at"],
+        report["checked_at"]
+    );
+    assert_eq!(
+        calls(&key).await.len(),
+        2,
+        "the import's check, then this one"
+    );
+
+    // No verdict: recorded, nothing else changes (what was confirmed stays confirmed).
+    arm(&key, json!({"mode": "status", "status": 503})).await;
+    let report = check(&t, &id).await.json();
+    assert_eq!(report["result"], "unreachable");
+    assert_eq!(report["detail"], "answered 503");
+    assert_eq!(report["connection"]["status"], "active");
+    assert_eq!(report["connection"]["verified"], true);
+    assert_eq!(report["connection"]["last_check_result"], "unreachable");
+
+    // Refused: needs_reauth with a reconnect link, announced like a refused refresh.
+    arm(&key, json!({"mode": "status", "status": 401})).await;
+    let report = check(&t, &id).await.json();
+    assert_eq!(report["result"], "refused");
+    let c = &report["connection"];
+    assert_eq!(c["status"], "needs_reauth", "{c}");
+    assert_eq!(c["reauth_reason"], "credentials_refused");
+    assert_eq!(c["verified"], false);
+    let announced = linkgate_tests::eventually(
+        std::time::Duration::from_secs(10),
+        async || Stack::get().events(&t.id, "connection.needs_reauth").await,
+        |e| !e.is_empty(),
+    )
+    .await;
+    assert_eq!(announced.len(), 1, "{announced:?}");
+    assert_eq!(
+        announced[0]["data"]["reason"], "credentials_refused",
+        "{}",
+        announced[0]
+    );
+    let reconnect = announced[0]["data"]["reconnect_link"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(link(&t, &reconnect).await["status"], "waiting");
+}
+
+#[tokio::test]
+async fn a_check_says_why_it_cannot_run() {
+    let (t, integration) = tenant_with("key-mock", json!({})).await;
+    let (pending, _) = link_for(&t, &integration).await;
+    let r = check(&t, &pending).await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(r.error_code(), "conflict");
+    let r = check(&t, "conn_00000000000000000000000000000000").await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    let r = t
+        .admin
+        .post(
+            &format!("/v1/connections/{pending}/check"),
+            &json!({"force": true}),
+        )
+        .await;
+    assert_validation(&r, &["force"]);
+    // A member key reads; it does not act.
+    let r = t
+        .member
+        .post(&format!("/v1/connections/{pending}/check"), &json!({}))
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+
+    // A real provider's check has no verdict locally: it says so, and changes nothing.
+    let (t, stripe) = tenant_with("stripe", json!({})).await;
+    let consumer = t.consumer(&json!({"name": "Shop"})).await;
+    let r = t
+        .admin
+        .post(
+            "/v1/connections",
+            &json!({"consumer_id": consumer, "integration_id": stripe, "name": "Payments",
+                    "credentials": {"secret_key": "rk_test_51LocalOnlyKey0000000000"}}),
+        )
+        .await;
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let report = check(&t, &id).await.json();
+    assert_eq!(report["result"], "unreachable");
+    assert_eq!(report["detail"], "calls to public hosts are off here");
+    assert_eq!(report["connection"]["status"], "active");
+}
+
+#[tokio::test]
+async fn an_oauth_check_is_a_token_refresh() {
+    let stack = Stack::get();
+    let t = stack.tenant().await;
+    let app = linkgate_tests::oauth::integration(&t).await;
+    let conn = t
+        .connection(
+            &json!({"name": "OAuth checked"}),
+            &json!({"name": "OAuth checked", "integration_id": app.integration_id}),
+        )
+        .await;
+    let sub = format!("checked-{}", app.client_id);
+    let r = linkgate_tests::oauth::complete(
+        &stack.anonymous(),
+        conn["link"]["url"].as_str().unwrap(),
+        &sub,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let id = conn["id"].as_str().unwrap();
+    let before = connection(&t, id).await;
+    assert_eq!(before["verified"], true, "granted by the provider");
+    let report = check(&t, id).await.json();
+    assert_eq!(report["result"], "valid", "{report}");
+    assert_eq!(report["method"], "token_refresh");
+    assert_ne!(
+        report["connection"]["token_expires_at"], before["token_expires_at"],
+        "a new token"
+    );
+    let refreshes = stack
+        .token_calls(&app.client_id)
+        .await
+        .iter()
+        .filter(|c| c["grant_type"] == "refresh_token")
+        .count();
+    assert_eq!(refreshes, 1);
+}

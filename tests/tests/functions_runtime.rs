@@ -152,8 +152,13 @@ fn dialect_expectation(sample: &str) -> Option<Expectation> {
                 "rk_test_51SampleRestrictedKey0000"
             )
         }),
-        "connections-credentials.openint-check" => (Needs::ActiveConnection, 200, |b| {
-            assert_eq!(b["status"], "healthy")
+        // Stripe gets no verdict on the local stack (provider calls stay on the machine).
+        "connections-check.openint" => (Needs::ActiveConnection, 200, |b| {
+            assert_eq!(b["status"], "error")
+        }),
+        "connections-check" => (Needs::ActiveConnection, 200, |b| {
+            assert_eq!(b["result"], "unreachable");
+            assert_eq!(b["method"], "verify_request");
         }),
         "connections-revoke.openint" => (Needs::Connection, 200, |b| {
             assert!(b["id"].as_str().unwrap().starts_with("conn_"))

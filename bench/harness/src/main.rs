@@ -56,6 +56,7 @@ const ORDER: &[&str] = &[
     "connections-get",
     "connections-update",
     "connections-credentials",
+    "connections-check",
     "connection-links-create",
     "links-get",
     "links-send",

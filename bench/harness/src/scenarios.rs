@@ -921,6 +921,25 @@ impl Ctx {
                     },
                 )
             }
+            "connections-check" => {
+                let conn = self.produced("connections-create");
+                let id = conn
+                    .first()
+                    .and_then(|c| c["id"].as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                // Locally (and so here) a real provider's check gets no verdict without a
+                // call leaving the machine: this measures our side of a check.
+                s(
+                    "check an active Stripe connection (no verdict: provider calls stay local)",
+                    Status(200),
+                    same(self.http(function, &[("id", &id)], "", k, None)),
+                    Minimum {
+                        why: "GetItem (the connection), TransactWriteItems (the check's record); KMS data key cached",
+                        ..min(2, "")
+                    },
+                )
+            }
             "links-list" => s(
                 "first page of links",
                 Status(200),

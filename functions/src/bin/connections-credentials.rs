@@ -1,4 +1,4 @@
-//! `GET /v1/connections/{id}/credentials`, `GET /compat/openint/v2/connection/{id}`, `POST /compat/openint/v1/connection/{id}/check`.
+//! `GET /v1/connections/{id}/credentials`, `GET /compat/openint/v2/connection/{id}`.
 //! Wiring only: build the app once per process, then delegate to `linkgate`.
 
 #[tokio::main(flavor = "current_thread")]
@@ -11,10 +11,6 @@ async fn main() -> Result<(), lambda_http::Error> {
         (
             "GET /compat/openint/v2/connection/{id}",
             &linkgate::compat::openint::api::GET,
-        ),
-        (
-            "POST /compat/openint/v1/connection/{id}/check",
-            &linkgate::compat::openint::api::CHECK,
         ),
     ])
     .await

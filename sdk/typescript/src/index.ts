@@ -154,6 +154,10 @@ export class Linkgate {
     /** Decrypted credentials (admin keys only). */
     credentials: (id: string): Promise<JsonAnswer<"getConnectionCredentials", 200>> =>
       unwrap(this.raw.GET("/v1/connections/{id}/credentials", { params: { path: { id } } })),
+    /** Ask the provider about the stored credentials now (a verification request, or a
+     * token refresh for OAuth); a refusal moves the connection to `needs_reauth`. */
+    check: (id: string): Promise<JsonAnswer<"checkConnection", 200>> =>
+      unwrap(this.raw.POST("/v1/connections/{id}/check", { params: { path: { id } }, body: {} })),
     /** A new link for the connection (re-authentication); the open one is revoked. */
     newLink: (id: string, body: JsonBody<"createConnectionLink"> = {}): Promise<NewLink> =>
       unwrap(this.raw.POST("/v1/connections/{id}/links", { params: { path: { id } }, body })),

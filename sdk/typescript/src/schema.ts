@@ -158,6 +158,43 @@ export interface paths {
         patch: operations["updateConnection"];
         trace?: never;
     };
+    "/v1/connections/{id}/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id (`conn_…`). Malformed or unknown ids are 404. */
+                id: components["parameters"]["ConnectionId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask the provider about the stored credentials now
+         * @description Requires role `admin`. API-key and basic connections re-send their provider's
+         *     verification request (`verifies_credentials`); OAuth connections refresh their
+         *     token (only a grant the provider still honours can). The answer says what the
+         *     provider made of them; the connection records it (`last_checked_at`,
+         *     `last_check_result`, `verified`):
+         *     - `valid`: nothing else changes.
+         *     - `refused`: the connection becomes `needs_reauth` (`reauth_reason`
+         *       `credentials_refused`, or the OAuth error) and `connection.needs_reauth` names a
+         *       reconnect link, as when a refresh is refused.
+         *     - `unreachable`: no verdict (timeout, 5xx, 429, a redirect); nothing else changes,
+         *       and what an earlier check confirmed stays confirmed.
+         *
+         *     409 `conflict` when there is nothing to check: the link was not completed, the
+         *     connection is disabled or revoked, its provider has no verification request, or an
+         *     OAuth grant came without a refresh token.
+         */
+        post: operations["checkConnection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/connections/{id}/credentials": {
         parameters: {
             query?: never;
@@ -864,6 +901,16 @@ export interface components {
              */
             last_checked_at: string | null;
             last_check_result: components["schemas"]["CheckResult"] | null;
+        };
+        ConnectionCheck: {
+            result: components["schemas"]["CheckResult"];
+            /** @description Why there was no verdict (`answered 503`, `timed out`…) or the provider's refusal (`answered 401`, `invalid_grant`). Never a credential. */
+            detail: string | null;
+            /** @enum {string} */
+            method: "verify_request" | "token_refresh";
+            /** Format: date-time */
+            checked_at: string;
+            connection: components["schemas"]["Connection"];
         };
         /**
          * @description What the provider made of the credentials. `unreachable` is no verdict (a timeout, a 5xx, a redirect, an answer that is neither valid nor refused).
@@ -1668,6 +1715,41 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Connection"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    checkConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id (`conn_…`). Malformed or unknown ids are 404. */
+                id: components["parameters"]["ConnectionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description The check ran. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectionCheck"];
                 };
             };
             400: components["responses"]["ValidationError"];

@@ -71,6 +71,11 @@ describe("the complete link flow through the SDK", () => {
     assert.equal(link.status, "granted");
     const secrets = await client.connections.credentials(created.id);
     assert.equal((secrets as { credentials: Record<string, string> }).credentials.secret_key, STRIPE_KEY);
+    // The local stack keeps provider calls on the machine: Stripe gives no verdict here.
+    const checked = await client.connections.check(created.id);
+    assert.equal(checked.result, "unreachable");
+    assert.equal(checked.method, "verify_request");
+    assert.equal(checked.connection.last_check_result, "unreachable");
 
     const listed = await client.connections.list(consumer.id);
     assert.deepEqual(

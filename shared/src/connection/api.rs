@@ -52,6 +52,11 @@ pub const CREDENTIALS: Route = Route {
     access: Access::Admin,
     handler: |app, call| Box::pin(read_credentials(app, call)),
 };
+pub const CHECK: Route = Route {
+    operation: "connections.check",
+    access: Access::Write,
+    handler: |app, call| Box::pin(check_connection(app, call)),
+};
 pub const NEW_LINK: Route = Route {
     operation: "connections.new_link",
     access: Access::Write,
@@ -152,6 +157,31 @@ async fn read_credentials(app: &App, call: &Call) -> Result<Response<Body>, ApiE
             "credentials": read.credentials.public_values(),
             "connection_fields": read.credentials.connection_fields,
             "read_at": read.read_at,
+        }),
+    ))
+}
+/// `POST /v1/connections/{id}/check`: the stored credentials asked of the provider again.
+async fn check_connection(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
+    call.query(&[])?;
+    if !call.body_is_empty() {
+        crate::fields::Fields::new(call.json_body()?, &[])?.finish()?;
+    }
+    let connection = load(app, call).await?;
+    let report = super::check::run(
+        app,
+        connection,
+        &call.public_base_url(&app.config),
+        call.deadline(),
+    )
+    .await?;
+    Ok(json(
+        StatusCode::OK,
+        &json!({
+            "result": report.result,
+            "detail": report.detail,
+            "method": report.method.as_str(),
+            "checked_at": report.checked_at,
+            "connection": report.connection.to_json()?,
         }),
     ))
 }

@@ -25,6 +25,7 @@ use serde_json::{json, Value};
 
 pub mod activation;
 pub mod api;
+pub mod check;
 pub mod refresh;
 pub(crate) mod repo;
 

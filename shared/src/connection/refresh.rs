@@ -293,7 +293,7 @@ async fn refresh_locked(
             }
         }
         Err(RefreshError::NeedsReauth(code)) => {
-            mark_needs_reauth(app, locked, lease, &code).await?;
+            mark_needs_reauth(app, locked, Some(lease), &code, None).await?;
             Err(RefreshError::NeedsReauth(code))
         }
         Err(other) => {
@@ -347,13 +347,16 @@ async fn release(app: &App, locked: &Connection, lease: &str) -> Result<(), Refr
 }
 
 /// `needs_reauth`, a fresh link for the same connection, the old link revoked, and the event
-/// naming the new link: one transaction.
-async fn mark_needs_reauth(
+/// naming the new link: one transaction. A refresh holds `lease` (and only while it still
+/// does is the connection marked); a check that found the credentials refused records what
+/// it found (`check`) with the change.
+pub(crate) async fn mark_needs_reauth(
     app: &App,
     locked: Connection,
-    lease: &str,
+    lease: Option<&str>,
     reason: &str,
-) -> Result<(), RefreshError> {
+    check: Option<&crate::credential::verify::Verification>,
+) -> Result<Option<Connection>, RefreshError> {
     let settings = settings::load(&app.store, &locked.tenant_id).await?;
     let settings = &settings;
     let marked = app
@@ -363,7 +366,7 @@ async fn mark_needs_reauth(
             move |current, _| async move { Ok::<_, RefreshError>(reload(app, &current).await?) },
             move |current| async move {
                 let current = &current;
-                if current.refresh_lease.as_deref() != Some(lease)
+                if lease.is_some_and(|l| current.refresh_lease.as_deref() != Some(l))
                     || current.status != Status::Active
                 {
                     return Ok(Step::Done(None));
@@ -398,6 +401,10 @@ async fn mark_needs_reauth(
                     version: current.version + 1,
                     ..current.clone()
                 };
+                let next = match check {
+                    Some(v) => next.with_verification(v),
+                    None => next,
+                };
                 let mut items = vec![next.replace_tx(&app.store, current)?];
                 items.extend(connection::revoke_open_link(&app.store, current).await?);
                 items.extend(new_link.items(&app.store)?);
@@ -420,9 +427,9 @@ async fn mark_needs_reauth(
     match marked {
         Some(Some(next)) => {
             tracing::warn!(connection_id = %next.id, %reason, "connection needs re-authorization");
-            Ok(())
+            Ok(Some(next))
         }
-        Some(None) => Ok(()),
+        Some(None) => Ok(None),
         None => Err(ApiError::conflict("the connection kept changing; retry").into()),
     }
 }

@@ -101,6 +101,14 @@ impl Verification {
         }
     }
 
+    /// A check that found `outcome` at `at`.
+    pub fn checked(outcome: Outcome, at: String) -> Verification {
+        Verification {
+            verified: outcome == Outcome::Valid,
+            last: Some((outcome, at)),
+        }
+    }
+
     fn of(checked: Option<&Checked>) -> Verification {
         match checked {
             None => Verification::default(),

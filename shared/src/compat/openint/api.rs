@@ -6,6 +6,7 @@ use super::{connection_json, credentials_from, in_openint_names, integration_of,
 use crate::api_key::Role;
 use crate::connection::{self, Connection, ImportRequest, NewConnection, Reader, Status};
 use crate::consumer::{self, InternalReference, Owner};
+use crate::credential::verify::Outcome;
 use crate::error::ApiError;
 use crate::fields::Fields;
 use crate::http::{json, Access, Call, Route};
@@ -92,7 +93,8 @@ async fn create_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
         Value::Object(_) | Value::Null => Ok(v.clone()),
         _ => Err("must be an object".to_string()),
     });
-    // Checking against the provider comes with credential verification; taken, not done.
+    // Imported credentials are always checked with the provider (`credential::verify`):
+    // the flag asks for nothing more.
     let _ = f.optional("check_connection", |v| {
         v.as_bool().ok_or_else(|| "must be a boolean".to_string())
     });
@@ -329,9 +331,12 @@ async fn delete_connection(app: &App, call: &Call) -> Result<Response<Body>, Api
     Ok(json(StatusCode::OK, &json!({"id": id})))
 }
 
-/// `POST /v1/connection/{id}/check`: healthy when its credentials read (an OAuth token
-/// refreshed if it expires soon, which is where a dead grant shows); no call to the
-/// provider's API is made yet.
+/// `POST /v1/connection/{id}/check`: our check (`connection::check`): healthy when the
+/// provider accepts the stored credentials (its verification request, or a token refresh),
+/// disconnected when it refuses them (the connection then needs re-authorization), error
+/// when it gave no verdict. A connection with nothing to check it with (a provider without
+/// a verification request, OAuth without a refresh token) is healthy when its credentials
+/// read, as before there was a check.
 async fn check_connection(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {
     call.query(&[])?;
     let (found, _) = load(app, call).await?;
@@ -341,10 +346,25 @@ async fn check_connection(app: &App, call: &Call) -> Result<Response<Body>, ApiE
             &json!({"id": found.id, "status": super::status_of(&found), "status_message": found.reauth_reason}),
         ));
     }
-    let (status, message) = match read_credentials(app, call, &found).await {
-        Ok(_) => ("healthy", None),
-        Err(ApiError::NeedsReauth(m)) => ("disconnected", Some(m)),
-        Err(ApiError::ProviderUnavailable(m)) => ("error", Some(m)),
+    let checked = connection::check::run(
+        app,
+        found.clone(),
+        &call.public_base_url(&app.config),
+        call.deadline(),
+    )
+    .await;
+    let (status, message) = match checked {
+        Ok(report) => match report.result {
+            Outcome::Valid => ("healthy", None),
+            Outcome::Refused => ("disconnected", report.detail),
+            Outcome::Unreachable => ("error", report.detail),
+        },
+        Err(ApiError::Conflict { .. }) => match read_credentials(app, call, &found).await {
+            Ok(_) => ("healthy", None),
+            Err(ApiError::NeedsReauth(m)) => ("disconnected", Some(m)),
+            Err(ApiError::ProviderUnavailable(m)) => ("error", Some(m)),
+            Err(other) => return Err(other),
+        },
         Err(other) => return Err(other),
     };
     Ok(json(

@@ -1,0 +1,211 @@
+//! Connection health on demand (`POST /v1/connections/{id}/check`): the stored credentials
+//! asked of the provider again. API-key and basic connections re-send their provider's
+//! verification request (`credential::verify`); OAuth connections refresh their token, which
+//! only a grant the provider still honours can do. A refusal moves the connection to
+//! `needs_reauth` with a reconnect link and `connection.needs_reauth`, as a refused refresh
+//! does; no verdict changes nothing but the record. Every check is recorded on the
+//! connection (`last_checked_at`, `last_check_result`, `verified`).
+
+use super::refresh::{self, RefreshError};
+use super::{Connection, Status};
+use crate::credential::verify::{self, Outcome, Verification};
+use crate::credential::Credentials;
+use crate::error::ApiError;
+use crate::provider::{catalog, AuthMode};
+use crate::store::Step;
+use crate::{time, App};
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+/// How a connection was checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// The provider's verification request, with the stored API key or basic credentials.
+    VerifyRequest,
+    /// A token refresh with the stored refresh token.
+    TokenRefresh,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::VerifyRequest => "verify_request",
+            Method::TokenRefresh => "token_refresh",
+        }
+    }
+}
+
+/// What a check found, and the connection as it is after it.
+#[derive(Debug)]
+pub struct Report {
+    pub result: Outcome,
+    /// Why there was no verdict (a status or an error class), or the provider's refusal code.
+    pub detail: Option<String>,
+    pub method: Method,
+    pub checked_at: String,
+    pub connection: Connection,
+}
+
+/// Any window is "due": a check always refreshes.
+const ALWAYS: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+/// The reason a refused key gives `needs_reauth`, as `invalid_grant` does for OAuth.
+pub const CREDENTIALS_REFUSED: &str = "credentials_refused";
+
+fn uncheckable(message: &str) -> ApiError {
+    ApiError::conflict(message)
+}
+
+/// Checks `connection` now. `base_url` and `deadline` as for a refresh (a reconnect link's
+/// base, the invocation's end).
+pub async fn run(
+    app: &App,
+    connection: Connection,
+    base_url: &str,
+    deadline: Option<SystemTime>,
+) -> Result<Report, ApiError> {
+    match connection.status {
+        Status::Revoked => {
+            return Err(uncheckable(
+                "the connection is revoked; its credentials were destroyed",
+            ))
+        }
+        Status::Pending => {
+            return Err(uncheckable(
+                "the connection has no credentials yet: its link was not completed",
+            ))
+        }
+        _ if connection.disabled => return Err(super::disabled_conflict()),
+        _ => {}
+    }
+    let Some(sealed) = connection.credentials_sealed.clone() else {
+        return Err(uncheckable("the connection has no credentials to check"));
+    };
+    let provider_id = connection.provider.clone().unwrap_or_default();
+    let provider = catalog()?
+        .get(&provider_id)
+        .ok_or_else(|| ApiError::internal(format!("unknown provider {provider_id}")))?;
+    let credentials = Credentials::open(
+        app.sealer()?,
+        &connection.tenant_id,
+        connection.id.as_str(),
+        &sealed,
+    )
+    .await?;
+    let checked_at = time::format(&time::now());
+    if provider.auth_mode == AuthMode::Oauth2 {
+        if connection.status == Status::NeedsReauth {
+            return Err(uncheckable(
+                "the connection already needs re-authorization: its grant was refused",
+            ));
+        }
+        if credentials.refresh_token().is_none() || credentials.expires_at().is_none() {
+            return Err(uncheckable(&format!(
+                "{} issued no refresh token for this connection: there is nothing to check it with",
+                provider.name
+            )));
+        }
+        let refreshed =
+            refresh::ensure_fresh(app, connection.clone(), ALWAYS, base_url, deadline).await;
+        // The refreshed connection, when there is one, saves the record a re-read.
+        let (result, detail, latest) = match refreshed {
+            Ok((c, _, refresh::Outcome::Refreshed | refresh::Outcome::ReadBack)) => {
+                (Outcome::Valid, None, c)
+            }
+            // Not started: too little time left in this invocation.
+            Ok((c, _, refresh::Outcome::Kept)) => (
+                Outcome::Unreachable,
+                Some("not enough time left to refresh".to_owned()),
+                c,
+            ),
+            Err(RefreshError::NeedsReauth(code)) => (Outcome::Refused, Some(code), connection),
+            Err(RefreshError::Unavailable(why)) => (Outcome::Unreachable, Some(why), connection),
+            Err(RefreshError::Api(e)) => return Err(e),
+        };
+        let verification = Verification::checked(result, checked_at.clone());
+        let connection = record(app, &latest, &verification).await?;
+        return Ok(Report {
+            result,
+            detail,
+            method: Method::TokenRefresh,
+            checked_at,
+            connection,
+        });
+    }
+
+    if provider.verify.is_none() {
+        return Err(uncheckable(&format!(
+            "{} offers no request to check credentials with",
+            provider.name
+        )));
+    }
+    let values: BTreeMap<String, String> = credentials
+        .values
+        .iter()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+        .collect();
+    let Some(checked) =
+        verify::check(app, provider, &values, &credentials.connection_values()).await
+    else {
+        return Err(uncheckable("no check for this provider"));
+    };
+    let verification = Verification::checked(checked.outcome, checked_at.clone());
+    let connection = if checked.outcome == Outcome::Refused && connection.status == Status::Active {
+        match refresh::mark_needs_reauth(
+            app,
+            connection.clone(),
+            None,
+            CREDENTIALS_REFUSED,
+            Some(&verification),
+        )
+        .await
+        {
+            Ok(Some(marked)) => marked,
+            // Changed meanwhile (revoked, disabled): what it is now, with the record.
+            Ok(None) => record(app, &connection, &verification).await?,
+            Err(RefreshError::Api(e)) => return Err(e),
+            Err(other) => return Err(ApiError::internal(other.to_string())),
+        }
+    } else {
+        record(app, &connection, &verification).await?
+    };
+    Ok(Report {
+        result: checked.outcome,
+        detail: checked.detail,
+        method: Method::VerifyRequest,
+        checked_at,
+        connection,
+    })
+}
+
+/// The check's record on the connection, re-applied over any concurrent change (it only
+/// adds what was found; a refused check has already moved the status).
+async fn record(
+    app: &App,
+    connection: &Connection,
+    verification: &Verification,
+) -> Result<Connection, ApiError> {
+    let written = app
+        .store
+        .retry_versioned(
+            connection.clone(),
+            move |current, _| async move { super::load(app, &current.tenant_id, &current.id).await },
+            move |current| async move {
+                // No verdict leaves what an earlier check confirmed standing.
+                let verified = match verification.last.as_ref().map(|(o, _)| *o) {
+                    Some(Outcome::Unreachable) => current.verified,
+                    _ => verification.verified,
+                };
+                let next = Connection {
+                    verified,
+                    version: current.version + 1,
+                    ..current.clone().with_verification(verification)
+                };
+                Ok::<_, ApiError>(Step::Write(
+                    vec![next.replace_tx(&app.store, &current)?],
+                    next,
+                ))
+            },
+        )
+        .await?;
+    written.ok_or_else(super::modified_concurrently)
+}
