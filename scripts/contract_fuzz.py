@@ -177,6 +177,8 @@ STATEFUL_400 = {
     "/v1/credentials": {"POST"},
     "/v1/connections": {"POST"},
     "/v1/consumers/{id}/connections": {"POST"},
+    # A link's `scopes` must be among what its connection's integration allows.
+    "/v1/connections/{id}/links": {"POST"},
     # A webhook URL's host must resolve to public addresses when it is saved (SSRF guard):
     # DNS decides, not the schema.
     "/v1/webhooks": {"POST"},
@@ -200,6 +202,10 @@ EXTRA = {
     ("/connect/{link_id}", "GET"): ["410"],
     ("/connect/{link_id}/oauth", "GET"): ["410"],
 }
+
+# DELETE revokes these and keeps them readable, as `revoked` (the documented answer, and
+# what an audit needs): a GET after it rightly answers 200, not the 404 of "use after free".
+KEPT_AFTER_DELETE = {("/v1/connections/{id}", "GET"), ("/v1/links/{id}", "GET")}
 
 
 def _params(doc, item, method):
@@ -248,7 +254,8 @@ def config(base, key, seeds, args):
             params = BINDINGS.get(path, {})
             extra = EXTRA.get((path, method.upper()), [])
             stateful = method.upper() in STATEFUL_400.get(path, set()) or bool(extra)
-            if not params and not stateful:
+            kept = (path, method.upper()) in KEPT_AFTER_DELETE
+            if not params and not stateful and not kept:
                 continue
             # One filter: include-path and include-method together match either.
             lines += ["", "[[operations]]", f'include-name = "{method.upper()} {path}"']
@@ -265,6 +272,8 @@ def config(base, key, seeds, args):
             if stateful:
                 lines += ["[operations.checks.positive_data_acceptance]",
                           f"expected-statuses = {json.dumps(POSITIVE_WITH_400 + extra)}"]
+            if kept:
+                lines += ["[operations.checks.use_after_free]", "enabled = false"]
     return "\n".join(lines) + "\n"
 
 
