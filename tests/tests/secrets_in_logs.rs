@@ -77,6 +77,46 @@ async fn no_secret_reaches_the_logs_at_the_most_verbose_level() {
     secrets.push(("a link token", token));
     secrets.push(("a pasted provider key", pasted));
 
+    // A key checked with its provider, refused then accepted, then checked again: the
+    // verification request carries it (a header), so the call must never be logged whole.
+    let keyed = t
+        .admin
+        .create_id("/v1/integrations", &json!({"provider": "key-mock"}))
+        .await;
+    let checked = t
+        .connection(
+            &json!({"name": "Checked"}),
+            &json!({"name": "Keys", "integration_id": keyed}),
+        )
+        .await;
+    let link = linkgate_tests::OpenLink::of(&checked);
+    let refused = random("lg_wrong_");
+    let accepted = random("lg_valid_");
+    assert_eq!(link.open(&anon).await.status, 200);
+    for (key, status) in [(&refused, 422), (&accepted, 200)] {
+        let r = link
+            .complete(
+                &anon,
+                &[
+                    ("integration_id", &keyed),
+                    ("f_workspace", "logs"),
+                    ("f_api_key", key),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, status, "{}", r.text);
+    }
+    let r = t
+        .admin
+        .post(
+            &format!("/v1/connections/{}/check", checked["id"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.json()["result"], "valid", "{}", r.text);
+    secrets.push(("a key the provider refused", refused));
+    secrets.push(("a key the provider checked", accepted));
+
     // OAuth: the app's client secret, the code, the state, the tokens.
     let client_secret = random("cs-log-probe-");
     let client_id = random("client-log-");
