@@ -731,6 +731,8 @@ export interface components {
         LinkStatus: "waiting" | "waiting_oauth" | "granted" | "revoked" | "expired";
         Link: {
             id: string;
+            /** @description The OAuth scopes this link asks for instead of its integration's; null asks for the integration's. */
+            scopes: string[] | null;
             connection_id: string;
             /** @description Null for a connection the tenant owns itself (direct connect without a consumer). */
             consumer_id: string | null;
@@ -867,6 +869,8 @@ export interface components {
             link_ttl_seconds?: number | null;
             /** @description The link's language; without it, the consumer's `locale`, else the browser's. */
             lang?: components["schemas"]["Lang"] | null;
+            /** @description OAuth scopes to ask for instead of the integration's `scopes`, each among its `allowed_scopes` (else among its `scopes`). Needs an OAuth integration. Without it, a link for an existing connection asks for what the connection was last granted with. */
+            scopes?: components["schemas"]["Scopes"] | null;
         };
         /** @enum {string} */
         ConnectionStatus: "pending" | "active" | "needs_reauth" | "revoked";
@@ -901,6 +905,10 @@ export interface components {
              */
             last_checked_at: string | null;
             last_check_result: components["schemas"]["CheckResult"] | null;
+            /** @description OAuth scopes asked for instead of the integration's (by the link that authorized it last); reconnect links ask for them again. */
+            scopes: string[] | null;
+            /** @description What the OAuth provider granted at the last authorization (its `scope` answer, else what was asked for). Null for other kinds. */
+            granted_scopes: string[] | null;
         };
         ConnectionCheck: {
             result: components["schemas"]["CheckResult"];
@@ -930,6 +938,8 @@ export interface components {
             link_ttl_seconds?: number | null;
             /** @description The link's language; without it, the consumer's `locale`, else the browser's. */
             lang?: components["schemas"]["Lang"] | null;
+            /** @description OAuth scopes to ask for instead of the integration's `scopes`, each among its `allowed_scopes` (else among its `scopes`). Needs an OAuth integration. Without it, a link for an existing connection asks for what the connection was last granted with. */
+            scopes?: components["schemas"]["Scopes"] | null;
             metadata?: components["schemas"]["Metadata"] | null;
         };
         ConnectionUpdate: {
@@ -991,6 +1001,8 @@ export interface components {
             /** @description Whether a client secret is stored. The secret itself is never returned. */
             client_secret_set: boolean;
             scopes: components["schemas"]["Scopes"] | null;
+            /** @description OAuth only. The scopes a link may ask for instead of `scopes` (`scopes` on connection and link creation); null allows only `scopes` themselves. */
+            allowed_scopes: components["schemas"]["Scopes"] | null;
             /** @description Null for OAuth providers. */
             unverified_credentials: components["schemas"]["UnverifiedCredentials"] | null;
             /** Format: date-time */
@@ -1005,6 +1017,8 @@ export interface components {
             client_id?: string | null;
             client_secret?: string | null;
             scopes?: components["schemas"]["Scopes"] | null;
+            /** @description OAuth only. The scopes a link may ask for instead of `scopes` (`scopes` on connection and link creation); null allows only `scopes` themselves. */
+            allowed_scopes?: components["schemas"]["Scopes"] | null;
             unverified_credentials?: components["schemas"]["UnverifiedCredentials"] | null;
         };
         IntegrationUpdate: {
@@ -1013,6 +1027,8 @@ export interface components {
             client_id?: string;
             client_secret?: string;
             scopes?: components["schemas"]["Scopes"] | null;
+            /** @description OAuth only. The scopes a link may ask for instead of `scopes` (`scopes` on connection and link creation); null allows only `scopes` themselves. */
+            allowed_scopes?: components["schemas"]["Scopes"] | null;
             unverified_credentials?: components["schemas"]["UnverifiedCredentials"] | null;
         };
         Settings: {

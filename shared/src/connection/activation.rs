@@ -87,6 +87,8 @@ pub async fn activate(
             .clone()
             .or_else(|| Some(time::format(&now))),
         updated_at: now,
+        scopes: link.scopes.clone(),
+        granted_scopes: granted_scopes(credentials, link, integration)?,
         version: connection.version + 1,
         ..connection.clone()
     }
@@ -131,4 +133,28 @@ pub async fn activate(
         ));
     }
     Ok(Activation::Active)
+}
+
+/// What an OAuth provider granted: its `scope` answer (split on its separator, or on
+/// spaces, which RFC 6749 uses), else what was asked for. None for other kinds.
+fn granted_scopes(
+    credentials: &Credentials,
+    link: &Link,
+    integration: &Integration,
+) -> Result<Option<Vec<String>>, ApiError> {
+    if credentials.auth_mode != crate::provider::AuthMode::Oauth2 {
+        return Ok(None);
+    }
+    if let Some(scope) = credentials.text("scope") {
+        let granted: Vec<String> = scope
+            .split([' ', ','])
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        return Ok(Some(granted));
+    }
+    Ok(Some(match &link.scopes {
+        Some(asked) => asked.clone(),
+        None => integration.scopes()?,
+    }))
 }

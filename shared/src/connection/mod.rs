@@ -44,10 +44,17 @@ const CREATE_FIELDS: &[&str] = &[
     "redirect",
     "link_ttl_seconds",
     "lang",
+    "scopes",
     "metadata",
 ];
 const UPDATE_FIELDS: &[&str] = &["name", "redirect_url", "disabled", "metadata"];
-const LINK_FIELDS: &[&str] = &["redirect_url", "redirect", "link_ttl_seconds", "lang"];
+const LINK_FIELDS: &[&str] = &[
+    "redirect_url",
+    "redirect",
+    "link_ttl_seconds",
+    "lang",
+    "scopes",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -112,6 +119,14 @@ pub struct Connection {
     pub last_checked_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_check_result: Option<crate::credential::verify::Outcome>,
+    /// OAuth scopes asked for instead of the integration's (by the link that created it, or
+    /// the last re-authentication's); reconnect links ask for them again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// The scopes the provider granted at the last authorization (its `scope` answer, else
+    /// what was asked for, as RFC 6749 reads a silent answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted_scopes: Option<Vec<String>>,
     pub version: u64,
 }
 
@@ -151,6 +166,8 @@ impl Connection {
             verified: false,
             last_checked_at: None,
             last_check_result: None,
+            scopes: None,
+            granted_scopes: None,
             version: 1,
         }
     }
@@ -190,6 +207,8 @@ impl Connection {
             "verified": self.verified,
             "last_checked_at": self.last_checked_at,
             "last_check_result": self.last_check_result,
+            "scopes": self.scopes,
+            "granted_scopes": self.granted_scopes,
         }))
     }
 }
@@ -234,14 +253,45 @@ fn parse_bool(v: &Value) -> Result<bool, String> {
 }
 
 /// Reads the link options of a body (`redirect_url`, `redirect`, `link_ttl_seconds`).
-type LinkFields = (Option<RedirectUrl>, Option<bool>, Option<u64>, Option<Lang>);
+/// A new link's options as a request gives them.
+struct LinkFields {
+    redirect_url: Option<RedirectUrl>,
+    redirect: Option<bool>,
+    ttl: Option<u64>,
+    lang: Option<Lang>,
+    /// OAuth scopes to ask for instead of the integration's (see [`scopes_for`]).
+    scopes: Option<Vec<String>>,
+}
 
 fn link_options(f: &mut Fields, app: &App) -> LinkFields {
-    let redirect_url = f.optional("redirect_url", parse_redirect_url(app.config.stage));
-    let redirect = f.optional("redirect", parse_bool);
-    let ttl = f.optional("link_ttl_seconds", settings::parse_link_ttl);
-    let lang = f.optional("lang", crate::lang::parse_lang);
-    (redirect_url, redirect, ttl, lang)
+    LinkFields {
+        redirect_url: f.optional("redirect_url", parse_redirect_url(app.config.stage)),
+        redirect: f.optional("redirect", parse_bool),
+        ttl: f.optional("link_ttl_seconds", settings::parse_link_ttl),
+        lang: f.optional("lang", crate::lang::parse_lang),
+        scopes: f.optional("scopes", integration::parse_scopes),
+    }
+}
+
+/// Scopes a link asks for: only with an OAuth integration, and only among what it allows
+/// (its `allowed_scopes`, else its own scopes): a field error on `scopes` otherwise.
+fn scopes_for(
+    asked: Option<Vec<String>>,
+    integration: Option<&integration::Integration>,
+) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(asked) = asked else {
+        return Ok(None);
+    };
+    let Some(integration) = integration else {
+        return Err(ApiError::field(
+            "scopes",
+            "need an integration: scopes are asked of one provider",
+        ));
+    };
+    integration
+        .allows(&asked)
+        .map_err(|m: String| ApiError::field("scopes", &m))?;
+    Ok(Some(asked))
 }
 
 /// A new link's language: the one asked for, else its consumer's `locale` now (one read,
@@ -444,7 +494,14 @@ pub async fn create(
     let NewConnection {
         name,
         integration_id,
-        link: (redirect_url, redirect, ttl, lang),
+        link:
+            LinkFields {
+                redirect_url,
+                redirect,
+                ttl,
+                lang,
+                scopes,
+            },
         metadata,
         ids_as_uuid,
         also,
@@ -454,6 +511,7 @@ pub async fn create(
         None => None,
         Some(id) => Some(active_integration(app, tenant, id).await?),
     };
+    let scopes = scopes_for(scopes, integration.as_ref())?;
     let settings = crate::settings::of(app, tenant).await?;
     let now = time::now();
     let id = chosen_id.unwrap_or_else(ConnectionId::generate);
@@ -470,9 +528,11 @@ pub async fn create(
             reminders: Some(settings.reminders.schedule.clone()),
             lang,
             ids_as_uuid,
+            scopes: scopes.clone(),
         },
     )?;
     let connection = Connection {
+        scopes,
         integration_id,
         provider: integration.as_ref().map(|i| i.provider_id().to_owned()),
         redirect_url,
@@ -724,8 +784,28 @@ pub async fn new_link(
     current: Connection,
     request: LinkRequest,
 ) -> Result<NewLink, ApiError> {
-    let LinkRequest((redirect_url, redirect, ttl, lang), ids_as_uuid) = request;
+    let LinkRequest(
+        LinkFields {
+            redirect_url,
+            redirect,
+            ttl,
+            lang,
+            scopes,
+        },
+        ids_as_uuid,
+    ) = request;
     let (tenant, id) = (&current.tenant_id.clone(), &current.id.clone());
+    // Asked for: checked against the connection's integration now; else the link asks for
+    // what the connection was granted with last time.
+    let asked = match (&scopes, &current.integration_id) {
+        (None, _) => None,
+        (Some(_), None) => scopes_for(scopes.clone(), None)?,
+        (Some(_), Some(i)) => {
+            let integration = integration::get(&app.store, tenant, i).await?;
+            scopes_for(scopes.clone(), integration.as_ref())?
+        }
+    };
+    let asked = &asked;
     let settings = crate::settings::of(app, tenant).await?;
     // As on creation: bet the consumer has no locale (checked in the same transaction), and
     // read it only when the bet loses.
@@ -761,6 +841,7 @@ pub async fn new_link(
                         reminders: Some(settings.reminders.schedule.clone()),
                         lang: *lang,
                         ids_as_uuid,
+                        scopes: asked.clone().or_else(|| current.scopes.clone()),
                     },
                 )?;
                 let next = Connection {
@@ -985,7 +1066,7 @@ pub async fn import(
                     .collect()
             };
             let checked = verify::check(app, provider, &as_text(&values), &fields).await;
-            verified_or_refused(
+            verify::verified_or_refused(
                 provider,
                 Some(&integration),
                 checked.as_ref(),
@@ -1051,31 +1132,5 @@ pub async fn import(
             crate::consumer::Owner::New(_) => Err(new_consumer_raced()),
         },
         Err(_) => Err(ApiError::conflict("concurrent request; retry")),
-    }
-}
-
-/// The check's decision for an API call: stored (with what was found), or the error the
-/// caller gets: 400 on the credential fields when the provider refused them, 503
-/// `provider_unavailable` when it could not judge and the integration refuses unverified
-/// credentials. Shared by import and `POST /v1/credentials`.
-pub(crate) fn verified_or_refused(
-    provider: &crate::provider::Provider,
-    integration: Option<&integration::Integration>,
-    checked: Option<&verify::Checked>,
-    prefix: &str,
-) -> Result<Verification, ApiError> {
-    let policy = integration
-        .map(|i| i.unverified_credentials())
-        .unwrap_or_default();
-    match verify::decide(checked, policy) {
-        verify::Decision::Store(v) => Ok(v),
-        verify::Decision::Refused => Err(ApiError::validation(
-            verify::refused_message(provider),
-            verify::refused_fields(provider, prefix),
-        )),
-        verify::Decision::Unavailable => Err(ApiError::ProviderUnavailable(format!(
-            "{} could not be reached to check these credentials, and this integration refuses unverified ones; nothing was stored, retry later",
-            provider.name
-        ))),
     }
 }

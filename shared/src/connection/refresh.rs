@@ -389,6 +389,8 @@ pub(crate) async fn mark_needs_reauth(
                         )
                         .await?,
                         ids_as_uuid: false,
+                        // the reconnect asks for what the connection was granted with
+                        scopes: current.scopes.clone(),
                     },
                 )?;
                 let next = Connection {

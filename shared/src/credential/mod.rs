@@ -232,12 +232,8 @@ pub async fn create(
     // verdict is asked again by the direct connect that uses it, if its integration refuses
     // unverified credentials.
     let checked = verify::check(app, provider, &values, &fields).await;
-    let verification = crate::connection::verified_or_refused(
-        provider,
-        integration.as_ref(),
-        checked.as_ref(),
-        "values.",
-    )?;
+    let verification =
+        verify::verified_or_refused(provider, integration.as_ref(), checked.as_ref(), "values.")?;
     let id = CredentialId::generate();
     let credentials = Credentials {
         auth_mode: provider.auth_mode,

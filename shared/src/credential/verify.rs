@@ -64,24 +64,7 @@ impl Checked {
     }
 }
 
-/// What an integration does with credentials its provider could not judge.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Unverified {
-    /// Store them, marked `verified: false` (a provider outage does not stop onboarding).
-    #[default]
-    Accept,
-    /// Refuse them: the customer tries again later (a link stays open).
-    Refuse,
-}
-
-pub fn parse_unverified(v: &serde_json::Value) -> Result<Unverified, String> {
-    match v.as_str() {
-        Some("accept") => Ok(Unverified::Accept),
-        Some("refuse") => Ok(Unverified::Refuse),
-        _ => Err("must be 'accept' or 'refuse'".into()),
-    }
-}
+pub use crate::integration::Unverified;
 
 /// What the connection records of its credentials' check.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -136,6 +119,33 @@ pub fn decide(checked: Option<&Checked>, policy: Unverified) -> Decision {
         Some(Outcome::Refused) => Decision::Refused,
         Some(Outcome::Unreachable) if policy == Unverified::Refuse => Decision::Unavailable,
         _ => Decision::Store(Verification::of(checked)),
+    }
+}
+
+/// The check's decision for an API call: stored (with what was found), or the error the
+/// caller gets: 400 on the credential fields when the provider refused them, 503
+/// `provider_unavailable` when it could not judge and the integration refuses unverified
+/// credentials (without an integration, they are accepted). Import, `POST
+/// /v1/credentials` and direct connect share it.
+pub fn verified_or_refused(
+    provider: &Provider,
+    integration: Option<&crate::integration::Integration>,
+    checked: Option<&Checked>,
+    prefix: &str,
+) -> Result<Verification, crate::error::ApiError> {
+    let policy = integration
+        .map(|i| i.unverified_credentials())
+        .unwrap_or_default();
+    match decide(checked, policy) {
+        Decision::Store(v) => Ok(v),
+        Decision::Refused => Err(crate::error::ApiError::validation(
+            refused_message(provider),
+            refused_fields(provider, prefix),
+        )),
+        Decision::Unavailable => Err(crate::error::ApiError::ProviderUnavailable(format!(
+            "{} could not be reached to check these credentials, and this integration refuses unverified ones; nothing was stored, retry later",
+            provider.name
+        ))),
     }
 }
 

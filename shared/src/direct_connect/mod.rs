@@ -302,7 +302,7 @@ async fn connect_with_credential(
             .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
             .collect();
         let checked = verify::check(app, provider, &values, &credentials.connection_values()).await;
-        connection::verified_or_refused(provider, Some(integration), checked.as_ref(), "values.")?
+        verify::verified_or_refused(provider, Some(integration), checked.as_ref(), "values.")?
     } else {
         stored.verification.clone()
     };
@@ -375,6 +375,7 @@ async fn start_oauth(
             reminders: None,
             lang: None,
             ids_as_uuid: false,
+            scopes: None,
         },
     )?;
     new_link.link.status = Stored::WaitingOauth;

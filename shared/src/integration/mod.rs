@@ -5,7 +5,6 @@
 //! Items: `T#<tenant>` / `INTEGRATION#<id>`, and `T#<tenant>` / `INTEGRATION_PROVIDER#<provider>`
 //! guarding uniqueness, written in the same transaction.
 
-use crate::credential::verify::{parse_unverified, Unverified};
 use crate::error::{ApiError, FieldError};
 use crate::fields::{string, Fields, Patch};
 use crate::id::{IntegrationId, TenantId};
@@ -30,6 +29,7 @@ const FIELDS: &[&str] = &[
     "client_id",
     "client_secret",
     "scopes",
+    "allowed_scopes",
     "unverified_credentials",
 ];
 
@@ -48,7 +48,7 @@ pub(crate) fn parse_status(v: &Value) -> Result<Status, String> {
     }
 }
 
-fn parse_scopes(v: &Value) -> Result<Vec<String>, String> {
+pub(crate) fn parse_scopes(v: &Value) -> Result<Vec<String>, String> {
     let items = v.as_array().ok_or("must be a list of strings")?;
     if items.len() > 64 {
         return Err("must have at most 64 scopes".into());
@@ -80,6 +80,26 @@ fn parse_display_name(v: &Value) -> Result<String, String> {
     string(v, 1, 100)
 }
 
+/// What an API-key or basic integration does with credentials its provider could not
+/// judge (see `credential::verify`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unverified {
+    /// Store them, marked `verified: false` (a provider outage does not stop onboarding).
+    #[default]
+    Accept,
+    /// Refuse them: the customer tries again later (a link stays open).
+    Refuse,
+}
+
+pub fn parse_unverified(v: &serde_json::Value) -> Result<Unverified, String> {
+    match v.as_str() {
+        Some("accept") => Ok(Unverified::Accept),
+        Some("refuse") => Ok(Unverified::Refuse),
+        _ => Err("must be 'accept' or 'refuse'".into()),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct IntegrationItem {
     pk: String,
@@ -97,6 +117,9 @@ struct IntegrationItem {
     client_secret_sealed: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     scopes: Option<Vec<String>>,
+    /// The scopes a link may ask for instead of `scopes` (absent: only `scopes` themselves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    allowed_scopes: Option<Vec<String>>,
     /// API-key and basic providers: what to do when the provider cannot judge submitted
     /// credentials (see `credential::verify`); absent is the default, accept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -165,6 +188,35 @@ impl Integration {
         self.0.unverified_credentials.unwrap_or_default()
     }
 
+    /// Whether a link may ask for `asked`: an OAuth integration, and every scope among its
+    /// `allowed_scopes` (else among the scopes it asks for by default). The message names
+    /// what is not allowed.
+    pub fn allows(&self, asked: &[String]) -> Result<(), String> {
+        if self.provider().map_err(|e| e.to_string())?.auth_mode != AuthMode::Oauth2 {
+            return Err("only OAuth 2.0 integrations take scopes".into());
+        }
+        if asked.is_empty() {
+            return Err("must name at least one scope".into());
+        }
+        let allowed = match &self.0.allowed_scopes {
+            Some(a) => a.clone(),
+            None => self.scopes().map_err(|e| e.to_string())?,
+        };
+        let refused: Vec<&str> = asked
+            .iter()
+            .filter(|s| !allowed.contains(s))
+            .map(String::as_str)
+            .collect();
+        if refused.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "not allowed by the integration (its allowed_scopes): {}",
+                refused.join(", ")
+            ))
+        }
+    }
+
     pub fn display_name(&self) -> Result<String, ApiError> {
         Ok(match &self.0.display_name {
             Some(n) => n.clone(),
@@ -185,6 +237,7 @@ impl Integration {
             "client_id": i.client_id,
             "client_secret_set": i.client_secret_sealed.is_some(),
             "scopes": if provider.auth_mode == AuthMode::Oauth2 { json!(self.scopes()?) } else { Value::Null },
+            "allowed_scopes": if provider.auth_mode == AuthMode::Oauth2 { json!(i.allowed_scopes) } else { Value::Null },
             "unverified_credentials": if provider.auth_mode == AuthMode::Oauth2 { Value::Null } else { json!(self.unverified_credentials()) },
             "created_at": time::format(&i.created_at),
             "updated_at": time::format(&i.updated_at),
@@ -253,7 +306,7 @@ fn check_oauth_fields(
             ));
         }
     } else {
-        for field in ["client_id", "client_secret", "scopes"] {
+        for field in ["client_id", "client_secret", "scopes", "allowed_scopes"] {
             if touched.contains(&field) {
                 errors.push(FieldError::new(
                     field,
@@ -305,6 +358,7 @@ pub struct NewIntegration {
     client_id: Option<String>,
     client_secret: Option<String>,
     scopes: Option<Vec<String>>,
+    allowed_scopes: Option<Vec<String>>,
     unverified_credentials: Option<Unverified>,
     touched: Vec<&'static str>,
 }
@@ -331,6 +385,7 @@ impl NewIntegration {
         let client_id = f.optional("client_id", parse_client_id);
         let client_secret = f.optional("client_secret", parse_client_secret);
         let scopes = f.optional("scopes", parse_scopes);
+        let allowed_scopes = f.optional("allowed_scopes", parse_scopes);
         let unverified_credentials = f.optional("unverified_credentials", parse_unverified);
         f.finish()?;
         let Some(provider) = provider else {
@@ -343,6 +398,7 @@ impl NewIntegration {
             client_id,
             client_secret,
             scopes,
+            allowed_scopes,
             unverified_credentials,
             touched,
         })
@@ -360,6 +416,7 @@ impl NewIntegration {
             client_id: None,
             client_secret: None,
             scopes: None,
+            allowed_scopes: None,
             unverified_credentials: None,
             touched: Vec::new(),
         }
@@ -383,6 +440,7 @@ async fn build(app: &App, tenant: &TenantId, new: NewIntegration) -> Result<Inte
         client_id,
         client_secret,
         scopes,
+        allowed_scopes,
         unverified_credentials,
         touched,
     } = new;
@@ -409,6 +467,7 @@ async fn build(app: &App, tenant: &TenantId, new: NewIntegration) -> Result<Inte
         client_id,
         client_secret_sealed,
         scopes,
+        allowed_scopes,
         unverified_credentials,
         created_at: now,
         updated_at: now,
@@ -489,6 +548,7 @@ pub struct IntegrationPatch {
     client_id: Patch<String>,
     client_secret: Patch<String>,
     scopes: Patch<Vec<String>>,
+    allowed_scopes: Patch<Vec<String>>,
     unverified_credentials: Patch<Unverified>,
     touched: Vec<&'static str>,
 }
@@ -506,6 +566,7 @@ impl IntegrationPatch {
         let client_id = f.patch("client_id", false, parse_client_id);
         let client_secret = f.patch("client_secret", false, parse_client_secret);
         let scopes = f.patch("scopes", true, parse_scopes);
+        let allowed_scopes = f.patch("allowed_scopes", true, parse_scopes);
         let unverified_credentials = f.patch("unverified_credentials", true, parse_unverified);
         f.finish()?;
         Ok(IntegrationPatch {
@@ -514,6 +575,7 @@ impl IntegrationPatch {
             client_id,
             client_secret,
             scopes,
+            allowed_scopes,
             unverified_credentials,
             touched,
         })
@@ -532,6 +594,7 @@ pub async fn update(
         client_id,
         client_secret,
         scopes,
+        allowed_scopes,
         unverified_credentials,
         touched,
     } = patch;
@@ -546,12 +609,13 @@ pub async fn update(
         ),
         _ => None,
     };
-    let (display_name, status, client_id, sealed, scopes, unverified, touched) = (
+    let (display_name, status, client_id, sealed, scopes, allowed, unverified, touched) = (
         &display_name,
         &status,
         &client_id,
         &sealed,
         &scopes,
+        &allowed_scopes,
         &unverified_credentials,
         &touched,
     );
@@ -581,6 +645,11 @@ pub async fn update(
                 match &scopes {
                     Patch::Set(s) => next.scopes = Some(s.clone()),
                     Patch::Clear => next.scopes = None,
+                    Patch::Keep => {}
+                }
+                match allowed {
+                    Patch::Set(s) => next.allowed_scopes = Some(s.clone()),
+                    Patch::Clear => next.allowed_scopes = None,
                     Patch::Keep => {}
                 }
                 match unverified {

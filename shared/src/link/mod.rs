@@ -99,6 +99,10 @@ pub struct Link {
     pub consumer_id: Option<ConsumerId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integration_id: Option<IntegrationId>,
+    /// The OAuth scopes this link asks for, instead of its integration's (within what the
+    /// integration allows, checked when the link was made).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
     pub status: Stored,
     pub token_hash: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -219,6 +223,7 @@ impl Link {
             "connection_id": self.connection_id,
             "consumer_id": self.consumer_id,
             "integration_id": self.integration_id,
+            "scopes": self.scopes,
             "status": status,
             "expires_at": time::format(&self.expires_at),
             "redirect_url": self.redirect_url.as_ref().map(RedirectUrl::as_str),
@@ -266,6 +271,8 @@ pub struct LinkOptions {
     pub lang: Option<crate::lang::Lang>,
     /// See [`Link::ids_as_uuid`].
     pub ids_as_uuid: bool,
+    /// See [`Link::scopes`].
+    pub scopes: Option<Vec<String>>,
 }
 
 impl NewLink {
@@ -289,6 +296,7 @@ impl NewLink {
             connection_id: connection.clone(),
             consumer_id: consumer.cloned(),
             integration_id: integration.cloned(),
+            scopes: options.scopes,
             status: Stored::Waiting,
             token_hash: sha256_hex(token.expose().as_bytes()),
             redirect_url: options.redirect_url,
@@ -524,6 +532,7 @@ mod tests {
                 reminders: None,
                 lang: None,
                 ids_as_uuid: false,
+                scopes: None,
             },
         )
         .unwrap()
@@ -588,6 +597,7 @@ mod tests {
                 reminders: None,
                 lang: None,
                 ids_as_uuid: false,
+                scopes: None,
             },
         )
         .unwrap();

@@ -284,6 +284,8 @@ impl Tokens {
 pub struct OAuthApp {
     client: Client,
     scope: Option<String>,
+    /// How the provider joins scopes in one string (` `, or `,` at Shopify).
+    scope_separator: String,
     authorize_params: BTreeMap<String, String>,
     revocation: Option<Revocation>,
 }
@@ -350,9 +352,22 @@ impl OAuthApp {
         Ok(OAuthApp {
             client,
             scope: (!scopes.is_empty()).then(|| scopes.join(&spec.scope_separator)),
+            scope_separator: spec.scope_separator.clone(),
             authorize_params: spec.authorize_params.clone(),
             revocation,
         })
+    }
+
+    /// The same app asking for `scopes` instead of its integration's (a link's own, checked
+    /// against what the integration allows when the link was made).
+    pub fn with_scopes(self, scopes: Option<&[String]>) -> OAuthApp {
+        match scopes {
+            Some(s) if !s.is_empty() => OAuthApp {
+                scope: Some(s.join(&self.scope_separator)),
+                ..self
+            },
+            _ => self,
+        }
     }
 
     /// Where to send the customer: the provider's consent page with our state and a PKCE

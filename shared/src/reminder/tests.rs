@@ -99,6 +99,7 @@ fn new_link(ttl_seconds: u64, reminders: Option<Schedule>) -> crate::link::NewLi
             reminders,
             lang: None,
             ids_as_uuid: false,
+            scopes: None,
         },
     )
     .unwrap()

@@ -140,6 +140,10 @@ async fn start_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
     let base = call.public_base_url(&app.config);
     let redirect_uri = callback_url(&base);
     let oauth = match OAuthApp::new(app, &integration, &fields, &redirect_uri).await {
+        // the link's own scopes, made for this integration
+        Ok(o) if link.integration_id.as_ref() == Some(integration.id()) => {
+            o.with_scopes(link.scopes.as_deref())
+        }
         Ok(o) => o,
         Err(ApiError::Conflict { .. }) => return Ok(not_set_up()),
         Err(e) => return Err(e),
