@@ -191,6 +191,14 @@ pub struct Provider {
     /// request): the catalogue says so rather than forgetting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unverifiable: Option<String>,
+    /// The brand's mark (from the `simple-icons` package, written by
+    /// `scripts/catalog_logos.py`, never by hand); served through the branding logos' SVG
+    /// allow-list. Without one, the initials logo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_svg: Option<String>,
+    /// Where the mark came from, and under which licence (see `catalog/LOGOS.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_source: Option<LogoSource>,
     /// A loopback test provider (the local stack's `oidc-provider-mock`): listed and usable
     /// only when running locally, and the only kind allowed plain-`http` loopback URLs.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -198,6 +206,16 @@ pub struct Provider {
     /// The logo's SVG in base64, encoded on first use.
     #[serde(skip)]
     logo_base64: OnceLock<String>,
+}
+
+/// The package a provider's mark came from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogoSource {
+    pub package: String,
+    pub version: String,
+    pub slug: String,
+    pub license: String,
 }
 
 #[derive(Deserialize)]
@@ -539,6 +557,15 @@ impl Catalog {
                 }
                 _ => {}
             }
+            match (&p.logo_svg, &p.logo_source) {
+                (None, None) => {}
+                (Some(svg), Some(_)) => match crate::branding::sanitize_svg(svg) {
+                    Ok(clean) if clean.len() <= crate::branding::MAX_LOGO_BYTES => {}
+                    Ok(_) => err("logo_svg is larger than a branding logo may be".into()),
+                    Err(e) => err(format!("logo_svg {e}")),
+                },
+                _ => err("logo_svg and logo_source go together (scripts/catalog_logos.py)".into()),
+            }
             let connection: BTreeMap<String, String> = p
                 .connection_fields
                 .iter()
@@ -714,9 +741,23 @@ impl Provider {
             .to_uppercase()
     }
 
-    /// Our own logo: the brand colour with the name's initials in whichever of black or white
-    /// reads better on it. Never the vendor's artwork.
+    /// The logo: the brand's mark when the catalogue has one, through the branding logos'
+    /// SVG allow-list; else [`Provider::initials_svg`].
     pub fn logo_svg(&self) -> String {
+        match self.logo_svg.as_deref().map(crate::branding::sanitize_svg) {
+            Some(Ok(clean)) => clean,
+            Some(Err(error)) => {
+                // the catalogue tests hold every mark to the allow-list: not expected
+                tracing::error!(provider = %self.id, %error, "a catalogue logo was refused");
+                self.initials_svg()
+            }
+            None => self.initials_svg(),
+        }
+    }
+
+    /// Our own logo: the brand colour with the name's initials in whichever of black or white
+    /// reads better on it.
+    pub fn initials_svg(&self) -> String {
         let l = luminance(&self.color);
         // contrast against white text vs against black text
         let text = if (1.05) / (l + 0.05) >= (l + 0.05) / 0.05 {
@@ -1108,17 +1149,53 @@ mod tests {
     }
 
     #[test]
-    fn logos_are_our_own_svg_with_readable_initials() {
+    fn without_a_mark_a_logo_is_readable_initials() {
         let c = catalog().unwrap();
-        let slack = c.get("slack").unwrap().logo_svg();
-        assert!(
-            slack.starts_with("<svg") && slack.contains(">S</text>") && slack.contains("#FFFFFF")
-        );
-        let mailchimp = c.get("mailchimp").unwrap().logo_svg();
+        let slack = c.get("slack").unwrap();
+        assert!(slack.logo_svg.is_none(), "no mark for Slack in the package");
+        let logo = slack.logo_svg();
+        assert!(logo.starts_with("<svg") && logo.contains(">S</text>") && logo.contains("#FFFFFF"));
+        let mailchimp = c.get("mailchimp").unwrap().initials_svg();
         assert!(mailchimp.contains("#000000"), "dark text on a yellow logo");
-        let atl = c.get("atlassian").unwrap().logo_svg();
+        let atl = c.get("atlassian").unwrap().initials_svg();
         assert!(atl.contains(">A</text>"), "{atl}");
-        let sage = c.get("google-workspace").unwrap().logo_svg();
-        assert!(sage.contains(">GW</text>"));
+        let gw = c.get("google-workspace").unwrap().initials_svg();
+        assert!(gw.contains(">GW</text>"));
+    }
+
+    #[test]
+    fn marks_come_from_the_package_and_pass_the_branding_allow_list() {
+        let c = Catalog::parse(CATALOG_JSON).unwrap();
+        let marked: Vec<&Provider> = c.providers().filter(|p| p.logo_svg.is_some()).collect();
+        assert!(marked.len() >= 20, "{} marks", marked.len());
+        for p in marked {
+            let source = p.logo_source.as_ref().unwrap();
+            assert_eq!(source.package, "simple-icons");
+            let served = p.logo_svg();
+            assert!(
+                served.contains("<path"),
+                "{}: the mark survives the allow-list",
+                p.id
+            );
+            assert!(!served.contains("<text"), "{}: a mark, not initials", p.id);
+        }
+        let stripe = c.get("stripe").unwrap().logo_svg();
+        assert!(stripe.contains("#635BFF") && stripe.contains("aria-label=\"Stripe\""));
+    }
+
+    #[test]
+    fn a_mark_outside_the_allow_list_is_refused_by_the_rules() {
+        let scripted = with_entry("stripe", |p| {
+            p["logo_svg"] = json!("<svg xmlns=\"http://www.w3.org/2000/svg\"><!DOCTYPE x></svg>")
+        });
+        assert!(scripted.is_err());
+        let orphan = with_entry("stripe", |p| {
+            p.as_object_mut().unwrap().remove("logo_source");
+        });
+        assert!(orphan
+            .err()
+            .unwrap_or_default()
+            .iter()
+            .any(|e| e.contains("go together")));
     }
 }
