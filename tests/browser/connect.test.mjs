@@ -223,6 +223,39 @@ test("without a redirect the customer sees a success page, and the used link say
   await context.close();
 });
 
+test("a key its provider refuses keeps the link open and says so, then a good one connects", async () => {
+  // key-mock: the local stack's API-key provider, which accepts lg_valid_… keys only.
+  const keyed = await api("POST", "/v1/integrations", { provider: "key-mock" });
+  const { connection, link } = await connectLink({ integration: keyed.id });
+  const { context, page, requests } = await openPage();
+  await page.goto(link.url);
+  await tabTo(page, "input[name=f_workspace]");
+  await page.keyboard.type("demo");
+  await tabTo(page, "input[name=f_api_key]");
+  await page.keyboard.type("lg_wrong_browser_key");
+  await Promise.all([page.waitForLoadState("load"), page.keyboard.press("Enter")]);
+  await page.locator(".field-error, .error").first().waitFor();
+  assert.match(await page.textContent("main"), /Local API-key provider refused these credentials/);
+  assert.equal(await page.locator("input[name=f_api_key]").getAttribute("aria-invalid"), "true");
+  assert.equal(await page.locator("input[name=f_workspace]").inputValue(), "demo", "what is not secret is kept");
+  assert.ok(!(await page.content()).includes("lg_wrong_browser_key"), "the secret is not echoed");
+  await axe(page, "form refused by the provider");
+  await shot(page, "form-refused");
+  const open = await api("GET", `/v1/links/${link.id}`);
+  assert.equal(open.status, "waiting");
+  assert.equal(open.last_error.code, "credentials_refused");
+
+  await tabTo(page, "input[name=f_api_key]");
+  await page.keyboard.type("lg_valid_browser_key");
+  await Promise.all([page.waitForLoadState("load"), page.keyboard.press("Enter")]);
+  await page.getByRole("heading", { level: 1 }).waitFor();
+  const now = await api("GET", `/v1/connections/${connection.id}`);
+  assert.equal(now.status, "active");
+  assert.equal(now.verified, true);
+  assert.deepEqual(crossOrigin(requests), [], "the check is ours, server to server");
+  await context.close();
+});
+
 test("expired and revoked links get their own pages", async () => {
   const { context, page, requests } = await openPage();
 
