@@ -579,6 +579,16 @@ impl Catalog {
                 if o.scope_separator != " " && o.scope_separator != "," {
                     err("scope_separator must be ' ' or ','".into());
                 }
+                // Scopes are joined with the separator: none may hold it, or a space, or be empty.
+                for scope in &o.scopes {
+                    if scope.is_empty()
+                        || scope.contains(|c: char| c.is_whitespace() || c == ',' || c.is_control())
+                    {
+                        err(format!(
+                            "scope {scope:?} is empty or holds a space or a comma"
+                        ));
+                    }
+                }
             }
             for template in templates {
                 for name in placeholders(template) {
@@ -953,6 +963,10 @@ mod tests {
                 }),
             ),
             ("unknown key", Box::new(|p| p["colour"] = json!("#000000"))),
+            (
+                "a scope with a space",
+                Box::new(|p| p["oauth"]["scopes"] = json!(["accounting.read write"])),
+            ),
         ];
         for (what, edit) in cases {
             assert!(with_provider(edit).is_err(), "{what} accepted");
