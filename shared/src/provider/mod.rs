@@ -559,9 +559,15 @@ impl Catalog {
             }
             match (&p.logo_svg, &p.logo_source) {
                 (None, None) => {}
+                // Served as it is, so it must be exactly what the allow-list keeps.
                 (Some(svg), Some(_)) => match crate::branding::sanitize_svg(svg) {
-                    Ok(clean) if clean.len() <= crate::branding::MAX_LOGO_BYTES => {}
-                    Ok(_) => err("logo_svg is larger than a branding logo may be".into()),
+                    Ok(clean) if clean != *svg => {
+                        err("logo_svg is not as the branding SVG allow-list writes it".into())
+                    }
+                    Ok(clean) if clean.len() > crate::branding::MAX_LOGO_BYTES => {
+                        err("logo_svg is larger than a branding logo may be".into())
+                    }
+                    Ok(_) => {}
                     Err(e) => err(format!("logo_svg {e}")),
                 },
                 _ => err("logo_svg and logo_source go together (scripts/catalog_logos.py)".into()),
@@ -751,16 +757,13 @@ impl Provider {
             .to_uppercase()
     }
 
-    /// The logo: the brand's mark when the catalogue has one, through the branding logos'
-    /// SVG allow-list; else [`Provider::initials_svg`].
+    /// The logo: the brand's mark when the catalogue has one, else
+    /// [`Provider::initials_svg`]. A mark is served as stored: the catalogue rules hold it to
+    /// be exactly what the branding logos' SVG allow-list keeps, so no request re-parses it
+    /// (a listing of every provider stays as cheap as the catalogue grows).
     pub fn logo_svg(&self) -> String {
-        match self.logo_svg.as_deref().map(crate::branding::sanitize_svg) {
-            Some(Ok(clean)) => clean,
-            Some(Err(error)) => {
-                // the catalogue tests hold every mark to the allow-list: not expected
-                tracing::error!(provider = %self.id, %error, "a catalogue logo was refused");
-                self.initials_svg()
-            }
+        match &self.logo_svg {
+            Some(mark) => mark.clone(),
             None => self.initials_svg(),
         }
     }
@@ -1178,7 +1181,7 @@ mod tests {
     }
 
     #[test]
-    fn marks_come_from_the_package_and_pass_the_branding_allow_list() {
+    fn marks_come_from_the_package_and_are_what_the_branding_allow_list_keeps() {
         let c = Catalog::parse(CATALOG_JSON).unwrap();
         let marked: Vec<&Provider> = c.providers().filter(|p| p.logo_svg.is_some()).collect();
         assert!(marked.len() >= 20, "{} marks", marked.len());
@@ -1211,5 +1214,20 @@ mod tests {
             .unwrap_or_default()
             .iter()
             .any(|e| e.contains("go together")));
+        let dropped = with_entry("stripe", |p| {
+            let svg = p["logo_svg"]
+                .as_str()
+                .unwrap()
+                .replace("<path ", "<path onclick=\"x()\" ");
+            p["logo_svg"] = json!(svg);
+        });
+        assert!(
+            dropped
+                .err()
+                .unwrap_or_default()
+                .iter()
+                .any(|e| e.contains("allow-list writes")),
+            "an attribute the allow-list drops is caught, not served"
+        );
     }
 }
