@@ -355,7 +355,11 @@ export interface paths {
          *     activates the connection, consumes the link and records `connection.created` (or
          *     `connection.updated` on re-authentication). Then 303 to the redirect URL (with
          *     `consumerId`, `connectionId`, `status`) when the link asks for it, else a success page.
-         *     Invalid fields re-render the form (422) without echoing secrets.
+         *     Invalid fields re-render the form (422) without echoing secrets. API keys and basic
+         *     credentials are checked with the provider first (`verifies_credentials`): refused,
+         *     the form again (422) with "<Provider> refused these credentials", the link still
+         *     open; no verdict while the integration's `unverified_credentials` is `refuse`, the
+         *     form again (503) asking to retry.
          */
         post: operations["submitConnectForm"];
         delete?: never;
@@ -2155,7 +2159,7 @@ export interface operations {
                     "text/html": string;
                 };
             };
-            /** @description Invalid fields; the form again, with messages. */
+            /** @description Invalid fields, or credentials the provider refused; the form again, with messages. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2166,6 +2170,15 @@ export interface operations {
             };
             /** @description Our fault; nothing was saved. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The provider could not judge the credentials and the integration refuses unverified ones; the form again, nothing saved, the link still open. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,6 +1,6 @@
 //! Credentials checked with their provider before anything is stored: the provider's
 //! `verify` request (see `provider::VerifySpec`) sent with the submitted values. A refusal
-//! keeps a link open and an API call unanswered with a 400 on the credential fields; no
+//! keeps a link open and answers an API call with a 400 on the credential fields; no
 //! verdict (a timeout, a 5xx, an answer the catalogue does not know) is accepted unverified
 //! or refused, as the integration says (`unverified_credentials`).
 //!
