@@ -186,6 +186,21 @@ async fn open_link(app: &App, call: &Call) -> Result<Result<(Link, String), Outc
     }
 }
 
+/// The connect page with its form again (fields to correct, or a notice), answered `status`.
+fn form_again(
+    status: StatusCode,
+    integration: &Integration,
+    form: page::FormView,
+) -> Result<Outcome, ApiError> {
+    let mut p = Page::new(
+        t("page.connect.heading").with("software", integration.display_name()?),
+        None,
+    );
+    p.logo = Some(logo_uri(integration.provider()?));
+    p.form = Some(form);
+    Ok(Outcome::Page(status, Box::new(p)))
+}
+
 async fn submit_form(app: &App, call: &Call) -> Result<Outcome, ApiError> {
     let Some(form) = call.form_body(MAX_FORM_BYTES) else {
         return Ok(page(StatusCode::BAD_REQUEST, "bad_form"));
@@ -253,20 +268,8 @@ async fn submit_form(app: &App, call: &Call) -> Result<Outcome, ApiError> {
                 errors.keys().cloned().collect(),
             )
             .await?;
-            let mut p = Page::new(
-                t("page.connect.heading").with("software", integration.display_name()?),
-                None,
-            );
-            p.logo = Some(logo_uri(provider));
-            p.form = Some(form_view(
-                &link,
-                &token,
-                &integration,
-                provider,
-                &values,
-                &errors,
-            ));
-            return Ok(Outcome::Page(StatusCode::UNPROCESSABLE_ENTITY, Box::new(p)));
+            let form = form_view(&link, &token, &integration, provider, &values, &errors);
+            return form_again(StatusCode::UNPROCESSABLE_ENTITY, &integration, form);
         }
     };
 
@@ -276,36 +279,36 @@ async fn submit_form(app: &App, call: &Call) -> Result<Outcome, ApiError> {
     let verification = match verify::decide(checked.as_ref(), integration.unverified_credentials())
     {
         Decision::Store(v) => v,
-        refusal => {
-            let (status, notice) = if refusal == Decision::Refused {
-                let fields = provider
-                    .credential_fields
-                    .iter()
-                    .map(|f| f.name.clone())
-                    .collect();
-                link::record_failure(app, &link.id, "credentials_refused", fields).await?;
-                (StatusCode::UNPROCESSABLE_ENTITY, "page.form.refused")
-            } else {
-                (StatusCode::SERVICE_UNAVAILABLE, "page.form.unreachable")
-            };
-            let errors: BTreeMap<String, String> = if refusal == Decision::Refused {
-                verify::refused_fields(provider, "")
-                    .into_iter()
-                    .map(|e| (e.field, e.message))
-                    .collect()
-            } else {
-                BTreeMap::new()
-            };
-            let mut p = Page::new(
-                t("page.connect.heading").with("software", integration.display_name()?),
-                None,
+        Decision::Refused => {
+            let errors: BTreeMap<String, String> = verify::refused_fields(provider, "")
+                .into_iter()
+                .map(|e| (e.field, e.message))
+                .collect();
+            let fields = errors.keys().cloned().collect();
+            link::record_failure(app, &link.id, "credentials_refused", fields).await?;
+            let notice = t("page.form.refused").with("provider", provider.name.clone());
+            let form = form_view(&link, &token, &integration, provider, &values, &errors);
+            return form_again(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &integration,
+                form.with_notice(notice),
             );
-            p.logo = Some(logo_uri(provider));
-            p.form = Some(
-                form_view(&link, &token, &integration, provider, &values, &errors)
-                    .with_notice(t(notice).with("provider", provider.name.clone())),
+        }
+        Decision::Unavailable => {
+            let notice = t("page.form.unreachable").with("provider", provider.name.clone());
+            let form = form_view(
+                &link,
+                &token,
+                &integration,
+                provider,
+                &values,
+                &BTreeMap::new(),
             );
-            return Ok(Outcome::Page(status, Box::new(p)));
+            return form_again(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &integration,
+                form.with_notice(notice),
+            );
         }
     };
 

@@ -14,7 +14,6 @@ use crate::error::ApiError;
 use crate::provider::{catalog, AuthMode};
 use crate::store::Step;
 use crate::{time, App};
-use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 /// How a connection was checked.
@@ -138,13 +137,13 @@ pub async fn run(
             provider.name
         )));
     }
-    let values: BTreeMap<String, String> = credentials
-        .values
-        .iter()
-        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-        .collect();
-    let Some(checked) =
-        verify::check(app, provider, &values, &credentials.connection_values()).await
+    let Some(checked) = verify::check(
+        app,
+        provider,
+        &credentials.credential_values(),
+        &credentials.connection_values(),
+    )
+    .await
     else {
         return Err(uncheckable("no check for this provider"));
     };

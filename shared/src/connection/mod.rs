@@ -1053,19 +1053,28 @@ pub async fn import(
     let (Some(values), Some(fields)) = (values, fields) else {
         return Err(ApiError::validation("invalid request body", errors));
     };
+    let credentials = Credentials {
+        auth_mode: provider.auth_mode,
+        provider: provider.id.clone(),
+        values: match values {
+            Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        },
+        connection_fields: fields.into_iter().map(|(k, v)| (k, json!(v))).collect(),
+        raw: None,
+    };
     // API-key values are asked of the provider before anything is written (OAuth tokens
     // handed over by the caller are stored as given, unverified).
     let verification = match provider.auth_mode {
         crate::provider::AuthMode::Oauth2 => Verification::default(),
         _ => {
-            let as_text = |v: &Value| -> std::collections::BTreeMap<String, String> {
-                v.as_object()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                    .collect()
-            };
-            let checked = verify::check(app, provider, &as_text(&values), &fields).await;
+            let checked = verify::check(
+                app,
+                provider,
+                &credentials.credential_values(),
+                &credentials.connection_values(),
+            )
+            .await;
             verify::verified_or_refused(
                 provider,
                 Some(&integration),
@@ -1088,16 +1097,6 @@ pub async fn import(
     }
 
     let id = ConnectionId::generate();
-    let credentials = Credentials {
-        auth_mode: provider.auth_mode,
-        provider: provider.id.clone(),
-        values: match values {
-            Value::Object(m) => m,
-            _ => serde_json::Map::new(),
-        },
-        connection_fields: fields.into_iter().map(|(k, v)| (k, json!(v))).collect(),
-        raw: None,
-    };
     let sealed = credentials.seal(app.sealer()?, tenant, id.as_str()).await?;
     let now = time::now();
     let connection = Connection {

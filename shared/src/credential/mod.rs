@@ -65,10 +65,12 @@ impl Credentials {
 
     /// Connection fields as text, to fill URL templates (`{shop}`).
     pub fn connection_values(&self) -> std::collections::BTreeMap<String, String> {
-        self.connection_fields
-            .iter()
-            .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
-            .collect()
+        texts(&self.connection_fields)
+    }
+
+    /// The credential fields as text (an API key's, for its provider's check).
+    pub fn credential_values(&self) -> std::collections::BTreeMap<String, String> {
+        texts(&self.values)
     }
 
     /// What the platform receives: never the refresh token (Linkgate owns the refresh cycle;
@@ -105,6 +107,12 @@ impl Credentials {
             .map_err(ApiError::internal)?;
         serde_json::from_str(secret.expose()).map_err(ApiError::internal)
     }
+}
+
+fn texts(map: &Map<String, Value>) -> std::collections::BTreeMap<String, String> {
+    map.iter()
+        .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
+        .collect()
 }
 
 const FIELDS: &[&str] = &["provider", "integration_id", "values", "connection_fields"];

@@ -296,12 +296,13 @@ async fn connect_with_credential(
     let verification = if !stored.verification.verified
         && integration.unverified_credentials() == verify::Unverified::Refuse
     {
-        let values = credentials
-            .values
-            .iter()
-            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-            .collect();
-        let checked = verify::check(app, provider, &values, &credentials.connection_values()).await;
+        let checked = verify::check(
+            app,
+            provider,
+            &credentials.credential_values(),
+            &credentials.connection_values(),
+        )
+        .await;
         verify::verified_or_refused(provider, Some(integration), checked.as_ref(), "values.")?
     } else {
         stored.verification.clone()
