@@ -17,6 +17,11 @@ pub struct App {
     sealer: Option<Sealer>,
     /// Built on first use: only the OAuth functions call providers.
     http: std::sync::OnceLock<reqwest::Client>,
+    /// For calls to URLs tenants or providers give (webhooks, credential checks), built on
+    /// first use: the deployment's allowed addresses, and with them loopback (the local
+    /// stack's own providers).
+    outbound: std::sync::OnceLock<reqwest::Client>,
+    outbound_loopback: std::sync::OnceLock<reqwest::Client>,
     /// AWS settings, for clients only some functions need (SQS), built on first use.
     aws: Option<aws_types::SdkConfig>,
     sqs: std::sync::OnceLock<aws_sdk_sqs::Client>,
@@ -50,6 +55,8 @@ impl App {
             keys,
             sealer,
             http: std::sync::OnceLock::new(),
+            outbound: std::sync::OnceLock::new(),
+            outbound_loopback: std::sync::OnceLock::new(),
             aws: None,
             sqs: std::sync::OnceLock::new(),
             ses: std::sync::OnceLock::new(),
@@ -144,6 +151,36 @@ impl App {
             .build()
             .map_err(ApiError::internal)?;
         Ok(self.http.get_or_init(|| client))
+    }
+
+    /// The addresses outbound calls may reach besides public ones: the deployment's
+    /// (`webhook_allowed_private`), and loopback when `loopback` (the local stack's
+    /// providers).
+    pub fn outbound_allowed(&self, loopback: bool) -> Vec<std::net::IpAddr> {
+        let mut allow = self.config.webhook_allowed_private.clone();
+        if loopback {
+            allow.extend([
+                std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+                std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            ]);
+        }
+        allow
+    }
+
+    /// The shared client for URLs checked against [`App::outbound_allowed`] with the same
+    /// `loopback` (see `outbound::client`).
+    pub fn outbound(&self, loopback: bool) -> Result<&reqwest::Client, ApiError> {
+        let cell = if loopback {
+            &self.outbound_loopback
+        } else {
+            &self.outbound
+        };
+        if let Some(c) = cell.get() {
+            return Ok(c);
+        }
+        let client = crate::outbound::client(&self.outbound_allowed(loopback), "Linkgate/1")
+            .map_err(ApiError::internal)?;
+        Ok(cell.get_or_init(|| client))
     }
 }
 

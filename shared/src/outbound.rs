@@ -161,6 +161,90 @@ impl OutboundUrl {
     }
 }
 
+/// The answer of [`Checked`] when a name has no address an outbound call may reach.
+#[derive(Debug)]
+pub struct AddressRefused(String);
+
+impl std::fmt::Display for AddressRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for AddressRefused {}
+
+/// Name resolution for outbound calls: every address a name resolves to is checked, and
+/// the connection is made to exactly those (so a name cannot be re-pointed at a private
+/// address between the check and the call).
+struct Checked {
+    allow: std::sync::Arc<[IpAddr]>,
+    limit: Duration,
+}
+
+impl reqwest::dns::Resolve for Checked {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let allow = self.allow.clone();
+        let limit = self.limit;
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let refused = |why: String| -> Box<dyn std::error::Error + Send + Sync> {
+                Box::new(AddressRefused(why))
+            };
+            let found = tokio::time::timeout(limit, tokio::net::lookup_host((host.as_str(), 0)))
+                .await
+                .map_err(|_| refused("the host name does not resolve".into()))?
+                .map_err(|_| refused("the host name does not resolve".into()))?;
+            let addrs: Vec<SocketAddr> = found.collect();
+            if addrs.is_empty() {
+                return Err(refused("the host name does not resolve".into()));
+            }
+            if let Some(bad) = addrs.iter().find(|a| !allowed(a.ip(), &allow)) {
+                return Err(refused(format!(
+                    "the host resolves to a non-public address ({})",
+                    bad.ip()
+                )));
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// The HTTP client of outbound calls to URLs that passed [`OutboundUrl::parse`] with the
+/// same `allow`: names resolved through the address checks, redirects never followed, no
+/// proxy from the environment (a proxy would resolve the name where we cannot check it).
+/// Built once per process and shared, so calls to one host reuse their connection; each
+/// request sets its own timeout.
+pub fn client(allow: &[IpAddr], user_agent: &str) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(std::sync::Arc::new(Checked {
+            allow: allow.into(),
+            limit: Duration::from_secs(5),
+        }))
+        .user_agent(user_agent)
+        .build()
+}
+
+/// What went wrong with an outbound request, as a class (reqwest's own errors print the
+/// URL, and a URL may carry a secret in its query): an address refused says why.
+pub fn failure(e: &reqwest::Error) -> String {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(refused) = s.downcast_ref::<AddressRefused>() {
+            return format!("refused: {refused}");
+        }
+        source = s.source();
+    }
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "could not connect".into()
+    } else {
+        "request failed".into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,5 +362,36 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(ok[0].port(), 9);
+    }
+
+    /// The shared client refuses a name resolving to a loopback address, and reaches it
+    /// when allowed; the refusal says why, the URL is never printed.
+    #[tokio::test]
+    async fn the_shared_client_checks_the_addresses_it_connects_to() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+            }
+        });
+        let url = format!("http://localhost:{port}/x?key=secret");
+        let strict = client(&[], "t").unwrap();
+        let e = strict.get(&url).send().await.unwrap_err();
+        let why = failure(&e);
+        assert!(
+            why.starts_with("refused: the host resolves to a non-public address"),
+            "{why}"
+        );
+        assert!(!why.contains("secret"), "{why}");
+        let loopback =
+            client(&["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()], "t").unwrap();
+        let ok = loopback.get(&url).send().await.unwrap();
+        assert_eq!(ok.status().as_u16(), 204);
     }
 }

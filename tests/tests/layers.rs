@@ -21,6 +21,7 @@ const FOUNDATION: &[&str] = &[
     "idempotency",
     "lang",
     "metadata",
+    "outbound",
     "redirect_url",
     "seal",
     "secret",

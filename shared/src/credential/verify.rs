@@ -16,8 +16,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::time::Duration;
+use std::net::IpAddr;
 
 /// What a provider made of a set of credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -258,21 +257,14 @@ pub async fn check(
     Some(checked)
 }
 
-/// The addresses a provider's check may reach besides public ones: the local stack's
-/// own for its local-only providers, and what the deployment allows for webhooks.
-fn allowed(app: &App, provider: &Provider) -> Vec<IpAddr> {
-    let mut allow = app.config.webhook_allowed_private.clone();
-    if provider.local_only && app.config.stage == crate::config::Stage::Local {
-        allow.extend([
-            IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ]);
-    }
-    allow
+/// Whether a provider's check may reach loopback: the local stack's own providers only.
+fn loopback(app: &App, provider: &Provider) -> bool {
+    provider.local_only && app.config.stage == crate::config::Stage::Local
 }
 
 async fn send(app: &App, provider: &Provider, spec: &VerifySpec, call: Call) -> Checked {
-    let allow = allowed(app, provider);
+    let loopback = loopback(app, provider);
+    let allow = app.outbound_allowed(loopback);
     let url = match OutboundUrl::parse(&call.url, &allow) {
         Ok(u) => u,
         Err(_) => return Checked::unreachable("the provider's URL is not one we call"),
@@ -284,28 +276,18 @@ async fn send(app: &App, provider: &Provider, spec: &VerifySpec, call: Call) -> 
     if public && !app.config.outbound_public {
         return Checked::unreachable("calls to public hosts are off here");
     }
-    let limit = app.config.oauth_timeout;
-    let addrs = match url.resolve(&allow, limit.min(Duration::from_secs(5))).await {
-        Ok(a) => a,
-        Err(_) => return Checked::unreachable("the host does not resolve to an address we call"),
-    };
-    let client = match reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(limit)
-        .connect_timeout(limit)
-        .resolve_to_addrs(&url.host(), &addrs)
-        .user_agent("Linkgate/1 (credential check)")
-        .build()
-    {
-        Ok(c) => c,
-        Err(_) => return Checked::unreachable("internal: no HTTP client"),
+    let Ok(client) = app.outbound(loopback) else {
+        return Checked::unreachable("internal: no HTTP client");
     };
     let method = match call.method {
         VerifyMethod::Get => reqwest::Method::GET,
         VerifyMethod::Head => reqwest::Method::HEAD,
         VerifyMethod::Post => reqwest::Method::POST,
     };
-    let mut request = client.request(method, url.as_str());
+    let mut request = client
+        .request(method, url.as_str())
+        .timeout(app.config.oauth_timeout)
+        .header("user-agent", "Linkgate/1 (credential check)");
     if call.method == VerifyMethod::Post {
         request = request.header("content-length", "0");
     }
@@ -314,9 +296,7 @@ async fn send(app: &App, provider: &Provider, spec: &VerifySpec, call: Call) -> 
     }
     // reqwest's errors print the URL: only their class is kept.
     match request.send().await {
-        Err(e) if e.is_timeout() => Checked::unreachable("timed out"),
-        Err(e) if e.is_connect() => Checked::unreachable("could not connect"),
-        Err(_) => Checked::unreachable("request failed"),
+        Err(e) => Checked::unreachable(crate::outbound::failure(&e)),
         Ok(resp) => {
             let status = resp.status().as_u16();
             if spec.valid.contains(&status) {

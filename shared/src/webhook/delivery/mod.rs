@@ -16,7 +16,7 @@ use crate::time;
 use crate::App;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub mod api;
 mod repo;
@@ -203,32 +203,26 @@ async fn attempt(app: &App, endpoint: &Endpoint, event_id: &str, body: &str) -> 
         error: Some(error),
         latency_ms: 0,
     };
-    let allow = &app.config.webhook_allowed_private;
-    let url = match OutboundUrl::parse(&endpoint.url, allow) {
+    let allow = app.outbound_allowed(false);
+    let url = match OutboundUrl::parse(&endpoint.url, &allow) {
         Ok(u) => u,
         Err(e) => return failed(format!("refused: the URL {e}")),
-    };
-    let addrs = match url.resolve(allow, Duration::from_secs(5)).await {
-        Ok(a) => a,
-        Err(e) => return failed(format!("refused: {e}")),
     };
     let secrets = match endpoint.live_secrets(app).await {
         Ok(s) => s,
         Err(e) => return failed(format!("internal: {e}")),
     };
-    let client = match reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(app.config.webhook_timeout)
-        .resolve_to_addrs(&url.host(), &addrs)
-        .user_agent("Linkgate-Webhooks/1")
-        .build()
-    {
+    // Shared, so deliveries to one receiver reuse the connection; its resolver checks the
+    // addresses connected to.
+    let client = match app.outbound(false) {
         Ok(c) => c,
         Err(e) => return failed(format!("internal: {e}")),
     };
     let timestamp = chrono::Utc::now().timestamp();
     let sent = client
         .post(url.as_str())
+        .timeout(app.config.webhook_timeout)
+        .header("user-agent", "Linkgate-Webhooks/1")
         .header("content-type", "application/json")
         .header("webhook-id", event_id)
         .header("webhook-timestamp", timestamp.to_string())
@@ -242,13 +236,7 @@ async fn attempt(app: &App, endpoint: &Endpoint, event_id: &str, body: &str) -> 
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     match sent {
         Err(e) => AttemptLog {
-            error: Some(if e.is_timeout() {
-                "timed out".into()
-            } else if e.is_connect() {
-                "could not connect".into()
-            } else {
-                "request failed".into()
-            }),
+            error: Some(crate::outbound::failure(&e)),
             latency_ms,
             ..failed(String::new())
         },
