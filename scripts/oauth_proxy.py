@@ -101,6 +101,9 @@ class Handler(BaseHTTPRequestHandler):
                 "grant_type": form.get("grant_type", [""])[0],
                 "code_verifier": form.get("code_verifier", [None])[0],
                 "redirect_uri": form.get("redirect_uri", [None])[0],
+                # how the client authenticated: HTTP Basic, or its secret in the form
+                "client_auth": "basic" if self.headers.get("Authorization", "").startswith("Basic ")
+                else ("post" if "client_secret" in form else "none"),
                 "at": time.time(),
             })
         fault = next_fault(client)

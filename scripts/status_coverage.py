@@ -31,6 +31,7 @@ METHODS = ("get", "post", "put", "patch", "delete")
 RACE_ONLY = {
     ("DELETE /v1/connections/{id}", 409),
     ("PATCH /v1/integrations/{id}", 409),
+    ("PATCH /v1/providers/custom/{id}", 409),
     ("PATCH /v1/settings", 409),
     ("PATCH /v1/webhooks/{id}", 409),
     ("POST /v1/webhooks/{id}/rotate-secret", 409),

@@ -20,6 +20,7 @@ pub mod connection;
 pub mod consumer;
 pub mod credential;
 pub mod cursor;
+pub mod custom_provider;
 pub mod dialect;
 pub mod direct_connect;
 pub mod email;

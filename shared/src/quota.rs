@@ -1,5 +1,5 @@
 //! What one tenant may not exceed, whatever its keys do: webhook endpoints (each costs a
-//! delivery per event) and link emails per hour (SES's reputation and quota are shared by
+//! delivery per event), custom providers (each is copied into its integration) and link emails per hour (SES's reputation and quota are shared by
 //! every tenant). Both are counters in the tenant's partition, moved in the same write as
 //! what they count, with the limit in the write's condition, so racing requests can never
 //! pass it together.
@@ -42,6 +42,37 @@ pub fn webhook_release_tx(
         webhooks_key(tenant),
         "SET endpoints = endpoints - :one",
         "endpoints > :zero",
+        &[(":zero", n(0)), (":one", n(1))],
+        &[],
+    )
+}
+
+const PROVIDERS_SK: &str = "QUOTA#PROVIDERS";
+
+/// The transaction item that takes one custom provider place (fails when all are taken).
+pub fn provider_place_tx(
+    store: &Store,
+    tenant: &TenantId,
+    max: u32,
+) -> Result<TransactWriteItem, StoreError> {
+    store.update_tx(
+        key(tenant_pk(tenant), PROVIDERS_SK),
+        "SET providers = if_not_exists(providers, :zero) + :one",
+        "attribute_not_exists(providers) OR providers < :max",
+        &[(":zero", n(0)), (":one", n(1)), (":max", n(max))],
+        &[],
+    )
+}
+
+/// The transaction item that gives one custom provider place back.
+pub fn provider_release_tx(
+    store: &Store,
+    tenant: &TenantId,
+) -> Result<TransactWriteItem, StoreError> {
+    store.update_tx(
+        key(tenant_pk(tenant), PROVIDERS_SK),
+        "SET providers = providers - :one",
+        "providers > :zero",
         &[(":zero", n(0)), (":one", n(1))],
         &[],
     )

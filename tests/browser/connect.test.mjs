@@ -256,6 +256,42 @@ test("a key its provider refuses keeps the link open and says so, then a good on
   await context.close();
 });
 
+test("a provider the tenant defined itself goes through the same page, with its own logo", async () => {
+  const logo = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect width="64" height="64" rx="14" fill="#0B5FFF"/><path d="M16 46 32 14l16 32z" fill="#fff"/></svg>';
+  await api("POST", "/v1/providers/custom", {
+    id: "x-acme-ledger",
+    name: "Acme Ledger",
+    category: "accounting",
+    auth_mode: "api_key",
+    credential_fields: [{ name: "api_key", label: "Ledger key", secret: true, help: "Settings → API in Acme Ledger." }],
+    connection_fields: [{ name: "workspace", label: "Workspace", placeholder: "demo" }],
+    api_base_url: "http://127.0.0.1:9402/v1/workspaces/{workspace}",
+    verify: { url: "http://127.0.0.1:9402/v1/workspaces/{workspace}/me", headers: { Authorization: "Bearer {api_key}" }, refused: [401] },
+    logo: `data:image/svg+xml;base64,${Buffer.from(logo).toString("base64")}`,
+  });
+  const custom = await api("POST", "/v1/integrations", { provider: "x-acme-ledger" });
+  const { connection, link } = await connectLink({ integration: custom.id });
+  const { context, page, requests } = await openPage();
+  await page.goto(link.url);
+  assert.match(await page.textContent("main"), /Acme Ledger/);
+  assert.match(await page.textContent("main"), /Ledger key/);
+  assert.ok(await page.locator("img[src^='data:image/svg+xml']").count() > 0, "its own logo, inline");
+  await axe(page, "custom provider form");
+  await shot(page, "custom-provider-form");
+  await tabTo(page, "input[name=f_workspace]");
+  await page.keyboard.type("demo");
+  await tabTo(page, "input[name=f_api_key]");
+  await page.keyboard.type("lg_valid_custom_browser_key");
+  await Promise.all([page.waitForLoadState("load"), page.keyboard.press("Enter")]);
+  await page.getByRole("heading", { level: 1 }).waitFor();
+  const now = await api("GET", `/v1/connections/${connection.id}`);
+  assert.equal(now.status, "active");
+  assert.equal(now.provider, "x-acme-ledger");
+  assert.equal(now.verified, true);
+  assert.deepEqual(crossOrigin(requests), [], "nothing loaded from elsewhere");
+  await context.close();
+});
+
 test("expired and revoked links get their own pages", async () => {
   const { context, page, requests } = await openPage();
 

@@ -61,7 +61,16 @@ async fn resources(t: &TestTenant) -> BTreeMap<&'static str, String> {
         .await;
     assert_eq!(r.status, 202, "{}", r.text);
     let link = connection["link"]["id"].as_str().unwrap().to_owned();
+    let custom = a
+        .post(
+            "/v1/providers/custom",
+            &json!({"id": "x-every-route", "name": "Every route", "category": "crm", "auth_mode": "api_key",
+                    "credential_fields": [{"name": "api_key", "label": "Key", "secret": true}]}),
+        )
+        .await;
+    assert_eq!(custom.status, 201, "{}", custom.text);
     BTreeMap::from([
+        ("custom_provider", "x-every-route".to_owned()),
         ("consumer", consumer),
         ("connection", connection["id"].as_str().unwrap().to_owned()),
         ("link", link),
@@ -82,6 +91,7 @@ fn fill(path: &str, ids: &BTreeMap<&'static str, String>) -> String {
         "integrations" => "integration",
         "webhooks" => "webhook",
         "deliveries" => "delivery",
+        "custom" => "custom_provider",
         other => panic!("no resource for a parameter after /{other}"),
     };
     let segments: Vec<&str> = path.split('/').collect();

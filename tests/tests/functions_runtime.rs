@@ -31,6 +31,8 @@ enum Needs {
     ConnectorConfig,
     /// An Albato sharing for Stripe, named by its number (and token, where the sample has one).
     AlbatoSharing,
+    /// The samples' custom provider (`x-acme-erp`), defined by the tenant.
+    CustomProvider,
 }
 
 const SAMPLE_SHARING: &str = "1234567890123";
@@ -211,6 +213,25 @@ fn expectation(function: &str) -> Expectation {
             let data = b["data"].as_array().unwrap();
             assert!(data.len() >= 5 && data.iter().all(|p| p["category"] == "accounting"));
         }),
+        "providers-custom-create" => (Needs::Nothing, 201, |b| {
+            assert_eq!(b["id"], "x-acme-erp");
+            assert_eq!(b["verify"]["headers"]["Authorization"], "Bearer {api_key}");
+        }),
+        "providers-custom-list" => (Needs::CustomProvider, 200, |b| {
+            assert_eq!(b["data"][0]["id"], "x-acme-erp")
+        }),
+        "providers-custom-get" => (Needs::CustomProvider, 200, |b| {
+            assert_eq!(b["name"], "Acme ERP")
+        }),
+        "providers-custom-update" => (Needs::CustomProvider, 200, |b| {
+            assert_eq!(b["name"], "Acme ERP (cloud)");
+            assert_eq!(b["color"], "#0B5FFF");
+            assert_eq!(
+                b["api_base_url"],
+                "https://{region}.api.acme-erp.example/v2"
+            );
+        }),
+        "providers-custom-delete" => (Needs::CustomProvider, 204, |_| {}),
         "integrations-create" => (Needs::Nothing, 201, |b| {
             assert_eq!(b["provider"], "github");
             assert_eq!(b["client_secret_set"], true);
@@ -577,6 +598,18 @@ async fn every_sample_event_runs_through_its_real_binary() {
                             .to_uuid(),
                     );
                 event = serde_json::from_str(&text).unwrap();
+                None
+            }
+            Needs::CustomProvider => {
+                let sample: Value = serde_json::from_str(
+                    &std::fs::read_to_string(root().join("events/providers-custom-create.json"))
+                        .unwrap(),
+                )
+                .unwrap();
+                let definition: Value =
+                    serde_json::from_str(sample["body"].as_str().unwrap()).unwrap();
+                let r = tenant.admin.post("/v1/providers/custom", &definition).await;
+                assert_eq!(r.status, 201, "{}", r.text);
                 None
             }
             Needs::Integration => Some(

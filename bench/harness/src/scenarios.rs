@@ -183,6 +183,12 @@ impl Ctx {
             .as_str()
             .unwrap_or_default()
             .to_owned();
+        ctx.create(
+            "providers-custom-create",
+            &[],
+            custom_definition("x-bench-ledger"),
+        )
+        .await?;
         let hook = format!("{}/hook", ctx.receiver);
         let hooks = ctx.hooks.1.clone();
         ctx.webhook = ctx
@@ -660,10 +666,80 @@ impl Ctx {
                 min(0, "answers from the process"),
             ),
             "providers-list" => s(
-                "the whole catalog",
+                "the whole catalog and the tenant's custom provider",
                 Status(200),
                 same(self.http(function, &[], "", k, None)),
-                min(0, "catalog is compiled in; API key cached"),
+                min(1, "Query (the tenant's custom providers); catalog compiled in; API key cached"),
+            ),
+            "providers-custom-create" => {
+                // At most 50 per tenant: spread over tenants of their own.
+                let per_tenant = linkgate::custom_provider::MAX_PER_TENANT as usize;
+                let mut keys = Vec::new();
+                while keys.len() * per_tenant < count {
+                    keys.push(self.new_tenant("Bench custom providers").await?.1);
+                }
+                let events = (0..count)
+                    .map(|i| {
+                        let body = custom_definition(&format!("x-bench-{}", i % per_tenant));
+                        self.http(
+                            function,
+                            &[],
+                            "",
+                            Some(&keys[i / per_tenant]),
+                            Some(("application/json", body.to_string())),
+                        )
+                    })
+                    .collect();
+                self.produced.insert("bench:custom-tenants".into(), keys.iter().map(|k| json!(k)).collect());
+                s(
+                    "define a provider (50 per tenant, over tenants of their own)",
+                    Status(201),
+                    events,
+                    min(1, "TransactWriteItems (definition + the tenant's count)"),
+                )
+            }
+            "providers-custom-delete" => {
+                let keys = self.produced("bench:custom-tenants");
+                let made = self.produced("providers-custom-create");
+                if made.len() < count {
+                    return Err("providers-custom-delete needs providers-custom-create to run first".into());
+                }
+                let per_tenant = linkgate::custom_provider::MAX_PER_TENANT as usize;
+                s(
+                    "delete a provider no integration uses",
+                    Status(204),
+                    made.iter()
+                        .take(count)
+                        .enumerate()
+                        .map(|(i, p)| {
+                            let key = keys.get(i / per_tenant).and_then(Value::as_str).unwrap_or_default();
+                            self.http(function, &[("id", p["id"].as_str().unwrap_or_default())], "", Some(key), None)
+                        })
+                        .collect(),
+                    min(2, "GetItem (the definition), TransactWriteItems (delete, no integration, count)"),
+                )
+            }
+            "providers-custom-list" => s(
+                "list the tenant's custom providers",
+                Status(200),
+                same(self.http(function, &[], "", k, None)),
+                min(1, "Query"),
+            ),
+            "providers-custom-get" => s(
+                "read one custom provider",
+                Status(200),
+                same(self.http(function, &[("id", "x-bench-ledger")], "", k, None)),
+                min(1, "GetItem"),
+            ),
+            "providers-custom-update" => s(
+                "rename a custom provider",
+                Status(200),
+                (0..count)
+                    .map(|i| {
+                        self.json_event(function, &[("id", "x-bench-ledger")], json!({"name": format!("Bench Ledger {i}")}))
+                    })
+                    .collect(),
+                min(3, "GetItem (definition), GetItem (its integration's guard), TransactWriteItems (definition + no integration)"),
             ),
             "settings-get" => s(
                 "read settings",
@@ -690,7 +766,11 @@ impl Ctx {
                 )["data"]
                     .as_array()
                     .cloned()
-                    .unwrap_or_default();
+                    .unwrap_or_default()
+                    .into_iter()
+                    // the main tenant's own provider is not the spare tenants'
+                    .filter(|p| p["custom"] != true)
+                    .collect::<Vec<_>>();
                 let per_tenant = providers.len().max(1);
                 while self.spare_tenants.len() * per_tenant < count {
                     let (_, key) = self.new_tenant("Bench spare").await?;
@@ -1347,4 +1427,19 @@ pub fn produced_body(answer: &Value) -> Value {
     } else {
         answer.clone()
     }
+}
+
+/// A custom provider of the bench's tenants (API key, verified at a public host the bench
+/// never reaches: the scenarios only define, read and change it).
+fn custom_definition(id: &str) -> Value {
+    json!({
+        "id": id,
+        "name": "Bench Ledger",
+        "category": "accounting",
+        "auth_mode": "api_key",
+        "credential_fields": [{"name": "api_key", "label": "API key", "secret": true, "pattern": "^[A-Za-z0-9_]{8,64}$"}],
+        "connection_fields": [{"name": "region", "label": "Region", "options": ["eu", "us"]}],
+        "api_base_url": "https://{region}.api.bench-ledger.example/v2",
+        "verify": {"url": "https://{region}.api.bench-ledger.example/v2/me", "headers": {"Authorization": "Bearer {api_key}"}}
+    })
 }

@@ -30,6 +30,7 @@ export type Link = Schemas["Link"];
 export type NewLink = Schemas["NewLink"];
 export type Integration = Schemas["Integration"];
 export type Provider = Schemas["Provider"];
+export type CustomProvider = Schemas["CustomProvider"];
 export type Webhook = Schemas["Webhook"];
 export type WebhookWithSecret = Schemas["WebhookWithSecret"];
 export type Delivery = Schemas["Delivery"];
@@ -190,7 +191,23 @@ export class Linkgate {
   };
 
   readonly providers = {
-    list: () => unwrap(this.raw.GET("/v1/providers")),
+    /** The catalog, and your custom providers first (`custom: true`). */
+    list: (query: Query<"listProviders"> = {}) => unwrap(this.raw.GET("/v1/providers", { params: { query } })),
+    /** Your own provider definitions: same power as a catalog entry, listed for you only. */
+    custom: {
+      create: (body: JsonBody<"createCustomProvider">, options?: CreateOptions): Promise<CustomProvider> =>
+        unwrap(this.raw.POST("/v1/providers/custom", { body, headers: idempotency(options) })),
+      list: (query: Query<"listCustomProviders"> = {}): Promise<Page<CustomProvider>> =>
+        unwrap(this.raw.GET("/v1/providers/custom", { params: { query } })),
+      get: (id: string): Promise<CustomProvider> =>
+        unwrap(this.raw.GET("/v1/providers/custom/{id}", { params: { path: { id } } })),
+      update: (id: string, body: JsonBody<"updateCustomProvider">): Promise<CustomProvider> =>
+        unwrap(this.raw.PATCH("/v1/providers/custom/{id}", { params: { path: { id } }, body })),
+      /** 409 while an integration of it exists. */
+      delete: async (id: string): Promise<void> => {
+        await unwrap(this.raw.DELETE("/v1/providers/custom/{id}", { params: { path: { id } } }));
+      },
+    },
   };
 
   readonly integrations = {

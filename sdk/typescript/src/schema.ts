@@ -439,7 +439,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The provider catalog */
+        /**
+         * The provider catalog, and your custom providers
+         * @description Your custom providers (`custom: true`) first, then the catalog.
+         */
         get: operations["listProviders"];
         put?: never;
         post?: never;
@@ -447,6 +450,67 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/v1/providers/custom": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your custom providers */
+        get: operations["listCustomProviders"];
+        put?: never;
+        /**
+         * Define a provider of your own
+         * @description Requires role `admin`. A custom provider has a catalogue entry's power: OAuth 2.0
+         *     (authorization code, with or without PKCE, `client_secret_basic` or
+         *     `client_secret_post`), API keys or basic auth; fields; URL templates whose `{field}`
+         *     placeholders come from declared connection fields; a verification request; an SVG
+         *     logo (through the same allow-list as branding logos). Every URL must be `https` to a
+         *     public host once filled. Its id starts with `x-`. It is listed by `GET /v1/providers`
+         *     for your tenant only, and enabled like any provider (`POST /v1/integrations`). At most
+         *     50 per tenant (409 `limit_reached`); a taken id is 409 `conflict`. Every problem is a
+         *     400 naming its field (a JSON path such as `oauth.token_url` or
+         *     `credential_fields[0].pattern`).
+         */
+        post: operations["createCustomProvider"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/providers/custom/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** One custom provider's definition */
+        get: operations["getCustomProvider"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a custom provider no integration uses
+         * @description Requires role `admin`. 409 `conflict` while an integration of it exists (deactivate
+         *     the integration to stop new connections instead).
+         */
+        delete: operations["deleteCustomProvider"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a custom provider
+         * @description Requires role `admin`. The top-level fields given replace the stored ones (`null`
+         *     removes an optional one); the result is checked as a whole, like a create. The
+         *     integration of the provider, if you enabled it, takes the new definition in the same
+         *     write: the next link, refresh and check use it. The id cannot change.
+         */
+        patch: operations["updateCustomProvider"];
         trace?: never;
     };
     "/v1/integrations": {
@@ -959,6 +1023,105 @@ export interface components {
             content_type: "image/svg+xml";
             data: string;
         };
+        /** @description A custom provider of your tenant (`POST /v1/providers/custom`). */
+        CustomProviderId: string;
+        /** @description A catalog provider, or one of your custom providers. */
+        AnyProviderId: components["schemas"]["ProviderId"] | components["schemas"]["CustomProviderId"];
+        CustomProviderField: {
+            name: string;
+            label: string;
+            /** @description Never shown back (credential fields only). */
+            secret?: boolean;
+            /** @description An anchored regular expression (`^…$`) a value must match. */
+            pattern?: string;
+            help?: string;
+            placeholder?: string;
+            options?: string[];
+        };
+        CustomProviderOAuth: {
+            /** @description `https`; `{field}` placeholders from connection fields. */
+            authorize_url: string;
+            token_url: string;
+            revocation_url?: string | null;
+            scopes?: components["schemas"]["Scopes"];
+            /** @enum {string} */
+            scope_separator?: " " | ",";
+            authorize_params?: {
+                [key: string]: string;
+            };
+            /** @description Ask with a PKCE (S256) challenge (default true). */
+            pkce?: boolean;
+            /** @enum {string} */
+            token_auth?: "client_secret_basic" | "client_secret_post";
+        };
+        /** @description One cheap authenticated request that tells valid credentials from refused ones. */
+        CustomProviderVerify: {
+            /** @enum {string} */
+            method?: "GET" | "HEAD" | "POST";
+            /** @description `{field}` placeholders from connection fields only. */
+            url: string;
+            headers?: {
+                [key: string]: string;
+            };
+            query?: {
+                [key: string]: string;
+            };
+            basic_auth?: {
+                username: string;
+                password: string;
+            };
+            valid?: number[];
+            refused?: number[];
+        };
+        CustomProviderCreate: {
+            id: components["schemas"]["CustomProviderId"];
+            name: string;
+            /** @enum {string} */
+            category: "accounting" | "crm" | "developer_tools" | "communication" | "payments" | "commerce" | "support" | "marketing" | "productivity" | "hr";
+            auth_mode: components["schemas"]["AuthMode"];
+            color?: string | null;
+            docs_url?: string | null;
+            oauth?: components["schemas"]["CustomProviderOAuth"] | null;
+            credential_fields?: components["schemas"]["CustomProviderField"][] | null;
+            connection_fields?: components["schemas"]["CustomProviderField"][] | null;
+            api_base_url?: string | null;
+            verify?: components["schemas"]["CustomProviderVerify"] | null;
+            /** @description An SVG data URL (`data:image/svg+xml;base64,…`), at most 32 KiB once sanitised. */
+            logo?: string | null;
+        };
+        CustomProviderUpdate: {
+            name?: string;
+            /** @enum {string} */
+            category?: "accounting" | "crm" | "developer_tools" | "communication" | "payments" | "commerce" | "support" | "marketing" | "productivity" | "hr";
+            auth_mode?: components["schemas"]["AuthMode"];
+            color?: string | null;
+            docs_url?: string | null;
+            oauth?: components["schemas"]["CustomProviderOAuth"] | null;
+            credential_fields?: components["schemas"]["CustomProviderField"][] | null;
+            connection_fields?: components["schemas"]["CustomProviderField"][] | null;
+            api_base_url?: string | null;
+            verify?: components["schemas"]["CustomProviderVerify"] | null;
+            logo?: string | null;
+        };
+        CustomProvider: {
+            id: components["schemas"]["CustomProviderId"];
+            name: string;
+            category: string;
+            auth_mode: components["schemas"]["AuthMode"];
+            color: string;
+            docs_url: string | null;
+            oauth: components["schemas"]["CustomProviderOAuth"] | null;
+            credential_fields: components["schemas"]["CustomProviderField"][];
+            connection_fields: components["schemas"]["CustomProviderField"][];
+            api_base_url: string | null;
+            verify: components["schemas"]["CustomProviderVerify"] | null;
+            /** @description The sanitised SVG, as a data URL. */
+            logo: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
         ProviderField: {
             name: string;
             label: string;
@@ -973,8 +1136,11 @@ export interface components {
             name: string;
             category: string;
             auth_mode: components["schemas"]["AuthMode"];
-            /** Format: uri */
-            docs_url: string;
+            /**
+             * Format: uri
+             * @description The provider's developer documentation (a custom provider may have none).
+             */
+            docs_url: string | null;
             oauth?: {
                 /** @description May hold `{field}` placeholders filled from connection fields. */
                 authorize_url: string;
@@ -988,6 +1154,8 @@ export interface components {
             logo: components["schemas"]["Logo"];
             /** @description Only on the local stack (its own test providers); never listed when deployed. */
             local_only?: boolean;
+            /** @description One of your tenant's custom providers (`/v1/providers/custom`). */
+            custom?: boolean;
             /** @description Submitted API keys or basic credentials are checked with the provider (one cheap authenticated request) before anything is stored; a refusal is a 400 on the credential fields. */
             verifies_credentials?: boolean;
         };
@@ -1015,7 +1183,7 @@ export interface components {
             updated_at: string;
         };
         IntegrationCreate: {
-            provider: components["schemas"]["ProviderId"];
+            provider: components["schemas"]["AnyProviderId"];
             display_name?: string | null;
             status?: components["schemas"]["IntegrationStatus"];
             client_id?: string | null;
@@ -2385,7 +2553,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Every provider that matches, in catalog order. */
+            /** @description Every provider that matches, yours first, then in catalog order. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2399,6 +2567,157 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    listCustomProviders: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next_cursor` of the previous page. Opaque; a tampered cursor is a 400. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of definitions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["CustomProvider"][];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    createCustomProvider: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a create safe to retry; 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CustomProviderCreate"];
+            };
+        };
+        responses: {
+            /** @description Defined (or replayed for a repeated `Idempotency-Key`). */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomProvider"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["LimitReachedOrConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    getCustomProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The definition, as you would send it. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomProvider"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    deleteCustomProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    updateCustomProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CustomProviderUpdate"];
+            };
+        };
+        responses: {
+            /** @description The definition. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomProvider"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["Internal"];
         };
     };
@@ -2570,8 +2889,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description A catalog provider id; or give `integration_id`. */
-                    provider?: components["schemas"]["ProviderId"] | null;
+                    /** @description A catalog provider id, or a custom provider you enabled; or give `integration_id`. */
+                    provider?: components["schemas"]["ProviderId"] | components["schemas"]["CustomProviderId"] | null;
                     integration_id?: string | null;
                     /** @description The provider's credential fields. */
                     values: {

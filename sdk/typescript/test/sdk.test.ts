@@ -228,6 +228,39 @@ describe("webhooks", () => {
   });
 });
 
+describe("custom providers", () => {
+  test("define, list, change, enable, and refused to delete while in use", async () => {
+    const defined = await client.providers.custom.create({
+      id: "x-sdk-ledger",
+      name: "SDK Ledger",
+      category: "accounting",
+      auth_mode: "api_key",
+      credential_fields: [{ name: "api_key", label: "API key", secret: true }],
+      api_base_url: "https://api.sdk-ledger.example/v1",
+    });
+    assert.equal(defined.id, "x-sdk-ledger");
+    assert.equal(defined.verify, null);
+    const page = await client.providers.custom.list();
+    assert.deepEqual(page.data.map((p) => p.id), ["x-sdk-ledger"]);
+    const all = await client.providers.list({ auth_mode: "api_key" });
+    assert.equal(all.data[0].id, "x-sdk-ledger");
+    assert.equal(all.data[0].custom, true);
+    const renamed = await client.providers.custom.update("x-sdk-ledger", { name: "SDK Ledger 2" });
+    assert.equal(renamed.name, "SDK Ledger 2");
+    assert.equal((await client.providers.custom.get("x-sdk-ledger")).name, "SDK Ledger 2");
+    const bad = await rejection(
+      client.providers.custom.create({ id: "x-sdk-bad", name: "Bad", category: "crm", auth_mode: "api_key", api_base_url: "http://10.0.0.1/" }),
+    );
+    assert.equal(bad.status, 400);
+    assert.ok((bad.details as { field: string }[]).some((d) => d.field === "api_base_url"), JSON.stringify(bad.details));
+    await client.integrations.create({ provider: "x-sdk-ledger" });
+    const inUse = await rejection(client.providers.custom.delete("x-sdk-ledger"));
+    assert.equal(inUse.status, 409);
+    const denied = await rejection(readOnly.providers.custom.update("x-sdk-ledger", { name: "x" }));
+    assert.equal(denied.status, 403);
+  });
+});
+
 describe("settings", () => {
   test("read and change", async () => {
     const changed = await client.settings.update({ default_link_ttl_seconds: 3600 });

@@ -11,7 +11,7 @@ use super::{Connection, Status};
 use crate::credential::verify::{self, Outcome, Verification};
 use crate::credential::Credentials;
 use crate::error::ApiError;
-use crate::provider::{catalog, AuthMode};
+use crate::provider::{catalog, AuthMode, Provider};
 use crate::store::Step;
 use crate::{time, App};
 use std::time::{Duration, SystemTime};
@@ -80,9 +80,8 @@ pub async fn run(
         return Err(uncheckable("the connection has no credentials to check"));
     };
     let provider_id = connection.provider.clone().unwrap_or_default();
-    let provider = catalog()?
-        .get(&provider_id)
-        .ok_or_else(|| ApiError::internal(format!("unknown provider {provider_id}")))?;
+    let provider = provider_of(app, &connection, &provider_id).await?;
+    let provider = &*provider;
     let credentials = Credentials::open(
         app.sealer()?,
         &connection.tenant_id,
@@ -207,4 +206,28 @@ async fn record(
         )
         .await?;
     written.ok_or_else(super::modified_concurrently)
+}
+
+/// The connection's provider: the catalogue's, or a custom provider's definition as its
+/// integration keeps it.
+async fn provider_of(
+    app: &App,
+    connection: &Connection,
+    provider_id: &str,
+) -> Result<std::borrow::Cow<'static, Provider>, ApiError> {
+    if let Some(p) = catalog()?.get(provider_id) {
+        return Ok(std::borrow::Cow::Borrowed(p));
+    }
+    let integration = match &connection.integration_id {
+        Some(id) => crate::integration::get(&app.store, &connection.tenant_id, id).await?,
+        None => None,
+    };
+    match integration {
+        Some(i) if i.provider_id() == provider_id => {
+            Ok(std::borrow::Cow::Owned(i.provider()?.clone()))
+        }
+        _ => Err(ApiError::internal(format!(
+            "unknown provider {provider_id}"
+        ))),
+    }
 }

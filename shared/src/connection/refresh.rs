@@ -239,7 +239,7 @@ async fn call_provider(
     let refresh_token = credentials.refresh_token().unwrap_or_default();
     let mut last = String::new();
     for attempt in 0..=BACKOFF.len() {
-        match oauth.refresh(app.http()?, refresh_token).await {
+        match oauth.refresh(oauth.http(app)?, refresh_token).await {
             Ok(tokens) => return Ok(tokens),
             Err(TokenError::Refused { code }) => return Err(RefreshError::NeedsReauth(code)),
             Err(TokenError::Unavailable {
@@ -268,11 +268,8 @@ async fn refresh_locked(
     let result = call_provider(app, &locked, &credentials, base_url).await;
     match result {
         Ok(tokens) => {
-            let provider = crate::provider::catalog()?
-                .get(&credentials.provider)
-                .ok_or_else(|| ApiError::internal("unknown provider in credentials"))?;
             let next_credentials = tokens.into_credentials(
-                provider,
+                &credentials.provider,
                 credentials.connection_fields.clone(),
                 Some(&credentials),
             );

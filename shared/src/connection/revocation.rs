@@ -88,7 +88,7 @@ async fn try_revoke(
         (None, Some(a)) => Revocable::Access(a),
         (None, None) => return Ok(ProviderRevocation::NotNeeded),
     };
-    let http = app.http().map_err(|e| e.to_string())?;
+    let http = oauth.http(app).map_err(|e| e.to_string())?;
     match oauth.revoke(http, token).await {
         Ok(()) => {
             tracing::info!(connection_id = %erased.id, "the provider revoked the grant");

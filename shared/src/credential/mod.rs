@@ -137,7 +137,13 @@ async fn named_provider(
     tenant: &TenantId,
     provider: Option<String>,
     integration: Option<crate::id::IntegrationId>,
-) -> Result<(&'static Provider, Option<crate::integration::Integration>), ApiError> {
+) -> Result<
+    (
+        std::borrow::Cow<'static, Provider>,
+        Option<crate::integration::Integration>,
+    ),
+    ApiError,
+> {
     let c = catalog()?;
     match (provider, integration) {
         (Some(_), Some(_)) => Err(ApiError::field(
@@ -148,9 +154,19 @@ async fn named_provider(
             "provider",
             "is required (or integration_id)",
         )),
+        // a custom provider is known through the tenant's integration of it
+        (Some(p), None) if p.starts_with(crate::provider::CUSTOM_PREFIX) => {
+            match crate::integration::find_by_provider(&app.store, tenant, &p).await? {
+                Some(i) => Ok((std::borrow::Cow::Owned(i.provider()?.clone()), Some(i))),
+                None => Err(ApiError::field(
+                    "provider",
+                    "is a custom provider this tenant has not enabled as an integration",
+                )),
+            }
+        }
         (Some(p), None) => c
             .available(&p, app.config.stage)
-            .map(|p| (p, None))
+            .map(|p| (std::borrow::Cow::Borrowed(p), None))
             .ok_or_else(|| {
                 ApiError::field(
                     "provider",
@@ -158,7 +174,7 @@ async fn named_provider(
                 )
             }),
         (None, Some(id)) => match crate::integration::get(&app.store, tenant, &id).await? {
-            Some(i) => Ok((i.provider()?, Some(i))),
+            Some(i) => Ok((std::borrow::Cow::Owned(i.provider()?.clone()), Some(i))),
             None => Err(ApiError::field(
                 "integration_id",
                 "names no integration of this tenant",
@@ -239,9 +255,9 @@ pub async fn create(
     // Asked of the provider before anything is stored; a credential stored without a
     // verdict is asked again by the direct connect that uses it, if its integration refuses
     // unverified credentials.
-    let checked = verify::check(app, provider, &values, &fields).await;
+    let checked = verify::check(app, &provider, &values, &fields).await;
     let verification =
-        verify::verified_or_refused(provider, integration.as_ref(), checked.as_ref(), "values.")?;
+        verify::verified_or_refused(&provider, integration.as_ref(), checked.as_ref(), "values.")?;
     let id = CredentialId::generate();
     let credentials = Credentials {
         auth_mode: provider.auth_mode,

@@ -46,7 +46,9 @@ async fn named_integration(
         integration::get(&app.store, tenant, &id)
             .await?
             .ok_or_else(|| ApiError::no_such("integration", raw))?
-    } else if catalog()?.available(raw, app.config.stage).is_some() {
+    } else if catalog()?.available(raw, app.config.stage).is_some()
+        || raw.starts_with(crate::provider::CUSTOM_PREFIX)
+    {
         integration::find_by_provider(&app.store, tenant, raw)
             .await?
             .ok_or_else(|| {

@@ -43,8 +43,16 @@ async fn create_integration(app: &App, call: &Call) -> Result<Response<Body>, Ap
     call.query(&[])?;
     let body = call.json_body()?;
     let idempotency = call.idempotency("integrations.create", &body)?;
-    let new = super::NewIntegration::parse(app, body)?;
-    let created = super::create(app, call.tenant()?, new, idempotency.as_ref()).await?;
+    let tenant = call.tenant()?;
+    // a custom provider is the tenant's own: read it, to copy into the integration
+    let custom = match body.get("provider").and_then(Value::as_str) {
+        Some(id) if crate::custom_provider::is_custom_id(id) => {
+            crate::custom_provider::for_integration(app, tenant, id).await?
+        }
+        _ => None,
+    };
+    let new = super::NewIntegration::parse(app, body, custom)?;
+    let created = super::create(app, tenant, new, idempotency.as_ref()).await?;
     Ok(answer(&created))
 }
 async fn list_integrations(app: &App, call: &Call) -> Result<Response<Body>, ApiError> {

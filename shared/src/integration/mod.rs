@@ -124,6 +124,10 @@ struct IntegrationItem {
     /// credentials (see `credential::verify`); absent is the default, accept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     unverified_credentials: Option<Unverified>,
+    /// A custom provider's definition, copied here (and kept current in the same
+    /// transaction as its changes) so every flow reads the integration alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    custom_provider: Option<Box<Provider>>,
     #[serde(with = "time::rfc3339")]
     created_at: Timestamp,
     #[serde(with = "time::rfc3339")]
@@ -160,8 +164,12 @@ impl Integration {
         self.0.client_secret_sealed.as_deref()
     }
 
-    /// The provider entry; stored integrations always name a catalog provider.
-    pub fn provider(&self) -> Result<&'static Provider, ApiError> {
+    /// The provider entry: the tenant's own definition for a custom provider, else the
+    /// catalogue's.
+    pub fn provider(&self) -> Result<&Provider, ApiError> {
+        if let Some(custom) = &self.0.custom_provider {
+            return Ok(custom);
+        }
         catalog()?.get(&self.0.provider).ok_or_else(|| {
             ApiError::internal(format!(
                 "integration names unknown provider {}",
@@ -328,6 +336,23 @@ fn check_oauth_fields(
 
 // Operations: typed in, typed out; `api.rs` parses the request and renders the answer.
 
+/// Inside a custom provider's change: its integration's copy becomes `provider` (when the
+/// tenant enabled it), else a check that no integration of it appears meanwhile.
+pub async fn custom_provider_tx(
+    app: &App,
+    tenant: &TenantId,
+    provider: &Provider,
+) -> Result<TxItem, ApiError> {
+    Ok(
+        match id_for_provider(&app.store, tenant, &provider.id).await? {
+            Some(id) => repo::set_custom_provider_tx(&app.store, tenant, &id, provider)?,
+            None => repo::no_integration_tx(&app.store, tenant, &provider.id)?,
+        },
+    )
+}
+
+pub use repo::no_integration_tx;
+
 /// The tenant's integration `id`, read now (not from the warm cache), if it is active.
 pub async fn find_active(
     app: &App,
@@ -352,7 +377,9 @@ pub async fn load(
 
 /// An integration, as the create request gives it.
 pub struct NewIntegration {
-    provider: &'static Provider,
+    provider: std::borrow::Cow<'static, Provider>,
+    /// For a custom provider: the check that its definition is still the one copied.
+    custom_check: Option<TxItem>,
     display_name: Option<String>,
     status: Status,
     client_id: Option<String>,
@@ -364,20 +391,32 @@ pub struct NewIntegration {
 }
 
 impl NewIntegration {
-    pub fn parse(app: &App, body: Value) -> Result<NewIntegration, ApiError> {
+    /// `custom`: the tenant's custom provider the body names, if it names one that exists,
+    /// with the transaction item that checks it is unchanged when the integration copying
+    /// it is written.
+    pub fn parse(
+        app: &App,
+        body: Value,
+        custom: Option<(Provider, TxItem)>,
+    ) -> Result<NewIntegration, ApiError> {
         let touched: Vec<&str> = FIELDS
             .iter()
             .copied()
             .filter(|f| body.get(*f).is_some_and(|v| !v.is_null()))
             .collect();
         let mut f = Fields::new(body.clone(), FIELDS)?;
+        let mut custom = custom;
         let provider = f.required("provider", |v| {
             let id = v.as_str().ok_or("must be a string")?;
+            if let Some((p, check)) = custom.take().filter(|(p, _)| p.id == id) {
+                return Ok((std::borrow::Cow::Owned(p), Some(check)));
+            }
             catalog()
                 .map_err(|_| "catalog unavailable".to_string())?
                 .available(id, app.config.stage)
+                .map(|p| (std::borrow::Cow::Borrowed(p), None))
                 .ok_or_else(|| {
-                    "is not a provider of the catalog (see GET /v1/providers)".to_string()
+                    "is neither a catalog provider nor one of this tenant's custom providers (see GET /v1/providers)".to_string()
                 })
         });
         let display_name = f.optional("display_name", parse_display_name);
@@ -388,11 +427,12 @@ impl NewIntegration {
         let allowed_scopes = f.optional("allowed_scopes", parse_scopes);
         let unverified_credentials = f.optional("unverified_credentials", parse_unverified);
         f.finish()?;
-        let Some(provider) = provider else {
+        let Some((provider, custom_check)) = provider else {
             return Err(ApiError::internal("provider parsed without a value"));
         };
         Ok(NewIntegration {
             provider,
+            custom_check,
             display_name,
             status,
             client_id,
@@ -410,7 +450,8 @@ impl NewIntegration {
     /// provider is refused, with what it needs).
     pub fn enabling(provider: &'static Provider) -> NewIntegration {
         NewIntegration {
-            provider,
+            provider: std::borrow::Cow::Borrowed(provider),
+            custom_check: None,
             display_name: None,
             status: Status::Active,
             client_id: None,
@@ -435,6 +476,7 @@ pub struct Enabling {
 async fn build(app: &App, tenant: &TenantId, new: NewIntegration) -> Result<Integration, ApiError> {
     let NewIntegration {
         provider,
+        custom_check: _,
         display_name,
         status,
         client_id,
@@ -469,11 +511,14 @@ async fn build(app: &App, tenant: &TenantId, new: NewIntegration) -> Result<Inte
         scopes,
         allowed_scopes,
         unverified_credentials,
+        custom_provider: provider
+            .custom
+            .then(|| Box::new(provider.clone().into_owned())),
         created_at: now,
         updated_at: now,
         version: 1,
     };
-    check_oauth_fields(provider, &item, &touched)?;
+    check_oauth_fields(&provider, &item, &touched)?;
     Ok(Integration(item))
 }
 
@@ -495,17 +540,19 @@ pub async fn create(
     new: NewIntegration,
     idempotency: Option<&Idempotency>,
 ) -> Result<Answer, ApiError> {
-    let provider = new.provider;
+    let name = new.provider.name.clone();
+    let custom_check = new.custom_check.clone();
     let integration = build(app, tenant, new).await?;
     let answer = Answer::created(integration.to_json()?);
 
-    let items = repo::create_items(&app.store, &integration)?;
+    let mut items = repo::create_items(&app.store, &integration)?;
+    // the copy is of the definition as it is now
+    items.extend(custom_check);
     match idempotency::commit(&app.store, tenant, idempotency, items, answer, None).await? {
         Ok(answer) => Ok(answer),
         Err(failed) if failed.failed_condition(1) => Err(ApiError::Conflict {
             message: format!(
-                "{} is already enabled for this tenant; update that integration instead",
-                provider.name
+                "{name} is already enabled for this tenant; update that integration instead"
             ),
             details: vec![FieldError::new("provider", "already has an integration")],
         }),
@@ -514,7 +561,7 @@ pub async fn create(
 }
 /// A page of the tenant's integrations, of `status` when given. A status filter reads on
 /// until the page is full, so pages are never short: bounded, since a tenant has at most one
-/// integration per provider of the catalog.
+/// integration per provider of the catalog and of its custom providers.
 pub async fn page(
     app: &App,
     tenant: &TenantId,

@@ -141,3 +141,34 @@ pub async fn page(
     let integrations = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
     Ok((integrations, next))
 }
+
+/// Inside a transaction: the tenant has no integration of `provider`.
+pub fn no_integration_tx(
+    store: &Store,
+    tenant: &TenantId,
+    provider: &str,
+) -> Result<TransactWriteItem, StoreError> {
+    store.check_tx(
+        key(tenant_pk(tenant), format!("{PROVIDER_PREFIX}{provider}")),
+        crate::store::IS_NEW,
+    )
+}
+
+/// Inside a custom provider's change: the integration's copy of it becomes `provider` (a
+/// new version of the integration, so a racing PATCH of it re-reads).
+pub fn set_custom_provider_tx(
+    store: &Store,
+    tenant: &TenantId,
+    id: &IntegrationId,
+    provider: &crate::provider::Provider,
+) -> Result<TransactWriteItem, StoreError> {
+    let copy = serde_dynamo::to_attribute_value(provider)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    store.update_tx(
+        key(tenant_pk(tenant), sk(id)),
+        "SET custom_provider = :p, version = version + :one",
+        "attribute_exists(pk) AND provider = :id",
+        &[(":p", copy), (":one", n(1)), (":id", s(&provider.id))],
+        &[],
+    )
+}

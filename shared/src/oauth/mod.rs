@@ -9,7 +9,7 @@ pub mod state;
 use crate::credential::Credentials;
 use crate::error::ApiError;
 use crate::integration::Integration;
-use crate::provider::{fill, AuthMode, Provider};
+use crate::provider::{fill, AuthMode, TokenAuth};
 use crate::secret::Secret;
 use crate::time::{self, Timestamp};
 use crate::App;
@@ -19,8 +19,8 @@ use oauth2::basic::{
     BasicTokenType,
 };
 use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
     RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse,
     TokenUrl,
 };
@@ -245,7 +245,7 @@ impl Tokens {
     /// The credentials to seal; a refresh that brings no new refresh token keeps `previous`'s.
     pub fn into_credentials(
         self,
-        provider: &Provider,
+        provider_id: &str,
         connection_fields: Map<String, Value>,
         previous: Option<&Credentials>,
     ) -> Credentials {
@@ -271,7 +271,7 @@ impl Tokens {
         }
         Credentials {
             auth_mode: AuthMode::Oauth2,
-            provider: provider.id.clone(),
+            provider: provider_id.to_owned(),
             values,
             connection_fields,
             raw: Some(self.raw),
@@ -288,6 +288,10 @@ pub struct OAuthApp {
     scope_separator: String,
     authorize_params: BTreeMap<String, String>,
     revocation: Option<Revocation>,
+    /// Whether the provider takes a PKCE challenge (see `OAuthSpec::pkce`).
+    pkce: bool,
+    /// A tenant's custom provider: its URLs are called through the outbound checks.
+    custom: bool,
 }
 
 /// The provider's RFC 7009 endpoint and the client credentials it authenticates.
@@ -295,6 +299,7 @@ struct Revocation {
     url: url::Url,
     client_id: String,
     client_secret: Secret,
+    auth: TokenAuth,
 }
 
 impl OAuthApp {
@@ -328,6 +333,25 @@ impl OAuthApp {
             .await
             .map_err(ApiError::internal)?;
         let bad_url = |e: url::ParseError| ApiError::internal(format!("provider URL: {e}"));
+        if provider.custom {
+            // A tenant's URLs, filled with a customer's values: called only where webhooks
+            // may go (the resolver checks the addresses again when connecting).
+            let allow = app.outbound_allowed(false);
+            let called = [Some(&spec.token_url), spec.revocation_url.as_ref()];
+            for template in called.into_iter().flatten() {
+                if let Err(why) =
+                    crate::outbound::OutboundUrl::parse(&fill(template, connection_fields), &allow)
+                {
+                    return Err(ApiError::validation(
+                        format!(
+                            "{}'s token URL, filled with these connection fields, {why}",
+                            provider.name
+                        ),
+                        Vec::new(),
+                    ));
+                }
+            }
+        }
         let client = oauth2::Client::new(ClientId::new(client_id.to_owned()))
             .set_client_secret(ClientSecret::new(secret.expose().to_owned()))
             .set_auth_uri(
@@ -336,7 +360,11 @@ impl OAuthApp {
             .set_token_uri(
                 TokenUrl::new(fill(&spec.token_url, connection_fields)).map_err(bad_url)?,
             )
-            .set_redirect_uri(RedirectUrl::new(redirect_uri.to_owned()).map_err(bad_url)?);
+            .set_redirect_uri(RedirectUrl::new(redirect_uri.to_owned()).map_err(bad_url)?)
+            .set_auth_type(match spec.token_auth {
+                TokenAuth::ClientSecretBasic => AuthType::BasicAuth,
+                TokenAuth::ClientSecretPost => AuthType::RequestBody,
+            });
         let revocation = spec
             .revocation_url
             .as_ref()
@@ -347,6 +375,7 @@ impl OAuthApp {
                 url,
                 client_id: client_id.to_owned(),
                 client_secret: Secret::new(secret.expose().to_owned()),
+                auth: spec.token_auth,
             });
         let scopes = integration.scopes()?;
         Ok(OAuthApp {
@@ -355,7 +384,19 @@ impl OAuthApp {
             scope_separator: spec.scope_separator.clone(),
             authorize_params: spec.authorize_params.clone(),
             revocation,
+            pkce: spec.pkce,
+            custom: provider.custom,
         })
+    }
+
+    /// The client to call this provider with: a custom provider's through the outbound
+    /// address checks, the catalogue's with the providers' client.
+    pub fn http<'a>(&self, app: &'a App) -> Result<&'a reqwest::Client, ApiError> {
+        if self.custom {
+            app.outbound(false)
+        } else {
+            app.http()
+        }
     }
 
     /// The same app asking for `scopes` instead of its integration's (a link's own, checked
@@ -375,10 +416,10 @@ impl OAuthApp {
     pub fn authorize_url(&self, state: &Secret) -> (String, Secret) {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let state = state.expose().to_owned();
-        let mut request = self
-            .client
-            .authorize_url(move || CsrfToken::new(state))
-            .set_pkce_challenge(challenge);
+        let mut request = self.client.authorize_url(move || CsrfToken::new(state));
+        if self.pkce {
+            request = request.set_pkce_challenge(challenge);
+        }
         if let Some(scope) = &self.scope {
             // one scope string: separators differ by provider (`,` at Shopify)
             request = request.add_scope(Scope::new(scope.clone()));
@@ -397,9 +438,14 @@ impl OAuthApp {
         verifier: &Secret,
     ) -> Result<Tokens, TokenError> {
         let client = Http(http);
-        self.client
-            .exchange_code(AuthorizationCode::new(code.to_owned()))
-            .set_pkce_verifier(PkceCodeVerifier::new(verifier.expose().to_owned()))
+        let mut request = self
+            .client
+            .exchange_code(AuthorizationCode::new(code.to_owned()));
+        if self.pkce {
+            request =
+                request.set_pkce_verifier(PkceCodeVerifier::new(verifier.expose().to_owned()));
+        }
+        request
             .request_async(&client)
             .await
             .map(Tokens::from_answer)
@@ -449,27 +495,37 @@ impl OAuthApp {
             Revocable::Refresh(t) => (t, "refresh_token"),
             Revocable::Access(t) => (t, "access_token"),
         };
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("token", token.expose())
-            .append_pair("token_type_hint", hint)
-            .finish();
-        // RFC 6749 §2.3.1: each part form-encoded, then HTTP Basic.
-        let encode =
-            |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
-        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
-            "{}:{}",
-            encode(&r.client_id),
-            encode(r.client_secret.expose())
-        ));
-        let request = http::Request::builder()
+        let mut pairs = vec![("token", token.expose()), ("token_type_hint", hint)];
+        let mut request = http::Request::builder()
             .method(http::Method::POST)
             .uri(r.url.as_str())
             .header(
                 http::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",
             )
-            .header(http::header::ACCEPT, "application/json")
-            .header(http::header::AUTHORIZATION, format!("Basic {basic}"))
+            .header(http::header::ACCEPT, "application/json");
+        match r.auth {
+            TokenAuth::ClientSecretPost => {
+                pairs.push(("client_id", &r.client_id));
+                pairs.push(("client_secret", r.client_secret.expose()));
+            }
+            TokenAuth::ClientSecretBasic => {
+                // RFC 6749 §2.3.1: each part form-encoded, then HTTP Basic.
+                let encode = |v: &str| {
+                    url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+                };
+                let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+                    "{}:{}",
+                    encode(&r.client_id),
+                    encode(r.client_secret.expose())
+                ));
+                request = request.header(http::header::AUTHORIZATION, format!("Basic {basic}"));
+            }
+        }
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        let request = request
             .body(body.into_bytes())
             .map_err(|e| TokenError::Unavailable {
                 reason: e.to_string(),
@@ -520,7 +576,7 @@ mod tests {
             scope: Some("repo".into()),
             raw: json!({}),
         }
-        .into_credentials(provider, Map::new(), None);
+        .into_credentials(&provider.id, Map::new(), None);
         let next = Tokens {
             access_token: Secret::new("a2".into()),
             refresh_token: None,
@@ -529,7 +585,7 @@ mod tests {
             scope: None,
             raw: json!({"access_token": "a2"}),
         }
-        .into_credentials(provider, Map::new(), Some(&previous));
+        .into_credentials(&provider.id, Map::new(), Some(&previous));
         assert_eq!(next.text("access_token"), Some("a2"));
         assert_eq!(next.refresh_token(), Some("r1"));
         assert_eq!(next.text("scope"), Some("repo"));

@@ -1,4 +1,4 @@
-//! `GET /v1/providers`: the catalog, filtered.
+//! `GET /v1/providers`: the tenant's custom providers and the catalog, filtered.
 
 use super::{catalog, Provider, CATEGORIES};
 use crate::error::ApiError;
@@ -32,15 +32,23 @@ async fn list_providers(app: &App, call: &Call) -> Result<Response<Body>, ApiErr
             ));
         }
     }
-    let data: Vec<Value> = catalog()?
-        .providers()
-        .filter(|p| !p.local_only || app.config.stage == crate::config::Stage::Local)
-        .filter(|p| query.get("category").is_none_or(|c| p.category == c))
-        .filter(|p| {
-            query
+    // the tenant's own first (at most custom_provider::MAX_PER_TENANT: one bounded read)
+    let custom = crate::custom_provider::all(app, call.tenant()?).await?;
+    let wanted = |p: &&Provider| {
+        query.get("category").is_none_or(|c| p.category == c)
+            && query
                 .get("auth_mode")
                 .is_none_or(|m| p.auth_mode.as_str() == m)
-        })
+    };
+    let data: Vec<Value> = custom
+        .iter()
+        .map(|c| &c.provider)
+        .chain(
+            catalog()?
+                .providers()
+                .filter(|p| !p.local_only || app.config.stage == crate::config::Stage::Local),
+        )
+        .filter(wanted)
         .map(Provider::to_json)
         .collect();
     Ok(json(

@@ -65,7 +65,9 @@ impl AuthMode {
 pub struct OAuthSpec {
     pub authorize_url: String,
     pub token_url: String,
+    #[serde(default)]
     pub scopes: Vec<String>,
+    #[serde(default = "space")]
     pub scope_separator: String,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub authorize_params: BTreeMap<String, String>,
@@ -73,6 +75,42 @@ pub struct OAuthSpec {
     /// connection revokes its grant there too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation_url: Option<String>,
+    /// Whether the authorization asks with a PKCE (S256) challenge: on unless the provider
+    /// refuses requests that carry one.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub pkce: bool,
+    /// How the token endpoint takes our client credentials.
+    #[serde(default, skip_serializing_if = "TokenAuth::is_default")]
+    pub token_auth: TokenAuth,
+}
+
+fn space() -> String {
+    " ".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// How a token endpoint authenticates the client (RFC 6749 §2.3.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenAuth {
+    /// HTTP Basic with the client id and secret.
+    #[default]
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+}
+
+impl TokenAuth {
+    fn is_default(&self) -> bool {
+        *self == TokenAuth::ClientSecretBasic
+    }
 }
 
 /// How to ask a provider whether API-key or basic credentials work, before anything is
@@ -175,6 +213,8 @@ pub struct Provider {
     pub auth_mode: AuthMode,
     /// Brand colour of our generated logo.
     pub color: String,
+    /// Empty only for a custom provider without a docs page.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub docs_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oauth: Option<OAuthSpec>,
@@ -203,9 +243,20 @@ pub struct Provider {
     /// only when running locally, and the only kind allowed plain-`http` loopback URLs.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub local_only: bool,
+    /// A tenant's own definition (see `custom_provider`), not the catalogue's: its URLs are
+    /// called through the outbound address checks.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub custom: bool,
     /// The logo's SVG in base64, encoded on first use.
     #[serde(skip)]
     logo_base64: OnceLock<String>,
+}
+
+/// Two providers are equal when their definitions are (what is cached on first use aside).
+impl PartialEq for Provider {
+    fn eq(&self, other: &Provider) -> bool {
+        serde_json::to_value(self).ok() == serde_json::to_value(other).ok()
+    }
 }
 
 /// The package a provider's mark came from.
@@ -331,7 +382,7 @@ pub fn fill(template: &str, values: &BTreeMap<String, String>) -> String {
 }
 
 /// What is wrong with a provider's verification request (see [`VerifySpec`]).
-fn verify_problems(p: &Provider, v: &VerifySpec) -> Vec<String> {
+fn verify_problems(p: &Provider, v: &VerifySpec) -> Vec<(String, String)> {
     let mut problems = Vec::new();
     // The URL's own placeholders are held to the connection fields with the other URLs.
     let all: HashSet<&str> = p
@@ -343,7 +394,10 @@ fn verify_problems(p: &Provider, v: &VerifySpec) -> Vec<String> {
     let mut templates: Vec<(String, &str)> = Vec::new();
     for (name, value) in &v.headers {
         if !is_header_name(name) || RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-            problems.push(format!("verify.headers.{name} is not a header it may set"));
+            problems.push((
+                format!("verify.headers.{name}"),
+                format!("verify.headers.{name} is not a header it may set"),
+            ));
         }
         templates.push((format!("verify.headers.{name}"), value));
     }
@@ -357,7 +411,10 @@ fn verify_problems(p: &Provider, v: &VerifySpec) -> Vec<String> {
     for (at, template) in templates {
         for name in placeholders(template) {
             if !all.contains(name) {
-                problems.push(format!("{at} uses {{{name}}}, which is no field"));
+                problems.push((
+                    at.clone(),
+                    format!("{at} uses {{{name}}}, which is no field"),
+                ));
             }
         }
     }
@@ -366,19 +423,324 @@ fn verify_problems(p: &Provider, v: &VerifySpec) -> Vec<String> {
             .keys()
             .any(|h| h.eq_ignore_ascii_case("authorization"))
     {
-        problems.push("verify sets Authorization twice (headers and basic_auth)".into());
+        problems.push((
+            "verify.basic_auth".into(),
+            "verify sets Authorization twice (headers and basic_auth)".into(),
+        ));
     }
     if v.valid.is_empty() || v.valid.iter().any(|s| !(200..300).contains(s)) {
-        problems.push("verify.valid must list 2xx statuses".into());
+        problems.push((
+            "verify.valid".into(),
+            "verify.valid must list 2xx statuses".into(),
+        ));
     }
     if v.refused.is_empty() || v.refused.iter().any(|s| !(400..500).contains(s)) {
-        problems.push("verify.refused must list 4xx statuses".into());
+        problems.push((
+            "verify.refused".into(),
+            "verify.refused must list 4xx statuses".into(),
+        ));
     }
     if v.refused.contains(&429) {
-        problems.push("verify.refused cannot hold 429: a busy provider has not judged".into());
+        problems.push((
+            "verify.refused".into(),
+            "verify.refused cannot hold 429: a busy provider has not judged".into(),
+        ));
     }
     problems
 }
+
+/// The prefix of a custom provider's id: the catalogue never uses it, so a tenant's id
+/// cannot collide with a provider the catalogue adds later.
+pub const CUSTOM_PREFIX: &str = "x-";
+
+/// Which rules a provider is held to.
+pub enum Rules<'a> {
+    /// The shipped catalogue's (checked by the tests).
+    Catalogue,
+    /// A tenant's definition: every URL one we would call (https to a public host, or one
+    /// of `allow`, the deployment's allowed private addresses), the logo optional.
+    Custom { allow: &'a [std::net::IpAddr] },
+}
+
+/// One broken rule: the field (a JSON path in the definition) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub field: String,
+    pub message: String,
+}
+
+impl Provider {
+    /// Every rule this provider breaks (none: it can be used in every flow).
+    pub fn problems(&self, rules: &Rules<'_>) -> Vec<Problem> {
+        let p = self;
+        let custom = matches!(rules, Rules::Custom { .. });
+        let mut out = Vec::new();
+        let mut err = |field: &str, message: String| {
+            out.push(Problem {
+                field: field.to_owned(),
+                message,
+            })
+        };
+        if !is_slug(&p.id, '-') {
+            err("id", "id must be lower-case words joined by '-'".into());
+        }
+        if custom && !p.id.starts_with(CUSTOM_PREFIX) {
+            err(
+                "id",
+                format!("a custom provider's id starts with {CUSTOM_PREFIX}"),
+            );
+        }
+        if p.name.trim().is_empty() {
+            err("name", "empty name".into());
+        }
+        if !CATEGORIES.contains(&p.category.as_str()) {
+            err("category", format!("unknown category {}", p.category));
+        }
+        let hex_colour = p.color.len() == 7
+            && p.color.starts_with('#')
+            && p.color[1..].bytes().all(|b| b.is_ascii_hexdigit());
+        if !hex_colour {
+            err("color", "color must be #RRGGBB".into());
+        }
+        // a custom provider may have no docs page (an internal API)
+        if !(p.docs_url.starts_with("https://") || custom && p.docs_url.is_empty()) {
+            err("docs_url", "docs_url must be https".into());
+        }
+        let mut names = HashSet::new();
+        let fields = p
+            .credential_fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (format!("credential_fields[{i}]"), f))
+            .chain(
+                p.connection_fields
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| (format!("connection_fields[{i}]"), f)),
+            );
+        for (at, field) in fields {
+            if !is_field_name(&field.name) || !names.insert(field.name.clone()) {
+                err(
+                    &format!("{at}.name"),
+                    format!("field name {} is malformed or repeated", field.name),
+                );
+            }
+            if field.label.trim().is_empty() {
+                err(
+                    &format!("{at}.label"),
+                    format!("field {} has no label", field.name),
+                );
+            }
+            if let Some(options) = &field.options {
+                if options.is_empty() {
+                    err(
+                        &format!("{at}.options"),
+                        format!("field {} has an empty option list", field.name),
+                    );
+                }
+            }
+            if let Some(pattern) = &field.pattern {
+                if !(pattern.starts_with('^') && pattern.ends_with('$')) {
+                    err(
+                        &format!("{at}.pattern"),
+                        format!("pattern of {} must be anchored with ^…$", field.name),
+                    );
+                }
+                if let Err(e) = Regex::new(pattern) {
+                    err(
+                        &format!("{at}.pattern"),
+                        format!("pattern of {} does not compile: {e}", field.name),
+                    );
+                }
+            }
+        }
+        for (i, field) in p.connection_fields.iter().enumerate() {
+            if field.secret {
+                err(
+                    &format!("connection_fields[{i}].secret"),
+                    format!("connection field {} cannot be secret", field.name),
+                );
+            }
+        }
+        match (p.auth_mode, &p.oauth) {
+            (AuthMode::Oauth2, None) => {
+                err("oauth", "oauth2 provider without oauth settings".into())
+            }
+            (AuthMode::Oauth2, Some(_)) if !p.credential_fields.is_empty() => err(
+                "credential_fields",
+                "oauth2 providers take no credential fields".into(),
+            ),
+            (AuthMode::ApiKey | AuthMode::Basic, Some(_)) => {
+                err("oauth", "only oauth2 providers have oauth settings".into())
+            }
+            (AuthMode::ApiKey | AuthMode::Basic, None)
+                if !p.credential_fields.iter().any(|f| f.secret) =>
+            {
+                err(
+                    "credential_fields",
+                    "needs at least one secret credential field".into(),
+                )
+            }
+            _ => {}
+        }
+        if p.auth_mode == AuthMode::Basic {
+            let mut got: Vec<&str> = p
+                .credential_fields
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect();
+            got.sort_unstable();
+            if got != ["password", "username"] {
+                err(
+                    "credential_fields",
+                    "basic providers have exactly the fields username and password".into(),
+                );
+            }
+        }
+        match (p.auth_mode, &p.verify, &p.unverifiable) {
+            (AuthMode::Oauth2, None, None) => {}
+            (AuthMode::Oauth2, Some(_), _) => err(
+                "verify",
+                "oauth2 providers are verified by their grant: no verify".into(),
+            ),
+            (AuthMode::Oauth2, _, Some(_)) => err(
+                "unverifiable",
+                "oauth2 providers are verified by their grant: no verify".into(),
+            ),
+            (_, Some(_), Some(_)) => err(
+                "unverifiable",
+                "give verify or unverifiable, not both".into(),
+            ),
+            // a tenant's provider without a verify request stores credentials unchecked
+            (_, None, None) if !custom => err(
+                "verify",
+                "api_key and basic providers need a verify request (or unverifiable: why not)"
+                    .into(),
+            ),
+            (_, None, Some(why)) if why.trim().len() < 10 => {
+                err("unverifiable", "unverifiable must say why".into())
+            }
+            (_, Some(v), None) => {
+                for (field, message) in verify_problems(p, v) {
+                    err(&field, message);
+                }
+            }
+            _ => {}
+        }
+        match (&p.logo_svg, &p.logo_source) {
+            (None, None) => {}
+            // Served as it is, so it must be exactly what the allow-list keeps.
+            (Some(svg), source) if custom || source.is_some() => {
+                match crate::branding::sanitize_svg(svg) {
+                    Ok(clean) if clean != *svg => err(
+                        "logo",
+                        "logo_svg is not as the branding SVG allow-list writes it".into(),
+                    ),
+                    Ok(clean) if clean.len() > crate::branding::MAX_LOGO_BYTES => err(
+                        "logo",
+                        "logo_svg is larger than a branding logo may be".into(),
+                    ),
+                    Ok(_) => {}
+                    Err(e) => err("logo", format!("logo_svg {e}")),
+                }
+            }
+            _ => err(
+                "logo_source",
+                "logo_svg and logo_source go together (scripts/catalog_logos.py)".into(),
+            ),
+        }
+        let connection: BTreeMap<String, String> = p
+            .connection_fields
+            .iter()
+            .map(|f| (f.name.clone(), sample_value(f)))
+            .collect();
+        let mut templates: Vec<(&str, &str)> = p
+            .api_base_url
+            .iter()
+            .map(|u| ("api_base_url", u.as_str()))
+            .collect();
+        templates.extend(p.verify.as_ref().map(|v| ("verify.url", v.url.as_str())));
+        if let Some(o) = &p.oauth {
+            templates.extend([
+                ("oauth.authorize_url", o.authorize_url.as_str()),
+                ("oauth.token_url", o.token_url.as_str()),
+            ]);
+            templates.extend(
+                o.revocation_url
+                    .as_deref()
+                    .map(|u| ("oauth.revocation_url", u)),
+            );
+            if o.scope_separator != " " && o.scope_separator != "," {
+                err(
+                    "oauth.scope_separator",
+                    "scope_separator must be ' ' or ','".into(),
+                );
+            }
+            // Scopes are joined with the separator: none may hold it, or a space, or be empty.
+            for (i, scope) in o.scopes.iter().enumerate() {
+                if scope.is_empty()
+                    || scope.contains(|c: char| c.is_whitespace() || c == ',' || c.is_control())
+                {
+                    err(
+                        &format!("oauth.scopes[{i}]"),
+                        format!("scope {scope:?} is empty or holds a space or a comma"),
+                    );
+                }
+            }
+            for name in o.authorize_params.keys() {
+                if RESERVED_AUTHORIZE_PARAMS.contains(&name.as_str()) {
+                    err(
+                        &format!("oauth.authorize_params.{name}"),
+                        format!("{name} is set by the flow itself"),
+                    );
+                }
+            }
+        }
+        for (at, template) in templates {
+            for name in placeholders(template) {
+                if !connection.contains_key(name) {
+                    err(
+                        at,
+                        format!("{template} uses {{{name}}}, which is no connection field"),
+                    );
+                }
+            }
+            let filled = fill(template, &connection);
+            let ok = match rules {
+                Rules::Catalogue => match url::Url::parse(&filled) {
+                    Ok(u) if u.scheme() == "https" && u.host_str().is_some() => true,
+                    Ok(u) => {
+                        p.local_only && u.scheme() == "http" && u.host_str() == Some("127.0.0.1")
+                    }
+                    Err(_) => false,
+                },
+                Rules::Custom { allow } => {
+                    crate::outbound::OutboundUrl::parse(&filled, allow).is_ok()
+                }
+            };
+            if !ok {
+                let what = if custom {
+                    "is not an https URL to a public host once filled"
+                } else {
+                    "is not an https URL once filled"
+                };
+                err(at, format!("{template} {what}"));
+            }
+        }
+        out
+    }
+}
+
+/// Authorization parameters the flow sets itself: a definition cannot override them.
+const RESERVED_AUTHORIZE_PARAMS: &[&str] = &[
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+];
 
 fn sample_value(field: &Field) -> String {
     field
@@ -456,162 +818,20 @@ impl Catalog {
             errors.push(format!("unknown catalog version {}", file.version));
         }
         for p in &file.providers {
-            let mut err = |msg: String| errors.push(format!("{}: {msg}", p.id));
-            if !is_slug(&p.id, '-') {
-                err("id must be lower-case words joined by '-'".into());
-            }
             if !ids.insert(p.id.clone()) {
-                err("duplicate id".into());
+                errors.push(format!("{}: duplicate id", p.id));
             }
-            if p.name.trim().is_empty() {
-                err("empty name".into());
+            if p.custom {
+                errors.push(format!("{}: the catalogue holds no custom providers", p.id));
             }
-            if !CATEGORIES.contains(&p.category.as_str()) {
-                err(format!("unknown category {}", p.category));
+            if p.id.starts_with(CUSTOM_PREFIX) {
+                errors.push(format!(
+                    "{}: ids starting with {CUSTOM_PREFIX} are the tenants' (custom providers)",
+                    p.id
+                ));
             }
-            let hex_colour = p.color.len() == 7
-                && p.color.starts_with('#')
-                && p.color[1..].bytes().all(|b| b.is_ascii_hexdigit());
-            if !hex_colour {
-                err("color must be #RRGGBB".into());
-            }
-            if !p.docs_url.starts_with("https://") {
-                err("docs_url must be https".into());
-            }
-            let mut names = HashSet::new();
-            for field in p.credential_fields.iter().chain(&p.connection_fields) {
-                if !is_field_name(&field.name) || !names.insert(field.name.clone()) {
-                    err(format!(
-                        "field name {} is malformed or repeated",
-                        field.name
-                    ));
-                }
-                if field.label.trim().is_empty() {
-                    err(format!("field {} has no label", field.name));
-                }
-                if let Some(options) = &field.options {
-                    if options.is_empty() {
-                        err(format!("field {} has an empty option list", field.name));
-                    }
-                }
-                if let Some(pattern) = &field.pattern {
-                    if !(pattern.starts_with('^') && pattern.ends_with('$')) {
-                        err(format!(
-                            "pattern of {} must be anchored with ^…$",
-                            field.name
-                        ));
-                    }
-                    if let Err(e) = Regex::new(pattern) {
-                        err(format!("pattern of {} does not compile: {e}", field.name));
-                    }
-                }
-            }
-            for field in &p.connection_fields {
-                if field.secret {
-                    err(format!("connection field {} cannot be secret", field.name));
-                }
-            }
-            match (p.auth_mode, &p.oauth) {
-                (AuthMode::Oauth2, None) => err("oauth2 provider without oauth settings".into()),
-                (AuthMode::Oauth2, Some(_)) if !p.credential_fields.is_empty() => {
-                    err("oauth2 providers take no credential fields".into())
-                }
-                (AuthMode::ApiKey | AuthMode::Basic, Some(_)) => {
-                    err("only oauth2 providers have oauth settings".into())
-                }
-                (AuthMode::ApiKey | AuthMode::Basic, None)
-                    if !p.credential_fields.iter().any(|f| f.secret) =>
-                {
-                    err("needs at least one secret credential field".into())
-                }
-                _ => {}
-            }
-            if p.auth_mode == AuthMode::Basic {
-                let mut got: Vec<&str> = p
-                    .credential_fields
-                    .iter()
-                    .map(|f| f.name.as_str())
-                    .collect();
-                got.sort_unstable();
-                if got != ["password", "username"] {
-                    err("basic providers have exactly the fields username and password".into());
-                }
-            }
-            match (p.auth_mode, &p.verify, &p.unverifiable) {
-                (AuthMode::Oauth2, None, None) => {}
-                (AuthMode::Oauth2, _, _) => {
-                    err("oauth2 providers are verified by their grant: no verify".into())
-                }
-                (_, Some(_), Some(_)) => err("give verify or unverifiable, not both".into()),
-                (_, None, None) => err(
-                    "api_key and basic providers need a verify request (or unverifiable: why not)"
-                        .into(),
-                ),
-                (_, None, Some(why)) if why.trim().len() < 10 => {
-                    err("unverifiable must say why".into())
-                }
-                (_, Some(v), None) => {
-                    for problem in verify_problems(p, v) {
-                        err(problem);
-                    }
-                }
-                _ => {}
-            }
-            match (&p.logo_svg, &p.logo_source) {
-                (None, None) => {}
-                // Served as it is, so it must be exactly what the allow-list keeps.
-                (Some(svg), Some(_)) => match crate::branding::sanitize_svg(svg) {
-                    Ok(clean) if clean != *svg => {
-                        err("logo_svg is not as the branding SVG allow-list writes it".into())
-                    }
-                    Ok(clean) if clean.len() > crate::branding::MAX_LOGO_BYTES => {
-                        err("logo_svg is larger than a branding logo may be".into())
-                    }
-                    Ok(_) => {}
-                    Err(e) => err(format!("logo_svg {e}")),
-                },
-                _ => err("logo_svg and logo_source go together (scripts/catalog_logos.py)".into()),
-            }
-            let connection: BTreeMap<String, String> = p
-                .connection_fields
-                .iter()
-                .map(|f| (f.name.clone(), sample_value(f)))
-                .collect();
-            let mut templates: Vec<&str> = p.api_base_url.iter().map(String::as_str).collect();
-            templates.extend(p.verify.as_ref().map(|v| v.url.as_str()));
-            if let Some(o) = &p.oauth {
-                templates.extend([o.authorize_url.as_str(), o.token_url.as_str()]);
-                templates.extend(o.revocation_url.as_deref());
-                if o.scope_separator != " " && o.scope_separator != "," {
-                    err("scope_separator must be ' ' or ','".into());
-                }
-                // Scopes are joined with the separator: none may hold it, or a space, or be empty.
-                for scope in &o.scopes {
-                    if scope.is_empty()
-                        || scope.contains(|c: char| c.is_whitespace() || c == ',' || c.is_control())
-                    {
-                        err(format!(
-                            "scope {scope:?} is empty or holds a space or a comma"
-                        ));
-                    }
-                }
-            }
-            for template in templates {
-                for name in placeholders(template) {
-                    if !connection.contains_key(name) {
-                        err(format!(
-                            "{template} uses {{{name}}}, which is no connection field"
-                        ));
-                    }
-                }
-                match url::Url::parse(&fill(template, &connection)) {
-                    Ok(u) if u.scheme() == "https" && u.host_str().is_some() => {}
-                    Ok(u)
-                        if p.local_only
-                            && u.scheme() == "http"
-                            && u.host_str() == Some("127.0.0.1") => {}
-                    _ => err(format!("{template} is not an https URL once filled")),
-                }
+            for problem in p.problems(&Rules::Catalogue) {
+                errors.push(format!("{}: {}", p.id, problem.message));
             }
         }
         if file.providers.len() < 25 {
@@ -809,7 +1029,7 @@ impl Provider {
             "name": self.name,
             "category": self.category,
             "auth_mode": self.auth_mode,
-            "docs_url": self.docs_url,
+            "docs_url": (!self.docs_url.is_empty()).then_some(&self.docs_url),
             "credential_fields": self.credential_fields,
             "connection_fields": self.connection_fields,
             "logo": self.logo_json(),
@@ -820,6 +1040,9 @@ impl Provider {
         }
         if self.local_only {
             v["local_only"] = json!(true);
+        }
+        if self.custom {
+            v["custom"] = json!(true);
         }
         v
     }

@@ -247,11 +247,12 @@ async fn callback_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
         Err(e) => return Err(e),
     };
     match oauth
-        .exchange_code(app.http()?, &code, &pending.verifier)
+        .exchange_code(oauth.http(app)?, &code, &pending.verifier)
         .await
     {
         Ok(tokens) => {
-            let credentials = tokens.into_credentials(provider, pending.connection_fields, None);
+            let credentials =
+                tokens.into_credentials(&provider.id, pending.connection_fields, None);
             // a direct connect's hold on the owner becomes the live connection's, in the
             // same transaction, if it is still this connection's
             let activation = activation::activate(

@@ -1,0 +1,6 @@
+//! `PATCH /v1/providers/custom/{id}`. Wiring only: build the app once per process, then delegate to `linkgate`.
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    linkgate::run::http(&linkgate::custom_provider::api::UPDATE).await
+}
