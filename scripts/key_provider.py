@@ -7,8 +7,13 @@ requests here (see `verify` in shared/catalog/providers.json):
     GET /v1/workspaces/<ws>/me   Authorization: Bearer <key>; 200 for an accepted key, else 401
     GET /v1/me                   Authorization: Basic; 200 for demo / demo-password, else 401
 
+    POST /oauth/token            the OAuth 2.0 client-credentials grant (RFC 6749 §4.4), the
+                                 client by HTTP Basic or in the form: a token for an accepted
+                                 client, else 401 invalid_client (oidc-provider-mock has no
+                                 such grant)
+
 Accepted: the key `lg_valid_key_123` (and any key starting `lg_valid_`), the user `demo` with
-`demo-password`. Tests arm faults per credential (the key, or the basic user name), so each
+`demo-password`, clients `lg_client_…` with the secret `lg-client-secret`. Tests arm faults per credential (the key, or the basic user name), so each
 test's provider misbehaves for it alone, and read back the calls made with it:
 
     POST   /_faults        {"credential", "mode": "slow"|"status"|"redirect", "seconds"?, "status"?}
@@ -19,7 +24,9 @@ test's provider misbehaves for it alone, and read back the calls made with it:
 import argparse
 import base64
 import json
+import secrets
 import threading
+import urllib.parse
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -27,6 +34,10 @@ LOCK = threading.Lock()
 FAULTS = {}  # credential -> fault
 CALLS = {}  # credential -> calls
 BASIC_USERS = {"demo": "demo-password"}
+
+
+def client_accepted(client_id, secret):
+    return client_id.startswith("lg_client_") and secret == "lg-client-secret"
 
 
 def key_accepted(key):
@@ -98,9 +109,44 @@ class Handler(BaseHTTPRequestHandler):
 
     do_HEAD = do_GET
 
+    def token(self, body):
+        """The client-credentials grant: the client from HTTP Basic or the form."""
+        form = urllib.parse.parse_qs(body.decode(errors="replace"))
+        first = lambda name: (form.get(name) or [""])[0]
+        auth = self.headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            try:
+                raw_id, _, raw_secret = base64.b64decode(auth[6:]).decode().partition(":")
+            except ValueError:
+                raw_id, raw_secret = "", ""
+            client_id = urllib.parse.unquote_plus(raw_id)
+            secret = urllib.parse.unquote_plus(raw_secret)
+            client_auth = "basic"
+        else:
+            client_id, secret = first("client_id"), first("client_secret")
+            client_auth = "post" if secret else "none"
+        with LOCK:
+            CALLS.setdefault(client_id, []).append(
+                {"method": "POST", "path": self.path, "grant_type": first("grant_type"),
+                 "client_auth": client_auth, "scope": first("scope") or None})
+            fault = FAULTS.get(client_id)
+        if fault and fault.get("mode") == "status":
+            return self.answer(int(fault.get("status", 500)), {"error": "temporarily_unavailable"})
+        if first("grant_type") != "client_credentials":
+            return self.answer(400, {"error": "unsupported_grant_type"})
+        if not client_accepted(client_id, secret):
+            return self.answer(401, {"error": "invalid_client"})
+        answer = {"access_token": f"cc-{secrets.token_hex(12)}", "token_type": "Bearer",
+                  "expires_in": 3600}
+        if first("scope"):
+            answer["scope"] = first("scope")
+        return self.answer(200, answer)
+
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if self.path == "/oauth/token":
+            return self.token(body)
         if self.path == "/_faults":
             fault = json.loads(body or b"{}")
             with LOCK:

@@ -648,3 +648,142 @@ async fn a_custom_oauth_provider_without_pkce_posts_its_client_secret() {
     assert_eq!(report["connection"]["status"], "needs_reauth");
     assert_eq!(report["connection"]["reauth_reason"], "invalid_client");
 }
+
+#[tokio::test]
+async fn a_client_credentials_provider_trades_the_customers_client_for_tokens() {
+    let stack = Stack::get();
+    let t = stack.tenant().await;
+    let id = "x-acme-m2m";
+    let defined = define(
+        &t,
+        &json!({
+            "id": id,
+            "name": "Acme M2M",
+            "category": "accounting",
+            "auth_mode": "oauth2_client_credentials",
+            "oauth": {"token_url": "http://127.0.0.1:9402/oauth/token", "scopes": ["ledger.read"],
+                      "token_auth": "client_secret_post"}
+        }),
+    )
+    .await;
+    assert_eq!(
+        defined["credential_fields"][1],
+        json!({"name": "client_secret", "label": "Client secret", "secret": true})
+    );
+    // The client is the customer's: the integration needs no OAuth app of the tenant's.
+    let integration = enable(&t, json!({"provider": id})).await;
+    let conn = t
+        .connection(
+            &json!({"name": "M2M customer"}),
+            &json!({"name": "M2M", "integration_id": integration}),
+        )
+        .await;
+    let link = OpenLink::of(&conn);
+    let browser = stack.anonymous();
+    assert_eq!(link.open(&browser).await.status, 200);
+    let client = unique("lg_client_");
+    let r = link
+        .complete(
+            &browser,
+            &[
+                ("integration_id", &integration),
+                ("f_client_id", &client),
+                ("f_client_secret", "not-the-secret"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(
+        r.text.contains("Acme M2M refused these credentials"),
+        "{}",
+        r.text
+    );
+    let r = link
+        .complete(
+            &browser,
+            &[
+                ("integration_id", &integration),
+                ("f_client_id", &client),
+                ("f_client_secret", "lg-client-secret"),
+            ],
+        )
+        .await;
+    assert!(
+        r.status == 303 || r.status == 200,
+        "{} {}",
+        r.status,
+        r.text
+    );
+    let conn_id = conn["id"].as_str().unwrap();
+    let c = t
+        .admin
+        .get(&format!("/v1/connections/{conn_id}"))
+        .await
+        .json();
+    assert_eq!(c["status"], "active", "{c}");
+    assert_eq!(c["verified"], true);
+    let calls = key_calls(&client).await;
+    assert_eq!(
+        calls.len(),
+        2,
+        "a refused and a granted token request: {calls:?}"
+    );
+    assert!(calls
+        .iter()
+        .all(|c| c["grant_type"] == "client_credentials" && c["client_auth"] == "post"));
+    assert_eq!(calls[1]["scope"], "ledger.read");
+
+    // The platform reads a token got with the customer's client, kept until it expires.
+    let read = |path: String| {
+        let admin = t.admin.clone();
+        async move {
+            let r = admin.get(&path).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            r.json()
+        }
+    };
+    let first = read(format!("/v1/connections/{conn_id}/credentials")).await;
+    let token = first["credentials"]["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(token.starts_with("cc-"), "{first}");
+    assert_eq!(key_calls(&client).await.len(), 3);
+    let again = read(format!("/v1/connections/{conn_id}/credentials")).await;
+    assert_eq!(
+        again["credentials"]["access_token"],
+        token.as_str(),
+        "kept while valid"
+    );
+    assert_eq!(key_calls(&client).await.len(), 3);
+    let c = t
+        .admin
+        .get(&format!("/v1/connections/{conn_id}"))
+        .await
+        .json();
+    assert!(c["token_expires_at"].is_string(), "{c}");
+
+    // A check asks for a new token with the same client.
+    let report = check(&t, conn_id).await;
+    assert_eq!(report["result"], "valid", "{report}");
+    assert_eq!(key_calls(&client).await.len(), 4);
+    assert_ne!(
+        read(format!("/v1/connections/{conn_id}/credentials")).await["credentials"]["access_token"],
+        token.as_str()
+    );
+
+    // Import: the client checked with the provider first.
+    let consumer = t.consumer(&json!({"name": "Imported M2M"})).await;
+    let import = |secret: &str| {
+        json!({"consumer_id": consumer, "integration_id": integration, "name": "Imported",
+               "credentials": {"client_id": unique("lg_client_"), "client_secret": secret}})
+    };
+    let r = t.admin.post("/v1/connections", &import("nope")).await;
+    assert_validation(&r, &["credentials.client_id", "credentials.client_secret"]);
+    let r = t
+        .admin
+        .post("/v1/connections", &import("lg-client-secret"))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["verified"], true);
+}

@@ -1016,8 +1016,11 @@ export interface components {
             disabled?: boolean;
             metadata?: components["schemas"]["Metadata"] | null;
         };
-        /** @enum {string} */
-        AuthMode: "oauth2" | "api_key" | "basic";
+        /**
+         * @description `oauth2_client_credentials` (custom providers only): the customer's own client id and secret, traded for tokens at the token URL.
+         * @enum {string}
+         */
+        AuthMode: "oauth2" | "oauth2_client_credentials" | "api_key" | "basic";
         Logo: {
             /** @enum {string} */
             content_type: "image/svg+xml";
@@ -1039,8 +1042,8 @@ export interface components {
             options?: string[];
         };
         CustomProviderOAuth: {
-            /** @description `https`; `{field}` placeholders from connection fields. */
-            authorize_url: string;
+            /** @description `https`; `{field}` placeholders from connection fields. Required for `oauth2`; none for `oauth2_client_credentials`. */
+            authorize_url?: string;
             token_url: string;
             revocation_url?: string | null;
             scopes?: components["schemas"]["Scopes"];
@@ -1142,8 +1145,8 @@ export interface components {
              */
             docs_url: string | null;
             oauth?: {
-                /** @description May hold `{field}` placeholders filled from connection fields. */
-                authorize_url: string;
+                /** @description May hold `{field}` placeholders filled from connection fields. Null for a client-credentials provider (no authorization step). */
+                authorize_url: string | null;
                 token_url: string;
                 /** @description The provider's RFC 7009 token revocation endpoint, if it has one. */
                 revocation_url?: string | null;

@@ -151,7 +151,7 @@ async fn show_page(app: &App, call: &Call) -> Result<Outcome, ApiError> {
                 &BTreeMap::new(),
             ));
         }
-        AuthMode::ApiKey | AuthMode::Basic => {
+        AuthMode::ApiKey | AuthMode::Basic | AuthMode::Oauth2ClientCredentials => {
             p.message = Some(t("page.connect.form").with("provider", provider.name.clone()));
             p.form = Some(form_view(
                 &link,

@@ -75,7 +75,7 @@ pub async fn activate(
         status: Status::Active,
         credentials_sealed: Some(sealed),
         token_expires_at: credentials.expires_at().map(|e| time::format(&e)),
-        refreshable: credentials.refresh_token().is_some(),
+        refreshable: credentials.renewable(),
         refresh_lease: None,
         refresh_lease_until: None,
         reauth_reason: None,

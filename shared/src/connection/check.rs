@@ -90,13 +90,18 @@ pub async fn run(
     )
     .await?;
     let checked_at = time::format(&time::now());
-    if provider.auth_mode == AuthMode::Oauth2 {
+    if matches!(
+        provider.auth_mode,
+        AuthMode::Oauth2 | AuthMode::Oauth2ClientCredentials
+    ) {
         if connection.status == Status::NeedsReauth {
             return Err(uncheckable(
                 "the connection already needs re-authorization: its grant was refused",
             ));
         }
-        if credentials.refresh_token().is_none() || credentials.expires_at().is_none() {
+        if provider.auth_mode == AuthMode::Oauth2
+            && (credentials.refresh_token().is_none() || credentials.expires_at().is_none())
+        {
             return Err(uncheckable(&format!(
                 "{} issued no refresh token for this connection: there is nothing to check it with",
                 provider.name

@@ -1106,7 +1106,7 @@ pub async fn import(
         credentials_sealed: Some(sealed),
         activated_at: Some(time::format(&now)),
         token_expires_at: credentials.expires_at().map(|e| time::format(&e)),
-        refreshable: credentials.refresh_token().is_some(),
+        refreshable: credentials.renewable(),
         ..Connection::new(id, tenant, Some(&consumer_id), name, &metadata, now)
     }
     .with_verification(&verification);

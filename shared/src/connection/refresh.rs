@@ -95,10 +95,12 @@ pub enum Outcome {
 
 fn due(credentials: &Credentials, window: Duration) -> bool {
     let Some(expires) = credentials.expires_at() else {
-        return false;
+        // a client-credentials connection without a token yet gets its first now
+        return credentials.auth_mode == crate::provider::AuthMode::Oauth2ClientCredentials
+            && credentials.renewable();
     };
     let window = chrono::Duration::from_std(window).unwrap_or_default();
-    credentials.refresh_token().is_some() && expires - window <= time::now()
+    credentials.renewable() && expires - window <= time::now()
 }
 
 async fn open(app: &App, c: &Connection) -> Result<Credentials, ApiError> {
@@ -210,7 +212,8 @@ fn keep_while_valid(
     }
 }
 
-/// The refresh grant, retried with backoff while the provider is unavailable.
+/// The refresh grant (the client-credentials grant for such a connection), retried with
+/// backoff while the provider is unavailable.
 async fn call_provider(
     app: &App,
     connection: &Connection,
@@ -224,14 +227,38 @@ async fn call_provider(
     let integration = integration::get(&app.store, &connection.tenant_id, integration_id)
         .await?
         .ok_or_else(|| ApiError::internal("the connection's integration is gone"))?;
-    let oauth = match OAuthApp::new(
-        app,
-        &integration,
-        &credentials.connection_values(),
-        &callback_url(base_url),
-    )
-    .await
-    {
+    // A client-credentials connection renews with the customer's own client; an OAuth one
+    // with the tenant's app and its refresh token.
+    let client = match credentials.auth_mode {
+        crate::provider::AuthMode::Oauth2ClientCredentials => Some(
+            credentials
+                .text("client_id")
+                .zip(credentials.text("client_secret"))
+                .ok_or_else(|| {
+                    ApiError::internal("a client-credentials connection without its client")
+                })?,
+        ),
+        _ => None,
+    };
+    let built = match client {
+        Some((id, secret)) => OAuthApp::for_client(
+            app,
+            integration.provider()?,
+            &credentials.connection_values(),
+            id,
+            crate::secret::Secret::new(secret.to_owned()),
+        ),
+        None => {
+            OAuthApp::new(
+                app,
+                &integration,
+                &credentials.connection_values(),
+                &callback_url(base_url),
+            )
+            .await
+        }
+    };
+    let oauth = match built {
         Ok(o) => o,
         Err(ApiError::Conflict { message, .. }) => return Err(RefreshError::Unavailable(message)),
         Err(e) => return Err(e.into()),
@@ -239,7 +266,11 @@ async fn call_provider(
     let refresh_token = credentials.refresh_token().unwrap_or_default();
     let mut last = String::new();
     for attempt in 0..=BACKOFF.len() {
-        match oauth.refresh(oauth.http(app)?, refresh_token).await {
+        let asked = match client {
+            Some(_) => oauth.client_credentials(oauth.http(app)?).await,
+            None => oauth.refresh(oauth.http(app)?, refresh_token).await,
+        };
+        match asked {
             Ok(tokens) => return Ok(tokens),
             Err(TokenError::Refused { code }) => return Err(RefreshError::NeedsReauth(code)),
             Err(TokenError::Unavailable {
@@ -268,7 +299,8 @@ async fn refresh_locked(
     let result = call_provider(app, &locked, &credentials, base_url).await;
     match result {
         Ok(tokens) => {
-            let next_credentials = tokens.into_credentials(
+            let next_credentials = Credentials::from_tokens(
+                tokens,
                 &credentials.provider,
                 credentials.connection_fields.clone(),
                 Some(&credentials),
@@ -279,7 +311,7 @@ async fn refresh_locked(
             let stored = write_if_leased(app, &locked, lease, |c| Connection {
                 credentials_sealed: Some(sealed.clone()),
                 token_expires_at: next_credentials.expires_at().map(|e| time::format(&e)),
-                refreshable: next_credentials.refresh_token().is_some(),
+                refreshable: next_credentials.renewable(),
                 ..c.clone()
             })
             .await?;

@@ -47,6 +47,61 @@ impl fmt::Debug for Credentials {
 }
 
 impl Credentials {
+    /// The credentials to seal from a token answer; a refresh that brings no new refresh
+    /// token keeps `previous`'s, and a client-credentials connection keeps its client.
+    pub fn from_tokens(
+        tokens: crate::oauth::Tokens,
+        provider_id: &str,
+        connection_fields: Map<String, Value>,
+        previous: Option<&Credentials>,
+    ) -> Credentials {
+        let refresh = tokens
+            .refresh_token
+            .as_ref()
+            .map(|r| r.expose().to_owned())
+            .or_else(|| previous.and_then(|p| p.refresh_token().map(String::from)));
+        let mut values = Map::new();
+        let mut auth_mode = AuthMode::Oauth2;
+        if let Some(p) = previous.filter(|p| p.auth_mode == AuthMode::Oauth2ClientCredentials) {
+            auth_mode = AuthMode::Oauth2ClientCredentials;
+            for field in ["client_id", "client_secret"] {
+                if let Some(v) = p.values.get(field) {
+                    values.insert(field.into(), v.clone());
+                }
+            }
+        }
+        values.insert("access_token".into(), json!(tokens.access_token.expose()));
+        values.insert("token_type".into(), json!(tokens.token_type));
+        if let Some(r) = refresh {
+            values.insert("refresh_token".into(), json!(r));
+        }
+        if let Some(e) = tokens.expires_at {
+            values.insert("expires_at".into(), json!(time::format(&e)));
+        }
+        if let Some(s) = tokens
+            .scope
+            .or_else(|| previous.and_then(|p| p.text("scope").map(String::from)))
+        {
+            values.insert("scope".into(), json!(s));
+        }
+        Credentials {
+            auth_mode,
+            provider: provider_id.to_owned(),
+            values,
+            connection_fields,
+            raw: Some(tokens.raw),
+        }
+    }
+
+    /// Whether Linkgate can get a new access token by itself: with a refresh token, or with
+    /// the client of a client-credentials connection.
+    pub fn renewable(&self) -> bool {
+        self.refresh_token().is_some()
+            || (self.auth_mode == AuthMode::Oauth2ClientCredentials
+                && self.text("client_id").is_some()
+                && self.text("client_secret").is_some())
+    }
+
     pub fn text(&self, name: &str) -> Option<&str> {
         self.values
             .get(name)
@@ -294,6 +349,8 @@ pub async fn create(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::Tokens;
+    use crate::secret::Secret;
 
     #[test]
     fn debug_never_shows_values() {
@@ -323,5 +380,71 @@ mod tests {
         assert_eq!(c.text("api_key"), Some("k"));
         assert_eq!(c.connection_values()["site"], "datadoghq.eu");
         assert!(c.expires_at().is_none());
+    }
+    #[test]
+    fn a_refresh_without_a_new_refresh_token_keeps_the_old_one() {
+        let provider = crate::provider::catalog().unwrap().get("github").unwrap();
+        let previous = Credentials::from_tokens(
+            Tokens {
+                access_token: Secret::new("a1".into()),
+                refresh_token: Some(Secret::new("r1".into())),
+                token_type: "bearer".into(),
+                expires_at: None,
+                scope: Some("repo".into()),
+                raw: json!({}),
+            },
+            &provider.id,
+            Map::new(),
+            None,
+        );
+        let next = Credentials::from_tokens(
+            Tokens {
+                access_token: Secret::new("a2".into()),
+                refresh_token: None,
+                token_type: "bearer".into(),
+                expires_at: Some(time::now() + chrono::Duration::seconds(3600)),
+                scope: None,
+                raw: json!({"access_token": "a2"}),
+            },
+            &provider.id,
+            Map::new(),
+            Some(&previous),
+        );
+        assert_eq!(next.text("access_token"), Some("a2"));
+        assert_eq!(next.refresh_token(), Some("r1"));
+        assert_eq!(next.text("scope"), Some("repo"));
+        assert!(next.expires_at().is_some());
+    }
+
+    #[test]
+    fn a_client_credentials_token_keeps_its_client() {
+        let previous = Credentials {
+            auth_mode: AuthMode::Oauth2ClientCredentials,
+            provider: "x-acme".into(),
+            values: json!({"client_id": "c1", "client_secret": "s1"})
+                .as_object()
+                .cloned()
+                .unwrap(),
+            connection_fields: Map::new(),
+            raw: None,
+        };
+        assert!(previous.renewable(), "its client gets the next token");
+        let next = Credentials::from_tokens(
+            Tokens {
+                access_token: Secret::new("a1".into()),
+                refresh_token: None,
+                token_type: "bearer".into(),
+                expires_at: Some(time::now() + chrono::Duration::seconds(60)),
+                scope: None,
+                raw: json!({}),
+            },
+            "x-acme",
+            Map::new(),
+            Some(&previous),
+        );
+        assert_eq!(next.auth_mode, AuthMode::Oauth2ClientCredentials);
+        assert_eq!(next.text("client_secret"), Some("s1"));
+        assert_eq!(next.text("access_token"), Some("a1"));
+        assert!(next.renewable());
     }
 }

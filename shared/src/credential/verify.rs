@@ -240,6 +240,16 @@ pub async fn check(
     credentials: &BTreeMap<String, String>,
     connection: &BTreeMap<String, String>,
 ) -> Option<Checked> {
+    if provider.auth_mode == crate::provider::AuthMode::Oauth2ClientCredentials {
+        let checked = client_check(app, provider, credentials, connection).await;
+        tracing::info!(
+            provider = %provider.id,
+            outcome = checked.outcome.as_str(),
+            detail = checked.detail.as_deref().unwrap_or(""),
+            "client credentials check"
+        );
+        return Some(checked);
+    }
     let spec = provider.verify.as_ref()?;
     let checked = match call(spec, credentials, connection) {
         Err(why) => Checked {
@@ -255,6 +265,64 @@ pub async fn check(
         "credential check"
     );
     Some(checked)
+}
+
+/// A client-credentials provider's check: the token request itself (a token issued is
+/// valid; an OAuth error such as `invalid_client` is refused). The token is not kept: the
+/// connection gets its own when first read.
+async fn client_check(
+    app: &App,
+    provider: &Provider,
+    credentials: &BTreeMap<String, String>,
+    connection: &BTreeMap<String, String>,
+) -> Checked {
+    let (Some(id), Some(secret)) = (
+        credentials.get("client_id"),
+        credentials.get("client_secret"),
+    ) else {
+        return Checked {
+            outcome: Outcome::Refused,
+            detail: Some("no client id and secret".into()),
+        };
+    };
+    let token_url = provider
+        .oauth
+        .as_ref()
+        .map(|o| fill(&o.token_url, connection))
+        .unwrap_or_default();
+    let allow = app.outbound_allowed(loopback(app, provider));
+    let public = OutboundUrl::parse(&token_url, &allow).map_or(true, |u| {
+        u.host()
+            .parse::<IpAddr>()
+            .map_or(true, |ip| !allow.contains(&ip))
+    });
+    if public && !app.config.outbound_public {
+        return Checked::unreachable("calls to public hosts are off here");
+    }
+    let oauth = match crate::oauth::OAuthApp::for_client(
+        app,
+        provider,
+        connection,
+        id,
+        crate::secret::Secret::new(secret.clone()),
+    ) {
+        Ok(o) => o,
+        Err(_) => return Checked::unreachable("the provider's URL is not one we call"),
+    };
+    let Ok(http) = oauth.http(app) else {
+        return Checked::unreachable("internal: no HTTP client");
+    };
+    match oauth.client_credentials(http).await {
+        Ok(_) => Checked {
+            outcome: Outcome::Valid,
+            detail: None,
+        },
+        Err(crate::oauth::TokenError::Refused { code }) => Checked {
+            outcome: Outcome::Refused,
+            detail: Some(code),
+        },
+        Err(crate::oauth::TokenError::Unavailable { reason, .. }) => Checked::unreachable(reason),
+    }
 }
 
 /// Whether a provider's check may reach loopback: the local stack's own providers only.

@@ -255,6 +255,15 @@ pub fn parse_definition(allow: &[IpAddr], body: Value) -> Result<Provider, ApiEr
     }
     map.entry("color")
         .or_insert_with(|| Value::String(DEFAULT_COLOR.into()));
+    // a client-credentials provider's fields are always these two
+    if map.get("auth_mode").and_then(Value::as_str) == Some("oauth2_client_credentials") {
+        map.entry("credential_fields").or_insert_with(|| {
+            json!([
+                {"name": "client_id", "label": "Client ID"},
+                {"name": "client_secret", "label": "Client secret", "secret": true}
+            ])
+        });
+    }
     map.insert("custom".into(), Value::Bool(true));
     if !errors.is_empty() {
         return Err(invalid(errors));
@@ -615,6 +624,36 @@ mod tests {
         assert_eq!(
             fields(parse_definition(&app(), bad).unwrap_err()),
             ["oauth.authorize_params.redirect_uri"]
+        );
+    }
+
+    #[test]
+    fn client_credentials_definitions_take_the_client_as_their_fields() {
+        let def = json!({
+            "id": "x-acme-m2m",
+            "name": "Acme M2M",
+            "category": "accounting",
+            "auth_mode": "oauth2_client_credentials",
+            "oauth": {"token_url": "https://auth.acme.example/token", "scopes": ["ledger.read"]}
+        });
+        let p = parse_definition(&app(), def.clone()).unwrap();
+        let names: Vec<_> = p
+            .credential_fields
+            .iter()
+            .map(|f| (f.name.as_str(), f.secret))
+            .collect();
+        assert_eq!(names, [("client_id", false), ("client_secret", true)]);
+        let mut bad = def.clone();
+        bad["oauth"]["authorize_url"] = json!("https://auth.acme.example/authorize");
+        assert_eq!(
+            fields(parse_definition(&app(), bad).unwrap_err()),
+            ["oauth.authorize_url"]
+        );
+        let mut bad = def;
+        bad["credential_fields"] = json!([{"name": "api_key", "label": "Key", "secret": true}]);
+        assert_eq!(
+            fields(parse_definition(&app(), bad).unwrap_err()),
+            ["credential_fields"]
         );
     }
 

@@ -6,10 +6,9 @@
 mod repo;
 pub mod state;
 
-use crate::credential::Credentials;
 use crate::error::ApiError;
 use crate::integration::Integration;
-use crate::provider::{fill, AuthMode, TokenAuth};
+use crate::provider::{fill, Provider, TokenAuth};
 use crate::secret::Secret;
 use crate::time::{self, Timestamp};
 use crate::App;
@@ -25,7 +24,7 @@ use oauth2::{
     TokenUrl,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -241,42 +240,6 @@ impl Tokens {
             raw: serde_json::to_value(&answer).unwrap_or(Value::Null),
         }
     }
-
-    /// The credentials to seal; a refresh that brings no new refresh token keeps `previous`'s.
-    pub fn into_credentials(
-        self,
-        provider_id: &str,
-        connection_fields: Map<String, Value>,
-        previous: Option<&Credentials>,
-    ) -> Credentials {
-        let refresh = self
-            .refresh_token
-            .as_ref()
-            .map(|r| r.expose().to_owned())
-            .or_else(|| previous.and_then(|p| p.refresh_token().map(String::from)));
-        let mut values = Map::new();
-        values.insert("access_token".into(), json!(self.access_token.expose()));
-        values.insert("token_type".into(), json!(self.token_type));
-        if let Some(r) = refresh {
-            values.insert("refresh_token".into(), json!(r));
-        }
-        if let Some(e) = self.expires_at {
-            values.insert("expires_at".into(), json!(time::format(&e)));
-        }
-        if let Some(s) = self
-            .scope
-            .or_else(|| previous.and_then(|p| p.text("scope").map(String::from)))
-        {
-            values.insert("scope".into(), json!(s));
-        }
-        Credentials {
-            auth_mode: AuthMode::Oauth2,
-            provider: provider_id.to_owned(),
-            values,
-            connection_fields,
-            raw: Some(self.raw),
-        }
-    }
 }
 
 /// The tenant's OAuth app at one provider, with the provider's URLs filled in for one
@@ -312,10 +275,6 @@ impl OAuthApp {
         redirect_uri: &str,
     ) -> Result<OAuthApp, ApiError> {
         let provider = integration.provider()?;
-        let spec = provider
-            .oauth
-            .as_ref()
-            .ok_or_else(|| ApiError::internal("not an OAuth provider"))?;
         let (Some(client_id), Some(sealed)) =
             (integration.client_id(), integration.client_secret_sealed())
         else {
@@ -332,6 +291,57 @@ impl OAuthApp {
             )
             .await
             .map_err(ApiError::internal)?;
+        let scopes = integration.scopes()?;
+        OAuthApp::build(
+            app,
+            provider,
+            connection_fields,
+            client_id,
+            secret,
+            Some(redirect_uri),
+            &scopes,
+        )
+    }
+
+    /// A customer's own client at an `oauth2_client_credentials` provider: the client id and
+    /// secret are the customer's credentials (not the tenant's app), and there is no
+    /// authorization step.
+    pub fn for_client(
+        app: &App,
+        provider: &Provider,
+        connection_fields: &BTreeMap<String, String>,
+        client_id: &str,
+        client_secret: Secret,
+    ) -> Result<OAuthApp, ApiError> {
+        let scopes = provider
+            .oauth
+            .as_ref()
+            .map(|o| o.scopes.clone())
+            .unwrap_or_default();
+        OAuthApp::build(
+            app,
+            provider,
+            connection_fields,
+            client_id,
+            client_secret,
+            None,
+            &scopes,
+        )
+    }
+
+    fn build(
+        app: &App,
+        provider: &Provider,
+        connection_fields: &BTreeMap<String, String>,
+        client_id: &str,
+        secret: Secret,
+        redirect_uri: Option<&str>,
+        scopes: &[String],
+    ) -> Result<OAuthApp, ApiError> {
+        let spec = provider
+            .oauth
+            .as_ref()
+            .ok_or_else(|| ApiError::internal("not an OAuth provider"))?;
         let bad_url = |e: url::ParseError| ApiError::internal(format!("provider URL: {e}"));
         if provider.custom {
             // A tenant's URLs, filled with a customer's values: called only where webhooks
@@ -352,19 +362,24 @@ impl OAuthApp {
                 }
             }
         }
-        let client = oauth2::Client::new(ClientId::new(client_id.to_owned()))
+        let token_url = fill(&spec.token_url, connection_fields);
+        // a client-credentials provider has no authorization URL: never used there
+        let authorize_url = if spec.authorize_url.is_empty() {
+            token_url.clone()
+        } else {
+            fill(&spec.authorize_url, connection_fields)
+        };
+        let mut client = oauth2::Client::new(ClientId::new(client_id.to_owned()))
             .set_client_secret(ClientSecret::new(secret.expose().to_owned()))
-            .set_auth_uri(
-                AuthUrl::new(fill(&spec.authorize_url, connection_fields)).map_err(bad_url)?,
-            )
-            .set_token_uri(
-                TokenUrl::new(fill(&spec.token_url, connection_fields)).map_err(bad_url)?,
-            )
-            .set_redirect_uri(RedirectUrl::new(redirect_uri.to_owned()).map_err(bad_url)?)
+            .set_auth_uri(AuthUrl::new(authorize_url).map_err(bad_url)?)
+            .set_token_uri(TokenUrl::new(token_url).map_err(bad_url)?)
             .set_auth_type(match spec.token_auth {
                 TokenAuth::ClientSecretBasic => AuthType::BasicAuth,
                 TokenAuth::ClientSecretPost => AuthType::RequestBody,
             });
+        if let Some(uri) = redirect_uri {
+            client = client.set_redirect_uri(RedirectUrl::new(uri.to_owned()).map_err(bad_url)?);
+        }
         let revocation = spec
             .revocation_url
             .as_ref()
@@ -377,7 +392,6 @@ impl OAuthApp {
                 client_secret: Secret::new(secret.expose().to_owned()),
                 auth: spec.token_auth,
             });
-        let scopes = integration.scopes()?;
         Ok(OAuthApp {
             client,
             scope: (!scopes.is_empty()).then(|| scopes.join(&spec.scope_separator)),
@@ -387,6 +401,20 @@ impl OAuthApp {
             pkce: spec.pkce,
             custom: provider.custom,
         })
+    }
+
+    /// A token for the client itself (RFC 6749 §4.4), asking for the app's scopes.
+    pub async fn client_credentials(&self, http: &reqwest::Client) -> Result<Tokens, TokenError> {
+        let client = Http(http);
+        let mut request = self.client.exchange_client_credentials();
+        if let Some(scope) = &self.scope {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        request
+            .request_async(&client)
+            .await
+            .map(Tokens::from_answer)
+            .map_err(classify)
     }
 
     /// The client to call this provider with: a custom provider's through the outbound
@@ -563,32 +591,5 @@ mod tests {
         };
         assert!(!busy.is_permanent());
         assert_eq!(busy.code(), "provider_unavailable");
-    }
-
-    #[test]
-    fn a_refresh_without_a_new_refresh_token_keeps_the_old_one() {
-        let provider = crate::provider::catalog().unwrap().get("github").unwrap();
-        let previous = Tokens {
-            access_token: Secret::new("a1".into()),
-            refresh_token: Some(Secret::new("r1".into())),
-            token_type: "bearer".into(),
-            expires_at: None,
-            scope: Some("repo".into()),
-            raw: json!({}),
-        }
-        .into_credentials(&provider.id, Map::new(), None);
-        let next = Tokens {
-            access_token: Secret::new("a2".into()),
-            refresh_token: None,
-            token_type: "bearer".into(),
-            expires_at: Some(time::now() + chrono::Duration::seconds(3600)),
-            scope: None,
-            raw: json!({"access_token": "a2"}),
-        }
-        .into_credentials(&provider.id, Map::new(), Some(&previous));
-        assert_eq!(next.text("access_token"), Some("a2"));
-        assert_eq!(next.refresh_token(), Some("r1"));
-        assert_eq!(next.text("scope"), Some("repo"));
-        assert!(next.expires_at().is_some());
     }
 }

@@ -25,10 +25,10 @@ async fn list_providers(app: &App, call: &Call) -> Result<Response<Body>, ApiErr
         }
     }
     if let Some(m) = query.get("auth_mode") {
-        if !["oauth2", "api_key", "basic"].contains(&m) {
+        if !["oauth2", "oauth2_client_credentials", "api_key", "basic"].contains(&m) {
             return Err(ApiError::field(
                 "auth_mode",
-                "must be one of oauth2, api_key, basic",
+                "must be one of oauth2, oauth2_client_credentials, api_key, basic",
             ));
         }
     }

@@ -46,6 +46,10 @@ pub const CATEGORIES: &[&str] = &[
 #[serde(rename_all = "snake_case")]
 pub enum AuthMode {
     Oauth2,
+    /// RFC 6749 §4.4: the customer's own client id and secret, traded for tokens at the
+    /// token URL (no authorization step; renewed the same way).
+    #[serde(rename = "oauth2_client_credentials")]
+    Oauth2ClientCredentials,
     ApiKey,
     Basic,
 }
@@ -54,6 +58,7 @@ impl AuthMode {
     pub fn as_str(self) -> &'static str {
         match self {
             AuthMode::Oauth2 => "oauth2",
+            AuthMode::Oauth2ClientCredentials => "oauth2_client_credentials",
             AuthMode::ApiKey => "api_key",
             AuthMode::Basic => "basic",
         }
@@ -63,6 +68,8 @@ impl AuthMode {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OAuthSpec {
+    /// Empty for a client-credentials provider (it has no authorization step).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub authorize_url: String,
     pub token_url: String,
     #[serde(default)]
@@ -563,9 +570,17 @@ impl Provider {
             }
         }
         match (p.auth_mode, &p.oauth) {
-            (AuthMode::Oauth2, None) => {
+            (AuthMode::Oauth2 | AuthMode::Oauth2ClientCredentials, None) => {
                 err("oauth", "oauth2 provider without oauth settings".into())
             }
+            (AuthMode::Oauth2, Some(o)) if o.authorize_url.is_empty() => err(
+                "oauth.authorize_url",
+                "an oauth2 provider needs its authorization URL".into(),
+            ),
+            (AuthMode::Oauth2ClientCredentials, Some(o)) if !o.authorize_url.is_empty() => err(
+                "oauth.authorize_url",
+                "a client-credentials provider has no authorization step: no authorize_url".into(),
+            ),
             (AuthMode::Oauth2, Some(_)) if !p.credential_fields.is_empty() => err(
                 "credential_fields",
                 "oauth2 providers take no credential fields".into(),
@@ -583,27 +598,36 @@ impl Provider {
             }
             _ => {}
         }
-        if p.auth_mode == AuthMode::Basic {
-            let mut got: Vec<&str> = p
-                .credential_fields
-                .iter()
-                .map(|f| f.name.as_str())
-                .collect();
-            got.sort_unstable();
-            if got != ["password", "username"] {
-                err(
-                    "credential_fields",
-                    "basic providers have exactly the fields username and password".into(),
-                );
-            }
+        let mut got: Vec<(&str, bool)> = p
+            .credential_fields
+            .iter()
+            .map(|f| (f.name.as_str(), f.secret))
+            .collect();
+        got.sort_unstable();
+        if p.auth_mode == AuthMode::Basic
+            && got.iter().map(|(n, _)| *n).collect::<Vec<_>>() != ["password", "username"]
+        {
+            err(
+                "credential_fields",
+                "basic providers have exactly the fields username and password".into(),
+            );
+        }
+        if p.auth_mode == AuthMode::Oauth2ClientCredentials
+            && got != [("client_id", false), ("client_secret", true)]
+        {
+            err(
+                "credential_fields",
+                "client-credentials providers have exactly the fields client_id and client_secret (secret)"
+                    .into(),
+            );
         }
         match (p.auth_mode, &p.verify, &p.unverifiable) {
-            (AuthMode::Oauth2, None, None) => {}
-            (AuthMode::Oauth2, Some(_), _) => err(
+            (AuthMode::Oauth2 | AuthMode::Oauth2ClientCredentials, None, None) => {}
+            (AuthMode::Oauth2 | AuthMode::Oauth2ClientCredentials, Some(_), _) => err(
                 "verify",
                 "oauth2 providers are verified by their grant: no verify".into(),
             ),
-            (AuthMode::Oauth2, _, Some(_)) => err(
+            (AuthMode::Oauth2 | AuthMode::Oauth2ClientCredentials, _, Some(_)) => err(
                 "unverifiable",
                 "oauth2 providers are verified by their grant: no verify".into(),
             ),
@@ -661,10 +685,10 @@ impl Provider {
             .collect();
         templates.extend(p.verify.as_ref().map(|v| ("verify.url", v.url.as_str())));
         if let Some(o) = &p.oauth {
-            templates.extend([
-                ("oauth.authorize_url", o.authorize_url.as_str()),
-                ("oauth.token_url", o.token_url.as_str()),
-            ]);
+            if !o.authorize_url.is_empty() {
+                templates.push(("oauth.authorize_url", o.authorize_url.as_str()));
+            }
+            templates.push(("oauth.token_url", o.token_url.as_str()));
             templates.extend(
                 o.revocation_url
                     .as_deref()
@@ -1036,7 +1060,7 @@ impl Provider {
             "verifies_credentials": self.verify.is_some(),
         });
         if let Some(o) = &self.oauth {
-            v["oauth"] = json!({"authorize_url": o.authorize_url, "token_url": o.token_url, "revocation_url": o.revocation_url, "default_scopes": o.scopes});
+            v["oauth"] = json!({"authorize_url": (!o.authorize_url.is_empty()).then_some(&o.authorize_url), "token_url": o.token_url, "revocation_url": o.revocation_url, "default_scopes": o.scopes});
         }
         if self.local_only {
             v["local_only"] = json!(true);

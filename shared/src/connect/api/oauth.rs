@@ -251,8 +251,12 @@ async fn callback_flow(app: &App, call: &Call) -> Result<Outcome, ApiError> {
         .await
     {
         Ok(tokens) => {
-            let credentials =
-                tokens.into_credentials(&provider.id, pending.connection_fields, None);
+            let credentials = crate::credential::Credentials::from_tokens(
+                tokens,
+                &provider.id,
+                pending.connection_fields,
+                None,
+            );
             // a direct connect's hold on the owner becomes the live connection's, in the
             // same transaction, if it is still this connection's
             let activation = activation::activate(
