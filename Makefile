@@ -178,7 +178,7 @@ bench: $(VENV)/.installed
 # bench/hot-baseline.json; `make bench-hot ACCEPT=1` makes the run the accepted one.
 # ~15 min from a clean tree on 2 cores, ~6 min when only our crates changed.
 HOT_FUNCTIONS := consumers-create connections-create connect-page connect-submit links-get
-HOT_SETUP := integrations-create webhooks-create
+HOT_SETUP := integrations-create webhooks-create providers-custom-create
 # CATALOG_SIZE=N builds them with a generated catalogue of N providers instead (never accepted).
 HOT_CATALOG := $(if $(CATALOG_SIZE),$(CURDIR)/target/bench-hot/catalog-$(CATALOG_SIZE).json)
 bench-hot: $(VENV)/.installed
