@@ -102,6 +102,13 @@ def seed(api):
         for i in range(2)
     ]
     deliveries = [api.call("POST", f"/v1/webhooks/{webhooks[0]}/test", {})["delivery_id"] for _ in range(2)]
+    custom_providers = [
+        api.call("POST", "/v1/providers/custom", {
+            "id": f"x-fuzz-{i}", "name": f"Fuzz provider {i}", "category": "crm", "auth_mode": "api_key",
+            "credential_fields": [{"name": "api_key", "label": "API key", "secret": True}],
+        })["id"]
+        for i in range(3)
+    ]
 
     def cursor(path):
         issued = api.call("GET", f"{path}{'&' if '?' in path else '?'}limit=1")["next_cursor"]
@@ -129,6 +136,8 @@ def seed(api):
         "links_cursor": cursor("/v1/links"),
         "webhooks_cursor": cursor("/v1/webhooks"),
         "deliveries_cursor": cursor(f"/v1/webhooks/{webhooks[0]}/deliveries"),
+        "custom_provider": custom_providers,
+        "custom_providers_cursor": cursor("/v1/providers/custom"),
     }
 
 
@@ -160,6 +169,8 @@ BINDINGS = {
         "path.id": ("webhook", 0.8), "query.cursor": ("deliveries_cursor", 1.0)},
     "/v1/webhooks/{id}/deliveries/{delivery_id}/retry": {
         "path.id": ("delivery_webhook", 0.8), "path.delivery_id": ("delivery", 0.8)},
+    "/v1/providers/custom": {"query.cursor": ("custom_providers_cursor", 1.0)},
+    "/v1/providers/custom/{id}": {"path.id": ("custom_provider", 0.8)},
 }
 
 # Where a schema-valid request is rightly a 400 for a reason JSON Schema cannot state, the
@@ -186,11 +197,16 @@ STATEFUL_400 = {
     # A branding logo's bytes must be the image its data URL names (or an SVG that parses),
     # and a colour must contrast with white: content, which a pattern cannot check.
     "/v1/settings": {"PATCH"},
+    # A provider definition's rules depend on its auth mode and on each other (placeholders
+    # declared by fields, URLs to public hosts once filled, patterns that compile, an SVG
+    # the allow-list keeps): content, which a schema cannot state.
+    "/v1/providers/custom": {"POST"},
+    "/v1/providers/custom/{id}": {"PATCH"},
 }
 # A cursor is opaque: only one a list issued is valid (the fuzzing phase sends those; the
 # coverage phase's made-up edge values are rightly refused).
 for _path in ("/v1/consumers", "/v1/consumers/{id}/connections", "/v1/integrations", "/v1/links",
-              "/v1/webhooks", "/v1/webhooks/{id}/deliveries"):
+              "/v1/webhooks", "/v1/webhooks/{id}/deliveries", "/v1/providers/custom"):
     STATEFUL_400.setdefault(_path, set()).add("GET")
 POSITIVE_WITH_400 = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
 # The connect form's fields are the link's provider's (`f_<name>`, any string to the schema):
