@@ -1068,19 +1068,15 @@ pub async fn import(
     let verification = match provider.auth_mode {
         crate::provider::AuthMode::Oauth2 => Verification::default(),
         _ => {
-            let checked = verify::check(
+            verify::judge(
                 app,
                 provider,
+                Some(&integration),
                 &credentials.credential_values(),
                 &credentials.connection_values(),
-            )
-            .await;
-            verify::verified_or_refused(
-                provider,
-                Some(&integration),
-                checked.as_ref(),
                 "credentials.",
-            )?
+            )
+            .await?
         }
     };
     let consumer_id = owner.id().clone();

@@ -310,9 +310,15 @@ pub async fn create(
     // Asked of the provider before anything is stored; a credential stored without a
     // verdict is asked again by the direct connect that uses it, if its integration refuses
     // unverified credentials.
-    let checked = verify::check(app, &provider, &values, &fields).await;
-    let verification =
-        verify::verified_or_refused(&provider, integration.as_ref(), checked.as_ref(), "values.")?;
+    let verification = verify::judge(
+        app,
+        &provider,
+        integration.as_ref(),
+        &values,
+        &fields,
+        "values.",
+    )
+    .await?;
     let id = CredentialId::generate();
     let credentials = Credentials {
         auth_mode: provider.auth_mode,

@@ -124,9 +124,8 @@ pub fn decide(checked: Option<&Checked>, policy: Unverified) -> Decision {
 /// The check's decision for an API call: stored (with what was found), or the error the
 /// caller gets: 400 on the credential fields when the provider refused them, 503
 /// `provider_unavailable` when it could not judge and the integration refuses unverified
-/// credentials (without an integration, they are accepted). Import, `POST
-/// /v1/credentials` and direct connect share it.
-pub fn verified_or_refused(
+/// credentials (without an integration, they are accepted).
+fn verified_or_refused(
     provider: &Provider,
     integration: Option<&crate::integration::Integration>,
     checked: Option<&Checked>,
@@ -233,30 +232,25 @@ pub fn call(
     })
 }
 
-/// Asks `provider` about the values; `None` when it has no verification request.
+/// Asks `provider` about the values (its verification request, or for a client-credentials
+/// provider the token request itself); `None` when it has no way to be asked.
 pub async fn check(
     app: &App,
     provider: &Provider,
     credentials: &BTreeMap<String, String>,
     connection: &BTreeMap<String, String>,
 ) -> Option<Checked> {
-    if provider.auth_mode == crate::provider::AuthMode::Oauth2ClientCredentials {
-        let checked = client_check(app, provider, credentials, connection).await;
-        tracing::info!(
-            provider = %provider.id,
-            outcome = checked.outcome.as_str(),
-            detail = checked.detail.as_deref().unwrap_or(""),
-            "client credentials check"
-        );
-        return Some(checked);
-    }
-    let spec = provider.verify.as_ref()?;
-    let checked = match call(spec, credentials, connection) {
-        Err(why) => Checked {
-            outcome: Outcome::Refused,
-            detail: Some(why.into()),
-        },
-        Ok(call) => send(app, provider, spec, call).await,
+    let checked = if provider.auth_mode == crate::provider::AuthMode::Oauth2ClientCredentials {
+        client_check(app, provider, credentials, connection).await
+    } else {
+        let spec = provider.verify.as_ref()?;
+        match call(spec, credentials, connection) {
+            Err(why) => Checked {
+                outcome: Outcome::Refused,
+                detail: Some(why.into()),
+            },
+            Ok(call) => send(app, provider, spec, call).await,
+        }
     };
     tracing::info!(
         provider = %provider.id,
@@ -265,6 +259,20 @@ pub async fn check(
         "credential check"
     );
     Some(checked)
+}
+
+/// [`check`], then [`verified_or_refused`]: what an API call stores of the values, or the
+/// error it answers. Import, `POST /v1/credentials` and direct connect share it.
+pub async fn judge(
+    app: &App,
+    provider: &Provider,
+    integration: Option<&crate::integration::Integration>,
+    credentials: &BTreeMap<String, String>,
+    connection: &BTreeMap<String, String>,
+    prefix: &str,
+) -> Result<Verification, crate::error::ApiError> {
+    let checked = check(app, provider, credentials, connection).await;
+    verified_or_refused(provider, integration, checked.as_ref(), prefix)
 }
 
 /// A client-credentials provider's check: the token request itself (a token issued is
@@ -290,14 +298,8 @@ async fn client_check(
         .as_ref()
         .map(|o| fill(&o.token_url, connection))
         .unwrap_or_default();
-    let allow = app.outbound_allowed(loopback(app, provider));
-    let public = OutboundUrl::parse(&token_url, &allow).map_or(true, |u| {
-        u.host()
-            .parse::<IpAddr>()
-            .map_or(true, |ip| !allow.contains(&ip))
-    });
-    if public && !app.config.outbound_public {
-        return Checked::unreachable("calls to public hosts are off here");
+    if let Err(no) = callable(app, provider, &token_url) {
+        return no;
     }
     let oauth = match crate::oauth::OAuthApp::for_client(
         app,
@@ -330,21 +332,28 @@ fn loopback(app: &App, provider: &Provider) -> bool {
     provider.local_only && app.config.stage == crate::config::Stage::Local
 }
 
-async fn send(app: &App, provider: &Provider, spec: &VerifySpec, call: Call) -> Checked {
-    let loopback = loopback(app, provider);
-    let allow = app.outbound_allowed(loopback);
-    let url = match OutboundUrl::parse(&call.url, &allow) {
-        Ok(u) => u,
-        Err(_) => return Checked::unreachable("the provider's URL is not one we call"),
-    };
+/// `url` as a provider's check may call it: an outbound URL (to a public host, or to one the
+/// deployment allows), and not a public one where calls to public hosts are off.
+fn callable(app: &App, provider: &Provider, url: &str) -> Result<OutboundUrl, Checked> {
+    let allow = app.outbound_allowed(loopback(app, provider));
+    let url = OutboundUrl::parse(url, &allow)
+        .map_err(|_| Checked::unreachable("the provider's URL is not one we call"))?;
     let public = url
         .host()
         .parse::<IpAddr>()
         .map_or(true, |ip| !allow.contains(&ip));
     if public && !app.config.outbound_public {
-        return Checked::unreachable("calls to public hosts are off here");
+        return Err(Checked::unreachable("calls to public hosts are off here"));
     }
-    let Ok(client) = app.outbound(loopback) else {
+    Ok(url)
+}
+
+async fn send(app: &App, provider: &Provider, spec: &VerifySpec, call: Call) -> Checked {
+    let url = match callable(app, provider, &call.url) {
+        Ok(u) => u,
+        Err(no) => return no,
+    };
+    let Ok(client) = app.outbound(loopback(app, provider)) else {
         return Checked::unreachable("internal: no HTTP client");
     };
     let method = match call.method {

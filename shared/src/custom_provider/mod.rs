@@ -104,63 +104,57 @@ fn serde_field(e: &serde_path_to_error::Error<serde_json::Error>) -> FieldError 
     FieldError::new(field, message)
 }
 
+/// `field` is over `max` characters: said in `out`.
+fn too_long(out: &mut Vec<FieldError>, field: &str, value: &str, max: usize) {
+    if value.chars().count() > max {
+        out.push(FieldError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+}
+
 /// The sizes a definition may not exceed, each named by its field.
 fn limits(p: &Provider) -> Vec<FieldError> {
     let mut out = Vec::new();
-    let mut long = |field: &str, value: &str, max: usize| {
-        if value.chars().count() > max {
-            out.push(FieldError::new(
-                field,
-                format!("must be at most {max} characters"),
-            ));
-        }
-    };
-    long("id", &p.id, 64);
-    long("name", &p.name, 100);
-    long("docs_url", &p.docs_url, MAX_URL);
+    let o = &mut out;
+    too_long(o, "id", &p.id, 64);
+    too_long(o, "name", &p.name, 100);
+    too_long(o, "docs_url", &p.docs_url, MAX_URL);
     if let Some(u) = &p.api_base_url {
-        long("api_base_url", u, MAX_URL);
+        too_long(o, "api_base_url", u, MAX_URL);
     }
-    if let Some(o) = &p.oauth {
-        long("oauth.authorize_url", &o.authorize_url, MAX_URL);
-        long("oauth.token_url", &o.token_url, MAX_URL);
-        if let Some(u) = &o.revocation_url {
-            long("oauth.revocation_url", u, MAX_URL);
+    if let Some(spec) = &p.oauth {
+        too_long(o, "oauth.authorize_url", &spec.authorize_url, MAX_URL);
+        too_long(o, "oauth.token_url", &spec.token_url, MAX_URL);
+        if let Some(u) = &spec.revocation_url {
+            too_long(o, "oauth.revocation_url", u, MAX_URL);
         }
-        for (i, s) in o.scopes.iter().enumerate() {
-            long(&format!("oauth.scopes[{i}]"), s, 200);
+        for (i, s) in spec.scopes.iter().enumerate() {
+            too_long(o, &format!("oauth.scopes[{i}]"), s, 200);
         }
-        for (k, v) in &o.authorize_params {
-            long(&format!("oauth.authorize_params.{k}"), v, 500);
+        for (k, v) in &spec.authorize_params {
+            too_long(o, &format!("oauth.authorize_params.{k}"), v, 500);
         }
     }
     if let Some(v) = &p.verify {
-        long("verify.url", &v.url, MAX_URL);
+        too_long(o, "verify.url", &v.url, MAX_URL);
         for (k, value) in v.headers.iter().chain(&v.query) {
-            long(&format!("verify.{k}"), value, 500);
+            too_long(o, &format!("verify.{k}"), value, 500);
         }
     }
     let field_limits = |at: &str, f: &Field, out: &mut Vec<FieldError>| {
-        let mut long = |field: &str, value: &str, max: usize| {
-            if value.chars().count() > max {
-                out.push(FieldError::new(
-                    format!("{at}.{field}"),
-                    format!("must be at most {max} characters"),
-                ));
-            }
-        };
-        long("name", &f.name, 64);
-        long("label", &f.label, 100);
-        long("help", f.help.as_deref().unwrap_or_default(), 500);
-        long(
-            "placeholder",
-            f.placeholder.as_deref().unwrap_or_default(),
-            200,
-        );
-        long("pattern", f.pattern.as_deref().unwrap_or_default(), 500);
+        too_long(out, &format!("{at}.name"), &f.name, 64);
+        too_long(out, &format!("{at}.label"), &f.label, 100);
+        let help = f.help.as_deref().unwrap_or_default();
+        too_long(out, &format!("{at}.help"), help, 500);
+        let placeholder = f.placeholder.as_deref().unwrap_or_default();
+        too_long(out, &format!("{at}.placeholder"), placeholder, 200);
+        let pattern = f.pattern.as_deref().unwrap_or_default();
+        too_long(out, &format!("{at}.pattern"), pattern, 500);
         let options = f.options.as_deref().unwrap_or_default();
-        for (i, o) in options.iter().enumerate() {
-            long(&format!("options[{i}]"), o, 200);
+        for (i, option) in options.iter().enumerate() {
+            too_long(out, &format!("{at}.options[{i}]"), option, 200);
         }
         if options.len() > MAX_OPTIONS {
             out.push(FieldError::new(

@@ -298,14 +298,15 @@ async fn connect_with_credential(
     let verification = if !stored.verification.verified
         && integration.unverified_credentials() == verify::Unverified::Refuse
     {
-        let checked = verify::check(
+        verify::judge(
             app,
             provider,
+            Some(integration),
             &credentials.credential_values(),
             &credentials.connection_values(),
+            "values.",
         )
-        .await;
-        verify::verified_or_refused(provider, Some(integration), checked.as_ref(), "values.")?
+        .await?
     } else {
         stored.verification.clone()
     };
