@@ -36,6 +36,19 @@ SLUGS = {
     "sage-accounting": "sage",
     "zoho-crm": "zoho",
     "google-workspace": "google",
+    "zoho-invoice": "zoho",
+    "zoho-inventory": "zoho",
+    "zoho-desk": "zoho",
+    "zendesk-sell": "zendesk",
+    "invoice-ninja": "invoiceninja",
+    "lemon-squeezy": "lemonsqueezy",
+    "terraform-cloud": "terraform",
+    "campaign-monitor": "campaignmonitor",
+    "backblaze-b2": "backblaze",
+    "toggl-track": "toggltrack",
+    "cal-com": "caldotcom",
+    # the package's `kit` is kit.co, not Kit (ConvertKit)
+    "kit": None,
 }
 
 

@@ -138,6 +138,7 @@ def seed(api):
         "deliveries_cursor": cursor(f"/v1/webhooks/{webhooks[0]}/deliveries"),
         "custom_provider": custom_providers,
         "custom_providers_cursor": cursor("/v1/providers/custom"),
+        "providers_cursor": cursor("/v1/providers"),
     }
 
 
@@ -170,6 +171,7 @@ BINDINGS = {
     "/v1/webhooks/{id}/deliveries/{delivery_id}/retry": {
         "path.id": ("delivery_webhook", 0.8), "path.delivery_id": ("delivery", 0.8)},
     "/v1/providers/custom": {"query.cursor": ("custom_providers_cursor", 1.0)},
+    "/v1/providers": {"query.cursor": ("providers_cursor", 1.0)},
     "/v1/providers/custom/{id}": {"path.id": ("custom_provider", 0.8)},
 }
 
@@ -206,7 +208,7 @@ STATEFUL_400 = {
 # A cursor is opaque: only one a list issued is valid (the fuzzing phase sends those; the
 # coverage phase's made-up edge values are rightly refused).
 for _path in ("/v1/consumers", "/v1/consumers/{id}/connections", "/v1/integrations", "/v1/links",
-              "/v1/webhooks", "/v1/webhooks/{id}/deliveries", "/v1/providers/custom"):
+              "/v1/webhooks", "/v1/webhooks/{id}/deliveries", "/v1/providers/custom", "/v1/providers"):
     STATEFUL_400.setdefault(_path, set()).add("GET")
 POSITIVE_WITH_400 = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
 # The connect form's fields are the link's provider's (`f_<name>`, any string to the schema):

@@ -16,10 +16,31 @@ fn github() -> Value {
 #[tokio::test]
 async fn the_catalog_lists_filters_and_carries_our_logos() {
     let t = Stack::get().tenant().await;
-    let all = t.member.get("/v1/providers").await;
-    assert_eq!(all.status, 200, "{}", all.text);
-    let data = all.json()["data"].as_array().unwrap().clone();
-    assert!(data.len() >= 25);
+    // In pages like every list: a page's size is bounded whatever the catalogue's.
+    let first = t.member.get("/v1/providers").await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(first.json()["data"].as_array().unwrap().len(), 25);
+    assert!(first.json()["next_cursor"].is_string());
+    let pages = t.member.pages("/v1/providers?limit=100", 10).await;
+    assert!(pages
+        .iter()
+        .all(|p| p["data"].as_array().unwrap().len() <= 100));
+    let data = items(&pages);
+    assert!(data.len() >= linkgate::provider::MIN_CATALOG);
+    let ids: Vec<&str> = data.iter().map(|p| p["id"].as_str().unwrap()).collect();
+    let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(
+        unique.len(),
+        ids.len(),
+        "a provider served twice across pages"
+    );
+    // in catalogue order, every shipped provider once (the local stack shows its test ones)
+    let shipped: Vec<&str> = linkgate::provider::catalog().unwrap().ids().collect();
+    assert_eq!(ids, shipped);
+    assert_eq!(
+        items(&t.member.pages("/v1/providers?limit=7", 100).await).len(),
+        data.len()
+    );
     for p in &data {
         let svg = String::from_utf8(
             STANDARD
@@ -52,23 +73,46 @@ async fn the_catalog_lists_filters_and_carries_our_logos() {
                 .any(|f| f["secret"] == true));
         }
     }
-    let crm = t.member.get("/v1/providers?category=crm").await.json();
-    let crm = crm["data"].as_array().unwrap();
+    // filters apply before paging, and hold across pages
+    let crm = t.member.all("/v1/providers?category=crm&limit=5").await;
     assert!(crm.len() >= 4 && crm.iter().all(|p| p["category"] == "crm"));
-    let keys = t.member.get("/v1/providers?auth_mode=api_key").await.json();
-    assert!(keys["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|p| p["auth_mode"] == "api_key"));
+    assert_eq!(
+        crm.len(),
+        data.iter().filter(|p| p["category"] == "crm").count()
+    );
+    let keys = t
+        .member
+        .all("/v1/providers?auth_mode=api_key&limit=100")
+        .await;
+    assert!(keys.iter().all(|p| p["auth_mode"] == "api_key"));
+    assert!(keys.len() > 25);
+    let clients = t
+        .member
+        .all("/v1/providers?auth_mode=oauth2_client_credentials")
+        .await;
+    assert!(clients.iter().any(|p| p["id"] == "paypal"), "{clients:?}");
     let shopify = data.iter().find(|p| p["id"] == "shopify").unwrap();
     assert_eq!(shopify["connection_fields"][0]["name"], "shop");
 
-    for bad in ["category=games", "auth_mode=saml", "page=2"] {
+    for bad in [
+        "category=games",
+        "auth_mode=saml",
+        "page=2",
+        "limit=0",
+        "limit=101",
+        "cursor=bm9wZQ",
+    ] {
         let r = t.member.get(&format!("/v1/providers?{bad}")).await;
         assert_eq!(r.status, 400, "{bad}");
         assert_eq!(r.error_code(), "validation_error");
     }
+    let unknown = linkgate::cursor::encode("no-such-provider");
+    let r = t
+        .member
+        .get(&format!("/v1/providers?cursor={unknown}"))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.error_code(), "validation_error");
     assert_eq!(
         Stack::get().anonymous().get("/v1/providers").await.status,
         401

@@ -308,24 +308,37 @@ async fn catalogue_providers_get_no_verdict_in_the_local_stack() {
     // The stack keeps provider calls on this machine (LINKGATE_OUTBOUND_PUBLIC=off), so a
     // real provider's check is "unreachable" with or without a network: accepted unverified
     // by default, refused when the integration says so.
-    let (t, integration) = tenant_with("stripe", json!({})).await;
-    let consumer = t.consumer(&json!({"name": "Shop"})).await;
-    let body = json!({"consumer_id": consumer, "integration_id": integration, "name": "Payments",
-                      "credentials": {"secret_key": "rk_test_51LocalOnlyKey0000000000"}});
-    let r = t.admin.post("/v1/connections", &body).await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    assert_eq!(r.json()["verified"], false);
-    assert_eq!(r.json()["last_check_result"], "unreachable");
-    let r = t
-        .admin
-        .patch(
-            &format!("/v1/integrations/{integration}"),
-            &json!({"unverified_credentials": "refuse"}),
-        )
-        .await;
-    assert_eq!(r.status, 200);
-    let r = t.admin.post("/v1/connections", &body).await;
-    assert_eq!(r.status, 503, "{}", r.text);
+    // Stripe takes a key checked by a request; PayPal, a client whose token request is the check.
+    for (provider, credentials) in [
+        (
+            "stripe",
+            json!({"secret_key": "rk_test_51LocalOnlyKey0000000000"}),
+        ),
+        (
+            "paypal",
+            json!({"client_id": "AYlocal-client", "client_secret": "EClocal-secret"}),
+        ),
+    ] {
+        let (t, integration) = tenant_with(provider, json!({})).await;
+        let consumer = t.consumer(&json!({"name": "Shop"})).await;
+        let body = json!({"consumer_id": consumer, "integration_id": integration, "name": "Payments",
+                          "credentials": credentials});
+        let r = t.admin.post("/v1/connections", &body).await;
+        assert_eq!(r.status, 201, "{provider}: {}", r.text);
+        assert_eq!(r.json()["verified"], false, "{provider}");
+        assert_eq!(r.json()["last_check_result"], "unreachable", "{provider}");
+        let r = t
+            .admin
+            .patch(
+                &format!("/v1/integrations/{integration}"),
+                &json!({"unverified_credentials": "refuse"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{provider}: {}", r.text);
+        let r = t.admin.post("/v1/connections", &body).await;
+        assert_eq!(r.status, 503, "{provider}: {}", r.text);
+        assert_eq!(r.error_code(), "provider_unavailable", "{provider}");
+    }
 }
 
 #[tokio::test]

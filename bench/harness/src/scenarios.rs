@@ -666,10 +666,10 @@ impl Ctx {
                 min(0, "answers from the process"),
             ),
             "providers-list" => s(
-                "the whole catalog and the tenant's custom provider",
+                "a page of providers: the tenant's custom one, then the catalog's first",
                 Status(200),
                 same(self.http(function, &[], "", k, None)),
-                min(1, "Query (the tenant's custom providers); catalog compiled in; API key cached"),
+                min(1, "Query (the tenant's custom providers); catalog compiled in, a page parsed; API key cached"),
             ),
             "providers-custom-create" => {
                 // At most 50 per tenant: spread over tenants of their own.

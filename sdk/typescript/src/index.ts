@@ -192,7 +192,11 @@ export class Linkgate {
 
   readonly providers = {
     /** The catalog, and your custom providers first (`custom: true`). */
-    list: (query: Query<"listProviders"> = {}) => unwrap(this.raw.GET("/v1/providers", { params: { query } })),
+    list: (query: Query<"listProviders"> = {}): Promise<Page<Provider>> =>
+      unwrap(this.raw.GET("/v1/providers", { params: { query } })),
+    /** Every provider that matches, page after page. */
+    iterate: (query: Omit<Query<"listProviders">, "cursor"> = {}): AsyncGenerator<Provider> =>
+      walk((cursor) => this.providers.list({ ...query, cursor })),
     /** Your own provider definitions: same power as a catalog entry, listed for you only. */
     custom: {
       create: (body: JsonBody<"createCustomProvider">, options?: CreateOptions): Promise<CustomProvider> =>

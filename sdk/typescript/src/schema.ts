@@ -441,7 +441,9 @@ export interface paths {
         };
         /**
          * The provider catalog, and your custom providers
-         * @description Your custom providers (`custom: true`) first, then the catalog.
+         * @description Your custom providers (`custom: true`) first, then the catalog, in pages like every
+         *     list (`limit`, `cursor`): a page costs the same whatever the catalogue's size. The
+         *     filters apply before paging; keep them the same while following `next_cursor`.
          */
         get: operations["listProviders"];
         put?: never;
@@ -1017,7 +1019,7 @@ export interface components {
             metadata?: components["schemas"]["Metadata"] | null;
         };
         /**
-         * @description `oauth2_client_credentials` (custom providers only): the customer's own client id and secret, traded for tokens at the token URL.
+         * @description `oauth2_client_credentials`: the customer's own API client id and secret, traded for tokens at the token URL (catalogue examples: `paypal`, `personio`).
          * @enum {string}
          */
         AuthMode: "oauth2" | "oauth2_client_credentials" | "api_key" | "basic";
@@ -1236,7 +1238,7 @@ export interface components {
          * @description A catalog provider (`GET /v1/providers`); `oidc-mock`, `key-mock` and `basic-mock` exist only on a local stack.
          * @enum {string}
          */
-        ProviderId: "activecampaign" | "aircall" | "airtable" | "asana" | "ashby" | "atlassian" | "attio" | "bamboohr" | "basic-mock" | "bexio" | "bigcommerce" | "bitbucket" | "box" | "brevo" | "calendly" | "capsule-crm" | "chargebee" | "circleci" | "clickup" | "close" | "constant-contact" | "copper" | "datadog" | "deel" | "digitalocean" | "dropbox" | "dynamics-365-business-central" | "e-conomic" | "ebay" | "ecwid" | "etsy" | "exact-online" | "facebook" | "factorial" | "fortnox" | "freeagent" | "freshbooks" | "freshdesk" | "front" | "github" | "gitlab" | "gocardless" | "google-workspace" | "gorgias" | "greenhouse" | "gusto" | "harvest" | "help-scout" | "heroku" | "holded" | "hubspot" | "intercom" | "key-mock" | "klaviyo" | "lever" | "lexoffice" | "linear" | "linkedin" | "mailchimp" | "mailgun" | "microsoft-365" | "mollie" | "monday" | "moneybird" | "netlify" | "netsuite" | "notion" | "odoo" | "oidc-mock" | "outreach" | "paddle" | "pagerduty" | "pennylane" | "pipedrive" | "postmark" | "prestashop" | "qonto" | "quickbooks" | "ringcentral" | "sage-accounting" | "salesforce" | "salesloft" | "sendgrid" | "sentry" | "servicenow" | "sevdesk" | "shopify" | "slack" | "square" | "stripe" | "teamleader-focus" | "todoist" | "twilio" | "typeform" | "visma-eaccounting" | "webflow" | "wise" | "woocommerce" | "workable" | "xero" | "zendesk" | "zoho-books" | "zoho-crm" | "zoom";
+        ProviderId: "activecampaign" | "adobe-commerce" | "adyen" | "affinity" | "aircall" | "airtable" | "asana" | "ashby" | "atlassian" | "attio" | "backblaze-b2" | "bamboohr" | "basic-mock" | "bexio" | "bigcommerce" | "billy" | "bitbucket" | "box" | "breathe-hr" | "brevo" | "brex" | "cal-com" | "calendly" | "campaign-monitor" | "capsule-crm" | "chargebee" | "circleci" | "clickup" | "clockify" | "close" | "cloudflare" | "coda" | "constant-contact" | "copper" | "datadog" | "deel" | "digitalocean" | "discord" | "docusign" | "drip" | "dropbox" | "dropbox-sign" | "dynamics-365-business-central" | "e-conomic" | "ebay" | "ecwid" | "egnyte" | "employment-hero" | "etsy" | "exact-online" | "facebook" | "factorial" | "figma" | "fiken" | "fortnox" | "freeagent" | "freshbooks" | "freshdesk" | "freshsales" | "freshservice" | "front" | "github" | "gitlab" | "gocardless" | "google-workspace" | "gorgias" | "greenhouse" | "gumroad" | "gusto" | "harvest" | "help-scout" | "heroku" | "hibob" | "holded" | "honeycomb" | "hubspot" | "insightly" | "intercom" | "invoice-ninja" | "jazzhr" | "jotform" | "keap" | "key-mock" | "kit" | "klaviyo" | "kustomer" | "launchdarkly" | "lemon-squeezy" | "lever" | "lexoffice" | "lightspeed-retail" | "linear" | "linkedin" | "mailchimp" | "mailerlite" | "mailgun" | "mailjet" | "mattermost" | "mercado-libre" | "microsoft-365" | "miro" | "mollie" | "monday" | "moneybird" | "myob" | "netlify" | "netsuite" | "notion" | "odoo" | "oidc-mock" | "omnisend" | "opsgenie" | "outreach" | "paddle" | "pagerduty" | "pandadoc" | "paypal" | "pennylane" | "personio" | "pipedrive" | "postman" | "postmark" | "prestashop" | "qonto" | "quaderno" | "quickbooks" | "ramp" | "razorpay" | "recruitee" | "recurly" | "render" | "ringcentral" | "sage-accounting" | "salesflare" | "salesforce" | "salesloft" | "sendcloud" | "sendgrid" | "sentry" | "servicenow" | "sevdesk" | "shippo" | "shipstation" | "shopify" | "shortcut" | "slack" | "smartrecruiters" | "snyk" | "sparkpost" | "square" | "squarespace" | "statuspage" | "streak" | "stripe" | "sumup" | "supabase" | "surveymonkey" | "teamleader-focus" | "teamtailor" | "telnyx" | "terraform-cloud" | "todoist" | "toggl-track" | "trello" | "twilio" | "twinfield" | "typeform" | "vercel" | "visma-eaccounting" | "vonage" | "wave" | "webex" | "webflow" | "weclapp" | "wise" | "woocommerce" | "workable" | "wrike" | "xero" | "zammad" | "zendesk" | "zendesk-sell" | "zettle" | "zoho-books" | "zoho-crm" | "zoho-desk" | "zoho-inventory" | "zoho-invoice" | "zoom";
         /** @description Free-form JSON object, at most 8 KB serialised. */
         Metadata: {
             [key: string]: unknown;
@@ -2547,6 +2549,10 @@ export interface operations {
     listProviders: {
         parameters: {
             query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next_cursor` of the previous page. Opaque; a tampered cursor is a 400. */
+                cursor?: components["parameters"]["Cursor"];
                 category?: "accounting" | "crm" | "developer_tools" | "communication" | "payments" | "commerce" | "support" | "marketing" | "productivity" | "hr";
                 auth_mode?: components["schemas"]["AuthMode"];
             };
@@ -2556,7 +2562,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Every provider that matches, yours first, then in catalog order. */
+            /** @description A page of the providers that match, yours first, then in catalog order. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2564,7 +2570,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         data: components["schemas"]["Provider"][];
-                        next_cursor: null;
+                        next_cursor: string | null;
                     };
                 };
             };

@@ -245,6 +245,12 @@ describe("custom providers", () => {
     const all = await client.providers.list({ auth_mode: "api_key" });
     assert.equal(all.data[0].id, "x-sdk-ledger");
     assert.equal(all.data[0].custom, true);
+    // the catalogue comes in pages; iterate follows them, yours first, nothing twice
+    const every: string[] = [];
+    for await (const p of client.providers.iterate({ limit: 100 })) every.push(p.id);
+    assert.equal(every[0], "x-sdk-ledger");
+    assert.ok(every.length >= 150, `${every.length} providers`);
+    assert.equal(new Set(every).size, every.length);
     const renamed = await client.providers.custom.update("x-sdk-ledger", { name: "SDK Ledger 2" });
     assert.equal(renamed.name, "SDK Ledger 2");
     assert.equal((await client.providers.custom.get("x-sdk-ledger")).name, "SDK Ledger 2");
