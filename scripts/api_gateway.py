@@ -142,12 +142,16 @@ def invoke(lambda_url, function, event, timeout):
     """(status, headers, cookies, body) from the function's response, as API Gateway answers."""
     try:
         raw = stack.invoke_function(function, json.dumps(event), timeout, lambda_url)
-    except (stack.FunctionError, urllib.error.HTTPError):
-        return gateway_answer(500, "Internal Server Error")  # the function failed or Lambda refused
+    except (stack.FunctionError, urllib.error.HTTPError) as e:
+        # the function failed or Lambda refused; API Gateway's log says why, so does ours
+        print(f"[gateway] {function}: 500, {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+        return gateway_answer(500, "Internal Server Error")
     except (TimeoutError, urllib.error.URLError) as e:
         if isinstance(e, urllib.error.URLError) and not isinstance(e.reason, TimeoutError):
-            return gateway_answer(500, "Internal Server Error")  # Lambda unreachable
-        return gateway_answer(503, "Service Unavailable")  # the integration timed out
+            print(f"[gateway] {function}: 500, Lambda unreachable: {e}", file=sys.stderr, flush=True)
+            return gateway_answer(500, "Internal Server Error")
+        print(f"[gateway] {function}: 503, the integration timed out", file=sys.stderr, flush=True)
+        return gateway_answer(503, "Service Unavailable")
     try:
         resp = json.loads(raw)
         status = int(resp["statusCode"])

@@ -12,6 +12,7 @@ Run by `make test` (and `make contract-test`) with the interpreter of .venv-fuzz
 """
 
 import argparse
+import datetime
 import json
 import os
 import subprocess
@@ -96,12 +97,21 @@ def seed(api):
          "credentials": {"secret_key": "rk_test_51Fuzz" + "0" * 20}},
     )
     connections.append(active["id"])
+    # A second import: two connection.created events, so the events list issues a cursor.
+    connections.append(api.call(
+        "POST", "/v1/connections",
+        {"name": "Fuzz import 2", "consumer_id": consumers[1], "integration_id": stripe,
+         "credentials": {"secret_key": "rk_test_51Fuzz" + "1" * 20}},
+    )["id"])
+    events = [e["id"] for e in api.call("GET", "/v1/events?limit=100")["data"]]
     # A receiver nobody listens on: deliveries fail and stay in the log, retryable.
     webhooks = [
         api.call("POST", "/v1/webhooks", {"url": f"http://127.0.0.1:9/fuzz{i}", "events": ["connection.created"]})["id"]
         for i in range(2)
     ]
     deliveries = [api.call("POST", f"/v1/webhooks/{webhooks[0]}/test", {})["delivery_id"] for _ in range(2)]
+    an_hour_ago = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)).isoformat()
+    recoveries = [api.call("POST", f"/v1/webhooks/{webhooks[0]}/recover", {"since": an_hour_ago})["id"]]
     custom_providers = [
         api.call("POST", "/v1/providers/custom", {
             "id": f"x-fuzz-{i}", "name": f"Fuzz provider {i}", "category": "crm", "auth_mode": "api_key",
@@ -130,6 +140,7 @@ def seed(api):
         "webhook": webhooks,
         "delivery_webhook": webhooks[:1],
         "delivery": deliveries,
+        "recovery": recoveries,
         "consumers_cursor": cursor("/v1/consumers"),
         "consumer_connections_cursor": cursor(f"/v1/consumers/{consumers[0]}/connections"),
         "integrations_cursor": cursor("/v1/integrations"),
@@ -139,6 +150,8 @@ def seed(api):
         "custom_provider": custom_providers,
         "custom_providers_cursor": cursor("/v1/providers/custom"),
         "providers_cursor": cursor("/v1/providers"),
+        "event": events,
+        "events_cursor": cursor("/v1/events"),
     }
 
 
@@ -170,8 +183,13 @@ BINDINGS = {
         "path.id": ("webhook", 0.8), "query.cursor": ("deliveries_cursor", 1.0)},
     "/v1/webhooks/{id}/deliveries/{delivery_id}/retry": {
         "path.id": ("delivery_webhook", 0.8), "path.delivery_id": ("delivery", 0.8)},
+    "/v1/webhooks/{id}/recover": {"path.id": ("webhook", 0.8)},
+    "/v1/webhooks/{id}/recoveries/{recovery_id}": {
+        "path.id": ("delivery_webhook", 0.8), "path.recovery_id": ("recovery", 0.8)},
     "/v1/providers/custom": {"query.cursor": ("custom_providers_cursor", 1.0)},
     "/v1/providers": {"query.cursor": ("providers_cursor", 1.0)},
+    "/v1/events": {"query.cursor": ("events_cursor", 1.0)},
+    "/v1/events/{id}": {"path.id": ("event", 0.8)},
     "/v1/providers/custom/{id}": {"path.id": ("custom_provider", 0.8)},
 }
 
@@ -204,11 +222,17 @@ STATEFUL_400 = {
     # the allow-list keeps): content, which a schema cannot state.
     "/v1/providers/custom": {"POST"},
     "/v1/providers/custom/{id}": {"PATCH"},
+    # `until` must be later than `since`: two parameters' relation, which a schema cannot state.
+    "/v1/events": {"GET"},
+    # A recovery's `since` must be in the past and within the deliveries' 30 days, relative
+    # to the moment of the request: a schema's date-time cannot say when.
+    "/v1/webhooks/{id}/recover": {"POST"},
 }
 # A cursor is opaque: only one a list issued is valid (the fuzzing phase sends those; the
 # coverage phase's made-up edge values are rightly refused).
 for _path in ("/v1/consumers", "/v1/consumers/{id}/connections", "/v1/integrations", "/v1/links",
-              "/v1/webhooks", "/v1/webhooks/{id}/deliveries", "/v1/providers/custom", "/v1/providers"):
+              "/v1/webhooks", "/v1/webhooks/{id}/deliveries", "/v1/providers/custom", "/v1/providers",
+              "/v1/events"):
     STATEFUL_400.setdefault(_path, set()).add("GET")
 POSITIVE_WITH_400 = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
 # The connect form's fields are the link's provider's (`f_<name>`, any string to the schema):

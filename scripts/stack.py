@@ -102,6 +102,8 @@ LOCAL_ENV = {
     "LINKGATE_WEBHOOK_RETRY_SCHEDULE": "0,1,1,1,2",
     "LINKGATE_WEBHOOK_TIMEOUT_SECONDS": "3",
     "LINKGATE_WEBHOOK_ALLOWED_PRIVATE": "127.0.0.1",
+    # An endpoint failing for 15 s (not 5 days) is disabled, so a test can watch it happen.
+    "LINKGATE_WEBHOOK_DISABLE_AFTER_SECONDS": "15",
     # Provider calls stay on this machine: a catalogue provider's credential check answers
     # "unreachable" here with or without a network, so tests give the same results
     # everywhere; the local providers (key-mock, basic-mock, oidc-mock) still answer.

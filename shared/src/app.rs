@@ -46,7 +46,8 @@ impl App {
     }
 
     pub fn new(config: Config, dynamodb: aws_sdk_dynamodb::Client, sealer: Option<Sealer>) -> App {
-        let store = Store::new(dynamodb, config.table_name.clone());
+        let store = Store::new(dynamodb, config.table_name.clone())
+            .with_event_retention(config.event_retention);
         let keys = Authenticator::new(config.api_key_cache_ttl);
         App {
             tenant_cache: TtlCache::new(config.tenant_cache_ttl),

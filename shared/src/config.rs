@@ -59,19 +59,32 @@ pub struct Config {
     pub webhook_retry_schedule: Vec<u64>,
     pub webhook_timeout: Duration,
     pub webhook_allowed_private: Vec<std::net::IpAddr>,
+    /// The queue of recovery steps (`webhook::recovery`).
+    pub webhook_recovery_queue_url: Option<String>,
+    /// An endpoint whose attempts all failed for this long is disabled.
+    pub webhook_disable_after: Duration,
     /// The address links are emailed from (on the template's verified SES identity).
     pub email_from: Option<crate::email::Email>,
     /// What one tenant may not exceed (see `quota`).
     pub max_webhook_endpoints: u32,
     pub max_emails_per_hour: u32,
+    /// How long events stay readable through `GET /v1/events` (their items' `ttl`).
+    pub event_retention: Duration,
 }
 
 pub const DEFAULT_MAX_WEBHOOK_ENDPOINTS: u32 = 20;
 pub const DEFAULT_MAX_EMAILS_PER_HOUR: u32 = 500;
+pub const DEFAULT_EVENT_RETENTION_DAYS: u32 = 30;
+pub const DEFAULT_EVENT_RETENTION: Duration =
+    Duration::from_secs(DEFAULT_EVENT_RETENTION_DAYS as u64 * 24 * 60 * 60);
+pub const MAX_EVENT_RETENTION_DAYS: u32 = 365;
 
 /// Immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (Svix's schedule).
 pub const DEFAULT_WEBHOOK_RETRY_SCHEDULE: &[u64] = &[0, 5, 300, 1800, 7200, 18000, 36000, 36000];
 pub const DEFAULT_WEBHOOK_TIMEOUT_SECONDS: u64 = 15;
+/// Five days without one success, as Svix does.
+pub const DEFAULT_WEBHOOK_DISABLE_AFTER_SECONDS: u32 = 5 * 24 * 60 * 60;
+pub const MAX_WEBHOOK_DISABLE_AFTER_SECONDS: u32 = 30 * 24 * 60 * 60;
 
 fn parse_schedule(raw: &str) -> Option<Vec<u64>> {
     let steps: Option<Vec<u64>> = raw.split(',').map(|s| s.trim().parse().ok()).collect();
@@ -178,6 +191,16 @@ impl Config {
             DEFAULT_MAX_EMAILS_PER_HOUR,
             1_000_000,
         )?;
+        let retention_days = bounded(
+            "LINKGATE_EVENT_RETENTION_DAYS",
+            DEFAULT_EVENT_RETENTION_DAYS,
+            MAX_EVENT_RETENTION_DAYS,
+        )?;
+        let webhook_disable_after = bounded(
+            "LINKGATE_WEBHOOK_DISABLE_AFTER_SECONDS",
+            DEFAULT_WEBHOOK_DISABLE_AFTER_SECONDS,
+            MAX_WEBHOOK_DISABLE_AFTER_SECONDS,
+        )?;
         let outbound_public = match lookup("LINKGATE_OUTBOUND_PUBLIC").as_deref() {
             None | Some("" | "on") => true,
             Some("off") => false,
@@ -197,6 +220,7 @@ impl Config {
                 reason,
             })?;
         Ok(Config {
+            event_retention: Duration::from_secs(u64::from(retention_days) * 24 * 60 * 60),
             email_from,
             max_webhook_endpoints,
             max_emails_per_hour,
@@ -205,6 +229,8 @@ impl Config {
             webhook_retry_schedule,
             webhook_timeout: Duration::from_secs(webhook_timeout),
             webhook_allowed_private,
+            webhook_recovery_queue_url: non_empty("LINKGATE_WEBHOOK_RECOVERY_QUEUE_URL"),
+            webhook_disable_after: Duration::from_secs(u64::from(webhook_disable_after)),
             oauth_timeout: Duration::from_secs(oauth_timeout),
             outbound_public,
             table_name,
@@ -238,6 +264,10 @@ pub(crate) mod tests {
         let c = Config::from_lookup(lookup(&[("LINKGATE_TABLE", "t")])).unwrap();
         assert_eq!(c.webhook_retry_schedule, DEFAULT_WEBHOOK_RETRY_SCHEDULE);
         assert!(c.webhook_allowed_private.is_empty());
+        assert_eq!(
+            c.webhook_disable_after,
+            Duration::from_secs(5 * 24 * 60 * 60)
+        );
         let c = Config::from_lookup(lookup(&[
             ("LINKGATE_TABLE", "t"),
             ("LINKGATE_WEBHOOK_RETRY_SCHEDULE", "0, 1,2"),
@@ -255,12 +285,28 @@ pub(crate) mod tests {
             ("LINKGATE_MAX_WEBHOOK_ENDPOINTS", "0"),
             ("LINKGATE_MAX_WEBHOOK_ENDPOINTS", "100001"),
             ("LINKGATE_MAX_EMAILS_PER_HOUR", "many"),
+            ("LINKGATE_EVENT_RETENTION_DAYS", "0"),
+            ("LINKGATE_EVENT_RETENTION_DAYS", "366"),
+            ("LINKGATE_WEBHOOK_DISABLE_AFTER_SECONDS", "0"),
+            ("LINKGATE_WEBHOOK_DISABLE_AFTER_SECONDS", "2592001"),
         ] {
             assert!(
                 Config::from_lookup(lookup(&[("LINKGATE_TABLE", "t"), (k, v)])).is_err(),
                 "{k}={v}"
             );
         }
+    }
+
+    #[test]
+    fn event_retention_is_days_thirty_unless_set() {
+        let c = Config::from_lookup(lookup(&[("LINKGATE_TABLE", "t")])).unwrap();
+        assert_eq!(c.event_retention, DEFAULT_EVENT_RETENTION);
+        let c = Config::from_lookup(lookup(&[
+            ("LINKGATE_TABLE", "t"),
+            ("LINKGATE_EVENT_RETENTION_DAYS", "7"),
+        ]))
+        .unwrap();
+        assert_eq!(c.event_retention, Duration::from_secs(7 * 86_400));
     }
 
     #[test]

@@ -41,6 +41,12 @@ macro_rules! prefixed_id {
                 &self.0
             }
 
+            /// When it was made: the UUIDv7's millisecond since the epoch.
+            pub fn millis(&self) -> i64 {
+                let hex = &self.0[$prefix.len()..];
+                i64::from_str_radix(&hex[..12], 16).unwrap_or(0)
+            }
+
             /// The id as a UUID (`0193a1b2-c3d4-7000-8000-00000000000a`): the same 128 bits,
             /// for APIs that name things by UUID (see `compat`).
             pub fn to_uuid(&self) -> String {
@@ -123,6 +129,9 @@ prefixed_id!(
 prefixed_id!(
     /// One event's delivery to one endpoint; shares its hex with the event id.
     DeliveryId, "dlv_");
+prefixed_id!(
+    /// A background re-send of an endpoint's failed deliveries since a time.
+    RecoveryId, "rcv_");
 
 impl DeliveryId {
     /// The delivery of `event`: one per event and endpoint, so a repeated fan-out finds it.
@@ -132,6 +141,13 @@ impl DeliveryId {
             DeliveryId::PREFIX,
             event.as_str().trim_start_matches(EventId::PREFIX)
         ))
+    }
+
+    /// Where the deliveries of events made at `ms` start among sorted delivery ids: every
+    /// id of that millisecond or later sorts after it, every earlier one before.
+    pub fn bound(ms: i64) -> String {
+        let ms = u64::try_from(ms.max(0)).unwrap_or(0) & 0xFFFF_FFFF_FFFF;
+        format!("{}{ms:012x}", DeliveryId::PREFIX)
     }
 
     pub fn event_id(&self) -> Option<EventId> {
@@ -160,6 +176,20 @@ mod tests {
         assert!(ConsumerId::from_uuid(&u.replace('-', "")).is_none());
         assert!(ConsumerId::from_uuid("6fa459ea-ee8a-3ca4-894e-db77e160355e").is_none());
         assert!(ConsumerId::from_uuid(&format!("{{{u}}}")).is_none());
+    }
+
+    #[test]
+    fn delivery_bounds_sort_around_the_ids_of_their_millisecond() {
+        let e = EventId::generate();
+        let d = DeliveryId::of(&e);
+        let ms = e.millis();
+        assert!(DeliveryId::bound(ms).as_str() < d.as_str());
+        assert!(DeliveryId::bound(ms + 1).as_str() > d.as_str());
+        assert_eq!(
+            DeliveryId::bound(-5),
+            "dlv_000000000000",
+            "before the epoch is the start"
+        );
     }
 
     #[test]

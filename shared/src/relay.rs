@@ -39,19 +39,22 @@ impl Relay {
             .ok_or(ConfigError::Missing("LINKGATE_EVENT_BUS"))?;
         let aws = crate::aws::from_env()?;
         Ok(Relay {
-            store: Store::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name),
+            store: Store::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name)
+                .with_event_retention(config.event_retention),
             events: aws_sdk_eventbridge::Client::new(&aws),
             bus,
         })
     }
 }
 
-/// The id of the one `kind` event a link can have: the link's own for `link.opened` (as
-/// before), and for `link.failed` the link's with the last hex digit's low bit flipped:
-/// unique per link and time-ordered (another link would need the same time and random bits
-/// but that one to share it).
-fn announcement_id(link: &LinkId, kind: &str) -> Option<EventId> {
-    let mut id = link.as_str().replacen(LinkId::PREFIX, EventId::PREFIX, 1);
+/// The id of the one `kind` event a link can have, made at `at` (when the link was opened,
+/// or refused its last submission: data of the record, so a redelivered record gives the same
+/// id): that time, then the link's random bits, the last hex digit's low bit flipped for
+/// `link.failed`. Unique per link and kind, and time-ordered with the events around it.
+fn announcement_id(link: &LinkId, kind: &str, at: &str) -> Option<EventId> {
+    let ms = u64::try_from(time::parse(at)?.timestamp_millis()).ok()?;
+    let random = &link.as_str()[LinkId::PREFIX.len() + 12..];
+    let mut id = format!("{}{:012x}{random}", EventId::PREFIX, ms & 0xFFFF_FFFF_FFFF);
     if kind == event::LINK_FAILED {
         let last = id.pop()?.to_digit(16)?;
         id.push(char::from_digit(last ^ 1, 16)?);
@@ -73,6 +76,8 @@ enum Work {
         tenant: TenantId,
         data: Value,
         id: LinkId,
+        /// When it happened, from the record (RFC 3339).
+        at: String,
     },
     /// Anything else on the stream.
     Nothing,
@@ -131,15 +136,32 @@ fn classify(record: &Value) -> Work {
                 "connection_id": attr(new, "connection_id"),
                 "consumer_id": attr(new, "consumer_id"),
             });
+            // the record's own time where the image has none (it always has, since both
+            // writes record their moment)
+            let approximate = ddb["ApproximateCreationDateTime"]
+                .as_f64()
+                .and_then(|s| chrono::DateTime::from_timestamp_millis((s * 1000.0) as i64))
+                .map(|t| time::format(&t));
             if first_open {
                 data["opened_at"] = json!(attr(new, "opened_at"));
+                let Some(at) = attr(new, "opened_at").map(str::to_owned).or(approximate) else {
+                    return Work::Nothing;
+                };
                 Work::Announce {
                     kind: event::LINK_OPENED,
                     tenant,
                     data,
                     id,
+                    at,
                 }
             } else if failed {
+                let Some(at) = new["last_error"]["M"]["at"]["S"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .or(approximate)
+                else {
+                    return Work::Nothing;
+                };
                 data["failed_attempts"] = json!(number(new, "failed_attempts"));
                 data["last_error_fields"] = json!(new["last_error"]["M"]["fields"]["L"]
                     .as_array()
@@ -150,6 +172,7 @@ fn classify(record: &Value) -> Work {
                     tenant,
                     data,
                     id,
+                    at,
                 }
             } else {
                 Work::Nothing
@@ -285,10 +308,11 @@ impl Relay {
                     tenant,
                     data,
                     id,
+                    at,
                 } => {
-                    // The event id derives from the link's: a redelivered record writes
-                    // nothing new.
-                    let written = announcement_id(&id, kind)
+                    // The event id derives from the link and the record's moment: a
+                    // redelivered record writes nothing new.
+                    let written = announcement_id(&id, kind, &at)
                         .ok_or_else(|| StoreError::Corrupt("link id".into()))
                         .and_then(|eid| event::outbox_as(&self.store, &tenant, &eid, kind, data));
                     let outcome = match written {
@@ -373,7 +397,9 @@ mod tests {
                 tenant,
                 data,
                 id,
+                at,
             } => {
+                assert_eq!(at, "2026-11-22T10:00:00.000Z");
                 assert_eq!(tenant.as_str(), "ten_0193a1b2c3d47000800000000000000a");
                 assert_eq!(id.as_str(), "lnk_0193a1b2c3d47000800000000000000d");
                 assert_eq!(
@@ -416,8 +442,11 @@ mod tests {
                 kind: event::LINK_FAILED,
                 data,
                 id,
+                at,
                 ..
             } => {
+                // when the last refused submission happened
+                assert_eq!(at, "2026-11-22T10:01:00.000Z");
                 assert_eq!(id.as_str(), "lnk_0193a1b2c3d47000800000000000000d");
                 assert_eq!(data["failed_attempts"], 3);
                 assert_eq!(data["last_error_fields"], json!(["secret_key"]));
@@ -436,11 +465,22 @@ mod tests {
     #[test]
     fn a_links_two_announcements_have_distinct_stable_ids() {
         let link = LinkId::parse("lnk_0193a1b2c3d47000800000000000000d").unwrap();
-        let opened = announcement_id(&link, event::LINK_OPENED).unwrap();
-        let failed = announcement_id(&link, event::LINK_FAILED).unwrap();
-        assert_eq!(opened.as_str(), "evt_0193a1b2c3d47000800000000000000d");
-        assert_eq!(failed.as_str(), "evt_0193a1b2c3d47000800000000000000c");
-        assert_eq!(announcement_id(&link, event::LINK_FAILED), Some(failed));
+        let at = "2026-11-22T10:00:00.000Z";
+        let opened = announcement_id(&link, event::LINK_OPENED, at).unwrap();
+        let failed = announcement_id(&link, event::LINK_FAILED, at).unwrap();
+        // the moment's milliseconds, then the link's random bits
+        let ms = time::parse(at).unwrap().timestamp_millis();
+        assert_eq!(opened.millis(), ms);
+        assert_eq!(
+            opened.as_str(),
+            format!("evt_{ms:012x}7000800000000000000d")
+        );
+        assert_eq!(
+            failed.as_str(),
+            format!("evt_{ms:012x}7000800000000000000c")
+        );
+        assert_eq!(announcement_id(&link, event::LINK_FAILED, at), Some(failed));
+        assert_eq!(announcement_id(&link, event::LINK_OPENED, "soon"), None);
     }
 
     #[test]

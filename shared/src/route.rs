@@ -79,6 +79,8 @@ routes! {
     "PATCH" "/v1/integrations/{id}" => crate::integration::api::UPDATE,
     "POST" "/v1/integrations/{id}/connect" => crate::direct_connect::api::CONNECT,
     "GET" "/v1/integrations/{id}/logo" => crate::integration::api::LOGO,
+    "GET" "/v1/events" => crate::event::api::LIST,
+    "GET" "/v1/events/{id}" => crate::event::api::READ,
     "GET" "/v1/links" => crate::link::api::LIST,
     "DELETE" "/v1/links/{id}" => crate::link::api::REVOKE,
     "GET" "/v1/links/{id}" => crate::link::api::READ,
@@ -98,6 +100,8 @@ routes! {
     "PATCH" "/v1/webhooks/{id}" => crate::webhook::api::UPDATE,
     "GET" "/v1/webhooks/{id}/deliveries" => crate::webhook::delivery::api::LIST,
     "POST" "/v1/webhooks/{id}/deliveries/{delivery_id}/retry" => crate::webhook::delivery::api::RETRY,
+    "POST" "/v1/webhooks/{id}/recover" => crate::webhook::recovery::api::START,
+    "GET" "/v1/webhooks/{id}/recoveries/{recovery_id}" => crate::webhook::recovery::api::READ,
     "POST" "/v1/webhooks/{id}/rotate-secret" => crate::webhook::api::ROTATE_SECRET,
     "POST" "/v1/webhooks/{id}/test" => crate::webhook::delivery::api::TEST,
 }

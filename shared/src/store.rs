@@ -83,6 +83,7 @@ pub enum Step<T> {
 pub struct Store {
     client: Client,
     table: String,
+    event_retention: std::time::Duration,
 }
 
 pub fn tenant_pk(tenant: &crate::id::TenantId) -> String {
@@ -106,7 +107,18 @@ impl Store {
         Store {
             client,
             table: table.into(),
+            event_retention: crate::config::DEFAULT_EVENT_RETENTION,
         }
+    }
+
+    /// How long the events written through this store stay readable (their `ttl`).
+    pub fn with_event_retention(mut self, retention: std::time::Duration) -> Self {
+        self.event_retention = retention;
+        self
+    }
+
+    pub fn event_retention(&self) -> std::time::Duration {
+        self.event_retention
     }
 
     pub fn client(&self) -> &Client {

@@ -221,22 +221,45 @@ impl Stack {
         }
     }
 
-    /// The tenant's outbox events of one type, oldest first, as their `detail` JSON.
-    pub async fn events(&self, tenant: &TenantId, kind: &str) -> Vec<Value> {
+    /// The tenant's outbox items (every shard of its events), oldest first.
+    pub async fn outbox(
+        &self,
+        tenant: &str,
+    ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
         use aws_sdk_dynamodb::types::AttributeValue;
         let store = self.store().await;
-        let out = store
-            .client()
-            .query()
-            .table_name(store.table())
-            .key_condition_expression("pk = :pk AND begins_with(sk, :evt)")
-            .expression_attribute_values(":pk", AttributeValue::S(format!("T#{tenant}")))
-            .expression_attribute_values(":evt", AttributeValue::S("EVT#".into()))
-            .consistent_read(true)
-            .send()
+        let mut items = Vec::new();
+        for shard in 0..linkgate::event::repo::SHARDS {
+            let out = store
+                .client()
+                .query()
+                .table_name(store.table())
+                .key_condition_expression("pk = :pk AND begins_with(sk, :evt)")
+                .expression_attribute_values(
+                    ":pk",
+                    AttributeValue::S(format!("EV#{tenant}#{shard}")),
+                )
+                .expression_attribute_values(":evt", AttributeValue::S("EVT#".into()))
+                .consistent_read(true)
+                .send()
+                .await
+                .expect("query events");
+            items.extend(out.items().iter().cloned());
+        }
+        let sk = |i: &std::collections::HashMap<String, AttributeValue>| {
+            i.get("sk")
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        };
+        items.sort_by_key(sk);
+        items
+    }
+
+    /// The tenant's outbox events of one type, oldest first, as their `detail` JSON.
+    pub async fn events(&self, tenant: &TenantId, kind: &str) -> Vec<Value> {
+        self.outbox(tenant.as_str())
             .await
-            .expect("query events");
-        out.items()
             .iter()
             .filter(|i| {
                 i.get("type")

@@ -112,6 +112,14 @@ impl Receiver {
         }
     }
 
+    /// From now on answers `then` (200 when `None`) for ever: a receiver going down or
+    /// coming back.
+    pub fn answer_from_now(&self, then: Option<Answer>) {
+        let mut s = self.shared.lock().unwrap();
+        s.script.clear();
+        s.then = then;
+    }
+
     pub fn hits(&self) -> Vec<Hit> {
         self.shared.lock().unwrap().hits.clone()
     }

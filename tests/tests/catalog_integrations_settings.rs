@@ -437,7 +437,8 @@ async fn settings_default_update_and_reset() {
         json!({"default_redirect_url": null, "default_link_ttl_seconds": 1800, "updated_at": null,
                "reminders": {"enabled": false, "sender_name": null, "reply_to": null,
                              "schedule": {"after_creation_hours": [24], "before_expiry_hours": [4]}},
-               "branding": {"display_name": null, "logo": null, "primary_color": null}})
+               "branding": {"display_name": null, "logo": null, "primary_color": null},
+               "contact_email": null})
     );
 
     let r = t

@@ -198,18 +198,8 @@ async fn relay(records: Vec<Value>, env: &std::collections::HashMap<String, Stri
 
 /// The outbox items of `tenant` as stream INSERT records, the way the stream carries them.
 async fn outbox_records(stack: &Stack, tenant: &str, kind: &str) -> Vec<Value> {
-    let store = stack.store().await;
-    let out = store
-        .client()
-        .query()
-        .table_name(store.table())
-        .key_condition_expression("pk = :pk AND begins_with(sk, :evt)")
-        .expression_attribute_values(":pk", AttributeValue::S(format!("T#{tenant}")))
-        .expression_attribute_values(":evt", AttributeValue::S("EVT#".into()))
-        .send()
-        .await
-        .unwrap();
-    out.items()
+    let items = stack.outbox(tenant).await;
+    items
         .iter()
         .filter(|i| i["type"].as_s().unwrap() == kind)
         .enumerate()

@@ -69,7 +69,32 @@ async fn resources(t: &TestTenant) -> BTreeMap<&'static str, String> {
         )
         .await;
     assert_eq!(custom.status, 201, "{}", custom.text);
+    // an import announces connection.created in its own transaction: an event to name
+    let imported = a
+        .post(
+            "/v1/connections",
+            &json!({"consumer_id": consumer, "integration_id": integration, "name": "Every route import",
+                    "credentials": {"secret_key": "rk_test_51EveryRouteKey000000000"}}),
+        )
+        .await;
+    assert_eq!(imported.status, 201, "{}", imported.text);
+    let since = (chrono::Utc::now() - chrono::Duration::seconds(60))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let recovery = a
+        .post(
+            &format!("/v1/webhooks/{webhook}/recover"),
+            &json!({"since": since}),
+        )
+        .await;
+    assert_eq!(recovery.status, 202, "{}", recovery.text);
+    let events = a.get("/v1/events").await.json();
+    let event = events["data"][0]["id"].as_str().unwrap().to_owned();
     BTreeMap::from([
+        ("event", event),
+        (
+            "recovery",
+            recovery.json()["id"].as_str().unwrap().to_owned(),
+        ),
         ("custom_provider", "x-every-route".to_owned()),
         ("consumer", consumer),
         ("connection", connection["id"].as_str().unwrap().to_owned()),
@@ -92,6 +117,8 @@ fn fill(path: &str, ids: &BTreeMap<&'static str, String>) -> String {
         "webhooks" => "webhook",
         "deliveries" => "delivery",
         "custom" => "custom_provider",
+        "events" => "event",
+        "recoveries" => "recovery",
         other => panic!("no resource for a parameter after /{other}"),
     };
     let segments: Vec<&str> = path.split('/').collect();

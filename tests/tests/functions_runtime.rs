@@ -25,6 +25,8 @@ enum Needs {
     Webhook,
     /// A webhook endpoint with one (test) delivery.
     Delivery,
+    /// A webhook endpoint with a recovery started (the sample's `since` made recent).
+    Recovery,
     /// A consumer's pending connection to a Stripe integration (Chift lists only those).
     ChiftConnection,
     /// A Stripe integration, named in the body as OpenInt's connector config (`ccfg_…`).
@@ -33,6 +35,8 @@ enum Needs {
     AlbatoSharing,
     /// The samples' custom provider (`x-acme-erp`), defined by the tenant.
     CustomProvider,
+    /// An imported connection's `connection.created` event, named in the path.
+    Event,
 }
 
 const SAMPLE_SHARING: &str = "1234567890123";
@@ -183,6 +187,9 @@ fn consumer_uuid(id: &str) -> String {
 const SAMPLE_WEBHOOK: &str = "wh_0193a1b2c3d47000800000000000000f";
 const SAMPLE_DELIVERY: &str = "dlv_0193a1b2c3d470008000000000000010";
 const SAMPLE_TENANT: &str = "ten_0193a1b2c3d470008000000000000012";
+const SAMPLE_RECOVERY: &str = "rcv_0193a1b2c3d470008000000000000011";
+/// The recover sample's `since`: a fixed time leaves the 30 days a recovery reaches back.
+const SAMPLE_SINCE: &str = "2026-11-20T08:00:00Z";
 
 const SAMPLE_TOKEN: &str = "sampleTokenSampleTokenSampleTokenSampleTok0";
 const SAMPLE_INTEGRATION: &str = "int_0193a1b2c3d47000800000000000000b";
@@ -274,6 +281,13 @@ fn expectation(function: &str) -> Expectation {
             assert_eq!(b["data"][0]["status"], "waiting")
         }),
         "links-get" => (Needs::Link, 200, |b| assert_eq!(b["status"], "waiting")),
+        "events-list" => (Needs::Event, 200, |b| {
+            assert_eq!(b["data"][0]["type"], "connection.created")
+        }),
+        "events-get" => (Needs::Event, 200, |b| {
+            assert_eq!(b["type"], "connection.created");
+            assert!(b["data"]["connection"]["id"].is_string());
+        }),
         "links-revoke" => (Needs::Link, 200, |b| assert_eq!(b["status"], "revoked")),
         "links-send" => (Needs::Link, 200, |b| {
             assert_eq!(b["reminders_sent"][0]["trigger"], "request")
@@ -330,6 +344,16 @@ fn expectation(function: &str) -> Expectation {
         }),
         "webhooks-retry" => (Needs::Delivery, 202, |b| {
             assert!(b["id"].as_str().unwrap().starts_with("dlv_"))
+        }),
+        "webhooks-recover" => (Needs::Recovery, 202, |b| {
+            assert!(b["id"].as_str().unwrap().starts_with("rcv_"));
+            assert_eq!(b["status"], "running");
+        }),
+        "webhooks-recovery" => (Needs::Recovery, 200, |b| {
+            assert!(b["id"].as_str().unwrap().starts_with("rcv_"))
+        }),
+        "webhook-recover" => (Needs::Recovery, 0, |b| {
+            assert_eq!(b["batchItemFailures"], json!([]))
         }),
         "webhook-fanout" => (Needs::Webhook, 0, |b| assert_eq!(b["deliveries"], 1)),
         "webhook-deliver" => (Needs::Delivery, 0, |b| {
@@ -479,6 +503,32 @@ async fn every_sample_event_runs_through_its_real_binary() {
                 event = serde_json::from_str(&text).unwrap();
                 None
             }
+            Needs::Recovery => {
+                let webhook = tenant
+                    .admin
+                    .create_id(
+                        "/v1/webhooks",
+                        &json!({"url": "https://hooks.platform.example/linkgate", "events": ["*"]}),
+                    )
+                    .await;
+                let since = (chrono::Utc::now() - chrono::Duration::hours(1))
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                let r = tenant
+                    .admin
+                    .post(
+                        &format!("/v1/webhooks/{webhook}/recover"),
+                        &json!({"since": since}),
+                    )
+                    .await;
+                assert_eq!(r.status, 202, "{}", r.text);
+                let text = event
+                    .to_string()
+                    .replace(SAMPLE_WEBHOOK, &webhook)
+                    .replace(SAMPLE_RECOVERY, r.json()["id"].as_str().unwrap())
+                    .replace(SAMPLE_SINCE, &since);
+                event = serde_json::from_str(&text).unwrap();
+                None
+            }
             Needs::StoredCredential => {
                 tenant
                     .admin
@@ -611,6 +661,24 @@ async fn every_sample_event_runs_through_its_real_binary() {
                 let r = tenant.admin.post("/v1/providers/custom", &definition).await;
                 assert_eq!(r.status, 201, "{}", r.text);
                 None
+            }
+            Needs::Event => {
+                let integration = tenant
+                    .admin
+                    .create_id("/v1/integrations", &json!({"provider": "stripe"}))
+                    .await;
+                let consumer = tenant.consumer(&json!({"name": "Sample consumer"})).await;
+                let r = tenant
+                    .admin
+                    .post(
+                        "/v1/connections",
+                        &json!({"consumer_id": consumer, "integration_id": integration, "name": "Sample",
+                                "credentials": {"secret_key": "rk_test_51SampleRestrictedKey0000"}}),
+                    )
+                    .await;
+                assert_eq!(r.status, 201, "{}", r.text);
+                let events = tenant.admin.get("/v1/events").await.json();
+                Some(events["data"][0]["id"].as_str().unwrap().to_owned())
             }
             Needs::Integration => Some(
                 tenant

@@ -292,7 +292,9 @@ impl Ctx {
             | "webhooks-rotate-secret"
             | "webhooks-test"
             | "webhooks-deliveries"
-            | "webhooks-retry" => &self.hooks.1,
+            | "webhooks-retry"
+            | "webhooks-recover"
+            | "webhooks-recovery" => &self.hooks.1,
             "consumers-create" | "consumers-delete" => &self.consumers_key,
             "connections-import" | "credentials-create" | "integrations-connect" => {
                 &self.direct_key
@@ -1026,6 +1028,26 @@ impl Ctx {
                 same(self.http(function, &[], "limit=20", k, None)),
                 min(1, "Query"),
             ),
+            "events-list" => s(
+                "a page of the tenant's events, newest first",
+                Status(200),
+                same(self.http(function, &[], "limit=25", k, None)),
+                min(linkgate::event::repo::SHARDS as u32, "Query per event shard (a busy tenant's events spread over them); API key cached"),
+            ),
+            "events-get" => {
+                let listed = self.produced("events-list");
+                let id = listed
+                    .last()
+                    .and_then(|l| l["data"][0]["id"].as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                s(
+                    "read one event",
+                    Status(200),
+                    same(self.http(function, &[("id", &id)], "", k, None)),
+                    min(1, "GetItem (its shard follows from its id)"),
+                )
+            }
             "links-get" => {
                 let conn = self.produced("connections-create");
                 let id = conn
@@ -1316,19 +1338,65 @@ impl Ctx {
                             .map(|(i, d)| {
                                 let body = json!({"tenant_id": tenant, "endpoint_id": webhook, "delivery_id": d,
                                                   "attempt": 1, "not_before": 0, "manual": false});
-                                json!({"Records": [{"messageId": format!("00000000-0000-4000-8000-{i:012}"),
-                                    "receiptHandle": "bench", "body": body.to_string(),
-                                    "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795341600000",
-                                                   "SenderId": "bench", "ApproximateFirstReceiveTimestamp": "1795341600001"},
-                                    "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-                                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:linkgate-local-webhook-deliveries",
-                                    "awsRegion": "us-east-1"}]})
+                                sqs_event(i, &body, "webhook-deliveries")
                             })
                             .collect(),
                         Minimum {
                             why: "BatchGetItem (endpoint, delivery), UpdateItem (attempt logged); KMS data key cached",
                             ..min(2, "")
                         },
+                    )
+                }
+            }
+            "webhooks-recover" => {
+                let since = (chrono::Utc::now() - chrono::Duration::hours(1))
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                s(
+                    "start a recovery of the last hour",
+                    Status(202),
+                    same(self.json_event(function, &[("id", &webhook)], json!({"since": since}))),
+                    Minimum {
+                        why: "GetItem (endpoint), PutItem (recovery); SendMessage (first step)",
+                        sqs: 1,
+                        ..min(2, "")
+                    },
+                )
+            }
+            "webhooks-recovery" | "webhook-recover" => {
+                let started = self.produced("webhooks-recover");
+                if started.len() < count {
+                    return Err(format!("{function} needs webhooks-recover to run first"));
+                }
+                let ids: Vec<String> = started
+                    .iter()
+                    .take(count)
+                    .map(|r| r["id"].as_str().unwrap_or_default().to_owned())
+                    .collect();
+                if function == "webhooks-recovery" {
+                    s(
+                        "a recovery's progress",
+                        Status(200),
+                        ids.iter()
+                            .map(|r| self.http(function, &[("id", &webhook), ("recovery_id", r)], "", k, None))
+                            .collect(),
+                        min(2, "GetItem (endpoint), GetItem (recovery)"),
+                    )
+                } else {
+                    let tenant = self.hooks.0.to_string();
+                    s(
+                        "one step of a recovery: a page of the endpoint's deliveries",
+                        Batch,
+                        ids.iter()
+                            .enumerate()
+                            .map(|(i, r)| {
+                                let body = json!({"tenant_id": tenant, "endpoint_id": webhook, "recovery_id": r, "step": 0});
+                                sqs_event(i, &body, "webhook-recoveries")
+                            })
+                            .collect(),
+                        min(
+                            4,
+                            "GetItem (recovery), GetItem (endpoint), Query (a page of deliveries), UpdateItem (progress)",
+                        ),
                     )
                 }
             }
@@ -1421,6 +1489,17 @@ pub fn check(expect: Expect, answer: &Value) -> Result<(), String> {
 }
 
 /// The JSON body of a measured answer (for scenarios that reuse what it made).
+/// One SQS message as Lambda's event source hands it over, from the local queue `queue`.
+fn sqs_event(i: usize, body: &Value, queue: &str) -> Value {
+    json!({"Records": [{"messageId": format!("00000000-0000-4000-8000-{i:012}"),
+        "receiptHandle": "bench", "body": body.to_string(),
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795341600000",
+                       "SenderId": "bench", "ApproximateFirstReceiveTimestamp": "1795341600001"},
+        "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+        "eventSourceARN": format!("arn:aws:sqs:us-east-1:123456789012:linkgate-local-{queue}"),
+        "awsRegion": "us-east-1"}]})
+}
+
 pub fn produced_body(answer: &Value) -> Value {
     if answer.get("statusCode").is_some() {
         body_json(answer)

@@ -34,7 +34,9 @@ export type CustomProvider = Schemas["CustomProvider"];
 export type Webhook = Schemas["Webhook"];
 export type WebhookWithSecret = Schemas["WebhookWithSecret"];
 export type Delivery = Schemas["Delivery"];
+export type Recovery = Schemas["Recovery"];
 export type Settings = Schemas["Settings"];
+export type LinkgateEvent = Schemas["Event"];
 export type ApiErrorBody = Schemas["Error"];
 export type ConnectionWithLink = JsonAnswer<"createConnection", 201>;
 
@@ -190,6 +192,18 @@ export class Linkgate {
     iterate: (query: Omit<Query<"listLinks">, "cursor"> = {}): AsyncGenerator<Link> => walk((cursor) => this.links.list({ ...query, cursor })),
   };
 
+  readonly events = {
+    /** An event as it was published (404 once past the retention period). */
+    get: (id: string): Promise<LinkgateEvent> =>
+      unwrap(this.raw.GET("/v1/events/{id}", { params: { path: { id } } })),
+    /** Newest first; a page may be short and still carry `next_cursor` (see `iterate`). */
+    list: (query: Query<"listEvents"> = {}): Promise<Page<LinkgateEvent>> =>
+      unwrap(this.raw.GET("/v1/events", { params: { query } })),
+    /** Every event that matches, newest first, page after page. */
+    iterate: (query: Omit<Query<"listEvents">, "cursor"> = {}): AsyncGenerator<LinkgateEvent> =>
+      walk((cursor) => this.events.list({ ...query, cursor })),
+  };
+
   readonly providers = {
     /** The catalog, and your custom providers first (`custom: true`). */
     list: (query: Query<"listProviders"> = {}): Promise<Page<Provider>> =>
@@ -270,6 +284,15 @@ export class Linkgate {
       unwrap(
         this.raw.POST("/v1/webhooks/{id}/deliveries/{delivery_id}/retry", {
           params: { path: { id, delivery_id: deliveryId } },
+        }),
+      ),
+    /** Sends every failed delivery since `since` again, in the background; poll `recovery`. */
+    recover: (id: string, body: JsonBody<"recoverWebhook">): Promise<Recovery> =>
+      unwrap(this.raw.POST("/v1/webhooks/{id}/recover", { params: { path: { id } }, body })),
+    recovery: (id: string, recoveryId: string): Promise<Recovery> =>
+      unwrap(
+        this.raw.GET("/v1/webhooks/{id}/recoveries/{recovery_id}", {
+          params: { path: { id, recovery_id: recoveryId } },
         }),
       ),
   };

@@ -252,6 +252,53 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List events, newest first
+         * @description The tenant's events as they were published to EventBridge and webhooks (same `id`,
+         *     `type`, `occurred_at`, `data`), newest first, for as long as the deployment keeps
+         *     them (template parameter `EventRetentionDays`, 30 by default). Filters combine.
+         *     `connection_id` includes the events of the connection's links; `since` is
+         *     inclusive, `until` exclusive. Every call reads a bounded amount: a page may hold
+         *     fewer than `limit` events (a filter applies to what was read) and still carry a
+         *     `next_cursor`; follow it until it is null to see every match. A filter naming
+         *     another tenant's connection, consumer or link matches nothing.
+         */
+        get: operations["listEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An event id (`evt_…`). Malformed, unknown or expired ids are 404. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** Read an event */
+        get: operations["getEvent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/links": {
         parameters: {
             query?: never;
@@ -772,6 +819,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhooks/{id}/recover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send every failed delivery since a time again
+         * @description Starts a background job over the endpoint's deliveries made from `since` (up to `until`, or now): each that failed (its schedule used up, or the endpoint was disabled) gets one more attempt, with its original `webhook-id`, so a receiver de-duplicates. Read its progress at `/v1/webhooks/{id}/recoveries/{recovery_id}`. Two recoveries at once never send one delivery twice. The endpoint must be enabled.
+         */
+        post: operations["recoverWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/recoveries/{recovery_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                recovery_id: string;
+            };
+            cookie?: never;
+        };
+        /** A recovery's progress */
+        get: operations["getWebhookRecovery"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/settings": {
         parameters: {
             query?: never;
@@ -1213,6 +1302,11 @@ export interface components {
             default_link_ttl_seconds: number;
             reminders: components["schemas"]["Reminders"];
             branding: components["schemas"]["Branding"];
+            /**
+             * Format: email
+             * @description Where Linkgate writes to the tenant's operators (a webhook endpoint disabled for failing).
+             */
+            contact_email: string | null;
             /** Format: date-time */
             updated_at: string | null;
         };
@@ -1221,6 +1315,8 @@ export interface components {
             default_link_ttl_seconds?: number | null;
             reminders?: components["schemas"]["RemindersUpdate"] | null;
             branding?: components["schemas"]["BrandingUpdate"] | null;
+            /** Format: email */
+            contact_email?: string | null;
         };
         Health: {
             /** @enum {string} */
@@ -1283,11 +1379,24 @@ export interface components {
             data: components["schemas"]["Consumer"][];
             next_cursor: string | null;
         };
+        /** @enum {string} */
+        EventType: "connection.created" | "connection.updated" | "connection.revoked" | "connection.needs_reauth" | "link.opened" | "link.expired" | "link.failed" | "link.reminder_sent" | "webhook.disabled";
+        /** @description An event as EventBridge rules and webhook endpoints received it (the `detail` of the EventBridge event, the body of the webhook). */
+        Event: {
+            /** @description `evt_…`; also the `webhook-id` of its deliveries. */
+            id: string;
+            type: components["schemas"]["EventType"];
+            tenant_id: string;
+            /** Format: date-time */
+            occurred_at: string;
+            /** @description The type's payload: a connection event carries the `connection`; a link event its `link_id`, `connection_id` and `consumer_id`. */
+            data: Record<string, never>;
+        };
         /**
          * @description `account.connection.created` (Chift) and `integration.connected` (CauseFlow) are accepted in a subscription as other names of `connection.created`, and stored as it.
          * @enum {string}
          */
-        WebhookEventType: "*" | "connection.created" | "connection.updated" | "connection.revoked" | "connection.needs_reauth" | "link.opened" | "link.expired" | "link.failed" | "link.reminder_sent" | "webhook.test" | "account.connection.created" | "integration.connected";
+        WebhookEventType: "*" | "connection.created" | "connection.updated" | "connection.revoked" | "connection.needs_reauth" | "link.opened" | "link.expired" | "link.failed" | "link.reminder_sent" | "webhook.disabled" | "webhook.test" | "account.connection.created" | "integration.connected";
         /** @description Event types, each at most once, or `["*"]` alone for all. */
         WebhookEvents: unknown[] | [
             "*"
@@ -1299,8 +1408,13 @@ export interface components {
             events: components["schemas"]["WebhookEventType"][];
             description: string | null;
             enabled: boolean;
-            /** @description Why deliveries stopped (the tenant disabled it, or it answered 410 Gone). */
+            /** @description Why deliveries stopped (the tenant disabled it, it answered 410 Gone, or every attempt failed for the deployment's WebhookDisableAfterSeconds). */
             disabled_reason: string | null;
+            /**
+             * Format: date-time
+             * @description When the current run of failed attempts began; null since the last success. After WebhookDisableAfterSeconds (5 days by default) of it the endpoint is disabled, with a `webhook.disabled` event and an email to the settings' `contact_email`.
+             */
+            failing_since?: string | null;
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -1309,6 +1423,42 @@ export interface components {
         WebhookWithSecret: components["schemas"]["Webhook"] & {
             /** @description Verify deliveries with it (Standard Webhooks); shown only now. */
             secret: string;
+        };
+        RecoveryCreate: {
+            /**
+             * Format: date-time
+             * @description In the past, and within the last 30 days (deliveries are kept that long).
+             */
+            since: string;
+            /**
+             * Format: date-time
+             * @description Later than `since`; now when absent or later.
+             */
+            until?: string;
+        };
+        Recovery: {
+            id: string;
+            endpoint_id: string;
+            /** Format: date-time */
+            since: string;
+            /** Format: date-time */
+            until: string;
+            /**
+             * @description `failed`: stopped early, the endpoint disabled or deleted meanwhile (see `error`).
+             * @enum {string}
+             */
+            status: "running" | "completed" | "failed";
+            /** @description Deliveries of the window looked at so far. */
+            examined: number;
+            /** @description Of them, the failed ones queued for another attempt. */
+            resent: number;
+            error: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: date-time */
+            completed_at: string | null;
         };
         WebhookCreate: {
             /**
@@ -2047,6 +2197,72 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next_cursor` of the previous page. Opaque; a tampered cursor is a 400. */
+                cursor?: components["parameters"]["Cursor"];
+                type?: components["schemas"]["EventType"];
+                connection_id?: string;
+                consumer_id?: string;
+                link_id?: string;
+                /** @description Events at or after this time (RFC 3339). */
+                since?: string;
+                /** @description Events before this time (RFC 3339); later than `since`. */
+                until?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Event"][];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    getEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An event id (`evt_…`). Malformed, unknown or expired ids are 404. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event, as it was published. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Event"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             500: components["responses"]["Internal"];
         };
     };
@@ -3304,6 +3520,65 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    recoverWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RecoveryCreate"];
+            };
+        };
+        responses: {
+            /** @description Started. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Recovery"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    getWebhookRecovery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                recovery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The recovery. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Recovery"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             500: components["responses"]["Internal"];
         };
     };

@@ -84,6 +84,20 @@ describe("the complete link flow through the SDK", () => {
     );
     const revoked = await client.connections.revoke(created.id);
     assert.equal(revoked.status, "revoked");
+
+    // What happened, newest first, as the webhooks received it (`link.opened` is announced
+    // from the table's stream, so it may land a moment later).
+    let history: string[] = [];
+    for (let i = 0; i < 50 && history.length < 3; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 200));
+      history = [];
+      for await (const e of client.events.iterate({ connection_id: created.id })) history.push(e.type);
+    }
+    assert.deepEqual(history, ["connection.revoked", "connection.created", "link.opened"]);
+    const opened = await client.events.list({ link_id: created.link.id, type: "link.opened" });
+    assert.equal(opened.data.length, 1);
+    const again = await client.events.get(opened.data[0].id);
+    assert.deepEqual(again, opened.data[0]);
   });
 });
 
@@ -222,6 +236,18 @@ describe("webhooks", () => {
 
     const log = await client.webhooks.deliveries(endpoint.id);
     assert.equal(log.data.length, 1);
+    // Nothing failed, so a recovery completes having sent nothing again.
+    const since = new Date(Date.now() - 60_000).toISOString();
+    const recovery = await client.webhooks.recover(endpoint.id, { since });
+    assert.match(recovery.id, /^rcv_/);
+    let progress = recovery;
+    while (progress.status === "running" && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      progress = await client.webhooks.recovery(endpoint.id, recovery.id);
+    }
+    assert.equal(progress.status, "completed");
+    assert.equal(progress.resent, 0);
+    assert.equal(hits.length, 1, "nothing sent twice");
     await client.webhooks.delete(endpoint.id);
     const gone = await rejection(client.webhooks.get(endpoint.id));
     assert.equal(gone.status, 404);

@@ -355,6 +355,11 @@ pub const FILTER_READ_BUDGET: usize = 500;
 
 // Operations: typed in, typed out; `api.rs` parses the request and renders the answer.
 
+/// The tenant's link `id`, if it has one (another tenant's is as absent as a missing one).
+pub async fn find_of(app: &App, tenant: &TenantId, id: &LinkId) -> Result<Option<Link>, ApiError> {
+    Ok(get(&app.store, tenant, id).await?)
+}
+
 /// The tenant's link `id`, or a 404.
 pub async fn load(app: &App, tenant: &TenantId, id: &LinkId) -> Result<Link, ApiError> {
     get(&app.store, tenant, id)

@@ -22,6 +22,7 @@ const FIELDS: &[&str] = &[
     "default_link_ttl_seconds",
     "reminders",
     "branding",
+    "contact_email",
 ];
 pub const MIN_LINK_TTL_SECONDS: u64 = 300;
 pub const MAX_LINK_TTL_SECONDS: u64 = 604_800;
@@ -37,6 +38,10 @@ pub struct Settings {
     pub reminders: reminders::Settings,
     #[serde(default)]
     pub branding: crate::branding::Branding,
+    /// Where Linkgate writes to the tenant's operators (a webhook endpoint disabled for
+    /// failing, …); none, and only the event tells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_email: Option<crate::email::Email>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -95,6 +100,7 @@ impl Settings {
             "default_link_ttl_seconds": self.link_ttl_seconds(),
             "reminders": self.reminders.to_json(),
             "branding": self.branding.to_json(),
+            "contact_email": self.contact_email.as_ref().map(crate::email::Email::as_str),
             "updated_at": self.updated_at.as_ref().map(time::format),
         })
     }
@@ -122,6 +128,10 @@ pub async fn update(app: &App, tenant: &TenantId, body: Value) -> Result<Setting
         _ => Err("must be a string".into()),
     });
     let ttl = f.patch("default_link_ttl_seconds", true, parse_link_ttl);
+    let contact = f.patch("contact_email", true, |v| match v {
+        Value::String(s) => crate::email::Email::parse(s),
+        _ => Err("must be a string".into()),
+    });
     // Read before the fields are checked: a nested PATCH merges over what is stored.
     let current = load(&app.store, tenant).await?;
     let reminders = f.patch_object("reminders", reminders::SETTINGS_FIELDS, |r| {
@@ -131,7 +141,8 @@ pub async fn update(app: &App, tenant: &TenantId, body: Value) -> Result<Setting
         current.branding.patch(b)
     });
     f.finish()?;
-    let (redirect, ttl, reminders, branding) = (&redirect, &ttl, &reminders, &branding);
+    let (redirect, ttl, reminders, branding, contact) =
+        (&redirect, &ttl, &reminders, &branding, &contact);
     app.store
         .retry_versioned(
             (current, true),
@@ -158,6 +169,11 @@ pub async fn update(app: &App, tenant: &TenantId, body: Value) -> Result<Setting
                 match ttl {
                     Patch::Set(t) => next.default_link_ttl_seconds = Some(*t),
                     Patch::Clear => next.default_link_ttl_seconds = None,
+                    Patch::Keep => {}
+                }
+                match contact {
+                    Patch::Set(e) => next.contact_email = Some(e.clone()),
+                    Patch::Clear => next.contact_email = None,
                     Patch::Keep => {}
                 }
                 if next == current {

@@ -4,6 +4,8 @@
 //! Stored as `repo` says; deliveries and their attempts live in `delivery`.
 
 pub mod delivery;
+mod notice;
+pub mod recovery;
 pub mod signing;
 
 use crate::error::ApiError;
@@ -21,7 +23,7 @@ use serde_json::{json, Value};
 pub mod api;
 mod repo;
 
-pub use repo::{all, disable, get, is_endpoint_sk};
+pub use repo::{all, get, is_endpoint_sk};
 
 const CREATE_FIELDS: &[&str] = &["url", "events", "description"];
 const UPDATE_FIELDS: &[&str] = &["url", "events", "description", "enabled"];
@@ -43,6 +45,7 @@ pub const EVENT_TYPES: &[&str] = &[
     crate::event::LINK_EXPIRED,
     crate::event::LINK_FAILED,
     crate::event::LINK_REMINDER_SENT,
+    crate::event::WEBHOOK_DISABLED,
     TEST_EVENT,
 ];
 pub const TEST_EVENT: &str = "webhook.test";
@@ -117,6 +120,10 @@ pub struct Endpoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_reason: Option<String>,
     pub secrets: Vec<SigningSecret>,
+    /// When the current run of failed attempts began (none since the last success); after
+    /// `LINKGATE_WEBHOOK_DISABLE_AFTER_SECONDS` of it the endpoint is disabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<String>,
     #[serde(with = "time::rfc3339")]
     pub created_at: Timestamp,
     #[serde(with = "time::rfc3339")]
@@ -137,6 +144,7 @@ impl Endpoint {
             "description": self.description,
             "enabled": self.enabled,
             "disabled_reason": self.disabled_reason,
+            "failing_since": self.failing_since,
             "created_at": time::format(&self.created_at),
             "updated_at": time::format(&self.updated_at),
         })
@@ -318,6 +326,10 @@ impl EndpointPatch {
             next.enabled = e;
             if e {
                 next.disabled_reason = None;
+                // Enabled again: its failures so far no longer count toward disabling it.
+                if !current.enabled {
+                    next.failing_since = None;
+                }
             } else if current.enabled {
                 next.disabled_reason = Some("disabled by the tenant".into());
             }
@@ -355,6 +367,7 @@ pub async fn create(
         enabled: true,
         disabled_reason: None,
         secrets: vec![signing],
+        failing_since: None,
         created_at: now,
         updated_at: now,
         version: 1,
@@ -490,9 +503,108 @@ pub async fn rotate(app: &App, current: Endpoint) -> Result<Rotated, ApiError> {
         .ok_or_else(modified_concurrently)
 }
 
+/// Disables an endpoint that cannot take deliveries (it answered 410 Gone, or every attempt
+/// failed for the configured time), with a `webhook.disabled` event in the same write and a
+/// notice to the tenant's contact address. `false` when it was disabled already, or (with
+/// `failing_since`) when a success ended that run of failures meanwhile.
+pub async fn disable_failing(
+    app: &App,
+    endpoint: &Endpoint,
+    reason: &str,
+    failing_since: Option<&str>,
+) -> Result<bool, ApiError> {
+    let now = time::now();
+    let mut shown = endpoint.to_json();
+    shown["enabled"] = json!(false);
+    shown["disabled_reason"] = json!(reason);
+    shown["failing_since"] = Value::Null;
+    shown["updated_at"] = json!(time::format(&now));
+    let data = json!({
+        "endpoint": shown,
+        "reason": reason,
+        "failing_since": failing_since,
+    });
+    let items = vec![
+        repo::disable_tx(&app.store, endpoint, reason, now, failing_since)?,
+        crate::event::outbox(
+            &app.store,
+            &endpoint.tenant_id,
+            crate::event::WEBHOOK_DISABLED,
+            data,
+        )?,
+    ];
+    if !matches!(app.store.transact(items).await?, TxOutcome::Committed) {
+        return Ok(false);
+    }
+    tracing::warn!(endpoint_id = %endpoint.id, reason, "webhook endpoint disabled");
+    notice::disabled(app, endpoint, reason).await;
+    Ok(true)
+}
+
+/// After an attempt of a delivery: a success ends the endpoint's run of failures; a failure
+/// starts one, or disables the endpoint once the run has lasted the configured time.
+pub async fn record_attempt(
+    app: &App,
+    endpoint: &Endpoint,
+    succeeded: bool,
+) -> Result<(), ApiError> {
+    let now = time::now();
+    match (&endpoint.failing_since, succeeded) {
+        (None, true) => Ok(()),
+        (Some(_), true) => Ok(repo::mark_healthy(&app.store, endpoint).await?),
+        (None, false) => Ok(repo::mark_failing(&app.store, endpoint, now).await?),
+        (Some(since), false) => {
+            if failing_too_long(since, now, app.config.webhook_disable_after) {
+                let window = app.config.webhook_disable_after.as_secs();
+                let reason = format!(
+                    "every attempt failed for {} (since {since})",
+                    describe_duration(window)
+                );
+                disable_failing(app, endpoint, &reason, Some(since)).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn failing_too_long(since: &str, now: Timestamp, window: std::time::Duration) -> bool {
+    time::parse(since).is_some_and(|s| (now - s).to_std().is_ok_and(|lasted| lasted >= window))
+}
+
+/// `432000` → "5 days", `90` → "90 seconds".
+fn describe_duration(seconds: u64) -> String {
+    let unit = |n: u64, name: &str| format!("{n} {name}{}", if n == 1 { "" } else { "s" });
+    match seconds {
+        s if s % 86_400 == 0 => unit(s / 86_400, "day"),
+        s if s % 3600 == 0 => unit(s / 3600, "hour"),
+        s if s % 60 == 0 => unit(s / 60, "minute"),
+        s => unit(s, "second"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_of_failures_disables_once_it_lasted_the_window() {
+        let now = time::parse("2026-12-06T12:00:00.000Z").unwrap();
+        let five_days = std::time::Duration::from_secs(5 * 86_400);
+        assert!(failing_too_long("2026-12-01T12:00:00.000Z", now, five_days));
+        assert!(!failing_too_long(
+            "2026-12-01T12:00:00.001Z",
+            now,
+            five_days
+        ));
+        assert!(
+            !failing_too_long("2026-12-07T12:00:00.000Z", now, five_days),
+            "a clock ahead"
+        );
+        assert!(!failing_too_long("garbage", now, five_days));
+        assert_eq!(describe_duration(432_000), "5 days");
+        assert_eq!(describe_duration(3600), "1 hour");
+        assert_eq!(describe_duration(15), "15 seconds");
+    }
 
     fn secret(n: u32, expires_at: Option<&str>) -> SigningSecret {
         SigningSecret {

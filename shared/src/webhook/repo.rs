@@ -2,8 +2,8 @@
 
 use super::Endpoint;
 use crate::id::{TenantId, WebhookId};
-use crate::store::{key, tenant_pk, Item, Store, StoreError};
-use aws_sdk_dynamodb::types::TransactWriteItem;
+use crate::store::{key, n, s, tenant_pk, Item, Store, StoreError};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
 const SK_PREFIX: &str = "WH#";
@@ -18,6 +18,10 @@ struct EndpointItem {
 
 fn sk(id: &WebhookId) -> String {
     format!("{SK_PREFIX}{id}")
+}
+
+fn endpoint_key(endpoint: &Endpoint) -> Item {
+    key(tenant_pk(&endpoint.tenant_id), sk(&endpoint.id))
 }
 
 /// Whether `sk` is an endpoint's sort key (a cursor must point at one).
@@ -102,24 +106,67 @@ pub async fn all(store: &Store, tenant: &TenantId) -> Result<Vec<Endpoint>, Stor
         .collect()
 }
 
-/// Disables the endpoint (a receiver answered 410 Gone), saying why.
-pub async fn disable(
+/// The write that disables the endpoint, saying why: only while it is enabled and, given
+/// `failing_since`, still in that run of failures.
+pub fn disable_tx(
     store: &Store,
     endpoint: &Endpoint,
     reason: &str,
     now: crate::time::Timestamp,
+    failing_since: Option<&str>,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut vals = vec![
+        (":false", AttributeValue::Bool(false)),
+        (":true", AttributeValue::Bool(true)),
+        (":reason", s(reason)),
+        (":now", s(crate::time::format(&now))),
+        (":one", n(1)),
+    ];
+    let mut condition = "enabled = :true".to_string();
+    if let Some(since) = failing_since {
+        condition.push_str(" AND failing_since = :since");
+        vals.push((":since", s(since)));
+    }
+    store.update_tx(
+        endpoint_key(endpoint),
+        "SET enabled = :false, disabled_reason = :reason, updated_at = :now, version = version + :one REMOVE failing_since",
+        &condition,
+        &vals,
+        &[],
+    )
+}
+
+/// Notes the first failed attempt of a run (`failing_since`); a later one, or an endpoint
+/// disabled meanwhile, changes nothing. Versioned, so a PATCH based on an older read retries.
+pub async fn mark_failing(
+    store: &Store,
+    endpoint: &Endpoint,
+    now: crate::time::Timestamp,
 ) -> Result<(), StoreError> {
     store
         .update(
-            key(tenant_pk(&endpoint.tenant_id), sk(&endpoint.id)),
-            "SET enabled = :false, disabled_reason = :reason, updated_at = :now, version = version + :one",
-            crate::store::EXISTS,
+            endpoint_key(endpoint),
+            "SET failing_since = :now, version = version + :one",
+            "attribute_not_exists(failing_since) AND enabled = :true",
             &[
-                (":false", aws_sdk_dynamodb::types::AttributeValue::Bool(false)),
-                (":reason", crate::store::s(reason)),
-                (":now", crate::store::s(crate::time::format(&now))),
-                (":one", crate::store::n(1)),
+                (":now", s(crate::time::format(&now))),
+                (":one", n(1)),
+                (":true", AttributeValue::Bool(true)),
             ],
+            &[],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Ends the run of failures: a delivery succeeded.
+pub async fn mark_healthy(store: &Store, endpoint: &Endpoint) -> Result<(), StoreError> {
+    store
+        .update(
+            endpoint_key(endpoint),
+            "REMOVE failing_since SET version = version + :one",
+            "attribute_exists(failing_since)",
+            &[(":one", n(1))],
             &[],
         )
         .await?;

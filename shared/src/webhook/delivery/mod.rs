@@ -10,7 +10,7 @@
 
 use super::{signing, Endpoint, TEST_EVENT};
 use crate::error::ApiError;
-use crate::id::{DeliveryId, EventId, TenantId, WebhookId};
+use crate::id::{DeliveryId, EventId, RecoveryId, TenantId, WebhookId};
 use crate::outbound::OutboundUrl;
 use crate::time;
 use crate::App;
@@ -21,7 +21,8 @@ use std::time::Instant;
 pub mod api;
 mod repo;
 
-/// How long the delivery log is kept.
+pub use repo::RETENTION_SECONDS;
+
 /// SQS's longest message delay.
 const MAX_QUEUE_DELAY: u64 = 900;
 /// A receiver's `Retry-After` is honoured up to this.
@@ -313,8 +314,12 @@ async fn set_status(
     .await?)
 }
 
-async fn disable(app: &App, endpoint: &Endpoint, reason: &str) -> Result<(), ApiError> {
-    Ok(super::disable(&app.store, endpoint, reason, time::now()).await?)
+/// The endpoint's run of failures after an attempt. Logged, not raised: the attempt and
+/// its next step are recorded already, and SQS running the message again would repeat them.
+async fn record_health(app: &App, endpoint: &Endpoint, succeeded: bool) {
+    if let Err(e) = super::record_attempt(app, endpoint, succeeded).await {
+        tracing::error!(endpoint_id = %endpoint.id, error = %e, "endpoint health not recorded");
+    }
 }
 
 /// One message: wait if early, attempt, log, and queue what comes next.
@@ -346,10 +351,16 @@ async fn handle(app: &App, m: Message) -> Result<(), ApiError> {
     let log = attempt(app, &endpoint, &event_id, &text("payload")).await;
     tracing::info!(delivery_id = %m.delivery_id, attempt = m.attempt, status = ?log.status_code, error = ?log.error, "webhook attempt");
     match log.outcome {
-        Attempt::Delivered => set_status(app, &m, "succeeded", Some(&log), None).await,
+        Attempt::Delivered => {
+            set_status(app, &m, "succeeded", Some(&log), None).await?;
+            record_health(app, &endpoint, true).await;
+            Ok(())
+        }
         Attempt::Gone => {
-            disable(app, &endpoint, "the endpoint answered 410 Gone").await?;
-            set_status(app, &m, "failed", Some(&log), None).await
+            set_status(app, &m, "failed", Some(&log), None).await?;
+            super::disable_failing(app, &endpoint, "the endpoint answered 410 Gone", None)
+                .await
+                .map(|_| ())
         }
         Attempt::Failed { retry_after } => {
             let next = m.attempt + 1;
@@ -365,17 +376,22 @@ async fn handle(app: &App, m: Message) -> Result<(), ApiError> {
                         Message {
                             attempt: next,
                             not_before: at.timestamp_millis(),
-                            ..m
+                            ..m.clone()
                         },
                         delay,
                     )
-                    .await
+                    .await?;
                 }
                 None => {
                     set_status(app, &m, "failed", Some(&log), None).await?;
-                    to_dead_letters(app, &m, log.error.as_deref().unwrap_or("non-2xx answer")).await
+                    to_dead_letters(app, &m, log.error.as_deref().unwrap_or("non-2xx answer"))
+                        .await?;
                 }
             }
+            // Last: an endpoint disabled now keeps this delivery's log and schedule as they
+            // are (its next attempt finds it disabled and ends it as failed).
+            record_health(app, &endpoint, false).await;
+            Ok(())
         }
     }
 }
@@ -515,7 +531,55 @@ pub fn not_found(raw: &str) -> ApiError {
     ApiError::no_such("delivery", raw)
 }
 
-fn endpoint_disabled() -> ApiError {
+/// What one recovery step did: deliveries looked at, those sent again, and where the next
+/// step starts (none: the window is done).
+pub struct Resent {
+    pub examined: u64,
+    pub resent: u64,
+    pub next: Option<String>,
+}
+
+/// One page of a recovery: the endpoint's failed deliveries made in `window`, after
+/// `after`, each claimed for `recovery` and given one attempt now (its schedule was used up).
+pub async fn resend_failed(
+    app: &App,
+    endpoint: &Endpoint,
+    recovery: &RecoveryId,
+    window: (time::Timestamp, time::Timestamp),
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Resent, ApiError> {
+    let span = (window.0.timestamp_millis(), window.1.timestamp_millis());
+    let page = repo::failed_page(&app.store, endpoint, recovery, span, after, limit).await?;
+    let mut messages = Vec::new();
+    for record in &page.items {
+        let Some(id) = record.text("id").and_then(|i| DeliveryId::parse(&i)) else {
+            continue;
+        };
+        if repo::claim(&app.store, endpoint, &id, recovery, time::now()).await? {
+            let done = record.attempts().len();
+            messages.push((
+                Message {
+                    tenant_id: endpoint.tenant_id.clone(),
+                    endpoint_id: endpoint.id.clone(),
+                    delivery_id: id,
+                    attempt: u32::try_from(done + 1).unwrap_or(u32::MAX),
+                    not_before: 0,
+                    manual: true,
+                },
+                0,
+            ));
+        }
+    }
+    enqueue(app, &messages).await?;
+    Ok(Resent {
+        examined: page.examined,
+        resent: u64::try_from(messages.len()).unwrap_or(u64::MAX),
+        next: page.next,
+    })
+}
+
+pub(crate) fn endpoint_disabled() -> ApiError {
     ApiError::conflict("the endpoint is disabled; enable it first (PATCH enabled: true)")
 }
 

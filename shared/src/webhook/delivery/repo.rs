@@ -2,13 +2,14 @@
 //! with its attempts as a list.
 
 use super::Message;
-use crate::id::{DeliveryId, EventId, TenantId, WebhookId};
+use crate::id::{DeliveryId, EventId, RecoveryId, TenantId, WebhookId};
 use crate::store::{key, n, s, tenant_pk, Item, Store, StoreError};
 use crate::time::{self, Timestamp};
 use crate::webhook::Endpoint;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-const RETENTION_SECONDS: i64 = 30 * 24 * 60 * 60;
+/// How long the delivery log is kept (and so how far back a recovery reaches).
+pub const RETENTION_SECONDS: i64 = 30 * 24 * 60 * 60;
 
 fn sk(endpoint: &WebhookId, delivery: &DeliveryId) -> String {
     format!("DLV#{endpoint}#{delivery}")
@@ -204,4 +205,85 @@ pub async fn set_status(
         )
         .await?;
     Ok(())
+}
+
+/// One page of a recovery's reading: the endpoint's deliveries made in `[since, until)`
+/// (milliseconds), oldest first, after the sort key `after`; of them, those that failed, and
+/// those this recovery claimed before (a step that is run again sends them again).
+pub struct FailedPage {
+    pub items: Vec<Record>,
+    pub examined: u64,
+    pub next: Option<String>,
+}
+
+pub async fn failed_page(
+    store: &Store,
+    endpoint: &Endpoint,
+    recovery: &RecoveryId,
+    (since_ms, until_ms): (i64, i64),
+    after: Option<&str>,
+    limit: usize,
+) -> Result<FailedPage, StoreError> {
+    let pk = tenant_pk(&endpoint.tenant_id);
+    let bound = |ms| format!("{}{}", prefix(&endpoint.id), DeliveryId::bound(ms));
+    let mut q = store
+        .client()
+        .query()
+        .table_name(store.table())
+        .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
+        .filter_expression("#status = :failed OR (recovery_id = :rid AND #status = :pending)")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":pk", s(&pk))
+        .expression_attribute_values(":lo", s(bound(since_ms)))
+        .expression_attribute_values(":hi", s(bound(until_ms)))
+        .expression_attribute_values(":failed", s("failed"))
+        .expression_attribute_values(":pending", s("pending"))
+        .expression_attribute_values(":rid", s(recovery.as_str()))
+        .scan_index_forward(true)
+        .consistent_read(true)
+        .limit(i32::try_from(limit).unwrap_or(i32::MAX));
+    if let Some(after) = after {
+        q = q.set_exclusive_start_key(Some(key(&pk, after)));
+    }
+    let out = q.send().await.map_err(StoreError::sdk)?;
+    Ok(FailedPage {
+        examined: u64::try_from(out.scanned_count).unwrap_or(0),
+        next: out
+            .last_evaluated_key
+            .as_ref()
+            .and_then(|k| k.get("sk"))
+            .and_then(|v| v.as_s().ok())
+            .cloned(),
+        items: out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(Record)
+            .collect(),
+    })
+}
+
+/// Takes a failed delivery for `recovery`: `false` when it is no longer failed (another
+/// recovery or a retry took it first).
+pub async fn claim(
+    store: &Store,
+    endpoint: &Endpoint,
+    delivery: &DeliveryId,
+    recovery: &RecoveryId,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    store
+        .update(
+            delivery_key(&endpoint.tenant_id, &endpoint.id, delivery),
+            "SET #status = :pending, recovery_id = :rid, updated_at = :now REMOVE next_retry_at",
+            "#status = :failed OR (recovery_id = :rid AND #status = :pending)",
+            &[
+                (":pending", s("pending")),
+                (":failed", s("failed")),
+                (":rid", s(recovery.as_str())),
+                (":now", s(time::format(&now))),
+            ],
+            &[("#status", "status")],
+        )
+        .await
 }
