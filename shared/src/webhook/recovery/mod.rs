@@ -238,6 +238,28 @@ pub async fn recover(app: &App, event: &Value) -> Value {
     json!({"batchItemFailures": failures})
 }
 
+#[derive(Debug, PartialEq)]
+enum StepAction {
+    Run,
+    QueueNext,
+    Skip,
+}
+
+/// What a step message does, given the job as saved: run when it is the job's next step;
+/// queue its successor when it is the step saved last (its successor's message may be
+/// lost); nothing for a finished job or an older copy.
+fn what_to_do(recovery: &Recovery, step: u64) -> StepAction {
+    if recovery.status != Status::Running {
+        StepAction::Skip
+    } else if recovery.step == step {
+        StepAction::Run
+    } else if recovery.step == step + 1 {
+        StepAction::QueueNext
+    } else {
+        StepAction::Skip
+    }
+}
+
 async fn step(app: &App, m: &StepMessage) -> Result<(), ApiError> {
     let store = &app.store;
     let Some(recovery) = repo::get(store, &m.tenant_id, &m.endpoint_id, &m.recovery_id).await?
@@ -245,8 +267,21 @@ async fn step(app: &App, m: &StepMessage) -> Result<(), ApiError> {
         tracing::warn!(recovery_id = %m.recovery_id, "recovery gone; message dropped");
         return Ok(());
     };
-    if recovery.status != Status::Running || recovery.step != m.step {
-        return Ok(()); // finished, or this step was done by an earlier copy of the message
+    match what_to_do(&recovery, m.step) {
+        StepAction::Skip => return Ok(()),
+        // Saved, but the next step may never have been queued (the send failed after the
+        // save): queue it again; the step number keeps a second copy from doing anything.
+        StepAction::QueueNext => {
+            return send_step(
+                app,
+                &StepMessage {
+                    step: m.step + 1,
+                    ..m.clone()
+                },
+            )
+            .await
+        }
+        StepAction::Run => {}
     }
     let endpoint = match super::get(store, &m.tenant_id, &m.endpoint_id).await? {
         Some(e) if e.enabled => e,
@@ -327,6 +362,34 @@ mod tests {
                 "{body} should name {field}: {e:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_step_runs_once_and_a_lost_successor_is_queued_again() {
+        let now = time::now();
+        let mut r = Recovery {
+            id: RecoveryId::generate(),
+            tenant_id: TenantId::generate(),
+            endpoint_id: WebhookId::generate(),
+            since: now,
+            until: now,
+            status: Status::Running,
+            examined: 0,
+            resent: 0,
+            step: 3,
+            cursor: None,
+            error: None,
+            created_at: now,
+            updated_at: now,
+            completed_at: None,
+        };
+        assert_eq!(what_to_do(&r, 3), StepAction::Run);
+        assert_eq!(what_to_do(&r, 2), StepAction::QueueNext);
+        assert_eq!(what_to_do(&r, 1), StepAction::Skip);
+        assert_eq!(what_to_do(&r, 4), StepAction::Skip);
+        r.status = Status::Completed;
+        assert_eq!(what_to_do(&r, 3), StepAction::Skip);
+        assert_eq!(what_to_do(&r, 2), StepAction::Skip);
     }
 
     #[test]
