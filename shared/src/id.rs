@@ -41,6 +41,13 @@ macro_rules! prefixed_id {
                 &self.0
             }
 
+            /// Where the ids made at `ms` start among sorted ids of this kind: every id of
+            /// that millisecond or later sorts after it, every earlier one before.
+            pub fn bound(ms: i64) -> String {
+                let ms = u64::try_from(ms.max(0)).unwrap_or(0) & 0xFFFF_FFFF_FFFF;
+                format!("{}{ms:012x}", $prefix)
+            }
+
             /// When it was made: the UUIDv7's millisecond since the epoch.
             pub fn millis(&self) -> i64 {
                 let hex = &self.0[$prefix.len()..];
@@ -141,13 +148,6 @@ impl DeliveryId {
             DeliveryId::PREFIX,
             event.as_str().trim_start_matches(EventId::PREFIX)
         ))
-    }
-
-    /// Where the deliveries of events made at `ms` start among sorted delivery ids: every
-    /// id of that millisecond or later sorts after it, every earlier one before.
-    pub fn bound(ms: i64) -> String {
-        let ms = u64::try_from(ms.max(0)).unwrap_or(0) & 0xFFFF_FFFF_FFFF;
-        format!("{}{ms:012x}", DeliveryId::PREFIX)
     }
 
     pub fn event_id(&self) -> Option<EventId> {

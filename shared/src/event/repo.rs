@@ -46,8 +46,7 @@ fn sk(id: &EventId) -> String {
 
 /// The sort key of the first id made at `ms` (ids start with their millisecond in hex).
 fn time_sk(ms: i64) -> String {
-    let ms = u64::try_from(ms.max(0)).unwrap_or(0) & 0xFFFF_FFFF_FFFF;
-    format!("{SK_PREFIX}{}{ms:012x}", EventId::PREFIX)
+    format!("{SK_PREFIX}{}", EventId::bound(ms))
 }
 
 pub fn put_tx(

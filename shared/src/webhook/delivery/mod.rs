@@ -43,6 +43,21 @@ pub struct Message {
     pub manual: bool,
 }
 
+impl Message {
+    /// One attempt of `delivery` now, outside its schedule (a retry or a recovery), numbered
+    /// after the attempts it has logged.
+    fn one_more(endpoint: &Endpoint, delivery: DeliveryId, logged: &repo::Record) -> Message {
+        Message {
+            tenant_id: endpoint.tenant_id.clone(),
+            endpoint_id: endpoint.id.clone(),
+            delivery_id: delivery,
+            attempt: u32::try_from(logged.attempts().len() + 1).unwrap_or(u32::MAX),
+            not_before: 0,
+            manual: true,
+        }
+    }
+}
+
 fn sqs_error<E: std::fmt::Display>(e: E) -> ApiError {
     ApiError::internal(format!("SQS: {e}"))
 }
@@ -479,14 +494,7 @@ pub async fn retry(app: &App, endpoint: &Endpoint, id: DeliveryId) -> Result<Del
     if !endpoint.enabled {
         return Err(endpoint_disabled());
     }
-    let m = Message {
-        tenant_id: endpoint.tenant_id.clone(),
-        endpoint_id: endpoint.id.clone(),
-        delivery_id: id,
-        attempt: u32::try_from(record.attempts().len() + 1).unwrap_or(u32::MAX),
-        not_before: 0,
-        manual: true,
-    };
+    let m = Message::one_more(endpoint, id, &record);
     enqueue(app, &[(m, 0)]).await?;
     Ok(Delivery(record))
 }
@@ -557,18 +565,7 @@ pub async fn resend_failed(
             continue;
         };
         if repo::claim(&app.store, endpoint, &id, recovery, time::now()).await? {
-            let done = record.attempts().len();
-            messages.push((
-                Message {
-                    tenant_id: endpoint.tenant_id.clone(),
-                    endpoint_id: endpoint.id.clone(),
-                    delivery_id: id,
-                    attempt: u32::try_from(done + 1).unwrap_or(u32::MAX),
-                    not_before: 0,
-                    manual: true,
-                },
-                0,
-            ));
+            messages.push((Message::one_more(endpoint, id, record), 0));
         }
     }
     enqueue(app, &messages).await?;
