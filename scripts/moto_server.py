@@ -10,6 +10,12 @@
   table once per operation in it, until a few thousand items make each transaction take a
   third of a second; `cheap_transaction_rollback` snapshots only the items the transaction
   names and the stream's length, and restores exactly those when it is cancelled.
+- **Queries read one partition.** moto answers every Query by sorting every item of the table
+  (its `all_items`), so a query's cost grows with the table: at 30,000 items each one took
+  close to a second, a full test run slowed the stack down until functions hit their timeout.
+  `partition_queries` hands a table query only the items of its partition and an index query
+  the unsorted items, which moto then filters and sorts itself; the TTL sweep walks the
+  items unsorted too. The answers are unchanged (tests/test_moto_server.py compares them).
 - **IAM, from the template** (loaded by stack.py once it created the resources). A request signed with a function's access key
   is authorised as AWS authorises it (scripts/local_iam.py: each item of a transaction as its
   own action, on the table, index, key, queue, bus or identity it names) against that
@@ -121,6 +127,52 @@ def cheap_transaction_rollback():
             raise
 
     models.DynamoDBBackend.transact_write_items = transact_write_items
+
+
+def unsorted_items(table):
+    if table.range_key_attr:
+        return [item for partition in table.items.values() for item in partition.values()]
+    return list(table.items.values())
+
+
+def partition_queries():
+    import inspect
+
+    from moto.dynamodb.models.table import Table
+
+    original = Table.query
+    signature = inspect.signature(original)
+
+    def query(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs).arguments
+        hash_key = bound.get("hash_key")
+        if bound.get("index_name") is None and hash_key is not None:
+            partition = self.items.get(hash_key)
+            if partition is None:
+                candidates = []
+            elif self.range_key_attr:
+                candidates = list(partition.values())
+            else:
+                candidates = [partition]
+        else:
+            candidates = unsorted_items(self)
+            index = next((i for i in self.all_indexes() if i.name == bound.get("index_name")), None)
+            hash_attr = next((k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"), None) if index else None
+            if hash_attr is not None and hash_key is not None:
+                # the one comparison moto makes first, without its per-item overhead
+                candidates = [
+                    item for item in candidates
+                    if (v := item.attrs.get(hash_attr)) is not None
+                    and v.type == hash_key.type and v.value == hash_key.value
+                ]
+        # moto's query reads the candidates through all_items and sorts what it keeps
+        self.all_items = lambda: candidates
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    Table.query = query
 
 
 # --- IAM ------------------------------------------------------------------------------
@@ -264,7 +316,7 @@ def sweep_ttl(delay, now=None):
                 if ttl.get("TimeToLiveStatus") != "ENABLED":
                     continue
                 attribute = ttl["AttributeName"]
-                for item in table.all_items():
+                for item in unsorted_items(table):
                     value = item.attrs.get(attribute)
                     # DynamoDB only expires numbers (epoch seconds), and not ones more than
                     # five years in the past
@@ -305,6 +357,7 @@ def main():
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     cheap_transaction_rollback()
+    partition_queries()
     # checks nothing until the stack loads the roles (POST /_local/iam/load)
     app = IamCheck(serialised(DomainDispatcherApplication(create_backend_app)), args.region)
     if args.ttl_delay is not None:

@@ -73,6 +73,13 @@ def client(service, url, key="test"):
     return deployment.aws_client(service, key, "secret", endpoint=url)
 
 
+def boto3_client(service):
+    """A client for moto's in-process mock (mock_aws), for tests of moto's own code."""
+    import boto3
+
+    return boto3.client(service, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="secret")
+
+
 def post_json(url, body, headers=None):
     req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                  headers={"Content-Type": "application/json", **(headers or {})})

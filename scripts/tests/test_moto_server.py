@@ -210,5 +210,74 @@ class Ttl(unittest.TestCase):
         self.assertNotIn("userIdentity", ours)
 
 
+class PartitionQueries(unittest.TestCase):
+    """The stack's faster query path answers exactly what moto's own does."""
+
+    QUERIES = [
+        {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "T#3"}}},
+        {"KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
+         "ExpressionAttributeValues": {":p": {"S": "T#3"}, ":s": {"S": "B#"}}, "ScanIndexForward": False},
+        {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "T#none"}}},
+        {"KeyConditionExpression": "pk = :p", "FilterExpression": "n > :n",
+         "ExpressionAttributeValues": {":p": {"S": "T#4"}, ":n": {"N": "100"}}},
+        {"IndexName": "by-g", "KeyConditionExpression": "g = :g", "ExpressionAttributeValues": {":g": {"S": "G#2"}}},
+        {"IndexName": "by-g-n", "KeyConditionExpression": "g = :g AND n BETWEEN :a AND :b",
+         "ExpressionAttributeValues": {":g": {"S": "G#1"}, ":a": {"N": "10"}, ":b": {"N": "200"}},
+         "ScanIndexForward": False},
+        {"IndexName": "by-g-n", "KeyConditionExpression": "g = :g", "ExpressionAttributeValues": {":g": {"S": "G#9"}}},
+    ]
+
+    def answers(self, ddb):
+        pages = []
+        for q in self.QUERIES:
+            start = None
+            while True:
+                extra = {"ExclusiveStartKey": start} if start else {}
+                r = ddb.query(TableName="q", Limit=7, **q, **extra)
+                pages.append((r["Items"], r.get("LastEvaluatedKey")))
+                start = r.get("LastEvaluatedKey")
+                if not start:
+                    break
+        return pages
+
+    def test_table_and_index_queries_answer_as_moto_does(self):
+        import moto_server
+        from moto import mock_aws
+        from moto.dynamodb.models.table import Table
+
+        original = Table.query
+        try:
+            with mock_aws():
+                ddb = support.boto3_client("dynamodb")
+                ddb.create_table(
+                    TableName="q", BillingMode="PAY_PER_REQUEST",
+                    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                          {"AttributeName": "sk", "AttributeType": "S"},
+                                          {"AttributeName": "g", "AttributeType": "S"},
+                                          {"AttributeName": "n", "AttributeType": "N"}],
+                    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                    GlobalSecondaryIndexes=[
+                        {"IndexName": "by-g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                         "Projection": {"ProjectionType": "ALL"}},
+                        {"IndexName": "by-g-n", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"},
+                                                              {"AttributeName": "n", "KeyType": "RANGE"}],
+                         "Projection": {"ProjectionType": "KEYS_ONLY"}},
+                    ],
+                )
+                for i in range(400):
+                    item = {"pk": {"S": f"T#{i % 9}"}, "sk": {"S": f"{'AB'[i % 2]}#{i:04}"}, "n": {"N": str(i * 7 % 301)}}
+                    if i % 3:  # some items are in no index
+                        item["g"] = {"S": f"G#{i % 5}"}
+                    ddb.put_item(TableName="q", Item=item)
+                before = self.answers(ddb)
+                moto_server.partition_queries()
+                after = self.answers(ddb)
+        finally:
+            Table.query = original
+        self.assertEqual(after, before)
+        self.assertGreater(sum(len(items) for items, _ in before), 150, "the queries found items")
+        self.assertTrue(any(last for _, last in before), "and some were paged")
+
+
 if __name__ == "__main__":
     unittest.main()
