@@ -120,6 +120,8 @@ def seed(api):
         for i in range(3)
     ]
 
+    portal_links = [api.call("POST", f"/v1/consumers/{consumers[0]}/portal-links", {}) for _ in range(3)]
+
     def cursor(path):
         issued = api.call("GET", f"{path}{'&' if '?' in path else '?'}limit=1")["next_cursor"]
         if not issued:
@@ -141,6 +143,9 @@ def seed(api):
         "delivery_webhook": webhooks[:1],
         "delivery": deliveries,
         "recovery": recoveries,
+        # single use: the first opening spends each, later ones are rightly 404
+        "portal": [p["id"] for p in portal_links],
+        "portal_token": [p["url"].split("token=")[1] for p in portal_links],
         "consumers_cursor": cursor("/v1/consumers"),
         "consumer_connections_cursor": cursor(f"/v1/consumers/{consumers[0]}/connections"),
         "integrations_cursor": cursor("/v1/integrations"),
@@ -191,6 +196,8 @@ BINDINGS = {
     "/v1/events": {"query.cursor": ("events_cursor", 1.0)},
     "/v1/events/{id}": {"path.id": ("event", 0.8)},
     "/v1/providers/custom/{id}": {"path.id": ("custom_provider", 0.8)},
+    "/v1/consumers/{id}/portal-links": {"path.id": ("consumer", 0.8)},
+    "/portal/{portal_id}": {"path.portal_id": ("portal", 0.8), "query.token": ("portal_token", 0.8)},
 }
 
 # Where a schema-valid request is rightly a 400 for a reason JSON Schema cannot state, the

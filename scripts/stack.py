@@ -456,7 +456,7 @@ def up():
         ).stdout
     )
     key = seeded["api_key"]["secret"]
-    link = demo_link(key)
+    link, portal = demo_link(key)
     facts = {
         "api_base_url": API_URL,
         "api_key": key,
@@ -468,6 +468,7 @@ def up():
         "table": fenv["LINKGATE_TABLE"],
         "event_bus": fenv["LINKGATE_EVENT_BUS"],
         "connect_link": link,
+        "portal_link": portal,
         "oauth_provider_url": f"http://{HOST}:{OIDC_PORT}",
         "oauth_proxy_url": f"http://{HOST}:{OIDC_PROXY_PORT}",
         "function_env": fenv,
@@ -485,7 +486,8 @@ def up():
 
 
 def demo_link(key):
-    """A demo customer with a connect link that offers two API-key integrations."""
+    """A demo customer with a connect link that offers two API-key integrations, and a link
+    to the customer's portal."""
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
 
     def post(path, body):
@@ -500,7 +502,8 @@ def demo_link(key):
     post("/v1/integrations", {"provider": "oidc-mock", "client_id": "linkgate-demo", "client_secret": "demo-secret"})
     consumer = post("/v1/consumers", {"name": "Demo customer", "email": "demo@customer.example", "internal_reference": "demo-1"})
     connection = post(f"/v1/consumers/{consumer['id']}/connections", {"name": "Demo connection", "link_ttl_seconds": 604800})
-    return connection["link"]["url"]
+    portal = post(f"/v1/consumers/{consumer['id']}/portal-links", {"ttl_seconds": 3600})
+    return connection["link"]["url"], portal["url"]
 
 
 def banner(facts):
@@ -522,6 +525,10 @@ Open this connect link in a browser (a demo customer's, valid for 7 days; Stripe
 are enabled, so any rk_test_… key or a 32-hex Datadog key completes it, and so is the local
 OAuth provider, whose sign-in form takes any user name):
   {facts['connect_link']}
+
+The same customer's portal, where they see, disconnect and reconnect their connections
+(single use, valid for an hour; POST /v1/consumers/{{id}}/portal-links makes another):
+  {facts['portal_link']}
 
 Functions are rebuilt when their sources change. Ctrl-C stops everything.
 """,

@@ -139,6 +139,9 @@ prefixed_id!(
 prefixed_id!(
     /// A background re-send of an endpoint's failed deliveries since a time.
     RecoveryId, "rcv_");
+prefixed_id!(
+    /// A single-use link to a consumer's portal (their own connections).
+    PortalLinkId, "ptl_");
 
 impl DeliveryId {
     /// The delivery of `event`: one per event and endpoint, so a repeated fan-out finds it.

@@ -280,13 +280,17 @@ mod tests {
             include_str!("connect/api/page.rs"),
             include_str!("connect/api/oauth.rs"),
             include_str!("reminder/message.rs"),
+            include_str!("connect/api/portal.rs"),
+            include_str!("../templates/portal.html"),
         ]
         .concat();
-        let used: BTreeSet<&str> = ["t(\"", "fill(\""]
+        let used: BTreeSet<&str> = ["t(\"", "fill(\"", "word(\"", "with_name(\""]
             .iter()
             .flat_map(|opening| code.split(opening).skip(1))
             .filter_map(|s| s.split('"').next())
-            .filter(|k| k.starts_with("page.") || k.starts_with("email."))
+            .filter(|k| {
+                k.starts_with("page.") || k.starts_with("email.") || k.starts_with("portal.")
+            })
             .collect();
         assert!(used.len() > 30, "the scan finds the keys: {used:?}");
         for key in used {

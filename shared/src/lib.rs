@@ -36,6 +36,7 @@ pub mod link;
 pub mod metadata;
 pub mod oauth;
 pub mod outbound;
+pub mod portal;
 pub mod provider;
 pub mod quota;
 pub mod redirect_url;

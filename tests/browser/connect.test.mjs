@@ -385,3 +385,98 @@ test("a branded page in French keeps the tenant's colour under the CSP and stays
     await api("PATCH", "/v1/settings", { branding: null });
   }
 });
+
+// --- the consumer portal ---------------------------------------------------------------------
+
+/** A consumer with a connected Stripe account and an unfinished one, and a portal link. */
+async function portalOf() {
+  const consumer = await api("POST", "/v1/consumers", { name: "Grace Hopper" });
+  const made = async (name) =>
+    api("POST", `/v1/consumers/${consumer.id}/connections`, { name, integration_id: stripe.id });
+  const connected = await made("Payments");
+  const form = new URLSearchParams({
+    token: new URL(connected.link.url).searchParams.get("token"),
+    integration_id: stripe.id,
+    f_secret_key: STRIPE_KEY,
+  });
+  const done = await fetch(`${base}/connect/${connected.link.id}`, { method: "POST", body: form, redirect: "manual" });
+  assert.ok(done.status === 200 || done.status === 303, `connected: ${done.status}`);
+  const unfinished = await made("Refunds");
+  const portal = await api("POST", `/v1/consumers/${consumer.id}/portal-links`, {
+    return_url: receiverUrl,
+  });
+  return { connected, unfinished, portal };
+}
+
+const rowButton = (connectionId, action) =>
+  `form:has(input[name=connection_id][value="${connectionId}"]) button[value=${action}]`;
+
+test("in the portal a customer disconnects one connection and finishes another, by keyboard", async () => {
+  const { connected, unfinished, portal } = await portalOf();
+  const { context, page, requests } = await openPage();
+  const opened = await page.goto(portal.url);
+  assert.equal(opened.status(), 200);
+  assert.match(page.url(), /\/portal\/ptl_[0-9a-f]+$/, "the token is gone from the address");
+  await page.getByRole("heading", { level: 1 }).waitFor();
+  assert.match(await page.textContent("main"), /Connected/);
+  assert.match(await page.textContent("main"), /Not finished/);
+  await axe(page, "portal");
+  await shot(page, "portal");
+
+  // disconnect asks first
+  await tabTo(page, rowButton(connected.id, "disconnect"));
+  await Promise.all([page.waitForLoadState("load"), page.keyboard.press("Enter")]);
+  await page.getByRole("heading", { name: /Disconnect Stripe\?/ }).waitFor();
+  await axe(page, "portal confirmation");
+  await shot(page, "portal-confirm");
+  assert.equal((await api("GET", `/v1/connections/${connected.id}`)).status, "active");
+  await tabTo(page, "button[value=confirm_disconnect]");
+  await Promise.all([page.waitForURL(/notice=disconnected/), page.keyboard.press("Enter")]);
+  await page.getByRole("status").waitFor();
+  assert.equal((await api("GET", `/v1/connections/${connected.id}`)).status, "revoked");
+  await axe(page, "portal after a disconnect");
+  await shot(page, "portal-disconnected");
+
+  // the unfinished one: a new link on the same connection, then back to the portal
+  await tabTo(page, rowButton(unfinished.id, "reconnect"));
+  await Promise.all([page.waitForURL(/\/connect\/lnk_/), page.keyboard.press("Enter")]);
+  await tabTo(page, "input[name=f_secret_key]");
+  await page.keyboard.type(STRIPE_KEY);
+  await tabTo(page, "button[type=submit]");
+  await Promise.all([page.waitForURL(/\/portal\/ptl_.*status=active/), page.keyboard.press("Enter")]);
+  assert.equal((await api("GET", `/v1/connections/${unfinished.id}`)).status, "active");
+  assert.equal(await page.locator(rowButton(unfinished.id, "reconnect")).textContent(), "Reconnect");
+  assert.deepEqual(crossOrigin(requests), []);
+  await context.close();
+
+  // the link was spent: another browser gets nothing
+  const { context: other, page: stranger } = await openPage();
+  const refused = await stranger.goto(portal.url);
+  assert.equal(refused.status(), 404);
+  await axe(stranger, "portal link already used");
+  await other.close();
+});
+
+test("on a phone the portal fits the screen and its buttons are tap targets", async () => {
+  const { connected, portal } = await portalOf();
+  const { context, page, requests } = await openPage({
+    viewport: { width: 390, height: 844 },
+    deviceScaleFactor: 2,
+    isMobile: true,
+    hasTouch: true,
+  });
+  await page.goto(portal.url);
+  await page.getByRole("heading", { level: 1 }).waitFor();
+  assert.ok(
+    await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth),
+    "the portal does not scroll sideways",
+  );
+  for (const action of ["reconnect", "disconnect"]) {
+    const box = await page.locator(rowButton(connected.id, action)).boundingBox();
+    assert.ok(box.height >= 44 && box.width >= 44, `${action} is a comfortable tap target (${box.width}×${box.height})`);
+  }
+  await axe(page, "phone portal");
+  await shot(page, "phone-portal");
+  assert.deepEqual(crossOrigin(requests), []);
+  await context.close();
+});

@@ -49,6 +49,11 @@ pub struct Stack {
     pub oauth_provider_url: Option<String>,
     #[serde(default)]
     pub oauth_proxy_url: Option<String>,
+    /// The demo customer's connect and portal links `make dev` prints.
+    #[serde(default)]
+    pub connect_link: Option<String>,
+    #[serde(default)]
+    pub portal_link: Option<String>,
 }
 
 impl Stack {

@@ -285,12 +285,14 @@ fn read_only_routes_get_read_only_table_access() {
             .unwrap();
         // GETs that write: opening a link (opened_at, link.opened), reading credentials (every
         // read is audited; an expiring token is refreshed), and the browser's OAuth round
-        // trip (state issued, then consumed with the activation).
+        // trip (state issued, then consumed with the activation), and opening a portal link
+        // (spent for a session).
         let records_on_read = [
             "connect-page",
             "connections-credentials",
             "connect-oauth",
             "oauth-callback",
+            "portal-page",
         ];
         let read_only = !records_on_read.contains(&binary)
             && methods

@@ -87,10 +87,18 @@ async fn resources(t: &TestTenant) -> BTreeMap<&'static str, String> {
         )
         .await;
     assert_eq!(recovery.status, 202, "{}", recovery.text);
+    let portal = a
+        .post(
+            &format!("/v1/consumers/{consumer}/portal-links"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(portal.status, 201, "{}", portal.text);
     let events = a.get("/v1/events").await.json();
     let event = events["data"][0]["id"].as_str().unwrap().to_owned();
     BTreeMap::from([
         ("event", event),
+        ("portal", portal.json()["id"].as_str().unwrap().to_owned()),
         (
             "recovery",
             recovery.json()["id"].as_str().unwrap().to_owned(),
@@ -119,6 +127,7 @@ fn fill(path: &str, ids: &BTreeMap<&'static str, String>) -> String {
         "custom" => "custom_provider",
         "events" => "event",
         "recoveries" => "recovery",
+        "portal" => "portal",
         other => panic!("no resource for a parameter after /{other}"),
     };
     let segments: Vec<&str> = path.split('/').collect();

@@ -35,6 +35,11 @@ enum Needs {
     AlbatoSharing,
     /// The samples' custom provider (`x-acme-erp`), defined by the tenant.
     CustomProvider,
+    /// A consumer's portal link, with its token.
+    PortalLink,
+    /// A browser signed in to a consumer's portal (its cookie and CSRF token) and a pending
+    /// connection of that consumer.
+    PortalSession,
     /// An imported connection's `connection.created` event, named in the path.
     Event,
 }
@@ -192,6 +197,10 @@ const SAMPLE_RECOVERY: &str = "rcv_0193a1b2c3d470008000000000000011";
 const SAMPLE_SINCE: &str = "2026-11-20T08:00:00Z";
 
 const SAMPLE_TOKEN: &str = "sampleTokenSampleTokenSampleTokenSampleTok0";
+const SAMPLE_PORTAL: &str = "ptl_0193a1b2c3d47000800000000000000f";
+const SAMPLE_SESSION: &str = "sampleSessionSampleSessionSampleSessionSam0";
+const SAMPLE_CSRF: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+const SAMPLE_CONNECTION: &str = "conn_0193a1b2c3d47000800000000000000c";
 const SAMPLE_INTEGRATION: &str = "int_0193a1b2c3d47000800000000000000b";
 
 /// What a sample needs, the status it must get, and a check of the body.
@@ -366,6 +375,14 @@ fn expectation(function: &str) -> Expectation {
             assert!(b.is_object() && b.get("failed").is_none(), "{b}")
         }),
         "connect-submit" => (Needs::OpenLink, 200, |_| {}),
+        "portal-links-create" => (Needs::Consumer, 201, |b| {
+            assert!(b["id"].as_str().unwrap().starts_with("ptl_"));
+            assert!(b["url"].as_str().unwrap().contains("/portal/ptl_"));
+        }),
+        // the link is spent for a session: on to the portal, with its cookie
+        "portal-page" => (Needs::PortalLink, 303, |_| {}),
+        // a disconnect asks first
+        "portal-action" => (Needs::PortalSession, 200, |_| {}),
         "event-relay" => (Needs::Nothing, 0, |b| {
             assert_eq!(b["batchItemFailures"], json!([]))
         }),
@@ -487,6 +504,56 @@ async fn every_sample_event_runs_through_its_real_binary() {
             .unwrap();
         let id = match needs {
             Needs::Nothing | Needs::OpenLink | Needs::OAuthLink => None,
+            Needs::PortalLink | Needs::PortalSession => {
+                let consumer = tenant.consumer(&json!({"name": "Sample consumer"})).await;
+                let link = tenant
+                    .admin
+                    .post(
+                        &format!("/v1/consumers/{consumer}/portal-links"),
+                        &json!({}),
+                    )
+                    .await
+                    .json();
+                let portal = link["id"].as_str().unwrap();
+                let url = link["url"].as_str().unwrap();
+                let mut text = event.to_string().replace(SAMPLE_PORTAL, portal);
+                if let Needs::PortalLink = needs {
+                    text = text.replace(SAMPLE_TOKEN, url.split("token=").nth(1).unwrap());
+                } else {
+                    let integration = tenant
+                        .admin
+                        .create_id("/v1/integrations", &json!({"provider": "stripe"}))
+                        .await;
+                    let connection = tenant
+                        .connect(
+                            &consumer,
+                            &json!({"name": "Sample", "integration_id": integration}),
+                        )
+                        .await;
+                    let browser = stack.anonymous();
+                    let r = browser
+                        .get(url.trim_start_matches(&stack.api_base_url))
+                        .await;
+                    let cookie = r.headers["set-cookie"].to_str().unwrap();
+                    let session = cookie.split(';').next().unwrap().split('=').nth(1).unwrap();
+                    let page = browser.get(&format!("/portal/{portal}")).await.text;
+                    let csrf = page
+                        .split("name=\"csrf\" value=\"")
+                        .nth(1)
+                        .and_then(|rest| rest.split('"').next())
+                        .unwrap();
+                    // plain HTTP locally: the cookie has no `__Host-` prefix there
+                    text = text
+                        .replace(
+                            &format!("__Host-linkgate_portal={SAMPLE_SESSION}"),
+                            &format!("linkgate_portal={session}"),
+                        )
+                        .replace(SAMPLE_CSRF, csrf)
+                        .replace(SAMPLE_CONNECTION, connection["id"].as_str().unwrap());
+                }
+                event = serde_json::from_str(&text).unwrap();
+                None
+            }
             Needs::Webhook | Needs::Delivery => {
                 let webhook = tenant.admin.create_id("/v1/webhooks", &json!({"url": "https://hooks.platform.example/linkgate", "events": ["connection.created", "webhook.test"]}),
                 )
@@ -716,6 +783,9 @@ async fn every_sample_event_runs_through_its_real_binary() {
             event = serde_json::from_str(&event.to_string().replace(&old_id, &id)).unwrap();
         }
 
+        let portal_path = event["pathParameters"]["portal_id"]
+            .as_str()
+            .map(|p| format!("/portal/{p}"));
         let binary = root().join("target/debug").join(&function);
         let answer = runtime_api::invoke(&binary, event, &stack.lambda_env(&function))
             .await
@@ -734,7 +804,15 @@ async fn every_sample_event_runs_through_its_real_binary() {
                 .or(answer["multiValueHeaders"][name][0].as_str())
                 .map(String::from)
         };
-        if sample == "connect-page.albato" {
+        if function == "portal-page" {
+            assert_eq!(header("location"), portal_path, "{answer}");
+            let cookie = answer["cookies"][0]
+                .as_str()
+                .map(String::from)
+                .or_else(|| header("set-cookie"))
+                .unwrap_or_default();
+            assert!(cookie.starts_with("linkgate_portal="), "{answer}");
+        } else if sample == "connect-page.albato" {
             let location = header("location").unwrap_or_default();
             assert!(location.contains("/connect/lnk_"), "{answer}");
             assert!(location.contains("token="), "{location}");
@@ -758,6 +836,9 @@ async fn every_sample_event_runs_through_its_real_binary() {
             }
             if function == "oauth-callback" {
                 assert!(body.contains("cannot be completed"), "{body}");
+            }
+            if function == "portal-action" {
+                assert!(body.contains("Disconnect Stripe?"), "{body}");
             }
         } else if status != 204 {
             let body: Value = serde_json::from_str(body)

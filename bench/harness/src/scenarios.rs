@@ -1348,6 +1348,68 @@ impl Ctx {
                     )
                 }
             }
+            "portal-links-create" => s(
+                "a portal link for consumer A",
+                Status(201),
+                same(self.json_event(function, &[("id", &consumer)], json!({}))),
+                min(1, "TransactWriteItems (consumer check, portal link)"),
+            ),
+            "portal-page" => {
+                let links = self.produced("portal-links-create");
+                if links.len() < count {
+                    return Err(format!("{function} needs portal-links-create to run first"));
+                }
+                let events = links
+                    .iter()
+                    .take(count)
+                    .map(|l| {
+                        let id = l["id"].as_str().unwrap_or_default();
+                        self.http(function, &[("portal_id", id)], &format!("token={}", token_of(l)), None, None)
+                    })
+                    .collect();
+                s(
+                    "open a portal link: spent for a session, on to the portal",
+                    Status(303),
+                    events,
+                    min(2, "GetItem (link), TransactWriteItems (link spent, session put)"),
+                )
+            }
+            "portal-action" => {
+                // One session (set up, not measured), asked again and again to confirm a
+                // disconnect: the page that asks changes nothing.
+                let link = self
+                    .create("portal-links-create", &[("id", &consumer)], json!({}))
+                    .await?;
+                let id = link["id"].as_str().unwrap_or_default().to_owned();
+                let open = self.http("portal-page", &[("portal_id", &id)], &format!("token={}", token_of(&link)), None, None);
+                let opened = self.call("portal-page", open).await?;
+                let cookie = opened["cookies"][0]
+                    .as_str()
+                    .or(opened["headers"]["set-cookie"].as_str())
+                    .and_then(|c| c.split(';').next())
+                    .ok_or_else(|| format!("opening the portal set no cookie: {opened}"))?
+                    .to_owned();
+                let session = cookie
+                    .split_once('=')
+                    .and_then(|(_, v)| linkgate::portal::SessionKey::parse(v))
+                    .ok_or_else(|| format!("not a session cookie: {cookie}"))?;
+                let conn = self
+                    .produced("connections-create")
+                    .first()
+                    .and_then(|c| c["id"].as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                let form = format!("csrf={}&connection_id={conn}&action=disconnect", session.csrf());
+                let mut event = self.http(function, &[("portal_id", &id)], "", None,
+                                          Some(("application/x-www-form-urlencoded", form)));
+                event["headers"]["cookie"] = json!(cookie);
+                s(
+                    "the portal asks before a disconnect",
+                    Status(200),
+                    same(event),
+                    min(2, "GetItem (session), GetItem (connection); integrations and settings cached"),
+                )
+            }
             "webhooks-recover" => {
                 let since = (chrono::Utc::now() - chrono::Duration::hours(1))
                     .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);

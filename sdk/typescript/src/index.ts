@@ -35,6 +35,7 @@ export type Webhook = Schemas["Webhook"];
 export type WebhookWithSecret = Schemas["WebhookWithSecret"];
 export type Delivery = Schemas["Delivery"];
 export type Recovery = Schemas["Recovery"];
+export type PortalLink = Schemas["PortalLink"];
 export type Settings = Schemas["Settings"];
 export type LinkgateEvent = Schemas["Event"];
 export type ApiErrorBody = Schemas["Error"];
@@ -132,6 +133,10 @@ export class Linkgate {
       unwrap(this.raw.GET("/v1/consumers", { params: { query } })),
     iterate: (query: Omit<Query<"listConsumers">, "cursor"> = {}): AsyncGenerator<Consumer> =>
       walk((cursor) => this.consumers.list({ ...query, cursor })),
+    /** A single-use link to the consumer's portal (`url`, shown once), where they manage
+     * their own connections. */
+    portalLink: (id: string, body: JsonBody<"createPortalLink"> = {}): Promise<PortalLink> =>
+      unwrap(this.raw.POST("/v1/consumers/{id}/portal-links", { params: { path: { id } }, body })),
   };
 
   readonly connections = {

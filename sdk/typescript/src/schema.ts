@@ -98,6 +98,36 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/consumers/{id}/portal-links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A consumer id (`csm_…`). Malformed or unknown ids are 404. */
+                id: components["parameters"]["ConsumerId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A single-use link to the consumer's portal
+         * @description Requires role `admin`. The consumer's portal is a hosted page where your customer sees
+         *     their own connections (provider, status, since when), disconnects one (as
+         *     `DELETE /v1/connections/{id}`, with `connection.revoked`) or reconnects one (a new link
+         *     on the same connection, which comes back to the portal). Like a connect link, the
+         *     link is single use and expires (`ttl_seconds`, 15 minutes by default, at most an
+         *     hour); its token is stored only as a hash. Opening it spends it for a browser session
+         *     of 30 minutes (an HttpOnly `__Host-` cookie, stored only as a hash); the page's forms
+         *     carry a CSRF token. The body is optional.
+         */
+        post: operations["createPortalLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/connections": {
         parameters: {
             query?: never;
@@ -473,6 +503,41 @@ export interface paths {
         get: operations["oauthCallback"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/portal/{portal_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                portal_id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * The consumer portal (HTML)
+         * @description With `token` (the portal link as created): spends the link and answers 303 to the
+         *     portal without the token, setting the session cookie; a browser that already holds
+         *     this portal's session is sent back to it. Without `token`: the consumer's connections,
+         *     25 at a time (`after`, a connection id, for the next page), for the browser holding
+         *     the session. Other parameters are ignored.
+         */
+        get: operations["showPortal"];
+        put?: never;
+        /**
+         * A portal form (HTML)
+         * @description `action=disconnect` asks for confirmation (200, nothing changed);
+         *     `action=confirm_disconnect` revokes the connection and answers 303 back to the portal;
+         *     `action=reconnect` makes a new link on the same connection (as
+         *     `POST /v1/connections/{id}/links`) and answers 303 to it. A connection that is revoked
+         *     or disabled meanwhile is 303 back to the portal with a notice. Each form must carry the
+         *     session's CSRF token.
+         */
+        post: operations["submitPortalForm"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1020,6 +1085,31 @@ export interface components {
              * @description The connect link to send; it carries a 256-bit token shown only once.
              */
             url: string;
+        };
+        PortalLinkCreate: {
+            /** @description How long the link can wait to be opened (900 by default). */
+            ttl_seconds?: number | null;
+            /** @description Where the portal's "Return to the application" goes. */
+            return_url?: components["schemas"]["RedirectUrl"] | null;
+            /** @description The portal's language; without it, the browser's. */
+            lang?: components["schemas"]["Lang"] | null;
+        };
+        PortalLink: {
+            id: string;
+            /** @constant */
+            object: "portal_link";
+            consumer_id: string;
+            /**
+             * Format: uri
+             * @description The portal link to give your customer; it carries a 256-bit token shown only once.
+             */
+            url: string;
+            return_url?: string | null;
+            lang?: components["schemas"]["Lang"] | null;
+            /** Format: date-time */
+            expires_at: string;
+            /** Format: date-time */
+            created_at: string;
         };
         LinkCreate: {
             redirect_url?: components["schemas"]["RedirectUrl"] | null;
@@ -1915,6 +2005,40 @@ export interface operations {
             500: components["responses"]["Internal"];
         };
     };
+    createPortalLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A consumer id (`csm_…`). Malformed or unknown ids are 404. */
+                id: components["parameters"]["ConsumerId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PortalLinkCreate"];
+            };
+        };
+        responses: {
+            /** @description The link; its `url` is shown only here. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortalLink"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+        };
+    };
     importConnection: {
         parameters: {
             query?: never;
@@ -2753,6 +2877,148 @@ export interface operations {
             };
             /** @description The provider's token endpoint could not be reached in time; nothing changed. */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    showPortal: {
+        parameters: {
+            query?: {
+                token?: string;
+                after?: string;
+            };
+            header?: never;
+            path: {
+                portal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The portal. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The link was opened; on to the portal, with the session cookie. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unknown or already used link, or no session for this portal in this browser. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Expired link or session. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Our fault; nothing was changed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    submitPortalForm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                portal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    csrf: string;
+                    connection_id: string;
+                    /** @enum {string} */
+                    action: "reconnect" | "disconnect" | "confirm_disconnect";
+                };
+            };
+        };
+        responses: {
+            /** @description The confirmation asked before a disconnect. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Done; back to the portal, or on to the reconnect link. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not a form, or an action we do not know. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description No CSRF token, or not this session's. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description No session for this portal in this browser, or not one of the consumer's connections. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Expired session. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Our fault; nothing was changed. */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -254,6 +254,24 @@ describe("webhooks", () => {
   });
 });
 
+describe("consumer portal", () => {
+  test("a portal link for a consumer, refused for an unknown one", async () => {
+    const consumer = await client.consumers.create({ name: "SDK portal" });
+    const link = await client.consumers.portalLink(consumer.id, { ttl_seconds: 600 });
+    assert.match(link.id, /^ptl_/);
+    assert.equal(link.object, "portal_link");
+    assert.equal(link.consumer_id, consumer.id);
+    assert.match(link.url, /\/portal\/ptl_[0-9a-f]{32}\?token=/);
+    const opened = await fetch(link.url, { redirect: "manual" });
+    assert.equal(opened.status, 303);
+    assert.match(opened.headers.get("set-cookie") ?? "", /HttpOnly/i);
+    const missing = await rejection(client.consumers.portalLink("csm_00000000000000000000000000000000"));
+    assert.equal(missing.status, 404);
+    const invalid = await rejection(client.consumers.portalLink(consumer.id, { ttl_seconds: 1 }));
+    assert.equal(invalid.status, 400);
+  });
+});
+
 describe("custom providers", () => {
   test("define, list, change, enable, and refused to delete while in use", async () => {
     const defined = await client.providers.custom.create({

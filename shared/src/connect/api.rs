@@ -8,6 +8,7 @@
 pub mod browser;
 pub mod oauth;
 pub mod page;
+pub mod portal;
 
 use crate::connection;
 use crate::connection::activation::{self, refusal};

@@ -771,6 +771,21 @@ impl LinkRequest {
         Ok(LinkRequest(options, false))
     }
 
+    /// The consumer portal's reconnect: back to the portal (`return_to`) once done, in the
+    /// portal's language; every other option as the connection's.
+    pub fn from_portal(return_to: Option<RedirectUrl>, lang: Option<Lang>) -> LinkRequest {
+        LinkRequest(
+            LinkFields {
+                redirect: Some(return_to.is_some()),
+                redirect_url: return_to,
+                ttl: None,
+                lang,
+                scopes: None,
+            },
+            false,
+        )
+    }
+
     /// The link's redirect names ids by UUID (see `link::Link::ids_as_uuid`).
     pub fn with_uuid_ids(self) -> LinkRequest {
         LinkRequest(self.0, true)

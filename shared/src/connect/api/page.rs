@@ -21,7 +21,7 @@ use lambda_http::{Body, Response};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
-const CSS: &str = "*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1a1a1a;background:#f5f6f8}main{max-width:32rem;margin:2rem auto;padding:2rem 1.5rem;background:#fff;border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.12)}h1{font-size:1.5rem;margin:.5rem 0 1rem}.logo{display:block;border-radius:12px}.message{color:#333}.cards{list-style:none;padding:0;margin:0;display:grid;gap:.75rem}.card{display:flex;gap:1rem;align-items:center;padding:.75rem 1rem;border:1px solid #c9ced6;border-radius:10px;color:inherit;text-decoration:none}.card:hover,.card:focus{border-color:var(--brand,#2457c5);outline:2px solid var(--brand,#2457c5)}.card img{border-radius:8px}.card span{display:flex;flex-direction:column}.card small{color:#4a4f57}.field{margin:0 0 1rem}label{display:block;font-weight:600;margin-bottom:.25rem}input,select{width:100%;padding:.6rem .7rem;font:inherit;border:1px solid #767c85;border-radius:8px}input:focus,select:focus{outline:3px solid var(--brand,#2457c5);outline-offset:1px}[aria-invalid=true]{border:2px solid #a4161a}.help{display:block;color:#4a4f57;font-size:.875rem}.field-error,.error{color:#a4161a;font-weight:600}.field-error{display:block;font-size:.875rem}button,.button{display:inline-block;width:100%;padding:.75rem 1rem;font:inherit;font-weight:600;color:#fff;background:var(--brand,#2457c5);border:0;border-radius:8px;text-align:center;text-decoration:none;cursor:pointer}button:focus,.button:focus{outline:3px solid #0b1f4d;outline-offset:2px}.secondary{color:var(--brand,#2457c5)}footer{text-align:center;color:#4a4f57;font-size:.8rem;margin:1rem}.brand{display:flex;align-items:center;gap:.75rem;margin:0 0 1.5rem;padding:0 0 1rem;border-bottom:1px solid #e3e6ea;font-weight:600}.brand img{max-width:10rem;height:40px;width:auto;object-fit:contain}";
+pub(crate) const CSS: &str = "*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1a1a1a;background:#f5f6f8}main{max-width:32rem;margin:2rem auto;padding:2rem 1.5rem;background:#fff;border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.12)}h1{font-size:1.5rem;margin:.5rem 0 1rem}.logo{display:block;border-radius:12px}.message{color:#333}.cards{list-style:none;padding:0;margin:0;display:grid;gap:.75rem}.card{display:flex;gap:1rem;align-items:center;padding:.75rem 1rem;border:1px solid #c9ced6;border-radius:10px;color:inherit;text-decoration:none}.card:hover,.card:focus{border-color:var(--brand,#2457c5);outline:2px solid var(--brand,#2457c5)}.card img{border-radius:8px}.card span{display:flex;flex-direction:column}.card small{color:#4a4f57}.field{margin:0 0 1rem}label{display:block;font-weight:600;margin-bottom:.25rem}input,select{width:100%;padding:.6rem .7rem;font:inherit;border:1px solid #767c85;border-radius:8px}input:focus,select:focus{outline:3px solid var(--brand,#2457c5);outline-offset:1px}[aria-invalid=true]{border:2px solid #a4161a}.help{display:block;color:#4a4f57;font-size:.875rem}.field-error,.error{color:#a4161a;font-weight:600}.field-error{display:block;font-size:.875rem}button,.button{display:inline-block;width:100%;padding:.75rem 1rem;font:inherit;font-weight:600;color:#fff;background:var(--brand,#2457c5);border:0;border-radius:8px;text-align:center;text-decoration:none;cursor:pointer}button:focus,.button:focus{outline:3px solid #0b1f4d;outline-offset:2px}.secondary{color:var(--brand,#2457c5)}footer{text-align:center;color:#4a4f57;font-size:.8rem;margin:1rem}.brand{display:flex;align-items:center;gap:.75rem;margin:0 0 1.5rem;padding:0 0 1rem;border-bottom:1px solid #e3e6ea;font-weight:600}.brand img{max-width:10rem;height:40px;width:auto;object-fit:contain}.row{display:flex;flex-wrap:wrap;gap:.75rem;align-items:center;padding:.75rem 1rem;border:1px solid #c9ced6;border-radius:10px}.row img{border-radius:8px}.row .what{display:flex;flex-direction:column;flex:1 1 12rem}.row small{color:#4a4f57}.actions{display:flex;gap:.5rem;flex-wrap:wrap}.actions form{margin:0}.actions button{width:auto;min-height:44px;padding:.5rem 1rem}button.quiet{color:#a4161a;background:#fff;border:1px solid #a4161a}.notice{padding:.75rem 1rem;border-radius:8px;background:#e8f0fe;color:#0b1f4d}";
 
 /// Only our stylesheet and, on a branded page, the one rule that sets the tenant's colour
 /// may style the page: each is allowed by its hash, so nothing injected could be.
@@ -51,14 +51,14 @@ pub(crate) fn remember(call: &Call, link: &Link) {
 
 /// The tenant's brand as a page shows it.
 pub(crate) struct BrandView {
-    name: Option<String>,
-    logo: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) logo: Option<String>,
     /// `:root{--brand:#rrggbb}`, allowed by its own hash.
-    css: Option<String>,
+    pub(crate) css: Option<String>,
 }
 
 impl BrandView {
-    fn from(b: &crate::branding::Branding) -> Option<BrandView> {
+    pub(crate) fn from(b: &crate::branding::Branding) -> Option<BrandView> {
         let view = BrandView {
             name: b.display_name.clone(),
             logo: b.logo.clone(),
@@ -242,6 +242,21 @@ pub(crate) fn respond(outcome: Outcome, local: bool) -> Response<Body> {
         },
         Outcome::Redirect(status, url) => (status, String::new(), Some(url)),
     };
+    let mut resp = html_response(status, body, brand_css.as_deref(), local);
+    if let Some(v) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
+}
+
+/// An HTML answer of the hosted pages (connect and portal): never cached by anyone, never
+/// framed, no referrer, and the strict Content-Security-Policy.
+pub(crate) fn html_response(
+    status: StatusCode,
+    body: String,
+    brand_css: Option<&str>,
+    local: bool,
+) -> Response<Body> {
     let mut resp = Response::new(Body::Text(body));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
@@ -254,11 +269,9 @@ pub(crate) fn respond(outcome: Outcome, local: bool) -> Response<Body> {
         HeaderValue::from_static("no-referrer"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    if let Ok(v) = HeaderValue::from_str(&content_security_policy(local, brand_css.as_deref())) {
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::from_str(&content_security_policy(local, brand_css)) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
-    }
-    if let Some(v) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
-        h.insert(header::LOCATION, v);
     }
     resp
 }
