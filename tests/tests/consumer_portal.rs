@@ -385,6 +385,24 @@ async fn forms_without_the_sessions_csrf_token_or_cookie_change_nothing() {
     for c in [&p.active, &p.stranger] {
         assert_ne!(p.status(c).await, "revoked");
     }
+    // A refusal speaks the portal's language, in the tenant's brand, like the portal.
+    let r =
+        p.t.admin
+            .patch(
+                "/v1/settings",
+                &json!({"branding": {"display_name": "Plateforme"}}),
+            )
+            .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let french = p.link(json!({"lang": "fr"})).await;
+    let browser = Stack::get().anonymous();
+    let opened = browser.get(&relative(&french)).await;
+    let portal = opened.headers["location"].to_str().unwrap().to_owned();
+    let r = act(&browser, &portal, "", &p.active, "confirm_disconnect").await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.text.contains("<html lang=\"fr\">"), "{}", r.text);
+    assert!(r.text.contains("Ce formulaire"), "{}", r.text);
+    assert!(r.text.contains("Plateforme"), "{}", r.text);
 }
 
 #[tokio::test]

@@ -314,6 +314,26 @@ async fn act(app: &App, call: &Call) -> Result<Outcome, ApiError> {
         Ok(s) => s,
         Err(outcome) => return Ok(outcome),
     };
+    // Whatever the form's fate, the page is in the session's brand and language.
+    Ok(
+        match act_in(app, call, &base, id, session.clone(), key).await? {
+            Outcome::Page(status, mut page) => {
+                page.session.get_or_insert(session);
+                Outcome::Page(status, page)
+            }
+            redirect => redirect,
+        },
+    )
+}
+
+async fn act_in(
+    app: &App,
+    call: &Call,
+    base: &str,
+    id: PortalLinkId,
+    session: Session,
+    key: SessionKey,
+) -> Result<Outcome, ApiError> {
     let Some(form) = call.form_body(MAX_FORM_BYTES) else {
         return Ok(simple(
             StatusCode::BAD_REQUEST,
@@ -363,7 +383,7 @@ async fn act(app: &App, call: &Call) -> Result<Outcome, ApiError> {
             Ok(Outcome::Page(StatusCode::OK, Box::new(page)))
         }
         Some("confirm_disconnect") if actions.disconnect => {
-            domain::disconnect(app, c, &base).await?;
+            domain::disconnect(app, c, base).await?;
             Ok(Outcome::Redirect(
                 format!("{back}?notice=disconnected"),
                 None,
@@ -372,7 +392,7 @@ async fn act(app: &App, call: &Call) -> Result<Outcome, ApiError> {
         Some("reconnect") if actions.reconnect => {
             let return_to = RedirectUrl::parse(&format!("{base}{back}"), app.config.stage).ok();
             match domain::reconnect(app, &session, c, return_to).await {
-                Ok(link) => Ok(Outcome::Redirect(link.link.url(&base, &link.token), None)),
+                Ok(link) => Ok(Outcome::Redirect(link.link.url(base, &link.token), None)),
                 // revoked or disabled in the meantime
                 Err(ApiError::Conflict { .. }) => Ok(Outcome::Redirect(
                     format!("{back}?notice=unavailable"),
