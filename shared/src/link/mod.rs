@@ -195,17 +195,11 @@ impl Link {
     /// (on the stored hashes, so a timing difference could only reveal the hash of a guess).
     pub fn token_matches(&self, token: &str) -> bool {
         let given = token_hash(token);
-        let same = |stored: &String| {
-            given.len() == stored.len()
-                && given
-                    .bytes()
-                    .zip(stored.bytes())
-                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                    == 0
-        };
         std::iter::once(&self.token_hash)
             .chain(&self.email_token_hashes)
-            .fold(false, |found, stored| same(stored) | found)
+            .fold(false, |found, stored| {
+                crate::secret::same(&given, stored) | found
+            })
     }
 
     /// The next reminder, while the link can still be used.

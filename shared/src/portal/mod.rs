@@ -167,13 +167,7 @@ impl SessionKey {
 
     /// Whether `presented` is this session's CSRF token (compared in constant time).
     pub fn csrf_matches(&self, presented: &str) -> bool {
-        let wanted = self.csrf();
-        wanted.len() == presented.len()
-            && wanted
-                .bytes()
-                .zip(presented.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
+        crate::secret::same(&self.csrf(), presented)
     }
 }
 
@@ -230,7 +224,7 @@ pub async fn exchange(
     let Some(link) = repo::get_link(&app.store, id).await? else {
         return Ok(Err(Closed::Invalid));
     };
-    if !crate::link::token_hash(token).eq(&link.token_hash) {
+    if !crate::secret::same(&crate::link::token_hash(token), &link.token_hash) {
         return Ok(Err(Closed::Invalid));
     }
     let now = time::now();

@@ -252,7 +252,14 @@ fn notice(raw: &str) -> Option<Text> {
     }
 }
 
-fn row(c: &Connection, integrations: &[crate::integration::Integration]) -> Row {
+/// The connection's integration (if still active) and its provider, as the page shows them.
+fn provider_of<'a>(
+    c: &Connection,
+    integrations: &'a [crate::integration::Integration],
+) -> (
+    Option<&'a crate::integration::Integration>,
+    Option<&'a crate::provider::Provider>,
+) {
     let integration = c
         .integration_id
         .as_ref()
@@ -264,10 +271,29 @@ fn row(c: &Connection, integrations: &[crate::integration::Integration]) -> Row 
             .as_deref()
             .and_then(|p| crate::provider::catalog().ok()?.get(p)),
     };
-    let name = integration
+    (integration, provider)
+}
+
+/// The integration's display name, else the provider's, else the connection's own.
+fn shown_name(c: &Connection, integrations: &[crate::integration::Integration]) -> String {
+    let (integration, provider) = provider_of(c, integrations);
+    name_from(c, integration, provider)
+}
+
+fn name_from(
+    c: &Connection,
+    integration: Option<&crate::integration::Integration>,
+    provider: Option<&crate::provider::Provider>,
+) -> String {
+    integration
         .and_then(|i| i.display_name().ok())
         .or_else(|| provider.map(|p| p.name.clone()))
-        .unwrap_or_else(|| c.name.clone());
+        .unwrap_or_else(|| c.name.clone())
+}
+
+fn row(c: &Connection, integrations: &[crate::integration::Integration]) -> Row {
+    let (integration, provider) = provider_of(c, integrations);
+    let name = name_from(c, integration, provider);
     let (status, since) = match c.status {
         Status::Revoked => ("portal.status.revoked", c.revoked_at.clone()),
         Status::NeedsReauth => ("portal.status.needs_reauth", None),
@@ -362,12 +388,10 @@ async fn act_in(
     };
     let back = portal_path(&id);
     let actions = domain::actions(&c);
-    let name = {
-        let integrations = crate::integration::active_of(app, &session.tenant_id).await?;
-        row(&c, &integrations).name
-    };
     match form.get("action").map(String::as_str) {
         Some("disconnect") if actions.disconnect => {
+            let integrations = crate::integration::active_of(app, &session.tenant_id).await?;
+            let name = shown_name(&c, &integrations);
             let mut page = PortalPage::new(
                 t("portal.confirm.heading").with("name", name.clone()),
                 Some(t("portal.confirm.message")),
