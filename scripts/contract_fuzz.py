@@ -198,6 +198,7 @@ BINDINGS = {
     "/v1/providers/custom/{id}": {"path.id": ("custom_provider", 0.8)},
     "/v1/consumers/{id}/portal-links": {"path.id": ("consumer", 0.8)},
     "/portal/{portal_id}": {"path.portal_id": ("portal", 0.8), "query.token": ("portal_token", 0.8)},
+    "/console/{page}/{id}": {"path.id": ("consumer", 0.8)},
 }
 
 # Where a schema-valid request is rightly a 400 for a reason JSON Schema cannot state, the
@@ -234,6 +235,12 @@ STATEFUL_400 = {
     # A recovery's `since` must be in the past and within the deliveries' 30 days, relative
     # to the moment of the request: a schema's date-time cannot say when.
     "/v1/webhooks/{id}/recover": {"POST"},
+    # The console is a browser's: its forms carry a CSRF token only a page served to the
+    # browser's cookie knows (none generated is valid), and without a session cookie a page
+    # is a 303 to the sign-in form.
+    "/console": {"GET"},
+    "/console/{page}": {"GET", "POST"},
+    "/console/{page}/{id}": {"GET", "POST"},
 }
 # A cursor is opaque: only one a list issued is valid (the fuzzing phase sends those; the
 # coverage phase's made-up edge values are rightly refused).

@@ -457,6 +457,13 @@ def up():
     )
     key = seeded["api_key"]["secret"]
     link, portal = demo_link(key)
+    console = json.loads(
+        subprocess.run(
+            [str(ROOT / "target" / "debug" / "linkgate-admin"), "console-link", "--tenant", seeded["tenant"]["id"],
+             "--role", "admin", "--ttl-seconds", "3600", "--base-url", API_URL],
+            cwd=ROOT, env=admin_env, check=True, capture_output=True, text=True,
+        ).stdout
+    )
     facts = {
         "api_base_url": API_URL,
         "api_key": key,
@@ -469,6 +476,7 @@ def up():
         "event_bus": fenv["LINKGATE_EVENT_BUS"],
         "connect_link": link,
         "portal_link": portal,
+        "console_link": console["url"],
         "oauth_provider_url": f"http://{HOST}:{OIDC_PORT}",
         "oauth_proxy_url": f"http://{HOST}:{OIDC_PROXY_PORT}",
         "function_env": fenv,
@@ -529,6 +537,12 @@ OAuth provider, whose sign-in form takes any user name):
 The same customer's portal, where they see, disconnect and reconnect their connections
 (single use, valid for an hour; POST /v1/consumers/{{id}}/portal-links makes another):
   {facts['portal_link']}
+
+The operator console (consumers, connection timelines, links, webhooks with retry and
+recover, settings), signed in as the demo tenant's admin by this one-time link (valid for an
+hour; `target/debug/linkgate-admin console-link --tenant {facts['tenant_id']}` makes another,
+or sign in at {facts['api_base_url']}/console with the API key above):
+  {facts['console_link']}
 
 Functions are rebuilt when their sources change. Ctrl-C stops everything.
 """,

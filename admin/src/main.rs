@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 use linkgate::api_key::{self, Role};
 use linkgate::aws::Roots;
+use linkgate::console;
 use linkgate::id::{ApiKeyId, TenantId};
 use linkgate::store::Store;
 use linkgate::tenant;
@@ -36,6 +37,20 @@ enum Command {
     Key {
         #[command(subcommand)]
         command: KeyCommand,
+    },
+    /// A one-time link that signs a browser in to the tenant's operator console.
+    ConsoleLink {
+        #[arg(long, value_parser = parse_tenant)]
+        tenant: TenantId,
+        /// `member` sees; `admin` also acts (retry, recover).
+        #[arg(long, value_parser = parse_role, default_value = "member")]
+        role: Role,
+        /// How long the link waits to be opened (60 to 3600).
+        #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(i64).range(60..=3600))]
+        ttl_seconds: i64,
+        /// The deployment's public address (the API's domain), to print a whole URL.
+        #[arg(long, env = "LINKGATE_PUBLIC_BASE_URL")]
+        base_url: Option<String>,
     },
     /// Create a demo tenant with an admin key (what `make dev` prints).
     SeedDemo {
@@ -131,6 +146,27 @@ async fn run(cli: Cli) -> Result<Value, Failure> {
         Command::Key {
             command: KeyCommand::Revoke { tenant, key_id },
         } => serde_json::to_value(api_key::revoke(&store, &tenant, &key_id).await?)?,
+        Command::ConsoleLink {
+            tenant,
+            role,
+            ttl_seconds,
+            base_url,
+        } => {
+            if tenant::get(&store, &tenant).await?.is_none() {
+                return Err(format!("no tenant with id {tenant}").into());
+            }
+            let link = console::issue_link(&store, &tenant, role, ttl_seconds).await?;
+            let path = link.path();
+            let base = base_url.unwrap_or_default();
+            json!({
+                "id": link.link.id,
+                "tenant_id": tenant,
+                "role": role,
+                "path": path,
+                "url": (!base.is_empty()).then(|| format!("{}{path}", base.trim_end_matches('/'))),
+                "expires_at": linkgate::time::format(&link.link.expires_at),
+            })
+        }
         Command::SeedDemo { name } => {
             let tenant = tenant::create(&store, &name).await?;
             let (key, secret) =

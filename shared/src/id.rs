@@ -142,6 +142,9 @@ prefixed_id!(
 prefixed_id!(
     /// A single-use link to a consumer's portal (their own connections).
     PortalLinkId, "ptl_");
+prefixed_id!(
+    /// A one-time sign-in link to the operator console, issued by `linkgate-admin`.
+    ConsoleLinkId, "csl_");
 
 impl DeliveryId {
     /// The delivery of `event`: one per event and endpoint, so a repeated fan-out finds it.

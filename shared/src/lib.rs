@@ -17,6 +17,7 @@ pub mod compat;
 pub mod config;
 pub mod connect;
 pub mod connection;
+pub mod console;
 pub mod consumer;
 pub mod credential;
 pub mod cursor;

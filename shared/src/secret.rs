@@ -52,9 +52,80 @@ pub fn same(a: &str, b: &str) -> bool {
             == 0
 }
 
+/// The cookie value of a browser session on a hosted page (the consumer portal, the
+/// operator console): 256 random bits; only its hash is stored.
+#[derive(Debug)]
+pub struct SessionKey(Secret);
+
+impl SessionKey {
+    pub fn generate() -> Result<SessionKey, getrandom::Error> {
+        use base64::Engine;
+        let bytes = random_bytes::<32>()?;
+        Ok(SessionKey(Secret::new(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
+        )))
+    }
+
+    /// A presented value, if it has the shape we issue.
+    pub fn parse(raw: &str) -> Option<SessionKey> {
+        use base64::Engine;
+        (raw.len() == 43
+            && base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(raw)
+                .is_ok())
+        .then(|| SessionKey(Secret::new(raw.to_owned())))
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+
+    /// What the store keeps: the session is found by it, and it opens nothing.
+    pub fn hash(&self) -> String {
+        sha256_hex(self.0.expose().as_bytes())
+    }
+
+    /// The session's CSRF token: derived from the cookie value, so only a page served to the
+    /// cookie's holder can know it, and nothing more is stored.
+    pub fn csrf(&self) -> String {
+        sha256_hex(format!("linkgate-csrf\0{}", self.0.expose()).as_bytes())
+    }
+
+    /// Whether `presented` is this session's CSRF token (compared in constant time).
+    pub fn csrf_matches(&self, presented: &str) -> bool {
+        same(&self.csrf(), presented)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_session_key_is_only_what_we_issue_and_its_csrf_token_is_its_own() {
+        let key = SessionKey::generate().unwrap();
+        let again = SessionKey::parse(key.expose()).unwrap();
+        assert_eq!(again.csrf(), key.csrf());
+        assert!(key.csrf_matches(&key.csrf()));
+        let other = SessionKey::generate().unwrap();
+        assert_ne!(other.csrf(), key.csrf());
+        assert!(!key.csrf_matches(&other.csrf()));
+        assert!(!key.csrf_matches(""));
+        assert!(!key.csrf_matches(&key.csrf()[1..]));
+        // neither the token nor the stored hash is the cookie value
+        assert_ne!(key.csrf(), key.expose());
+        assert_ne!(key.hash(), key.expose());
+        assert_ne!(key.hash(), key.csrf());
+        for bad in [
+            "",
+            "short",
+            &"a".repeat(44),
+            &format!("{}*", &key.expose()[1..]),
+        ] {
+            assert!(SessionKey::parse(bad).is_none(), "{bad}");
+        }
+        assert!(!format!("{key:?}").contains(key.expose()), "Debug redacts");
+    }
 
     #[test]
     fn same_is_equality() {

@@ -306,6 +306,45 @@ pub struct TestTenant {
     pub member_key_id: linkgate::id::ApiKeyId,
 }
 
+/// The CSRF token a hosted page's first form carries.
+pub fn csrf_of(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("a form with a CSRF token: {page}"))
+        .to_owned()
+}
+
+/// The value of the cookie `name` that a response sets.
+pub fn cookie_set(reply: &Reply, name: &str) -> Option<String> {
+    reply
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|c| c.split(';').next()?.split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+impl Stack {
+    /// A browser signed in to the operator console with `key` (as its sign-in form does):
+    /// the browser and its session cookie's value.
+    pub async fn console(&self, key: &str) -> (Api, String) {
+        let browser = self.anonymous();
+        let form = browser.get("/console/sign-in").await;
+        assert_eq!(form.status, 200, "{}", form.text);
+        let csrf = csrf_of(&form.text);
+        let r = browser
+            .post_form("/console/sign-in", &[("csrf", &csrf), ("api_key", key)])
+            .await;
+        assert_eq!(r.status, 303, "{}", r.text);
+        let session = cookie_set(&r, "linkgate_console")
+            .unwrap_or_else(|| panic!("a session cookie: {:?}", r.headers));
+        (browser, session)
+    }
+}
+
 impl TestTenant {
     /// A new consumer from its creation body: its id.
     pub async fn consumer(&self, body: &Value) -> String {
@@ -527,6 +566,24 @@ impl Api {
 
     pub async fn get(&self, path: &str) -> Reply {
         self.raw(Method::GET, path, None, &[]).await
+    }
+
+    /// A form post, as a browser sends one.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in fields {
+            form.append_pair(k, v);
+        }
+        self.raw(
+            Method::POST,
+            path,
+            Some((
+                "application/x-www-form-urlencoded",
+                form.finish().into_bytes(),
+            )),
+            &[],
+        )
+        .await
     }
 
     pub async fn delete(&self, path: &str) -> Reply {

@@ -4,7 +4,9 @@
 //! the same connection. Forms without the session's CSRF token, other browsers, other
 //! consumers and other tenants change nothing.
 
-use linkgate_tests::{assert_validation, table_mentions, Api, OpenLink, Reply, Stack, TestTenant};
+use linkgate_tests::{
+    assert_validation, csrf_of, table_mentions, Api, OpenLink, Reply, Stack, TestTenant,
+};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -125,43 +127,16 @@ fn relative(link: &Value) -> String {
         .to_owned()
 }
 
-/// The CSRF token the page's forms carry.
-fn csrf_of(page: &str) -> String {
-    page.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or_else(|| panic!("a form with a CSRF token: {page}"))
-        .to_owned()
-}
-
 /// A portal form as the page posts it: the session's CSRF token, a connection, an action.
 async fn act(browser: &Api, portal: &str, csrf: &str, connection: &str, action: &str) -> Reply {
-    post_form(
-        browser,
-        portal,
-        &[
-            ("csrf", csrf),
-            ("connection_id", connection),
-            ("action", action),
-        ],
-    )
-    .await
-}
-
-async fn post_form(browser: &Api, path: &str, fields: &[(&str, &str)]) -> Reply {
-    let mut form = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in fields {
-        form.append_pair(k, v);
-    }
     browser
-        .raw(
-            Method::POST,
-            path,
-            Some((
-                "application/x-www-form-urlencoded",
-                form.finish().into_bytes(),
-            )),
-            &[],
+        .post_form(
+            portal,
+            &[
+                ("csrf", csrf),
+                ("connection_id", connection),
+                ("action", action),
+            ],
         )
         .await
 }
@@ -353,7 +328,7 @@ async fn forms_without_the_sessions_csrf_token_or_cookie_change_nothing() {
             ("action", "confirm_disconnect"),
         ],
     ] {
-        let r = post_form(&browser, &portal, &fields).await;
+        let r = browser.post_form(&portal, &fields).await;
         assert_eq!(r.status, 403, "{}", r.text);
         assert!(r.text.contains("Nothing was changed"), "{}", r.text);
     }
@@ -444,15 +419,15 @@ async fn expired_links_and_sessions_are_refused() {
     assert_eq!(r.status, 410, "{}", r.text);
     assert!(!r.text.contains(&p.active));
     // its forms too, token or not
-    let r = post_form(
-        &browser,
-        &portal,
-        &[
-            ("connection_id", &p.active),
-            ("action", "confirm_disconnect"),
-        ],
-    )
-    .await;
+    let r = browser
+        .post_form(
+            &portal,
+            &[
+                ("connection_id", &p.active),
+                ("action", "confirm_disconnect"),
+            ],
+        )
+        .await;
     assert_eq!(r.status, 410, "{}", r.text);
     assert_eq!(p.status(&p.active).await, "active");
 }

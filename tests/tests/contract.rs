@@ -286,8 +286,10 @@ fn read_only_routes_get_read_only_table_access() {
         // GETs that write: opening a link (opened_at, link.opened), reading credentials (every
         // read is audited; an expiring token is refreshed), and the browser's OAuth round
         // trip (state issued, then consumed with the activation), and opening a portal link
-        // (spent for a session).
+        // (spent for a session), and the console's pages (a sign-in link spent for a session,
+        // a session's last use).
         let records_on_read = [
+            "console-page",
             "connect-page",
             "connections-credentials",
             "connect-oauth",

@@ -104,6 +104,8 @@ async fn resources(t: &TestTenant) -> BTreeMap<&'static str, String> {
             recovery.json()["id"].as_str().unwrap().to_owned(),
         ),
         ("custom_provider", "x-every-route".to_owned()),
+        ("console_page", "consumers".to_owned()),
+        ("console_item", consumer.clone()),
         ("consumer", consumer),
         ("connection", connection["id"].as_str().unwrap().to_owned()),
         ("link", link),
@@ -128,6 +130,9 @@ fn fill(path: &str, ids: &BTreeMap<&'static str, String>) -> String {
         "events" => "event",
         "recoveries" => "recovery",
         "portal" => "portal",
+        // the console's pages: one consumer's
+        "console" => "console_page",
+        "{page}" => "console_item",
         other => panic!("no resource for a parameter after /{other}"),
     };
     let segments: Vec<&str> = path.split('/').collect();

@@ -42,6 +42,9 @@ enum Needs {
     PortalSession,
     /// An imported connection's `connection.created` event, named in the path.
     Event,
+    /// A browser signed in to the console with an admin key (its cookie and CSRF token) and
+    /// a webhook endpoint.
+    ConsoleSession,
 }
 
 const SAMPLE_SHARING: &str = "1234567890123";
@@ -72,6 +75,11 @@ fn dialect_expectation(sample: &str) -> Option<Expectation> {
                 .unwrap()
                 .starts_with("int_"));
         }),
+        // no session: on to the sign-in form
+        "console-page.home" => (Needs::Nothing, 303, |_| {}),
+        "console-page.item" => (Needs::ConsoleSession, 200, |_| {}),
+        // a recovery started: back to the endpoint, saying so
+        "console-action.item" => (Needs::ConsoleSession, 303, |_| {}),
         "integrations-list.chift" => (Needs::Integration, 200, |b| {
             assert_eq!(b[0]["name"], "Stripe");
             assert_eq!(b[0]["status"], "active");
@@ -386,6 +394,10 @@ fn expectation(function: &str) -> Expectation {
         "event-relay" => (Needs::Nothing, 0, |b| {
             assert_eq!(b["batchItemFailures"], json!([]))
         }),
+        // no session: the sign-in form
+        "console-page" => (Needs::Nothing, 200, |_| {}),
+        // signed out: back to the sign-in form
+        "console-action" => (Needs::ConsoleSession, 303, |_| {}),
         "settings-get" => (Needs::Nothing, 200, |b| {
             assert_eq!(b["default_link_ttl_seconds"], 1800)
         }),
@@ -551,6 +563,36 @@ async fn every_sample_event_runs_through_its_real_binary() {
                         .replace(SAMPLE_CSRF, csrf)
                         .replace(SAMPLE_CONNECTION, connection["id"].as_str().unwrap());
                 }
+                event = serde_json::from_str(&text).unwrap();
+                None
+            }
+            Needs::ConsoleSession => {
+                let (browser, session) = stack.console(tenant.admin.raw_key()).await;
+                let page = browser.get("/console/consumers").await;
+                assert_eq!(page.status, 200, "{}", page.text);
+                let csrf = linkgate_tests::csrf_of(&page.text);
+                let webhook = tenant
+                    .admin
+                    .create_id(
+                        "/v1/webhooks",
+                        &json!({"url": "https://hooks.platform.example/linkgate", "events": ["*"]}),
+                    )
+                    .await;
+                let since = (chrono::Utc::now() - chrono::Duration::hours(1))
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                // plain HTTP locally: the cookie has no `__Host-` prefix there
+                let text = event
+                    .to_string()
+                    .replace(
+                        &format!("__Host-linkgate_console={SAMPLE_SESSION}"),
+                        &format!("linkgate_console={session}"),
+                    )
+                    .replace(SAMPLE_CSRF, &csrf)
+                    .replace(SAMPLE_WEBHOOK, &webhook)
+                    .replace(
+                        &SAMPLE_SINCE.replace(':', "%3A"),
+                        &since.replace(':', "%3A"),
+                    );
                 event = serde_json::from_str(&text).unwrap();
                 None
             }
@@ -786,6 +828,7 @@ async fn every_sample_event_runs_through_its_real_binary() {
         let portal_path = event["pathParameters"]["portal_id"]
             .as_str()
             .map(|p| format!("/portal/{p}"));
+        let raw_path = event["rawPath"].as_str().unwrap_or_default().to_owned();
         let binary = root().join("target/debug").join(&function);
         let answer = runtime_api::invoke(&binary, event, &stack.lambda_env(&function))
             .await
@@ -812,6 +855,14 @@ async fn every_sample_event_runs_through_its_real_binary() {
                 .or_else(|| header("set-cookie"))
                 .unwrap_or_default();
             assert!(cookie.starts_with("linkgate_portal="), "{answer}");
+        } else if function.starts_with("console-") && status == 303 {
+            let location = header("location").unwrap_or_default();
+            let want = match sample.as_str() {
+                "console-page.home" => "/console/sign-in".to_owned(),
+                "console-action" => "/console/sign-in?signed_out=1".to_owned(),
+                _ => format!("{raw_path}?notice=recovering"),
+            };
+            assert_eq!(location, want, "{answer}");
         } else if sample == "connect-page.albato" {
             let location = header("location").unwrap_or_default();
             assert!(location.contains("/connect/lnk_"), "{answer}");
@@ -839,6 +890,13 @@ async fn every_sample_event_runs_through_its_real_binary() {
             }
             if function == "portal-action" {
                 assert!(body.contains("Disconnect Stripe?"), "{body}");
+            }
+            if sample == "console-page" {
+                assert!(body.contains("name=\"api_key\""), "{body}");
+            }
+            if sample == "console-page.item" {
+                assert!(body.contains("hooks.platform.example"), "{body}");
+                assert!(body.contains(">Recover</button>"), "{body}");
             }
         } else if status != 204 {
             let body: Value = serde_json::from_str(body)

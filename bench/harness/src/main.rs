@@ -69,6 +69,8 @@ const ORDER: &[&str] = &[
     "portal-links-create",
     "portal-page",
     "portal-action",
+    "console-action",
+    "console-page",
     "links-get",
     "events-list",
     "events-get",

@@ -419,6 +419,29 @@ impl Ctx {
 
     /// An event for `function` taken by another of its routes (a dialect's): `method` and
     /// `route` as the template has them, `auth` the whole Authorization header's value.
+    /// The console's sign-in form posted with `key`: the form's own cookie (under both its
+    /// names, HTTPS and local) and the CSRF token derived from it.
+    fn console_sign_in(&self, key: &str) -> Value {
+        let form_key = linkgate::console::SessionKey::generate().ok();
+        let (value, csrf) = form_key
+            .map(|k| (k.expose().to_owned(), k.csrf()))
+            .unwrap_or_default();
+        let mut event = self.http_route(
+            "console-action",
+            ("POST", "/console/{page}"),
+            &[("page", "sign-in")],
+            "",
+            "",
+            None,
+        );
+        event["headers"]["content-type"] = json!("application/x-www-form-urlencoded");
+        event["headers"]["cookie"] = json!(format!(
+            "linkgate_console_signin={value}; __Host-linkgate_console_signin={value}"
+        ));
+        event["body"] = json!(format!("csrf={csrf}&api_key={key}"));
+        event
+    }
+
     fn http_route(
         &self,
         function: &str,
@@ -1408,6 +1431,43 @@ impl Ctx {
                     Status(200),
                     same(event),
                     min(2, "GetItem (session), GetItem (connection); integrations and settings cached"),
+                )
+            }
+            "console-action" => s(
+                "sign in to the console with an API key",
+                Status(303),
+                same(self.console_sign_in(&key)),
+                min(1, "PutItem (session); the key is cached"),
+            ),
+            "console-page" => {
+                // One session (set up, not measured), shown one consumer again and again.
+                let opened = self
+                    .call("console-action", self.console_sign_in(&key))
+                    .await?;
+                let cookie = opened["cookies"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .chain(opened["headers"]["set-cookie"].as_str())
+                    .filter_map(|c| c.split(';').next())
+                    .find(|c| c.contains("linkgate_console="))
+                    .ok_or_else(|| format!("signing in set no session cookie: {opened}"))?
+                    .to_owned();
+                let mut event = self.http_route(
+                    function,
+                    ("GET", "/console/{page}/{id}"),
+                    &[("page", "consumers"), ("id", &consumer)],
+                    "",
+                    "",
+                    None,
+                );
+                event["headers"]["cookie"] = json!(cookie);
+                s(
+                    "a consumer and its connections in the console",
+                    Status(200),
+                    same(event),
+                    min(3, "GetItem (session), GetItem (consumer), Query (its connections); the key is cached, the session's use written at most once a minute"),
                 )
             }
             "webhooks-recover" => {
