@@ -48,6 +48,7 @@ pub mod run;
 pub mod seal;
 pub mod secret;
 pub mod settings;
+pub mod stats;
 pub mod store;
 pub mod telemetry;
 pub mod tenant;

@@ -2,7 +2,8 @@
 //! turns the TTL removal of a link's expiry marker into a `link.expired` outbox event, and a
 //! link's first `opened_at` into `link.opened` (the connect page records the open in the same
 //! single write that reads the link, so the event is written here, once), and a link's
-//! `failed_attempts` reaching `link::FAILED_AFTER` into `link.failed`.
+//! `failed_attempts` reaching `link::FAILED_AFTER` into `link.failed`. It counts, too, what
+//! the console's overview shows (`stats`): each event, and each new link.
 //!
 //! Delivery is at least once. Entries EventBridge refuses are retried here a few times;
 //! what still fails is reported as a batch item failure, so Lambda retries the stream from
@@ -12,6 +13,7 @@ use crate::config::{Config, ConfigError};
 use crate::event;
 use crate::id::{EventId, LinkId, TenantId};
 use crate::link::{self, Status};
+use crate::stats;
 use crate::store::{s, Store, StoreError, TxOutcome};
 use crate::time;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
@@ -79,6 +81,12 @@ enum Work {
         /// When it happened, from the record (RFC 3339).
         at: String,
     },
+    /// A new link: counted, nothing to publish.
+    NewLink {
+        tenant: String,
+        id: String,
+        created_at: String,
+    },
     /// Anything else on the stream.
     Nothing,
 }
@@ -115,6 +123,18 @@ fn classify(record: &Value) -> Work {
                         detail: detail.to_owned(),
                     }
                 }
+                (Some(link::SK), _, _) => match (
+                    attr(image, "tenant_id"),
+                    attr(image, "id"),
+                    attr(image, "created_at"),
+                ) {
+                    (Some(tenant), Some(id), Some(created_at)) => Work::NewLink {
+                        tenant: tenant.to_owned(),
+                        id: id.to_owned(),
+                        created_at: created_at.to_owned(),
+                    },
+                    _ => Work::Nothing,
+                },
                 _ => Work::Nothing,
             }
         }
@@ -286,17 +306,31 @@ impl Relay {
         tracing::Span::current().record("records", records.len());
         let mut failed: Vec<usize> = Vec::new();
         let mut entries = Vec::new();
+        let mut counted = Vec::new();
         for (i, record) in records.iter().enumerate() {
             match classify(record) {
-                Work::Publish { kind, detail } => entries.push((
-                    i,
-                    PutEventsRequestEntry::builder()
-                        .source(SOURCE)
-                        .detail_type(kind)
-                        .detail(detail)
-                        .event_bus_name(&self.bus)
-                        .build(),
-                )),
+                Work::Publish { kind, detail } => {
+                    counted.extend(
+                        serde_json::from_str::<Value>(&detail)
+                            .ok()
+                            .as_ref()
+                            .and_then(stats::of_event),
+                    );
+                    entries.push((
+                        i,
+                        PutEventsRequestEntry::builder()
+                            .source(SOURCE)
+                            .detail_type(kind)
+                            .detail(detail)
+                            .event_bus_name(&self.bus)
+                            .build(),
+                    ))
+                }
+                Work::NewLink {
+                    tenant,
+                    id,
+                    created_at,
+                } => counted.extend(stats::of_new_link(&tenant, &id, &created_at)),
                 Work::Expired { tenant, link } => {
                     if let Err(e) = announce_expiry(&self.store, &tenant, &link).await {
                         tracing::warn!(error = %e, "could not announce an expired link");
@@ -328,6 +362,11 @@ impl Relay {
             }
         }
         failed.extend(self.publish(entries).await);
+        // Counted once each (a record seen again finds its marker); a count lost to an error
+        // is the overview's loss alone, so it never holds the stream up.
+        if let Err(e) = stats::record(&self.store, &counted).await {
+            tracing::error!(error = %e, "console counts not recorded");
+        }
         // Lambda resumes the stream at the earliest reported record.
         let first = failed.into_iter().min();
         let failures: Vec<Value> = first

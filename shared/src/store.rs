@@ -70,6 +70,10 @@ pub const EXISTS: &str = "attribute_exists(pk)";
 
 /// How many times an optimistic write reads again and retries before it gives up.
 pub const WRITE_ATTEMPTS: usize = 3;
+/// `BatchGetItem`'s most keys per call.
+pub const BATCH_GET_MAX: usize = 100;
+/// How many times a batch read asks for what DynamoDB left unprocessed.
+pub const BATCH_ATTEMPTS: u32 = 4;
 
 /// What one attempt of an optimistic write decided, from the version it read.
 pub enum Step<T> {
@@ -397,6 +401,51 @@ impl Store {
         }
     }
 
+    /// Every item of `keys` that exists (eventually consistent), 100 keys a call; keys
+    /// DynamoDB leaves unprocessed are asked again, at most [`BATCH_ATTEMPTS`] times, so the
+    /// calls are bounded by the keys' number, never by what the items hold.
+    pub async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut out = Vec::new();
+        for chunk in keys.chunks(BATCH_GET_MAX) {
+            let mut pending = chunk.to_vec();
+            for attempt in 0..BATCH_ATTEMPTS {
+                if pending.is_empty() {
+                    break;
+                }
+                if attempt > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+                }
+                let wanted = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .build()
+                    .map_err(|e| StoreError::Sdk(e.to_string()))?;
+                let answer = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, wanted)
+                    .send()
+                    .await
+                    .map_err(StoreError::sdk)?;
+                if let Some(items) = answer.responses.and_then(|mut r| r.remove(&self.table)) {
+                    out.extend(items);
+                }
+                pending = answer
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+            }
+            if !pending.is_empty() {
+                return Err(StoreError::Sdk(format!(
+                    "{} keys still unprocessed after {BATCH_ATTEMPTS} batch reads",
+                    pending.len()
+                )));
+            }
+        }
+        Ok(out)
+    }
+
     /// Puts an item that must not exist yet; `false` when it already did.
     pub async fn put_new(&self, item: Item) -> Result<bool, StoreError> {
         let result = self
@@ -416,6 +465,27 @@ impl Store {
             }
             Err(e) => Err(StoreError::sdk(e)),
         }
+    }
+
+    /// One `UpdateItem` with no condition (counters: an `ADD` creates what is missing).
+    pub async fn update_always(
+        &self,
+        key: Item,
+        update: &str,
+        vals: &[(&str, AttributeValue)],
+        names: &[(&str, &str)],
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(update)
+            .set_expression_attribute_values(values(vals))
+            .set_expression_attribute_names(attribute_names(names))
+            .send()
+            .await
+            .map_err(StoreError::sdk)?;
+        Ok(())
     }
 
     /// One conditional `UpdateItem`; `false` when the condition did not hold.

@@ -1,4 +1,4 @@
-// The hosted connect pages in a real browser: Debian's Chromium driven by playwright-core,
+// The hosted pages (connect, the consumer portal, the operator console) in a real browser: Debian's Chromium driven by playwright-core,
 // against the local stack (`stack.py up`), on a fresh tenant. What a customer does, by
 // keyboard only; what each state looks like (screenshots); accessibility (axe-core); and
 // that the pages never call another origin.
@@ -24,6 +24,7 @@ const base = facts.api_base_url;
 
 let browser;
 let key;
+let tenantId;
 let stripe;
 let receiver;
 let receiverUrl;
@@ -127,6 +128,7 @@ before(async () => {
   mkdirSync(SHOTS, { recursive: true });
   const seeded = admin(["seed-demo", "--name", "Browser tests"]);
   key = seeded.api_key.secret;
+  tenantId = seeded.tenant.id;
   stripe = await api("POST", "/v1/integrations", { provider: "stripe" });
   await api("POST", "/v1/integrations", { provider: "datadog" });
   receiver = createServer((req, res) => {
@@ -477,6 +479,150 @@ test("on a phone the portal fits the screen and its buttons are tap targets", as
   }
   await axe(page, "phone portal");
   await shot(page, "phone-portal");
+  assert.deepEqual(crossOrigin(requests), []);
+  await context.close();
+});
+
+// --- the operator console --------------------------------------------------------------------
+
+/** A receiver that answers 503 until `up()`, then 204. */
+async function flakyReceiver() {
+  let down = true;
+  const server = createServer((req, res) => {
+    req.resume();
+    res.writeHead(down ? 503 : 204);
+    res.end();
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  return { server, url: `http://127.0.0.1:${server.address().port}/hooks`, up: () => (down = false) };
+}
+
+/** Polls the API until `done(value)`, for at most a minute. */
+async function until(read, done, what) {
+  for (let i = 0; i < 120; i++) {
+    const value = await read();
+    if (done(value)) return value;
+    await new Promise((ok) => setTimeout(ok, 500));
+  }
+  assert.fail(`never: ${what}`);
+}
+
+const deliveryStatuses = async (wh) =>
+  (await api("GET", `/v1/webhooks/${wh}/deliveries`)).data.map((d) => d.status).sort();
+
+/** Follows a link of the console's navigation by keyboard. */
+async function navigate(page, href) {
+  await tabTo(page, `a[href="${href}"]`);
+  await Promise.all([page.waitForLoadState("load"), page.keyboard.press("Enter")]);
+  await page.getByRole("heading", { level: 1 }).waitFor();
+}
+
+test("an operator signs in with a key and walks every console page by keyboard", async () => {
+  const { consumer, connection } = await connectLink({ integration: stripe.id });
+  await api("POST", "/v1/webhooks", { url: "https://hooks.platform.example/linkgate", events: ["*"] });
+  const { context, page, requests } = await openPage();
+  await page.goto(`${base}/console`);
+  assert.match(page.url(), /\/console\/sign-in$/, "no session: on to sign in");
+  await axe(page, "console sign-in");
+  await shot(page, "console-sign-in");
+  await tabTo(page, "input[name=api_key]");
+  await page.keyboard.type(key);
+  await Promise.all([page.waitForURL(/\/console$/), page.keyboard.press("Enter")]);
+  await page.getByRole("heading", { name: "Overview" }).waitFor();
+  await axe(page, "console overview");
+  await shot(page, "console-overview");
+
+  await navigate(page, "/console/consumers");
+  assert.match(await page.textContent("main"), /Ada Lovelace/);
+  await axe(page, "console consumers");
+  await navigate(page, `/console/consumers/${consumer.id}`);
+  await axe(page, "console consumer");
+  await navigate(page, `/console/connections/${connection.id}`);
+  assert.match(await page.textContent("main"), /Timeline/);
+  await axe(page, "console connection");
+  await shot(page, "console-connection");
+  await navigate(page, "/console/links");
+  await axe(page, "console links");
+  await shot(page, "console-links");
+  await navigate(page, "/console/webhooks");
+  await axe(page, "console webhooks");
+  await navigate(page, "/console/settings");
+  await page.getByRole("img", { name: /connect page looks in this brand/ }).waitFor();
+  await axe(page, "console settings");
+  await shot(page, "console-settings");
+
+  // signing out ends it: the console sends the browser to sign in again
+  await tabTo(page, "header button[type=submit]");
+  await Promise.all([page.waitForURL(/signed_out=1/), page.keyboard.press("Enter")]);
+  await page.goto(`${base}/console/consumers`);
+  assert.match(page.url(), /\/console\/sign-in$/);
+  assert.deepEqual(crossOrigin(requests), []);
+  await context.close();
+});
+
+test("an admin retries a failed delivery and recovers the rest from the console, by keyboard", async () => {
+  // down until both events have failed every attempt, then up
+  const flaky = await flakyReceiver();
+  const wh = await api("POST", "/v1/webhooks", { url: flaky.url, events: ["webhook.test"] });
+  await api("POST", `/v1/webhooks/${wh.id}/test`, {});
+  await api("POST", `/v1/webhooks/${wh.id}/test`, {});
+  await until(() => deliveryStatuses(wh.id), (s) => s.join() === "failed,failed", "both deliveries failed");
+  // a slow run may have outlasted the auto-disable window (15 s locally): paused and resumed,
+  // the endpoint starts afresh
+  await api("PATCH", `/v1/webhooks/${wh.id}`, { enabled: false });
+  await api("PATCH", `/v1/webhooks/${wh.id}`, { enabled: true });
+  flaky.up();
+
+  // a one-time link from the CLI signs this browser in as an admin
+  const link = admin(["console-link", "--tenant", tenantId, "--role", "admin"]);
+  assert.ok(link.path.startsWith("/console/sign-in?link=csl_"));
+  const { context, page, requests } = await openPage();
+  await page.goto(`${base}${link.path}`);
+  await page.getByRole("heading", { name: "Overview" }).waitFor();
+  await page.goto(`${base}/console/webhooks/${wh.id}`);
+  await axe(page, "console webhook");
+  await shot(page, "console-webhook");
+
+  await tabTo(page, "button[aria-label^='Retry delivery']");
+  await Promise.all([page.waitForURL(/notice=retried/), page.keyboard.press("Enter")]);
+  await page.getByRole("status").waitFor();
+  await until(() => deliveryStatuses(wh.id), (s) => s.join() === "failed,succeeded", "the retried one delivered");
+
+  await tabTo(page, "select[name=since]");
+  await page.keyboard.press("ArrowDown");
+  await tabTo(page, "form.form button[type=submit]");
+  await Promise.all([page.waitForURL(/notice=recovering/), page.keyboard.press("Enter")]);
+  await page.getByRole("status").waitFor();
+  await until(() => deliveryStatuses(wh.id), (s) => s.join() === "succeeded,succeeded", "the rest recovered");
+  await page.reload();
+  await axe(page, "console webhook after a recovery");
+  await shot(page, "console-webhook-recovered");
+  assert.deepEqual(crossOrigin(requests), []);
+  await context.close();
+  flaky.server.close();
+});
+
+test("on a phone the console fits the screen and its controls are tap targets", async () => {
+  const { context, page, requests } = await openPage({
+    viewport: { width: 390, height: 844 },
+    deviceScaleFactor: 2,
+    isMobile: true,
+    hasTouch: true,
+  });
+  await page.goto(`${base}/console/sign-in`);
+  await page.fill("input[name=api_key]", key);
+  await Promise.all([page.waitForURL(/\/console$/), page.click("button[type=submit]")]);
+  await page.getByRole("heading", { name: "Overview" }).waitFor();
+  assert.ok(
+    await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth),
+    "the console does not scroll sideways",
+  );
+  for (const link of await page.locator("nav a").all()) {
+    const box = await link.boundingBox();
+    assert.ok(box.height >= 44, `a tap target (${box.width}×${box.height})`);
+  }
+  await axe(page, "phone console");
+  await shot(page, "phone-console");
   assert.deepEqual(crossOrigin(requests), []);
   await context.close();
 });

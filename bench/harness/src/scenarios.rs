@@ -1440,7 +1440,7 @@ impl Ctx {
                 min(1, "PutItem (session); the key is cached"),
             ),
             "console-page" => {
-                // One session (set up, not measured), shown one consumer again and again.
+                // One session (set up, not measured), shown the overview again and again.
                 let opened = self
                     .call("console-action", self.console_sign_in(&key))
                     .await?;
@@ -1454,20 +1454,13 @@ impl Ctx {
                     .find(|c| c.contains("linkgate_console="))
                     .ok_or_else(|| format!("signing in set no session cookie: {opened}"))?
                     .to_owned();
-                let mut event = self.http_route(
-                    function,
-                    ("GET", "/console/{page}/{id}"),
-                    &[("page", "consumers"), ("id", &consumer)],
-                    "",
-                    "",
-                    None,
-                );
+                let mut event = self.http_route(function, ("GET", "/console"), &[], "", "", None);
                 event["headers"]["cookie"] = json!(cookie);
                 s(
-                    "a consumer and its connections in the console",
+                    "the console's overview: 30 days of counters, whatever the tenant's size",
                     Status(200),
                     same(event),
-                    min(3, "GetItem (session), GetItem (consumer), Query (its connections); the key is cached, the session's use written at most once a minute"),
+                    min(4, "GetItem (session), BatchGetItem ×3 (8 shards × 30 days and the totals); the key is cached, the session's use written at most once a minute"),
                 )
             }
             "webhooks-recover" => {

@@ -6,6 +6,7 @@
 //! submission does, through `connection::activation`. What the pages look like is `page`.
 
 pub mod browser;
+pub mod chart;
 pub mod console;
 pub mod oauth;
 pub mod page;

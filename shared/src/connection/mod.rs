@@ -746,7 +746,7 @@ pub async fn revoke(
                     &app.store,
                     tenant,
                     event::CONNECTION_REVOKED,
-                    json!({"connection": next.to_json()?}),
+                    json!({"connection": next.to_json()?, "previous_status": current.status}),
                 )?);
                 // `current` is what the write replaces: the tokens it erases.
                 Ok(Step::Write(items, (next, Some(current.clone()))))

@@ -26,10 +26,11 @@ use serde_json::{json, Value};
 const MAX_FORM_BYTES: usize = 4 * 1024;
 /// Rows per table.
 pub const PAGE_SIZE: usize = 25;
-/// A connection's timeline: events per page.
-pub const TIMELINE_SIZE: usize = 50;
+/// A connection's timeline: events per page (each with its deliveries: a page reads at most
+/// this many times the tenant's endpoints, in batches).
+pub const TIMELINE_SIZE: usize = 25;
 
-pub(crate) const CSS: &str = "*{box-sizing:border-box}body{margin:0;font:15px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1a1a1a;background:#f5f6f8}.skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;padding:.5rem;z-index:2}.top{display:flex;flex-wrap:wrap;gap:.5rem 1.5rem;align-items:center;padding:.5rem 1.5rem;background:#0b1f4d;color:#fff}.top a{color:#fff;text-decoration:none;display:inline-block;padding:.6rem .25rem;min-height:44px}.top a[aria-current=page]{border-bottom:3px solid #8fb3ff}.top a:focus,.top button:focus{outline:3px solid #8fb3ff;outline-offset:2px}.top ul{list-style:none;display:flex;flex-wrap:wrap;gap:0 1rem;margin:0;padding:0}.top form{margin:0 0 0 auto}.who{font-size:.85rem;color:#d6e0ff}.plain{background:none;border:1px solid #8fb3ff;color:#fff;min-height:44px;padding:.4rem .9rem;border-radius:8px;font:inherit;cursor:pointer}main{max-width:72rem;margin:1.5rem auto;padding:1.5rem;background:#fff;border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.12)}h1{font-size:1.5rem;margin:.25rem 0 1rem}h2{font-size:1.1rem;margin:1.5rem 0 .5rem}.scroll{overflow-x:auto}table{border-collapse:collapse;width:100%}caption{text-align:left;font-weight:600;padding:.25rem 0}th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid #e3e6ea;vertical-align:top}th{font-size:.85rem;color:#4a4f57}code{font-size:.85rem;word-break:break-all}a{color:#1d4fb8}a:focus{outline:3px solid #0b1f4d;outline-offset:2px}.muted{color:#4a4f57}.facts{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}.facts dt{color:#4a4f57}.facts dd{margin:0}.status{display:inline-block;padding:0 .5rem;border-radius:999px;background:#eceff3;font-size:.85rem}.s-active,.s-granted,.s-succeeded,.s-enabled{background:#dff3e4;color:#0f5323}.s-failed,.s-revoked,.s-needs_reauth,.s-expired,.s-disabled{background:#fde2e1;color:#8a1412}.filters{display:flex;flex-wrap:wrap;gap:.5rem}.filters a{padding:.4rem .7rem;border:1px solid #c9ced6;border-radius:999px;text-decoration:none;min-height:44px;display:inline-flex;align-items:center}.filters a[aria-current=true]{background:#0b1f4d;color:#fff}.form{max-width:28rem}.field{margin:0 0 1rem}label{display:block;font-weight:600;margin-bottom:.25rem}input,select{width:100%;padding:.6rem .7rem;font:inherit;border:1px solid #767c85;border-radius:8px}input:focus,select:focus{outline:3px solid #2457c5;outline-offset:1px}.help{display:block;color:#4a4f57;font-size:.85rem}button{padding:.6rem 1rem;min-height:44px;font:inherit;font-weight:600;color:#fff;background:#2457c5;border:0;border-radius:8px;cursor:pointer}button:focus{outline:3px solid #0b1f4d;outline-offset:2px}.inline{display:inline;margin:0}button.small{padding:.35rem .8rem}.notice{padding:.75rem 1rem;border-radius:8px;background:#e8f0fe;color:#0b1f4d}.error{padding:.75rem 1rem;border-radius:8px;background:#fde2e1;color:#8a1412;font-weight:600}.preview{position:relative;display:inline-block}.preview-logo{position:absolute;left:16px;top:14px;max-width:48px;height:40px;object-fit:contain}";
+pub(crate) const CSS: &str = "*{box-sizing:border-box}body{margin:0;font:15px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1a1a1a;background:#f5f6f8}.skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;padding:.5rem;z-index:2}.top{display:flex;flex-wrap:wrap;gap:.5rem 1.5rem;align-items:center;padding:.5rem 1.5rem;background:#0b1f4d;color:#fff}.top a{color:#fff;text-decoration:none;display:inline-block;padding:.6rem .25rem;min-height:44px}.top a[aria-current=page]{border-bottom:3px solid #8fb3ff}.top a:focus,.top button:focus{outline:3px solid #8fb3ff;outline-offset:2px}.top ul{list-style:none;display:flex;flex-wrap:wrap;gap:0 1rem;margin:0;padding:0}.top form{margin:0 0 0 auto}.who{font-size:.85rem;color:#d6e0ff}.plain{background:none;border:1px solid #8fb3ff;color:#fff;min-height:44px;padding:.4rem .9rem;border-radius:8px;font:inherit;cursor:pointer}main{max-width:72rem;margin:1.5rem auto;padding:1.5rem;background:#fff;border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.12)}h1{font-size:1.5rem;margin:.25rem 0 1rem}h2{font-size:1.1rem;margin:1.5rem 0 .5rem}.scroll{overflow-x:auto}table{border-collapse:collapse;width:100%}caption{text-align:left;font-weight:600;padding:.25rem 0}th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid #e3e6ea;vertical-align:top}th{font-size:.85rem;color:#4a4f57}code{font-size:.85rem;word-break:break-all}a{color:#1d4fb8}a:focus{outline:3px solid #0b1f4d;outline-offset:2px}.muted{color:#4a4f57}.facts{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}.facts dt{color:#4a4f57}.facts dd{margin:0}.status{display:inline-block;padding:0 .5rem;border-radius:999px;background:#eceff3;font-size:.85rem}.s-active,.s-granted,.s-succeeded,.s-enabled{background:#dff3e4;color:#0f5323}.s-failed,.s-revoked,.s-needs_reauth,.s-expired,.s-disabled{background:#fde2e1;color:#8a1412}.filters{display:flex;flex-wrap:wrap;gap:.5rem}.filters a{padding:.4rem .7rem;border:1px solid #c9ced6;border-radius:999px;text-decoration:none;min-height:44px;display:inline-flex;align-items:center}.filters a[aria-current=true]{background:#0b1f4d;color:#fff}.form{max-width:28rem}.field{margin:0 0 1rem}label{display:block;font-weight:600;margin-bottom:.25rem}input,select{width:100%;padding:.6rem .7rem;font:inherit;border:1px solid #767c85;border-radius:8px}input:focus,select:focus{outline:3px solid #2457c5;outline-offset:1px}.help{display:block;color:#4a4f57;font-size:.85rem}button{padding:.6rem 1rem;min-height:44px;font:inherit;font-weight:600;color:#fff;background:#2457c5;border:0;border-radius:8px;cursor:pointer}button:focus{outline:3px solid #0b1f4d;outline-offset:2px}.inline{display:inline;margin:0}button.small{padding:.35rem .8rem}.notice{padding:.75rem 1rem;border-radius:8px;background:#e8f0fe;color:#0b1f4d}.error{padding:.75rem 1rem;border-radius:8px;background:#fde2e1;color:#8a1412;font-weight:600}.preview{position:relative;display:inline-block}.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(16rem,1fr));gap:1rem}.card{margin:0;padding:.75rem;border:1px solid #e3e6ea;border-radius:10px}.card figcaption{display:flex;justify-content:space-between;gap:.5rem;margin-bottom:.25rem}.chart{display:block;height:auto}.preview-logo{position:absolute;left:16px;top:14px;max-width:48px;height:40px;object-fit:contain}";
 
 const SECURE_COOKIE: &str = "__Host-linkgate_console";
 const LOCAL_COOKIE: &str = "linkgate_console";
@@ -148,8 +149,16 @@ struct Preview {
     logo: Option<String>,
 }
 
+/// A chart and the figure it adds up to.
+struct ChartView {
+    title: String,
+    figure: String,
+    svg: String,
+}
+
 enum Content {
     Text(String),
+    Charts(Vec<ChartView>),
     Links(Vec<FilterLink>),
     Facts(Vec<(&'static str, Cell)>),
     Table(Table),
@@ -278,6 +287,7 @@ async fn signed_in(
 }
 
 const NAV: &[(&str, &str, &str)] = &[
+    ("/console", "Overview", "overview"),
     ("/console/consumers", "Consumers", "consumers"),
     ("/console/links", "Links", "links"),
     ("/console/webhooks", "Webhooks", "webhooks"),
@@ -315,10 +325,10 @@ fn signed_in_page(
 
 async fn home(app: &App, call: &Call) -> Result<Outcome, ApiError> {
     let base = call.public_base_url(&app.config);
-    Ok(match signed_in(app, call, &base).await? {
-        Ok(_) => Outcome::Redirect("/console/consumers".into(), vec![]),
-        Err(elsewhere) => elsewhere,
-    })
+    match signed_in(app, call, &base).await? {
+        Ok((session, key)) => overview(app, call, &session, &key).await,
+        Err(elsewhere) => Ok(elsewhere),
+    }
 }
 
 /// The pages `GET /console/{page}` serves besides `sign-in`.
@@ -631,6 +641,18 @@ fn text(v: &Value, name: &str) -> String {
     }
 }
 
+/// A list of strings, comma-separated; `None` when it has none.
+fn joined(list: &Value) -> Option<String> {
+    list.as_array()
+        .map(|l| {
+            l.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .filter(|l| !l.is_empty())
+}
+
 fn opt(v: &Value, name: &str) -> Cell {
     match text(v, name) {
         t if t.is_empty() => Cell::Muted("—".into()),
@@ -659,6 +681,208 @@ fn cursor(after: Option<String>, fits: impl Fn(&str) -> bool) -> Result<Option<S
         )),
         other => Ok(other),
     }
+}
+
+fn percent(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 * 100.0 / whole as f64)
+}
+
+/// The overview: connections by status, the link funnel and webhook health per day for the
+/// last 7 or 30 days, from the tenant's counters (a bounded read whatever its size: see
+/// `crate::stats`).
+async fn overview(
+    app: &App,
+    call: &Call,
+    s: &Session,
+    key: &SessionKey,
+) -> Result<Outcome, ApiError> {
+    use super::chart::{self, Bar};
+    use crate::stats::{Daily, Day, Total};
+    let days: usize = match call.query_param("days").as_deref() {
+        Some("30") => 30,
+        _ => 7,
+    };
+    let stats = crate::stats::overview(app, &s.tenant_id, time::now().date_naive()).await?;
+    let shown = stats.last(days);
+    let label = |d: &Day| {
+        d.date
+            .map(|d| d.format("%m-%d").to_string())
+            .unwrap_or_default()
+    };
+    let series = |value: &dyn Fn(&Day) -> f64| -> Vec<Bar> {
+        shown
+            .iter()
+            .map(|d| Bar {
+                label: label(d),
+                value: value(d),
+            })
+            .collect()
+    };
+    let sum = |m: Daily| shown.iter().map(|d| d.get(m)).sum::<i64>();
+    let period = format!("the last {days} days");
+
+    let statuses = [
+        (Total::Active, "active"),
+        (Total::NeedsReauth, "needs re-auth"),
+        (Total::Revoked, "revoked"),
+    ];
+    let connections = chart::bars(
+        &statuses
+            .iter()
+            .map(|(t, name)| Bar {
+                label: (*name).into(),
+                value: stats.total(*t) as f64,
+            })
+            .collect::<Vec<_>>(),
+        "",
+        &statuses
+            .iter()
+            .map(|(t, name)| format!("{}: {}", name, stats.total(*t)))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+
+    let funnel = [
+        (Daily::LinksCreated, "Links created"),
+        (Daily::LinksOpened, "Links opened"),
+        (Daily::LinksGranted, "Links granted"),
+        (Daily::LinksExpired, "Links expired"),
+        (Daily::LinksFailed, "Links failed"),
+    ];
+    let link_charts = funnel
+        .iter()
+        .map(|(m, title)| {
+            let total = sum(*m);
+            ChartView {
+                title: (*title).into(),
+                figure: total.to_string(),
+                svg: chart::bars(
+                    &series(&|d| d.get(*m) as f64),
+                    "",
+                    &format!("{title}: {total} in {period}, per day"),
+                ),
+            }
+        })
+        .collect::<Vec<_>>();
+
+    let attempts = |d: &Day| d.get(Daily::WebhookSucceeded) + d.get(Daily::WebhookFailed);
+    let all_attempts: i64 = shown.iter().map(attempts).sum();
+    let rate = percent(sum(Daily::WebhookSucceeded), all_attempts);
+    let mean = (all_attempts > 0).then(|| sum(Daily::WebhookMillis) as f64 / all_attempts as f64);
+    let shown_or_dash = |v: Option<f64>, unit: &str| {
+        v.map(|v| format!("{}{unit}", chart::number(v)))
+            .unwrap_or_else(|| "—".into())
+    };
+    let webhook_charts = vec![
+        ChartView {
+            title: "Webhook attempts succeeded".into(),
+            figure: shown_or_dash(rate, " %"),
+            svg: chart::bars(
+                &series(&|d| percent(d.get(Daily::WebhookSucceeded), attempts(d)).unwrap_or(0.0)),
+                " %",
+                &format!(
+                    "Webhook success rate per day, {period}: {} of {all_attempts} attempts overall",
+                    shown_or_dash(rate, " %")
+                ),
+            ),
+        },
+        ChartView {
+            title: "Webhook latency, mean".into(),
+            figure: shown_or_dash(mean, " ms"),
+            svg: chart::bars(
+                &series(&|d| {
+                    let a = attempts(d);
+                    if a > 0 {
+                        d.get(Daily::WebhookMillis) as f64 / a as f64
+                    } else {
+                        0.0
+                    }
+                }),
+                " ms",
+                &format!(
+                    "Webhook mean latency per day, {period}: {} overall",
+                    shown_or_dash(mean, " ms")
+                ),
+            ),
+        },
+    ];
+
+    let rows = shown
+        .iter()
+        .rev()
+        .map(|d| {
+            let a = attempts(d);
+            vec![
+                Cell::Text(label(d)),
+                Cell::Text(d.get(Daily::LinksCreated).to_string()),
+                Cell::Text(d.get(Daily::LinksOpened).to_string()),
+                Cell::Text(d.get(Daily::LinksGranted).to_string()),
+                Cell::Text(d.get(Daily::LinksExpired).to_string()),
+                Cell::Text(d.get(Daily::LinksFailed).to_string()),
+                Cell::Text(a.to_string()),
+                Cell::Text(shown_or_dash(
+                    percent(d.get(Daily::WebhookSucceeded), a),
+                    " %",
+                )),
+            ]
+        })
+        .collect();
+    let filters = [7, 30]
+        .iter()
+        .map(|n| FilterLink {
+            href: format!("/console?days={n}"),
+            label: format!("Last {n} days"),
+            current: *n == days,
+        })
+        .collect();
+    let page = signed_in_page("Overview", "overview", s, key)
+        .section(None, Content::Links(filters))
+        .section(
+            Some("Connections"),
+            Content::Facts(vec![
+                ("Active", Cell::Text(stats.total(Total::Active).to_string())),
+                (
+                    "Needing re-authorization",
+                    Cell::Text(stats.total(Total::NeedsReauth).to_string()),
+                ),
+                ("Revoked", Cell::Text(stats.total(Total::Revoked).to_string())),
+                (
+                    "Links granted of created",
+                    Cell::Text(shown_or_dash(
+                        percent(sum(Daily::LinksGranted), sum(Daily::LinksCreated)),
+                        " %",
+                    )),
+                ),
+            ]),
+        )
+        .section(
+            None,
+            Content::Charts(vec![ChartView {
+                title: "Connections by status".into(),
+                figure: String::new(),
+                svg: connections,
+            }]),
+        )
+        .section(Some("Links, per day"), Content::Charts(link_charts))
+        .section(Some("Webhooks, per day"), Content::Charts(webhook_charts))
+        .section(
+            Some("The numbers"),
+            Content::Table(Table {
+                caption: format!("Per day, {period}, newest first"),
+                head: vec![
+                    "Day", "Created", "Opened", "Granted", "Expired", "Failed",
+                    "Webhook attempts", "Succeeded",
+                ],
+                rows,
+                empty: "Nothing yet.",
+                more: None,
+            }),
+        )
+        .section(
+            None,
+            Content::Text("Counted as things happen, since the console's counters were deployed: each once at most, a few seconds behind.".into()),
+        );
+    Ok(Outcome::Page(StatusCode::OK, Box::new(page)))
 }
 
 async fn consumers(
@@ -753,21 +977,11 @@ async fn consumer(
 fn event_summary(e: &Value) -> String {
     let d = &e["data"];
     match e["type"].as_str().unwrap_or_default() {
-        "link.failed" => {
-            let fields: Vec<&str> = d["last_error_fields"]
-                .as_array()
-                .map(|l| l.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            format!(
-                "{} refused submissions; fields: {}",
-                text(d, "failed_attempts"),
-                if fields.is_empty() {
-                    "none named".into()
-                } else {
-                    fields.join(", ")
-                }
-            )
-        }
+        "link.failed" => format!(
+            "{} refused submissions; fields: {}",
+            text(d, "failed_attempts"),
+            joined(&d["last_error_fields"]).unwrap_or_else(|| "none named".into())
+        ),
         "link.opened" | "link.expired" => format!("link {}", text(d, "link_id")),
         "link.reminder_sent" => format!("link {} ({})", text(d, "link_id"), text(d, "trigger")),
         "connection.updated" => match text(d, "previous_status") {
@@ -801,6 +1015,30 @@ async fn connection(
     };
     let (events, next) =
         crate::event::page(app, &s.tenant_id, filter, TIMELINE_SIZE, before).await?;
+    let ids: Vec<EventId> = events
+        .iter()
+        .filter_map(|e| e["id"].as_str().and_then(EventId::parse))
+        .collect();
+    let deliveries = crate::webhook::delivery::of_events(app, &s.tenant_id, &ids).await?;
+    let delivered = |event: &str| -> Cell {
+        let mut by_status: std::collections::BTreeMap<String, usize> = Default::default();
+        for d in &deliveries {
+            let v = d.to_json();
+            if v["event_id"] == event {
+                *by_status.entry(text(&v, "status")).or_default() += 1;
+            }
+        }
+        if by_status.is_empty() {
+            return Cell::Muted("—".into());
+        }
+        Cell::Text(
+            by_status
+                .iter()
+                .map(|(status, n)| format!("{n} {status}"))
+                .collect::<Vec<_>>()
+                .join(" · "),
+        )
+    };
     let rows = events
         .iter()
         .map(|e| {
@@ -808,6 +1046,7 @@ async fn connection(
                 when(e, "occurred_at"),
                 Cell::Status(text(e, "type")),
                 Cell::Text(event_summary(e)),
+                delivered(e["id"].as_str().unwrap_or_default()),
                 Cell::Code(text(e, "id")),
             ]
         })
@@ -824,36 +1063,65 @@ async fn connection(
             text(&v, "last_checked_at")
         )),
     };
-    let page = signed_in_page(format!("Connection {}", c.name), "consumers", s, key)
-        .section(
-            None,
+    let open_link = match &c.open_link_id {
+        Some(link) => crate::link::find_of(app, &s.tenant_id, link).await?,
+        None => None,
+    };
+    let mut page = signed_in_page(format!("Connection {}", c.name), "consumers", s, key).section(
+        None,
+        Content::Facts(vec![
+            ("Id", Cell::Code(c.id.to_string())),
+            ("Consumer", consumer),
+            ("Provider", opt(&v, "provider")),
+            ("Status", Cell::Status(text(&v, "status"))),
+            (
+                "Paused by you",
+                Cell::Text(if c.disabled { "yes" } else { "no" }.into()),
+            ),
+            ("Created", when(&v, "created_at")),
+            ("Connected", when(&v, "activated_at")),
+            ("Token expires", when(&v, "token_expires_at")),
+            ("Re-authorization", opt(&v, "reauth_reason")),
+            ("Last check", link_failures),
+            ("Revoked", when(&v, "revoked_at")),
+        ]),
+    );
+    if let Some(link) = open_link {
+        let v = link.to_json(time::now());
+        let fields = joined(&v["last_error"]["fields"]);
+        page = page.section(
+            Some("Its link"),
             Content::Facts(vec![
-                ("Id", Cell::Code(c.id.to_string())),
-                ("Consumer", consumer),
-                ("Provider", opt(&v, "provider")),
+                ("Link", Cell::Code(link.id.to_string())),
                 ("Status", Cell::Status(text(&v, "status"))),
-                (
-                    "Paused by you",
-                    Cell::Text(if c.disabled { "yes" } else { "no" }.into()),
-                ),
                 ("Created", when(&v, "created_at")),
-                ("Connected", when(&v, "activated_at")),
-                ("Token expires", when(&v, "token_expires_at")),
-                ("Re-authorization", opt(&v, "reauth_reason")),
-                ("Last check", link_failures),
-                ("Revoked", when(&v, "revoked_at")),
+                ("First opened", when(&v, "opened_at")),
+                (
+                    "Opened",
+                    Cell::Text(format!("{} times", text(&v, "open_count"))),
+                ),
+                (
+                    "Refused submissions",
+                    Cell::Text(match fields {
+                        Some(f) => format!("{} (last: {f})", text(&v, "failed_attempts")),
+                        None => text(&v, "failed_attempts"),
+                    }),
+                ),
+                ("Reminders sent", Cell::Text(text(&v, "reminders_sent"))),
+                ("Expires", when(&v, "expires_at")),
             ]),
-        )
-        .section(
-            Some("Timeline"),
-            Content::Table(Table {
-                caption: "What happened to this connection, newest first".into(),
-                head: vec!["When", "Event", "Details", "Event id"],
-                rows,
-                empty: "No events kept for this connection.",
-                more: next.map(|n| format!("/console/connections/{id}?after={n}")),
-            }),
         );
+    }
+    page = page.section(
+        Some("Timeline"),
+        Content::Table(Table {
+            caption: "What happened to this connection, newest first".into(),
+            head: vec!["When", "Event", "Details", "Event id"],
+            rows,
+            empty: "No events kept for this connection.",
+            more: next.map(|n| format!("/console/connections/{id}?after={n}")),
+        }),
+    );
     Ok(Outcome::Page(StatusCode::OK, Box::new(page)))
 }
 
@@ -948,18 +1216,7 @@ async fn webhooks(
             vec![
                 Cell::Link(format!("/console/webhooks/{}", e.id), e.url.to_string()),
                 Cell::Status(if e.enabled { "enabled" } else { "disabled" }.into()),
-                Cell::Text(
-                    v["events"]
-                        .as_array()
-                        .map(|l| {
-                            l.iter()
-                                .filter_map(Value::as_str)
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        })
-                        .filter(|l| !l.is_empty())
-                        .unwrap_or_else(|| "every event".into()),
-                ),
+                Cell::Text(joined(&v["events"]).unwrap_or_else(|| "every event".into())),
                 when(&v, "failing_since"),
             ]
         })

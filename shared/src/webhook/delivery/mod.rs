@@ -337,6 +337,16 @@ async fn record_health(app: &App, endpoint: &Endpoint, succeeded: bool) {
     }
 }
 
+/// The attempt, in the console's counts. Logged, not raised, like the endpoint's health.
+async fn count_attempt(app: &App, m: &Message, log: &AttemptLog) {
+    let succeeded = matches!(log.outcome, Attempt::Delivered);
+    if let Err(e) =
+        crate::stats::webhook_attempt(&app.store, &m.tenant_id, succeeded, log.latency_ms).await
+    {
+        tracing::error!(delivery_id = %m.delivery_id, error = %e, "attempt not counted");
+    }
+}
+
 /// One message: wait if early, attempt, log, and queue what comes next.
 async fn handle(app: &App, m: Message) -> Result<(), ApiError> {
     let now_ms = chrono::Utc::now().timestamp_millis();
@@ -365,6 +375,7 @@ async fn handle(app: &App, m: Message) -> Result<(), ApiError> {
     let event_id = text("event_id");
     let log = attempt(app, &endpoint, &event_id, &text("payload")).await;
     tracing::info!(delivery_id = %m.delivery_id, attempt = m.attempt, status = ?log.status_code, error = ?log.error, "webhook attempt");
+    count_attempt(app, &m, &log).await;
     match log.outcome {
         Attempt::Delivered => {
             set_status(app, &m, "succeeded", Some(&log), None).await?;
@@ -483,6 +494,22 @@ pub async fn page(
 ) -> Result<(Vec<Delivery>, Option<String>), ApiError> {
     let (records, next) = repo::page(&app.store, endpoint, limit, after).await?;
     Ok((records.into_iter().map(Delivery).collect(), next))
+}
+
+/// The deliveries of `events` to each of the tenant's endpoints (those that exist): at most
+/// `events` × the tenant's endpoints (a quota) keys, read in batches.
+pub async fn of_events(
+    app: &App,
+    tenant: &TenantId,
+    events: &[EventId],
+) -> Result<Vec<Delivery>, ApiError> {
+    let endpoints = super::all(&app.store, tenant).await?;
+    let wanted: Vec<(WebhookId, DeliveryId)> = endpoints
+        .iter()
+        .flat_map(|e| events.iter().map(|ev| (e.id.clone(), DeliveryId::of(ev))))
+        .collect();
+    let records = repo::get_many(&app.store, tenant, &wanted).await?;
+    Ok(records.into_iter().map(Delivery).collect())
 }
 
 /// One more attempt at a delivery of an enabled endpoint, now and outside its schedule.

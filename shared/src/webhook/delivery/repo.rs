@@ -128,6 +128,24 @@ pub async fn get(
         .map(Record))
 }
 
+/// The deliveries of each `(endpoint, delivery)` that exist, in batched reads.
+pub async fn get_many(
+    store: &Store,
+    tenant: &TenantId,
+    wanted: &[(WebhookId, DeliveryId)],
+) -> Result<Vec<Record>, StoreError> {
+    let keys = wanted
+        .iter()
+        .map(|(e, d)| delivery_key(tenant, e, d))
+        .collect();
+    Ok(store
+        .batch_get(keys)
+        .await?
+        .into_iter()
+        .map(Record)
+        .collect())
+}
+
 /// A page of the endpoint's deliveries after the sort key `after`.
 pub async fn page(
     store: &Store,
