@@ -94,10 +94,13 @@ class RelayFilters(unittest.TestCase):
         relay = [s for s in sources if s["function"] == "event-relay"]
         cls.filters = Filters(relay[0]["filters"])
 
-    def test_outbox_events_reach_the_relay_and_other_inserts_do_not(self):
+    def test_outbox_events_and_new_links_reach_the_relay_and_other_inserts_do_not(self):
         self.assertTrue(self.filters.matches(record("INSERT", "EVT#01", new={"sk": {"S": "EVT#01"}})))
-        self.assertFalse(self.filters.matches(record("INSERT", "LINK", new={"sk": {"S": "LINK"}})))
+        # a new link: counted for the console's overview
+        self.assertTrue(self.filters.matches(record("INSERT", "LINK", new={"sk": {"S": "LINK"}})))
+        self.assertFalse(self.filters.matches(record("INSERT", "EXPIRY", new={"sk": {"S": "EXPIRY"}})))
         self.assertFalse(self.filters.matches(record("INSERT", "CONSUMER#1", new={})))
+        self.assertFalse(self.filters.matches(record("INSERT", "CONN#conn_1", new={"sk": {"S": "CONN#conn_1"}})))
 
     def test_only_ttl_removals_of_expiry_markers_reach_it(self):
         self.assertTrue(self.filters.matches(record("REMOVE", "EXPIRY", old={}, by_ttl=True)))
