@@ -52,8 +52,8 @@ pub fn same(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// The cookie value of a browser session on a hosted page (the consumer portal, the
-/// operator console): 256 random bits; only its hash is stored.
+/// A hosted page's cookie value (a portal or console session, a browser's OAuth binding):
+/// 256 random bits; only its hash is stored.
 #[derive(Debug)]
 pub struct SessionKey(Secret);
 

@@ -8,6 +8,7 @@
 pub mod browser;
 pub mod chart;
 pub mod console;
+pub(crate) mod cookie;
 pub mod oauth;
 pub mod page;
 pub mod portal;

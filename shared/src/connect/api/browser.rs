@@ -7,23 +7,18 @@
 //! One value per browser, not per flow: a start reuses the value the browser already has, so
 //! two links finished in two tabs of one browser both come back.
 
+use super::cookie::Jar;
 use crate::error::ApiError;
 use crate::http::Call;
 use crate::oauth::state::LIFETIME_SECONDS;
-use crate::secret::{random_bytes, sha256_hex, Secret};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use cookie::{Cookie, SameSite};
+use crate::secret::SessionKey;
 
-/// Over HTTPS the `__Host-` prefix makes browsers refuse the cookie unless it is Secure,
-/// host-only and for `/`, so no sibling subdomain can plant one.
-const SECURE_NAME: &str = "__Host-linkgate_oauth";
-/// Plain HTTP (the local stack on loopback), where a Secure cookie would never come back.
-const LOCAL_NAME: &str = "linkgate_oauth";
+/// `__Host-` over HTTPS; the plain name on the local stack's plain HTTP (see `cookie`).
+const JAR: Jar = Jar::new("__Host-linkgate_oauth", "linkgate_oauth");
 
 /// A browser's binding value (256 random bits).
 #[derive(Debug)]
-pub struct Browser(Secret);
+pub struct Browser(SessionKey);
 
 impl Browser {
     /// The value this browser already carries (read by the name `public_base` calls for),
@@ -31,54 +26,25 @@ impl Browser {
     pub fn of(call: &Call, public_base: &str) -> Result<Browser, ApiError> {
         match Browser::presented(call, public_base) {
             Some(b) => Ok(b),
-            None => {
-                let bytes = random_bytes::<32>()
-                    .map_err(|e| ApiError::internal(format!("no randomness: {e}")))?;
-                Ok(Browser(Secret::new(URL_SAFE_NO_PAD.encode(bytes))))
-            }
+            None => SessionKey::generate()
+                .map(Browser)
+                .map_err(|e| ApiError::internal(format!("no randomness: {e}"))),
         }
     }
 
     /// The value the request carries, if it has the shape we issue.
     pub fn presented(call: &Call, public_base: &str) -> Option<Browser> {
-        let name = cookie_name(public_base);
-        call.header("cookie")?
-            .split(';')
-            .filter_map(|c| Cookie::parse(c.trim()).ok())
-            .find(|c| c.name() == name)
-            .map(|c| c.value().to_owned())
-            .filter(|v| v.len() == 43 && URL_SAFE_NO_PAD.decode(v).is_ok())
-            .map(|v| Browser(Secret::new(v)))
+        JAR.read(call, public_base).map(Browser)
     }
 
     /// What the state keeps: never the value itself.
     pub fn hash(&self) -> String {
-        sha256_hex(self.0.expose().as_bytes())
+        self.0.hash()
     }
 
     /// The `Set-Cookie` value that gives (or renews) this binding, alive as long as a state.
     pub fn set_cookie(&self, public_base: &str) -> String {
-        let secure = is_https(public_base);
-        Cookie::build((cookie_name(public_base), self.0.expose().to_owned()))
-            .path("/")
-            .http_only(true)
-            .secure(secure)
-            .same_site(SameSite::Lax)
-            .max_age(cookie::time::Duration::seconds(LIFETIME_SECONDS))
-            .build()
-            .to_string()
-    }
-}
-
-fn is_https(public_base: &str) -> bool {
-    public_base.starts_with("https://")
-}
-
-fn cookie_name(public_base: &str) -> &'static str {
-    if is_https(public_base) {
-        SECURE_NAME
-    } else {
-        LOCAL_NAME
+        JAR.set(public_base, self.0.expose(), LIFETIME_SECONDS)
     }
 }
 

@@ -11,6 +11,7 @@
 //! Who is signed in and for how long is `crate::console`; what the pages show is read
 //! through each resource's own operations, so the console sees exactly what the API does.
 
+use super::cookie::Jar;
 use super::page::html_response;
 use crate::console::{self as domain, Refused, Session, SessionKey};
 use crate::error::ApiError;
@@ -18,7 +19,6 @@ use crate::http::{Access, Call, Route};
 use crate::id::{ConnectionId, ConsoleLinkId, ConsumerId, DeliveryId, EventId, WebhookId};
 use crate::{time, App};
 use askama::Template;
-use cookie::{Cookie, SameSite};
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 use serde_json::{json, Value};
@@ -32,11 +32,10 @@ pub const TIMELINE_SIZE: usize = 25;
 
 pub(crate) const CSS: &str = "*{box-sizing:border-box}body{margin:0;font:15px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1a1a1a;background:#f5f6f8}.skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;padding:.5rem;z-index:2}.top{display:flex;flex-wrap:wrap;gap:.5rem 1.5rem;align-items:center;padding:.5rem 1.5rem;background:#0b1f4d;color:#fff}.top a{color:#fff;text-decoration:none;display:inline-block;padding:.6rem .25rem;min-height:44px}.top a[aria-current=page]{border-bottom:3px solid #8fb3ff}.top a:focus,.top button:focus{outline:3px solid #8fb3ff;outline-offset:2px}.top ul{list-style:none;display:flex;flex-wrap:wrap;gap:0 1rem;margin:0;padding:0}.top form{margin:0 0 0 auto}.who{font-size:.85rem;color:#d6e0ff}.plain{background:none;border:1px solid #8fb3ff;color:#fff;min-height:44px;padding:.4rem .9rem;border-radius:8px;font:inherit;cursor:pointer}main{max-width:72rem;margin:1.5rem auto;padding:1.5rem;background:#fff;border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.12)}h1{font-size:1.5rem;margin:.25rem 0 1rem}h2{font-size:1.1rem;margin:1.5rem 0 .5rem}.scroll{overflow-x:auto}table{border-collapse:collapse;width:100%}caption{text-align:left;font-weight:600;padding:.25rem 0}th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid #e3e6ea;vertical-align:top}th{font-size:.85rem;color:#4a4f57}code{font-size:.85rem;word-break:break-all}a{color:#1d4fb8}a:focus{outline:3px solid #0b1f4d;outline-offset:2px}.muted{color:#4a4f57}.facts{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}.facts dt{color:#4a4f57}.facts dd{margin:0}.status{display:inline-block;padding:0 .5rem;border-radius:999px;background:#eceff3;font-size:.85rem}.s-active,.s-granted,.s-succeeded,.s-enabled{background:#dff3e4;color:#0f5323}.s-failed,.s-revoked,.s-needs_reauth,.s-expired,.s-disabled{background:#fde2e1;color:#8a1412}.filters{display:flex;flex-wrap:wrap;gap:.5rem}.filters a{padding:.4rem .7rem;border:1px solid #c9ced6;border-radius:999px;text-decoration:none;min-height:44px;display:inline-flex;align-items:center}.filters a[aria-current=true]{background:#0b1f4d;color:#fff}.form{max-width:28rem}.field{margin:0 0 1rem}label{display:block;font-weight:600;margin-bottom:.25rem}input,select{width:100%;padding:.6rem .7rem;font:inherit;border:1px solid #767c85;border-radius:8px}input:focus,select:focus{outline:3px solid #2457c5;outline-offset:1px}.help{display:block;color:#4a4f57;font-size:.85rem}button{padding:.6rem 1rem;min-height:44px;font:inherit;font-weight:600;color:#fff;background:#2457c5;border:0;border-radius:8px;cursor:pointer}button:focus{outline:3px solid #0b1f4d;outline-offset:2px}.inline{display:inline;margin:0}button.small{padding:.35rem .8rem}.notice{padding:.75rem 1rem;border-radius:8px;background:#e8f0fe;color:#0b1f4d}.error{padding:.75rem 1rem;border-radius:8px;background:#fde2e1;color:#8a1412;font-weight:600}.preview{position:relative;display:inline-block}.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(16rem,1fr));gap:1rem}.card{margin:0;padding:.75rem;border:1px solid #e3e6ea;border-radius:10px}.card figcaption{display:flex;justify-content:space-between;gap:.5rem;margin-bottom:.25rem}.chart{display:block;height:auto}.preview-logo{position:absolute;left:16px;top:14px;max-width:48px;height:40px;object-fit:contain}";
 
-const SECURE_COOKIE: &str = "__Host-linkgate_console";
-const LOCAL_COOKIE: &str = "linkgate_console";
+/// The session cookie (see `cookie`): `__Host-linkgate_console` over HTTPS.
+const SESSION: Jar = Jar::new("__Host-linkgate_console", "linkgate_console");
 /// The sign-in form's own cookie: the source of its CSRF token before there is a session.
-const SECURE_FORM_COOKIE: &str = "__Host-linkgate_console_signin";
-const LOCAL_FORM_COOKIE: &str = "linkgate_console_signin";
+const SIGN_IN_FORM: Jar = Jar::new("__Host-linkgate_console_signin", "linkgate_console_signin");
 
 pub const HOME: Route = Route {
     operation: "console.home",
@@ -221,51 +220,6 @@ fn not_found() -> Outcome {
 // ---------------------------------------------------------------------------------------
 // Sessions and cookies
 
-fn secure(base: &str) -> bool {
-    base.starts_with("https://")
-}
-
-fn cookie_named(call: &Call, name: &str) -> Option<SessionKey> {
-    call.header("cookie")?
-        .split(';')
-        .filter_map(|c| Cookie::parse(c.trim()).ok())
-        .find(|c| c.name() == name)
-        .and_then(|c| SessionKey::parse(c.value()))
-}
-
-fn session_cookie_name(base: &str) -> &'static str {
-    if secure(base) {
-        SECURE_COOKIE
-    } else {
-        LOCAL_COOKIE
-    }
-}
-
-fn form_cookie_name(base: &str) -> &'static str {
-    if secure(base) {
-        SECURE_FORM_COOKIE
-    } else {
-        LOCAL_FORM_COOKIE
-    }
-}
-
-/// `__Host-` over HTTPS (Secure, host-only, path `/`), HttpOnly; Lax so a sign-in link opened
-/// from elsewhere lands signed in, while no other site's form post carries it.
-fn set_cookie(base: &str, name: &'static str, value: &str, seconds: i64) -> String {
-    Cookie::build((name, value.to_owned()))
-        .path("/")
-        .http_only(true)
-        .secure(secure(base))
-        .same_site(SameSite::Lax)
-        .max_age(cookie::time::Duration::seconds(seconds))
-        .build()
-        .to_string()
-}
-
-fn clear_cookie(base: &str, name: &'static str) -> String {
-    set_cookie(base, name, "", 0)
-}
-
 /// The signed-in session, or where the browser goes instead (the sign-in page, saying why
 /// when it held a session that is over).
 async fn signed_in(
@@ -273,15 +227,14 @@ async fn signed_in(
     call: &Call,
     base: &str,
 ) -> Result<Result<(Session, SessionKey), Outcome>, ApiError> {
-    let name = session_cookie_name(base);
-    let Some(key) = cookie_named(call, name) else {
+    let Some(key) = SESSION.read(call, base) else {
         return Ok(Err(Outcome::Redirect("/console/sign-in".into(), vec![])));
     };
     Ok(match domain::session(app, &key).await? {
         Some(session) => Ok((session, key)),
         None => Err(Outcome::Redirect(
             "/console/sign-in?ended=1".into(),
-            vec![clear_cookie(base, name)],
+            vec![SESSION.clear(base)],
         )),
     })
 }
@@ -506,13 +459,12 @@ fn sign_in_outcome(
     notice: Option<&str>,
     error: Option<&str>,
 ) -> Result<Outcome, ApiError> {
-    let name = form_cookie_name(base);
-    let (form_key, cookies) = match cookie_named(call, name) {
+    let (form_key, cookies) = match SIGN_IN_FORM.read(call, base) {
         Some(k) => (k, vec![]),
         None => {
             let k = SessionKey::generate()
                 .map_err(|e| ApiError::internal(format!("no randomness: {e}")))?;
-            let c = set_cookie(base, name, k.expose(), domain::SIGN_IN_FORM_SECONDS);
+            let c = SIGN_IN_FORM.set(base, k.expose(), domain::SIGN_IN_FORM_SECONDS);
             (k, vec![c])
         }
     };
@@ -535,7 +487,7 @@ async fn sign_in_page(app: &App, call: &Call, base: &str) -> Result<Outcome, Api
             Err(why) => refused(why),
         };
     }
-    if let Some(key) = cookie_named(call, session_cookie_name(base)) {
+    if let Some(key) = SESSION.read(call, base) {
         if domain::session(app, &key).await?.is_some() {
             return Ok(Outcome::Redirect("/console".into(), vec![]));
         }
@@ -572,13 +524,8 @@ fn signed_in_redirect(base: &str, key: &SessionKey) -> Outcome {
     Outcome::Redirect(
         "/console".into(),
         vec![
-            set_cookie(
-                base,
-                session_cookie_name(base),
-                key.expose(),
-                domain::MAX_SECONDS,
-            ),
-            clear_cookie(base, form_cookie_name(base)),
+            SESSION.set(base, key.expose(), domain::MAX_SECONDS),
+            SIGN_IN_FORM.clear(base),
         ],
     )
 }
@@ -593,7 +540,7 @@ async fn sign_in(app: &App, call: &Call, base: &str) -> Result<Outcome, ApiError
             Some("That was not the sign-in form. Try again."),
         );
     };
-    let form_key = cookie_named(call, form_cookie_name(base));
+    let form_key = SIGN_IN_FORM.read(call, base);
     let csrf = form.get("csrf").map(String::as_str).unwrap_or_default();
     if !form_key.is_some_and(|k| k.csrf_matches(csrf)) {
         return sign_in_outcome(
@@ -616,8 +563,7 @@ async fn sign_out(app: &App, call: &Call, base: &str) -> Result<Outcome, ApiErro
         Ok(form) => form,
         Err(refusal) => return Ok(refusal),
     };
-    let name = session_cookie_name(base);
-    let Some(key) = cookie_named(call, name) else {
+    let Some(key) = SESSION.read(call, base) else {
         return Ok(Outcome::Redirect("/console/sign-in".into(), vec![]));
     };
     if let Some(refusal) = csrf_refused(&form, &key) {
@@ -626,7 +572,7 @@ async fn sign_out(app: &App, call: &Call, base: &str) -> Result<Outcome, ApiErro
     domain::sign_out(app, &key).await?;
     Ok(Outcome::Redirect(
         "/console/sign-in?signed_out=1".into(),
-        vec![clear_cookie(base, name)],
+        vec![SESSION.clear(base)],
     ))
 }
 

@@ -2,6 +2,7 @@
 //! page is shown) and `POST /portal/{portal_id}` (its forms: reconnect, disconnect and its
 //! confirmation). What they may do is `crate::portal`; they look like the connect pages.
 
+use super::cookie::Jar;
 use super::page::{html_response, logo_uri, BrandView, CSS};
 use crate::connection::{Connection, Status};
 use crate::error::ApiError;
@@ -12,7 +13,6 @@ use crate::portal::{self as domain, Closed, Session, SessionKey};
 use crate::redirect_url::RedirectUrl;
 use crate::{time, App};
 use askama::Template;
-use cookie::{Cookie, SameSite};
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::Body;
 use lambda_http::Response;
@@ -33,38 +33,18 @@ pub const ACTION: Route = Route {
     handler: |app, call| Box::pin(async move { Ok(answer(app, call, act(app, call).await).await) }),
 };
 
-const SECURE_COOKIE: &str = "__Host-linkgate_portal";
-const LOCAL_COOKIE: &str = "linkgate_portal";
-
-fn cookie_name(base: &str) -> &'static str {
-    if base.starts_with("https://") {
-        SECURE_COOKIE
-    } else {
-        LOCAL_COOKIE
-    }
-}
+/// The session cookie (see `cookie`): `__Host-linkgate_portal` over HTTPS.
+const SESSION: Jar = Jar::new("__Host-linkgate_portal", "linkgate_portal");
 
 /// The session value the browser shows, if it has the shape we issue.
 fn presented_key(call: &Call, base: &str) -> Option<SessionKey> {
-    let name = cookie_name(base);
-    call.header("cookie")?
-        .split(';')
-        .filter_map(|c| Cookie::parse(c.trim()).ok())
-        .find(|c| c.name() == name)
-        .and_then(|c| SessionKey::parse(c.value()))
+    SESSION.read(call, base)
 }
 
-/// `__Host-` over HTTPS (Secure, host-only, path `/`); Lax so the first navigation to the
-/// portal after the exchange carries it, while no other site's form post does.
+/// Lax so the first navigation to the portal after the exchange carries it, while no other
+/// site's form post does.
 fn session_cookie(base: &str, key: &SessionKey) -> String {
-    Cookie::build((cookie_name(base), key.expose().to_owned()))
-        .path("/")
-        .http_only(true)
-        .secure(base.starts_with("https://"))
-        .same_site(SameSite::Lax)
-        .max_age(cookie::time::Duration::seconds(domain::SESSION_SECONDS))
-        .build()
-        .to_string()
+    SESSION.set(base, key.expose(), domain::SESSION_SECONDS)
 }
 
 /// What a portal request ends in.
