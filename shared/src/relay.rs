@@ -361,10 +361,12 @@ impl Relay {
                 Work::Nothing => {}
             }
         }
-        failed.extend(self.publish(entries).await);
-        // Counted once each (a record seen again finds its marker); a count lost to an error
-        // is the overview's loss alone, so it never holds the stream up.
-        if let Err(e) = stats::record(&self.store, &counted).await {
+        // Counted beside the publishing, once each (a record seen again finds its marker); a
+        // count lost to an error is the overview's loss alone, so it never holds the stream up.
+        let (unpublished, recorded) =
+            tokio::join!(self.publish(entries), stats::record(&self.store, &counted));
+        failed.extend(unpublished);
+        if let Err(e) = recorded {
             tracing::error!(error = %e, "console counts not recorded");
         }
         // Lambda resumes the stream at the earliest reported record.

@@ -162,8 +162,12 @@ async fn changes_reach_the_bus_through_the_outbox() {
         .delete(&format!("/v1/connections/{connection}"))
         .await;
 
+    // Events come in no set order (link.opened takes a second pass through the stream):
+    // wait for all three.
     let got = receive(&sqs, &queue, |m| {
-        !of_type(m, "connection.revoked").is_empty()
+        ["connection.created", "link.opened", "connection.revoked"]
+            .iter()
+            .all(|kind| !of_type(m, kind).is_empty())
     })
     .await;
     let created = of_type(&got, "connection.created");
