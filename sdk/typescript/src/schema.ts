@@ -509,6 +509,99 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/console": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The operator console's overview (HTML)
+         * @description Signed in: the overview (connections by status; links created, opened, granted,
+         *     expired and failed, webhook success rate and mean latency, per day for the last 7 or
+         *     `days=30` days, as charts and a table). Otherwise: on to the sign-in page.
+         */
+        get: operations["showConsole"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/{page}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                page: "sign-in" | "sign-out" | "consumers" | "links" | "webhooks" | "settings";
+            };
+            cookie?: never;
+        };
+        /**
+         * A console page (HTML)
+         * @description `sign-in`: the sign-in form (an API key of the tenant; it sets the form's own
+         *     short-lived cookie, the source of its CSRF token); with `link` and `token` (a sign-in
+         *     link from `linkgate-admin console-link`) it spends the link and answers 303 to the
+         *     console, setting the session cookie. `consumers`, `links` (`status` filters),
+         *     `webhooks`: 25 rows a page, `after` (the last row's cursor) for the next; `settings`:
+         *     settings, a branding preview and the integrations. Without a live session every page
+         *     but `sign-in` is 303 to `sign-in`. Other parameters are ignored.
+         */
+        get: operations["showConsolePage"];
+        put?: never;
+        /**
+         * Sign in or sign out (HTML)
+         * @description `sign-in` takes `api_key` and the sign-in form's CSRF token, and answers 303 to the
+         *     console with the session cookie (`__Host-linkgate_console`: HttpOnly, Secure,
+         *     SameSite=Lax; stored only as a hash; it ends after 30 minutes without a request, 12
+         *     hours after sign-in, at sign-out, or when its key is revoked). `sign-out` takes the
+         *     session's CSRF token, ends the session and answers 303 to the sign-in page.
+         */
+        post: operations["submitConsoleForm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/{page}/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                page: "consumers" | "connections" | "webhooks";
+                id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * One consumer, connection or webhook endpoint (HTML)
+         * @description `consumers/{id}`: the consumer and its connections; `connections/{id}`: the connection
+         *     and its timeline (its events, newest first, 50 a page: links opened, refused
+         *     submissions with the field names, reminders, re-authorizations, revocation);
+         *     `webhooks/{id}`: the endpoint, its deliveries, and for an admin key a retry button on
+         *     each failed one and a recover form. `after` pages on.
+         */
+        get: operations["showConsoleItem"];
+        put?: never;
+        /**
+         * Act on a webhook endpoint (HTML)
+         * @description Admin keys only. `action=retry` with `delivery_id`: one more attempt now (as
+         *     `POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry`); `action=recover` with `since`
+         *     (RFC 3339): re-send every failed delivery since then (as
+         *     `POST /v1/webhooks/{id}/recover`). Done: 303 back to the endpoint with a notice. Each
+         *     form must carry the session's CSRF token.
+         */
+        post: operations["submitConsoleItemForm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/portal/{portal_id}": {
         parameters: {
             query?: never;
@@ -2877,6 +2970,313 @@ export interface operations {
             };
             /** @description The provider's token endpoint could not be reached in time; nothing changed. */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    showConsole: {
+        parameters: {
+            query?: {
+                /** @description `30` for the last 30 days; anything else shows the last 7. */
+                days?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The overview. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description No session: on to the sign-in page. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Our fault; nothing was changed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    showConsolePage: {
+        parameters: {
+            query?: {
+                link?: string;
+                token?: string;
+                after?: string;
+                status?: string;
+            };
+            header?: never;
+            path: {
+                page: "sign-in" | "sign-out" | "consumers" | "links" | "webhooks" | "settings";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Signed in with a link (on to the console, with the session cookie), already signed in, or no session (on to the sign-in page). */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A cursor that is not one of ours. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description No such page, or a sign-in link that is unknown or already used. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description An expired sign-in link. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Our fault; nothing was changed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    submitConsoleForm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                page: "sign-in" | "sign-out" | "consumers" | "links" | "webhooks" | "settings";
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    csrf: string;
+                    api_key?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Signed in (on to the console) or out (on to the sign-in page). */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not a form. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description A key that is unknown or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description A form without its CSRF token. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description No such form. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Our fault; nothing was changed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    showConsoleItem: {
+        parameters: {
+            query?: {
+                after?: string;
+            };
+            header?: never;
+            path: {
+                page: "consumers" | "connections" | "webhooks";
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description No session: on to the sign-in page. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Nothing of the tenant's has this id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Our fault; nothing was changed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    submitConsoleItemForm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                page: "consumers" | "connections" | "webhooks";
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    csrf: string;
+                    /** @enum {string} */
+                    action: "retry" | "recover";
+                    delivery_id?: string;
+                    since?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Done (back to the endpoint), or no session (on to the sign-in page). */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not a form, an action we do not know, or a `since` out of range. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description A form without the session's CSRF token, or a member key's session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description No such endpoint or delivery of the tenant's. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The endpoint is disabled: re-enable it first. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Our fault; nothing was changed. */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
