@@ -62,30 +62,20 @@ mod tests {
         Call::public(req.body(Body::Empty).unwrap())
     }
 
+    // The attributes (host-only, Secure, HttpOnly, Lax) are the jar's, tested in `cookie`;
+    // what is the binding's own: its names and that it lives as long as a state.
     #[test]
-    fn over_https_the_cookie_is_host_only_secure_httponly_and_lax() {
-        let b = Browser::of(&call_with_cookie(None), "https://links.example").unwrap();
-        let set = b.set_cookie("https://links.example");
-        assert!(set.starts_with("__Host-linkgate_oauth="), "{set}");
-        let attrs: Vec<String> = set.split("; ").skip(1).map(str::to_lowercase).collect();
-        for wanted in [
-            "httponly",
-            "secure",
-            "samesite=lax",
-            "path=/",
-            "max-age=600",
+    fn the_cookie_is_the_jars_under_the_oauth_names_for_a_states_lifetime() {
+        for (base, name) in [
+            ("https://links.example", "__Host-linkgate_oauth="),
+            ("http://127.0.0.1:9000", "linkgate_oauth="),
         ] {
-            assert!(attrs.iter().any(|a| a == wanted), "{wanted}: {set}");
+            let b = Browser::of(&call_with_cookie(None), base).unwrap();
+            let set = b.set_cookie(base);
+            assert!(set.starts_with(name), "{set}");
+            assert_eq!(set, JAR.set(base, b.0.expose(), LIFETIME_SECONDS));
+            assert!(set.to_lowercase().contains("max-age=600"), "{set}");
         }
-        assert!(!set.to_lowercase().contains("domain="), "host-only: {set}");
-    }
-
-    #[test]
-    fn on_plain_http_it_has_no_secure_flag_so_it_comes_back() {
-        let b = Browser::of(&call_with_cookie(None), "http://127.0.0.1:9000").unwrap();
-        let set = b.set_cookie("http://127.0.0.1:9000");
-        assert!(set.starts_with("linkgate_oauth="), "{set}");
-        assert!(!set.to_lowercase().contains("secure"), "{set}");
     }
 
     #[test]

@@ -33,19 +33,10 @@ pub const ACTION: Route = Route {
     handler: |app, call| Box::pin(async move { Ok(answer(app, call, act(app, call).await).await) }),
 };
 
-/// The session cookie (see `cookie`): `__Host-linkgate_portal` over HTTPS.
+/// The session cookie (see `cookie`): `__Host-linkgate_portal` over HTTPS; Lax so the first
+/// navigation to the portal after the exchange carries it, while no other site's form post
+/// does.
 const SESSION: Jar = Jar::new("__Host-linkgate_portal", "linkgate_portal");
-
-/// The session value the browser shows, if it has the shape we issue.
-fn presented_key(call: &Call, base: &str) -> Option<SessionKey> {
-    SESSION.read(call, base)
-}
-
-/// Lax so the first navigation to the portal after the exchange carries it, while no other
-/// site's form post does.
-fn session_cookie(base: &str, key: &SessionKey) -> String {
-    SESSION.set(base, key.expose(), domain::SESSION_SECONDS)
-}
 
 /// What a portal request ends in.
 enum Outcome {
@@ -173,7 +164,7 @@ async fn current_session(
     let Some(id) = call.path_param("portal_id").and_then(PortalLinkId::parse) else {
         return Ok(Err(closed(Closed::Invalid)));
     };
-    let Some(key) = presented_key(call, base) else {
+    let Some(key) = SESSION.read(call, base) else {
         return Ok(Err(closed(Closed::Invalid)));
     };
     Ok(match domain::session(app, &id, &key).await? {
@@ -192,7 +183,10 @@ async fn show(app: &App, call: &Call) -> Result<Outcome, ApiError> {
             return Ok(closed(Closed::Invalid));
         }
         return Ok(match domain::exchange(app, &id, &token).await? {
-            Ok((_, key)) => Outcome::Redirect(portal_path(&id), Some(session_cookie(&base, &key))),
+            Ok((_, key)) => Outcome::Redirect(
+                portal_path(&id),
+                Some(SESSION.set(&base, key.expose(), domain::SESSION_SECONDS)),
+            ),
             // Opened again (a reload, the back button): the session it gave still works.
             Err(why) => match current_session(app, call, &base).await? {
                 Ok(_) => Outcome::Redirect(portal_path(&id), None),
