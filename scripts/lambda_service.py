@@ -47,7 +47,8 @@ INIT_TIMEOUT = 10  # seconds Lambda gives an on-demand function's init phase
 # Unreserved functions share the account's concurrency (1,000 by default); a laptop has less.
 # Beyond this many environments per function, invocations wait rather than spawn.
 LOCAL_MAX_ENVIRONMENTS = int(os.environ.get("LINKGATE_LOCAL_MAX_ENVIRONMENTS", "64"))
-IDLE_SECONDS = int(os.environ.get("LINKGATE_LOCAL_IDLE_SECONDS", "300"))
+IDLE_SECONDS = float(os.environ.get("LINKGATE_LOCAL_IDLE_SECONDS", "300"))
+REAP_EVERY = float(os.environ.get("LINKGATE_LOCAL_REAP_SECONDS", "10"))
 # Lambda waits about a minute, then two, between asynchronous retries; locally seconds.
 ASYNC_RETRY_DELAYS = [float(s) for s in os.environ.get("LINKGATE_ASYNC_RETRY_DELAYS", "1,2").split(",")]
 JOURNAL = 400  # recent payloads kept per function
@@ -315,12 +316,16 @@ class Service:
 
     async def reap(self):
         while True:
-            await asyncio.sleep(10)
+            await asyncio.sleep(REAP_EVERY)
             now = time.monotonic()
             for fn in self.functions.values():
-                for env in list(fn.idle):
-                    if now - env.last_used > IDLE_SECONDS:
-                        await env.kill()
+                # Out of the idle list before the first await, so no invocation can take one
+                # of them while another is being ended.
+                expired = [env for env in fn.idle if now - env.last_used > IDLE_SECONDS]
+                for env in expired:
+                    fn.idle.remove(env)
+                for env in expired:
+                    await env.kill()
 
     # --- Invoke API ----------------------------------------------------------------------
 

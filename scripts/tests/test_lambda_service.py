@@ -155,5 +155,57 @@ class LambdaService(unittest.TestCase):
         self.assertIn("AccessDenied", self.service.output())
 
 
+class Reaping(unittest.TestCase):
+    """Idle environments end after a while, as Lambda's do; never one an invocation took."""
+
+    IDLE = 0.3
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.TemporaryDirectory()
+        cls.moto = support.moto()
+        binary = support.runtime_binary(cls.dir.name)
+        deployment = Path(cls.dir.name) / "deployment.json"
+        deployment.write_text(json.dumps({"functions": {"plain": support.function("plain", binary)}}))
+        support.post_json(f"{cls.moto.url}/_local/iam/load", {"deployment": str(deployment)})
+        cls.port = support.free_port()
+        cls.url = f"http://127.0.0.1:{cls.port}"
+        cls.service = support.Process(
+            ["lambda_service.py", "--port", str(cls.port), "--deployment", str(deployment),
+             "--logs", cls.dir.name],
+            f"{cls.url}/health",
+            env={"LINKGATE_MOTO_PORT": cls.moto.url.rsplit(":", 1)[1],
+                 "LINKGATE_LOCAL_IDLE_SECONDS": str(cls.IDLE), "LINKGATE_LOCAL_REAP_SECONDS": "0.005"},
+        )
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.service.stop()
+        cls.moto.stop()
+        cls.dir.cleanup()
+
+    invoke = LambdaService.invoke
+
+    def test_an_idle_environment_is_ended(self):
+        first = json.loads(self.invoke("plain", {})[2])["pid"]
+        time.sleep(self.IDLE + 0.3)
+        self.assertNotEqual(json.loads(self.invoke("plain", {})[2])["pid"], first)
+
+    def test_an_environment_taken_as_the_reaper_runs_finishes_its_invocation(self):
+        # Rounds of eight at once, each arriving as the last round's environments turn
+        # idle-expired: the reaper is ending some while the round takes others.
+        failed, pids = [], set()
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            for n in range(20):
+                for status, headers, body in pool.map(lambda _: self.invoke("plain", {"sleep": 0.05}), range(8)):
+                    if status != 200 or "X-Amz-Function-Error" in headers:
+                        failed.append(body)
+                    else:
+                        pids.add(json.loads(body)["pid"])
+                time.sleep(self.IDLE + (n % 5) * 0.003)
+        self.assertEqual(failed, [])
+        self.assertGreater(len(pids), 8, "the reaper ended environments between rounds")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1554,9 +1554,9 @@ impl Ctx {
                     Batch,
                     events,
                     Minimum {
-                        why: "PutEvents only",
+                        why: "PutItem (the count's marker), UpdateItem ×2 (a day's shard, a totals shard); PutEvents",
                         events: 1,
-                        ..min(0, "")
+                        ..min(3, "")
                     },
                 )
             }
