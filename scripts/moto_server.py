@@ -21,12 +21,25 @@
   own action, on the table, index, key, queue, bus or identity it names) against that
   function's role, and refused with AWS's AccessDenied otherwise. Every authorisation is
   recorded for `make iam-report`.
+- **No instance tracking.** moto keeps every model object it ever made for its dashboard
+  (`/moto-api/data.json`): every item, every copy a transaction took, every message, never
+  freed. Late in `make test` the dashboard took 14 s to build (6 MB), holding the
+  interpreter while functions waited on the table past their 10 s timeout.
+  `untracked_models` stops that; what tests read of moto's state they read from
+  `GET /_local/ses/messages` (every email SES took) and `GET /_local/sqs/messages` (every
+  message any queue took, kept as JSON text, deleted or not), each cheap.
+- **Searching the table without scanning it.** Tests prove a secret is stored nowhere by
+  looking at every item. Through Scan that cost moto about 1 ms an item (most of it
+  building the response), under the table's lock: 15 s for 20,000 items, while functions
+  waited past their timeout. `GET /_local/dynamodb/mentions?needle=…` walks the items'
+  names and text once (0.1 s for 20,000 items) and answers those that mention it.
 - **TTL.** DynamoDB deletes an item some time after its TTL attribute has passed and writes a
   `REMOVE` stream record whose `userIdentity` is the TTL service's; moto never does. A
   sweeper does it here, `--ttl-delay` seconds after the time (default 5).
 """
 
 import argparse
+import base64
 import copy
 import io
 import json
@@ -34,6 +47,7 @@ import signal
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 
 from moto.moto_server.threaded_moto_server import MotoRequestHandler
@@ -173,6 +187,113 @@ def partition_queries():
             del self.all_items
 
     Table.query = query
+
+
+# --- what tests read of moto's state -------------------------------------------------
+
+SENT_TO_QUEUES = []  # JSON text of each message a queue took, in order
+SENT_TO_QUEUES_LOCK = threading.Lock()
+
+
+def untracked_models():
+    from moto.core.common_models import BaseModel
+
+    def new(cls, *args, **kwargs):
+        return object.__new__(cls)
+
+    BaseModel.__new__ = staticmethod(new)
+
+
+def journal_queue_messages():
+    from moto.sqs.models import Queue
+
+    original = Queue.add_message
+
+    def add_message(self, message):
+        entry = json.dumps({"queue": self.name, "id": message.id, "body": message.body,
+                            "attributes": message.message_attributes}, default=str)
+        with SENT_TO_QUEUES_LOCK:
+            SENT_TO_QUEUES.append(entry)
+        return original(self, message)
+
+    Queue.add_message = add_message
+
+
+def public_fields(obj):
+    """What moto's dashboard showed of an object: its public attributes that are JSON."""
+    out = {"type": type(obj).__name__}
+    for name, value in vars(obj).items():
+        if name.startswith("_"):
+            continue
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            continue
+        out[name] = value
+    return out
+
+
+def sent_emails():
+    from moto.ses.models import ses_backends
+
+    return [public_fields(m) for backend in ses_backends[ACCOUNT].values() for m in backend.sent_messages]
+
+
+def mentions(value, needle):
+    """Whether a DynamoDB value (moto's DynamoType) holds `needle` in its text."""
+    kind, v = value.type, value.value
+    if kind in ("S", "N"):
+        return needle in v
+    if kind in ("SS", "NS"):
+        return any(needle in x for x in v)
+    if kind == "L":
+        return any(mentions(x, needle) for x in v)
+    if kind == "M":
+        return any(needle in k or mentions(x, needle) for k, x in v.items())
+    return False
+
+
+def items_mentioning(needle):
+    """Every item of every table with `needle` in an attribute's name or text, as DynamoDB
+    JSON (`{name: {"S": …}}`)."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    found = []
+    with DYNAMODB:
+        for backend in dynamodb_backends[ACCOUNT].values():
+            for table in backend.tables.values():
+                for item in unsorted_items(table):
+                    if any(needle in name or mentions(value, needle) for name, value in item.attrs.items()):
+                        found.append(item.to_json()["Attributes"])
+    return found
+
+
+def local_reads(app):
+    """WSGI: `GET /_local/ses/messages`, `/_local/sqs/messages` and
+    `/_local/dynamodb/mentions?needle=` (see the module doc)."""
+
+    def handle(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if environ.get("REQUEST_METHOD") != "GET" or not path.startswith("/_local/"):
+            return app(environ, start_response)
+        if path == "/_local/ses/messages":
+            body = json.dumps(sent_emails())
+        elif path == "/_local/sqs/messages":
+            with SENT_TO_QUEUES_LOCK:
+                body = "[" + ",".join(SENT_TO_QUEUES) + "]"
+        elif path == "/_local/dynamodb/mentions":
+            needle = urllib.parse.parse_qs(environ.get("QUERY_STRING", "")).get("needle", [""])[0]
+            if not needle:
+                start_response("400 Bad Request", [("Content-Type", "application/json")])
+                return [b'{"error": "needle is required"}']
+            # binary values as the wire carries them, base64
+            body = json.dumps(items_mentioning(needle), default=lambda b: base64.b64encode(b).decode())
+        else:
+            return app(environ, start_response)
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [body.encode()]
+
+    return handle
 
 
 # --- IAM ------------------------------------------------------------------------------
@@ -356,10 +477,12 @@ def main():
     parser.add_argument("--ttl-interval", type=float, default=1.0)
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    untracked_models()
+    journal_queue_messages()
     cheap_transaction_rollback()
     partition_queries()
     # checks nothing until the stack loads the roles (POST /_local/iam/load)
-    app = IamCheck(serialised(DomainDispatcherApplication(create_backend_app)), args.region)
+    app = local_reads(IamCheck(serialised(DomainDispatcherApplication(create_backend_app)), args.region))
     if args.ttl_delay is not None:
         threading.Thread(target=ttl_sweeper, args=(args.ttl_interval, args.ttl_delay), daemon=True).start()
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)

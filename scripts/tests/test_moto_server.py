@@ -6,6 +6,9 @@ import json
 import tempfile
 import time
 import unittest
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 from botocore.exceptions import ClientError
@@ -277,6 +280,88 @@ class PartitionQueries(unittest.TestCase):
         self.assertEqual(after, before)
         self.assertGreater(sum(len(items) for items, _ in before), 150, "the queries found items")
         self.assertTrue(any(last for _, last in before), "and some were paged")
+
+
+class WhatTestsRead(unittest.TestCase):
+    """moto keeps no object for its dashboard; what tests read of its state (what was sent,
+    what the table mentions) it answers cheaply."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = support.moto()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.moto.stop()
+
+    def get(self, path):
+        with urllib.request.urlopen(f"{self.moto.url}{path}", timeout=30) as r:
+            return json.loads(r.read())
+
+    def test_items_and_messages_are_not_kept_for_the_dashboard(self):
+        ddb = support.client("dynamodb", self.moto.url)
+        ddb.create_table(
+            TableName="lean", BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        )
+        for i in range(50):
+            ddb.put_item(TableName="lean", Item={"pk": {"S": f"p{i}"}})
+            ddb.delete_item(TableName="lean", Key={"pk": {"S": f"p{i}"}})
+        dashboard = self.get("/moto-api/data.json")
+        self.assertEqual(dashboard["dynamodb"].get("Item", []), [], "no item outlives its table entry")
+
+    def test_the_items_mentioning_a_text_are_found_in_names_values_and_nested_ones(self):
+        ddb = support.client("dynamodb", self.moto.url)
+        ddb.create_table(
+            TableName="search", BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                  {"AttributeName": "sk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        )
+        needle = f"n33dle{time.time_ns()}"
+        items = {
+            "top": {"v": {"S": f"x{needle}y"}},
+            "nested": {"m": {"M": {"deep": {"L": [{"N": "1"}, {"S": needle}]}}}},
+            "set": {"ss": {"SS": ["a", needle]}},
+            "named": {f"{needle}_sealed": {"BOOL": True}},
+            "other": {"v": {"S": "nothing here"}, "b": {"B": b"\x00\x01"}},
+        }
+        for sk, attrs in items.items():
+            ddb.put_item(TableName="search", Item={"pk": {"S": "P"}, "sk": {"S": sk}, **attrs})
+        url = f"/_local/dynamodb/mentions?needle={urllib.parse.quote(needle)}"
+        found = {item["sk"]["S"]: item for item in self.get(url)}
+        self.assertEqual(set(found), {"top", "nested", "set", "named"})
+        self.assertEqual(found["nested"]["m"], {"M": {"deep": {"L": [{"N": "1"}, {"S": needle}]}}})
+        self.assertEqual([i["sk"]["S"] for i in self.get("/_local/dynamodb/mentions?needle=nothing%20here")], ["other"])
+        with self.assertRaises(urllib.error.HTTPError) as refused:
+            self.get("/_local/dynamodb/mentions")
+        self.assertEqual(refused.exception.code, 400)
+
+    def test_every_message_a_queue_took_is_readable_after_it_is_deleted(self):
+        sqs = support.client("sqs", self.moto.url)
+        url = sqs.create_queue(QueueName="journal")["QueueUrl"]
+        marker = f"m-{time.time()}"
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"marker": marker}),
+                         MessageAttributes={"kind": {"DataType": "String", "StringValue": "test"}})
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "1", "MessageBody": f"{marker}-batch"}])
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        mine = [m for m in self.get("/_local/sqs/messages") if marker in m["body"]]
+        self.assertEqual([m["queue"] for m in mine], ["journal", "journal"])
+        self.assertEqual(json.loads(mine[0]["body"]), {"marker": marker})
+        self.assertIn("test", json.dumps(mine[0]["attributes"]))
+
+    def test_every_email_ses_took_is_readable(self):
+        ses = support.client("sesv2", self.moto.url)
+        ses.create_email_identity(EmailIdentity="sent.example")
+        ses.send_email(FromEmailAddress="links@sent.example", Destination={"ToAddresses": ["to@c.example"]},
+                       Content={"Raw": {"Data": b"From: links@sent.example\r\nSubject: hello\r\n\r\nhi"}})
+        emails = [e for e in self.get("/_local/ses/messages") if e["source"] == "links@sent.example"]
+        self.assertEqual(len(emails), 1)
+        self.assertEqual(emails[0]["type"], "RawMessage")
+        self.assertEqual(emails[0]["destinations"], ["to@c.example"])
+        self.assertIn("Subject: hello", emails[0]["raw_data"])
 
 
 if __name__ == "__main__":

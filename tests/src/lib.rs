@@ -5,6 +5,7 @@ pub mod oauth;
 pub mod receiver;
 pub mod runtime_api;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use linkgate::api_key::{self, Role};
 use linkgate::id::TenantId;
 use linkgate::store::Store;
@@ -161,15 +162,26 @@ impl Stack {
 
     /// Everything moto holds (queues' messages, the emails SES accepted…), read through its
     /// own API, so nothing is received or changed.
-    pub async fn moto_state(&self) -> Value {
+    /// What moto kept of what was sent (`ses` or `sqs`): scripts/moto_server.py's cheap
+    /// record, never its dashboard (which walks every object moto ever made).
+    async fn moto_sent(&self, service: &str) -> Vec<Value> {
         client()
-            .get(format!("{}/moto-api/data.json", self.aws_endpoint_url))
+            .get(format!(
+                "{}/_local/{service}/messages",
+                self.aws_endpoint_url
+            ))
             .send()
             .await
-            .expect("moto's state")
+            .expect("moto's record of what was sent")
             .json()
             .await
-            .expect("moto's state is JSON")
+            .expect("moto's record is JSON")
+    }
+
+    /// Every email SES took, oldest first: each its fields (`destinations`, `raw_data`...)
+    /// and its `type` (`RawMessage`, `Message`...).
+    pub async fn sent_emails(&self) -> Vec<Value> {
+        self.moto_sent("ses").await
     }
 
     /// A store client on the stack's table, through the real DynamoDB wire API (moto).
@@ -770,44 +782,89 @@ pub fn assert_validation(r: &Reply, fields: &[&str]) {
     }
 }
 
-/// Every item of the stack's table whose dump mentions `needle` (to prove secrets are not
-/// stored in plain text).
+/// Every item of the stack's table with `needle` in an attribute's name or text, each as
+/// its `Debug` dump (to prove secrets are not stored in plain text). moto's items are read
+/// in place (scripts/moto_server.py): a Scan of the whole table would hold it for seconds.
 pub async fn table_mentions(needle: &str) -> Vec<String> {
-    let store = Stack::get().store().await;
-    let mut hits = Vec::new();
-    let mut start = None;
-    loop {
-        let page = store
-            .client()
-            .scan()
-            .table_name(store.table())
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("scan the table");
-        for item in page.items() {
-            let dump = format!("{item:?}");
-            if dump.contains(needle) {
-                hits.push(dump);
-            }
-        }
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            return hits;
-        }
+    let stack = Stack::get();
+    let mut url = url::Url::parse(&format!(
+        "{}/_local/dynamodb/mentions",
+        stack.aws_endpoint_url
+    ))
+    .expect("moto's URL");
+    url.query_pairs_mut().append_pair("needle", needle);
+    let items: Vec<HashMap<String, Value>> = client()
+        .get(url)
+        .send()
+        .await
+        .expect("moto's items")
+        .json()
+        .await
+        .expect("moto's items are JSON");
+    items
+        .iter()
+        .map(|item| {
+            let item: HashMap<&String, AttributeValue> = item
+                .iter()
+                .map(|(name, value)| (name, attribute_value(value)))
+                .collect();
+            format!("{item:?}")
+        })
+        .collect()
+}
+
+/// An attribute value from its DynamoDB JSON (`{"S": "…"}`), as the SDK holds it.
+fn attribute_value(v: &Value) -> AttributeValue {
+    use base64::Engine;
+    let (kind, inner) = v
+        .as_object()
+        .and_then(|o| o.iter().next())
+        .expect("a DynamoDB JSON value");
+    let text = |x: &Value| x.as_str().expect("a string").to_owned();
+    let texts = |x: &Value| x.as_array().expect("a set").iter().map(text).collect();
+    let blob = |x: &Value| {
+        aws_sdk_dynamodb::primitives::Blob::new(
+            base64::engine::general_purpose::STANDARD
+                .decode(x.as_str().expect("base64"))
+                .expect("base64"),
+        )
+    };
+    match kind.as_str() {
+        "S" => AttributeValue::S(text(inner)),
+        "N" => AttributeValue::N(text(inner)),
+        "BOOL" => AttributeValue::Bool(inner.as_bool().expect("a boolean")),
+        "NULL" => AttributeValue::Null(true),
+        "B" => AttributeValue::B(blob(inner)),
+        "SS" => AttributeValue::Ss(texts(inner)),
+        "NS" => AttributeValue::Ns(texts(inner)),
+        "BS" => AttributeValue::Bs(inner.as_array().expect("a set").iter().map(blob).collect()),
+        "L" => AttributeValue::L(
+            inner
+                .as_array()
+                .expect("a list")
+                .iter()
+                .map(attribute_value)
+                .collect(),
+        ),
+        "M" => AttributeValue::M(
+            inner
+                .as_object()
+                .expect("a map")
+                .iter()
+                .map(|(k, x)| (k.clone(), attribute_value(x)))
+                .collect(),
+        ),
+        other => panic!("not a DynamoDB type: {other}"),
     }
 }
 
-/// Every message held by any of the stack's queues (webhook deliveries, the DLQs), in flight
-/// or not, whose dump mentions `needle`. Read from moto's own state, so nothing is received
-/// and no receive count moves.
+/// Every message any of the stack's queues took (webhook deliveries, the DLQs), delivered
+/// and deleted or not, whose dump mentions `needle`. Read from moto's record, so nothing is
+/// received and no receive count moves.
 pub async fn queue_mentions(needle: &str) -> Vec<String> {
-    let data = Stack::get().moto_state().await;
-    let messages = data["sqs"]["Message"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    messages
+    Stack::get()
+        .moto_sent("sqs")
+        .await
         .iter()
         .map(Value::to_string)
         .filter(|dump| dump.contains(needle))

@@ -67,13 +67,11 @@ impl Email {
 
 /// Every email moto's SES accepted for `to`, oldest first.
 async fn emails_to(to: &str) -> Vec<Email> {
-    let stack = Stack::get();
-    let data = stack.moto_state().await;
-    data["ses"]["RawMessage"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    Stack::get()
+        .sent_emails()
+        .await
         .into_iter()
+        .filter(|m| m["type"] == "RawMessage")
         .filter(|m| {
             m["destinations"]
                 .as_array()

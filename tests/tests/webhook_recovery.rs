@@ -220,13 +220,10 @@ async fn recover_refuses_what_it_cannot_do_and_hides_other_tenants() {
 
 /// Every email moto's SES accepted whose recipients include `to`, as JSON text.
 async fn emails_to(to: &str) -> Vec<String> {
-    let data = Stack::get().moto_state().await;
-    let ses = &data["ses"];
-    ses.as_object()
-        .into_iter()
-        .flat_map(|kinds| kinds.values())
-        .filter_map(Value::as_array)
-        .flatten()
+    Stack::get()
+        .sent_emails()
+        .await
+        .iter()
         .map(Value::to_string)
         .filter(|m| m.contains(to))
         .collect()
