@@ -82,11 +82,7 @@ enum Work {
         at: String,
     },
     /// A new link: counted, nothing to publish.
-    NewLink {
-        tenant: String,
-        id: String,
-        created_at: String,
-    },
+    Count(stats::Counted),
     /// Anything else on the stream.
     Nothing,
 }
@@ -128,11 +124,10 @@ fn classify(record: &Value) -> Work {
                     attr(image, "id"),
                     attr(image, "created_at"),
                 ) {
-                    (Some(tenant), Some(id), Some(created_at)) => Work::NewLink {
-                        tenant: tenant.to_owned(),
-                        id: id.to_owned(),
-                        created_at: created_at.to_owned(),
-                    },
+                    (Some(tenant), Some(id), Some(created_at)) => {
+                        stats::of_new_link(tenant, id, created_at)
+                            .map_or(Work::Nothing, Work::Count)
+                    }
                     _ => Work::Nothing,
                 },
                 _ => Work::Nothing,
@@ -326,11 +321,7 @@ impl Relay {
                             .build(),
                     ))
                 }
-                Work::NewLink {
-                    tenant,
-                    id,
-                    created_at,
-                } => counted.extend(stats::of_new_link(&tenant, &id, &created_at)),
+                Work::Count(c) => counted.push(c),
                 Work::Expired { tenant, link } => {
                     if let Err(e) = announce_expiry(&self.store, &tenant, &link).await {
                         tracing::warn!(error = %e, "could not announce an expired link");
@@ -413,6 +404,23 @@ mod tests {
             }
         );
         assert_eq!(classify(&insert("CONSUMER#csm_1")), Work::Nothing);
+    }
+
+    #[test]
+    fn a_new_link_is_counted_for_its_day() {
+        let link = |id: &str| {
+            json!({"eventName": "INSERT", "dynamodb": {"SequenceNumber": "4", "NewImage": {
+                "pk": {"S": format!("LINK#{id}")}, "sk": {"S": "LINK"}, "id": {"S": id},
+                "tenant_id": {"S": "ten_0193a1b2c3d47000800000000000000a"},
+                "created_at": {"S": "2026-11-22T10:00:00Z"}}}})
+        };
+        let Work::Count(c) = classify(&link("lnk_0193a1b2c3d47000800000000000000d")) else {
+            panic!("a new link is counted");
+        };
+        assert_eq!(c.daily, vec![(stats::Daily::LinksCreated, 1)]);
+        assert_eq!(c.day.to_string(), "2026-11-22");
+        assert_eq!(c.marker, "lnk_0193a1b2c3d47000800000000000000d");
+        assert_eq!(classify(&link("not-a-link-id")), Work::Nothing);
     }
 
     fn link_update(old_opened: Option<&str>, new_opened: Option<&str>) -> Value {

@@ -625,3 +625,123 @@ impl Store {
         Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
     }
 }
+
+/// A kind of item alone in its partition, found by key in one read: `<kind>#<id>` /
+/// `<kind>`, the value's attributes beside the keys, and `ttl` so DynamoDB removes it once
+/// it is over (readers still check the value's own times: TTL removal may lag by hours).
+pub struct Single(pub &'static str);
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Keyed<T> {
+    pk: String,
+    sk: String,
+    ttl: i64,
+    #[serde(flatten)]
+    value: T,
+}
+
+impl Single {
+    fn pk(&self, id: &str) -> String {
+        format!("{}#{id}", self.0)
+    }
+
+    pub fn key(&self, id: &str) -> Item {
+        key(self.pk(id), self.0)
+    }
+
+    /// The item of `value` under `id`, removed by TTL at `ttl`.
+    pub fn item<T: serde::Serialize>(
+        &self,
+        id: &str,
+        ttl: i64,
+        value: &T,
+    ) -> Result<Item, StoreError> {
+        Store::to_item(&Keyed {
+            pk: self.pk(id),
+            sk: self.0.to_owned(),
+            ttl,
+            value,
+        })
+    }
+
+    /// Puts a new one; an `id` already taken is a fault (ids and hashes are random).
+    pub async fn put_new<T: serde::Serialize>(
+        &self,
+        store: &Store,
+        id: &str,
+        ttl: i64,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        if store.put_new(self.item(id, ttl, value)?).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt(format!("a new {} was taken", self.0)))
+        }
+    }
+
+    pub fn put_new_tx<T: serde::Serialize>(
+        &self,
+        store: &Store,
+        id: &str,
+        ttl: i64,
+        value: &T,
+    ) -> Result<TransactWriteItem, StoreError> {
+        store.put_tx(self.item(id, ttl, value)?, IS_NEW, &[])
+    }
+
+    pub async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        store: &Store,
+        id: &str,
+    ) -> Result<Option<T>, StoreError> {
+        store
+            .get(self.pk(id), self.0)
+            .await?
+            .map(|item| Store::from_item::<Keyed<T>>(item).map(|k| k.value))
+            .transpose()
+    }
+
+    /// Deletes a one-time item only if it still holds `token_hash` (the one read): of two
+    /// uses racing, one commits.
+    pub fn spend_tx(
+        &self,
+        store: &Store,
+        id: &str,
+        token_hash: &str,
+    ) -> Result<TransactWriteItem, StoreError> {
+        store.delete_tx(
+            self.key(id),
+            Some("token_hash = :hash"),
+            &[(":hash", s(token_hash))],
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Thing {
+        token_hash: String,
+        uses: u32,
+    }
+
+    #[test]
+    fn a_single_item_holds_its_keys_ttl_and_value_side_by_side() {
+        let thing = Thing {
+            token_hash: "abc".into(),
+            uses: 2,
+        };
+        let item = Single("THG").item("id1", 1_700_000_000, &thing).unwrap();
+        assert_eq!(item["pk"], s("THG#id1"));
+        assert_eq!(item["sk"], s("THG"));
+        assert_eq!(item["ttl"], n(1_700_000_000));
+        assert_eq!(item["token_hash"], s("abc"));
+        assert_eq!(item["uses"], n(2));
+        assert_eq!(item.len(), 5);
+        assert_eq!(Single("THG").key("id1"), key("THG#id1", "THG"));
+        let back: Keyed<Thing> = Store::from_item(item).unwrap();
+        assert_eq!(back.value, thing);
+    }
+}

@@ -1198,12 +1198,24 @@ async fn webhook(
     notice: Option<&str>,
 ) -> Result<Outcome, ApiError> {
     let endpoint = crate::webhook::load(app, &s.tenant_id, &id).await?;
-    let after = match cursor(after, |a| crate::webhook::delivery::is_delivery_sk(&id, a)) {
+    webhook_page(app, s, key, &endpoint, after, notice).await
+}
+
+async fn webhook_page(
+    app: &App,
+    s: &Session,
+    key: &SessionKey,
+    endpoint: &crate::webhook::Endpoint,
+    after: Option<String>,
+    notice: Option<&str>,
+) -> Result<Outcome, ApiError> {
+    let id = &endpoint.id;
+    let after = match cursor(after, |a| crate::webhook::delivery::is_delivery_sk(id, a)) {
         Ok(after) => after,
         Err(refusal) => return Ok(refusal),
     };
     let (deliveries, next) =
-        crate::webhook::delivery::page(app, &endpoint, PAGE_SIZE, after.as_deref()).await?;
+        crate::webhook::delivery::page(app, endpoint, PAGE_SIZE, after.as_deref()).await?;
     let path = format!("/console/webhooks/{id}");
     let rows = deliveries
         .iter()
@@ -1364,7 +1376,8 @@ async fn webhook_action(
         Ok(notice) => Ok(Outcome::Redirect(format!("{back}?notice={notice}"), vec![])),
         Err(e) if e.status().is_client_error() => {
             let status = e.status();
-            let mut page = match webhook(app, s, key, id, None, None).await? {
+            // the page as it stands: a refused retry or recovery changed nothing
+            let mut page = match webhook_page(app, s, key, &endpoint, None, None).await? {
                 Outcome::Page(_, page) => page,
                 other => return Ok(other),
             };
