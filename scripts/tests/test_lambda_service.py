@@ -13,6 +13,21 @@ from pathlib import Path
 from tests import support
 
 
+def start_service(cls, functions, env):
+    """The service on `cls` (`port`, `url`, `service`) with these functions, its roles loaded
+    into `cls.moto` (which checks the destinations' senders against them)."""
+    deployment = Path(cls.dir.name) / "deployment.json"
+    deployment.write_text(json.dumps({"functions": functions}))
+    support.post_json(f"{cls.moto.url}/_local/iam/load", {"deployment": str(deployment)})
+    cls.port = support.free_port()
+    cls.url = f"http://127.0.0.1:{cls.port}"
+    cls.service = support.Process(
+        ["lambda_service.py", "--port", str(cls.port), "--deployment", str(deployment), "--logs", cls.dir.name],
+        f"{cls.url}/health",
+        env={"LINKGATE_MOTO_PORT": cls.moto.url.rsplit(":", 1)[1], **env},
+    )
+
+
 class LambdaService(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -31,18 +46,7 @@ class LambdaService(unittest.TestCase):
             support.function("one-at-a-time", binary, reserved=1),
             failing, unpermitted,
         ]}
-        deployment = Path(cls.dir.name) / "deployment.json"
-        deployment.write_text(json.dumps({"functions": functions}))
-        # moto checks the destinations' senders against these roles
-        support.post_json(f"{cls.moto.url}/_local/iam/load", {"deployment": str(deployment)})
-        cls.port = support.free_port()
-        cls.url = f"http://127.0.0.1:{cls.port}"
-        cls.service = support.Process(
-            ["lambda_service.py", "--port", str(cls.port), "--deployment", str(deployment),
-             "--logs", cls.dir.name],
-            f"{cls.url}/health",
-            env={"LINKGATE_MOTO_PORT": cls.moto.url.rsplit(":", 1)[1], "LINKGATE_ASYNC_RETRY_DELAYS": "0.1"},
-        )
+        start_service(cls, functions, {"LINKGATE_ASYNC_RETRY_DELAYS": "0.1"})
 
     @classmethod
     def tearDownClass(cls):
@@ -165,18 +169,8 @@ class Reaping(unittest.TestCase):
         cls.dir = tempfile.TemporaryDirectory()
         cls.moto = support.moto()
         binary = support.runtime_binary(cls.dir.name)
-        deployment = Path(cls.dir.name) / "deployment.json"
-        deployment.write_text(json.dumps({"functions": {"plain": support.function("plain", binary)}}))
-        support.post_json(f"{cls.moto.url}/_local/iam/load", {"deployment": str(deployment)})
-        cls.port = support.free_port()
-        cls.url = f"http://127.0.0.1:{cls.port}"
-        cls.service = support.Process(
-            ["lambda_service.py", "--port", str(cls.port), "--deployment", str(deployment),
-             "--logs", cls.dir.name],
-            f"{cls.url}/health",
-            env={"LINKGATE_MOTO_PORT": cls.moto.url.rsplit(":", 1)[1],
-                 "LINKGATE_LOCAL_IDLE_SECONDS": str(cls.IDLE), "LINKGATE_LOCAL_REAP_SECONDS": "0.005"},
-        )
+        start_service(cls, {"plain": support.function("plain", binary)},
+                      {"LINKGATE_LOCAL_IDLE_SECONDS": str(cls.IDLE), "LINKGATE_LOCAL_REAP_SECONDS": "0.005"})
 
     @classmethod
     def tearDownClass(cls):
