@@ -62,6 +62,7 @@ TTL_IDENTITY = {"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"}
 
 # Held for every DynamoDB request and by the TTL sweeper (see the module doc).
 DYNAMODB = threading.Lock()
+SLOW_SECONDS = 1.0
 
 
 def log(msg):
@@ -73,9 +74,16 @@ def serialised(app):
         if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
             return list(app(environ, start_response))
         with DYNAMODB:
+            started = time.monotonic()
             # materialise the body inside the lock: moto's responses are built eagerly,
             # but a lazy iterable must not escape it
-            return list(app(environ, start_response))
+            body = list(app(environ, start_response))
+            held = time.monotonic() - started
+        if held > SLOW_SECONDS:
+            # every other table call waited this long: the first thing to look at when
+            # functions time out
+            log(f"slow: {environ['HTTP_X_AMZ_TARGET']} held the table {held:.1f} s")
+        return body
 
     return handle
 
@@ -475,7 +483,11 @@ def main():
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--ttl-delay", type=float, help="seconds after its TTL an item is deleted (off if unset)")
     parser.add_argument("--ttl-interval", type=float, default=1.0)
+    parser.add_argument("--slow-seconds", type=float, default=1.0,
+                        help="log a table call that holds the table longer than this")
     args = parser.parse_args()
+    global SLOW_SECONDS
+    SLOW_SECONDS = args.slow_seconds
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     untracked_models()
     journal_queue_messages()

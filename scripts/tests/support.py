@@ -59,11 +59,13 @@ class Process:
             self.proc.kill()
 
 
-def moto(ttl_delay=None):
+def moto(ttl_delay=None, slow_seconds=None):
     port = free_port()
     args = ["moto_server.py", "-H", "127.0.0.1", "-p", str(port)]
     if ttl_delay is not None:
         args += ["--ttl-delay", str(ttl_delay), "--ttl-interval", "0.2"]
+    if slow_seconds is not None:
+        args += ["--slow-seconds", str(slow_seconds)]
     p = Process(args, f"http://127.0.0.1:{port}/moto-api/")
     p.url = f"http://127.0.0.1:{port}"
     return p

@@ -284,11 +284,12 @@ class PartitionQueries(unittest.TestCase):
 
 class WhatTestsRead(unittest.TestCase):
     """moto keeps no object for its dashboard; what tests read of its state (what was sent,
-    what the table mentions) it answers cheaply."""
+    what the table mentions) it answers cheaply; a table call that holds the table long is
+    logged (here every one: the threshold is 0)."""
 
     @classmethod
     def setUpClass(cls):
-        cls.moto = support.moto()
+        cls.moto = support.moto(slow_seconds=0)
 
     @classmethod
     def tearDownClass(cls):
@@ -337,6 +338,13 @@ class WhatTestsRead(unittest.TestCase):
         with self.assertRaises(urllib.error.HTTPError) as refused:
             self.get("/_local/dynamodb/mentions")
         self.assertEqual(refused.exception.code, 400)
+
+    def test_a_table_call_holding_the_table_past_the_threshold_is_logged(self):
+        ddb = support.client("dynamodb", self.moto.url)
+        ddb.list_tables()
+        self.assertRegex(self.moto.output(), r"\[moto\] slow: DynamoDB_20120810\.ListTables held the table \d+\.\d s")
+        support.client("sqs", self.moto.url).list_queues()
+        self.assertNotIn("ListQueues", self.moto.output(), "only the table's calls hold it")
 
     def test_every_message_a_queue_took_is_readable_after_it_is_deleted(self):
         sqs = support.client("sqs", self.moto.url)
