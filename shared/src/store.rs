@@ -650,12 +650,7 @@ impl Single {
     }
 
     /// The item of `value` under `id`, removed by TTL at `ttl`.
-    pub fn item<T: serde::Serialize>(
-        &self,
-        id: &str,
-        ttl: i64,
-        value: &T,
-    ) -> Result<Item, StoreError> {
+    fn item<T: serde::Serialize>(&self, id: &str, ttl: i64, value: &T) -> Result<Item, StoreError> {
         Store::to_item(&Keyed {
             pk: self.pk(id),
             sk: self.0.to_owned(),

@@ -160,28 +160,29 @@ impl Stack {
             .collect()
     }
 
-    /// Everything moto holds (queues' messages, the emails SES accepted…), read through its
-    /// own API, so nothing is received or changed.
-    /// What moto kept of what was sent (`ses` or `sqs`): scripts/moto_server.py's cheap
-    /// record, never its dashboard (which walks every object moto ever made).
-    async fn moto_sent(&self, service: &str) -> Vec<Value> {
+    /// What the stack's moto answers at `/_local/<path>` (scripts/moto_server.py: what SES
+    /// and the queues took, which items mention a text), read in place: never its
+    /// dashboard, which walks every object moto ever made, nor a Scan of the whole table.
+    async fn moto_local<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> T {
         client()
-            .get(format!(
-                "{}/_local/{service}/messages",
-                self.aws_endpoint_url
-            ))
+            .get(format!("{}/_local/{path}", self.aws_endpoint_url))
+            .query(query)
             .send()
             .await
-            .expect("moto's record of what was sent")
+            .expect("moto's local answer")
             .json()
             .await
-            .expect("moto's record is JSON")
+            .expect("moto's local answer is JSON")
     }
 
     /// Every email SES took, oldest first: each its fields (`destinations`, `raw_data`...)
     /// and its `type` (`RawMessage`, `Message`...).
     pub async fn sent_emails(&self) -> Vec<Value> {
-        self.moto_sent("ses").await
+        self.moto_local("ses/messages", &[]).await
     }
 
     /// A store client on the stack's table, through the real DynamoDB wire API (moto).
@@ -783,88 +784,27 @@ pub fn assert_validation(r: &Reply, fields: &[&str]) {
 }
 
 /// Every item of the stack's table with `needle` in an attribute's name or text, each as
-/// its `Debug` dump (to prove secrets are not stored in plain text). moto's items are read
-/// in place (scripts/moto_server.py): a Scan of the whole table would hold it for seconds.
+/// its `Debug` dump (to prove secrets are not stored in plain text).
 pub async fn table_mentions(needle: &str) -> Vec<String> {
-    let stack = Stack::get();
-    let mut url = url::Url::parse(&format!(
-        "{}/_local/dynamodb/mentions",
-        stack.aws_endpoint_url
-    ))
-    .expect("moto's URL");
-    url.query_pairs_mut().append_pair("needle", needle);
-    let items: Vec<HashMap<String, Value>> = client()
-        .get(url)
-        .send()
-        .await
-        .expect("moto's items")
-        .json()
-        .await
-        .expect("moto's items are JSON");
+    let items: Vec<HashMap<String, serde_dynamo::AttributeValue>> = Stack::get()
+        .moto_local("dynamodb/mentions", &[("needle", needle)])
+        .await;
     items
-        .iter()
+        .into_iter()
         .map(|item| {
-            let item: HashMap<&String, AttributeValue> = item
-                .iter()
-                .map(|(name, value)| (name, attribute_value(value)))
-                .collect();
+            let item: HashMap<String, AttributeValue> =
+                item.into_iter().map(|(k, v)| (k, v.into())).collect();
             format!("{item:?}")
         })
         .collect()
-}
-
-/// An attribute value from its DynamoDB JSON (`{"S": "…"}`), as the SDK holds it.
-fn attribute_value(v: &Value) -> AttributeValue {
-    use base64::Engine;
-    let (kind, inner) = v
-        .as_object()
-        .and_then(|o| o.iter().next())
-        .expect("a DynamoDB JSON value");
-    let text = |x: &Value| x.as_str().expect("a string").to_owned();
-    let texts = |x: &Value| x.as_array().expect("a set").iter().map(text).collect();
-    let blob = |x: &Value| {
-        aws_sdk_dynamodb::primitives::Blob::new(
-            base64::engine::general_purpose::STANDARD
-                .decode(x.as_str().expect("base64"))
-                .expect("base64"),
-        )
-    };
-    match kind.as_str() {
-        "S" => AttributeValue::S(text(inner)),
-        "N" => AttributeValue::N(text(inner)),
-        "BOOL" => AttributeValue::Bool(inner.as_bool().expect("a boolean")),
-        "NULL" => AttributeValue::Null(true),
-        "B" => AttributeValue::B(blob(inner)),
-        "SS" => AttributeValue::Ss(texts(inner)),
-        "NS" => AttributeValue::Ns(texts(inner)),
-        "BS" => AttributeValue::Bs(inner.as_array().expect("a set").iter().map(blob).collect()),
-        "L" => AttributeValue::L(
-            inner
-                .as_array()
-                .expect("a list")
-                .iter()
-                .map(attribute_value)
-                .collect(),
-        ),
-        "M" => AttributeValue::M(
-            inner
-                .as_object()
-                .expect("a map")
-                .iter()
-                .map(|(k, x)| (k.clone(), attribute_value(x)))
-                .collect(),
-        ),
-        other => panic!("not a DynamoDB type: {other}"),
-    }
 }
 
 /// Every message any of the stack's queues took (webhook deliveries, the DLQs), delivered
 /// and deleted or not, whose dump mentions `needle`. Read from moto's record, so nothing is
 /// received and no receive count moves.
 pub async fn queue_mentions(needle: &str) -> Vec<String> {
-    Stack::get()
-        .moto_sent("sqs")
-        .await
+    let messages: Vec<Value> = Stack::get().moto_local("sqs/messages", &[]).await;
+    messages
         .iter()
         .map(Value::to_string)
         .filter(|dump| dump.contains(needle))
